@@ -1,0 +1,53 @@
+#include "config/node.h"
+
+#include <gtest/gtest.h>
+
+namespace jg::config {
+namespace {
+
+TEST(ConfigNode, ErrorsNameFileLineAndKeyPath) {
+  auto root = Node::parse("listen:\n  postgres: x\nresources:\n  - name: kb\n    port: abc\n",
+                          "gw.yaml");
+  ASSERT_TRUE(root.isOk());
+  Errors errors;
+  (*root)["resources"].at(0)["port"].integer(errors, 5432, 1, 65535);
+  ASSERT_EQ(errors.list().size(), 1u);
+  EXPECT_EQ(errors.list()[0],
+            "gw.yaml:5: resources[0].port: expected an integer between 1 and 65535, got \"abc\"");
+}
+
+TEST(ConfigNode, UnknownKeysAreReported) {
+  auto root = Node::parse("a: 1\nbogus: 2\n", "f.yaml");
+  ASSERT_TRUE(root.isOk());
+  Errors errors;
+  root->checkKeys(errors, {"a"});
+  ASSERT_EQ(errors.list().size(), 1u);
+  EXPECT_NE(errors.list()[0].find("f.yaml:2: bogus: unknown key"), std::string::npos);
+}
+
+TEST(ConfigNode, DurationsParse) {
+  EXPECT_EQ(parseDuration("250ms")->count(), 250);
+  EXPECT_EQ(parseDuration("30s")->count(), 30000);
+  EXPECT_EQ(parseDuration("2h")->count(), 7200000);
+  EXPECT_EQ(parseDuration("12")->count(), 12000);
+  EXPECT_FALSE(parseDuration("soon"));
+  EXPECT_FALSE(parseDuration("-3s"));
+}
+
+TEST(ConfigNode, InvalidYamlNamesTheLine) {
+  auto root = Node::parse("a: [1, 2\nb: 3\n", "bad.yaml");
+  ASSERT_FALSE(root.isOk());
+  EXPECT_NE(root.status().message().find("bad.yaml:"), std::string::npos);
+}
+
+TEST(ConfigNode, MissingRequiredValueUsesParentLine) {
+  auto root = Node::parse("upstream:\n  host: db\n", "f.yaml");
+  ASSERT_TRUE(root.isOk());
+  Errors errors;
+  (*root)["upstream"]["database"].requiredStr(errors);
+  ASSERT_EQ(errors.list().size(), 1u);
+  EXPECT_EQ(errors.list()[0], "f.yaml:2: upstream.database: required");
+}
+
+}  // namespace
+}  // namespace jg::config
