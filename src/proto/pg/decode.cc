@@ -15,7 +15,9 @@ namespace {
 
 constexpr size_t kFieldDescriptionMinSize = 1 + 4 + 2 + 4 + 2 + 4 + 2;
 
-bool validFormat(int16_t f) { return f == 0 || f == 1; }
+bool validFormat(int16_t f) {
+  return f == 0 || f == 1;
+}
 
 // An int16 count followed by `count` int16 format codes.
 bool readFormats(ByteReader& r, std::vector<int16_t>& out) {
@@ -209,7 +211,9 @@ bool decodeSaslInitialResponse(std::string_view payload, SaslInitialResponse& ou
          r.readBytes(static_cast<size_t>(len), out.data);
 }
 
-bool decodeEmpty(std::string_view payload) { return payload.empty(); }
+bool decodeEmpty(std::string_view payload) {
+  return payload.empty();
+}
 
 bool decodeAuthentication(std::string_view payload, Authentication& out) {
   ByteReader r(payload);

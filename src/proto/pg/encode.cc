@@ -1,6 +1,6 @@
 // decode.h first: encode.h names DataRowReader::Cell without including it.
-#include "proto/pg/decode.h"
 #include "proto/pg/encode.h"
+#include "proto/pg/decode.h"
 
 #include <limits>
 
@@ -127,9 +127,13 @@ void encodeStartupMessage(std::string& out, const StartupMessage& m) {
   });
 }
 
-void encodeSslRequest(std::string& out) { startupCode(out, kSslRequestCode); }
+void encodeSslRequest(std::string& out) {
+  startupCode(out, kSslRequestCode);
+}
 
-void encodeGssEncRequest(std::string& out) { startupCode(out, kGssEncRequestCode); }
+void encodeGssEncRequest(std::string& out) {
+  startupCode(out, kGssEncRequestCode);
+}
 
 void encodeCancelRequest(std::string& out, const CancelRequest& m) {
   build(out, 0, [&](ByteWriter& w) {

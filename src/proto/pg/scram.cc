@@ -198,16 +198,15 @@ Result<std::string> ScramClient::handleServerFirst(std::string_view server_first
   std::string auth_message =
       client_first_bare_ + "," + std::string(server_first) + "," + final_without_proof;
 
-  bool ok =
-      PKCS5_PBKDF2_HMAC(password_.data(), static_cast<int>(password_.size()),
-                        reinterpret_cast<const unsigned char*>(sf.salt.data()),
-                        static_cast<int>(sf.salt.size()), sf.iterations, EVP_sha256(),
-                        static_cast<int>(salted.size()), salted.data()) == 1 &&
-      hmac(salted, "Client Key", client_key) &&
-      EVP_Digest(client_key.data(), client_key.size(), stored_key.data(), nullptr, EVP_sha256(),
-                 nullptr) == 1 &&
-      hmac(stored_key, auth_message, client_sig) && hmac(salted, "Server Key", server_key) &&
-      hmac(server_key, auth_message, server_sig);
+  bool ok = PKCS5_PBKDF2_HMAC(password_.data(), static_cast<int>(password_.size()),
+                              reinterpret_cast<const unsigned char*>(sf.salt.data()),
+                              static_cast<int>(sf.salt.size()), sf.iterations, EVP_sha256(),
+                              static_cast<int>(salted.size()), salted.data()) == 1 &&
+            hmac(salted, "Client Key", client_key) &&
+            EVP_Digest(client_key.data(), client_key.size(), stored_key.data(), nullptr,
+                       EVP_sha256(), nullptr) == 1 &&
+            hmac(stored_key, auth_message, client_sig) && hmac(salted, "Server Key", server_key) &&
+            hmac(server_key, auth_message, server_sig);
   if (!ok) {
     wipe();
     return internalError("SCRAM key derivation failed");
@@ -228,10 +227,9 @@ Status ScramClient::verifyServerFinal(std::string_view server_final) {
     return internalError("SCRAM server-final-message before server-first-message");
   }
   if (server_final.starts_with("e=")) {
-    return Status::error(Code::kPermissionDenied,
-                         "upstream rejected SCRAM authentication: " +
-                             std::string(server_final.substr(2)),
-                         "28P01");
+    return Status::error(
+        Code::kPermissionDenied,
+        "upstream rejected SCRAM authentication: " + std::string(server_final.substr(2)), "28P01");
   }
   std::string_view v;
   if (attributeCount(server_final) != 1 || !attribute(server_final, 0, 'v', v)) {
