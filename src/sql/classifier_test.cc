@@ -1,0 +1,300 @@
+#include "sql/classifier.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <thread>
+
+namespace jg::sql {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::UnorderedElementsAre;
+
+Statement one(std::string_view sql) {
+  Classification c = classifyUncached(sql);
+  EXPECT_TRUE(c.status.isOk()) << sql << ": " << c.status.message();
+  EXPECT_EQ(c.statements.size(), 1u) << sql;
+  return c.statements.empty() ? Statement{} : c.statements[0];
+}
+
+TableRef r(std::string schema, std::string name) { return TableRef{schema, name, false}; }
+TableRef w(std::string schema, std::string name) { return TableRef{schema, name, true}; }
+
+TEST(Classifier, SelectReportsTablesColumnsAndNoWrites) {
+  Statement s = one("SELECT a.x, \"B\" FROM \"CRM\".\"Customers\" a JOIN Crm.Orders o USING (id)");
+  EXPECT_EQ(s.kind, Kind::kSelect);
+  EXPECT_EQ(s.kinds, KindSet::of(Kind::kSelect));
+  EXPECT_THAT(s.tables, ElementsAre(r("CRM", "Customers"), r("crm", "orders")));
+  EXPECT_THAT(s.columns, UnorderedElementsAre("x", "B"));
+  EXPECT_FALSE(s.writes);
+  EXPECT_FALSE(s.locks);
+  EXPECT_NE(s.fingerprint, 0u);
+}
+
+TEST(Classifier, StarAndWholeRowReferencesReadEveryColumn) {
+  EXPECT_THAT(one("SELECT * FROM t").columns, ElementsAre("*"));
+  EXPECT_THAT(one("SELECT c FROM crm.customers c").columns, UnorderedElementsAre("c", "*"));
+  EXPECT_THAT(one("SELECT row_to_json(customers) FROM crm.customers").columns,
+              UnorderedElementsAre("customers", "*"));
+}
+
+TEST(Classifier, ForUpdateLocks) {
+  Statement s = one("SELECT 1 FROM t WHERE id = $1 FOR UPDATE");
+  EXPECT_TRUE(s.locks);
+  EXPECT_EQ(s.kind, Kind::kSelect);
+}
+
+TEST(Classifier, InsertUpdateDeleteMergeWriteTheirTarget) {
+  Statement i = one("INSERT INTO a.b (x, y) SELECT x, y FROM c");
+  EXPECT_EQ(i.kind, Kind::kInsert);
+  EXPECT_THAT(i.tables, ElementsAre(w("a", "b"), r("", "c")));
+  EXPECT_TRUE(i.kinds.has(Kind::kSelect));
+  EXPECT_TRUE(i.writes);
+  EXPECT_THAT(i.columns, UnorderedElementsAre("x", "y"));
+
+  Statement u = one("UPDATE t SET a = 1 FROM u WHERE t.id = u.id");
+  EXPECT_EQ(u.kind, Kind::kUpdate);
+  EXPECT_THAT(u.tables, ElementsAre(w("", "t"), r("", "u")));
+  EXPECT_THAT(u.columns, UnorderedElementsAre("a", "id"));
+
+  Statement d = one("DELETE FROM crm.customers WHERE id IN (SELECT id FROM x)");
+  EXPECT_EQ(d.kind, Kind::kDelete);
+  EXPECT_THAT(d.tables, ElementsAre(w("crm", "customers"), r("", "x")));
+
+  Statement m = one(
+      "MERGE INTO t USING s ON t.id = s.id WHEN MATCHED THEN UPDATE SET a = s.a "
+      "WHEN NOT MATCHED THEN INSERT VALUES (s.id)");
+  EXPECT_EQ(m.kind, Kind::kMerge);
+  EXPECT_THAT(m.tables, ElementsAre(w("", "t"), r("", "s")));
+}
+
+TEST(Classifier, DataModifyingCteWrites) {
+  Statement s = one("WITH d AS (DELETE FROM t RETURNING *) SELECT * FROM d");
+  EXPECT_EQ(s.kind, Kind::kSelect);
+  EXPECT_TRUE(s.kinds.has(Kind::kDelete));
+  EXPECT_TRUE(s.writes);
+  EXPECT_THAT(s.tables, ElementsAre(w("", "t")));  // `d` is the CTE, not a table
+}
+
+TEST(Classifier, CteNameShadowsOnlyInsideItsScope) {
+  // The CTE body reads the real table of the same name.
+  Statement s = one("WITH customers AS (SELECT * FROM customers) SELECT * FROM customers");
+  EXPECT_THAT(s.tables, ElementsAre(r("", "customers")));
+  // A qualified name is never a CTE.
+  Statement q = one("WITH customers AS (SELECT 1) SELECT * FROM crm.customers, customers");
+  EXPECT_THAT(q.tables, ElementsAre(r("crm", "customers")));
+  // Outside the subquery that defines it, the name is a table again.
+  Statement sub = one("SELECT * FROM (WITH t AS (SELECT 1) SELECT * FROM t) x, t");
+  EXPECT_THAT(sub.tables, ElementsAre(r("", "t")));
+  Statement rec = one(
+      "WITH RECURSIVE r AS (SELECT 1 AS n UNION ALL SELECT n + 1 FROM r) SELECT * FROM r");
+  EXPECT_TRUE(rec.tables.empty());
+}
+
+TEST(Classifier, SelectIntoAndCreateTableAsWrite) {
+  Statement s = one("SELECT * INTO x FROM y");
+  EXPECT_TRUE(s.writes);
+  EXPECT_TRUE(s.kinds.has(Kind::kDdl));
+  EXPECT_THAT(s.tables, UnorderedElementsAre(w("", "x"), r("", "y")));
+  Statement c = one("CREATE TABLE x AS SELECT * FROM y");
+  EXPECT_EQ(c.kind, Kind::kDdl);
+  EXPECT_THAT(c.tables, UnorderedElementsAre(w("", "x"), r("", "y")));
+}
+
+TEST(Classifier, CopyDirectionsAndServerSideTargets) {
+  Statement in = one("COPY t FROM STDIN");
+  EXPECT_EQ(in.kind, Kind::kCopyIn);
+  EXPECT_THAT(in.tables, ElementsAre(w("", "t")));
+  EXPECT_FALSE(in.copy_file);
+  Statement out = one("COPY t (a, b) TO STDOUT");
+  EXPECT_EQ(out.kind, Kind::kCopyOut);
+  EXPECT_THAT(out.tables, ElementsAre(r("", "t")));
+  EXPECT_THAT(out.columns, ElementsAre("a", "b"));
+  EXPECT_TRUE(one("COPY t TO PROGRAM 'curl x'").copy_program);
+  EXPECT_TRUE(one("COPY t FROM '/etc/passwd'").copy_file);
+  Statement q = one("COPY (SELECT * FROM crm.customers) TO STDOUT");
+  EXPECT_THAT(q.tables, ElementsAre(r("crm", "customers")));
+}
+
+TEST(Classifier, ExplainWithoutAnalyzeRunsNothing) {
+  Statement s = one("EXPLAIN DELETE FROM t");
+  EXPECT_EQ(s.kind, Kind::kExplain);
+  EXPECT_EQ(s.explained, Kind::kDelete);
+  EXPECT_EQ(s.kinds, KindSet::of(Kind::kExplain));
+  EXPECT_FALSE(s.writes);
+  EXPECT_THAT(s.tables, ElementsAre(r("", "t")));
+}
+
+TEST(Classifier, ExplainAnalyzeOfAWriteIsAWrite) {
+  for (auto sql : {"EXPLAIN ANALYZE DELETE FROM t", "explain (analyze, format json) delete from t",
+                   "EXPLAIN (ANALYZE true) DELETE FROM t"}) {
+    Statement s = one(sql);
+    EXPECT_TRUE(s.kinds.has(Kind::kDelete)) << sql;
+    EXPECT_TRUE(s.writes) << sql;
+    EXPECT_THAT(s.tables, ElementsAre(w("", "t"))) << sql;
+  }
+  EXPECT_FALSE(one("EXPLAIN (ANALYZE false) DELETE FROM t").writes);
+  EXPECT_TRUE(one("EXPLAIN ANALYZE EXECUTE p").kinds.has(Kind::kUnknown));
+}
+
+TEST(Classifier, SetResetShowAndSearchPath) {
+  Statement s = one("SET search_path TO \"CRM\", public");
+  EXPECT_EQ(s.kind, Kind::kSet);
+  ASSERT_TRUE(s.search_path.has_value());
+  EXPECT_THAT(*s.search_path, ElementsAre("CRM", "public"));
+  EXPECT_THAT(s.settings, ElementsAre("search_path"));
+  EXPECT_TRUE(one("RESET search_path").resets_search_path);
+  EXPECT_TRUE(one("SET search_path TO DEFAULT").resets_search_path);
+  EXPECT_EQ(one("RESET ALL").kind, Kind::kReset);
+  EXPECT_EQ(one("SHOW search_path").kind, Kind::kShow);
+  EXPECT_THAT(one("SET ROLE admin").settings, ElementsAre("role"));
+  EXPECT_THAT(one("SET SESSION AUTHORIZATION bob").settings, ElementsAre("session_authorization"));
+  EXPECT_THAT(one("RESET ROLE").settings, ElementsAre("role"));
+}
+
+TEST(Classifier, SetConfigIsTrackedAndFolded) {
+  Statement s = one("SELECT set_config('search_path', 'CRM, \"Pub\"', false)");
+  EXPECT_TRUE(s.kinds.has(Kind::kSet));
+  ASSERT_TRUE(s.search_path.has_value());
+  EXPECT_THAT(*s.search_path, ElementsAre("crm", "Pub"));
+  Statement dyn = one("SELECT set_config($1, $2, false)");
+  EXPECT_THAT(dyn.settings, ElementsAre("*"));
+  EXPECT_TRUE(dyn.search_path_unknown);
+  EXPECT_THAT(one("SELECT pg_catalog.set_config('role', 'x', false)").settings,
+              ElementsAre("role"));
+}
+
+TEST(Classifier, FunctionsNestedAnywhereAreReported) {
+  Statement s = one(
+      "SELECT id FROM t WHERE length(coalesce((SELECT pg_catalog.pg_read_file('/etc/passwd')), "
+      "'')) > 0");
+  // COALESCE is an expression node, not a function call.
+  EXPECT_THAT(s.functions, UnorderedElementsAre("length", "pg_catalog.pg_read_file"));
+  EXPECT_THAT(one("SELECT * FROM pg_ls_dir('.')").functions, ElementsAre("pg_ls_dir"));
+  EXPECT_THAT(one("CALL p(1)").functions, ElementsAre("p"));
+}
+
+TEST(Classifier, TransactionPrepareExecuteDeallocate) {
+  EXPECT_EQ(one("BEGIN").kind, Kind::kTransaction);
+  EXPECT_EQ(one("ROLLBACK TO SAVEPOINT s").kind, Kind::kTransaction);
+  Statement p = one("PREPARE p(int) AS DELETE FROM t WHERE a = $1");
+  EXPECT_EQ(p.kind, Kind::kPrepare);
+  EXPECT_EQ(p.explained, Kind::kDelete);
+  EXPECT_TRUE(p.kinds.has(Kind::kDelete));
+  EXPECT_EQ(p.prepared_name, "p");
+  Statement e = one("EXECUTE p(1)");
+  EXPECT_EQ(e.kind, Kind::kExecute);
+  EXPECT_TRUE(e.kinds.empty());
+  EXPECT_EQ(one("DEALLOCATE p").prepared_name, "p");
+  EXPECT_EQ(one("DEALLOCATE ALL").prepared_name, "");
+}
+
+TEST(Classifier, DdlDclAndMaintenanceKinds) {
+  EXPECT_EQ(one("CREATE TABLE x (a int)").kind, Kind::kDdl);
+  Statement drop = one("DROP TABLE a.b, c");
+  EXPECT_THAT(drop.tables, ElementsAre(w("a", "b"), w("", "c")));
+  EXPECT_THAT(one("DROP SCHEMA crm CASCADE").tables, ElementsAre(w("crm", "*")));
+  EXPECT_THAT(one("ALTER TABLE crm.customers ADD COLUMN x int").tables,
+              ElementsAre(w("crm", "customers")));
+  EXPECT_THAT(one("COMMENT ON TABLE crm.customers IS 'x'").tables,
+              ElementsAre(w("crm", "customers")));
+  Statement view = one("CREATE VIEW v AS SELECT * FROM crm.customers");
+  EXPECT_THAT(view.tables, ElementsAre(w("", "v"), r("crm", "customers")));
+  EXPECT_THAT(one("CREATE FUNCTION f() RETURNS int LANGUAGE sql AS 'select 1'").tables,
+              ElementsAre(w("*", "*")));
+  EXPECT_EQ(one("ALTER SYSTEM SET work_mem = '1MB'").tag, "AlterSystemStmt");
+  EXPECT_EQ(one("CREATE EXTENSION dblink").tag, "CreateExtensionStmt");
+  EXPECT_EQ(one("GRANT SELECT ON t TO bob").kind, Kind::kDcl);
+  EXPECT_THAT(one("GRANT SELECT ON ALL TABLES IN SCHEMA crm TO bob").tables,
+              ElementsAre(w("crm", "*")));
+  EXPECT_EQ(one("ALTER ROLE bob SUPERUSER").kind, Kind::kDcl);
+  EXPECT_EQ(one("TRUNCATE a, b.c").kind, Kind::kTruncate);
+  EXPECT_THAT(one("TRUNCATE a, b.c").tables, ElementsAre(w("", "a"), w("b", "c")));
+  EXPECT_EQ(one("VACUUM ANALYZE t").kind, Kind::kVacuum);
+  EXPECT_EQ(one("ANALYZE t").kind, Kind::kAnalyze);
+  EXPECT_EQ(one("LOCK TABLE t IN ACCESS EXCLUSIVE MODE").kind, Kind::kLock);
+  EXPECT_TRUE(one("LOCK TABLE t").locks);
+  EXPECT_EQ(one("CLUSTER t").kind, Kind::kMaintenance);
+}
+
+TEST(Classifier, SessionLevelKinds) {
+  EXPECT_EQ(one("DO $$ BEGIN PERFORM 1; END $$").kind, Kind::kDo);
+  EXPECT_EQ(one("LISTEN c").kind, Kind::kListen);
+  EXPECT_EQ(one("UNLISTEN *").kind, Kind::kListen);
+  EXPECT_EQ(one("NOTIFY c, 'x'").kind, Kind::kNotify);
+  EXPECT_EQ(one("DECLARE c CURSOR FOR SELECT * FROM t").kind, Kind::kCursor);
+  EXPECT_TRUE(one("DECLARE c CURSOR FOR SELECT * FROM t").kinds.has(Kind::kSelect));
+  EXPECT_EQ(one("FETCH 10 FROM c").kind, Kind::kCursor);
+  EXPECT_EQ(one("DISCARD ALL").kind, Kind::kReset);
+  EXPECT_EQ(one("LOAD 'x'").kind, Kind::kOther);
+}
+
+TEST(Classifier, MultiStatementStringsClassifyEachStatement) {
+  Classification c = classifyUncached("SELECT 1;  DELETE FROM t ; -- trailing\n");
+  ASSERT_TRUE(c.status.isOk());
+  ASSERT_EQ(c.statements.size(), 2u);
+  EXPECT_EQ(c.statements[0].kind, Kind::kSelect);
+  EXPECT_EQ(c.statements[0].text, "SELECT 1");
+  EXPECT_EQ(c.statements[1].kind, Kind::kDelete);
+  EXPECT_EQ(c.statements[1].text, "DELETE FROM t");
+}
+
+TEST(Classifier, ParseErrorsCarry42601AndPosition) {
+  Classification c = classifyUncached("SELEC 1");
+  EXPECT_FALSE(c.status.isOk());
+  EXPECT_EQ(c.status.sqlstate(), "42601");
+  EXPECT_THAT(c.status.message(), ::testing::HasSubstr("syntax error"));
+  EXPECT_EQ(c.error_position, 1);
+  EXPECT_FALSE(classifyUncached(std::string("SELECT 1\0; DROP TABLE t", 23)).status.isOk());
+}
+
+TEST(Classifier, EmptyQueryHasNoStatements) {
+  Classification c = classifyUncached("  -- nothing\n");
+  EXPECT_TRUE(c.status.isOk());
+  EXPECT_TRUE(c.statements.empty());
+}
+
+TEST(ClassifierCache, RepeatedTextIsAHit) {
+  Classifier cl(64);
+  auto a = cl.classify("SELECT abalance FROM pgbench_accounts WHERE aid = $1");
+  auto b = cl.classify("SELECT abalance FROM pgbench_accounts WHERE aid = $1");
+  EXPECT_EQ(a.get(), b.get());
+  CacheStats s = cl.stats();
+  EXPECT_EQ(s.hits, 1u);
+  EXPECT_EQ(s.misses, 1u);
+  EXPECT_EQ(s.entries, 1u);
+}
+
+TEST(ClassifierCache, BoundedAndCountsEvictionsAndErrors) {
+  Classifier cl(16);
+  for (int i = 0; i < 200; ++i) {
+    (void)cl.classify("SELECT " + std::to_string(i));
+  }
+  (void)cl.classify("SELEC oops");
+  CacheStats s = cl.stats();
+  EXPECT_LE(s.entries, s.capacity);
+  EXPECT_GT(s.evictions, 0u);
+  EXPECT_EQ(s.parse_errors, 1u);
+  EXPECT_FALSE(cl.classify("SELEC oops")->status.isOk());
+}
+
+TEST(ClassifierCache, SharedBetweenThreads) {
+  Classifier cl(128);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&cl] {
+      for (int i = 0; i < 300; ++i) {
+        auto c = cl.classify("SELECT * FROM t" + std::to_string(i % 50));
+        ASSERT_TRUE(c->status.isOk());
+      }
+    });
+  }
+  for (auto& th : threads) {
+    th.join();
+  }
+  EXPECT_EQ(cl.stats().hits + cl.stats().misses, 1200u);
+}
+
+}  // namespace
+}  // namespace jg::sql
