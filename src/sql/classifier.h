@@ -19,7 +19,7 @@ namespace jg::sql {
 
 struct CacheStats {
   uint64_t hits = 0;
-  uint64_t misses = 0;      // parses
+  uint64_t misses = 0;  // parses
   uint64_t evictions = 0;
   uint64_t parse_errors = 0;
   uint64_t entries = 0;

@@ -18,8 +18,12 @@ Statement one(std::string_view sql) {
   return c.statements.empty() ? Statement{} : c.statements[0];
 }
 
-TableRef r(std::string schema, std::string name) { return TableRef{schema, name, false}; }
-TableRef w(std::string schema, std::string name) { return TableRef{schema, name, true}; }
+TableRef r(std::string schema, std::string name) {
+  return TableRef{schema, name, false};
+}
+TableRef w(std::string schema, std::string name) {
+  return TableRef{schema, name, true};
+}
 
 TEST(Classifier, SelectReportsTablesColumnsAndNoWrites) {
   Statement s = one("SELECT a.x, \"B\" FROM \"CRM\".\"Customers\" a JOIN Crm.Orders o USING (id)");
@@ -62,9 +66,9 @@ TEST(Classifier, InsertUpdateDeleteMergeWriteTheirTarget) {
   EXPECT_EQ(d.kind, Kind::kDelete);
   EXPECT_THAT(d.tables, ElementsAre(w("crm", "customers"), r("", "x")));
 
-  Statement m = one(
-      "MERGE INTO t USING s ON t.id = s.id WHEN MATCHED THEN UPDATE SET a = s.a "
-      "WHEN NOT MATCHED THEN INSERT VALUES (s.id)");
+  Statement m =
+      one("MERGE INTO t USING s ON t.id = s.id WHEN MATCHED THEN UPDATE SET a = s.a "
+          "WHEN NOT MATCHED THEN INSERT VALUES (s.id)");
   EXPECT_EQ(m.kind, Kind::kMerge);
   EXPECT_THAT(m.tables, ElementsAre(w("", "t"), r("", "s")));
 }
@@ -87,8 +91,8 @@ TEST(Classifier, CteNameShadowsOnlyInsideItsScope) {
   // Outside the subquery that defines it, the name is a table again.
   Statement sub = one("SELECT * FROM (WITH t AS (SELECT 1) SELECT * FROM t) x, t");
   EXPECT_THAT(sub.tables, ElementsAre(r("", "t")));
-  Statement rec = one(
-      "WITH RECURSIVE r AS (SELECT 1 AS n UNION ALL SELECT n + 1 FROM r) SELECT * FROM r");
+  Statement rec =
+      one("WITH RECURSIVE r AS (SELECT 1 AS n UNION ALL SELECT n + 1 FROM r) SELECT * FROM r");
   EXPECT_TRUE(rec.tables.empty());
 }
 
@@ -166,9 +170,9 @@ TEST(Classifier, SetConfigIsTrackedAndFolded) {
 }
 
 TEST(Classifier, FunctionsNestedAnywhereAreReported) {
-  Statement s = one(
-      "SELECT id FROM t WHERE length(coalesce((SELECT pg_catalog.pg_read_file('/etc/passwd')), "
-      "'')) > 0");
+  Statement s =
+      one("SELECT id FROM t WHERE length(coalesce((SELECT pg_catalog.pg_read_file('/etc/passwd')), "
+          "'')) > 0");
   // COALESCE is an expression node, not a function call.
   EXPECT_THAT(s.functions, UnorderedElementsAre("length", "pg_catalog.pg_read_file"));
   EXPECT_THAT(one("SELECT * FROM pg_ls_dir('.')").functions, ElementsAre("pg_ls_dir"));

@@ -6,11 +6,11 @@ namespace jg::sql {
 
 namespace {
 constexpr std::array<std::string_view, kKindCount> kNames = {
-    "select",   "insert",  "update",      "delete",     "merge",       "copy-in",
-    "copy-out", "ddl",     "dcl",         "set",        "reset",       "show",
-    "transaction", "prepare", "execute",  "deallocate", "call",        "do",
-    "listen",   "notify",  "lock",        "truncate",   "vacuum",      "analyze",
-    "explain",  "cursor",  "maintenance", "other",      "unknown",
+    "select",      "insert",  "update",      "delete",     "merge",   "copy-in",
+    "copy-out",    "ddl",     "dcl",         "set",        "reset",   "show",
+    "transaction", "prepare", "execute",     "deallocate", "call",    "do",
+    "listen",      "notify",  "lock",        "truncate",   "vacuum",  "analyze",
+    "explain",     "cursor",  "maintenance", "other",      "unknown",
 };
 
 constexpr KindSet setOf(std::initializer_list<Kind> kinds) {
@@ -22,7 +22,9 @@ constexpr KindSet setOf(std::initializer_list<Kind> kinds) {
 }
 }  // namespace
 
-std::string_view kindName(Kind k) { return kNames[static_cast<size_t>(k)]; }
+std::string_view kindName(Kind k) {
+  return kNames[static_cast<size_t>(k)];
+}
 
 std::optional<Kind> kindFromName(std::string_view name) {
   for (size_t i = 0; i < kNames.size(); ++i) {

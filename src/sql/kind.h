@@ -18,12 +18,12 @@ enum class Kind : uint8_t {
   kUpdate,
   kDelete,
   kMerge,
-  kCopyIn,       // COPY ... FROM
-  kCopyOut,      // COPY ... TO
-  kDdl,          // CREATE/ALTER/DROP/COMMENT/..., CREATE TABLE AS, SELECT INTO
-  kDcl,          // GRANT/REVOKE, role creation and changes
-  kSet,          // SET, set_config(), SET TRANSACTION
-  kReset,        // RESET, DISCARD
+  kCopyIn,   // COPY ... FROM
+  kCopyOut,  // COPY ... TO
+  kDdl,      // CREATE/ALTER/DROP/COMMENT/..., CREATE TABLE AS, SELECT INTO
+  kDcl,      // GRANT/REVOKE, role creation and changes
+  kSet,      // SET, set_config(), SET TRANSACTION
+  kReset,    // RESET, DISCARD
   kShow,
   kTransaction,  // BEGIN/COMMIT/ROLLBACK/SAVEPOINT/...
   kPrepare,
@@ -73,14 +73,14 @@ class KindSet {
 };
 
 // Kinds that change data or schema: insert, update, delete, merge, copy-in, ddl, dcl, truncate.
-inline constexpr KindSet kWriteKinds = KindSet(
-    (uint64_t{1} << static_cast<int>(Kind::kInsert)) |
-    (uint64_t{1} << static_cast<int>(Kind::kUpdate)) |
-    (uint64_t{1} << static_cast<int>(Kind::kDelete)) |
-    (uint64_t{1} << static_cast<int>(Kind::kMerge)) |
-    (uint64_t{1} << static_cast<int>(Kind::kCopyIn)) |
-    (uint64_t{1} << static_cast<int>(Kind::kDdl)) | (uint64_t{1} << static_cast<int>(Kind::kDcl)) |
-    (uint64_t{1} << static_cast<int>(Kind::kTruncate)));
+inline constexpr KindSet kWriteKinds = KindSet((uint64_t{1} << static_cast<int>(Kind::kInsert)) |
+                                               (uint64_t{1} << static_cast<int>(Kind::kUpdate)) |
+                                               (uint64_t{1} << static_cast<int>(Kind::kDelete)) |
+                                               (uint64_t{1} << static_cast<int>(Kind::kMerge)) |
+                                               (uint64_t{1} << static_cast<int>(Kind::kCopyIn)) |
+                                               (uint64_t{1} << static_cast<int>(Kind::kDdl)) |
+                                               (uint64_t{1} << static_cast<int>(Kind::kDcl)) |
+                                               (uint64_t{1} << static_cast<int>(Kind::kTruncate)));
 
 // Names of kind groups accepted in policy files: "read", "write", "session", "all".
 std::optional<KindSet> kindGroupFromName(std::string_view name);

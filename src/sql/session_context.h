@@ -30,9 +30,9 @@ namespace jg::sql {
 
 // A statement ready for policy: what it is and the tables it touches, schema-qualified.
 struct Resolved {
-  const Statement* stmt = nullptr;  // for EXECUTE: the prepared statement's inner statement
-  std::vector<TableRef> tables;     // every table with a schema (see above)
-  bool known = true;                // false: EXECUTE of a statement the session never prepared
+  const Statement* stmt = nullptr;     // for EXECUTE: the prepared statement's inner statement
+  std::vector<TableRef> tables;        // every table with a schema (see above)
+  bool known = true;                   // false: EXECUTE of a statement the session never prepared
   const Statement* execute = nullptr;  // the EXECUTE itself when `stmt` is the prepared one
 };
 

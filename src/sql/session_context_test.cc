@@ -28,11 +28,14 @@ struct Session {
   }
 };
 
-TableRef r(std::string s, std::string n) { return TableRef{s, n, false}; }
+TableRef r(std::string s, std::string n) {
+  return TableRef{s, n, false};
+}
 
 TEST(SessionContext, UnqualifiedNamesResolveThroughTheDefaultPath) {
   Session s;
-  EXPECT_THAT(s.run("SELECT * FROM pgbench_accounts"), ElementsAre(r("public", "pgbench_accounts")));
+  EXPECT_THAT(s.run("SELECT * FROM pgbench_accounts"),
+              ElementsAre(r("public", "pgbench_accounts")));
   EXPECT_THAT(s.run("SELECT * FROM crm.customers"), ElementsAre(r("crm", "customers")));
 }
 

@@ -27,13 +27,13 @@ struct TableRef {
 };
 
 struct Statement {
-  Kind kind = Kind::kUnknown;      // the top-level statement
+  Kind kind = Kind::kUnknown;       // the top-level statement
   Kind explained = Kind::kUnknown;  // for EXPLAIN / PREPARE / DECLARE: the inner statement's kind
   // Every action the statement performs: the kind itself (except the wrappers EXPLAIN without
   // ANALYZE, PREPARE, EXECUTE, DECLARE, which contribute their inner statement or nothing),
   // nested data-modifying CTEs, the DDL of SELECT INTO. Policy matches on this set.
   KindSet kinds;
-  std::string tag;  // the parse-tree node name, e.g. "SelectStmt", "AlterSystemStmt"
+  std::string tag;               // the parse-tree node name, e.g. "SelectStmt", "AlterSystemStmt"
   std::vector<TableRef> tables;  // relations referenced (CTE names excluded), in order, unique
   std::vector<std::string> columns;    // column names referenced; "*" for star or whole row
   std::vector<std::string> functions;  // functions called, as written ("pg_catalog.pg_sleep")
@@ -44,10 +44,10 @@ struct Statement {
   std::optional<std::vector<std::string>> search_path;
   bool resets_search_path = false;
   bool search_path_unknown = false;  // set_config('search_path', <not a constant>)
-  bool writes = false;     // changes data or schema (any write table, any write kind)
-  bool locks = false;      // FOR UPDATE/SHARE or LOCK TABLE
-  bool copy_program = false;  // COPY ... PROGRAM
-  bool copy_file = false;     // COPY ... to or from a server file
+  bool writes = false;               // changes data or schema (any write table, any write kind)
+  bool locks = false;                // FOR UPDATE/SHARE or LOCK TABLE
+  bool copy_program = false;         // COPY ... PROGRAM
+  bool copy_file = false;            // COPY ... to or from a server file
   std::string prepared_name;  // PREPARE / EXECUTE / DEALLOCATE target ("" = ALL for DEALLOCATE)
   std::string text;           // this statement's own text (trimmed), for audit and errors
   uint64_t fingerprint = 0;   // libpg_query fingerprint of `text` (0 when it could not be computed)
@@ -55,7 +55,7 @@ struct Statement {
 
 // The result of classifying a query string (one or more statements).
 struct Classification {
-  Status status;  // not ok: the text does not parse (SQLSTATE 42601, the parser's message)
+  Status status;           // not ok: the text does not parse (SQLSTATE 42601, the parser's message)
   int error_position = 0;  // 1-based character position of a parse error, 0 when unknown
   std::vector<Statement> statements;
 };

@@ -73,7 +73,9 @@ std::optional<std::string_view> stringConst(const json::value& v) {
   return strOf(*s, "sval");
 }
 
-bool startsWith(std::string_view s, std::string_view p) { return s.substr(0, p.size()) == p; }
+bool startsWith(std::string_view s, std::string_view p) {
+  return s.substr(0, p.size()) == p;
+}
 
 std::string lower(std::string_view s) {
   std::string out(s);
@@ -123,10 +125,10 @@ class Walker {
   }
 
   Statement& st_;
-  std::vector<std::string> ctes_;  // CTE names in scope
-  std::vector<std::string> aliases_;  // relation names and aliases, to spot whole-row refs
+  std::vector<std::string> ctes_;       // CTE names in scope
+  std::vector<std::string> aliases_;    // relation names and aliases, to spot whole-row refs
   std::vector<std::string> bare_refs_;  // single-field column refs
-  bool plan_only_ = false;  // inside EXPLAIN without ANALYZE: nothing runs
+  bool plan_only_ = false;              // inside EXPLAIN without ANALYZE: nothing runs
 };
 
 void Walker::value(const json::value& v, bool write) {
@@ -228,8 +230,7 @@ void Walker::rangeVar(const json::object& o, bool write) {
     aliases_.emplace_back(strOf(*alias, "aliasname"));
   }
   aliases_.push_back(name);
-  if (schema.empty() && !write &&
-      std::find(ctes_.begin(), ctes_.end(), name) != ctes_.end()) {
+  if (schema.empty() && !write && std::find(ctes_.begin(), ctes_.end(), name) != ctes_.end()) {
     return;  // a reference to a CTE in scope, not a table
   }
   table(std::move(schema), std::move(name), write);
@@ -285,8 +286,8 @@ void Walker::withScope(const json::object& o, const std::function<void()>& body)
     bool recursive = boolOf(*wc, "recursive");
     if (ctes != nullptr && recursive) {
       for (const auto& c : *ctes) {
-        if (const json::object* cte = c.is_object() ? objOf(c.get_object(), "CommonTableExpr")
-                                                    : nullptr) {
+        if (const json::object* cte =
+                c.is_object() ? objOf(c.get_object(), "CommonTableExpr") : nullptr) {
           ctes_.emplace_back(strOf(*cte, "ctename"));
         }
       }
@@ -348,7 +349,9 @@ void Walker::targetNames(const json::object& o, std::string_view key) {
   }
 }
 
-void Walker::addColumn(std::string_view c) { addUnique(st_.columns, std::string(c)); }
+void Walker::addColumn(std::string_view c) {
+  addUnique(st_.columns, std::string(c));
+}
 
 void Walker::funcCall(const json::object& o) {
   std::string name;
@@ -650,10 +653,10 @@ void Walker::top(std::string_view type, const json::object& o) {
     addKind(Kind::kDdl);
     st_.writes = true;
     dropStmt(o);
-  } else if (startsWith(type, "Create") || startsWith(type, "Alter") ||
-             startsWith(type, "Drop") || startsWith(type, "Define") || type == "CommentStmt" ||
-             type == "RenameStmt" || type == "IndexStmt" || type == "ViewStmt" ||
-             type == "RuleStmt" || type == "CompositeTypeStmt" || type == "SecLabelStmt" ||
+  } else if (startsWith(type, "Create") || startsWith(type, "Alter") || startsWith(type, "Drop") ||
+             startsWith(type, "Define") || type == "CommentStmt" || type == "RenameStmt" ||
+             type == "IndexStmt" || type == "ViewStmt" || type == "RuleStmt" ||
+             type == "CompositeTypeStmt" || type == "SecLabelStmt" ||
              type == "ImportForeignSchemaStmt" || type == "RefreshMatViewStmt" ||
              type == "AlterTableStmt") {
     st_.kind = Kind::kDdl;
