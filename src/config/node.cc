@@ -24,7 +24,12 @@ std::string Errors::joined() const {
 }
 
 Node::Node(YAML::Node node, std::shared_ptr<const std::string> file, std::string path, int line)
-    : node_(std::move(node)), file_(std::move(file)), path_(std::move(path)), line_(line) {
+    // A missing key yields an "invalid" node on which most calls throw (even assignment); keep a
+    // valid, undefined one instead so every getter works and reports the parent's line.
+    : node_(node.IsDefined() ? std::move(node) : YAML::Node(YAML::NodeType::Undefined)),
+      file_(std::move(file)),
+      path_(std::move(path)),
+      line_(line) {
   if (node_.IsDefined() && node_.Mark().line >= 0) {
     line_ = node_.Mark().line + 1;
   }

@@ -1,0 +1,425 @@
+#include "proto/pg/tracker.h"
+
+#include <fmt/format.h>
+
+#include "proto/pg/decode.h"
+
+namespace jg::pg {
+namespace {
+
+Status malformed(const char* what) {
+  return protocolError(fmt::format("malformed {} message", what));
+}
+
+bool isCompletion(Tracker::Pending p) {
+  return p == Tracker::Pending::kQuery || p == Tracker::Pending::kSync ||
+         p == Tracker::Pending::kFunctionCall;
+}
+
+}  // namespace
+
+const char* pendingName(Tracker::Pending p) {
+  switch (p) {
+    case Tracker::Pending::kQuery: return "Query";
+    case Tracker::Pending::kParse: return "Parse";
+    case Tracker::Pending::kBind: return "Bind";
+    case Tracker::Pending::kDescribeStatement: return "Describe statement";
+    case Tracker::Pending::kDescribePortal: return "Describe portal";
+    case Tracker::Pending::kExecute: return "Execute";
+    case Tracker::Pending::kClose: return "Close";
+    case Tracker::Pending::kSync: return "Sync";
+    case Tracker::Pending::kFunctionCall: return "FunctionCall";
+  }
+  return "?";
+}
+
+ColumnsPtr toColumns(const RowDescription& rd) {
+  auto cols = std::make_shared<Columns>();
+  cols->reserve(rd.fields.size());
+  for (const auto& f : rd.fields) {
+    cols->push_back(Column{std::string(f.name), f.table_oid, f.column, f.type_oid, f.type_size,
+                           f.type_modifier, f.format});
+  }
+  return cols;
+}
+
+ColumnsPtr withFormats(const ColumnsPtr& cols, const std::vector<int16_t>& formats) {
+  if (!cols) {
+    return nullptr;
+  }
+  bool all_text = true;
+  for (auto f : formats) {
+    all_text = all_text && f == 0;
+  }
+  if (all_text) {
+    return cols;  // statement descriptions already say text
+  }
+  auto out = std::make_shared<Columns>(*cols);
+  for (size_t i = 0; i < out->size(); ++i) {
+    (*out)[i].format = formats.size() == 1 ? formats[0] : (i < formats.size() ? formats[i] : 0);
+  }
+  return out;
+}
+
+const PreparedStatement* Tracker::statement(std::string_view name) const {
+  auto it = statements_.find(std::string(name));
+  return it == statements_.end() ? nullptr : &it->second;
+}
+
+const Portal* Tracker::portal(std::string_view name) const {
+  auto it = portals_.find(std::string(name));
+  return it == portals_.end() ? nullptr : &it->second;
+}
+
+Status Tracker::push(PendingItem item) {
+  if (pending_.size() >= limits_.max_pending) {
+    return Status::error(Code::kResourceExhausted,
+                         fmt::format("too many pipelined requests (limit {})", limits_.max_pending),
+                         "54000");
+  }
+  pending_.push_back(std::move(item));
+  return Status::ok();
+}
+
+void Tracker::pop() {
+  pending_.pop_front();
+  resolved_ = false;
+  current_ = nullptr;
+}
+
+Status Tracker::onFrontend(char type, std::string_view payload) {
+  switch (type) {
+    case fe::kQuery: {
+      Query q;
+      if (!decodeQuery(payload, q)) {
+        return malformed("Query");
+      }
+      return push({Pending::kQuery, 0, std::string(q.sql), nullptr, nullptr});
+    }
+    case fe::kParse: {
+      Parse p;
+      if (!decodeParse(payload, p)) {
+        return malformed("Parse");
+      }
+      if (!p.name.empty() && statements_.size() >= limits_.max_statements) {
+        return Status::error(Code::kResourceExhausted,
+                             fmt::format("too many prepared statements (limit {})",
+                                         limits_.max_statements),
+                             "54000");
+      }
+      auto stmt = std::make_unique<PreparedStatement>();
+      stmt->sql = std::string(p.sql);
+      stmt->param_types = p.param_types;
+      return push({Pending::kParse, 0, std::string(p.name), std::move(stmt), nullptr});
+    }
+    case fe::kBind: {
+      Bind b;
+      if (!decodeBind(payload, b)) {
+        return malformed("Bind");
+      }
+      if (!b.portal.empty() && portals_.size() >= limits_.max_portals) {
+        return Status::error(Code::kResourceExhausted,
+                             fmt::format("too many open portals (limit {})", limits_.max_portals),
+                             "54000");
+      }
+      auto portal = std::make_unique<Portal>();
+      portal->statement = std::string(b.statement);
+      portal->result_formats = b.result_formats;
+      return push({Pending::kBind, 0, std::string(b.portal), nullptr, std::move(portal)});
+    }
+    case fe::kDescribe: {
+      Describe d;
+      if (!decodeDescribe(payload, d) || (d.target != 'S' && d.target != 'P')) {
+        return malformed("Describe");
+      }
+      return push({d.target == 'S' ? Pending::kDescribeStatement : Pending::kDescribePortal, 0,
+                   std::string(d.name), nullptr, nullptr});
+    }
+    case fe::kExecute: {
+      Execute e;
+      if (!decodeExecute(payload, e)) {
+        return malformed("Execute");
+      }
+      return push({Pending::kExecute, 0, std::string(e.portal), nullptr, nullptr});
+    }
+    case fe::kClose: {
+      Close c;
+      if (!decodeClose(payload, c) || (c.target != 'S' && c.target != 'P')) {
+        return malformed("Close");
+      }
+      return push({Pending::kClose, c.target, std::string(c.name), nullptr, nullptr});
+    }
+    case fe::kSync:
+      return decodeEmpty(payload) ? push({Pending::kSync, 0, {}, nullptr, nullptr})
+                                  : malformed("Sync");
+    case fe::kFunctionCall: {
+      FunctionCall f;
+      if (!decodeFunctionCall(payload, f)) {
+        return malformed("FunctionCall");
+      }
+      return push({Pending::kFunctionCall, 0, {}, nullptr, nullptr});
+    }
+    case fe::kFlush:
+      return decodeEmpty(payload) ? Status::ok() : malformed("Flush");
+    case fe::kCopyData:
+      return Status::ok();
+    case fe::kCopyDone:
+      return decodeEmpty(payload) ? Status::ok() : malformed("CopyDone");
+    case fe::kCopyFail: {
+      CopyFail f;
+      return decodeCopyFail(payload, f) ? Status::ok() : malformed("CopyFail");
+    }
+    case fe::kTerminate:
+      return decodeEmpty(payload) ? Status::ok() : malformed("Terminate");
+    default:
+      break;
+  }
+  unsigned char c = static_cast<unsigned char>(type);
+  return protocolError(c >= 32 && c < 127
+                           ? fmt::format("unexpected message type '{}' from client", type)
+                           : fmt::format("unexpected message type 0x{:02x} from client", c));
+}
+
+Status Tracker::expect(Pending kind, const char* what) {
+  if (pending_.empty() || pending_.front().kind != kind) {
+    return protocolError(fmt::format("server sent {} but {} was expected", what,
+                                     pending_.empty() ? "nothing"
+                                                      : pendingName(pending_.front().kind)));
+  }
+  return Status::ok();
+}
+
+Status Tracker::onBackend(char type, std::string_view payload) {
+  switch (type) {
+    case be::kDataRow:
+      return onDataRow();
+    case be::kNoticeResponse:
+    case be::kParameterStatus:
+    case be::kNotificationResponse:
+      return Status::ok();  // asynchronous; validated by whoever reads them
+    case be::kErrorResponse:
+      return onErrorResponse();
+    case be::kParseComplete: {
+      if (auto s = expect(Pending::kParse, "ParseComplete"); !s) {
+        return s;
+      }
+      auto& item = pending_.front();
+      statements_[item.name] = std::move(*item.stmt);
+      pop();
+      return Status::ok();
+    }
+    case be::kBindComplete: {
+      if (auto s = expect(Pending::kBind, "BindComplete"); !s) {
+        return s;
+      }
+      auto& item = pending_.front();
+      Portal portal = std::move(*item.portal);
+      if (auto it = statements_.find(portal.statement); it != statements_.end()) {
+        portal.columns = withFormats(it->second.columns, portal.result_formats);
+        portal.described = it->second.described;
+      }
+      portals_[item.name] = std::move(portal);
+      pop();
+      return Status::ok();
+    }
+    case be::kCloseComplete: {
+      if (auto s = expect(Pending::kClose, "CloseComplete"); !s) {
+        return s;
+      }
+      auto& item = pending_.front();
+      if (item.target == 'S') {
+        statements_.erase(item.name);
+      } else {
+        portals_.erase(item.name);
+      }
+      pop();
+      return Status::ok();
+    }
+    case be::kParameterDescription:
+      return onParameterDescription(payload);
+    case be::kRowDescription:
+      return onRowDescription(payload);
+    case be::kNoData:
+      return onNoData();
+    case be::kCommandComplete:
+    case be::kEmptyQueryResponse:
+    case be::kPortalSuspended:
+      return onCommandEnd(type);
+    case be::kCopyInResponse:
+    case be::kCopyOutResponse:
+      return onCopyResponse(type);
+    case be::kCopyData:
+      return copy_out_ ? Status::ok() : protocolError("server sent CopyData outside COPY OUT");
+    case be::kCopyDone:
+      if (!copy_out_) {
+        return protocolError("server sent CopyDone outside COPY OUT");
+      }
+      copy_out_ = false;
+      return Status::ok();
+    case be::kFunctionCallResponse:
+      return expect(Pending::kFunctionCall, "FunctionCallResponse");
+    case be::kReadyForQuery:
+      return onReadyForQuery(payload);
+    default:
+      break;
+  }
+  return protocolError(fmt::format("unexpected message type 0x{:02x} from server",
+                                   static_cast<unsigned char>(type)));
+}
+
+Status Tracker::onDataRow() {
+  if (!pending_.empty() && pending_.front().kind == Pending::kQuery) {
+    if (!current_) {
+      return protocolError("server sent DataRow before RowDescription");
+    }
+    return Status::ok();
+  }
+  if (pending_.empty() || pending_.front().kind != Pending::kExecute) {
+    return protocolError("server sent DataRow with no query in progress");
+  }
+  if (!resolved_) {
+    resolved_ = true;
+    current_sql_.clear();
+    if (auto it = portals_.find(pending_.front().name); it != portals_.end()) {
+      current_ = it->second.columns;
+      if (auto st = statements_.find(it->second.statement); st != statements_.end()) {
+        current_sql_ = st->second.sql;
+      }
+    }
+  }
+  return Status::ok();
+}
+
+Status Tracker::onParameterDescription(std::string_view payload) {
+  if (auto s = expect(Pending::kDescribeStatement, "ParameterDescription"); !s) {
+    return s;
+  }
+  ParameterDescription pd;
+  if (!decodeParameterDescription(payload, pd)) {
+    return malformed("ParameterDescription");
+  }
+  if (auto it = statements_.find(pending_.front().name); it != statements_.end()) {
+    it->second.param_types = std::move(pd.types);
+  }
+  return Status::ok();
+}
+
+Status Tracker::onRowDescription(std::string_view payload) {
+  RowDescription rd;
+  if (!decodeRowDescription(payload, rd)) {
+    return malformed("RowDescription");
+  }
+  if (pending_.empty()) {
+    return protocolError("server sent RowDescription with no query in progress");
+  }
+  auto& front = pending_.front();
+  if (front.kind == Pending::kQuery) {
+    current_ = toColumns(rd);
+    current_sql_ = front.name;
+    return Status::ok();
+  }
+  if (front.kind == Pending::kDescribeStatement) {
+    if (auto it = statements_.find(front.name); it != statements_.end()) {
+      it->second.columns = toColumns(rd);
+      it->second.described = true;
+    }
+    pop();
+    return Status::ok();
+  }
+  if (front.kind == Pending::kDescribePortal) {
+    if (auto it = portals_.find(front.name); it != portals_.end()) {
+      it->second.columns = toColumns(rd);
+      it->second.described = true;
+    }
+    pop();
+    return Status::ok();
+  }
+  return protocolError(fmt::format("server sent RowDescription but {} was expected",
+                                   pendingName(front.kind)));
+}
+
+Status Tracker::onNoData() {
+  if (pending_.empty() || (pending_.front().kind != Pending::kDescribeStatement &&
+                           pending_.front().kind != Pending::kDescribePortal)) {
+    return protocolError("server sent NoData with no Describe in progress");
+  }
+  auto& front = pending_.front();
+  if (front.kind == Pending::kDescribeStatement) {
+    if (auto it = statements_.find(front.name); it != statements_.end()) {
+      it->second.columns = nullptr;
+      it->second.described = true;
+    }
+  } else if (auto it = portals_.find(front.name); it != portals_.end()) {
+    it->second.columns = nullptr;
+    it->second.described = true;
+  }
+  pop();
+  return Status::ok();
+}
+
+Status Tracker::onCommandEnd(char type) {
+  copy_in_ = false;
+  copy_out_ = false;
+  if (!pending_.empty() && pending_.front().kind == Pending::kQuery &&
+      type != be::kPortalSuspended) {
+    current_ = nullptr;  // the next statement of a multi-statement query starts afresh
+    return Status::ok();
+  }
+  if (pending_.empty() || pending_.front().kind != Pending::kExecute) {
+    return protocolError("server ended a command that was not running");
+  }
+  pop();
+  return Status::ok();
+}
+
+Status Tracker::onCopyResponse(char type) {
+  if (pending_.empty() || (pending_.front().kind != Pending::kQuery &&
+                           pending_.front().kind != Pending::kExecute)) {
+    return protocolError("server started COPY with no query in progress");
+  }
+  (type == be::kCopyInResponse ? copy_in_ : copy_out_) = true;
+  return Status::ok();
+}
+
+Status Tracker::onErrorResponse() {
+  copy_in_ = false;
+  copy_out_ = false;
+  current_ = nullptr;
+  if (pending_.empty()) {
+    return Status::ok();  // e.g. a FATAL before the server closes the connection
+  }
+  if (isCompletion(pending_.front().kind)) {
+    return Status::ok();  // the query ends with ReadyForQuery
+  }
+  dropUntilSync();
+  return Status::ok();
+}
+
+void Tracker::dropUntilSync() {
+  // After an error in the extended protocol the server discards messages until Sync.
+  while (!pending_.empty() && pending_.front().kind != Pending::kSync) {
+    pop();
+  }
+}
+
+Status Tracker::onReadyForQuery(std::string_view payload) {
+  ReadyForQuery r;
+  if (!decodeReadyForQuery(payload, r) || (r.status != 'I' && r.status != 'T' && r.status != 'E')) {
+    return malformed("ReadyForQuery");
+  }
+  if (pending_.empty() || !isCompletion(pending_.front().kind)) {
+    return protocolError(fmt::format("server sent ReadyForQuery but {} was expected",
+                                     pending_.empty() ? "nothing"
+                                                      : pendingName(pending_.front().kind)));
+  }
+  pop();
+  txn_status_ = r.status;
+  copy_in_ = false;
+  copy_out_ = false;
+  if (r.status == 'I') {
+    portals_.clear();  // protocol-level portals do not survive the transaction
+  }
+  return Status::ok();
+}
+
+}  // namespace jg::pg

@@ -1,0 +1,133 @@
+// Tracker: the typed protocol state of one session, fed every message in both directions.
+//
+// It knows the prepared statements and portals (with parameter types and result columns), the
+// responses the server still owes (a FIFO of pending requests, as pgbouncer keeps for prepared
+// statements), the transaction status and the COPY state, so that every DataRow can be tied to
+// the columns it carries — masking and recording build on this. It is also the gate that
+// rejects what the gateway does not understand: an unknown message type, or a message that is
+// not valid in the current phase, is an error and the session ends (we never forward blindly).
+//
+// Memory is bounded by the number of statements/portals the client creates (capped) and the
+// pending queue (capped), never by result size. One per session; not thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "core/status.h"
+#include "proto/pg/messages.h"
+
+namespace jg::pg {
+
+// One result column, owned (a RowDescription outlives the buffer it came from).
+struct Column {
+  std::string name;
+  uint32_t table_oid = 0;
+  int16_t column = 0;
+  uint32_t type_oid = 0;
+  int16_t type_size = 0;
+  int32_t type_modifier = 0;
+  int16_t format = 0;
+};
+using Columns = std::vector<Column>;
+using ColumnsPtr = std::shared_ptr<const Columns>;
+
+ColumnsPtr toColumns(const RowDescription& rd);
+// The statement's columns with the formats a Bind asked for (one code for all, or one each).
+ColumnsPtr withFormats(const ColumnsPtr& cols, const std::vector<int16_t>& formats);
+
+struct PreparedStatement {
+  std::string sql;
+  std::vector<uint32_t> param_types;
+  ColumnsPtr columns;      // null until described (or when it returns no rows)
+  bool described = false;  // a Describe told us its columns (or NoData)
+};
+
+struct Portal {
+  std::string statement;
+  std::vector<int16_t> result_formats;
+  ColumnsPtr columns;  // null when unknown or NoData
+  bool described = false;
+};
+
+struct TrackerLimits {
+  size_t max_statements = 10000;
+  size_t max_portals = 10000;
+  size_t max_pending = 100000;
+};
+
+class Tracker {
+ public:
+  // What the server owes for one client request, in order.
+  enum class Pending : uint8_t {
+    kQuery, kParse, kBind, kDescribeStatement, kDescribePortal, kExecute, kClose, kSync,
+    kFunctionCall,
+  };
+
+  explicit Tracker(TrackerLimits limits = {}) : limits_(limits) {}
+
+  // Client → server. `type` and `payload` from the framer. An error means: do not forward,
+  // end the session with 08P01.
+  Status onFrontend(char type, std::string_view payload);
+  // Server → client. An error means: the upstream broke the protocol; end the session.
+  Status onBackend(char type, std::string_view payload);
+
+  // For the DataRow just passed to onBackend: its columns, or null when unknown.
+  const ColumnsPtr& currentColumns() const { return current_; }
+  // The statement or portal in effect for the current result (for recording), may be empty.
+  const std::string& currentSql() const { return current_sql_; }
+  char transactionStatus() const { return txn_status_; }
+  bool inCopyIn() const { return copy_in_; }
+  bool inCopyOut() const { return copy_out_; }
+  // True while the server owes responses (a query is in flight).
+  bool busy() const { return !pending_.empty(); }
+  size_t pendingCount() const { return pending_.size(); }
+
+  const PreparedStatement* statement(std::string_view name) const;
+  const Portal* portal(std::string_view name) const;
+  size_t statementCount() const { return statements_.size(); }
+  size_t portalCount() const { return portals_.size(); }
+
+ private:
+  struct PendingItem {
+    Pending kind;
+    char target = 0;   // kClose: 'S' or 'P'
+    std::string name;  // statement or portal name; kQuery: the SQL text
+    // kParse: the statement being created; kBind: the portal being created.
+    std::unique_ptr<PreparedStatement> stmt;
+    std::unique_ptr<Portal> portal;
+  };
+
+  Status push(PendingItem item);
+  Status expect(Pending kind, const char* what);
+  Status onRowDescription(std::string_view payload);
+  Status onNoData();
+  Status onParameterDescription(std::string_view payload);
+  Status onErrorResponse();
+  Status onReadyForQuery(std::string_view payload);
+  Status onCommandEnd(char type);
+  Status onCopyResponse(char type);
+  Status onDataRow();
+  void pop();
+  void dropUntilSync();
+
+  TrackerLimits limits_;
+  std::unordered_map<std::string, PreparedStatement> statements_;
+  std::unordered_map<std::string, Portal> portals_;
+  std::deque<PendingItem> pending_;
+  ColumnsPtr current_;
+  std::string current_sql_;
+  char txn_status_ = 'I';
+  bool copy_in_ = false;
+  bool copy_out_ = false;
+  bool resolved_ = false;  // current_ already set for the front kExecute
+};
+
+const char* pendingName(Tracker::Pending p);
+
+}  // namespace jg::pg

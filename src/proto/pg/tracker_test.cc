@@ -1,0 +1,224 @@
+#include "proto/pg/tracker.h"
+
+#include <gtest/gtest.h>
+
+#include "proto/pg/encode.h"
+#include "proto/pg/framer.h"
+
+namespace jg::pg {
+namespace {
+
+// Feeds every message in `bytes` to the tracker in the given direction; returns the first error.
+Status feed(Tracker& t, const std::string& bytes, bool frontend) {
+  std::string_view rest(bytes);
+  while (!rest.empty()) {
+    Frame f;
+    std::string err;
+    if (nextFrame(rest, 1 << 20, f, err) != FrameStatus::kReady) {
+      return protocolError("bad frame in test: " + err);
+    }
+    Status s = frontend ? t.onFrontend(f.type, f.payload) : t.onBackend(f.type, f.payload);
+    if (!s) {
+      return s;
+    }
+    rest.remove_prefix(f.size);
+  }
+  return Status::ok();
+}
+
+std::string rowDescription(std::vector<std::pair<std::string, uint32_t>> cols) {
+  RowDescription rd;
+  for (auto& [name, oid] : cols) {
+    rd.fields.push_back(FieldDescription{name, 16384, 1, oid, -1, -1, 0});
+  }
+  std::string out;
+  encodeRowDescription(out, rd);
+  return out;
+}
+
+std::string empty(char type) {
+  std::string out;
+  encodeEmpty(out, type);
+  return out;
+}
+
+TEST(Tracker, SimpleQueryTiesRowsToRowDescription) {
+  Tracker t;
+  std::string q;
+  encodeQuery(q, "select email from customers");
+  ASSERT_TRUE(feed(t, q, true));
+  ASSERT_TRUE(feed(t, rowDescription({{"email", 25}}), false));
+  std::string row;
+  encodeDataRow(row, {{"a@b.c", false}});
+  ASSERT_TRUE(feed(t, row, false));
+  ASSERT_TRUE(t.currentColumns());
+  EXPECT_EQ(t.currentColumns()->at(0).name, "email");
+  EXPECT_EQ(t.currentSql(), "select email from customers");
+  std::string done;
+  encodeCommandComplete(done, "SELECT 1");
+  encodeReadyForQuery(done, 'I');
+  ASSERT_TRUE(feed(t, done, false));
+  EXPECT_FALSE(t.busy());
+}
+
+TEST(Tracker, PipelinedExtendedQueryUsesPortalFormats) {
+  Tracker t;
+  std::string fe;
+  encodeParse(fe, Parse{"s1", "select id, body from chunks where id = $1", {23}});
+  encodeDescribe(fe, Describe{'S', "s1"});
+  encodeBind(fe, Bind{"p1", "s1", {1}, {{std::string_view("\0\0\0\1", 4), false}}, {1}});
+  encodeExecute(fe, Execute{"p1", 0});
+  fe += empty(fe::kSync);
+  ASSERT_TRUE(feed(t, fe, true));
+  EXPECT_EQ(t.pendingCount(), 5u);
+
+  std::string be;
+  encodeEmpty(be, be::kParseComplete);
+  encodeParameterDescription(be, ParameterDescription{{23}});
+  be += rowDescription({{"id", 23}, {"body", 25}});
+  encodeEmpty(be, be::kBindComplete);
+  ASSERT_TRUE(feed(t, be, false));
+  const Portal* p = t.portal("p1");
+  ASSERT_NE(p, nullptr);
+  ASSERT_TRUE(p->columns);
+  EXPECT_EQ(p->columns->at(1).format, 1);  // binary, from Bind
+  EXPECT_EQ(t.statement("s1")->columns->at(1).format, 0);
+
+  std::string rows;
+  encodeDataRow(rows, {{std::string_view("\0\0\0\1", 4), false}, {"text", false}});
+  ASSERT_TRUE(feed(t, rows, false));
+  ASSERT_TRUE(t.currentColumns());
+  EXPECT_EQ(t.currentColumns()->at(1).name, "body");
+  std::string end;
+  encodeCommandComplete(end, "SELECT 1");
+  encodeReadyForQuery(end, 'I');
+  ASSERT_TRUE(feed(t, end, false));
+  EXPECT_FALSE(t.busy());
+  EXPECT_EQ(t.portal("p1"), nullptr);  // portals end with the transaction
+  EXPECT_NE(t.statement("s1"), nullptr);
+}
+
+TEST(Tracker, ErrorInExtendedModeSkipsToSync) {
+  Tracker t;
+  std::string fe;
+  encodeParse(fe, Parse{"bad", "selec 1", {}});
+  encodeBind(fe, Bind{"", "bad", {}, {}, {}});
+  encodeExecute(fe, Execute{"", 0});
+  fe += empty(fe::kSync);
+  ASSERT_TRUE(feed(t, fe, true));
+  std::string be;
+  encodeError(be, "ERROR", "42601", "syntax error");
+  encodeReadyForQuery(be, 'I');
+  ASSERT_TRUE(feed(t, be, false));
+  EXPECT_FALSE(t.busy());
+  EXPECT_EQ(t.statement("bad"), nullptr);
+}
+
+TEST(Tracker, PortalSuspendedThenResume) {
+  Tracker t;
+  std::string fe;
+  encodeParse(fe, Parse{"", "select 1", {}});
+  encodeBind(fe, Bind{"c", "", {}, {}, {}});
+  encodeDescribe(fe, Describe{'P', "c"});
+  encodeExecute(fe, Execute{"c", 1});
+  fe += empty(fe::kSync);
+  ASSERT_TRUE(feed(t, fe, true));
+  std::string be;
+  encodeEmpty(be, be::kParseComplete);
+  encodeEmpty(be, be::kBindComplete);
+  be += rowDescription({{"x", 23}});
+  encodeDataRow(be, {{"1", false}});
+  encodeEmpty(be, be::kPortalSuspended);
+  encodeReadyForQuery(be, 'T');
+  ASSERT_TRUE(feed(t, be, false));
+  EXPECT_NE(t.portal("c"), nullptr);  // still open inside the transaction
+  std::string fe2;
+  encodeExecute(fe2, Execute{"c", 1});
+  fe2 += empty(fe::kSync);
+  ASSERT_TRUE(feed(t, fe2, true));
+  std::string be2;
+  encodeDataRow(be2, {{"2", false}});
+  ASSERT_TRUE(feed(t, be2, false));
+  ASSERT_TRUE(t.currentColumns());
+  EXPECT_EQ(t.currentColumns()->at(0).name, "x");
+}
+
+TEST(Tracker, CloseRemovesStatement) {
+  Tracker t;
+  std::string fe;
+  encodeParse(fe, Parse{"s", "select 1", {}});
+  encodeClose(fe, Close{'S', "s"});
+  fe += empty(fe::kSync);
+  ASSERT_TRUE(feed(t, fe, true));
+  std::string be;
+  encodeEmpty(be, be::kParseComplete);
+  ASSERT_TRUE(feed(t, be, false));
+  EXPECT_NE(t.statement("s"), nullptr);
+  std::string be2;
+  encodeEmpty(be2, be::kCloseComplete);
+  encodeReadyForQuery(be2, 'I');
+  ASSERT_TRUE(feed(t, be2, false));
+  EXPECT_EQ(t.statement("s"), nullptr);
+}
+
+TEST(Tracker, CopyOutAndCopyIn) {
+  Tracker t;
+  std::string q;
+  encodeQuery(q, "copy t to stdout");
+  ASSERT_TRUE(feed(t, q, true));
+  std::string be;
+  encodeCopyResponse(be, be::kCopyOutResponse, CopyResponse{0, {0}});
+  encodeCopyData(be, "1\n");
+  encodeEmpty(be, be::kCopyDone);
+  encodeCommandComplete(be, "COPY 1");
+  encodeReadyForQuery(be, 'I');
+  ASSERT_TRUE(feed(t, be, false));
+
+  std::string q2;
+  encodeQuery(q2, "copy t from stdin");
+  ASSERT_TRUE(feed(t, q2, true));
+  std::string g;
+  encodeCopyResponse(g, be::kCopyInResponse, CopyResponse{0, {0}});
+  ASSERT_TRUE(feed(t, g, false));
+  EXPECT_TRUE(t.inCopyIn());
+  std::string data;
+  encodeCopyData(data, "2\n");
+  data += empty(fe::kCopyDone);
+  ASSERT_TRUE(feed(t, data, true));
+  std::string end;
+  encodeCommandComplete(end, "COPY 1");
+  encodeReadyForQuery(end, 'I');
+  ASSERT_TRUE(feed(t, end, false));
+  EXPECT_FALSE(t.inCopyIn());
+}
+
+TEST(Tracker, RejectsUnknownAndOutOfOrderMessages) {
+  Tracker t;
+  EXPECT_FALSE(t.onFrontend('z', ""));
+  EXPECT_FALSE(t.onFrontend(fe::kPassword, std::string_view("x\0", 2)));
+  EXPECT_EQ(t.onBackend(be::kBindComplete, "").code(), Code::kProtocol);
+  EXPECT_FALSE(t.onBackend(be::kDataRow, std::string_view("\0\0", 2)));
+  EXPECT_FALSE(t.onBackend(be::kReadyForQuery, "I"));
+  EXPECT_FALSE(t.onBackend(be::kAuthentication, std::string_view("\0\0\0\0", 4)));
+  EXPECT_FALSE(t.onBackend(be::kCopyData, "x"));
+}
+
+TEST(Tracker, DataRowBeforeRowDescriptionIsAnError) {
+  Tracker t;
+  std::string q;
+  encodeQuery(q, "select 1");
+  ASSERT_TRUE(feed(t, q, true));
+  std::string row;
+  encodeDataRow(row, {{"1", false}});
+  EXPECT_FALSE(feed(t, row, false));
+}
+
+TEST(Tracker, PendingQueueIsBounded) {
+  Tracker t(TrackerLimits{10, 10, 3});
+  std::string sync = empty(fe::kSync);
+  EXPECT_TRUE(feed(t, sync + sync + sync, true));
+  EXPECT_EQ(feed(t, sync, true).code(), Code::kResourceExhausted);
+}
+
+}  // namespace
+}  // namespace jg::pg

@@ -1,0 +1,251 @@
+#include "server/config.h"
+
+#include <cstdlib>
+#include <filesystem>
+#include <set>
+
+#include <fmt/format.h>
+
+#include "config/node.h"
+
+namespace jg::server {
+namespace {
+
+using config::Errors;
+using config::Node;
+
+Endpoint parseEndpoint(const Node& n, Errors& errors, Endpoint def) {
+  if (!n.defined()) {
+    return def;
+  }
+  std::string s = n.str(errors);
+  auto colon = s.rfind(':');
+  if (colon == std::string::npos || colon == 0) {
+    errors.add(n, fmt::format("expected host:port, got \"{}\"", s));
+    return def;
+  }
+  Endpoint e;
+  e.host = s.substr(0, colon);
+  if (e.host.size() > 2 && e.host.front() == '[' && e.host.back() == ']') {
+    e.host = e.host.substr(1, e.host.size() - 2);
+  }
+  int port = 0;
+  try {
+    port = std::stoi(s.substr(colon + 1));
+  } catch (...) {
+    port = -1;
+  }
+  if (port < 0 || port > 65535) {
+    errors.add(n, fmt::format("invalid port in \"{}\"", s));
+    return def;
+  }
+  e.port = static_cast<uint16_t>(port);
+  return e;
+}
+
+std::string relativeTo(const std::string& config_file, const std::string& path) {
+  if (path.empty() || path[0] == '/') {
+    return path;
+  }
+  auto dir = std::filesystem::path(config_file).parent_path();
+  return (dir / path).lexically_normal().string();
+}
+
+// password_file or password_env; never inline.
+std::string parseSecret(const Node& n, Errors& errors, const std::string& file, bool& has) {
+  has = false;
+  if (n.has("password")) {
+    errors.add(n["password"],
+               "inline passwords are not allowed; use password_file or password_env");
+    return {};
+  }
+  if (n.has("password_file")) {
+    std::string path = relativeTo(file, n["password_file"].str(errors));
+    auto s = config::readSecretFile(path);
+    if (!s) {
+      errors.add(n["password_file"], s.status().message());
+      return {};
+    }
+    has = true;
+    return *s;
+  }
+  if (n.has("password_env")) {
+    std::string var = n["password_env"].str(errors);
+    const char* v = std::getenv(var.c_str());
+    if (v == nullptr || *v == '\0') {
+      errors.add(n["password_env"], fmt::format("environment variable {} is not set", var));
+      return {};
+    }
+    has = true;
+    return v;
+  }
+  return {};
+}
+
+SslMode parseSslMode(const Node& n, Errors& errors) {
+  std::string m =
+      n.oneOf(errors, {"disable", "prefer", "require", "verify-ca", "verify-full"}, "prefer");
+  if (m == "disable") return SslMode::kDisable;
+  if (m == "require") return SslMode::kRequire;
+  if (m == "verify-ca") return SslMode::kVerifyCa;
+  if (m == "verify-full") return SslMode::kVerifyFull;
+  return SslMode::kPrefer;
+}
+
+void parseResources(const Node& list, Errors& errors, GatewayConfig& cfg) {
+  if (!list.defined()) {
+    errors.add(list, "at least one resource is required");
+    return;
+  }
+  if (!list.isSequence()) {
+    errors.add(list, "expected a list of resources");
+    return;
+  }
+  std::set<std::string> names;
+  for (size_t i = 0; i < list.size(); ++i) {
+    Node r = list.at(i);
+    r.checkKeys(errors, {"name", "kind", "upstream", "admin", "roles", "documents", "credentials",
+                         "max_ttl"});
+    ResourceConfig res;
+    res.name = r["name"].requiredStr(errors);
+    res.kind = r["kind"].oneOf(errors, {"postgres"}, "postgres");
+    if (!res.name.empty() && !names.insert(res.name).second) {
+      errors.add(r["name"], fmt::format("duplicate resource name \"{}\"", res.name));
+    }
+    Node u = r["upstream"];
+    if (!u.defined()) {
+      errors.add(u, "required");
+    }
+    u.checkKeys(errors, {"host", "port", "database", "sslmode", "sslrootcert", "user",
+                         "password_file", "password_env", "password"});
+    res.upstream.host = u["host"].str(errors, "127.0.0.1");
+    res.upstream.port = static_cast<uint16_t>(u["port"].integer(errors, 5432, 1, 65535));
+    res.upstream.database = u["database"].str(errors, res.name);
+    res.upstream.sslmode = parseSslMode(u["sslmode"], errors);
+    res.upstream.sslrootcert = relativeTo(cfg.file, u["sslrootcert"].str(errors));
+    if ((res.upstream.sslmode == SslMode::kVerifyCa ||
+         res.upstream.sslmode == SslMode::kVerifyFull) &&
+        res.upstream.sslrootcert.empty()) {
+      errors.add(u["sslrootcert"], "required for sslmode verify-ca and verify-full");
+    }
+    res.upstream.user = u["user"].requiredStr(errors);
+    res.upstream.password = parseSecret(u, errors, cfg.file, res.upstream.has_password);
+    cfg.resources.push_back(std::move(res));
+  }
+}
+
+void parseTls(const Node& t, Errors& errors, GatewayConfig& cfg) {
+  t.checkKeys(errors, {"cert", "key", "require_client_tls", "allow_plaintext_loopback"});
+  cfg.tls.cert_file = relativeTo(cfg.file, t["cert"].str(errors));
+  cfg.tls.key_file = relativeTo(cfg.file, t["key"].str(errors));
+  cfg.tls.require_client_tls = t["require_client_tls"].boolean(errors, true);
+  cfg.tls.allow_plaintext_loopback = t["allow_plaintext_loopback"].boolean(errors, false);
+  if (cfg.tls.cert_file.empty() != cfg.tls.key_file.empty()) {
+    errors.add(t, "cert and key must be given together");
+  }
+  for (const auto* f : {&cfg.tls.cert_file, &cfg.tls.key_file}) {
+    if (!f->empty() && !std::filesystem::exists(*f)) {
+      errors.add(t[f == &cfg.tls.cert_file ? "cert" : "key"],
+                 fmt::format("file {} does not exist", *f));
+    }
+  }
+  if (!cfg.tls.enabled() && cfg.tls.require_client_tls) {
+    errors.add(t, "require_client_tls is true (the default) but no certificate is configured; "
+                  "set tls.cert and tls.key, or require_client_tls: false for local development");
+  }
+}
+
+void parseAuth(const Node& a, Errors& errors, GatewayConfig& cfg) {
+  a.checkKeys(errors, {"static"});
+  Node s = a["static"];
+  s.checkKeys(errors, {"enable_insecure_static", "password_file", "password_env", "password"});
+  if (s.defined()) {
+    cfg.static_auth.enabled = s["enable_insecure_static"].boolean(errors, false);
+    bool has = false;
+    cfg.static_auth.password = parseSecret(s, errors, cfg.file, has);
+    if (!cfg.static_auth.enabled) {
+      errors.add(s, "the static authenticator is for local development only; set "
+                    "enable_insecure_static: true to use it");
+    } else if (!has) {
+      errors.add(s, "password_file or password_env is required");
+    }
+  }
+}
+
+void parseLimitsAndTimeouts(const Node& root, Errors& errors, GatewayConfig& cfg) {
+  Node l = root["limits"];
+  l.checkKeys(errors, {"max_startup_bytes", "max_message_bytes", "max_sessions"});
+  cfg.limits.max_startup_bytes =
+      static_cast<size_t>(l["max_startup_bytes"].integer(errors, 10'000, 64, 1 << 20));
+  cfg.limits.max_message_bytes = static_cast<size_t>(
+      l["max_message_bytes"].integer(errors, 256 << 20, 1 << 16, int64_t{1} << 30));
+  cfg.limits.max_sessions =
+      static_cast<size_t>(l["max_sessions"].integer(errors, 10'000, 1, 1'000'000));
+  Node t = root["timeouts"];
+  t.checkKeys(errors, {"startup", "upstream_connect", "idle", "shutdown_grace"});
+  cfg.timeouts.startup = t["startup"].duration(errors, cfg.timeouts.startup);
+  cfg.timeouts.upstream_connect =
+      t["upstream_connect"].duration(errors, cfg.timeouts.upstream_connect);
+  cfg.timeouts.idle = t["idle"].duration(errors, cfg.timeouts.idle);
+  cfg.timeouts.shutdown_grace = t["shutdown_grace"].duration(errors, cfg.timeouts.shutdown_grace);
+}
+
+Result<ConfigPtr> build(const Node& root, const std::string& file) {
+  Errors errors;
+  auto cfg = std::make_shared<GatewayConfig>();
+  cfg->file = file;
+  if (!root.isMap()) {
+    return invalidArgument(fmt::format("{}:1: expected a mapping at the top level", file));
+  }
+  root.checkKeys(errors, {"listen", "threads", "tls", "auth", "limits", "timeouts", "resources",
+                          "identity", "policies", "masking", "audit", "store", "access"});
+  Node listen = root["listen"];
+  listen.checkKeys(errors, {"postgres", "admin"});
+  cfg->listen_postgres = parseEndpoint(listen["postgres"], errors, cfg->listen_postgres);
+  cfg->listen_admin = parseEndpoint(listen["admin"], errors, cfg->listen_admin);
+  cfg->threads = static_cast<int>(root["threads"].integer(errors, 0, 0, 256));
+  parseTls(root["tls"], errors, *cfg);
+  parseAuth(root["auth"], errors, *cfg);
+  parseLimitsAndTimeouts(root, errors, *cfg);
+  parseResources(root["resources"], errors, *cfg);
+  if (!cfg->static_auth.enabled) {
+    errors.addRaw(fmt::format("{}: no front-end authenticator is configured (auth.static)", file));
+  }
+  if (!errors.empty()) {
+    std::string msg = errors.joined();
+    msg.pop_back();
+    return invalidArgument(std::move(msg));
+  }
+  return ConfigPtr(std::move(cfg));
+}
+
+}  // namespace
+
+Result<ConfigPtr> parseConfig(std::string_view yaml, const std::string& file_name) {
+  auto root = Node::parse(yaml, file_name);
+  if (!root) {
+    return root.status();
+  }
+  return build(*root, file_name);
+}
+
+Result<ConfigPtr> loadConfig(const std::string& path) {
+  auto root = Node::loadFile(path);
+  if (!root) {
+    return root.status();
+  }
+  return build(*root, path);
+}
+
+const char* sslModeName(SslMode m) {
+  switch (m) {
+    case SslMode::kDisable: return "disable";
+    case SslMode::kPrefer: return "prefer";
+    case SslMode::kRequire: return "require";
+    case SslMode::kVerifyCa: return "verify-ca";
+    case SslMode::kVerifyFull: return "verify-full";
+  }
+  return "?";
+}
+
+}  // namespace jg::server

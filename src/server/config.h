@@ -1,0 +1,99 @@
+// GatewayConfig: the validated, immutable configuration of one gateway process.
+//
+// Loaded from YAML by loadConfig(), which reports every problem at once with file, line and key
+// (see config/node.h). Sessions hold a shared_ptr to the snapshot that was current when they
+// started; SIGHUP swaps in a new snapshot atomically. Module sections (identity, policies,
+// masking, audit, store) are parsed by their modules and composed here.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+
+namespace jg::server {
+
+enum class SslMode { kDisable, kPrefer, kRequire, kVerifyCa, kVerifyFull };
+
+struct Endpoint {
+  std::string host;
+  uint16_t port = 0;
+  std::string str() const { return host + ":" + std::to_string(port); }
+};
+
+struct UpstreamConfig {
+  std::string host = "127.0.0.1";
+  uint16_t port = 5432;
+  std::string database;
+  SslMode sslmode = SslMode::kPrefer;
+  std::string sslrootcert;   // CA file for verify-ca / verify-full
+  std::string user;          // static credential (creds `static` mode)
+  std::string password;      // read from password_file or password_env; never logged
+  bool has_password = false;
+};
+
+struct ResourceConfig {
+  std::string name;  // what clients put in `database`
+  std::string kind = "postgres";
+  UpstreamConfig upstream;
+};
+
+struct TlsConfig {
+  std::string cert_file;
+  std::string key_file;
+  bool require_client_tls = true;
+  // Allow asking for a password over plaintext when the listener is on loopback.
+  bool allow_plaintext_loopback = false;
+  bool enabled() const { return !cert_file.empty(); }
+};
+
+struct StaticAuthConfig {
+  bool enabled = false;  // `enable_insecure_static: true` is required
+  std::string password;  // from password_file
+};
+
+struct LimitsConfig {
+  size_t max_startup_bytes = 10'000;
+  size_t max_message_bytes = 256u << 20;
+  size_t max_sessions = 10'000;
+};
+
+struct TimeoutsConfig {
+  std::chrono::milliseconds startup{10'000};
+  std::chrono::milliseconds upstream_connect{5'000};
+  std::chrono::milliseconds idle{0};  // 0 = none
+  std::chrono::milliseconds shutdown_grace{30'000};
+};
+
+struct GatewayConfig {
+  std::string file;  // where it was loaded from
+  Endpoint listen_postgres{"127.0.0.1", 6432};
+  Endpoint listen_admin{"127.0.0.1", 0};  // port 0 = admin listener off
+  int threads = 0;                        // 0 = number of cores
+  TlsConfig tls;
+  StaticAuthConfig static_auth;
+  LimitsConfig limits;
+  TimeoutsConfig timeouts;
+  std::vector<ResourceConfig> resources;
+
+  const ResourceConfig* resource(std::string_view name) const {
+    for (const auto& r : resources) {
+      if (r.name == name) {
+        return &r;
+      }
+    }
+    return nullptr;
+  }
+};
+
+using ConfigPtr = std::shared_ptr<const GatewayConfig>;
+
+// Loads and validates; the error message lists every problem, one per line.
+Result<ConfigPtr> loadConfig(const std::string& path);
+Result<ConfigPtr> parseConfig(std::string_view yaml, const std::string& file_name);
+
+const char* sslModeName(SslMode m);
+
+}  // namespace jg::server

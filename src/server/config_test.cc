@@ -1,0 +1,93 @@
+#include "server/config.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+
+namespace jg::server {
+namespace {
+
+constexpr const char* kMinimal = R"(listen: { postgres: 127.0.0.1:6543 }
+tls: { require_client_tls: false, allow_plaintext_loopback: true }
+auth: { static: { enable_insecure_static: true, password_env: JG_TEST_PW } }
+resources:
+  - name: kb
+    upstream: { host: 127.0.0.1, port: 5432, database: kbdb, user: app, sslmode: disable }
+)";
+
+TEST(GatewayConfig, MinimalConfigLoads) {
+  setenv("JG_TEST_PW", "pw", 1);
+  auto cfg = parseConfig(kMinimal, "gw.yaml");
+  ASSERT_TRUE(cfg.isOk()) << cfg.status().message();
+  EXPECT_EQ((*cfg)->listen_postgres.port, 6543);
+  ASSERT_NE((*cfg)->resource("kb"), nullptr);
+  EXPECT_EQ((*cfg)->resource("kb")->upstream.database, "kbdb");
+  EXPECT_EQ((*cfg)->resource("kb")->upstream.sslmode, SslMode::kDisable);
+  EXPECT_EQ((*cfg)->static_auth.password, "pw");
+}
+
+TEST(GatewayConfig, EveryErrorNamesFileLineAndKey) {
+  setenv("JG_TEST_PW", "pw", 1);
+  std::string yaml = std::string(kMinimal) +
+                     "timeouts: { startup: soon }\nlimits: { max_message_bytes: 12 }\n";
+  auto cfg = parseConfig(yaml, "gw.yaml");
+  ASSERT_FALSE(cfg.isOk());
+  const std::string& msg = cfg.status().message();
+  EXPECT_NE(msg.find("gw.yaml:7: timeouts.startup: expected a duration"), std::string::npos)
+      << msg;
+  EXPECT_NE(msg.find("gw.yaml:8: limits.max_message_bytes: expected an integer"),
+            std::string::npos)
+      << msg;
+}
+
+TEST(GatewayConfig, InlinePasswordsAreRefused) {
+  auto cfg = parseConfig(R"(tls: { require_client_tls: false }
+auth: { static: { enable_insecure_static: true, password: hunter2 } }
+resources: [{ name: kb, upstream: { user: app, password: hunter2 } }]
+)",
+                         "gw.yaml");
+  ASSERT_FALSE(cfg.isOk());
+  EXPECT_NE(cfg.status().message().find("gw.yaml:3: resources[0].upstream.password: inline "
+                                        "passwords are not allowed"),
+            std::string::npos)
+      << cfg.status().message();
+  EXPECT_EQ(cfg.status().message().find("hunter2"), std::string::npos);
+}
+
+TEST(GatewayConfig, TlsRequiredByDefault) {
+  setenv("JG_TEST_PW", "pw", 1);
+  auto cfg = parseConfig(R"(auth: { static: { enable_insecure_static: true, password_env: JG_TEST_PW } }
+resources: [{ name: kb, upstream: { user: app } }]
+)",
+                         "gw.yaml");
+  ASSERT_FALSE(cfg.isOk());
+  EXPECT_NE(cfg.status().message().find("require_client_tls is true"), std::string::npos);
+}
+
+TEST(GatewayConfig, StaticAuthNeedsExplicitOptIn) {
+  setenv("JG_TEST_PW", "pw", 1);
+  auto cfg = parseConfig(R"(tls: { require_client_tls: false }
+auth: { static: { password_env: JG_TEST_PW } }
+resources: [{ name: kb, upstream: { user: app } }]
+)",
+                         "gw.yaml");
+  ASSERT_FALSE(cfg.isOk());
+  EXPECT_NE(cfg.status().message().find("gw.yaml:2: auth.static: the static authenticator is for "
+                                        "local development only"),
+            std::string::npos)
+      << cfg.status().message();
+}
+
+TEST(GatewayConfig, UnknownKeysAndDuplicateResources) {
+  setenv("JG_TEST_PW", "pw", 1);
+  auto cfg = parseConfig(std::string(kMinimal) + "  - name: kb\n    upstream: { user: x }\n" +
+                             "bogus: 1\n",
+                         "gw.yaml");
+  ASSERT_FALSE(cfg.isOk());
+  EXPECT_NE(cfg.status().message().find("duplicate resource name \"kb\""), std::string::npos);
+  EXPECT_NE(cfg.status().message().find("gw.yaml:9: bogus: unknown key"), std::string::npos)
+      << cfg.status().message();
+}
+
+}  // namespace
+}  // namespace jg::server

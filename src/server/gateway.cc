@@ -1,0 +1,256 @@
+#include "server/gateway.h"
+
+#include <fmt/format.h>
+
+#include "core/log.h"
+#include "proto/pg/encode.h"
+#include "server/session.h"
+
+namespace jg::server {
+
+Result<std::shared_ptr<const Runtime>> makeRuntime(ConfigPtr config) {
+  auto rt = std::make_shared<Runtime>();
+  rt->config = config;
+  if (config->tls.enabled()) {
+    auto ctx = std::make_shared<ssl::context>(ssl::context::tls_server);
+    ctx->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
+                     ssl::context::no_sslv3 | ssl::context::no_tlsv1 |
+                     ssl::context::no_tlsv1_1 | ssl::context::single_dh_use);
+    error_code ec;
+    ctx->use_certificate_chain_file(config->tls.cert_file, ec);
+    if (ec) {
+      return invalidArgument(fmt::format("cannot load TLS certificate {}: {}",
+                                         config->tls.cert_file, ec.message()));
+    }
+    ctx->use_private_key_file(config->tls.key_file, ssl::context::pem, ec);
+    if (ec) {
+      return invalidArgument(fmt::format("cannot load TLS key {}: {}", config->tls.key_file,
+                                         ec.message()));
+    }
+    rt->client_tls = std::move(ctx);
+  }
+  for (const auto& r : config->resources) {
+    if (r.upstream.sslmode == SslMode::kDisable) {
+      continue;
+    }
+    auto ctx = makeUpstreamTlsContext(r.upstream);
+    if (!ctx) {
+      return invalidArgument(fmt::format("resource \"{}\": {}", r.name, ctx.status().message()));
+    }
+    rt->upstream_tls[r.name] = *ctx;
+  }
+  return std::shared_ptr<const Runtime>(std::move(rt));
+}
+
+Gateway::Gateway(std::shared_ptr<const Runtime> runtime) : runtime_(std::move(runtime)) {
+  int n = runtime_->config->threads;
+  if (n <= 0) {
+    n = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  }
+  for (int i = 0; i < n; ++i) {
+    contexts_.push_back(std::make_unique<asio::io_context>(1));
+    guards_.push_back(asio::make_work_guard(*contexts_.back()));
+  }
+}
+
+Gateway::~Gateway() {
+  for (auto& c : contexts_) {
+    c->stop();
+  }
+  for (auto& t : threads_) {
+    if (t.joinable()) {
+      t.join();
+    }
+  }
+}
+
+asio::io_context& Gateway::nextContext() {
+  return *contexts_[next_.fetch_add(1, std::memory_order_relaxed) % contexts_.size()];
+}
+
+Status Gateway::start() {
+  const auto& cfg = *runtime()->config;
+  auto& ctx = *contexts_[0];
+  error_code ec;
+  auto addr = asio::ip::make_address(cfg.listen_postgres.host, ec);
+  if (ec) {
+    return invalidArgument(fmt::format("listen.postgres: invalid address \"{}\"",
+                                       cfg.listen_postgres.host));
+  }
+  loopback_ = addr.is_loopback();
+  tcp::endpoint ep(addr, cfg.listen_postgres.port);
+  acceptor_ = std::make_unique<tcp::acceptor>(ctx);
+  acceptor_->open(ep.protocol(), ec);
+  if (!ec) {
+    acceptor_->set_option(tcp::acceptor::reuse_address(true), ec);
+    acceptor_->bind(ep, ec);
+  }
+  if (!ec) {
+    acceptor_->listen(asio::socket_base::max_listen_connections, ec);
+  }
+  if (ec) {
+    return Status::error(Code::kUnavailable,
+                         fmt::format("cannot listen on {}: {}", cfg.listen_postgres.str(),
+                                     ec.message()));
+  }
+  signals_ = std::make_unique<asio::signal_set>(ctx, SIGINT, SIGTERM, SIGHUP);
+  asio::co_spawn(ctx, acceptLoop(), asio::detached);
+  asio::co_spawn(ctx, signalLoop(), asio::detached);
+  log::info("", "jitgate {} listening for PostgreSQL clients on {} ({} I/O threads, {} "
+                "resources)",
+            JITGATE_VERSION, cfg.listen_postgres.str(), contexts_.size(), cfg.resources.size());
+  return Status::ok();
+}
+
+int Gateway::run() {
+  for (size_t i = 1; i < contexts_.size(); ++i) {
+    threads_.emplace_back([c = contexts_[i].get()] { c->run(); });
+  }
+  contexts_[0]->run();
+  for (auto& c : contexts_) {
+    c->stop();
+  }
+  for (auto& t : threads_) {
+    t.join();
+  }
+  threads_.clear();
+  log::info("", "jitgate stopped");
+  return 0;
+}
+
+asio::awaitable<void> Gateway::acceptLoop() {
+  for (;;) {
+    auto& ctx = nextContext();
+    auto [ec, socket] = co_await acceptor_->async_accept(ctx, kNoThrow);
+    if (ec) {
+      if (stopping_ || ec == asio::error::operation_aborted) {
+        co_return;
+      }
+      log::warn("", "accept failed: {}", ec.message());
+      continue;
+    }
+    socket.set_option(tcp::no_delay(true), ec);
+    if (sessionCount() >= runtime()->config->limits.max_sessions) {
+      asio::co_spawn(ctx, rejectBusy(std::move(socket)), asio::detached);
+      continue;
+    }
+    auto session = std::make_shared<Session>(*this, std::move(socket));
+    addSession(session);
+    asio::co_spawn(ctx, session->run(), [id = session->id()](std::exception_ptr e) {
+      if (e) {
+        try {
+          std::rethrow_exception(e);
+        } catch (const std::exception& ex) {
+          log::error(id, "session failed: {}", ex.what());
+        }
+      }
+    });
+  }
+}
+
+asio::awaitable<void> Gateway::rejectBusy(tcp::socket socket) {
+  log::warn("", "refusing a connection: limits.max_sessions ({}) reached",
+            runtime()->config->limits.max_sessions);
+  std::string out;
+  pg::encodeError(out, "FATAL", "53300", "sorry, too many clients already connected to jitgate");
+  co_await asio::async_write(socket, asio::buffer(out), kNoThrow);
+  error_code ec;
+  socket.close(ec);
+}
+
+asio::awaitable<void> Gateway::signalLoop() {
+  for (;;) {
+    auto [ec, sig] = co_await signals_->async_wait(kNoThrow);
+    if (ec) {
+      co_return;
+    }
+    if (sig == SIGHUP) {
+      reload();
+      continue;
+    }
+    log::info("", "received {}: no longer accepting connections; {} sessions open",
+              sig == SIGTERM ? "SIGTERM" : "SIGINT", sessionCount());
+    co_await shutdown();
+    co_return;
+  }
+}
+
+asio::awaitable<void> Gateway::shutdown() {
+  stopping_ = true;
+  error_code ec;
+  acceptor_->close(ec);
+  auto ex = co_await asio::this_coro::executor;
+  asio::steady_timer timer(ex);
+  auto deadline = std::chrono::steady_clock::now() + runtime()->config->timeouts.shutdown_grace;
+  while (sessionCount() > 0 && std::chrono::steady_clock::now() < deadline) {
+    timer.expires_after(std::chrono::milliseconds(50));
+    co_await timer.async_wait(kNoThrow);
+  }
+  if (sessionCount() > 0) {
+    std::vector<std::shared_ptr<Session>> live;
+    {
+      std::lock_guard lock(sessions_mu_);
+      for (auto& [p, w] : sessions_) {
+        if (auto s = w.lock()) {
+          live.push_back(std::move(s));
+        }
+      }
+    }
+    log::info("", "shutdown grace period over: ending {} sessions", live.size());
+    for (auto& s : live) {
+      s->terminate("57P01", "terminating connection due to administrator command");
+    }
+    auto hard = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (sessionCount() > 0 && std::chrono::steady_clock::now() < hard) {
+      timer.expires_after(std::chrono::milliseconds(20));
+      co_await timer.async_wait(kNoThrow);
+    }
+  }
+  signals_->cancel(ec);
+  for (auto& g : guards_) {
+    g.reset();
+  }
+  for (auto& c : contexts_) {
+    c->stop();
+  }
+}
+
+void Gateway::reload() {
+  const std::string file = runtime()->config->file;
+  auto cfg = loadConfig(file);
+  if (!cfg) {
+    log::error("", "configuration reload failed; keeping the current configuration:\n{}",
+               cfg.status().message());
+    return;
+  }
+  auto rt = makeRuntime(*cfg);
+  if (!rt) {
+    log::error("", "configuration reload failed; keeping the current configuration: {}",
+               rt.status().message());
+    return;
+  }
+  const auto& old = *runtime()->config;
+  if (old.listen_postgres.str() != (*cfg)->listen_postgres.str()) {
+    log::warn("", "listen addresses change only on restart; still listening on {}",
+              old.listen_postgres.str());
+  }
+  std::atomic_store(&runtime_, *rt);
+  log::info("", "configuration reloaded from {} ({} resources)", file, (*cfg)->resources.size());
+}
+
+void Gateway::addSession(const std::shared_ptr<Session>& s) {
+  std::lock_guard lock(sessions_mu_);
+  sessions_[s.get()] = s;
+}
+
+void Gateway::removeSession(Session* s) {
+  std::lock_guard lock(sessions_mu_);
+  sessions_.erase(s);
+}
+
+size_t Gateway::sessionCount() const {
+  std::lock_guard lock(sessions_mu_);
+  return sessions_.size();
+}
+
+}  // namespace jg::server

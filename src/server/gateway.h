@@ -1,0 +1,75 @@
+// Gateway: the process-level owner of listeners, I/O threads, configuration snapshots, TLS
+// contexts, the cancel registry and the set of live sessions.
+//
+// One io_context per I/O thread; accepted sockets are spread round-robin so a session runs on
+// one thread for its whole life. SIGHUP reloads the configuration (an invalid file keeps the
+// old one and logs why), SIGTERM/SIGINT stop accepting, let sessions finish up to
+// timeouts.shutdown_grace, then end them with 57P01. run() blocks until shutdown completes.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "server/cancel_registry.h"
+#include "server/config.h"
+#include "server/stream.h"
+
+namespace jg::server {
+
+class Session;
+
+// Everything derived from one configuration snapshot.
+struct Runtime {
+  ConfigPtr config;
+  std::shared_ptr<ssl::context> client_tls;  // null when TLS is not configured
+  std::unordered_map<std::string, std::shared_ptr<ssl::context>> upstream_tls;  // by resource
+};
+
+Result<std::shared_ptr<const Runtime>> makeRuntime(ConfigPtr config);
+
+class Gateway {
+ public:
+  explicit Gateway(std::shared_ptr<const Runtime> runtime);
+  ~Gateway();
+
+  // Binds the listeners; fails with a clear message if the address is in use.
+  Status start();
+  // Serves until a shutdown signal; returns the process exit code.
+  int run();
+
+  std::shared_ptr<const Runtime> runtime() const { return std::atomic_load(&runtime_); }
+  CancelRegistry& cancels() { return cancels_; }
+  asio::io_context& nextContext();
+  bool listenerIsLoopback() const { return loopback_; }
+
+  void addSession(const std::shared_ptr<Session>& s);
+  void removeSession(Session* s);
+  size_t sessionCount() const;
+
+ private:
+  asio::awaitable<void> acceptLoop();
+  asio::awaitable<void> signalLoop();
+  asio::awaitable<void> rejectBusy(tcp::socket socket);
+  asio::awaitable<void> shutdown();
+  void reload();
+
+  std::shared_ptr<const Runtime> runtime_;
+  std::vector<std::unique_ptr<asio::io_context>> contexts_;
+  std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards_;
+  std::vector<std::thread> threads_;
+  std::atomic<size_t> next_{0};
+  std::unique_ptr<tcp::acceptor> acceptor_;
+  std::unique_ptr<asio::signal_set> signals_;
+  bool loopback_ = false;
+  bool stopping_ = false;
+  CancelRegistry cancels_;
+  mutable std::mutex sessions_mu_;
+  std::unordered_map<Session*, std::weak_ptr<Session>> sessions_;
+};
+
+}  // namespace jg::server

@@ -1,0 +1,244 @@
+// The relay half of Session: the two pumps and the idle watchdog.
+//
+// Each pump reads into its buffer, frames every complete message, checks it with the Tracker,
+// and writes the batch on in one gather write. Messages pass through unchanged as slices of the
+// read buffer (no copy); messages the gateway rewrites go into `extra`. The buffer grows only to
+// hold one message larger than itself (bounded by limits.max_message_bytes) and shrinks back.
+#include <boost/asio/experimental/awaitable_operators.hpp>
+
+#include <cstring>
+#include <fmt/format.h>
+
+#include "core/log.h"
+#include "proto/pg/decode.h"
+#include "proto/pg/framer.h"
+#include "server/gateway.h"
+#include "server/session.h"
+
+namespace jg::server {
+namespace {
+
+using namespace boost::asio::experimental::awaitable_operators;
+
+constexpr size_t kReadChunk = 64 * 1024;
+constexpr size_t kShrinkAbove = 1 << 20;
+
+// A batch of output pieces, each a slice of the read buffer or of `extra`.
+class Batch {
+ public:
+  void forward(size_t off, size_t len) {
+    if (!pieces_.empty() && !pieces_.back().extra && pieces_.back().off + pieces_.back().len == off) {
+      pieces_.back().len += len;
+      return;
+    }
+    pieces_.push_back({false, off, len});
+  }
+  std::string& beginExtra(size_t& mark) {
+    mark = extra_.size();
+    return extra_;
+  }
+  void endExtra(size_t mark) {
+    if (extra_.size() > mark) {
+      pieces_.push_back({true, mark, extra_.size() - mark});
+    }
+  }
+  bool empty() const { return pieces_.empty(); }
+  void buffers(const std::string& in, std::vector<asio::const_buffer>& out) const {
+    out.clear();
+    for (const auto& p : pieces_) {
+      const std::string& src = p.extra ? extra_ : in;
+      out.emplace_back(src.data() + p.off, p.len);
+    }
+  }
+  void clear() {
+    pieces_.clear();
+    extra_.clear();
+  }
+
+ private:
+  struct Piece {
+    bool extra;
+    size_t off, len;
+  };
+  std::vector<Piece> pieces_;
+  std::string extra_;
+};
+
+// Ensures room to read: at least kReadChunk free, or enough for the pending message.
+void makeRoom(std::string& buf, size_t used) {
+  size_t need = std::max(used + kReadChunk, pg::pendingFrameSize(std::string_view(buf.data(), used)));
+  if (buf.size() < need) {
+    buf.resize(need);
+  }
+}
+
+void compact(std::string& buf, size_t& used, size_t consumed) {
+  if (consumed > 0) {
+    std::memmove(buf.data(), buf.data() + consumed, used - consumed);
+    used -= consumed;
+  }
+  if (buf.size() > kShrinkAbove && used < kReadChunk) {
+    buf.resize(kReadChunk * 2);
+    buf.shrink_to_fit();
+  }
+}
+
+}  // namespace
+
+asio::awaitable<Status> Session::relay() {
+  auto result = co_await (clientPump() || serverPump() || watchdog());
+  switch (result.index()) {
+    case 0: co_return std::get<0>(result);
+    case 1: co_return std::get<1>(result);
+    default: co_return std::get<2>(result);
+  }
+}
+
+asio::awaitable<Status> Session::clientPump() {
+  const size_t max_message = rt_->config->limits.max_message_bytes;
+  std::string in(kReadChunk * 2, '\0');
+  size_t used = pending_client_bytes_.size();
+  std::memcpy(in.data(), pending_client_bytes_.data(), used);
+  pending_client_bytes_.clear();
+  Batch batch;
+  std::vector<asio::const_buffer> bufs;
+  for (;;) {
+    size_t pos = 0;
+    for (;;) {
+      pg::Frame frame;
+      std::string error;
+      auto st = pg::nextFrame(std::string_view(in.data() + pos, used - pos), max_message, frame,
+                              error);
+      if (st == pg::FrameStatus::kNeedMore) {
+        break;
+      }
+      if (st == pg::FrameStatus::kError) {
+        co_return protocolError(error);
+      }
+      if (auto s = tracker_.onFrontend(frame.type, frame.payload); !s) {
+        co_return s;
+      }
+      batch.forward(pos, frame.size);
+      pos += frame.size;
+      if (frame.type == pg::fe::kTerminate) {
+        client_terminated_ = true;
+        break;
+      }
+    }
+    if (!batch.empty()) {
+      batch.buffers(in, bufs);
+      auto [ec, n] = co_await upstream_->write(bufs);
+      batch.clear();
+      if (ec) {
+        co_return Status::error(Code::kUnavailable,
+                                "lost connection to the upstream server: " + ec.message(),
+                                "08006");
+      }
+    }
+    if (client_terminated_) {
+      co_return Status::ok();
+    }
+    compact(in, used, pos);
+    makeRoom(in, used);
+    auto [ec, n] = co_await client_->readSome(asio::buffer(in.data() + used, in.size() - used));
+    if (ec) {
+      client_terminated_ = true;  // the client went away; nobody to tell
+      co_return fatal_ ? Status::ok() : Status::error(Code::kUnavailable, "client disconnected");
+    }
+    used += n;
+    bytes_from_client_ += n;
+    touch();
+  }
+}
+
+asio::awaitable<Status> Session::serverPump() {
+  const size_t max_message = rt_->config->limits.max_message_bytes;
+  std::string in(kReadChunk * 2, '\0');
+  size_t used = pending_server_bytes_.size();
+  std::memcpy(in.data(), pending_server_bytes_.data(), used);
+  pending_server_bytes_.clear();
+  Batch batch;
+  std::vector<asio::const_buffer> bufs;
+  for (;;) {
+    size_t pos = 0;
+    for (;;) {
+      pg::Frame frame;
+      std::string error;
+      auto st = pg::nextFrame(std::string_view(in.data() + pos, used - pos), max_message, frame,
+                              error);
+      if (st == pg::FrameStatus::kNeedMore) {
+        break;
+      }
+      if (st == pg::FrameStatus::kError) {
+        co_return Status::error(Code::kProtocol, "upstream server: " + error, "08P01");
+      }
+      if (auto s = tracker_.onBackend(frame.type, frame.payload); !s) {
+        co_return Status::error(Code::kProtocol, "upstream server: " + s.message(), "08P01");
+      }
+      if (frame.type == pg::be::kErrorResponse) {
+        pg::ErrorFields f;
+        if (pg::decodeErrorFields(frame.payload, f) &&
+            (f.get('S') == "FATAL" || f.get('S') == "PANIC")) {
+          upstream_sent_fatal_ = true;
+        }
+      }
+      ++messages_from_server_;
+      batch.forward(pos, frame.size);
+      pos += frame.size;
+    }
+    if (!batch.empty()) {
+      batch.buffers(in, bufs);
+      auto [ec, n] = co_await client_->write(bufs);
+      batch.clear();
+      if (ec) {
+        client_terminated_ = true;
+        co_return Status::error(Code::kUnavailable, "client disconnected");
+      }
+    }
+    compact(in, used, pos);
+    makeRoom(in, used);
+    auto [ec, n] = co_await upstream_->readSome(asio::buffer(in.data() + used, in.size() - used));
+    if (ec) {
+      if (fatal_) {
+        co_return Status::ok();
+      }
+      if (upstream_sent_fatal_) {
+        client_terminated_ = true;  // the client already has the server's FATAL
+        co_return Status::error(Code::kUnavailable, "upstream server ended the session");
+      }
+      co_return Status::error(
+          Code::kUnavailable,
+          fmt::format("lost connection to the upstream server for resource \"{}\": {}", resource_,
+                      ec == asio::error::eof ? "server closed the connection" : ec.message()),
+          "08006");
+    }
+    used += n;
+    bytes_from_server_ += n;
+  }
+}
+
+asio::awaitable<Status> Session::watchdog() {
+  auto idle = rt_->config->timeouts.idle;
+  auto ex = co_await asio::this_coro::executor;
+  asio::steady_timer timer(ex);
+  for (;;) {
+    timer.expires_after(idle.count() > 0 ? std::min<std::chrono::milliseconds>(idle, std::chrono::seconds(1))
+                                         : std::chrono::hours(24));
+    auto [ec] = co_await timer.async_wait(kNoThrow);
+    if (ec) {
+      co_return Status::ok();  // cancelled: the session is ending
+    }
+    if (fatal_) {
+      co_return Status::ok();
+    }
+    if (idle.count() > 0 && !tracker_.busy() &&
+        std::chrono::steady_clock::now() - last_activity_ > idle) {
+      co_return Status::error(Code::kUnavailable,
+                              fmt::format("terminating connection due to idle timeout ({} ms)",
+                                          idle.count()),
+                              "57P05");
+    }
+  }
+}
+
+}  // namespace jg::server

@@ -1,0 +1,366 @@
+#include "server/session.h"
+
+#include <openssl/crypto.h>
+#include <openssl/sha.h>
+
+#include <boost/asio/experimental/awaitable_operators.hpp>
+
+#include <algorithm>
+#include <fmt/format.h>
+
+#include "core/log.h"
+#include "core/random.h"
+#include "proto/pg/decode.h"
+#include "proto/pg/encode.h"
+#include "server/gateway.h"
+
+namespace jg::server {
+namespace {
+
+using namespace boost::asio::experimental::awaitable_operators;
+
+Status fatal(std::string sqlstate, std::string message) {
+  return Status::error(Code::kPermissionDenied, std::move(message), std::move(sqlstate));
+}
+
+// Startup parameters passed through to the upstream. Anything that can change the server's
+// security context (`options`, `role`, `session_authorization`) is not in this list.
+bool forwardedParam(std::string_view key) {
+  static constexpr std::string_view kAllowed[] = {
+      "application_name", "client_encoding", "datestyle",  "intervalstyle",
+      "timezone",         "extra_float_digits", "search_path", "lc_monetary",
+      "lc_numeric",       "lc_time",         "bytea_output"};
+  std::string lower(key);
+  std::transform(lower.begin(), lower.end(), lower.begin(), ::tolower);
+  return std::find(std::begin(kAllowed), std::end(kAllowed), lower) != std::end(kAllowed);
+}
+
+bool equalSecrets(std::string_view a, std::string_view b) {
+  unsigned char ha[SHA256_DIGEST_LENGTH], hb[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(a.data()), a.size(), ha);
+  SHA256(reinterpret_cast<const unsigned char*>(b.data()), b.size(), hb);
+  return CRYPTO_memcmp(ha, hb, sizeof ha) == 0;
+}
+
+bool isLoopback(const tcp::socket& s) {
+  error_code ec;
+  auto ep = s.remote_endpoint(ec);
+  return !ec && ep.address().is_loopback();
+}
+
+}  // namespace
+
+std::string sqlstateFor(const Status& s) {
+  if (!s.sqlstate().empty()) {
+    return s.sqlstate();
+  }
+  switch (s.code()) {
+    case Code::kProtocol: return "08P01";
+    case Code::kPermissionDenied: return "28000";
+    case Code::kUnavailable: return "08006";
+    case Code::kResourceExhausted: return "53300";
+    case Code::kInvalidArgument: return "08P01";
+    default: return "XX000";
+  }
+}
+
+Session::Session(Gateway& gateway, tcp::socket socket)
+    : gateway_(gateway),
+      rt_(gateway.runtime()),
+      id_("s-" + randomId(10)),
+      client_(std::make_unique<Stream>(std::move(socket))) {
+  client_addr_ = client_->peer();
+  touch();
+  tracker_ = pg::Tracker();
+}
+
+Session::~Session() = default;
+
+void Session::terminate(std::string sqlstate, std::string message) {
+  auto self = shared_from_this();
+  asio::post(client_->socket().get_executor(), [self, sqlstate = std::move(sqlstate),
+                                                message = std::move(message)]() mutable {
+    if (!self->fatal_) {
+      self->fatal_ = Fatal{std::move(sqlstate), std::move(message)};
+    }
+    // Unblock both pumps; the session writes the FATAL once they have stopped.
+    error_code ec;
+    if (self->upstream_) {
+      self->upstream_->socket().cancel(ec);
+    }
+    self->client_->socket().cancel(ec);
+  });
+}
+
+asio::awaitable<void> Session::run() {
+  auto self = shared_from_this();
+  log::info(id_, "connection from {}", client_addr_);
+  Status end = co_await serve();
+  if (client_key_.process_id != 0) {
+    gateway_.cancels().remove(client_key_.process_id);
+  }
+  if (upstream_) {
+    upstream_->close();
+  }
+  client_->close();
+  if (end.isOk()) {
+    log::info(id_, "session ended: bytes from client {} from server {} messages from server {}",
+              bytes_from_client_, bytes_from_server_, messages_from_server_);
+  } else {
+    log::info(id_, "session ended: {} ({})", end.message(), sqlstateFor(end));
+  }
+  gateway_.removeSession(this);
+}
+
+asio::awaitable<void> Session::sendError(std::string_view severity, const Status& status) {
+  std::string out;
+  pg::encodeError(out, severity, sqlstateFor(status), status.message());
+  co_await client_->writeAll(out);
+}
+
+asio::awaitable<Status> Session::serve() {
+  const auto& cfg = *rt_->config;
+  auto ex = co_await asio::this_coro::executor;
+  asio::steady_timer timer(ex, cfg.timeouts.startup);
+  auto started = co_await (startup() || timer.async_wait(kNoThrow));
+  if (started.index() == 1) {
+    Status s = Status::error(Code::kUnavailable,
+                             fmt::format("startup did not complete within {} ms",
+                                         cfg.timeouts.startup.count()),
+                             "08006");
+    co_await sendError("FATAL", s);
+    co_return s;
+  }
+  Status st = std::get<0>(started);
+  if (!st) {
+    co_await sendError("FATAL", st);
+    co_return st;
+  }
+  if (cancel_only_) {
+    co_return Status::ok();
+  }
+  st = co_await relay();
+  if (fatal_) {
+    Status f = Status::error(Code::kUnavailable, fatal_->message, fatal_->sqlstate);
+    co_await sendError("FATAL", f);
+    co_return f;
+  }
+  if (!st && !client_terminated_) {
+    co_await sendError("FATAL", st);
+  }
+  co_return st;
+}
+
+asio::awaitable<Status> Session::startup() {
+  const auto& cfg = *rt_->config;
+  MessageReader reader(cfg.limits.max_startup_bytes);
+  pg::StartupMessage startup;
+  std::string storage;
+  bool cancel_only = false;
+  if (auto st = co_await readStartupPacket(reader, startup, storage, cancel_only); !st) {
+    co_return st;
+  }
+  if (cancel_only) {
+    cancel_only_ = true;
+    co_return Status::ok();
+  }
+  user_ = std::string(startup.get("user"));
+  resource_ = std::string(startup.get("database"));
+  if (resource_.empty()) {
+    resource_ = user_;  // libpq's default, as PostgreSQL does
+  }
+  if (user_.empty()) {
+    co_return fatal("28000", "no PostgreSQL user name specified in startup packet");
+  }
+  std::string_view repl = startup.get("replication");
+  if (!repl.empty() && repl != "false" && repl != "0" && repl != "off" && repl != "no") {
+    co_return fatal("0A000", "replication connections are not supported through jitgate");
+  }
+  if (!startup.get("options").empty()) {
+    co_return fatal("0A000",
+                    "the startup parameter \"options\" is not allowed through jitgate (it can "
+                    "change server settings for the session); run SET after connecting instead");
+  }
+  resource_cfg_ = cfg.resource(resource_);
+  if (resource_cfg_ == nullptr) {
+    co_return fatal("3D000", fmt::format("resource \"{}\" is not configured on this gateway; "
+                                         "connect with dbname set to a configured resource",
+                                         resource_));
+  }
+  if (!client_->isTls() && cfg.tls.require_client_tls) {
+    co_return fatal("28000",
+                    "this gateway requires TLS: connect with sslmode=require (or stricter)");
+  }
+  if (auto st = co_await authenticateClient(reader); !st) {
+    log::warn(id_, "authentication failed for user \"{}\" resource \"{}\": {}", user_, resource_,
+              st.message());
+    co_return st;
+  }
+  pending_client_bytes_ = std::string(reader.leftover());
+  co_return co_await connectToUpstream(startup);
+}
+
+asio::awaitable<Status> Session::readStartupPacket(MessageReader& reader,
+                                                   pg::StartupMessage& out, std::string& storage,
+                                                   bool& cancel_only) {
+  for (;;) {
+    auto frame = co_await reader.next(*client_, /*startup=*/true);
+    if (!frame) {
+      co_return frame.status();
+    }
+    pg::StartupPacket packet;
+    if (!pg::decodeStartupPacket(frame->payload, packet)) {
+      co_return protocolError("invalid startup packet layout");
+    }
+    switch (packet.kind) {
+      case pg::StartupKind::kSslRequest: {
+        if (client_->isTls()) {
+          co_return protocolError("SSL request received on an encrypted connection");
+        }
+        if (!reader.leftover().empty()) {
+          // Bytes after SSLRequest would be read as if they came over TLS.
+          co_return protocolError("received unencrypted data after SSL request");
+        }
+        if (!rt_->client_tls) {
+          if (auto ec = co_await client_->writeAll("N")) {
+            co_return Status::error(Code::kUnavailable, ec.message());
+          }
+          continue;
+        }
+        if (auto ec = co_await client_->writeAll("S")) {
+          co_return Status::error(Code::kUnavailable, ec.message());
+        }
+        if (auto ec = co_await client_->handshake(*rt_->client_tls, ssl::stream_base::server)) {
+          co_return Status::error(Code::kUnavailable, "TLS handshake failed: " + ec.message());
+        }
+        continue;
+      }
+      case pg::StartupKind::kGssEncRequest:
+        if (auto ec = co_await client_->writeAll("N")) {
+          co_return Status::error(Code::kUnavailable, ec.message());
+        }
+        continue;
+      case pg::StartupKind::kCancel:
+        co_await handleCancel(packet.cancel);
+        cancel_only = true;
+        co_return Status::ok();
+      case pg::StartupKind::kStartup:
+        break;
+    }
+    uint32_t major = packet.startup.protocol >> 16, minor = packet.startup.protocol & 0xffff;
+    if (major != 3) {
+      co_return fatal("0A000", fmt::format("unsupported frontend protocol {}.{}: jitgate "
+                                           "supports 3.0",
+                                           major, minor));
+    }
+    // Copy the parameters out of the reader's buffer: it is reused for the next message.
+    storage.assign(frame->payload);
+    if (!pg::decodeStartupPacket(storage, packet)) {
+      co_return protocolError("invalid startup packet layout");
+    }
+    out = packet.startup;
+    std::vector<std::string_view> unrecognized;
+    std::erase_if(out.params, [&](const auto& kv) {
+      if (kv.first.starts_with("_pq_.")) {
+        unrecognized.push_back(kv.first);
+        return true;
+      }
+      return false;
+    });
+    if (minor > 0 || !unrecognized.empty()) {
+      std::string msg;
+      pg::encodeNegotiateProtocolVersion(msg, pg::NegotiateProtocolVersion{0, unrecognized});
+      if (auto ec = co_await client_->writeAll(msg)) {
+        co_return Status::error(Code::kUnavailable, ec.message());
+      }
+    }
+    co_return Status::ok();
+  }
+}
+
+asio::awaitable<Status> Session::authenticateClient(MessageReader& reader) {
+  const auto& cfg = *rt_->config;
+  if (!client_->isTls()) {
+    bool loopback = gateway_.listenerIsLoopback() && isLoopback(client_->socket());
+    if (!(loopback && cfg.tls.allow_plaintext_loopback)) {
+      co_return fatal("28000",
+                      "refusing to ask for a password over an unencrypted connection: connect "
+                      "with sslmode=require");
+    }
+  }
+  if (!cfg.static_auth.enabled) {
+    co_return fatal("28000", "no authenticator is configured on this gateway");
+  }
+  std::string out;
+  pg::encodeAuthentication(out, pg::Authentication{pg::AuthCode::kCleartextPassword, {}, {}, {}});
+  if (auto ec = co_await client_->writeAll(out)) {
+    co_return Status::error(Code::kUnavailable, ec.message());
+  }
+  auto frame = co_await reader.next(*client_);
+  if (!frame) {
+    co_return frame.status();
+  }
+  std::string_view password;
+  if (frame->type != pg::fe::kPassword || !pg::decodePasswordMessage(frame->payload, password)) {
+    co_return protocolError("expected a password message");
+  }
+  if (!equalSecrets(password, cfg.static_auth.password)) {
+    co_return fatal("28P01", fmt::format("password authentication failed for user \"{}\"", user_));
+  }
+  log::info(id_, "authenticated user \"{}\" (static) for resource \"{}\" tls={}", user_,
+            resource_, client_->isTls());
+  co_return Status::ok();
+}
+
+asio::awaitable<Status> Session::connectToUpstream(const pg::StartupMessage& startup) {
+  const auto& cfg = *rt_->config;
+  StartupParams params;
+  for (const auto& [k, v] : startup.params) {
+    if (forwardedParam(k)) {
+      params.emplace_back(std::string(k), std::string(v));
+    }
+  }
+  UpstreamCredentials creds{resource_cfg_->upstream.user, resource_cfg_->upstream.password};
+  ssl::context* tls = nullptr;
+  if (auto it = rt_->upstream_tls.find(resource_); it != rt_->upstream_tls.end()) {
+    tls = it->second.get();
+  }
+  auto conn = co_await connectUpstream(*resource_cfg_, creds, params, tls,
+                                       cfg.timeouts.upstream_connect,
+                                       cfg.limits.max_message_bytes);
+  if (!conn) {
+    log::warn(id_, "{}", conn.status().message());
+    co_return conn.status();
+  }
+  upstream_ = std::move(conn->stream);
+  pending_server_bytes_ = std::move(conn->leftover);
+  client_key_ = gateway_.cancels().add(
+      CancelTarget{resource_cfg_->upstream.host, resource_cfg_->upstream.port, conn->key});
+  std::string out;
+  pg::encodeAuthentication(out, pg::Authentication{pg::AuthCode::kOk, {}, {}, {}});
+  for (const auto& [k, v] : conn->parameters) {
+    pg::encodeParameterStatus(out, k, v);
+  }
+  pg::encodeBackendKeyData(out, client_key_);
+  out += conn->notices;
+  pg::encodeReadyForQuery(out, 'I');
+  if (auto ec = co_await client_->writeAll(out)) {
+    co_return Status::error(Code::kUnavailable, ec.message());
+  }
+  log::info(id_, "connected to upstream {}:{} for resource \"{}\" (upstream tls={})",
+            resource_cfg_->upstream.host, resource_cfg_->upstream.port, resource_,
+            upstream_->isTls());
+  co_return Status::ok();
+}
+
+asio::awaitable<void> Session::handleCancel(const pg::CancelRequest& req) {
+  auto target = gateway_.cancels().lookup(req.process_id, req.secret_key);
+  if (!target) {
+    log::warn(id_, "cancel request for unknown backend {} ignored", req.process_id);
+    co_return;
+  }
+  log::info(id_, "forwarding cancel request for backend {}", req.process_id);
+  co_await sendCancel(*target);
+}
+
+}  // namespace jg::server

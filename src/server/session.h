@@ -1,0 +1,86 @@
+// Session: one client connection, from the first byte to the last.
+//
+// run() is the session coroutine: startup (SSLRequest/TLS, GSSENCRequest, CancelRequest,
+// StartupMessage and protocol version checks), front-end authentication, upstream connect,
+// then the relay — two pumps (client→upstream, upstream→client) that frame every message,
+// feed it to the protocol Tracker and forward it with backpressure (a pump does not read again
+// until its last write completed, so memory per session is bounded by one read buffer plus the
+// largest message allowed). Any error ends the session with a FATAL that names the cause.
+//
+// A Session lives on one I/O thread (its socket's executor). terminate() may be called from any
+// thread: it posts to that executor.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "proto/pg/tracker.h"
+#include "server/stream.h"
+#include "server/upstream.h"
+
+namespace jg::server {
+
+class Gateway;
+struct Runtime;
+
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(Gateway& gateway, tcp::socket socket);
+  ~Session();
+
+  asio::awaitable<void> run();
+  // Ends the session with a FATAL carrying `sqlstate` and `message`. Thread-safe.
+  void terminate(std::string sqlstate, std::string message);
+
+  const std::string& id() const { return id_; }
+
+ private:
+  struct Fatal {
+    std::string sqlstate;
+    std::string message;
+  };
+
+  asio::awaitable<Status> serve();
+  asio::awaitable<Status> startup();
+  asio::awaitable<Status> readStartupPacket(MessageReader& reader, pg::StartupMessage& out,
+                                            std::string& storage, bool& cancel_only);
+  asio::awaitable<Status> authenticateClient(MessageReader& reader);
+  asio::awaitable<Status> connectToUpstream(const pg::StartupMessage& startup);
+  asio::awaitable<Status> relay();
+  asio::awaitable<Status> clientPump();
+  asio::awaitable<Status> serverPump();
+  asio::awaitable<Status> watchdog();
+  asio::awaitable<void> handleCancel(const pg::CancelRequest& req);
+  asio::awaitable<void> sendError(std::string_view severity, const Status& status);
+  void touch() { last_activity_ = std::chrono::steady_clock::now(); }
+
+  Gateway& gateway_;
+  std::shared_ptr<const Runtime> rt_;  // the config snapshot this session started with
+  std::string id_;
+  std::unique_ptr<Stream> client_;
+  std::unique_ptr<Stream> upstream_;
+  std::string client_addr_;
+  std::string user_;      // from the startup packet, informative only
+  std::string resource_;  // the resource name (startup `database`)
+  const struct ResourceConfig* resource_cfg_ = nullptr;
+  pg::Tracker tracker_;
+  pg::BackendKeyData client_key_{};
+  std::string pending_client_bytes_;  // pipelined by the client right after startup
+  std::string pending_server_bytes_;
+  std::optional<Fatal> fatal_;
+  bool client_terminated_ = false;
+  bool cancel_only_ = false;
+  bool upstream_sent_fatal_ = false;
+  std::chrono::steady_clock::time_point last_activity_;
+  uint64_t bytes_from_client_ = 0;
+  uint64_t bytes_from_server_ = 0;
+  uint64_t messages_from_server_ = 0;
+};
+
+// The SQLSTATE to report for a Status (its own, or derived from its code).
+std::string sqlstateFor(const Status& s);
+
+}  // namespace jg::server
