@@ -1,0 +1,344 @@
+#include "audit/crypto.h"
+
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <vector>
+
+#include "config/node.h"
+#include "core/random.h"
+
+namespace jg::audit {
+namespace {
+
+void freePkey(void* p) {
+  EVP_PKEY_free(static_cast<EVP_PKEY*>(p));
+}
+EVP_PKEY* pk(const std::shared_ptr<void>& p) {
+  return static_cast<EVP_PKEY*>(p.get());
+}
+
+std::string fingerprint(std::string_view tag, std::string_view material) {
+  Hash h{};
+  unsigned int len = 0;
+  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+  EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr);
+  EVP_DigestUpdate(ctx, tag.data(), tag.size());
+  EVP_DigestUpdate(ctx, material.data(), material.size());
+  EVP_DigestFinal_ex(ctx, h.data(), &len);
+  EVP_MD_CTX_free(ctx);
+  return toHex(std::string_view(reinterpret_cast<const char*>(h.data()), 8));
+}
+
+Result<std::string> readWholeFile(const std::string& path) {
+  FILE* f = std::fopen(path.c_str(), "rb");
+  if (f == nullptr) {
+    return Status::error(Code::kNotFound, "cannot open key file " + path);
+  }
+  std::string out;
+  char buf[4096];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) {
+    out.append(buf, n);
+  }
+  std::fclose(f);
+  return out;
+}
+
+Status writePrivateFile(const std::string& path, std::string_view data) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0600);
+  if (fd < 0) {
+    return Status::error(Code::kUnavailable, "cannot create key file " + path + " (exists?)");
+  }
+  bool ok = ::write(fd, data.data(), data.size()) == static_cast<ssize_t>(data.size());
+  ok = ::fsync(fd) == 0 && ok;
+  ::close(fd);
+  return ok ? Status::ok() : Status::error(Code::kUnavailable, "cannot write key file " + path);
+}
+
+std::string pemOf(EVP_PKEY* key, bool priv) {
+  BIO* bio = BIO_new(BIO_s_mem());
+  if (priv) {
+    PEM_write_bio_PrivateKey(bio, key, nullptr, nullptr, 0, nullptr, nullptr);
+  } else {
+    PEM_write_bio_PUBKEY(bio, key);
+  }
+  char* data = nullptr;
+  long len = BIO_get_mem_data(bio, &data);
+  std::string out(data, static_cast<size_t>(len));
+  BIO_free(bio);
+  return out;
+}
+
+std::string rawPublic(EVP_PKEY* key) {
+  unsigned char buf[64];
+  size_t len = sizeof buf;
+  if (EVP_PKEY_get_raw_public_key(key, buf, &len) != 1) {
+    return {};
+  }
+  return std::string(reinterpret_cast<const char*>(buf), len);
+}
+
+}  // namespace
+
+Hash chainHash(const Hash& prev, uint64_t seq, std::string_view record) {
+  unsigned char seqbe[8];
+  for (int i = 0; i < 8; ++i) {
+    seqbe[i] = static_cast<unsigned char>(seq >> (56 - 8 * i));
+  }
+  Hash out{};
+  unsigned int len = 0;
+  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+  EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr);
+  EVP_DigestUpdate(ctx, prev.data(), prev.size());
+  EVP_DigestUpdate(ctx, seqbe, sizeof seqbe);
+  EVP_DigestUpdate(ctx, record.data(), record.size());
+  EVP_DigestFinal_ex(ctx, out.data(), &len);
+  EVP_MD_CTX_free(ctx);
+  return out;
+}
+
+std::string hashHex(const Hash& h) {
+  return toHex(std::string_view(reinterpret_cast<const char*>(h.data()), h.size()));
+}
+
+bool parseHashHex(std::string_view hex, Hash& out) {
+  if (hex.size() != 64) {
+    return false;
+  }
+  auto nib = [](char c) -> int {
+    if (c >= '0' && c <= '9')
+      return c - '0';
+    if (c >= 'a' && c <= 'f')
+      return c - 'a' + 10;
+    return -1;
+  };
+  for (size_t i = 0; i < 32; ++i) {
+    int hi = nib(hex[2 * i]);
+    int lo = nib(hex[2 * i + 1]);
+    if (hi < 0 || lo < 0) {
+      return false;
+    }
+    out[i] = static_cast<unsigned char>(hi * 16 + lo);
+  }
+  return true;
+}
+
+std::string base64Encode(std::string_view data) {
+  std::string out(4 * ((data.size() + 2) / 3), '\0');
+  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                          reinterpret_cast<const unsigned char*>(data.data()),
+                          static_cast<int>(data.size()));
+  out.resize(static_cast<size_t>(n));
+  return out;
+}
+
+Result<std::string> base64Decode(std::string_view text) {
+  if (text.size() % 4 != 0) {
+    return invalidArgument("bad base64 length");
+  }
+  std::string out(3 * text.size() / 4, '\0');
+  int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                          reinterpret_cast<const unsigned char*>(text.data()),
+                          static_cast<int>(text.size()));
+  if (n < 0) {
+    return invalidArgument("bad base64");
+  }
+  size_t pad = 0;
+  if (!text.empty() && text.back() == '=') {
+    pad = (text.size() >= 2 && text[text.size() - 2] == '=') ? 2 : 1;
+  }
+  out.resize(static_cast<size_t>(n) - pad);
+  return out;
+}
+
+std::string checkpointMessage(std::string_view instance, uint64_t segment, uint64_t seq,
+                              const Hash& hash) {
+  std::string m = "jitgate-audit-checkpoint-v1";
+  m.push_back('\0');
+  m.append(instance);
+  m.push_back('\0');
+  for (uint64_t v : {segment, seq}) {
+    for (int i = 0; i < 8; ++i) {
+      m.push_back(static_cast<char>(v >> (56 - 8 * i)));
+    }
+  }
+  m.append(reinterpret_cast<const char*>(hash.data()), hash.size());
+  return m;
+}
+
+Result<PublicKey> PublicKey::loadPem(const std::string& path) {
+  auto text = readWholeFile(path);
+  if (!text) {
+    return text.status();
+  }
+  BIO* bio = BIO_new_mem_buf(text->data(), static_cast<int>(text->size()));
+  EVP_PKEY* key = PEM_read_bio_PUBKEY(bio, nullptr, nullptr, nullptr);
+  if (key == nullptr) {
+    BIO_free(bio);
+    bio = BIO_new_mem_buf(text->data(), static_cast<int>(text->size()));
+    key = PEM_read_bio_PrivateKey(bio, nullptr, nullptr, nullptr);
+  }
+  BIO_free(bio);
+  if (key == nullptr || EVP_PKEY_get_base_id(key) != EVP_PKEY_ED25519) {
+    EVP_PKEY_free(key);
+    return invalidArgument("not an Ed25519 PEM key: " + path);
+  }
+  std::string raw = rawPublic(key);
+  EVP_PKEY* pub = EVP_PKEY_new_raw_public_key(
+      EVP_PKEY_ED25519, nullptr, reinterpret_cast<const unsigned char*>(raw.data()), raw.size());
+  EVP_PKEY_free(key);
+  PublicKey out;
+  out.pkey_ = std::shared_ptr<void>(pub, freePkey);
+  out.id_ = fingerprint("jitgate-ed25519", raw);
+  return out;
+}
+
+bool PublicKey::verify(std::string_view message, std::string_view signature) const {
+  if (!pkey_) {
+    return false;
+  }
+  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+  bool ok = EVP_DigestVerifyInit(ctx, nullptr, nullptr, nullptr, pk(pkey_)) == 1 &&
+            EVP_DigestVerify(
+                ctx, reinterpret_cast<const unsigned char*>(signature.data()), signature.size(),
+                reinterpret_cast<const unsigned char*>(message.data()), message.size()) == 1;
+  EVP_MD_CTX_free(ctx);
+  return ok;
+}
+
+Result<SigningKey> SigningKey::loadPem(const std::string& path) {
+  auto text = config::readSecretFile(path);
+  if (!text) {
+    return text.status();
+  }
+  BIO* bio = BIO_new_mem_buf(text->data(), static_cast<int>(text->size()));
+  EVP_PKEY* key = PEM_read_bio_PrivateKey(bio, nullptr, nullptr, nullptr);
+  BIO_free(bio);
+  if (key == nullptr || EVP_PKEY_get_base_id(key) != EVP_PKEY_ED25519) {
+    EVP_PKEY_free(key);
+    return invalidArgument("not an Ed25519 private key in PEM: " + path);
+  }
+  SigningKey out;
+  out.pkey_ = std::shared_ptr<void>(key, freePkey);
+  std::string raw = rawPublic(key);
+  EVP_PKEY* pub = EVP_PKEY_new_raw_public_key(
+      EVP_PKEY_ED25519, nullptr, reinterpret_cast<const unsigned char*>(raw.data()), raw.size());
+  out.pub_.pkey_ = std::shared_ptr<void>(pub, freePkey);
+  out.pub_.id_ = fingerprint("jitgate-ed25519", raw);
+  return out;
+}
+
+Status SigningKey::generate(const std::string& private_path, const std::string& public_path) {
+  EVP_PKEY* key = EVP_PKEY_Q_keygen(nullptr, nullptr, "ED25519");
+  if (key == nullptr) {
+    return internalError("Ed25519 key generation failed");
+  }
+  Status st = writePrivateFile(private_path, pemOf(key, true));
+  if (st && !public_path.empty()) {
+    st = writePrivateFile(public_path, pemOf(key, false));
+    if (st) {
+      ::chmod(public_path.c_str(), 0644);
+    }
+  }
+  EVP_PKEY_free(key);
+  return st;
+}
+
+Result<std::string> SigningKey::sign(std::string_view message) const {
+  std::string sig(64, '\0');
+  size_t len = sig.size();
+  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+  bool ok =
+      EVP_DigestSignInit(ctx, nullptr, nullptr, nullptr, pk(pkey_)) == 1 &&
+      EVP_DigestSign(ctx, reinterpret_cast<unsigned char*>(sig.data()), &len,
+                     reinterpret_cast<const unsigned char*>(message.data()), message.size()) == 1;
+  EVP_MD_CTX_free(ctx);
+  if (!ok) {
+    return internalError("Ed25519 signing failed");
+  }
+  sig.resize(len);
+  return sig;
+}
+
+AeadKey AeadKey::fromBytes(std::string_view key32) {
+  AeadKey k;
+  k.key_ = std::make_shared<const std::string>(key32);
+  k.id_ = fingerprint("jitgate-aes256gcm", key32);
+  return k;
+}
+
+Result<AeadKey> AeadKey::loadFile(const std::string& path) {
+  auto text = config::readSecretFile(path);
+  if (!text) {
+    return text.status();
+  }
+  Hash bytes{};
+  if (!parseHashHex(*text, bytes)) {
+    return invalidArgument("key file " + path + " must hold 64 lowercase hex characters");
+  }
+  return fromBytes(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
+}
+
+Status AeadKey::generate(const std::string& path) {
+  std::string key(32, '\0');
+  randomBytes(key.data(), key.size());
+  return writePrivateFile(path, toHex(key) + "\n");
+}
+
+Result<std::string> AeadKey::seal(std::string_view plaintext, std::string_view aad) const {
+  std::string out(12 + plaintext.size() + 16, '\0');
+  auto* o = reinterpret_cast<unsigned char*>(out.data());
+  randomBytes(o, 12);
+  EVP_CIPHER_CTX* ctx = EVP_CIPHER_CTX_new();
+  int len = 0;
+  int fin = 0;
+  bool ok =
+      EVP_EncryptInit_ex(ctx, EVP_aes_256_gcm(), nullptr,
+                         reinterpret_cast<const unsigned char*>(key_->data()), o) == 1 &&
+      EVP_EncryptUpdate(ctx, nullptr, &len, reinterpret_cast<const unsigned char*>(aad.data()),
+                        static_cast<int>(aad.size())) == 1 &&
+      EVP_EncryptUpdate(ctx, o + 12, &len, reinterpret_cast<const unsigned char*>(plaintext.data()),
+                        static_cast<int>(plaintext.size())) == 1 &&
+      EVP_EncryptFinal_ex(ctx, o + 12 + len, &fin) == 1 &&
+      EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, 16, o + 12 + plaintext.size()) == 1;
+  EVP_CIPHER_CTX_free(ctx);
+  if (!ok) {
+    return internalError("AES-256-GCM sealing failed");
+  }
+  return out;
+}
+
+Result<std::string> AeadKey::open(std::string_view sealed, std::string_view aad) const {
+  if (sealed.size() < 28) {
+    return invalidArgument("sealed value too short");
+  }
+  size_t n = sealed.size() - 28;
+  std::string out(n, '\0');
+  auto* in = reinterpret_cast<const unsigned char*>(sealed.data());
+  std::string tag(sealed.substr(12 + n));
+  EVP_CIPHER_CTX* ctx = EVP_CIPHER_CTX_new();
+  int len = 0;
+  int fin = 0;
+  bool ok =
+      EVP_DecryptInit_ex(ctx, EVP_aes_256_gcm(), nullptr,
+                         reinterpret_cast<const unsigned char*>(key_->data()), in) == 1 &&
+      EVP_DecryptUpdate(ctx, nullptr, &len, reinterpret_cast<const unsigned char*>(aad.data()),
+                        static_cast<int>(aad.size())) == 1 &&
+      EVP_DecryptUpdate(ctx, reinterpret_cast<unsigned char*>(out.data()), &len, in + 12,
+                        static_cast<int>(n)) == 1 &&
+      EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, 16, tag.data()) == 1 &&
+      EVP_DecryptFinal_ex(ctx, reinterpret_cast<unsigned char*>(out.data()) + len, &fin) == 1;
+  EVP_CIPHER_CTX_free(ctx);
+  if (!ok) {
+    return Status::error(Code::kPermissionDenied,
+                         "cannot decrypt raw payload (wrong key or tampered data)");
+  }
+  return out;
+}
+
+}  // namespace jg::audit

@@ -1,0 +1,179 @@
+// The audit event model: what a session reports to the recorder.
+//
+// An Event is a session id, a time and one typed body (connect, auth, statement, result parts,
+// error, cancel, session end, replay). Every field of every body is written to the log in clear,
+// except those of type RawBytes: pre-masking result rows and bind parameters go only through
+// RawBytes, which the recorder encrypts (AES-256-GCM) or drops (`raw_payloads: off`). There is no
+// field for a token, password or key: identities enter through Principal, which copies only the
+// non-secret claims of an identity::Identity, and free text (statement text, error messages) is
+// passed through the secret scrubber (redact.h) before it is written.
+//
+// Events are plain values, movable and copyable; thread-compatible.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "identity/identity.h"
+
+namespace jg::audit {
+
+class AeadKey;
+
+// Bytes that must never be written in clear. Write side: built from plaintext with plain();
+// the recorder seals or drops them. Read side: decoded from the log in sealed form; open() with
+// the right key returns the plaintext. There is deliberately no accessor for the plaintext.
+class RawBytes {
+ public:
+  enum class State { kEmpty, kPlain, kSealed };
+  RawBytes() = default;
+  static RawBytes plain(std::string bytes);
+  // `sealed` is nonce || ciphertext || tag as produced by AeadKey::seal.
+  static RawBytes sealedFrom(std::string sealed);
+
+  State state() const { return state_; }
+  bool empty() const { return state_ == State::kEmpty; }
+  // REQUIRES: state() == kSealed.
+  const std::string& sealedBytes() const { return bytes_; }
+
+ private:
+  friend class RawSealer;  // the only code that sees plaintext (recorder side)
+  State state_ = State::kEmpty;
+  std::string bytes_;
+};
+
+// Who is calling: the non-secret claims of an Identity. Never holds the token or its hash.
+struct Principal {
+  std::string issuer;
+  std::string subject;
+  std::string email;
+  std::string name;
+  std::string client_id;
+  std::vector<std::string> groups;
+  bool service_account = false;
+
+  static Principal from(const identity::Identity& id);
+};
+
+struct ConnectEvent {
+  std::string client_addr;  // "203.0.113.7:51234"
+  std::string resource;     // the resource name the client connected to
+  std::string protocol = "postgres";
+  std::string tls_version;  // empty when not TLS
+  std::string tls_cipher;
+  std::string application_name;
+  std::string db_user;  // the startup user name (informational; identity comes from the token)
+};
+
+struct AuthEvent {
+  bool ok = false;
+  std::string method;   // "oidc-password"
+  Principal principal;  // empty on failure before verification
+  std::string reason;   // why it failed
+};
+
+struct StatementEvent {
+  uint64_t statement_id = 0;  // per-session, increasing; results and errors refer to it
+  std::string text;           // SQL text (scrubbed of secret literals by the recorder)
+  std::string kind;           // "select", "insert", ...
+  std::vector<std::string> tables;
+  std::string fingerprint;
+  std::string decision;  // "allow" | "deny" | "review"
+  std::string rule_id;
+  std::string reason;
+  std::string review_id;
+  std::string grant_id;
+  std::string protocol;       // "simple" | "extended"
+  std::string prepared_name;  // extended protocol statement name, may be empty
+  // Bind parameters: digests are SHA-256 hex of each value ("" for NULL), in clear; the values
+  // themselves travel in `params` (sealed). Set both with setParams().
+  std::vector<std::string> param_digests;
+  RawBytes params;
+
+  void setParams(const std::vector<std::optional<std::string>>& values);
+};
+
+struct Column {
+  std::string name;
+  uint32_t type_oid = 0;
+  std::string table;   // resolved source table, may be empty
+  int16_t format = 0;  // 0 text, 1 binary (binary cells are stored hex-encoded, "\x...")
+};
+
+using Row = std::vector<std::optional<std::string>>;
+
+struct ResultStartEvent {
+  uint64_t statement_id = 0;
+  std::vector<Column> columns;
+};
+
+// One chunk of rows of a result, as sent to the client (masked). Sessions emit a chunk every
+// few hundred rows so memory stays bounded.
+struct ResultRowsEvent {
+  uint64_t statement_id = 0;
+  std::vector<Row> rows;                  // masked, as the client saw them
+  RawBytes raw_rows;                      // pre-masking rows (setRawRows), sealed or dropped
+  std::vector<std::string> document_ids;  // ids from the resource's documents id column
+
+  void setRawRows(const std::vector<Row>& raw);
+};
+
+struct ResultEndEvent {
+  uint64_t statement_id = 0;
+  std::string command_tag;  // "SELECT 42"
+  uint64_t rows = 0;
+  uint64_t bytes = 0;
+  std::map<std::string, uint64_t> masked_cells;  // by detector/strategy label
+};
+
+struct ErrorEvent {
+  uint64_t statement_id = 0;  // 0 when not about a statement
+  std::string source;         // "gateway" | "upstream" | "client"
+  std::string severity;
+  std::string sqlstate;
+  std::string message;
+};
+
+struct CancelEvent {
+  uint64_t statement_id = 0;
+  std::string outcome;  // "forwarded" | "no-backend" | ...
+};
+
+struct SessionEndEvent {
+  std::string reason;  // "client-closed", "grant-expired", "audit-unavailable", ...
+  uint64_t statements = 0;
+  uint64_t rows = 0;
+};
+
+// Someone replayed a recorded session (recorded so that reading raw data leaves a trace).
+struct ReplayEvent {
+  std::string replayed_session;
+  bool raw = false;
+  std::string actor;  // OS user or identity that ran the replay
+};
+
+using EventBody =
+    std::variant<ConnectEvent, AuthEvent, StatementEvent, ResultStartEvent, ResultRowsEvent,
+                 ResultEndEvent, ErrorEvent, CancelEvent, SessionEndEvent, ReplayEvent>;
+
+struct Event {
+  std::string session_id;
+  // Zero means "now" (the recorder fills it from its clock).
+  std::chrono::system_clock::time_point time{};
+  EventBody body;
+};
+
+// The record type name of a body ("connect", "auth", "statement", "result_start",
+// "result_rows", "result_end", "error", "cancel", "session_end", "replay").
+std::string_view typeName(const EventBody& body);
+
+// Hex SHA-256 of a value, as used for parameter digests.
+std::string sha256Hex(std::string_view data);
+
+}  // namespace jg::audit

@@ -1,0 +1,119 @@
+// Recorder: the append side of the audit log of one gateway instance.
+//
+// Sessions submit events from any thread. submit() encodes the event on the caller's thread
+// (sealing raw payloads, scrubbing free text) and queues it; one writer thread assigns sequence
+// numbers, chains hashes, and writes all queued records as one compressed frame followed by one
+// fdatasync (group commit across sessions). Signed checkpoints are added every
+// `checkpoint_every` records, every `checkpoint_interval`, and when a segment closes; segments
+// rotate at `segment_max_bytes`, and closed segments older than `retention` are deleted (with
+// their index rows, through the IndexSink).
+//
+// Durability: strict and batched both fsync every frame (batched waits up to `batch_delay` to
+// gather more records); off writes without fsync. Completion (waitDurable / the callback) means
+// "written and, unless off, fsynced". In strict mode the server must wait for completion before
+// forwarding a statement upstream and before sending CommandComplete to the client.
+//
+// Failure is sticky: once a write or fsync fails, every waiting and every later append fails
+// with kUnavailable ("audit log unavailable: ..."), so strict sessions stop instead of running
+// unrecorded. The instance directory is locked (flock) while a Recorder has it open.
+//
+// Thread-safe. close() (or the destructor) drains the queue, writes a closing checkpoint and
+// joins the writer.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "audit/event.h"
+#include "audit/redact.h"
+#include "audit/segment.h"
+#include "audit/settings.h"
+#include "core/clock.h"
+#include "core/status.h"
+
+namespace jg::audit {
+
+// An event that is durable in the log, as handed to the index. Result rows (masked and raw)
+// and bind parameter values are stripped: the index needs only metadata.
+struct DurableEvent {
+  uint64_t seq = 0;
+  uint64_t segment = 0;
+  Event event;
+};
+
+// Receives durable events, in log order, on the writer thread. Implementations must be quick
+// (queue and return) and must not call back into the Recorder.
+class IndexSink {
+ public:
+  virtual ~IndexSink() = default;
+  virtual void onDurable(const std::string& instance, std::vector<DurableEvent>&& batch) = 0;
+  virtual void onSegmentsRemoved(const std::string& instance,
+                                 const std::vector<uint64_t>& segments) = 0;
+};
+
+struct RecorderOptions {
+  const Clock* clock = &Clock::system();
+  Env* env = &Env::posix();
+  IndexSink* index = nullptr;  // not owned; must outlive the Recorder
+  Redactor redactor = scrubSecrets;
+};
+
+struct RecorderStats {
+  uint64_t records = 0;
+  uint64_t frames = 0;
+  uint64_t syncs = 0;
+  uint64_t checkpoints = 0;
+  uint64_t bytes = 0;
+  uint64_t segment = 0;
+  uint64_t last_seq = 0;
+};
+
+class Recorder {
+ public:
+  using Ticket = uint64_t;
+  using DurableCallback = std::function<void(const Status&)>;
+
+  // Opens (or creates) `<dir>/<instance>/`, recovers a torn tail, loads the keys, starts a new
+  // segment and the writer thread.
+  static Result<std::unique_ptr<Recorder>> open(const Settings& settings,
+                                                RecorderOptions options = {});
+  ~Recorder();
+  Recorder(const Recorder&) = delete;
+  Recorder& operator=(const Recorder&) = delete;
+
+  // Queues an event; blocks while the queue is full. Fails at once when the log has failed,
+  // is closed, or the event cannot be encoded.
+  Result<Ticket> submit(Event event);
+  // Blocks until the ticket's frame is durable (see the durability modes above).
+  Status waitDurable(Ticket ticket);
+  // submit + waitDurable.
+  Status append(Event event);
+  // Queues an event; `on_durable` runs on the writer thread once it is durable or has failed
+  // (possibly at once on the caller's thread if the submit itself fails). The server posts it
+  // back to the session's executor. Never call into the Recorder from the callback.
+  void appendAsync(Event event, DurableCallback on_durable);
+
+  Durability durability() const;
+  // True when statements must wait for their record before reaching the upstream.
+  bool strict() const { return durability() == Durability::kStrict; }
+  // Ok while the log is writable.
+  Status health() const;
+  RecorderStats stats() const;
+  const std::string& instance() const;
+  const std::string& rawKeyId() const;
+
+  // Writes an interval-independent checkpoint now (tests, admin API). Blocks until durable.
+  Status checkpointNow();
+  // Runs retention now; returns the removed segment numbers.
+  Result<std::vector<uint64_t>> applyRetention();
+  Status close();
+
+ private:
+  class Impl;
+  explicit Recorder(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace jg::audit

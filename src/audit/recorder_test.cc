@@ -1,0 +1,248 @@
+#include "audit/recorder.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <future>
+#include <thread>
+
+#include "audit/test_util.h"
+#include "audit/verify.h"
+
+namespace jg::audit {
+namespace {
+
+Event stmt(const std::string& sid, uint64_t id, const std::string& text = "SELECT 1") {
+  StatementEvent st;
+  st.statement_id = id;
+  st.text = text;
+  st.kind = "select";
+  st.decision = "allow";
+  return Event{sid, {}, st};
+}
+
+KeyRing keys(const testing::TempAuditDir& dir) {
+  KeyRing ring;
+  auto pub = PublicKey::loadPem(dir.path("keys/sign.pub.pem"));
+  EXPECT_TRUE(pub.isOk());
+  ring.add(*pub);
+  return ring;
+}
+
+// Fails every sync once `fail_syncs` is set.
+class FaultyEnv final : public Env {
+ public:
+  std::atomic<bool> fail_syncs{false};
+  Result<std::unique_ptr<WritableFile>> openAppend(const std::string& path) override {
+    auto f = Env::posix().openAppend(path);
+    if (!f) {
+      return f.status();
+    }
+    return std::unique_ptr<WritableFile>(std::make_unique<File>(std::move(*f), this));
+  }
+  Status truncate(const std::string& p, uint64_t n) override { return Env::posix().truncate(p, n); }
+  Status syncDir(const std::string& d) override { return Env::posix().syncDir(d); }
+
+ private:
+  class File final : public WritableFile {
+   public:
+    File(std::unique_ptr<WritableFile> f, FaultyEnv* env) : f_(std::move(f)), env_(env) {}
+    Status append(std::string_view d) override { return f_->append(d); }
+    Status sync() override {
+      if (env_->fail_syncs) {
+        return Status::error(Code::kUnavailable, "fsync: input/output error");
+      }
+      return f_->sync();
+    }
+    Status close() override { return f_->close(); }
+
+   private:
+    std::unique_ptr<WritableFile> f_;
+    FaultyEnv* env_;
+  };
+};
+
+TEST(Recorder, AppendedRecordsVerify) {
+  testing::TempAuditDir dir;
+  auto rec = Recorder::open(dir.settings());
+  ASSERT_TRUE(rec.isOk()) << rec.status().message();
+  for (int i = 1; i <= 10; ++i) {
+    ASSERT_TRUE((*rec)->append(stmt("s1", i)).isOk());
+  }
+  EXPECT_EQ((*rec)->stats().last_seq, 11u);  // segment_start + 10
+  ASSERT_TRUE((*rec)->close().isOk());
+  auto report = verifyDir(dir.auditDir(), keys(dir));
+  ASSERT_TRUE(report.ok) << report.first_bad->describe();
+  ASSERT_EQ(report.instances.size(), 1u);
+  EXPECT_EQ(report.instances[0].records, 12u);  // + closing checkpoint
+  EXPECT_EQ(report.instances[0].last_signed_seq, 11u);
+}
+
+TEST(Recorder, CheckpointsEveryNRecords) {
+  testing::TempAuditDir dir;
+  auto s = dir.settings();
+  s.checkpoint_every = 5;
+  auto rec = Recorder::open(s);
+  ASSERT_TRUE(rec.isOk());
+  for (int i = 1; i <= 12; ++i) {
+    ASSERT_TRUE((*rec)->append(stmt("s1", i)).isOk());
+  }
+  EXPECT_EQ((*rec)->stats().checkpoints, 2u);
+  ASSERT_TRUE((*rec)->close().isOk());
+  auto report = verifyDir(dir.auditDir(), keys(dir));
+  ASSERT_TRUE(report.ok);
+  EXPECT_EQ(report.instances[0].checkpoints, 3u);
+}
+
+TEST(Recorder, CheckpointsAfterTheIntervalOnTheInjectedClock) {
+  testing::TempAuditDir dir;
+  auto s = dir.settings();
+  s.checkpoint_interval = std::chrono::milliseconds(50);
+  ManualClock clock = ManualClock::atUnix(1'700'000'000);
+  RecorderOptions opt;
+  opt.clock = &clock;
+  auto rec = Recorder::open(s, opt);
+  ASSERT_TRUE(rec.isOk());
+  ASSERT_TRUE((*rec)->append(stmt("s1", 1)).isOk());
+  clock.advance(std::chrono::seconds(1));
+  for (int i = 0; i < 100 && (*rec)->stats().checkpoints == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ((*rec)->stats().checkpoints, 1u);
+}
+
+TEST(Recorder, RotatesSegmentsAndReopeningContinuesTheChain) {
+  testing::TempAuditDir dir;
+  auto s = dir.settings();
+  s.segment_max_bytes = 4096;
+  for (int round = 0; round < 2; ++round) {
+    auto rec = Recorder::open(s);
+    ASSERT_TRUE(rec.isOk()) << rec.status().message();
+    for (int i = 1; i <= 200; ++i) {
+      ASSERT_TRUE((*rec)->append(stmt("s" + std::to_string(round), i, randomId(40))).isOk());
+    }
+    ASSERT_TRUE((*rec)->close().isOk());
+  }
+  EXPECT_GT(listSegments(dir.instanceDir()).size(), 3u);
+  auto report = verifyDir(dir.auditDir(), keys(dir));
+  ASSERT_TRUE(report.ok) << report.first_bad->describe();
+  EXPECT_EQ(report.instances[0].first_seq, 1u);
+}
+
+TEST(Recorder, SecondRecorderOnTheSameInstanceIsRefused) {
+  testing::TempAuditDir dir;
+  auto a = Recorder::open(dir.settings());
+  ASSERT_TRUE(a.isOk());
+  auto b = Recorder::open(dir.settings());
+  EXPECT_FALSE(b.isOk());
+}
+
+TEST(Recorder, ConcurrentSessionsShareGroupCommits) {
+  testing::TempAuditDir dir;
+  auto rec = Recorder::open(dir.settings());
+  ASSERT_TRUE(rec.isOk());
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 1; i <= 50; ++i) {
+        EXPECT_TRUE((*rec)->append(stmt("s" + std::to_string(t), i)).isOk());
+      }
+    });
+  }
+  for (auto& th : threads) {
+    th.join();
+  }
+  auto st = (*rec)->stats();
+  EXPECT_EQ(st.records, 400u);
+  EXPECT_LE(st.syncs, st.frames);
+  ASSERT_TRUE((*rec)->close().isOk());
+  EXPECT_TRUE(verifyDir(dir.auditDir(), keys(dir)).ok);
+}
+
+TEST(Recorder, AsyncCallbackRunsOnceDurable) {
+  testing::TempAuditDir dir;
+  auto s = dir.settings();
+  s.durability = Durability::kBatched;
+  s.batch_delay = std::chrono::milliseconds(20);
+  auto rec = Recorder::open(s);
+  ASSERT_TRUE(rec.isOk());
+  std::promise<Status> done;
+  (*rec)->appendAsync(stmt("s1", 1), [&](const Status& st) { done.set_value(st); });
+  auto fut = done.get_future();
+  ASSERT_EQ(fut.wait_for(std::chrono::seconds(5)), std::future_status::ready);
+  EXPECT_TRUE(fut.get().isOk());
+  EXPECT_GE((*rec)->stats().syncs, 2u);  // segment_start + the batch
+}
+
+TEST(Recorder, DiskFailureFailsWaitingAndFutureStrictAppends) {
+  testing::TempAuditDir dir;
+  FaultyEnv env;
+  RecorderOptions opt;
+  opt.env = &env;
+  auto rec = Recorder::open(dir.settings(), opt);
+  ASSERT_TRUE(rec.isOk());
+  ASSERT_TRUE((*rec)->append(stmt("s1", 1)).isOk());
+  env.fail_syncs = true;
+  Status st = (*rec)->append(stmt("s1", 2));
+  EXPECT_FALSE(st.isOk());
+  EXPECT_EQ(st.code(), Code::kUnavailable);
+  EXPECT_NE(st.message().find("audit log unavailable"), std::string::npos);
+  EXPECT_FALSE((*rec)->health().isOk());
+  std::promise<Status> cb;
+  (*rec)->appendAsync(stmt("s1", 3), [&](const Status& s) { cb.set_value(s); });
+  EXPECT_FALSE(cb.get_future().get().isOk());
+  EXPECT_FALSE((*rec)->append(stmt("s1", 4)).isOk());
+}
+
+TEST(Recorder, RecoversFromATornTailAndVerifies) {
+  testing::TempAuditDir dir;
+  {
+    auto rec = Recorder::open(dir.settings());
+    ASSERT_TRUE(rec.isOk());
+    for (int i = 1; i <= 5; ++i) {
+      ASSERT_TRUE((*rec)->append(stmt("s1", i)).isOk());
+    }
+    ASSERT_TRUE((*rec)->close().isOk());
+  }
+  // Simulate a crash mid-write: a half frame after the last complete one, no closing record.
+  auto segs = listSegments(dir.instanceDir());
+  {
+    std::ofstream out(segs.back().path, std::ios::app | std::ios::binary);
+    out << std::string("\x00\x00\x01\x00garbage", 11);
+  }
+  auto rec = Recorder::open(dir.settings());
+  ASSERT_TRUE(rec.isOk()) << rec.status().message();
+  ASSERT_TRUE((*rec)->append(stmt("s2", 1)).isOk());
+  ASSERT_TRUE((*rec)->close().isOk());
+  auto report = verifyDir(dir.auditDir(), keys(dir));
+  EXPECT_TRUE(report.ok) << report.first_bad->describe();
+}
+
+TEST(Recorder, RetentionRemovesOldSegmentsAndVerifyStartsFromTheAnchor) {
+  testing::TempAuditDir dir;
+  auto s = dir.settings();
+  s.segment_max_bytes = 4096;
+  s.retention = std::chrono::hours(24);
+  auto rec = Recorder::open(s);
+  ASSERT_TRUE(rec.isOk());
+  for (int i = 1; i <= 300; ++i) {
+    ASSERT_TRUE((*rec)->append(stmt("s1", i, randomId(40))).isOk());
+  }
+  auto segs = listSegments(dir.instanceDir());
+  ASSERT_GT(segs.size(), 3u);
+  auto old = std::filesystem::file_time_type::clock::now() - std::chrono::hours(48);
+  for (size_t i = 0; i < 2; ++i) {
+    std::filesystem::last_write_time(segs[i].path, old);
+  }
+  auto removed = (*rec)->applyRetention();
+  ASSERT_TRUE(removed.isOk());
+  EXPECT_EQ(*removed, (std::vector<uint64_t>{segs[0].number, segs[1].number}));
+  ASSERT_TRUE((*rec)->close().isOk());
+  auto report = verifyDir(dir.auditDir(), keys(dir));
+  ASSERT_TRUE(report.ok) << report.first_bad->describe();
+  EXPECT_GT(report.instances[0].first_seq, 1u);
+  EXPECT_EQ(report.instances[0].first_segment, segs[2].number);
+}
+
+}  // namespace
+}  // namespace jg::audit

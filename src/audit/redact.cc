@@ -1,0 +1,133 @@
+#include "audit/redact.h"
+
+#include <array>
+#include <cctype>
+
+namespace jg::audit {
+namespace {
+
+constexpr std::string_view kRedacted = "[redacted]";
+constexpr std::array<std::string_view, 9> kSecretKeys = {
+    "password", "passwd",     "secret",      "token",        "api_key",
+    "apikey",   "access_key", "private_key", "client_secret"};
+
+bool isWordChar(char c) {
+  return std::isalnum(static_cast<unsigned char>(c)) || c == '_';
+}
+bool isB64Url(char c) {
+  return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-';
+}
+
+bool iequalsAt(std::string_view text, size_t pos, std::string_view word) {
+  if (pos + word.size() > text.size()) {
+    return false;
+  }
+  for (size_t i = 0; i < word.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(text[pos + i])) != word[i]) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// If a secret keyword starts at `pos`, returns the span [value_begin, value_end) of its value.
+bool secretValueAt(std::string_view t, size_t pos, size_t& vb, size_t& ve) {
+  if (pos > 0 && isWordChar(t[pos - 1])) {
+    return false;
+  }
+  for (auto key : kSecretKeys) {
+    if (!iequalsAt(t, pos, key)) {
+      continue;
+    }
+    size_t i = pos + key.size();
+    if (i < t.size() && (t[i] == '"' || t[i] == '\'')) {
+      ++i;  // closing quote of a JSON key
+    }
+    bool assigned = false;
+    while (i < t.size() && (t[i] == ' ' || t[i] == '\t' || t[i] == '=' || t[i] == ':')) {
+      assigned = assigned || t[i] == '=' || t[i] == ':';
+      ++i;
+    }
+    if (i >= t.size()) {
+      return false;
+    }
+    if (t[i] == '\'' || t[i] == '"') {
+      // Quoted: SQL `PASSWORD 'x'` needs no '='; other keys need an assignment.
+      if (!assigned && key != "password") {
+        return false;
+      }
+      char q = t[i];
+      size_t end = i + 1;
+      while (end < t.size() && !(t[end] == q && (end + 1 >= t.size() || t[end + 1] != q))) {
+        end += (t[end] == q) ? 2 : 1;  // '' is an escaped quote in SQL
+      }
+      vb = i + 1;
+      ve = std::min(end, t.size());
+      return true;
+    }
+    if (!assigned) {
+      return false;
+    }
+    size_t end = i;
+    while (end < t.size() && !std::isspace(static_cast<unsigned char>(t[end])) && t[end] != '&' &&
+           t[end] != ',' && t[end] != ';') {
+      ++end;
+    }
+    vb = i;
+    ve = end;
+    return ve > vb;
+  }
+  return false;
+}
+
+// A JWT: three base64url parts, the first starting with "eyJ".
+size_t jwtEnd(std::string_view t, size_t pos) {
+  if (t.compare(pos, 3, "eyJ") != 0 || (pos > 0 && isB64Url(t[pos - 1]))) {
+    return 0;
+  }
+  size_t i = pos;
+  int dots = 0;
+  while (i < t.size() && (isB64Url(t[i]) || t[i] == '.')) {
+    dots += t[i] == '.';
+    ++i;
+  }
+  return dots == 2 ? i : 0;
+}
+
+}  // namespace
+
+std::string scrubSecrets(std::string_view t) {
+  std::string out;
+  out.reserve(t.size());
+  size_t i = 0;
+  while (i < t.size()) {
+    size_t vb = 0;
+    size_t ve = 0;
+    if (t.compare(i, 11, "-----BEGIN ") == 0) {
+      size_t end = t.find("-----END ", i);
+      size_t close = end == std::string_view::npos ? t.size() : t.find("-----", end + 9);
+      size_t stop = close == std::string_view::npos ? t.size() : close + 5;
+      if (t.substr(i, stop - i).find("PRIVATE KEY") != std::string_view::npos) {
+        out.append(kRedacted);
+        i = stop;
+        continue;
+      }
+    }
+    if (size_t e = jwtEnd(t, i); e != 0) {
+      out.append(kRedacted);
+      i = e;
+      continue;
+    }
+    if (secretValueAt(t, i, vb, ve)) {
+      out.append(t.substr(i, vb - i));
+      out.append(kRedacted);
+      i = ve;
+      continue;
+    }
+    out.push_back(t[i]);
+    ++i;
+  }
+  return out;
+}
+
+}  // namespace jg::audit

@@ -1,0 +1,334 @@
+#include "audit/segment.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+#include <zstd.h>
+
+#include <algorithm>
+#include <boost/crc.hpp>
+#include <boost/json.hpp>
+#include <cerrno>
+#include <cstring>
+
+#include "core/bytes.h"
+
+namespace jg::audit {
+namespace {
+
+using Crc32c = boost::crc_optimal<32, 0x1EDC6F41, 0xFFFFFFFF, 0xFFFFFFFF, true, true>;
+
+Status ioError(const std::string& what, const std::string& path) {
+  return Status::error(Code::kUnavailable,
+                       "audit log " + what + " failed for " + path + ": " + std::strerror(errno));
+}
+
+class PosixFile final : public WritableFile {
+ public:
+  PosixFile(int fd, std::string path) : fd_(fd), path_(std::move(path)) {}
+  ~PosixFile() override {
+    if (fd_ >= 0) {
+      ::close(fd_);
+    }
+  }
+  Status append(std::string_view data) override {
+    while (!data.empty()) {
+      ssize_t n = ::write(fd_, data.data(), data.size());
+      if (n < 0 && errno == EINTR) {
+        continue;
+      }
+      if (n <= 0) {
+        return ioError("write", path_);
+      }
+      data.remove_prefix(static_cast<size_t>(n));
+    }
+    return Status::ok();
+  }
+  Status sync() override { return ::fdatasync(fd_) == 0 ? Status::ok() : ioError("fsync", path_); }
+  Status close() override {
+    int fd = fd_;
+    fd_ = -1;
+    return (fd < 0 || ::close(fd) == 0) ? Status::ok() : ioError("close", path_);
+  }
+
+ private:
+  int fd_;
+  std::string path_;
+};
+
+class PosixEnv final : public Env {
+ public:
+  Result<std::unique_ptr<WritableFile>> openAppend(const std::string& path) override {
+    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+    if (fd < 0) {
+      return ioError("open", path);
+    }
+    return std::unique_ptr<WritableFile>(std::make_unique<PosixFile>(fd, path));
+  }
+  Status truncate(const std::string& path, uint64_t size) override {
+    return ::truncate(path.c_str(), static_cast<off_t>(size)) == 0 ? Status::ok()
+                                                                   : ioError("truncate", path);
+  }
+  Status syncDir(const std::string& dir) override {
+    int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) {
+      return ioError("open directory", dir);
+    }
+    int rc = ::fsync(fd);
+    ::close(fd);
+    return rc == 0 ? Status::ok() : ioError("fsync directory", dir);
+  }
+};
+
+void putU64(std::string& out, uint64_t v) {
+  for (int i = 0; i < 8; ++i) {
+    out.push_back(static_cast<char>(v >> (56 - 8 * i)));
+  }
+}
+
+}  // namespace
+
+Env& Env::posix() {
+  static PosixEnv env;
+  return env;
+}
+
+uint32_t frameCrc(std::string_view length_bytes, std::string_view payload) {
+  Crc32c crc;
+  crc.process_bytes(length_bytes.data(), length_bytes.size());
+  crc.process_bytes(payload.data(), payload.size());
+  return crc.checksum();
+}
+
+std::string segmentHeader() {
+  std::string h(kSegmentMagic, sizeof kSegmentMagic);
+  h.resize(kSegmentHeaderSize, '\0');
+  storeU32(h.data() + 8, kFormatVersion);
+  return h;
+}
+
+Result<std::string> buildFrame(const std::vector<Entry>& entries, int zstd_level) {
+  std::string plain;
+  for (const auto& e : entries) {
+    putU64(plain, e.seq);
+    char len[4];
+    storeU32(len, static_cast<uint32_t>(e.record.size()));
+    plain.append(len, 4);
+    plain.append(e.record);
+    plain.append(reinterpret_cast<const char*>(e.hash.data()), e.hash.size());
+  }
+  if (plain.size() > kMaxFrameBytes) {
+    return Status::error(Code::kResourceExhausted, "audit frame larger than 64 MiB");
+  }
+  thread_local std::unique_ptr<ZSTD_CCtx, size_t (*)(ZSTD_CCtx*)> cctx(ZSTD_createCCtx(),
+                                                                       ZSTD_freeCCtx);
+  std::string frame(kFrameHeaderSize + ZSTD_compressBound(plain.size()), '\0');
+  size_t n =
+      ZSTD_compressCCtx(cctx.get(), frame.data() + kFrameHeaderSize,
+                        frame.size() - kFrameHeaderSize, plain.data(), plain.size(), zstd_level);
+  if (ZSTD_isError(n)) {
+    return internalError(std::string("zstd compression failed: ") + ZSTD_getErrorName(n));
+  }
+  frame.resize(kFrameHeaderSize + n);
+  storeU32(frame.data(), static_cast<uint32_t>(n));
+  storeU32(frame.data() + 4,
+           frameCrc(std::string_view(frame.data(), 4), std::string_view(frame).substr(8)));
+  return frame;
+}
+
+Result<std::unique_ptr<SegmentWriter>> SegmentWriter::open(Env& env, const std::string& path,
+                                                           uint64_t existing_size, int zstd_level) {
+  auto file = env.openAppend(path);
+  if (!file) {
+    return file.status();
+  }
+  auto w = std::unique_ptr<SegmentWriter>(new SegmentWriter());
+  w->file_ = std::move(*file);
+  w->path_ = path;
+  w->size_ = existing_size;
+  w->level_ = zstd_level;
+  if (existing_size == 0) {
+    std::string header = segmentHeader();
+    if (Status st = w->file_->append(header); !st) {
+      return st;
+    }
+    w->size_ = header.size();
+  }
+  return w;
+}
+
+Status SegmentWriter::appendFrame(const std::vector<Entry>& entries) {
+  auto frame = buildFrame(entries, level_);
+  if (!frame) {
+    return frame.status();
+  }
+  if (Status st = file_->append(*frame); !st) {
+    return st;
+  }
+  size_ += frame->size();
+  return Status::ok();
+}
+
+bool parseEntries(std::string_view payload, std::vector<Entry>& out, std::string& error) {
+  ByteReader r(payload);
+  while (!r.empty()) {
+    uint32_t hi = 0;
+    uint32_t lo = 0;
+    uint32_t len = 0;
+    std::string_view rec;
+    std::string_view hash;
+    if (!r.readU32(hi) || !r.readU32(lo) || !r.readU32(len) || !r.readBytes(len, rec) ||
+        !r.readBytes(32, hash)) {
+      error = "entry layout broken after " + std::to_string(out.size()) + " entries";
+      return false;
+    }
+    Entry e;
+    e.seq = (uint64_t{hi} << 32) | lo;
+    e.record.assign(rec);
+    std::memcpy(e.hash.data(), hash.data(), 32);
+    out.push_back(std::move(e));
+  }
+  return true;
+}
+
+Result<SegmentReader> SegmentReader::open(const std::string& path) {
+  SegmentReader r;
+  r.in_ = std::make_shared<std::ifstream>(path, std::ios::binary);
+  if (!*r.in_) {
+    return Status::error(Code::kNotFound, "cannot open segment " + path);
+  }
+  r.in_->seekg(0, std::ios::end);
+  r.size_ = static_cast<uint64_t>(r.in_->tellg());
+  r.in_->seekg(0);
+  char header[kSegmentHeaderSize];
+  if (r.size_ < kSegmentHeaderSize || !r.in_->read(header, sizeof header) ||
+      std::memcmp(header, kSegmentMagic, sizeof kSegmentMagic) != 0 ||
+      loadU32(header + 8) != kFormatVersion) {
+    return invalidArgument("not an audit segment (bad header): " + path);
+  }
+  r.offset_ = kSegmentHeaderSize;
+  return r;
+}
+
+SegmentReader::Outcome SegmentReader::next(Frame& out) {
+  out = Frame();
+  out.offset = offset_;
+  if (offset_ == size_) {
+    return Outcome::kEnd;
+  }
+  if (size_ - offset_ < kFrameHeaderSize) {
+    error_ = "file ends inside a frame header";
+    return Outcome::kTorn;
+  }
+  char hdr[kFrameHeaderSize];
+  in_->seekg(static_cast<std::streamoff>(offset_));
+  in_->read(hdr, sizeof hdr);
+  uint32_t len = loadU32(hdr);
+  if (len > kMaxFrameBytes) {
+    error_ = "frame length " + std::to_string(len) + " exceeds the limit";
+    return Outcome::kCorrupt;
+  }
+  if (size_ - offset_ - kFrameHeaderSize < len) {
+    error_ = "file ends inside a frame payload";
+    return Outcome::kTorn;
+  }
+  std::string payload(len, '\0');
+  in_->read(payload.data(), len);
+  if (frameCrc(std::string_view(hdr, 4), payload) != loadU32(hdr + 4)) {
+    error_ = "frame checksum mismatch";
+    return Outcome::kCorrupt;
+  }
+  unsigned long long plain_size = ZSTD_getFrameContentSize(payload.data(), payload.size());
+  if (plain_size == ZSTD_CONTENTSIZE_ERROR || plain_size == ZSTD_CONTENTSIZE_UNKNOWN ||
+      plain_size > kMaxFrameBytes) {
+    error_ = "frame payload is not a sized zstd frame";
+    return Outcome::kCorrupt;
+  }
+  std::string plain(plain_size, '\0');
+  size_t n = ZSTD_decompress(plain.data(), plain.size(), payload.data(), payload.size());
+  if (ZSTD_isError(n) || n != plain_size) {
+    error_ = "frame does not decompress";
+    return Outcome::kCorrupt;
+  }
+  if (!parseEntries(plain, out.entries, error_)) {
+    return Outcome::kCorrupt;
+  }
+  offset_ += kFrameHeaderSize + len;
+  out.end = offset_;
+  return Outcome::kFrame;
+}
+
+std::string segmentFileName(uint64_t number) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%012llu.seg", static_cast<unsigned long long>(number));
+  return buf;
+}
+
+std::vector<SegmentFile> listSegments(const std::string& instance_dir) {
+  std::vector<SegmentFile> out;
+  std::error_code ec;
+  for (const auto& de : std::filesystem::directory_iterator(instance_dir, ec)) {
+    std::string name = de.path().filename().string();
+    if (name.size() != 16 || name.substr(12) != ".seg" ||
+        name.find_first_not_of("0123456789") != 12) {
+      continue;
+    }
+    out.push_back(SegmentFile{std::stoull(name.substr(0, 12)), de.path().string()});
+  }
+  std::sort(out.begin(), out.end(),
+            [](const SegmentFile& a, const SegmentFile& b) { return a.number < b.number; });
+  return out;
+}
+
+Result<TailInfo> recoverTail(Env& env, const std::string& path) {
+  auto reader = SegmentReader::open(path);
+  if (!reader) {
+    return reader.status();
+  }
+  TailInfo info;
+  info.good_size = kSegmentHeaderSize;
+  Frame f;
+  SegmentReader::Outcome o;
+  while ((o = reader->next(f)) == SegmentReader::Outcome::kFrame) {
+    info.good_size = f.end;
+    if (!f.entries.empty()) {
+      info.has_entries = true;
+      info.last = f.entries.back();
+    }
+  }
+  bool at_end = o == SegmentReader::Outcome::kTorn;
+  if (o == SegmentReader::Outcome::kCorrupt) {
+    // A bad frame that is the last thing in the file is a torn write whose length made it to
+    // disk; anything else is damage that verify must report, so it is left in place.
+    std::ifstream in(path, std::ios::binary);
+    in.seekg(static_cast<std::streamoff>(f.offset));
+    char hdr[4];
+    if (in.read(hdr, 4) && f.offset + kFrameHeaderSize + loadU32(hdr) == reader->fileSize()) {
+      at_end = true;
+    }
+  }
+  if (o != SegmentReader::Outcome::kEnd) {
+    info.error = reader->error();
+    if (at_end) {
+      if (Status st = env.truncate(path, info.good_size); !st) {
+        return st;
+      }
+      info.truncated = true;
+    } else {
+      info.damaged = true;
+    }
+  }
+  if (info.has_entries) {
+    boost::json::error_code ec;
+    auto v = boost::json::parse(info.last.record, ec);
+    if (!ec && v.is_object()) {
+      const auto& o2 = v.as_object();
+      auto* t = o2.if_contains("type");
+      auto* r = o2.if_contains("reason");
+      info.last_is_close = t && t->is_string() && t->as_string() == "checkpoint" && r &&
+                           r->is_string() && r->as_string() == "close";
+    }
+  }
+  return info;
+}
+
+}  // namespace jg::audit

@@ -1,0 +1,54 @@
+// Audit settings: the `audit:` section of the gateway configuration.
+//
+//   audit:
+//     dir: /var/lib/jitgate/audit       # one subdirectory per instance
+//     instance: gw1                     # default: the host name
+//     durability: strict                # strict | batched | off
+//     batch_delay: 5ms                  # batched: longest wait before a group commit
+//     checkpoint_every: 1000            # records between signed checkpoints
+//     checkpoint_interval: 30s          # and at most this long between them
+//     segment_max_bytes: 67108864
+//     retention: 30d                    # 0 keeps everything
+//     raw_payloads: encrypted           # encrypted | off
+//     key_file: secrets/audit.key       # AES-256-GCM key, 64 hex chars (needed when encrypted)
+//     signing_key_file: secrets/audit-signing.pem   # Ed25519 private key, PEM
+//     zstd_level: 3
+//
+// Plain value; parsed once at startup.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+#include "config/node.h"
+
+namespace jg::audit {
+
+enum class Durability { kStrict, kBatched, kOff };
+std::string_view durabilityName(Durability d);
+
+struct Settings {
+  std::string dir;
+  std::string instance;
+  Durability durability = Durability::kStrict;
+  std::chrono::milliseconds batch_delay{5};
+  uint64_t checkpoint_every = 1000;
+  std::chrono::milliseconds checkpoint_interval{30'000};
+  uint64_t segment_max_bytes = 64ull << 20;
+  std::chrono::milliseconds retention{30ll * 24 * 3600 * 1000};
+  bool raw_payloads = true;  // "encrypted"; false is "off"
+  std::string key_file;
+  std::string signing_key_file;
+  int zstd_level = 3;
+  size_t queue_limit = 65536;  // events waiting for the writer; appends block beyond it
+};
+
+// Parses the `audit:` mapping. `section` may be undefined (defaults; dir and keys then missing
+// are reported). The store URL is the top-level `store:` key, parsed by store::parseUrl.
+Settings parseSettings(const config::Node& section, config::Errors& errors);
+
+// The host name, the default instance name.
+std::string defaultInstance();
+
+}  // namespace jg::audit

@@ -1,0 +1,46 @@
+// Test helpers shared by the audit tests: a temporary directory with generated keys and
+// settings pointing at it. Test-only.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <string>
+
+#include "audit/crypto.h"
+#include "audit/settings.h"
+#include "core/random.h"
+
+namespace jg::audit::testing {
+
+class TempAuditDir {
+ public:
+  TempAuditDir() {
+    root_ = std::filesystem::temp_directory_path() / ("jg-audit-" + randomId(10));
+    std::filesystem::create_directories(root_ / "keys");
+    EXPECT_TRUE(SigningKey::generate(path("keys/sign.pem"), path("keys/sign.pub.pem")).isOk());
+    EXPECT_TRUE(AeadKey::generate(path("keys/raw.key")).isOk());
+  }
+  ~TempAuditDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(root_, ec);
+  }
+  std::string path(const std::string& rel) const { return (root_ / rel).string(); }
+  std::string auditDir() const { return path("audit"); }
+  std::string instanceDir() const { return path("audit/gw1"); }
+
+  Settings settings() const {
+    Settings s;
+    s.dir = auditDir();
+    s.instance = "gw1";
+    s.key_file = path("keys/raw.key");
+    s.signing_key_file = path("keys/sign.pem");
+    s.retention = std::chrono::milliseconds(0);
+    return s;
+  }
+
+ private:
+  std::filesystem::path root_;
+};
+
+}  // namespace jg::audit::testing
