@@ -1,0 +1,309 @@
+// Policy evaluation: session binding, per-statement decisions, batches and explanations.
+#include <algorithm>
+
+#include "policy/match.h"
+#include "policy/policy.h"
+#include "policy/rule.h"
+
+namespace jg::policy {
+
+namespace {
+
+constexpr std::string_view kDenied = "42501";
+constexpr std::string_view kSyntax = "42601";
+
+int rank(Effect e) {
+  return e == Effect::kDeny ? 2 : e == Effect::kReview ? 1 : 0;
+}
+
+bool isGranted(const Request& r, const std::string& id) {
+  return std::find(r.granted.begin(), r.granted.end(), id) != r.granted.end();
+}
+
+Decision denyWith(std::string_view id, std::string_view reason, std::string detail) {
+  Decision d;
+  d.effect = Effect::kDeny;
+  d.rule_id = id;
+  d.reason = reason;
+  d.detail = std::move(detail);
+  d.sqlstate = kDenied;
+  return d;
+}
+
+void applyModifiers(Decision& d, const Rule& r) {
+  d.role = r.role;
+  d.mask_profile = r.mask;
+  d.row_limit = r.row_limit;
+  d.read_only = r.read_only;
+}
+
+// The rule that lets every admitted session run transaction control, SET/RESET/SHOW,
+// DEALLOCATE and cursor FETCH/CLOSE (guardrails still apply: SET ROLE stays blocked).
+}  // namespace
+
+Rule builtinSessionRule() {
+  Rule r;
+  r.id = "builtin:session";
+  r.reason = "session housekeeping is allowed in every admitted session";
+  r.effect = Effect::kAllow;
+  r.where = "built-in";
+  r.has_kinds = true;
+  r.kinds = *sql::kindGroupFromName("session");
+  return r;
+}
+
+std::string_view effectName(Effect e) {
+  return e == Effect::kAllow ? "allow" : e == Effect::kDeny ? "deny" : "review";
+}
+
+std::string Decision::message() const {
+  if (sqlstate == kSyntax) {
+    return parse_error;
+  }
+  std::string verb = effect == Effect::kDeny     ? "denied by rule "
+                     : effect == Effect::kReview ? "review required by rule "
+                                                 : "allowed by rule ";
+  return verb + std::string(rule_id) + ": " + std::string(reason);
+}
+
+Policy::Policy() = default;
+Policy::~Policy() = default;
+size_t Policy::ruleCount() const {
+  return rules_.size();
+}
+const Rule& Policy::rule(uint32_t index) const {
+  return rules_[index];
+}
+
+Binding Policy::bind(const identity::Identity& who, std::string_view resource,
+                     std::chrono::system_clock::time_point now) const {
+  Binding b;
+  const Rule* deny = nullptr;
+  const Rule* allow = nullptr;
+  const Rule* session_review = nullptr;
+  bool all_read_only = true;
+  for (uint32_t i = 0; i < rules_.size(); ++i) {
+    const Rule& r = rules_[i];
+    if (r.guardrail != Guardrail::kNone) {
+      b.rules_.push_back(i);
+      continue;
+    }
+    if (r.id == "builtin:session" || !detail::identityMatches(r, who, resource, nullptr)) {
+      continue;
+    }
+    b.rules_.push_back(i);
+    bool unconditional = !r.hasStatementConditions() && (!r.when || r.when->contains(now));
+    if (r.effect == Effect::kDeny && unconditional && deny == nullptr) {
+      deny = &r;
+    } else if (r.effect == Effect::kAllow) {
+      all_read_only = all_read_only && r.read_only;
+      if (allow == nullptr || (allow->role.empty() && !r.role.empty())) {
+        allow = &r;  // the first allow rule that names a role, else the first allow rule
+      }
+    } else if (r.effect == Effect::kReview) {
+      bool whole = r.review.scope == ReviewSpec::Scope::kSession && !r.hasStatementConditions();
+      if (whole && session_review == nullptr) {
+        session_review = &r;  // statement-scope reviews do not admit a session by themselves
+      }
+    }
+  }
+  Decision& d = b.session;
+  if (deny != nullptr) {
+    d = denyWith(deny->id, deny->reason, "resource " + std::string(resource));
+  } else if (session_review != nullptr || allow != nullptr) {
+    const Rule& r = session_review ? *session_review : *allow;
+    d.effect = session_review ? Effect::kReview : Effect::kAllow;
+    d.rule_id = r.id;
+    d.reason = r.reason;
+    d.role = !r.role.empty() || allow == nullptr ? std::string_view(r.role) : allow->role;
+    d.read_only = allow != nullptr && all_read_only;
+    if (session_review != nullptr) {
+      d.review = &session_review->review;
+      d.sqlstate = kDenied;
+      d.detail = "session on resource " + std::string(resource);
+    }
+    // Admitted sessions may run housekeeping statements.
+    for (uint32_t i = 0; i < rules_.size(); ++i) {
+      if (rules_[i].id == "builtin:session") {
+        b.rules_.push_back(i);
+      }
+    }
+  } else {
+    d = denyWith("default-deny", "no rule gives this identity access to the resource",
+                 "resource " + std::string(resource));
+  }
+  return b;
+}
+
+Decision Policy::evaluate(const Binding& b, const Request& req) const {
+  if (!req.stmt.known || req.stmt.stmt == nullptr) {
+    return denyWith("builtin:unknown-prepared",
+                    "EXECUTE of a statement the gateway did not see prepared", {});
+  }
+  if (req.stmt.stmt->kinds.has(sql::Kind::kUnknown)) {
+    return denyWith("builtin:unknown", "the statement runs something the gateway cannot see",
+                    detail::describe(req));
+  }
+  const Rule* deny = nullptr;
+  const Rule* guard = nullptr;
+  const Rule* review = nullptr;
+  const Rule* allow = nullptr;
+  std::string guard_what;
+  for (uint32_t i : b.rules()) {
+    const Rule& r = rules_[i];
+    if (r.guardrail != Guardrail::kNone) {
+      if (guard == nullptr && detail::guardrailMatches(r, req, &guard_what)) {
+        guard = &r;
+      }
+    } else if (r.effect == Effect::kDeny) {
+      if (deny == nullptr && detail::statementMatches(r, req, detail::Mode::kAny, nullptr)) {
+        deny = &r;
+      }
+    } else if (r.effect == Effect::kReview) {
+      // An active approval lifts the review; it never allows anything by itself.
+      if (review == nullptr && !isGranted(req, r.id) &&
+          detail::statementMatches(r, req, detail::Mode::kAny, nullptr)) {
+        review = &r;
+      }
+    } else if (allow == nullptr &&
+               detail::statementMatches(r, req, detail::Mode::kCover, nullptr)) {
+      allow = &r;
+    }
+  }
+  if (guard != nullptr) {
+    // Lifted only when a rule that covers the statement unlocks it explicitly.
+    bool lifted = false;
+    for (uint32_t i : b.rules()) {
+      const Rule& r = rules_[i];
+      if (r.effect == Effect::kAllow &&
+          std::find(r.unlock.begin(), r.unlock.end(), guardrailName(guard->guardrail)) !=
+              r.unlock.end() &&
+          detail::statementMatches(r, req, detail::Mode::kCover, nullptr)) {
+        lifted = true;
+        allow = &r;
+        break;
+      }
+    }
+    if (!lifted) {
+      return denyWith(guard->id, guard->reason, guard_what + "; " + detail::describe(req));
+    }
+  }
+  if (deny != nullptr) {
+    return denyWith(deny->id, deny->reason, detail::describe(req));
+  }
+  if (review != nullptr && allow != nullptr) {  // asking is pointless when nothing would allow it
+    Decision d;
+    d.effect = Effect::kReview;
+    d.rule_id = review->id;
+    d.reason = review->reason;
+    d.detail = detail::describe(req);
+    d.review = &review->review;
+    d.sqlstate = kDenied;
+    applyModifiers(d, *review);
+    return d;
+  }
+  if (allow == nullptr) {
+    return denyWith("default-deny", "no rule allows this statement", detail::describe(req));
+  }
+  Decision d;
+  d.effect = Effect::kAllow;
+  d.rule_id = allow->id;
+  d.reason = allow->reason;
+  applyModifiers(d, *allow);
+  if (d.role.empty()) {
+    d.role = b.session.role;
+  }
+  return d;
+}
+
+Decision Policy::evaluateBatch(const Binding& b,
+                               const std::shared_ptr<const sql::Classification>& c,
+                               sql::SessionContext& ctx, std::chrono::system_clock::time_point now,
+                               std::span<const std::string> granted) const {
+  if (!c->status.isOk()) {
+    Decision d;
+    d.effect = Effect::kDeny;
+    d.rule_id = "builtin:parse-error";
+    d.reason = "the statement does not parse";
+    d.sqlstate = kSyntax;
+    d.parse_error = c->status.message();
+    return d;
+  }
+  thread_local sql::Resolved resolved;
+  Decision best;
+  best.effect = Effect::kAllow;
+  best.rule_id = "builtin:empty";
+  best.reason = "empty query";
+  for (size_t i = 0; i < c->statements.size(); ++i) {
+    const sql::Statement& st = c->statements[i];
+    ctx.resolve(st, resolved);
+    Decision d = evaluate(b, Request{resolved, now, granted});
+    d.statement_index = static_cast<int>(i);
+    if (i == 0 || rank(d.effect) > rank(best.effect)) {
+      best = std::move(d);
+    } else if (d.effect == Effect::kAllow && best.effect == Effect::kAllow) {
+      if (best.rule_id.starts_with("builtin:") && !d.rule_id.starts_with("builtin:")) {
+        // Name the rule that allowed the substance of the batch, not its BEGIN.
+        best.rule_id = d.rule_id;
+        best.reason = d.reason;
+        best.role = d.role;
+        best.statement_index = d.statement_index;
+      }
+      if (d.row_limit > 0 && (best.row_limit == 0 || d.row_limit < best.row_limit)) {
+        best.row_limit = d.row_limit;
+      }
+      best.read_only = best.read_only || d.read_only;
+      if (best.mask_profile.empty()) {
+        best.mask_profile = d.mask_profile;
+      }
+    }
+    if (best.effect == Effect::kDeny) {
+      break;  // nothing of the batch runs
+    }
+    ctx.apply(st, c);
+  }
+  return best;
+}
+
+Explanation Policy::explain(const identity::Identity& who, std::string_view resource,
+                            const Request& req) const {
+  Explanation ex;
+  Binding b = bind(who, resource, req.now);
+  ex.lines.push_back("session: " + std::string(effectName(b.session.effect)) + " by " +
+                     std::string(b.session.rule_id) +
+                     (b.session.role.empty() ? "" : " (role " + std::string(b.session.role) + ")"));
+  for (uint32_t i = 0; i < rules_.size(); ++i) {
+    const Rule& r = rules_[i];
+    std::string head =
+        "[" + std::string(effectName(r.effect)) + "] " + r.id + " (" + r.where + "): ";
+    std::string why;
+    bool bound = std::find(b.rules().begin(), b.rules().end(), i) != b.rules().end();
+    if (!bound) {
+      if (r.id == "builtin:session") {
+        why = "the session is not admitted";
+      } else {
+        (void)detail::identityMatches(r, who, resource, &why);
+      }
+      ex.lines.push_back(head + "not applicable: " + why);
+      continue;
+    }
+    if (!req.stmt.known || req.stmt.stmt == nullptr) {
+      ex.lines.push_back(head + "not evaluated (unknown prepared statement)");
+      continue;
+    }
+    bool m;
+    if (r.guardrail != Guardrail::kNone) {
+      m = detail::guardrailMatches(r, req, &why);
+      ex.lines.push_back(head + (m ? "MATCHED: " + why : "not matched"));
+      continue;
+    }
+    auto mode = r.effect == Effect::kAllow ? detail::Mode::kCover : detail::Mode::kAny;
+    m = detail::statementMatches(r, req, mode, &why);
+    std::string granted = r.effect == Effect::kReview && isGranted(req, r.id) ? " (approved)" : "";
+    ex.lines.push_back(head + (m ? "MATCHED" + granted : "not matched: " + why));
+  }
+  ex.decision = b.session.effect == Effect::kDeny ? b.session : evaluate(b, req);
+  return ex;
+}
+
+}  // namespace jg::policy

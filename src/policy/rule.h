@@ -1,0 +1,87 @@
+// Compiled rules: what Policy::compile produces from each entry of `policies:`, plus the
+// built-in guardrails. Internal to the policy module (and its tests); immutable once compiled.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "policy/policy.h"
+#include "policy/time_window.h"
+#include "sql/kind.h"
+
+namespace jg::policy {
+
+// A table pattern such as `crm.*`, `"CRM"."Customers"` or `customers` (any schema). Each part
+// is a glob, folded as PostgreSQL folds identifiers.
+struct TablePattern {
+  std::string schema;  // "*" when the pattern has no schema
+  std::string name;
+  std::string text;  // as written, for explanations
+};
+
+// A column pattern: `ssn`, `customers.ssn` or `crm.customers.ssn`.
+struct ColumnPattern {
+  std::optional<TablePattern> table;
+  std::string column;
+  std::string text;
+};
+
+enum class Guardrail {
+  kNone,
+  kCopyProgram,
+  kCopyFile,
+  kServerFiles,
+  kDblink,
+  kBackendSignals,
+  kRoleChange,
+  kAlterSystem,
+  kCreateExtension,
+  kCatalogWrites,
+  kDoBlock,
+};
+
+struct Rule {
+  std::string id;
+  std::string reason;
+  Effect effect = Effect::kDeny;
+  Guardrail guardrail = Guardrail::kNone;  // built-in rules only
+  std::string where;                       // "file:line" of the rule, for explanations
+
+  // Identity and resource conditions (empty = any).
+  std::vector<std::string> subjects, emails, groups, client_ids, resources;
+  // Statement conditions (empty = any).
+  bool has_kinds = false;
+  sql::KindSet kinds;
+  std::vector<TablePattern> tables;
+  std::vector<ColumnPattern> columns;
+  std::vector<std::string> functions;
+  std::optional<TimeWindow> when;
+
+  // Modifiers and review.
+  std::string role, mask;
+  int64_t row_limit = 0;
+  bool read_only = false;
+  std::vector<std::string> unlock;  // guardrail names this allow rule lifts
+  ReviewSpec review;
+
+  bool hasStatementConditions() const {
+    return has_kinds || !tables.empty() || !columns.empty() || !functions.empty();
+  }
+};
+
+// Glob match (`*`, `?`, `[...]`) through fnmatch(3).
+bool globMatch(const std::string& pattern, const std::string& text);
+// Parses a table pattern; nullopt when malformed (unterminated quote, too many parts).
+std::optional<TablePattern> parseTablePattern(std::string_view text);
+std::optional<ColumnPattern> parseColumnPattern(std::string_view text);
+
+// The built-in guardrails, in evaluation order.
+std::vector<Rule> builtinGuardrails();
+// "builtin:session": allows SET/RESET/SHOW, transaction control, DEALLOCATE and cursor FETCH/CLOSE
+// in every admitted session.
+Rule builtinSessionRule();
+// The guardrail name used in `unlock:` ("do-block"), or "" for kNone.
+std::string_view guardrailName(Guardrail g);
+
+}  // namespace jg::policy
