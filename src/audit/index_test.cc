@@ -1,0 +1,219 @@
+#include "audit/index.h"
+
+#include <gtest/gtest.h>
+
+#include <sstream>
+
+#include "audit/replay.h"
+#include "audit/test_util.h"
+
+namespace jg::audit {
+namespace {
+
+// Records one RAG session: connect, auth, a statement returning documents 41 and 42, end.
+void recordSession(Recorder& rec, const std::string& sid, const std::string& email,
+                   const std::string& group, std::chrono::system_clock::time_point t0) {
+  identity::Identity id;
+  id.subject = "sub-" + email;
+  id.email = email;
+  id.groups = {group};
+  auto at = [&](int ms) { return t0 + std::chrono::milliseconds(ms); };
+  ASSERT_TRUE(rec.append(Event{sid, at(0),
+                               ConnectEvent{"10.0.0.5:40000", "kb", "postgres", "TLSv1.3",
+                                            "TLS_AES_128_GCM_SHA256", "retriever", "pipeline"}})
+                  .isOk());
+  ASSERT_TRUE(
+      rec.append(Event{sid, at(1), AuthEvent{true, "oidc-password", Principal::from(id), ""}})
+          .isOk());
+  StatementEvent st;
+  st.statement_id = 1;
+  st.text = "SELECT doc_id, body, author_email FROM public.chunks WHERE doc_id = ANY($1)";
+  st.kind = "select";
+  st.tables = {"public.chunks"};
+  st.decision = "allow";
+  st.rule_id = "pipeline-read";
+  st.fingerprint = "fp1";
+  st.setParams({std::string("{41,42}")});
+  ASSERT_TRUE(rec.append(Event{sid, at(2), st}).isOk());
+  ASSERT_TRUE(rec.append(Event{sid, at(3),
+                               ResultStartEvent{1,
+                                                {{"doc_id", 23, "public.chunks", 0},
+                                                 {"body", 25, "public.chunks", 0},
+                                                 {"author_email", 25, "", 0}}}})
+                  .isOk());
+  ResultRowsEvent rows;
+  rows.statement_id = 1;
+  rows.rows = {{std::string("41"), std::string("intro"), std::string("b***@example.com")},
+               {std::string("42"), std::string("pricing"), std::nullopt}};
+  rows.setRawRows({{std::string("41"), std::string("intro"), std::string("bob@example.com")},
+                   {std::string("42"), std::string("pricing"), std::nullopt}});
+  rows.document_ids = {"41", "42"};
+  ASSERT_TRUE(rec.append(Event{sid, at(4), rows}).isOk());
+  ASSERT_TRUE(
+      rec.append(Event{sid, at(5), ResultEndEvent{1, "SELECT 2", 2, 120, {{"email", 1}}}}).isOk());
+  StatementEvent denied;
+  denied.statement_id = 2;
+  denied.text = "DELETE FROM public.chunks";
+  denied.kind = "delete";
+  denied.tables = {"public.chunks"};
+  denied.decision = "deny";
+  denied.rule_id = "default-deny";
+  ASSERT_TRUE(rec.append(Event{sid, at(6), denied}).isOk());
+  ASSERT_TRUE(
+      rec.append(Event{sid, at(7),
+                       ErrorEvent{2, "gateway", "ERROR", "42501", "permission denied by policy"}})
+          .isOk());
+  ASSERT_TRUE(rec.append(Event{sid, at(1000), SessionEndEvent{"client-closed", 2, 2}}).isOk());
+}
+
+class IndexTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto st = store::open("sqlite://" + dir_.path("state.db"));
+    ASSERT_TRUE(st.isOk());
+    store_ = std::move(*st);
+    ASSERT_TRUE(store_->migrate("audit", indexMigrations()).isOk());
+    indexer_ = std::make_unique<Indexer>(*store_);
+    RecorderOptions opt;
+    opt.index = indexer_.get();
+    auto rec = Recorder::open(dir_.settings(), opt);
+    ASSERT_TRUE(rec.isOk());
+    rec_ = std::move(*rec);
+    recordSession(*rec_, "s-alice", "alice@example.com", "rag", t0_);
+    recordSession(*rec_, "s-bob", "bob@example.com", "analysts", t0_ + std::chrono::hours(1));
+    ASSERT_TRUE(indexer_->flush().isOk());
+  }
+
+  std::vector<StatementHit> find(SearchQuery q) {
+    auto hits = search(*store_, q);
+    EXPECT_TRUE(hits.isOk()) << hits.status().message();
+    return hits.isOk() ? *hits : std::vector<StatementHit>{};
+  }
+
+  testing::TempAuditDir dir_;
+  std::unique_ptr<store::Store> store_;
+  std::unique_ptr<Indexer> indexer_;
+  std::unique_ptr<Recorder> rec_;
+  std::chrono::system_clock::time_point t0_ = fromMicros(1'780'000'000'000'000);
+};
+
+TEST_F(IndexTest, SearchFiltersByIdentityResourceTableKindAndDecision) {
+  EXPECT_EQ(find({}).size(), 4u);
+  auto alice = find({.user = "alice@example.com"});
+  ASSERT_EQ(alice.size(), 2u);
+  EXPECT_EQ(alice[0].session_id, "s-alice");
+  EXPECT_EQ(alice[0].resource, "kb");
+  EXPECT_EQ(find({.user = "sub-bob@example.com"}).size(), 2u);
+  EXPECT_EQ(find({.group = "analysts"}).size(), 2u);
+  EXPECT_EQ(find({.resource = "kb", .table = "public.chunks"}).size(), 4u);
+  EXPECT_EQ(find({.table = "crm.customers"}).size(), 0u);
+  auto denied = find({.decision = "deny"});
+  ASSERT_EQ(denied.size(), 2u);
+  EXPECT_EQ(denied[0].kind, "delete");
+  EXPECT_EQ(denied[0].error, "42501: permission denied by policy");
+  EXPECT_EQ(find({.kind = "select", .rule = "pipeline-read"}).size(), 2u);
+  EXPECT_EQ(find({.fingerprint = "fp1"}).size(), 2u);
+  EXPECT_EQ(find({.contains = "ANY($1)"}).size(), 2u);
+}
+
+TEST_F(IndexTest, DocumentLineageAnswersWhoRetrievedADocumentAndWhen) {
+  auto hits = find({.document = "42"});
+  ASSERT_EQ(hits.size(), 2u);
+  EXPECT_EQ(hits[0].email, "bob@example.com");  // newest first
+  EXPECT_EQ(hits[1].email, "alice@example.com");
+  EXPECT_EQ(hits[1].rows, 2);
+  EXPECT_EQ(hits[1].ts_us, toMicros(t0_ + std::chrono::milliseconds(2)));
+  EXPECT_TRUE(find({.document = "43"}).empty());
+}
+
+TEST_F(IndexTest, TimeWindowsAreHalfOpen) {
+  int64_t split = toMicros(t0_ + std::chrono::minutes(30));
+  EXPECT_EQ(find({.since_us = split}).size(), 2u);
+  EXPECT_EQ(find({.until_us = split}).size(), 2u);
+  EXPECT_EQ(find({.since_us = split, .until_us = split}).size(), 0u);
+}
+
+TEST_F(IndexTest, IndexHoldsNoRawValuesOrParameters) {
+  bool leaked = false;
+  for (const char* table : {"audit_sessions", "audit_statements", "audit_documents"}) {
+    ASSERT_TRUE(store_
+                    ->query(std::string("SELECT * FROM ") + table, {},
+                            [&](const store::Row& r) {
+                              for (const auto& v : r) {
+                                std::string s = store::asString(v);
+                                leaked |= s.find("bob@example.com") != std::string::npos &&
+                                          std::string(table) != "audit_sessions";
+                                leaked |= s.find("{41,42}") != std::string::npos;
+                              }
+                              return true;
+                            })
+                    .isOk());
+  }
+  EXPECT_FALSE(leaked);
+}
+
+TEST_F(IndexTest, ReindexRebuildsTheSameRowsIdempotently) {
+  ASSERT_TRUE(rec_->close().isOk());
+  auto fresh = store::open("sqlite::memory:");
+  ASSERT_TRUE(fresh.isOk());
+  ASSERT_TRUE((*fresh)->migrate("audit", indexMigrations()).isOk());
+  ASSERT_TRUE(reindex(dir_.auditDir(), **fresh).isOk());
+  ASSERT_TRUE(reindex(dir_.auditDir(), **fresh).isOk());
+  auto hits = search(**fresh, {.document = "41"});
+  ASSERT_TRUE(hits.isOk());
+  EXPECT_EQ(hits->size(), 2u);
+  EXPECT_EQ(search(**fresh, {})->size(), 4u);
+}
+
+TEST_F(IndexTest, RemovedSegmentsTakeTheirRowsWithThem) {
+  auto loc = findSession(*store_, "s-alice");
+  ASSERT_TRUE(loc.isOk());
+  ASSERT_TRUE(loc->has_value());
+  EXPECT_EQ((*loc)->instance, "gw1");
+  ASSERT_TRUE(indexer_->removeSegments("gw1", {(*loc)->segment}).isOk());
+  EXPECT_TRUE(find({}).empty());
+  EXPECT_FALSE(findSession(*store_, "s-alice")->has_value());
+}
+
+TEST_F(IndexTest, ReplayShowsMaskedRowsAndRawOnlyWithTheKey) {
+  auto loc = findSession(*store_, "s-alice");
+  ASSERT_TRUE(loc.isOk());
+  std::ostringstream masked;
+  auto n = renderSession(dir_.auditDir(), "s-alice", *loc, ReplayFormat::kText, nullptr, masked);
+  ASSERT_TRUE(n.isOk()) << n.status().message();
+  EXPECT_EQ(*n, 9u);
+  std::string text = masked.str();
+  EXPECT_NE(text.find("b***@example.com"), std::string::npos) << text;
+  EXPECT_EQ(text.find("bob@example.com"), std::string::npos);
+  EXPECT_NE(text.find("<sealed sha256:"), std::string::npos);
+  EXPECT_NE(text.find("allow by rule pipeline-read"), std::string::npos);
+  EXPECT_NE(text.find("+    1.000s end"), std::string::npos) << text;
+
+  RawOpener opener;
+  opener.addKey(*AeadKey::loadFile(dir_.path("keys/raw.key")));
+  std::ostringstream raw;
+  ASSERT_TRUE(
+      renderSession(dir_.auditDir(), "s-alice", std::nullopt, ReplayFormat::kText, &opener, raw)
+          .isOk());
+  EXPECT_NE(raw.str().find("bob@example.com"), std::string::npos) << raw.str();
+  EXPECT_NE(raw.str().find("$1 = '{41,42}'"), std::string::npos) << raw.str();
+
+  std::ostringstream js;
+  ASSERT_TRUE(
+      renderSession(dir_.auditDir(), "s-alice", *loc, ReplayFormat::kJson, &opener, js).isOk());
+  std::istringstream lines(js.str());
+  std::string first;
+  std::getline(lines, first);
+  auto v = boost::json::parse(first).as_object();
+  EXPECT_EQ(v["type"].as_string(), "connect");
+  EXPECT_NE(js.str().find("\"rows_raw\""), std::string::npos);
+
+  std::ostringstream none;
+  EXPECT_EQ(renderSession(dir_.auditDir(), "nope", std::nullopt, ReplayFormat::kText, nullptr, none)
+                .status()
+                .code(),
+            Code::kNotFound);
+}
+
+}  // namespace
+}  // namespace jg::audit

@@ -1,0 +1,48 @@
+// Replay: reads one session's records back from the segments and renders them as they
+// happened (time offsets, statements with bind parameters, decisions, masked rows as tables,
+// errors), as text for people or JSON lines for tools.
+//
+// Raw (pre-masking) rows and bind parameter values are shown only when a RawOpener holding the
+// segment's key is given; the caller is responsible for recording that a raw replay happened
+// (the CLI appends a ReplayEvent). Functions are stateless; thread-safe.
+#pragma once
+
+#include <boost/json.hpp>
+#include <functional>
+#include <optional>
+#include <ostream>
+#include <string>
+
+#include "audit/codec.h"
+#include "audit/event.h"
+#include "audit/index.h"
+
+namespace jg::audit {
+
+struct ReplayedRecord {
+  std::string instance;
+  uint64_t segment = 0;
+  uint64_t seq = 0;
+  std::string raw_key_id;      // the segment's raw payload key id ("" when raw is off)
+  boost::json::object record;  // the record as stored
+  Event event;                 // decoded; RawBytes still sealed
+};
+
+// Calls `fn` for each record of `session_id`, in log order. With `hint` (from the index) the
+// scan starts at the session's first segment; without it every segment is scanned. Stops after
+// the session_end record. Returns kNotFound when the session has no records.
+Status forEachSessionRecord(const std::string& dir, const std::string& session_id,
+                            const std::optional<SessionLocation>& hint,
+                            const std::function<void(ReplayedRecord&&)>& fn);
+
+enum class ReplayFormat { kText, kJson };
+
+// Renders a session to `out`. `opener` null means no raw data. Returns records rendered.
+Result<uint64_t> renderSession(const std::string& dir, const std::string& session_id,
+                               const std::optional<SessionLocation>& hint, ReplayFormat format,
+                               const RawOpener* opener, std::ostream& out);
+
+// Formats rows as an aligned text table (psql style).
+std::string formatTable(const std::vector<std::string>& header, const std::vector<Row>& rows);
+
+}  // namespace jg::audit

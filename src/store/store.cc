@@ -1,0 +1,66 @@
+#include "store/store.h"
+
+#include "store/sqlite_store.h"
+
+namespace jg::store {
+
+std::string asString(const Value& v) {
+  if (const auto* s = std::get_if<std::string>(&v)) {
+    return *s;
+  }
+  if (const auto* i = std::get_if<int64_t>(&v)) {
+    return std::to_string(*i);
+  }
+  if (const auto* d = std::get_if<double>(&v)) {
+    return std::to_string(*d);
+  }
+  return {};
+}
+
+int64_t asInt(const Value& v) {
+  if (const auto* i = std::get_if<int64_t>(&v)) {
+    return *i;
+  }
+  if (const auto* d = std::get_if<double>(&v)) {
+    return static_cast<int64_t>(*d);
+  }
+  if (const auto* s = std::get_if<std::string>(&v)) {
+    return std::strtoll(s->c_str(), nullptr, 10);
+  }
+  return 0;
+}
+
+bool isNull(const Value& v) {
+  return std::holds_alternative<std::monostate>(v);
+}
+
+Result<std::unique_ptr<Store>> open(std::string_view url) {
+  if (url == "sqlite::memory:") {
+    return openSqlite(":memory:");
+  }
+  constexpr std::string_view kSqlite = "sqlite://";
+  if (url.substr(0, kSqlite.size()) == kSqlite) {
+    std::string path(url.substr(kSqlite.size()));
+    if (path.empty()) {
+      return invalidArgument("state store URL names no file: " + std::string(url));
+    }
+    return openSqlite(path);
+  }
+  if (url.substr(0, 13) == "postgresql://" || url.substr(0, 11) == "postgres://") {
+    return Status::error(Code::kInvalidArgument,
+                         "state store: postgresql:// is not available in this build yet");
+  }
+  return invalidArgument("state store URL must start with sqlite:// (got '" + std::string(url) +
+                         "')");
+}
+
+std::string parseSettings(const config::Node& node, config::Errors& errors) {
+  std::string url = node.str(errors, "sqlite:///var/lib/jitgate/state.db");
+  if (url.rfind("sqlite://", 0) != 0 && url != "sqlite::memory:" &&
+      url.rfind("postgresql://", 0) != 0 && url.rfind("postgres://", 0) != 0) {
+    errors.add(node, "must be a sqlite:///path or postgresql:// URL");
+  }
+  return url;
+}
+
+}  // namespace jg::store

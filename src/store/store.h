@@ -1,0 +1,79 @@
+// The state store: a small SQL interface over the gateway's durable state (the audit index
+// now; reviews and grants next). SQLite is the embedded default; a PostgreSQL implementation
+// for multi-replica deployments plugs in behind the same interface.
+//
+// Usage: open(url) returns a Store. Each component owns its tables and migrates them with
+// migrate("<component>", migrations): an ordered list, only ever appended to, applied in one
+// transaction each and recorded in the `schema_version` table (one row per component). All
+// reads and writes go through transaction() / query() with `?` placeholders; statements are
+// prepared once and cached. SQL should stay in the common subset of SQLite and PostgreSQL
+// (dialect() says which one runs, for the rare difference).
+//
+// Thread-safe: a Store serializes its transactions internally. Not re-entrant: do not call the
+// Store from inside a transaction() callback (use the Tx).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "config/node.h"
+#include "core/status.h"
+
+namespace jg::store {
+
+// NULL, integer, real or text. Blobs are stored as text (hex/base64) by their owners.
+using Value = std::variant<std::monostate, int64_t, double, std::string>;
+using Row = std::vector<Value>;
+// Return false to stop reading rows.
+using RowCallback = std::function<bool(const Row&)>;
+
+std::string asString(const Value& v);  // "" for NULL
+int64_t asInt(const Value& v);         // 0 for NULL
+bool isNull(const Value& v);
+
+struct Migration {
+  int version = 0;  // 1, 2, 3 ... in order
+  std::string description;
+  std::vector<std::string> statements;
+};
+
+class Tx {
+ public:
+  virtual ~Tx() = default;
+  virtual Status exec(std::string_view sql, const std::vector<Value>& params = {}) = 0;
+  virtual Status query(std::string_view sql, const std::vector<Value>& params,
+                       const RowCallback& on_row) = 0;
+  // Rows changed by the last exec.
+  virtual int64_t changes() const = 0;
+};
+
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  // Applies the migrations of `component` above its recorded version. Fails (and changes
+  // nothing for the failing step) if the database is at a version newer than the list knows.
+  virtual Status migrate(std::string_view component, const std::vector<Migration>& migrations) = 0;
+  // The recorded schema version of a component (0 when never migrated).
+  virtual Result<int> schemaVersion(std::string_view component) = 0;
+  // Runs `fn` in a write transaction: committed when it returns ok, rolled back otherwise.
+  virtual Status transaction(const std::function<Status(Tx&)>& fn) = 0;
+  // A read outside an explicit transaction.
+  virtual Status query(std::string_view sql, const std::vector<Value>& params,
+                       const RowCallback& on_row) = 0;
+  virtual std::string_view dialect() const = 0;
+};
+
+// "sqlite:///abs/path.db", "sqlite://relative/path.db" or "sqlite::memory:".
+// ("postgresql://..." is recognized and reported as not available yet.)
+Result<std::unique_ptr<Store>> open(std::string_view url);
+
+// Parses the top-level `store:` scalar (a URL). Default: sqlite:///var/lib/jitgate/state.db.
+std::string parseSettings(const config::Node& node, config::Errors& errors);
+
+}  // namespace jg::store
