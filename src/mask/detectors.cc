@@ -1,0 +1,128 @@
+#include "mask/detectors.h"
+
+#include <hs/hs.h>
+
+namespace jg::mask {
+namespace {
+
+// Notes on the expressions:
+// - `\b` is the only assertion Vectorscan supports; context that needs look-behind is checked by
+//   the validator, which sees the whole text.
+// - Prefilters keep a literal anchor (`@`, `:`, `=`, a keyword) and drop the expensive tails so
+//   the all-cells scan stays fast; they must stay supersets of the exact expressions, and must
+//   not use `\b` (a raw scan over a container sees neighbours the value itself does not have).
+// - The whole prefilter set is tuned together: Vectorscan's literal analysis is global, and two
+//   innocent-looking expressions (an optional-space run after a case-insensitive keyword, a
+//   leading "0[1-9]") each halved the set's speed. Measure with bench/mask_bench after edits.
+std::vector<DetectorSpec> makeBuiltins() {
+  std::vector<DetectorSpec> d;
+  d.push_back({"private_key",
+               "PRIVATE_KEY",
+               {{R"(-----BEGIN[A-Z0-9 ]{0,30}PRIVATE KEY( BLOCK)?-----)", "", 0, extendPemBlock}}});
+  d.push_back({"jwt",
+               "JWT",
+               {{R"(\beyJ[A-Za-z0-9_\-]{4,}\.eyJ[A-Za-z0-9_\-]{4,}\.[A-Za-z0-9_\-]*)",
+                 R"(eyJ[A-Za-z0-9_\-]{4}[A-Za-z0-9_\-]*\.eyJ)", 0, nullptr}}});
+  d.push_back(
+      {"aws_access_key",
+       "AWS_ACCESS_KEY",
+       {{R"(\b(AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AIPA|ANPA|ANVA|AROA|APKA)[A-Z2-7]{16}\b)",
+         R"((AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AIPA|ANPA|ANVA|AROA|APKA)[A-Z2-7]{16})", 0, nullptr}}});
+  d.push_back(
+      {"aws_secret_key",
+       "AWS_SECRET_KEY",
+       {{R"(aws[A-Za-z0-9_\-. ]{0,20}(secret|sk)[A-Za-z_\-]{0,20}["']?\s{0,3}[:=]\s{0,3}["']?[A-Za-z0-9/+]{40})",
+         R"(aws[A-Za-z0-9_\-. ]{0,20}(secret|sk))", HS_FLAG_CASELESS, validateAwsSecret}}});
+  d.push_back({"github_token",
+               "GITHUB_TOKEN",
+               {{R"(\b(gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{22,})\b)",
+                 R"(gh[pousr]_[A-Za-z0-9]{36}|github_pat_[A-Za-z0-9_]{22})", 0, nullptr}}});
+  d.push_back(
+      {"slack_token",
+       "SLACK_TOKEN",
+       {{R"(\bxox[abposr]-[A-Za-z0-9\-]{10,})", R"(xox[abposr]-[A-Za-z0-9\-]{10})", 0, nullptr},
+        {R"(https://hooks\.slack\.com/services/[A-Za-z0-9/_\-]{20,})",
+         R"(hooks\.slack\.com/services/)", 0, nullptr}}});
+  d.push_back({"stripe_key",
+               "STRIPE_KEY",
+               {{R"(\b(sk|rk|pk)_(live|test)_[A-Za-z0-9]{10,}\b)",
+                 R"([spr]k_(live|test)_[A-Za-z0-9]{10})", 0, nullptr}}});
+  d.push_back({"url_password",
+               "PASSWORD",
+               {{R"(\b[a-zA-Z][a-zA-Z0-9+.\-]{1,20}://[^\s:/@]+:[^\s@/]+@)",
+                 R"(://[^\s:/@]+:[^\s@/]+@)", 0, validateUrlPassword}}});
+  d.push_back(
+      {"secret_assignment",
+       "SECRET",
+       {{R"(\b(password|passwd|pwd|pass|passphrase|secret|client_secret|secret_key|api_?key|access_token|auth_token|token)["']?\s{0,3}[:=]\s{0,3}["']?[^\s"',;&]+)",
+         R"((pass(word|wd|phrase)?|pwd|secret(_key)?|api_?key|token)(["']?[:=]|["']?\s{1,3}[:=]))",
+         HS_FLAG_CASELESS, validateAssignment}}});
+  d.push_back({"email",
+               "EMAIL",
+               {{R"([A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,24}\b)",
+                 R"([A-Za-z0-9._%+\-]@[A-Za-z0-9\-]+\.[A-Za-z0-9\-])", 0, validateEmail}}});
+  d.push_back(
+      {"credit_card",
+       "CREDIT_CARD",
+       {{R"(\b(\d{13,19}|\d{4}([ \-]\d{4}){2,3}([ \-]\d{1,3})?|\d{4}[ \-]\d{6}[ \-]\d{4,5})\b)",
+         R"(\d{4}[ \-]?\d{4}[ \-]?\d{4}|\d{4}[ \-]\d{6}[ \-]\d{4})", 0, validateCard}}});
+  d.push_back({"us_ssn",
+               "US_SSN",
+               {{R"(\b\d{3}-\d{2}-\d{4}\b|\b\d{3} \d{2} \d{4}\b)", R"(\d{3}[ \-]\d{2}[ \-]\d{4})",
+                 0, validateSsn}}});
+  d.push_back({"iban",
+               "IBAN",
+               {{R"(\b[A-Z]{2}\d{2}( ?[A-Z0-9]{4}){2,7}( ?[A-Z0-9]{1,4})?\b)",
+                 R"([A-Z]{2}\d{2} ?[A-Z0-9]{4} ?[A-Z0-9]{4})", 0, validateIban}}});
+  d.push_back(
+      {"phone",
+       "PHONE",
+       {
+           // E.164 and "+CC ..." international forms.
+           {R"(\+[1-9]([ .\-]?\(?\d\)?){6,14}\b)", R"(\+[1-9][ .\-]?\(?\d)", 0, validatePhone},
+           // "00CC ..." international dialling prefix.
+           {R"(\b00[1-9]\d{0,2}[ .\-]\d{1,4}([ .\-]\d{2,4}){1,4}\b)", R"(00[1-9]\d{0,2}[ .\-]\d)",
+            0, validatePhone},
+           // NANP: (212) 555-1234, 212-555-1234, 212.555.1234, 1-212-555-1234.
+           {R"((\b1[ .\-])?(\(\d{3}\) ?|\b\d{3}[ .\-])\d{3}[ .\-]\d{4}\b)",
+            R"(\d{3}[ .\-)] ?\d{3}[ .\-]\d{4})", 0, validateNanpPhone},
+           // National trunk-prefix forms: 06 12 34 56 78, 020 7946 0958, 030 1234 5678.
+           {R"(\b0[1-9](( \d{2}){4}|(\.\d{2}){4}|\d{1,3} \d{3,4} \d{3,4})\b)",
+            R"(\d \d{2,4} \d{2}|\d\.\d{2}\.\d{2})", 0, validatePhone},
+       }});
+  d.push_back({"ipv4",
+               "IPV4",
+               {{R"(\b\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}\b)", R"(\d\.\d{1,3}\.\d{1,3}\.\d)", 0,
+                 validateIpv4}}});
+  d.push_back({"ipv6",
+               "IPV6",
+               {{R"(\b[0-9a-fA-F]{1,4}(:[0-9a-fA-F]{0,4}){2,7})",
+                 R"([0-9a-fA-F]:[0-9a-fA-F]{0,4}:)", 0, validateIpv6}}});
+  return d;
+}
+
+}  // namespace
+
+std::span<const DetectorSpec> builtinDetectors() {
+  static const std::vector<DetectorSpec> kBuiltins = makeBuiltins();
+  return kBuiltins;
+}
+
+const DetectorSpec* findBuiltinDetector(std::string_view name) {
+  for (const DetectorSpec& d : builtinDetectors()) {
+    if (d.name == name) {
+      return &d;
+    }
+  }
+  return nullptr;
+}
+
+std::vector<std::string> builtinDetectorNames() {
+  std::vector<std::string> names;
+  for (const DetectorSpec& d : builtinDetectors()) {
+    names.push_back(d.name);
+  }
+  return names;
+}
+
+}  // namespace jg::mask

@@ -1,0 +1,162 @@
+#include "mask/detectors.h"
+
+#include <gtest/gtest.h>
+
+#include "mask/engine.h"
+#include "mask/scanner.h"
+
+namespace jg::mask {
+namespace {
+
+class DetectorTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    Settings s;
+    s.defaults.detectors = builtinDetectorNames();
+    auto e = Engine::create(s, "");
+    ASSERT_TRUE(e.isOk()) << e.status().message();
+    engine_ = new std::shared_ptr<const Engine>(*e);
+  }
+  static void TearDownTestSuite() { delete engine_; }
+
+  // The labels found in `text`, space-separated, in order.
+  std::string labels(std::string_view text) {
+    Scanner scanner(*engine_);
+    std::vector<Span> spans;
+    Status s = scanner.findSpans(*(*engine_)->profile(), text, spans);
+    EXPECT_TRUE(s.isOk()) << s.message();
+    std::string out;
+    for (const Span& sp : spans) {
+      out += (out.empty() ? "" : " ") + (*engine_)->profile()->label(sp.detector);
+    }
+    return out;
+  }
+  // The masked text with the default strategy (redact).
+  std::string masked(std::string_view text) {
+    Scanner scanner(*engine_);
+    std::string out;
+    Counters c;
+    auto r = scanner.maskFreeText(*(*engine_)->profile(), text, out, c);
+    EXPECT_TRUE(r.isOk()) << r.status().message();
+    return r.isOk() && *r == CellResult::kRewritten ? out : std::string(text);
+  }
+
+  static std::shared_ptr<const Engine>* engine_;
+};
+std::shared_ptr<const Engine>* DetectorTest::engine_ = nullptr;
+
+TEST_F(DetectorTest, CatalogueHasAtLeastFourteenDetectors) {
+  EXPECT_GE(builtinDetectors().size(), 14u);
+}
+
+TEST_F(DetectorTest, Email) {
+  EXPECT_EQ(masked("mail alice.smith+rag@mail.example.co.uk now"), "mail [EMAIL] now");
+  EXPECT_EQ(masked("<bob@example.com>"), "<[EMAIL]>");
+  EXPECT_EQ(labels("user@localhost or @handle or a@b"), "");
+  EXPECT_EQ(labels("version 1.2.3@latest"), "");
+}
+
+TEST_F(DetectorTest, Phone) {
+  EXPECT_EQ(masked("call +1 415 555 2671 today"), "call [PHONE] today");
+  EXPECT_EQ(masked("call +14155552671"), "call [PHONE]");
+  EXPECT_EQ(masked("tel (212) 555-1234."), "tel [PHONE].");
+  EXPECT_EQ(masked("tel 212-555-1234"), "tel [PHONE]");
+  EXPECT_EQ(masked("tel 1-212-555-1234"), "tel [PHONE]");
+  EXPECT_EQ(masked("Paris +33 1 42 68 53 00"), "Paris [PHONE]");
+  EXPECT_EQ(masked("London 020 7946 0958"), "London [PHONE]");
+  EXPECT_EQ(masked("mobile 06 12 34 56 78"), "mobile [PHONE]");
+  EXPECT_EQ(masked("Berlin 0049 30 1234 5678"), "Berlin [PHONE]");
+}
+
+TEST_F(DetectorTest, PhoneHardNegatives) {
+  EXPECT_EQ(labels("order 2023-10-12 10:20:30"), "");
+  EXPECT_EQ(labels("order #1234567890 shipped"), "");
+  EXPECT_EQ(labels("price $1,234.56 or 1 234 567.89 EUR"), "");
+  EXPECT_EQ(labels("id 550e8400-e29b-41d4-a716-446655440000"), "");
+  EXPECT_EQ(labels("version 10.2.3 build 2024.01.15"), "");
+  EXPECT_EQ(labels("ts 1700000000000 and 20231012103045"), "");
+  EXPECT_EQ(labels("range 123-456-7890"), "");  // area code cannot start with 1
+  EXPECT_EQ(labels("C++11 and 3+4=7"), "");
+}
+
+TEST_F(DetectorTest, CreditCard) {
+  EXPECT_EQ(masked("card 4111 1111 1111 1111 ok"), "card [CREDIT_CARD] ok");
+  EXPECT_EQ(masked("card 4111-1111-1111-1111"), "card [CREDIT_CARD]");
+  EXPECT_EQ(masked("card 5555555555554444"), "card [CREDIT_CARD]");
+  EXPECT_EQ(masked("amex 3782 822463 10005"), "amex [CREDIT_CARD]");
+  EXPECT_EQ(labels("bad 4111 1111 1111 1112"), "");    // Luhn
+  EXPECT_EQ(labels("mixed 4111 1111-1111 1111"), "");  // separators
+}
+
+TEST_F(DetectorTest, CreditCardHardNegatives) {
+  EXPECT_EQ(labels("order 1234567812345670"), "");  // Luhn-valid, unknown network
+  EXPECT_EQ(labels("ts 20231012103045123"), "");
+  EXPECT_EQ(labels("hash 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"), "");
+  EXPECT_EQ(labels("uuid 4111-1111-1111-1111-111111111111"), "");
+  EXPECT_EQ(labels("price 4111.11 and 1,111,111.11"), "");
+}
+
+TEST_F(DetectorTest, UsSsn) {
+  EXPECT_EQ(masked("ssn 123-45-6789."), "ssn [US_SSN].");
+  EXPECT_EQ(labels("ssn 666-45-6789 or 000-12-3456 or 123-00-4567"), "");
+  EXPECT_EQ(labels("date 2023-10-12, part 123-45-6789-0"), "");
+}
+
+TEST_F(DetectorTest, Iban) {
+  EXPECT_EQ(masked("iban DE89 3704 0044 0532 0130 00."), "iban [IBAN].");
+  EXPECT_EQ(masked("iban GB82WEST12345698765432"), "iban [IBAN]");
+  EXPECT_EQ(labels("iban DE89370400440532013001"), "");
+}
+
+TEST_F(DetectorTest, Ipv4) {
+  EXPECT_EQ(masked("from 10.0.12.7:5432"), "from [IPV4]:5432");
+  EXPECT_EQ(labels("bad 256.1.1.1, version 1.2.3.4.5, 1.2.3"), "");
+}
+
+TEST_F(DetectorTest, Ipv6) {
+  EXPECT_EQ(masked("addr 2001:db8::8a2e:370:7334 end"), "addr [IPV6] end");
+  EXPECT_EQ(masked("addr fe80:0:0:0:200:f8ff:fe21:67cf"), "addr [IPV6]");
+  EXPECT_EQ(labels("at 10:20:30, mac 00:1a:2b:3c:4d:5e, std::string"), "");
+}
+
+TEST_F(DetectorTest, AwsKeys) {
+  EXPECT_EQ(masked("id AKIAIOSFODNN7EXAMPLE"), "id [AWS_ACCESS_KEY]");
+  EXPECT_EQ(masked("aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"),
+            "aws_secret_access_key = [AWS_SECRET_KEY]");
+  EXPECT_EQ(labels("AKIA lowercase akiaiosfodnn7example"), "");
+}
+
+TEST_F(DetectorTest, Tokens) {
+  EXPECT_EQ(masked("gh ghp_1234567890abcdefghijABCDEFGHIJ123456"), "gh [GITHUB_TOKEN]");
+  EXPECT_EQ(masked("slack xoxb-1234567890-abcdefghij"), "slack [SLACK_TOKEN]");
+  EXPECT_EQ(masked("stripe sk_live_4eC39HqLyjWDarjtT1zdp7dc"), "stripe [STRIPE_KEY]");
+  EXPECT_EQ(labels("ghp_short xoxb- sk_live_"), "");
+}
+
+TEST_F(DetectorTest, Jwt) {
+  std::string jwt =
+      "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0."
+      "dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U";
+  EXPECT_EQ(masked("Bearer " + jwt), "Bearer [JWT]");
+  EXPECT_EQ(labels("eyJ alone"), "");
+}
+
+TEST_F(DetectorTest, PrivateKeyBlockIsMaskedWhole) {
+  EXPECT_EQ(masked("k=-----BEGIN RSA PRIVATE KEY-----\nMIIEow\nIBAAK\n-----END RSA PRIVATE "
+                   "KEY-----\nrest"),
+            "k=[PRIVATE_KEY]\nrest");
+  EXPECT_EQ(masked("-----BEGIN OPENSSH PRIVATE KEY-----\nb3Blbn"), "[PRIVATE_KEY]");
+  EXPECT_EQ(labels("-----BEGIN CERTIFICATE-----"), "");
+}
+
+TEST_F(DetectorTest, SecretAssignments) {
+  EXPECT_EQ(masked("login password=hunter2 ok"), "login password=[SECRET] ok");
+  EXPECT_EQ(masked("{\"api_key\": \"abc123\"}"), "{\"api_key\": \"[SECRET]\"}");
+  EXPECT_EQ(masked("Secret: s3cr3t;"), "Secret: [SECRET];");
+  EXPECT_EQ(masked("db postgres://app:Sup3r@db.internal/kb"),
+            "db postgres://app:[PASSWORD]@db.internal/kb");
+  EXPECT_EQ(labels("the password is long; a secret meeting; password=*****"), "");
+}
+
+}  // namespace
+}  // namespace jg::mask
