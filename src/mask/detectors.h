@@ -19,12 +19,21 @@
 namespace jg::mask {
 
 struct PatternSpec {
+  PatternSpec() = default;
+  PatternSpec(std::string exact_expr, std::string prefilter_expr, unsigned hs_flags,
+              Validator check)
+      : exact(std::move(exact_expr)),
+        prefilter(std::move(prefilter_expr)),
+        flags(hs_flags),
+        validator(check) {}
+
   std::string exact;
   std::string prefilter;  // empty: the exact expression is its own prefilter
   unsigned flags = 0;     // HS_FLAG_CASELESS, HS_FLAG_DOTALL, ...
   Validator validator = nullptr;
-  std::vector<std::string> context;  // if set, one of these words (any case) must precede
-                                     // the match within kContextWindow bytes
+  // If set, one of these words (lower case) must appear within kContextWindow bytes before
+  // the match.
+  std::vector<std::string> context;
 };
 
 struct DetectorSpec {

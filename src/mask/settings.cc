@@ -34,6 +34,10 @@ std::string upper(std::string_view s) {
 }
 
 Strategy strategyAt(const config::Node& node, config::Errors& errors, Strategy def) {
+  // `strategy: null` is YAML's null, not a missing key.
+  if (node.raw().IsDefined() && node.raw().IsNull()) {
+    return Strategy::kNull;
+  }
   if (!node.defined()) {
     return def;
   }

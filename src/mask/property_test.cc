@@ -1,0 +1,195 @@
+// Property: for random text with planted values, every planted value is masked and every other
+// byte of the text is unchanged.
+#include <gtest/gtest.h>
+
+#include <random>
+
+#include "mask/scanner.h"
+#include "mask/test_util.h"
+#include "mask/validators.h"
+
+namespace jg::mask {
+namespace {
+
+class Gen {
+ public:
+  explicit Gen(uint32_t seed) : rng_(seed) {}
+  int in(int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng_); }
+  char pick(std::string_view set) { return set[in(0, static_cast<int>(set.size()) - 1)]; }
+  std::string run(std::string_view set, int n) {
+    std::string s;
+    for (int i = 0; i < n; ++i) {
+      s.push_back(pick(set));
+    }
+    return s;
+  }
+  std::string digits(int n) { return run("0123456789", n); }
+  std::string num(int v, int width) {
+    std::string s = std::to_string(v);
+    return std::string(width - s.size(), '0') + s;
+  }
+
+  std::string email() {
+    return run("abcdefghijklmnopqrstuvwxyz", in(1, 8)) + pick("._+") + run("abcxyz0123", in(1, 6)) +
+           "@" + run("abcdefghijklmnopqrstuvwxyz", in(2, 10)) + "." +
+           std::string(in(0, 1) ? "com" : "co.uk");
+  }
+  std::string card() {
+    std::string d = "4" + digits(14);
+    for (char c = '0'; c <= '9'; ++c) {
+      if (luhnValid(d + c)) {
+        d.push_back(c);
+        break;
+      }
+    }
+    switch (in(0, 2)) {
+      case 0:
+        return d;
+      default: {
+        char sep = in(0, 1) ? ' ' : '-';
+        return d.substr(0, 4) + sep + d.substr(4, 4) + sep + d.substr(8, 4) + sep + d.substr(12);
+      }
+    }
+  }
+  std::string ssn() {
+    int area = in(1, 665);
+    return num(area, 3) + "-" + num(in(1, 99), 2) + "-" + num(in(1, 9999), 4);
+  }
+  std::string phone() {
+    std::string area = std::to_string(in(2, 9)) + digits(2),
+                exch = std::to_string(in(2, 9)) + digits(2);
+    switch (in(0, 2)) {
+      case 0:
+        return "+1 " + area + " " + exch + " " + digits(4);
+      case 1:
+        return "(" + area + ") " + exch + "-" + digits(4);
+      default:
+        return area + "." + exch + "." + digits(4);
+    }
+  }
+  std::string iban() {
+    std::string bban = digits(18);
+    // Check digits: 98 - mod97(BBAN + "DE00" as digits).
+    std::string numeric = bban + "131400";
+    int rem = 0;
+    for (char c : numeric) {
+      rem = (rem * 10 + (c - '0')) % 97;
+    }
+    return "DE" + num(98 - rem, 2) + bban;
+  }
+  std::string ipv4() {
+    return std::to_string(in(1, 255)) + "." + std::to_string(in(0, 255)) + "." +
+           std::to_string(in(0, 255)) + "." + std::to_string(in(1, 254));
+  }
+  std::string ipv6() {
+    std::string s = "2001:db8";
+    for (int i = 0; i < 6; ++i) {
+      s += ":" + run("0123456789abcdef", in(1, 4));
+    }
+    return s;
+  }
+  std::string awsKey() { return "AKIA" + run("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", 16); }
+  std::string github() {
+    return "ghp_" + run("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", 36);
+  }
+  std::string jwt() {
+    std::string b64 = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-";
+    return "eyJ" + run(b64, in(8, 30)) + ".eyJ" + run(b64, in(8, 60)) + "." + run(b64, in(20, 43));
+  }
+  std::string value() {
+    switch (in(0, 10)) {
+      case 0:
+        return email();
+      case 1:
+        return card();
+      case 2:
+        return ssn();
+      case 3:
+        return phone();
+      case 4:
+        return iban();
+      case 5:
+        return ipv4();
+      case 6:
+        return ipv6();
+      case 7:
+        return awsKey();
+      case 8:
+        return github();
+      case 9:
+        return jwt();
+      default:
+        return email();
+    }
+  }
+  std::string filler() {
+    static constexpr const char* kWords[] = {
+        "the",  "model", "reads", "a",     "customer", "record", "and", "then", "answers",
+        "with", "care",  "while", "index", "vector",   "search", "ok",  "is",   "of"};
+    std::string s;
+    for (int i = in(0, 12); i > 0; --i) {
+      s += kWords[in(0, std::size(kWords) - 1)];
+      s += in(0, 9) == 0 ? ", " : in(0, 9) == 0 ? ". " : " ";
+    }
+    return s;
+  }
+
+ private:
+  std::mt19937 rng_;
+};
+
+TEST(MaskingProperty, PlantedValuesAreMaskedAndTheRestIsUnchanged) {
+  auto engine = testing::makeEngine();
+  Scanner scanner(engine);
+  const Profile& profile = *engine->profile();
+  Gen g(20240611);
+  for (int iter = 0; iter < 500; ++iter) {
+    // text = f0 v1 f1 v2 f2 ... with a space on each side of every value.
+    std::vector<std::string> fillers = {g.filler()};
+    std::vector<std::string> values;
+    std::string text = fillers[0];
+    for (int k = g.in(1, 4); k > 0; --k) {
+      values.push_back(g.value());
+      fillers.push_back(" " + g.filler());
+      text += " " + values.back() + fillers.back();
+    }
+    std::string out;
+    Counters c;
+    auto r = scanner.maskFreeText(profile, text, out, c);
+    ASSERT_TRUE(r.isOk()) << r.status().message();
+    ASSERT_EQ(*r, CellResult::kRewritten) << text;
+    // Walk the output: each filler verbatim, then one "[LABEL]" per planted value.
+    size_t pos = 0;
+    for (size_t i = 0; i < fillers.size(); ++i) {
+      std::string want = (i == 0 ? fillers[0] : fillers[i]);
+      if (i > 0) {
+        ASSERT_EQ(out.compare(pos, 1, "["), 0) << "value not masked: " << values[i - 1] << "\n"
+                                               << text << "\n"
+                                               << out;
+        size_t close = out.find(']', pos);
+        ASSERT_NE(close, std::string::npos);
+        pos = close + 1;
+      }
+      if (i == 0) {
+        ASSERT_EQ(out.compare(pos, want.size(), want), 0) << text << "\n" << out;
+        pos += want.size();
+        if (!values.empty()) {
+          ASSERT_EQ(out.compare(pos, 1, " "), 0) << text << "\n" << out;
+          ++pos;
+        }
+      } else {
+        ASSERT_EQ(out.compare(pos, want.size(), want), 0) << text << "\n" << out;
+        pos += want.size();
+        if (i < values.size()) {
+          ASSERT_EQ(out.compare(pos, 1, " "), 0) << text << "\n" << out;
+          ++pos;
+        }
+      }
+    }
+    ASSERT_EQ(pos, out.size()) << text << "\n" << out;
+    EXPECT_EQ(c.values_masked, values.size()) << text << "\n" << out;
+  }
+}
+
+}  // namespace
+}  // namespace jg::mask
