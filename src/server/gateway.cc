@@ -136,7 +136,7 @@ asio::awaitable<void> Gateway::acceptLoop() {
     }
     auto session = std::make_shared<Session>(*this, std::move(socket));
     addSession(session);
-    asio::co_spawn(ctx, session->run(), [id = session->id()](std::exception_ptr e) {
+    asio::co_spawn(ctx, Session::run(session), [id = session->id()](std::exception_ptr e) {
       if (e) {
         try {
           std::rethrow_exception(e);

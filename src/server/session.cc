@@ -92,8 +92,11 @@ void Session::terminate(std::string sqlstate, std::string message) {
   });
 }
 
-asio::awaitable<void> Session::run() {
-  auto self = shared_from_this();
+asio::awaitable<void> Session::run(std::shared_ptr<Session> self) {
+  co_await self->runImpl();
+}
+
+asio::awaitable<void> Session::runImpl() {
   log::info(id_, "connection from {}", client_addr_);
   Status end = co_await serve();
   if (client_key_.process_id != 0) {

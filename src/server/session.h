@@ -31,7 +31,8 @@ class Session : public std::enable_shared_from_this<Session> {
   Session(Gateway& gateway, tcp::socket socket);
   ~Session();
 
-  asio::awaitable<void> run();
+  // The session coroutine; the parameter keeps the session alive for the coroutine's lifetime.
+  static asio::awaitable<void> run(std::shared_ptr<Session> self);
   // Ends the session with a FATAL carrying `sqlstate` and `message`. Thread-safe.
   void terminate(std::string sqlstate, std::string message);
 
@@ -43,6 +44,7 @@ class Session : public std::enable_shared_from_this<Session> {
     std::string message;
   };
 
+  asio::awaitable<void> runImpl();
   asio::awaitable<Status> serve();
   asio::awaitable<Status> startup();
   asio::awaitable<Status> readStartupPacket(MessageReader& reader, pg::StartupMessage& out,

@@ -1,0 +1,270 @@
+"""Test harness: a throwaway PostgreSQL server and the real jitgate binary.
+
+Used by the end-to-end tests, the demo and the benchmarks. Everything runs on loopback, in
+temporary directories, on free ports, and is stopped by the owner (context managers).
+"""
+import os
+import pwd
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+JITGATE = Path(os.environ.get("JITGATE_BIN", ROOT / "build" / "jitgate"))
+PG_BIN = Path("/usr/lib/postgresql/15/bin")
+PSQL = "/usr/bin/psql"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port, timeout=20.0, proc=None):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"process exited with {proc.returncode} before listening")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise TimeoutError(f"nothing listening on port {port} after {timeout}s")
+
+
+def make_cert(directory, cn="localhost"):
+    """A self-signed certificate and key; returns (cert, key) paths."""
+    cert, key = Path(directory) / "server.crt", Path(directory) / "server.key"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                    "-subj", f"/CN={cn}", "-addext", f"subjectAltName=DNS:{cn},IP:127.0.0.1",
+                    "-keyout", str(key), "-out", str(cert)],
+                   check=True, capture_output=True)
+    os.chmod(key, 0o600)
+    return cert, key
+
+
+class PgServer:
+    """initdb + postgres as the unprivileged `postgres` OS user, on a free loopback port.
+
+    Users: the superuser `postgres` (trust over the Unix socket only) and an application role
+    `app` / APP_PASSWORD with SCRAM over TCP. TLS is on, with a self-signed certificate.
+    """
+
+    APP_PASSWORD = "app-secret-3f9c"
+
+    def __init__(self, ssl=True, auth="scram-sha-256"):
+        self.dir = Path(tempfile.mkdtemp(prefix="jg-pg-"))
+        self.port = free_port()
+        self.ssl = ssl
+        self.auth = auth
+        self.proc = None
+        self.log = self.dir / "postgres.log"
+
+    def _as_postgres(self, args, **kw):
+        return subprocess.run(["runuser", "-u", "postgres", "--"] + args, check=True,
+                              capture_output=True, text=True, **kw)
+
+    def start(self):
+        pw = pwd.getpwnam("postgres")
+        os.chmod(self.dir, 0o755)
+        data = self.dir / "data"
+        os.chown(self.dir, pw.pw_uid, pw.pw_gid)
+        self._as_postgres([str(PG_BIN / "initdb"), "-D", str(data), "-A", "trust", "-U",
+                           "postgres", "--no-sync", "-E", "UTF8", "--locale=C.UTF-8"])
+        hba = data / "pg_hba.conf"
+        hba.write_text("local all all trust\n"
+                       f"host all postgres 127.0.0.1/32 reject\n"
+                       f"host all all 127.0.0.1/32 {self.auth}\n")
+        conf = [f"port = {self.port}", "listen_addresses = '127.0.0.1'",
+                f"unix_socket_directories = '{self.dir}'", "fsync = off",
+                "synchronous_commit = off", "full_page_writes = off", "max_connections = 200",
+                "shared_buffers = 128MB", f"password_encryption = '{'md5' if self.auth == 'md5' else 'scram-sha-256'}'"]
+        if self.ssl:
+            cert, key = make_cert(data)
+            for f in (cert, key):
+                os.chown(f, pw.pw_uid, pw.pw_gid)
+            conf += ["ssl = on", "ssl_cert_file = 'server.crt'", "ssl_key_file = 'server.key'"]
+        with open(data / "postgresql.conf", "a") as f:
+            f.write("\n".join(conf) + "\n")
+        self.proc = subprocess.Popen(
+            ["runuser", "-u", "postgres", "--", str(PG_BIN / "postgres"), "-D", str(data)],
+            stdout=open(self.log, "w"), stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            r = subprocess.run([str(PG_BIN / "pg_isready"), "-h", str(self.dir), "-p",
+                                str(self.port)], capture_output=True)
+            if r.returncode == 0:
+                break
+            time.sleep(0.1)
+        else:
+            raise RuntimeError("postgres did not start: " + self.log.read_text())
+        self.sql(f"CREATE ROLE app LOGIN PASSWORD '{self.APP_PASSWORD}'")
+        return self
+
+    def sql(self, statement, db="postgres"):
+        """Runs SQL as the superuser over the Unix socket; returns stdout."""
+        r = subprocess.run([PSQL, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-At", "-h",
+                            str(self.dir), "-p", str(self.port), "-U", "postgres", "-d", db,
+                            "-c", statement], capture_output=True, text=True)
+        if r.returncode != 0:
+            raise RuntimeError(f"SQL failed: {statement}\n{r.stderr}")
+        return r.stdout
+
+    def create_db(self, name, owner="app"):
+        self.sql(f"CREATE DATABASE {name} OWNER {owner}")
+
+    def dsn(self, db, user="app", password=None, **extra):
+        parts = {"host": "127.0.0.1", "port": self.port, "dbname": db, "user": user,
+                 "password": password or self.APP_PASSWORD, "sslmode": "disable"}
+        parts.update(extra)
+        return " ".join(f"{k}={v}" for k, v in parts.items())
+
+    def stop(self, mode="fast"):
+        if self.proc and self.proc.poll() is None:
+            subprocess.run(["runuser", "-u", "postgres", "--", str(PG_BIN / "pg_ctl"), "-D",
+                            str(self.dir / "data"), "-m", mode, "-w", "stop"],
+                           capture_output=True)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+        self.proc = None
+
+    def restart(self):
+        self.stop()
+        data = self.dir / "data"
+        self.proc = subprocess.Popen(
+            ["runuser", "-u", "postgres", "--", str(PG_BIN / "postgres"), "-D", str(data)],
+            stdout=open(self.log, "a"), stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            r = subprocess.run([str(PG_BIN / "pg_isready"), "-h", str(self.dir), "-p",
+                                str(self.port)], capture_output=True)
+            if r.returncode == 0:
+                return
+            time.sleep(0.1)
+        raise RuntimeError("postgres did not restart")
+
+    def cleanup(self):
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.cleanup()
+
+
+class Gateway:
+    """The real jitgate binary with a generated configuration."""
+
+    CLIENT_PASSWORD = "dev-password-7d1e"
+
+    def __init__(self, pg, resources=None, tls=True, extra_yaml="", require_tls=None,
+                 static_auth=True):
+        self.pg = pg
+        self.dir = Path(tempfile.mkdtemp(prefix="jg-gw-"))
+        self.port = free_port()
+        self.tls = tls
+        self.require_tls = tls if require_tls is None else require_tls
+        self.resources = resources or [{"name": "kb", "database": "kb"}]
+        self.extra_yaml = extra_yaml
+        self.static_auth = static_auth
+        self.proc = None
+        self.log = self.dir / "jitgate.log"
+        self.config = self.dir / "jitgate.yaml"
+
+    def write_config(self):
+        (self.dir / "client_password").write_text(self.CLIENT_PASSWORD + "\n")
+        (self.dir / "upstream_password").write_text(self.pg.APP_PASSWORD + "\n")
+        os.chmod(self.dir / "client_password", 0o600)
+        os.chmod(self.dir / "upstream_password", 0o600)
+        lines = [f"listen: {{ postgres: 127.0.0.1:{self.port} }}", "threads: 2"]
+        if self.tls:
+            cert, key = make_cert(self.dir)
+            lines.append(f"tls: {{ cert: {cert}, key: {key}, require_client_tls: "
+                         f"{str(self.require_tls).lower()}, allow_plaintext_loopback: true }}")
+        else:
+            lines.append("tls: { require_client_tls: false, allow_plaintext_loopback: true }")
+        if self.static_auth:
+            lines.append("auth: { static: { enable_insecure_static: true, "
+                         "password_file: client_password } }")
+        lines.append("resources:")
+        for r in self.resources:
+            lines.append(f"  - name: {r['name']}")
+            lines.append(f"    upstream: {{ host: 127.0.0.1, port: {r.get('port', self.pg.port)}, "
+                         f"database: {r.get('database', r['name'])}, user: {r.get('user', 'app')}, "
+                         f"sslmode: {r.get('sslmode', 'require')}, "
+                         f"password_file: upstream_password }}")
+        self.config.write_text("\n".join(lines) + "\n" + self.extra_yaml)
+
+    def start(self, extra_args=()):
+        self.write_config()
+        self.proc = subprocess.Popen([str(JITGATE), "serve", "--config", str(self.config),
+                                      *extra_args],
+                                     stdout=open(self.log, "a"), stderr=subprocess.STDOUT)
+        wait_port(self.port, proc=self.proc)
+        return self
+
+    def dsn(self, db="kb", password=None, sslmode=None, **extra):
+        parts = {"host": "127.0.0.1", "port": self.port, "dbname": db, "user": "alice",
+                 "password": password or self.CLIENT_PASSWORD,
+                 "sslmode": sslmode or ("require" if self.tls else "disable")}
+        parts.update(extra)
+        return " ".join(f"{k}={v}" for k, v in parts.items())
+
+    def env(self, db="kb"):
+        e = dict(os.environ)
+        e.update({"PGHOST": "127.0.0.1", "PGPORT": str(self.port), "PGDATABASE": db,
+                  "PGUSER": "alice", "PGPASSWORD": self.CLIENT_PASSWORD,
+                  "PGSSLMODE": "require" if self.tls else "disable"})
+        return e
+
+    def log_text(self):
+        return self.log.read_text() if self.log.exists() else ""
+
+    def rss_kb(self):
+        with open(f"/proc/{self.proc.pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+        return 0
+
+    def peak_rss_kb(self):
+        with open(f"/proc/{self.proc.pid}/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+        return 0
+
+    def signal(self, sig):
+        self.proc.send_signal(sig)
+
+    def stop(self, timeout=40):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        code = self.proc.returncode if self.proc else 0
+        self.proc = None
+        return code
+
+    def cleanup(self):
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.cleanup()
