@@ -25,6 +25,16 @@ def free_port():
         return s.getsockname()[1]
 
 
+def conninfo(parts):
+    """A libpq connection string, quoting values as libpq requires."""
+    def q(v):
+        v = str(v)
+        if v and all(c not in v for c in " '\\"):
+            return v
+        return "'" + v.replace("\\", "\\\\").replace("'", "\\'") + "'"
+    return " ".join(f"{k}={q(v)}" for k, v in parts.items())
+
+
 def wait_port(port, timeout=20.0, proc=None):
     deadline = time.time() + timeout
     while time.time() < deadline:
@@ -123,7 +133,7 @@ class PgServer:
         parts = {"host": "127.0.0.1", "port": self.port, "dbname": db, "user": user,
                  "password": password or self.APP_PASSWORD, "sslmode": "disable"}
         parts.update(extra)
-        return " ".join(f"{k}={v}" for k, v in parts.items())
+        return conninfo(parts)
 
     def stop(self, mode="fast"):
         if self.proc and self.proc.poll() is None:
@@ -218,7 +228,7 @@ class Gateway:
                  "password": password or self.CLIENT_PASSWORD,
                  "sslmode": sslmode or ("require" if self.tls else "disable")}
         parts.update(extra)
-        return " ".join(f"{k}={v}" for k, v in parts.items())
+        return conninfo(parts)
 
     def env(self, db="kb"):
         e = dict(os.environ)
