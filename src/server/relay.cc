@@ -141,6 +141,9 @@ asio::awaitable<Status> Session::clientPump() {
     compact(in, used, pos);
     makeRoom(in, used);
     auto [ec, n] = co_await client_->readSome(asio::buffer(in.data() + used, in.size() - used));
+    if (ec == asio::error::operation_aborted) {
+      co_return Status::ok();  // cancelled: another part of the session is ending it
+    }
     if (ec) {
       client_terminated_ = true;  // the client went away; nobody to tell
       co_return fatal_ ? Status::ok() : Status::error(Code::kUnavailable, "client disconnected");
@@ -190,6 +193,9 @@ asio::awaitable<Status> Session::serverPump() {
       batch.buffers(in, bufs);
       auto [ec, n] = co_await client_->write(bufs);
       batch.clear();
+      if (ec == asio::error::operation_aborted) {
+        co_return Status::ok();
+      }
       if (ec) {
         client_terminated_ = true;
         co_return Status::error(Code::kUnavailable, "client disconnected");
