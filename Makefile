@@ -29,7 +29,7 @@ test: build
 	$(PYTEST) -q -p no:cacheprovider tests/e2e
 
 demo: build
-	scripts/demo.sh
+	/usr/bin/python3 scripts/demo.py
 
 bench: build
 	bench/run.sh
