@@ -57,20 +57,20 @@ class Indexer final : public IndexSink {
 };
 
 struct SearchQuery {
-  std::string user;  // subject or email
-  std::string group;
-  std::string resource;
-  std::string table;     // as classified, e.g. "crm.customers"
-  std::string kind;      // "select", ...
-  std::string decision;  // "allow" | "deny" | "review"
-  std::string rule;
-  std::string review;
-  std::string fingerprint;
-  std::string document;  // a document id from the resource's documents table
-  std::string contains;  // substring of the statement text
-  std::string session;
-  std::optional<int64_t> since_us;  // unix microseconds, inclusive
-  std::optional<int64_t> until_us;  // exclusive
+  std::string user{};  // subject or email
+  std::string group{};
+  std::string resource{};
+  std::string table{};     // as classified, e.g. "crm.customers"
+  std::string kind{};      // "select", ...
+  std::string decision{};  // "allow" | "deny" | "review"
+  std::string rule{};
+  std::string review{};
+  std::string fingerprint{};
+  std::string document{};  // a document id from the resource's documents table
+  std::string contains{};  // substring of the statement text
+  std::string session{};
+  std::optional<int64_t> since_us{};  // unix microseconds, inclusive
+  std::optional<int64_t> until_us{};  // exclusive
   int limit = 100;
 };
 

@@ -133,6 +133,7 @@ class Walker {
     }
     sum_.last_seq = e.seq;
     ++sum_.records;
+    sum_.unsigned_tail = type == "checkpoint" ? 0 : sum_.unsigned_tail + 1;
     ++in_segment_;
     hash_ = e.hash;
     expected_ = e.seq + 1;

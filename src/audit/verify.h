@@ -38,6 +38,7 @@ struct InstanceSummary {
   uint64_t last_signed_seq = 0;  // covered by a checkpoint or anchor signature
   uint64_t records = 0;
   uint64_t checkpoints = 0;
+  uint64_t unsigned_tail = 0;  // records after the newest checkpoint (an open segment)
 };
 
 struct VerifyReport {

@@ -1,0 +1,454 @@
+// `jitgate audit keygen|verify|search|reindex` and `jitgate replay SESSION`.
+//
+// Every command reads the audit directory, keys and store URL from `--config FILE` (only the
+// `audit:` and `store:` sections are parsed) or from `--dir` / `--store` / key flags.
+#include <unistd.h>
+
+#include <boost/json.hpp>
+#include <ctime>
+#include <iostream>
+
+#include "audit/index.h"
+#include "audit/recorder.h"
+#include "audit/replay.h"
+#include "audit/verify.h"
+#include "cli/command.h"
+#include "config/node.h"
+#include "core/random.h"
+#include "store/store.h"
+
+namespace jg::cli {
+namespace {
+
+struct Common {
+  std::string config;
+  std::string dir;
+  std::string store_url;
+  std::vector<std::string> public_keys;  // verify
+  std::vector<std::string> key_files;    // raw payload keys (replay --raw)
+};
+
+struct Loaded {
+  audit::Settings settings;
+  std::string store_url;
+};
+
+void addCommon(CLI::App* cmd, Common& c, bool with_store) {
+  cmd->add_option("-c,--config", c.config, "Gateway configuration (audit: and store: sections)");
+  cmd->add_option("--dir", c.dir, "Audit directory (overrides the configuration)");
+  if (with_store) {
+    cmd->add_option("--store", c.store_url, "State store URL, e.g. sqlite:///var/lib/x.db");
+  }
+}
+
+Result<Loaded> load(const Common& c) {
+  Loaded l;
+  if (!c.config.empty()) {
+    auto root = config::Node::loadFile(c.config);
+    if (!root) {
+      return root.status();
+    }
+    config::Errors errors;  // only what a command needs is checked below
+    l.settings = audit::parseSettings((*root)["audit"], errors);
+    if (root->has("store")) {
+      l.store_url = store::parseSettings((*root)["store"], errors);
+    }
+  }
+  if (!c.dir.empty()) {
+    l.settings.dir = c.dir;
+  }
+  if (!c.store_url.empty()) {
+    l.store_url = c.store_url;
+  }
+  if (l.settings.dir.empty()) {
+    return invalidArgument("no audit directory: pass --config FILE or --dir DIR");
+  }
+  return l;
+}
+
+Result<std::unique_ptr<store::Store>> openIndex(const Loaded& l) {
+  if (l.store_url.empty()) {
+    return invalidArgument("no state store: pass --config FILE or --store URL");
+  }
+  auto st = store::open(l.store_url);
+  if (!st) {
+    return st.status();
+  }
+  if (Status m = (*st)->migrate("audit", audit::indexMigrations()); !m) {
+    return m;
+  }
+  return st;
+}
+
+int fail(const Status& st, int code = 2) {
+  std::cerr << "jitgate: " << st.message() << "\n";
+  return code;
+}
+
+// "2026-11-29", "2026-11-29T08:00:00Z", or a duration ago ("2h", "7d").
+std::optional<int64_t> parseTime(const std::string& text) {
+  if (auto d = config::parseDuration(text)) {
+    return audit::toMicros(std::chrono::system_clock::now() - *d);
+  }
+  std::tm tm{};
+  int n = std::sscanf(text.c_str(), "%d-%d-%dT%d:%d:%d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+                      &tm.tm_hour, &tm.tm_min, &tm.tm_sec);
+  if (n != 3 && n != 6) {
+    return std::nullopt;
+  }
+  tm.tm_year -= 1900;
+  tm.tm_mon -= 1;
+  return static_cast<int64_t>(timegm(&tm)) * 1'000'000;
+}
+
+std::string actor() {
+  for (const char* var : {"SUDO_USER", "USER", "LOGNAME"}) {
+    if (const char* v = std::getenv(var); v != nullptr && *v != '\0') {
+      return v;
+    }
+  }
+  return "uid:" + std::to_string(::getuid());
+}
+
+// ---- audit keygen ----------------------------------------------------------------------------
+
+void addKeygen(CLI::App& audit_cmd) {
+  struct Opts {
+    std::string signing;
+    std::string pub;
+    std::string raw;
+  };
+  auto o = std::make_shared<Opts>();
+  auto* cmd = audit_cmd.add_subcommand("keygen", "Create audit keys (files are never overwritten)");
+  cmd->add_option("--signing-key", o->signing, "Ed25519 private key to create (PEM, 0600)");
+  cmd->add_option("--public-key", o->pub, "Matching public key for verifiers (PEM)");
+  cmd->add_option("--raw-key", o->raw, "AES-256-GCM key for raw payloads to create (hex, 0600)");
+  cmd->callback([o] {
+    if (o->signing.empty() && o->raw.empty()) {
+      setExitCode(fail(invalidArgument("nothing to do: give --signing-key and/or --raw-key")));
+      return;
+    }
+    if (!o->signing.empty()) {
+      if (Status st = audit::SigningKey::generate(o->signing, o->pub); !st) {
+        setExitCode(fail(st));
+        return;
+      }
+      auto key = audit::SigningKey::loadPem(o->signing);
+      std::cout << "signing key " << o->signing << " (key id " << (key ? key->id() : "?") << ")\n";
+    }
+    if (!o->raw.empty()) {
+      if (Status st = audit::AeadKey::generate(o->raw); !st) {
+        setExitCode(fail(st));
+        return;
+      }
+      auto key = audit::AeadKey::loadFile(o->raw);
+      std::cout << "raw payload key " << o->raw << " (key id " << (key ? key->id() : "?") << ")\n";
+    }
+  });
+}
+
+// ---- audit verify ----------------------------------------------------------------------------
+
+int runVerify(const Common& c, bool as_json) {
+  auto l = load(c);
+  if (!l) {
+    return fail(l.status());
+  }
+  audit::KeyRing keys;
+  for (const auto& path : c.public_keys) {
+    auto k = audit::PublicKey::loadPem(path);
+    if (!k) {
+      return fail(k.status());
+    }
+    keys.add(std::move(*k));
+  }
+  if (keys.empty() && !l->settings.signing_key_file.empty()) {
+    auto k = audit::PublicKey::loadPem(l->settings.signing_key_file);
+    if (!k) {
+      return fail(k.status());
+    }
+    keys.add(std::move(*k));
+  }
+  if (keys.empty()) {
+    return fail(invalidArgument("no verification key: pass --public-key FILE or --config"));
+  }
+  audit::VerifyReport r = audit::verifyDir(l->settings.dir, keys);
+  if (as_json) {
+    boost::json::object o{{"ok", r.ok}};
+    boost::json::array insts;
+    for (const auto& s : r.instances) {
+      insts.push_back({{"instance", s.instance},
+                       {"first_segment", s.first_segment},
+                       {"last_segment", s.last_segment},
+                       {"first_seq", s.first_seq},
+                       {"last_seq", s.last_seq},
+                       {"last_signed_seq", s.last_signed_seq},
+                       {"records", s.records},
+                       {"checkpoints", s.checkpoints},
+                       {"unsigned_tail", s.unsigned_tail}});
+    }
+    o["instances"] = std::move(insts);
+    if (r.first_bad) {
+      const auto& p = *r.first_bad;
+      o["first_bad"] = {{"instance", p.instance}, {"segment", p.segment}, {"path", p.path},
+                        {"offset", p.offset},     {"seq", p.seq},         {"what", p.what}};
+    }
+    std::cout << boost::json::serialize(o) << "\n";
+  } else {
+    for (const auto& s : r.instances) {
+      std::cout << s.instance << ": segments " << s.first_segment << ".." << s.last_segment
+                << ", records " << s.first_seq << ".." << s.last_seq << " (" << s.records
+                << " checked, " << s.checkpoints << " checkpoints, signed up to seq "
+                << s.last_signed_seq << ")\n";
+      if (r.ok && s.unsigned_tail > 0) {
+        std::cout << "  note: " << s.unsigned_tail
+                  << " newest record(s) are chained but not yet covered by a checkpoint\n";
+      }
+    }
+    if (r.ok) {
+      std::cout << "audit log OK\n";
+    } else {
+      std::cout << "audit log FAILED: first bad record: " << r.first_bad->describe() << "\n";
+    }
+  }
+  return r.ok ? 0 : 1;
+}
+
+void addVerify(CLI::App& audit_cmd) {
+  auto c = std::make_shared<Common>();
+  auto as_json = std::make_shared<bool>(false);
+  auto* cmd = audit_cmd.add_subcommand(
+      "verify",
+      "Check every chain link and signature; exit 0 if intact, 1 at the first bad record");
+  addCommon(cmd, *c, false);
+  cmd->add_option("--public-key", c->public_keys, "Ed25519 public key(s) (PEM); repeatable");
+  cmd->add_flag("--json", *as_json, "Machine-readable report");
+  cmd->callback([c, as_json] { setExitCode(runVerify(*c, *as_json)); });
+}
+
+// ---- audit search ----------------------------------------------------------------------------
+
+struct SearchOpts {
+  Common c;
+  audit::SearchQuery q;
+  std::string since;
+  std::string until;
+  bool json = false;
+};
+
+int runSearch(SearchOpts& o) {
+  auto l = load(o.c);
+  if (!l) {
+    return fail(l.status());
+  }
+  for (auto [text, out] :
+       {std::pair{&o.since, &o.q.since_us}, std::pair{&o.until, &o.q.until_us}}) {
+    if (!text->empty()) {
+      *out = parseTime(*text);
+      if (!*out) {
+        return fail(invalidArgument("bad time '" + *text + "' (use 2026-11-29[T08:00:00] or 2h)"));
+      }
+    }
+  }
+  auto st = openIndex(*l);
+  if (!st) {
+    return fail(st.status());
+  }
+  auto hits = audit::search(**st, o.q);
+  if (!hits) {
+    return fail(hits.status());
+  }
+  for (const auto& h : *hits) {
+    std::string when = formatUtc(audit::fromMicros(h.ts_us));
+    if (o.json) {
+      boost::json::object j{{"time", when},
+                            {"session", h.session_id},
+                            {"statement", h.statement_id},
+                            {"instance", h.instance},
+                            {"seq", h.seq},
+                            {"subject", h.subject},
+                            {"email", h.email},
+                            {"resource", h.resource},
+                            {"client", h.client_addr},
+                            {"kind", h.kind},
+                            {"decision", h.decision},
+                            {"rule", h.rule},
+                            {"review", h.review},
+                            {"tables", h.tables},
+                            {"text", h.text},
+                            {"error", h.error}};
+      if (h.rows >= 0) {
+        j["rows"] = h.rows;
+      }
+      std::cout << boost::json::serialize(j) << "\n";
+      continue;
+    }
+    std::string who = h.email.empty() ? h.subject : h.email;
+    std::string text = h.text.size() > 80 ? h.text.substr(0, 77) + "..." : h.text;
+    std::cout << when << "  " << who << "  " << h.resource << "  " << h.session_id << "#"
+              << h.statement_id << "  " << h.decision << (h.rule.empty() ? "" : "(" + h.rule + ")")
+              << (h.rows >= 0 ? "  rows=" + std::to_string(h.rows) : "") << "  " << text << "\n";
+  }
+  if (!o.json) {
+    std::cerr << hits->size() << " statement(s)\n";
+  }
+  return 0;
+}
+
+void addSearch(CLI::App& audit_cmd) {
+  auto o = std::make_shared<SearchOpts>();
+  auto* cmd = audit_cmd.add_subcommand("search", "Find recorded statements (newest first)");
+  addCommon(cmd, o->c, true);
+  cmd->add_option("--user", o->q.user, "Subject or email");
+  cmd->add_option("--group", o->q.group, "Group of the caller");
+  cmd->add_option("--resource", o->q.resource, "Resource (database) name");
+  cmd->add_option("--table", o->q.table, "Table, schema-qualified (crm.customers)");
+  cmd->add_option("--kind", o->q.kind, "Statement kind (select, insert, ...)");
+  cmd->add_option("--decision", o->q.decision, "allow, deny or review");
+  cmd->add_option("--rule", o->q.rule, "Policy rule id");
+  cmd->add_option("--review", o->q.review, "Review id");
+  cmd->add_option("--fingerprint", o->q.fingerprint, "Statement fingerprint");
+  cmd->add_option("--document", o->q.document, "Document id returned in a result");
+  cmd->add_option("--contains", o->q.contains, "Text the statement contains");
+  cmd->add_option("--session", o->q.session, "Session id");
+  cmd->add_option("--since", o->since, "From (2026-11-29, 2026-11-29T08:00:00Z, or 2h ago)");
+  cmd->add_option("--until", o->until, "Until (exclusive; same forms)");
+  cmd->add_option("--limit", o->q.limit, "Most hits to print")->check(CLI::Range(1, 100000));
+  cmd->add_flag("--json", o->json, "One JSON object per line");
+  cmd->callback([o] { setExitCode(runSearch(*o)); });
+}
+
+void addReindex(CLI::App& audit_cmd) {
+  auto c = std::make_shared<Common>();
+  auto* cmd = audit_cmd.add_subcommand("reindex", "Rebuild the search index from the segments");
+  addCommon(cmd, *c, true);
+  cmd->callback([c] {
+    auto l = load(*c);
+    auto st = l ? openIndex(*l) : Result<std::unique_ptr<store::Store>>(l.status());
+    if (!st) {
+      setExitCode(fail(st.status()));
+      return;
+    }
+    auto n = audit::reindex(l->settings.dir, **st);
+    if (!n) {
+      setExitCode(fail(n.status()));
+      return;
+    }
+    std::cout << "indexed " << *n << " record(s)\n";
+  });
+}
+
+void addAudit(CLI::App& app) {
+  auto* cmd = app.add_subcommand("audit", "Audit log: keys, verification, search");
+  cmd->require_subcommand(1);
+  addKeygen(*cmd);
+  addVerify(*cmd);
+  addSearch(*cmd);
+  addReindex(*cmd);
+}
+
+// ---- replay ----------------------------------------------------------------------------------
+
+struct ReplayOpts {
+  Common c;
+  std::string session;
+  std::string format = "text";
+  bool raw = false;
+};
+
+// Appends the ReplayEvent (and indexes it when a store is configured). Fails closed.
+Status recordReplay(const Loaded& l, const ReplayOpts& o) {
+  if (l.settings.signing_key_file.empty()) {
+    return invalidArgument("replay --raw must be recorded: give --config with audit keys");
+  }
+  audit::Settings s = l.settings;
+  s.instance = "replay-" + (s.instance.empty() ? audit::defaultInstance() : s.instance);
+  s.raw_payloads = false;
+  s.retention = std::chrono::milliseconds(0);
+  s.durability = audit::Durability::kStrict;
+  std::unique_ptr<store::Store> index_store;
+  std::unique_ptr<audit::Indexer> indexer;
+  audit::RecorderOptions opt;
+  if (!l.store_url.empty()) {
+    auto st = openIndex(l);
+    if (st) {
+      index_store = std::move(*st);
+      indexer = std::make_unique<audit::Indexer>(*index_store);
+      opt.index = indexer.get();
+    }
+  }
+  auto rec = audit::Recorder::open(s, opt);
+  if (!rec) {
+    return rec.status();
+  }
+  Status st = (*rec)->append(
+      audit::Event{"replay-" + randomId(12), {}, audit::ReplayEvent{o.session, o.raw, actor()}});
+  Status closed = (*rec)->close();
+  if (indexer) {
+    (void)indexer->flush();
+  }
+  return st ? closed : st;
+}
+
+int runReplay(const ReplayOpts& o) {
+  auto l = load(o.c);
+  if (!l) {
+    return fail(l.status());
+  }
+  std::optional<audit::SessionLocation> hint;
+  if (!l->store_url.empty()) {
+    if (auto st = openIndex(*l)) {
+      if (auto loc = audit::findSession(**st, o.session); loc && loc->has_value()) {
+        hint = **loc;
+      }
+    }
+  }
+  audit::RawOpener opener;
+  if (o.raw) {
+    std::vector<std::string> files = o.c.key_files;
+    if (!l->settings.key_file.empty()) {
+      files.push_back(l->settings.key_file);
+    }
+    for (const auto& f : files) {
+      auto k = audit::AeadKey::loadFile(f);
+      if (!k) {
+        return fail(k.status());
+      }
+      opener.addKey(std::move(*k));
+    }
+    if (files.empty()) {
+      return fail(invalidArgument("--raw needs the raw payload key (--key-file or --config)"));
+    }
+  }
+  if (o.raw || !l->settings.signing_key_file.empty()) {
+    if (Status st = recordReplay(*l, o); !st) {
+      return fail(Status::error(st.code(), "cannot record this replay: " + st.message()));
+    }
+  }
+  auto n = audit::renderSession(
+      l->settings.dir, o.session, hint,
+      o.format == "json" ? audit::ReplayFormat::kJson : audit::ReplayFormat::kText,
+      o.raw ? &opener : nullptr, std::cout);
+  if (!n) {
+    return fail(n.status(), n.status().code() == Code::kNotFound ? 1 : 2);
+  }
+  return 0;
+}
+
+void addReplay(CLI::App& app) {
+  auto o = std::make_shared<ReplayOpts>();
+  auto* cmd = app.add_subcommand("replay", "Print a recorded session as it happened");
+  cmd->add_option("session", o->session, "Session id")->required();
+  addCommon(cmd, o->c, true);
+  cmd->add_option("--format", o->format, "text or json")->check(CLI::IsMember({"text", "json"}));
+  cmd->add_flag("--raw", o->raw, "Show pre-masking rows and parameters (needs the key; recorded)");
+  cmd->add_option("--key-file", o->c.key_files, "Raw payload key file(s); repeatable");
+  cmd->callback([o] { setExitCode(runReplay(*o)); });
+}
+
+}  // namespace
+
+JITGATE_COMMAND(addAudit);
+JITGATE_COMMAND(addReplay);
+
+}  // namespace jg::cli
