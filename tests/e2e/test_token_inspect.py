@@ -208,3 +208,50 @@ def test_malformed_tokens_are_refused_cleanly(idp, tmp_path):
                              input=bad, capture_output=True, text=True, timeout=30)
         assert res.returncode == 1, (bad[:20], res.stderr)
         assert res.stderr.startswith("token refused: ")
+
+
+def test_login_by_device_code_caches_privately_and_env_prints_libpq_settings(idp, tmp_path):
+    cache = tmp_path / "login" / "token.json"
+    env = dict(os.environ, JITGATE_TOKEN_CACHE=str(cache))
+    idp.add_user("carol", groups=["analysts"], email="carol@example.com")
+    login = subprocess.Popen(
+        [str(JITGATE), "login", "--issuer", idp.issuer, "--audience", OidcProvider.AUDIENCE,
+         "--gateway", "127.0.0.1:6543", "--allow-insecure-http"],
+        env=env, stderr=subprocess.PIPE, text=True)
+    try:
+        prompt = ""
+        while "user_code: " not in prompt:
+            line = login.stderr.readline()
+            assert line, f"login ended early: {prompt}"
+            prompt += line
+        assert f"open {idp.issuer}/device" in prompt
+        idp.approve_device(prompt.split("user_code: ")[1].split()[0], "carol")
+        rest = login.stderr.read()
+        assert login.wait(timeout=30) == 0, rest
+    finally:
+        login.kill()
+    assert "Signed in; token cached in" in rest
+    assert (cache.stat().st_mode & 0o777) == 0o600
+
+    res = subprocess.run([str(JITGATE), "env", "kb"], env=env, capture_output=True, text=True,
+                         timeout=30)
+    assert res.returncode == 0, res.stderr
+    exports = dict(line.removeprefix("export ").split("=", 1) for line in res.stdout.splitlines())
+    assert exports["PGHOST"] == "'127.0.0.1'" and exports["PGPORT"] == "'6543'"
+    assert exports["PGDATABASE"] == "'kb'" and exports["PGSSLMODE"] == "'require'"
+    assert exports["PGUSER"] == "'carol@example.com'"
+    token = exports["PGPASSWORD"].strip("'")
+
+    config = write_config(tmp_path, idp.identity_yaml())
+    rc, out, err = inspect_json(config, token)
+    assert rc == 0, err
+    assert out["subject"] == "carol" and out["service_account"] is False
+    assert out["groups"] == ["analysts"]
+
+
+def test_env_without_login_says_what_to_do(tmp_path):
+    env = dict(os.environ, JITGATE_TOKEN_CACHE=str(tmp_path / "none.json"))
+    res = subprocess.run([str(JITGATE), "env", "kb"], env=env, capture_output=True, text=True,
+                         timeout=30)
+    assert res.returncode == 1
+    assert "run `jitgate login` first" in res.stderr

@@ -167,6 +167,8 @@ async function approveDevice(provider, { user_code: userCode, username }) {
   const resource = code.params.resource || 'https://jitgate.local/';
   grant.addResourceScope(resource, code.params.scope?.split(' ').filter((s) => s !== 'openid').join(' ') || 'db.read');
   code.grantId = await grant.save();
+  code.resource = resource;
+  code.scope = `openid ${RESOURCE_SCOPES}`;
   code.accountId = username;
   code.authTime = Math.floor(Date.now() / 1000);
   await code.save();
