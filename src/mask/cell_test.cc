@@ -276,6 +276,15 @@ TEST_F(CellTest, NullStrategyForDetectorsNullsTheCell) {
   EXPECT_EQ(*r, CellResult::kNull);
 }
 
+TEST_F(CellTest, PartialStrategyForDetectorsKeepsTheEndOfEachMatch) {
+  Scanner partial(makeEngine(Strategy::kPartial));
+  ColumnPlan plan = planColumn(*partial.engine().profile(), oid::kText, 0, nullptr);
+  std::string out;
+  auto r = partial.maskCell(plan, "card 4111 1111 1111 1111.", out, counters_);
+  ASSERT_TRUE(r.isOk());
+  EXPECT_EQ(out, "card ***************1111.");
+}
+
 TEST_F(CellTest, FreeTextNeverBecomesNull) {
   Scanner nulls(nullEngine());
   std::string out;

@@ -191,5 +191,33 @@ TEST(MaskingProperty, PlantedValuesAreMaskedAndTheRestIsUnchanged) {
   }
 }
 
+TEST(MaskingProperty, ArbitraryBytesInEveryColumnKindEitherMaskOrFailNeverCrash) {
+  auto engine =
+      testing::makeEngine(Strategy::kRedact, {{"", "t", "c", Strategy::kTokenize, 4, "C"}});
+  Scanner scanner(engine);
+  const Profile& profile = *engine->profile();
+  const ColumnRule* rule = profile.findRule("s", "t", "c");
+  Gen g(7);
+  const uint32_t oids[] = {oid::kText,      oid::kJson,      oid::kJsonb,
+                           oid::kTextArray, oid::kJsonArray, oid::kJsonbArray,
+                           oid::kInt8,      oid::kInt4,      0};
+  using namespace std::string_literals;
+  std::string alphabet = "{}[]\",:\\ \tNULnul0123456789@.abc-+e\x01\x00\xff"s;
+  for (int iter = 0; iter < 20000; ++iter) {
+    std::string in = g.run(alphabet, g.in(0, 40));
+    if (g.in(0, 3) == 0) {
+      in = testing::be32(g.in(0, 2)) + testing::be32(g.in(0, 1)) + testing::be32(25) + in;
+    }
+    for (uint32_t t : oids) {
+      for (int16_t fmt : {0, 1}) {
+        ColumnPlan plan = planColumn(profile, t, fmt, g.in(0, 1) ? rule : nullptr);
+        std::string out;
+        Counters c;
+        (void)scanner.maskCell(plan, in, out, c);
+      }
+    }
+  }
+}
+
 }  // namespace
 }  // namespace jg::mask
