@@ -10,7 +10,7 @@
 
 namespace jg::store {
 
-// `path` is a file path or ":memory:". Creates parent-less files as needed.
+// `path` is a file path or ":memory:". The file is created if missing; its directory must exist.
 Result<std::unique_ptr<Store>> openSqlite(const std::string& path);
 
 }  // namespace jg::store
