@@ -2,6 +2,7 @@
 
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/param_build.h>
 
@@ -57,6 +58,7 @@ Result<PKeyPtr> keyFromParams(const char* type, OSSL_PARAM_BLD* bld) {
   EVP_PKEY_CTX_free(ctx);
   OSSL_PARAM_free(params);
   if (!ok) {
+    ERR_clear_error();
     return invalidArgument(std::string("JWK is not a valid ") + type + " public key");
   }
   return wrapKey(key);
@@ -123,6 +125,7 @@ Status ecKey(const boost::json::object& o, Jwk& jwk) {
   const bool on_curve = check && EVP_PKEY_public_check(check) == 1;
   EVP_PKEY_CTX_free(check);
   if (!on_curve) {
+    ERR_clear_error();
     return invalidArgument("EC key point is not on " + jwk.crv);
   }
   jwk.key = std::move(*key);
@@ -140,6 +143,7 @@ Status okpKey(const boost::json::object& o, Jwk& jwk) {
   EVP_PKEY* key = EVP_PKEY_new_raw_public_key(
       EVP_PKEY_ED25519, nullptr, reinterpret_cast<const unsigned char*>(x->data()), x->size());
   if (!key) {
+    ERR_clear_error();
     return invalidArgument("JWK is not a valid Ed25519 public key");
   }
   jwk.key = wrapKey(key);
@@ -159,6 +163,25 @@ std::optional<Alg> parseAlg(std::string_view name) {
 
 std::string_view algName(Alg alg) {
   return kAlgNames[static_cast<size_t>(alg)].second;
+}
+
+const EVP_MD* algDigest(Alg alg) {
+  switch (alg) {
+    case Alg::kRS256:
+    case Alg::kPS256:
+    case Alg::kES256:
+      return EVP_sha256();
+    case Alg::kRS384:
+    case Alg::kPS384:
+    case Alg::kES384:
+      return EVP_sha384();
+    case Alg::kRS512:
+    case Alg::kPS512:
+      return EVP_sha512();
+    case Alg::kEdDSA:
+      return nullptr;
+  }
+  return nullptr;
 }
 
 PKeyPtr wrapKey(EVP_PKEY* key) {

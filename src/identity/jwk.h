@@ -24,6 +24,8 @@ enum class Alg { kRS256, kRS384, kRS512, kPS256, kPS384, kPS512, kES256, kES384,
 
 std::optional<Alg> parseAlg(std::string_view name);
 std::string_view algName(Alg alg);
+// The message digest the algorithm signs with; nullptr for EdDSA (which hashes internally).
+const EVP_MD* algDigest(Alg alg);
 
 using PKeyPtr = std::shared_ptr<EVP_PKEY>;
 PKeyPtr wrapKey(EVP_PKEY* key);  // takes ownership

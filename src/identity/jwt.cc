@@ -2,6 +2,7 @@
 
 #include <openssl/bn.h>
 #include <openssl/ec.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/rsa.h>
 
@@ -68,25 +69,6 @@ Status checkHeader(const boost::json::object& header, Jws& jws) {
     jws.kid = std::string(kid->get_string());
   }
   return Status::ok();
-}
-
-const EVP_MD* digestFor(Alg alg) {
-  switch (alg) {
-    case Alg::kRS256:
-    case Alg::kPS256:
-    case Alg::kES256:
-      return EVP_sha256();
-    case Alg::kRS384:
-    case Alg::kPS384:
-    case Alg::kES384:
-      return EVP_sha384();
-    case Alg::kRS512:
-    case Alg::kPS512:
-      return EVP_sha512();
-    case Alg::kEdDSA:
-      return nullptr;
-  }
-  return nullptr;
 }
 
 // JWS carries ECDSA signatures as fixed-size R‖S; OpenSSL verifies DER.
@@ -189,7 +171,7 @@ Status verifyJws(const Jws& jws, const Jwk& key) {
   EVP_MD_CTX* ctx = EVP_MD_CTX_new();
   EVP_PKEY_CTX* pctx = nullptr;
   bool ok =
-      ctx && EVP_DigestVerifyInit(ctx, &pctx, digestFor(jws.alg), nullptr, key.key.get()) == 1;
+      ctx && EVP_DigestVerifyInit(ctx, &pctx, algDigest(jws.alg), nullptr, key.key.get()) == 1;
   if (ok && isPss(jws.alg)) {
     // RFC 7518 §3.5: MGF1 with the same hash, salt as long as the hash.
     ok = EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) == 1 &&
@@ -201,6 +183,7 @@ Status verifyJws(const Jws& jws, const Jwk& key) {
                              jws.signing_input.size()) == 1;
   EVP_MD_CTX_free(ctx);
   if (!valid) {
+    ERR_clear_error();  // a failed check leaves entries that would confuse later TLS calls
     return invalidToken("signature verification failed (" + std::string(algName(jws.alg)) +
                         ", kid=" + quoteUntrusted(key.kid) + ")");
   }

@@ -24,25 +24,6 @@ std::string bnParam(EVP_PKEY* key, const char* name) {
   return out;
 }
 
-const EVP_MD* digestFor(Alg alg) {
-  switch (alg) {
-    case Alg::kRS256:
-    case Alg::kPS256:
-    case Alg::kES256:
-      return EVP_sha256();
-    case Alg::kRS384:
-    case Alg::kPS384:
-    case Alg::kES384:
-      return EVP_sha384();
-    case Alg::kRS512:
-    case Alg::kPS512:
-      return EVP_sha512();
-    case Alg::kEdDSA:
-      return nullptr;
-  }
-  return nullptr;
-}
-
 Result<std::string> derToRaw(std::string_view der, size_t half) {
   const auto* p = reinterpret_cast<const unsigned char*>(der.data());
   ECDSA_SIG* sig = d2i_ECDSA_SIG(nullptr, &p, static_cast<long>(der.size()));
@@ -126,7 +107,7 @@ Result<boost::json::object> publicJwk(const PKeyPtr& key, std::string_view kid,
 Result<std::string> signBytes(Alg alg, const PKeyPtr& key, std::string_view input, bool ecdsa_der) {
   EVP_MD_CTX* ctx = EVP_MD_CTX_new();
   EVP_PKEY_CTX* pctx = nullptr;
-  bool ok = ctx && EVP_DigestSignInit(ctx, &pctx, digestFor(alg), nullptr, key.get()) == 1;
+  bool ok = ctx && EVP_DigestSignInit(ctx, &pctx, algDigest(alg), nullptr, key.get()) == 1;
   if (ok && (alg == Alg::kPS256 || alg == Alg::kPS384 || alg == Alg::kPS512)) {
     ok = EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) == 1 &&
          EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST) == 1;
