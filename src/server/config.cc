@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "config/node.h"
+#include "policy/policy.h"
 
 namespace jg::server {
 namespace {
@@ -156,10 +157,13 @@ void parseTls(const Node& t, Errors& errors, GatewayConfig& cfg) {
 }
 
 void parseAuth(const Node& a, Errors& errors, GatewayConfig& cfg) {
-  a.checkKeys(errors, {"static"});
+  a.checkKeys(errors, {"static", "token_grace"});
+  cfg.auth.token_grace = a["token_grace"].duration(errors, cfg.auth.token_grace);
   Node s = a["static"];
-  s.checkKeys(errors, {"enable_insecure_static", "password_file", "password_env", "password"});
+  s.checkKeys(errors,
+              {"enable_insecure_static", "password_file", "password_env", "password", "groups"});
   if (s.defined()) {
+    cfg.static_auth.groups = s["groups"].strings(errors);
     cfg.static_auth.enabled = s["enable_insecure_static"].boolean(errors, false);
     bool has = false;
     cfg.static_auth.password = parseSecret(s, errors, cfg.file, has);
@@ -208,8 +212,23 @@ Result<ConfigPtr> build(const Node& root, const std::string& file) {
   parseAuth(root["auth"], errors, *cfg);
   parseLimitsAndTimeouts(root, errors, *cfg);
   parseResources(root["resources"], errors, *cfg);
-  if (!cfg->static_auth.enabled) {
-    errors.addRaw(fmt::format("{}: no front-end authenticator is configured (auth.static)", file));
+  if (root.has("identity")) {
+    cfg->identity = identity::parseSettings(root["identity"], errors);
+    if (cfg->static_auth.enabled) {
+      errors.add(root["auth"]["static"],
+                 "choose one authenticator: OIDC (identity) or static, not both");
+    }
+  } else if (!cfg->static_auth.enabled) {
+    errors.addRaw(fmt::format(
+        "{}: no front-end authenticator is configured: add an identity section (OIDC)", file));
+  }
+  if (!root.has("policies")) {
+    errors.add(root, "a policies section is required (no rule means no access)");
+  } else {
+    auto policy = policy::Policy::compile(root["policies"], errors);
+    if (policy) {
+      cfg->policy = *policy;
+    }
   }
   if (!errors.empty()) {
     std::string msg = errors.joined();

@@ -8,10 +8,16 @@
 
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "core/status.h"
+#include "identity/settings.h"
+
+namespace jg::policy {
+class Policy;
+}
 
 namespace jg::server {
 
@@ -52,6 +58,12 @@ struct TlsConfig {
 struct StaticAuthConfig {
   bool enabled = false;  // `enable_insecure_static: true` is required
   std::string password;  // from password_file
+  std::vector<std::string> groups;  // groups of every statically authenticated caller
+};
+
+struct AuthConfig {
+  // How long a session may outlive its token's `exp` (0 = not at all).
+  std::chrono::milliseconds token_grace{0};
 };
 
 struct LimitsConfig {
@@ -74,6 +86,9 @@ struct GatewayConfig {
   int threads = 0;                        // 0 = number of cores
   TlsConfig tls;
   StaticAuthConfig static_auth;
+  AuthConfig auth;
+  std::optional<identity::Settings> identity;  // OIDC: set when the `identity` section exists
+  std::shared_ptr<const policy::Policy> policy;  // compiled `policies`
   LimitsConfig limits;
   TimeoutsConfig timeouts;
   std::vector<ResourceConfig> resources;

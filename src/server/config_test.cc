@@ -13,6 +13,8 @@ auth: { static: { enable_insecure_static: true, password_env: JG_TEST_PW } }
 resources:
   - name: kb
     upstream: { host: 127.0.0.1, port: 5432, database: kbdb, user: app, sslmode: disable }
+policies:
+  - { id: allow-all, match: {}, allow: [all] }
 )";
 
 TEST(GatewayConfig, MinimalConfigLoads) {
@@ -33,9 +35,9 @@ TEST(GatewayConfig, EveryErrorNamesFileLineAndKey) {
   auto cfg = parseConfig(yaml, "gw.yaml");
   ASSERT_FALSE(cfg.isOk());
   const std::string& msg = cfg.status().message();
-  EXPECT_NE(msg.find("gw.yaml:7: timeouts.startup: expected a duration"), std::string::npos)
+  EXPECT_NE(msg.find("gw.yaml:9: timeouts.startup: expected a duration"), std::string::npos)
       << msg;
-  EXPECT_NE(msg.find("gw.yaml:8: limits.max_message_bytes: expected an integer"),
+  EXPECT_NE(msg.find("gw.yaml:10: limits.max_message_bytes: expected an integer"),
             std::string::npos)
       << msg;
 }
@@ -80,13 +82,38 @@ resources: [{ name: kb, upstream: { user: app } }]
 
 TEST(GatewayConfig, UnknownKeysAndDuplicateResources) {
   setenv("JG_TEST_PW", "pw", 1);
-  auto cfg = parseConfig(std::string(kMinimal) + "  - name: kb\n    upstream: { user: x }\n" +
-                             "bogus: 1\n",
+  auto cfg = parseConfig(R"(tls: { require_client_tls: false }
+auth: { static: { enable_insecure_static: true, password_env: JG_TEST_PW } }
+resources:
+  - { name: kb, upstream: { user: app } }
+  - { name: kb, upstream: { user: x } }
+policies: [{ id: allow-all, match: {}, allow: [all] }]
+bogus: 1
+)",
                          "gw.yaml");
   ASSERT_FALSE(cfg.isOk());
   EXPECT_NE(cfg.status().message().find("duplicate resource name \"kb\""), std::string::npos);
-  EXPECT_NE(cfg.status().message().find("gw.yaml:9: bogus: unknown key"), std::string::npos)
+  EXPECT_NE(cfg.status().message().find("gw.yaml:7: bogus: unknown key"), std::string::npos)
       << cfg.status().message();
+}
+
+TEST(GatewayConfig, PoliciesAreRequiredAndCompiled) {
+  setenv("JG_TEST_PW", "pw", 1);
+  auto cfg = parseConfig(R"(tls: { require_client_tls: false }
+auth: { static: { enable_insecure_static: true, password_env: JG_TEST_PW } }
+resources: [{ name: kb, upstream: { user: app } }]
+)",
+                         "gw.yaml");
+  ASSERT_FALSE(cfg.isOk());
+  EXPECT_NE(cfg.status().message().find("a policies section is required"), std::string::npos);
+  auto bad = parseConfig(R"(tls: { require_client_tls: false }
+auth: { static: { enable_insecure_static: true, password_env: JG_TEST_PW } }
+resources: [{ name: kb, upstream: { user: app } }]
+policies: [{ id: x, match: { kinds: [selekt] }, allow: [all] }]
+)",
+                         "gw.yaml");
+  ASSERT_FALSE(bad.isOk());
+  EXPECT_NE(bad.status().message().find("gw.yaml:4"), std::string::npos) << bad.status().message();
 }
 
 }  // namespace

@@ -2,7 +2,10 @@
 
 #include <fmt/format.h>
 
+#include "core/clock.h"
 #include "core/log.h"
+#include "identity/verifier.h"
+#include "net/http.h"
 #include "proto/pg/encode.h"
 #include "server/session.h"
 
@@ -39,6 +42,15 @@ Result<std::shared_ptr<const Runtime>> makeRuntime(ConfigPtr config) {
     }
     rt->upstream_tls[r.name] = *ctx;
   }
+  if (config->identity) {
+    auto verifier = identity::Verifier::create(*config->identity, Clock::system(),
+                                               std::make_shared<net::HttpClient>());
+    if (!verifier) {
+      return invalidArgument(verifier.status().message());
+    }
+    rt->verifier = std::shared_ptr<identity::Verifier>(std::move(*verifier));
+    rt->verifier->startBackgroundRefresh();
+  }
   return std::shared_ptr<const Runtime>(std::move(rt));
 }
 
@@ -54,6 +66,7 @@ Gateway::Gateway(std::shared_ptr<const Runtime> runtime) : runtime_(std::move(ru
 }
 
 Gateway::~Gateway() {
+  blocking_.stop();
   for (auto& c : contexts_) {
     c->stop();
   }

@@ -18,6 +18,11 @@
 #include "server/cancel_registry.h"
 #include "server/config.h"
 #include "server/stream.h"
+#include "sql/classifier.h"
+
+namespace jg::identity {
+class Verifier;
+}
 
 namespace jg::server {
 
@@ -28,6 +33,7 @@ struct Runtime {
   ConfigPtr config;
   std::shared_ptr<ssl::context> client_tls;  // null when TLS is not configured
   std::unordered_map<std::string, std::shared_ptr<ssl::context>> upstream_tls;  // by resource
+  std::shared_ptr<identity::Verifier> verifier;  // null when OIDC is not configured
 };
 
 Result<std::shared_ptr<const Runtime>> makeRuntime(ConfigPtr config);
@@ -44,6 +50,9 @@ class Gateway {
 
   std::shared_ptr<const Runtime> runtime() const { return std::atomic_load(&runtime_); }
   CancelRegistry& cancels() { return cancels_; }
+  sql::Classifier& classifier() { return classifier_; }
+  // For blocking work (signature checks, key fetches, admin SQL) off the I/O threads.
+  asio::thread_pool& blockingPool() { return blocking_; }
   asio::io_context& nextContext();
   bool listenerIsLoopback() const { return loopback_; }
 
@@ -68,6 +77,8 @@ class Gateway {
   bool loopback_ = false;
   bool stopping_ = false;
   CancelRegistry cancels_;
+  sql::Classifier classifier_{10000};
+  asio::thread_pool blocking_{2};
   mutable std::mutex sessions_mu_;
   std::unordered_map<Session*, std::weak_ptr<Session>> sessions_;
 };

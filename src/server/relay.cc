@@ -115,6 +115,23 @@ asio::awaitable<Status> Session::clientPump() {
       if (st == pg::FrameStatus::kError) {
         co_return protocolError(error);
       }
+      if (frame.type == pg::fe::kQuery || frame.type == pg::fe::kParse) {
+        std::string substitute, error;
+        if (refuseStatement(frame, substitute, error)) {
+          size_t mark;
+          batch.beginExtra(mark) += substitute;
+          batch.endExtra(mark);
+          pg::Frame sub;
+          std::string ignored;
+          (void)pg::nextFrame(substitute, max_message, sub, ignored);
+          if (auto s = tracker_.onFrontend(sub.type, sub.payload); !s) {
+            co_return s;
+          }
+          tracker_.annotateLast(std::move(error));
+          pos += frame.size;
+          continue;
+        }
+      }
       if (auto s = tracker_.onFrontend(frame.type, frame.payload); !s) {
         co_return s;
       }
@@ -179,6 +196,19 @@ asio::awaitable<Status> Session::serverPump() {
         co_return Status::error(Code::kProtocol, "upstream server: " + s.message(), "08P01");
       }
       if (frame.type == pg::be::kErrorResponse) {
+        if (const std::string* replacement = tracker_.frontReplacement()) {
+          // The server rejected our substitute for a refused statement: the client gets the
+          // gateway's error in its place.
+          size_t mark;
+          batch.beginExtra(mark) += *replacement;
+          batch.endExtra(mark);
+          if (auto s = tracker_.onBackend(frame.type, frame.payload); !s) {
+            co_return Status::error(Code::kProtocol, "upstream server: " + s.message(), "08P01");
+          }
+          ++messages_from_server_;
+          pos += frame.size;
+          continue;
+        }
         pg::ErrorFields f;
         if (pg::decodeErrorFields(frame.payload, f) &&
             (f.get('S') == "FATAL" || f.get('S') == "PANIC")) {
@@ -228,14 +258,24 @@ asio::awaitable<Status> Session::watchdog() {
   auto ex = co_await asio::this_coro::executor;
   asio::steady_timer timer(ex);
   for (;;) {
-    timer.expires_after(idle.count() > 0 ? std::min<std::chrono::milliseconds>(idle, std::chrono::seconds(1))
-                                         : std::chrono::hours(24));
+    auto tick = idle.count() > 0 ? std::min<std::chrono::milliseconds>(idle, std::chrono::seconds(1))
+                                 : std::chrono::milliseconds(std::chrono::hours(24));
+    if (deadline_ != std::chrono::system_clock::time_point::max()) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          deadline_ - std::chrono::system_clock::now());
+      tick = std::clamp(left, std::chrono::milliseconds(0), std::min<std::chrono::milliseconds>(
+                                                                 tick, std::chrono::seconds(1)));
+    }
+    timer.expires_after(tick);
     auto [ec] = co_await timer.async_wait(kNoThrow);
     if (ec) {
       co_return Status::ok();  // cancelled: the session is ending
     }
     if (fatal_) {
       co_return Status::ok();
+    }
+    if (std::chrono::system_clock::now() >= deadline_) {
+      co_return Status::error(Code::kPermissionDenied, deadline_reason_, "28000");
     }
     if (idle.count() > 0 && !tracker_.busy() &&
         std::chrono::steady_clock::now() - last_activity_ > idle) {

@@ -7,8 +7,11 @@
 
 #include <algorithm>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
+#include "core/clock.h"
 #include "core/log.h"
+#include "identity/verifier.h"
 #include "core/random.h"
 #include "proto/pg/decode.h"
 #include "proto/pg/encode.h"
@@ -287,12 +290,9 @@ asio::awaitable<Status> Session::authenticateClient(MessageReader& reader) {
     bool loopback = gateway_.listenerIsLoopback() && isLoopback(client_->socket());
     if (!(loopback && cfg.tls.allow_plaintext_loopback)) {
       co_return fatal("28000",
-                      "refusing to ask for a password over an unencrypted connection: connect "
-                      "with sslmode=require");
+                      "refusing to ask for a password or token over an unencrypted connection: "
+                      "connect with sslmode=require");
     }
-  }
-  if (!cfg.static_auth.enabled) {
-    co_return fatal("28000", "no authenticator is configured on this gateway");
   }
   std::string out;
   pg::encodeAuthentication(out, pg::Authentication{pg::AuthCode::kCleartextPassword, {}, {}, {}});
@@ -307,12 +307,119 @@ asio::awaitable<Status> Session::authenticateClient(MessageReader& reader) {
   if (frame->type != pg::fe::kPassword || !pg::decodePasswordMessage(frame->payload, password)) {
     co_return protocolError("expected a password message");
   }
-  if (!equalSecrets(password, cfg.static_auth.password)) {
-    co_return fatal("28P01", fmt::format("password authentication failed for user \"{}\"", user_));
+  if (rt_->verifier) {
+    if (auto st = co_await verifyToken(std::string(password)); !st) {
+      co_return st;
+    }
+  } else {
+    if (!cfg.static_auth.enabled) {
+      co_return fatal("28000", "no authenticator is configured on this gateway");
+    }
+    if (!equalSecrets(password, cfg.static_auth.password)) {
+      co_return fatal("28P01",
+                      fmt::format("password authentication failed for user \"{}\"", user_));
+    }
+    identity_.issuer = "static";
+    identity_.subject = user_;
+    identity_.groups = cfg.static_auth.groups;
+    auth_method_ = "static";
   }
-  log::info(id_, "authenticated user \"{}\" (static) for resource \"{}\" tls={}", user_,
-            resource_, client_->isTls());
+  log::info(id_, "authenticated {} (sub={}, groups=[{}]) by {} for resource \"{}\" tls={}",
+            identity_.display(), identity_.subject, fmt::join(identity_.groups, ","),
+            auth_method_, resource_, client_->isTls());
+  co_return authorizeSession();
+}
+
+asio::awaitable<Status> Session::verifyToken(std::string token) {
+  // Signature checks and key fetches are blocking work: run them off the I/O thread.
+  auto verifier = rt_->verifier;
+  auto [status, who] = co_await asio::co_spawn(
+      gateway_.blockingPool(),
+      [verifier, token = std::move(token)]()
+          -> asio::awaitable<std::pair<Status, identity::Identity>> {
+        auto r = verifier->verify(token);
+        if (!r) {
+          co_return std::make_pair(r.status(), identity::Identity{});
+        }
+        co_return std::make_pair(Status::ok(), std::move(*r));
+      },
+      asio::use_awaitable);
+  if (!status) {
+    co_return Status::error(Code::kPermissionDenied, status.message(),
+                            status.sqlstate().empty() ? "28000" : status.sqlstate());
+  }
+  identity_ = std::move(who);
+  auth_method_ = "oidc";
+  if (identity_.expires_at != std::chrono::system_clock::time_point{}) {
+    deadline_ = identity_.expires_at + rt_->config->auth.token_grace;
+    deadline_reason_ = fmt::format("the access token of this session expired at {}; reconnect "
+                                   "with a fresh token",
+                                   formatUtc(identity_.expires_at));
+  }
   co_return Status::ok();
+}
+
+Status Session::authorizeSession() {
+  const auto& policy = rt_->config->policy;
+  binding_ = policy->bind(identity_, resource_, Clock::system().now());
+  const auto& d = binding_.session;
+  if (d.effect == policy::Effect::kDeny) {
+    log::info(id_, "session refused: {}", d.message());
+    return Status::error(Code::kPermissionDenied, d.message(), "42501");
+  }
+  if (d.effect == policy::Effect::kReview) {
+    log::info(id_, "session needs review: {}", d.message());
+    return Status::error(Code::kPermissionDenied,
+                         d.message() + "; ask for access ahead of time with `jitgate request " +
+                             resource_ + "`",
+                         "42501");
+  }
+  return Status::ok();
+}
+
+bool Session::refuseStatement(const pg::Frame& frame, std::string& substitute,
+                              std::string& error) {
+  std::string_view sql;
+  std::string_view name;
+  if (frame.type == pg::fe::kQuery) {
+    pg::Query q;
+    if (!pg::decodeQuery(frame.payload, q)) {
+      return false;  // the tracker reports the malformed message
+    }
+    sql = q.sql;
+  } else {
+    pg::Parse p;
+    if (!pg::decodeParse(frame.payload, p)) {
+      return false;
+    }
+    sql = p.sql;
+    name = p.name;
+  }
+  auto classification = gateway_.classifier().classify(sql);
+  policy::Decision d = rt_->config->policy->evaluateBatch(binding_, classification, sql_ctx_,
+                                                          Clock::system().now());
+  if (d.allowed()) {
+    return false;
+  }
+  ++statements_refused_;
+  std::string message = d.sqlstate == "42601" ? d.parse_error : d.message();
+  std::string detail = d.detail;
+  if (d.effect == policy::Effect::kReview) {
+    detail += detail.empty() ? "" : "; ";
+    detail += "this statement needs approval";
+  }
+  log::info(id_, "statement refused ({}): {}{}{}", d.rule_id, message, detail.empty() ? "" : "; ",
+            detail);
+  pg::encodeError(error, "ERROR", d.sqlstate.empty() ? "42501" : d.sqlstate, message, detail);
+  // A statement the server refuses with a syntax error: it aborts a transaction block, and in
+  // the extended protocol makes the server skip to Sync, exactly as a refused statement should.
+  constexpr std::string_view kRefused = "JITGATE REFUSED";
+  if (frame.type == pg::fe::kQuery) {
+    pg::encodeQuery(substitute, kRefused);
+  } else {
+    pg::encodeParse(substitute, pg::Parse{name, kRefused, {}});
+  }
+  return true;
 }
 
 asio::awaitable<Status> Session::connectToUpstream(const pg::StartupMessage& startup) {

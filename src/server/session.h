@@ -17,7 +17,11 @@
 #include <optional>
 #include <string>
 
+#include "identity/identity.h"
+#include "policy/policy.h"
+#include "proto/pg/framer.h"
 #include "proto/pg/tracker.h"
+#include "sql/session_context.h"
 #include "server/stream.h"
 #include "server/upstream.h"
 
@@ -50,6 +54,12 @@ class Session : public std::enable_shared_from_this<Session> {
   asio::awaitable<Status> readStartupPacket(MessageReader& reader, pg::StartupMessage& out,
                                             std::string& storage, bool& cancel_only);
   asio::awaitable<Status> authenticateClient(MessageReader& reader);
+  asio::awaitable<Status> verifyToken(std::string token);
+  Status authorizeSession();
+  // The policy gate for one client message. Returns true when the message is refused; then
+  // `substitute` holds the message to send upstream instead (one the server rejects at the same
+  // position, so transaction semantics stay PostgreSQL's) and `error` the client's ErrorResponse.
+  bool refuseStatement(const pg::Frame& frame, std::string& substitute, std::string& error);
   asio::awaitable<Status> connectToUpstream(const pg::StartupMessage& startup);
   asio::awaitable<Status> relay();
   asio::awaitable<Status> clientPump();
@@ -69,6 +79,14 @@ class Session : public std::enable_shared_from_this<Session> {
   std::string resource_;  // the resource name (startup `database`)
   const struct ResourceConfig* resource_cfg_ = nullptr;
   pg::Tracker tracker_;
+  identity::Identity identity_;
+  std::string auth_method_;
+  policy::Binding binding_;
+  sql::SessionContext sql_ctx_;
+  // The session ends at this time (token expiry plus grace; later also grant expiry).
+  std::chrono::system_clock::time_point deadline_ = std::chrono::system_clock::time_point::max();
+  std::string deadline_reason_;
+  uint64_t statements_refused_ = 0;
   pg::BackendKeyData client_key_{};
   std::string pending_client_bytes_;  // pipelined by the client right after startup
   std::string pending_server_bytes_;

@@ -177,8 +177,10 @@ class Gateway:
 
     CLIENT_PASSWORD = "dev-password-7d1e"
 
+    ALLOW_ALL = "policies:\n  - { id: allow-all, reason: test gateway, match: {}, allow: [all] }\n"
+
     def __init__(self, pg, resources=None, tls=True, extra_yaml="", require_tls=None,
-                 static_auth=True):
+                 static_auth=True, policies=None):
         self.pg = pg
         self.dir = Path(tempfile.mkdtemp(prefix="jg-gw-"))
         self.port = free_port()
@@ -187,6 +189,7 @@ class Gateway:
         self.resources = resources or [{"name": "kb", "database": "kb"}]
         self.extra_yaml = extra_yaml
         self.static_auth = static_auth
+        self.policies = self.ALLOW_ALL if policies is None else policies
         self.proc = None
         self.log = self.dir / "jitgate.log"
         self.config = self.dir / "jitgate.yaml"
@@ -213,7 +216,7 @@ class Gateway:
                          f"database: {r.get('database', r['name'])}, user: {r.get('user', 'app')}, "
                          f"sslmode: {r.get('sslmode', 'require')}, "
                          f"password_file: upstream_password }}")
-        self.config.write_text("\n".join(lines) + "\n" + self.extra_yaml)
+        self.config.write_text("\n".join(lines) + "\n" + self.policies + self.extra_yaml)
 
     def start(self, extra_args=()):
         self.write_config()

@@ -120,8 +120,9 @@ def test_notice_passes_through(gateway):
     notices = []
     with psycopg.connect(gateway.dsn(), autocommit=True) as conn:
         conn.add_notice_handler(lambda d: notices.append(d.message_primary))
-        conn.execute("do $$ begin raise notice 'hello from server'; end $$")
-    assert notices == ["hello from server"]
+        conn.execute("create temp table if not exists nt (x int)")
+        conn.execute("create temp table if not exists nt (x int)")
+    assert notices == ['relation "nt" already exists, skipping']
 
 
 def test_parameter_status_and_settings(gateway):

@@ -61,6 +61,12 @@ ColumnsPtr withFormats(const ColumnsPtr& cols, const std::vector<int16_t>& forma
   return out;
 }
 
+void Tracker::annotateLast(std::string error_message) {
+  if (!pending_.empty()) {
+    pending_.back().replace_error = std::move(error_message);
+  }
+}
+
 const PreparedStatement* Tracker::statement(std::string_view name) const {
   auto it = statements_.find(std::string(name));
   return it == statements_.end() ? nullptr : &it->second;
@@ -94,7 +100,7 @@ Status Tracker::onFrontend(char type, std::string_view payload) {
       if (!decodeQuery(payload, q)) {
         return malformed("Query");
       }
-      return push({Pending::kQuery, 0, std::string(q.sql), nullptr, nullptr});
+      return push({Pending::kQuery, 0, std::string(q.sql), nullptr, nullptr, {}});
     }
     case fe::kParse: {
       Parse p;
@@ -110,7 +116,7 @@ Status Tracker::onFrontend(char type, std::string_view payload) {
       auto stmt = std::make_unique<PreparedStatement>();
       stmt->sql = std::string(p.sql);
       stmt->param_types = p.param_types;
-      return push({Pending::kParse, 0, std::string(p.name), std::move(stmt), nullptr});
+      return push({Pending::kParse, 0, std::string(p.name), std::move(stmt), nullptr, {}});
     }
     case fe::kBind: {
       Bind b;
@@ -125,7 +131,7 @@ Status Tracker::onFrontend(char type, std::string_view payload) {
       auto portal = std::make_unique<Portal>();
       portal->statement = std::string(b.statement);
       portal->result_formats = b.result_formats;
-      return push({Pending::kBind, 0, std::string(b.portal), nullptr, std::move(portal)});
+      return push({Pending::kBind, 0, std::string(b.portal), nullptr, std::move(portal), {}});
     }
     case fe::kDescribe: {
       Describe d;
@@ -133,31 +139,31 @@ Status Tracker::onFrontend(char type, std::string_view payload) {
         return malformed("Describe");
       }
       return push({d.target == 'S' ? Pending::kDescribeStatement : Pending::kDescribePortal, 0,
-                   std::string(d.name), nullptr, nullptr});
+                   std::string(d.name), nullptr, nullptr, {}});
     }
     case fe::kExecute: {
       Execute e;
       if (!decodeExecute(payload, e)) {
         return malformed("Execute");
       }
-      return push({Pending::kExecute, 0, std::string(e.portal), nullptr, nullptr});
+      return push({Pending::kExecute, 0, std::string(e.portal), nullptr, nullptr, {}});
     }
     case fe::kClose: {
       Close c;
       if (!decodeClose(payload, c) || (c.target != 'S' && c.target != 'P')) {
         return malformed("Close");
       }
-      return push({Pending::kClose, c.target, std::string(c.name), nullptr, nullptr});
+      return push({Pending::kClose, c.target, std::string(c.name), nullptr, nullptr, {}});
     }
     case fe::kSync:
-      return decodeEmpty(payload) ? push({Pending::kSync, 0, {}, nullptr, nullptr})
+      return decodeEmpty(payload) ? push({Pending::kSync, 0, {}, nullptr, nullptr, {}})
                                   : malformed("Sync");
     case fe::kFunctionCall: {
       FunctionCall f;
       if (!decodeFunctionCall(payload, f)) {
         return malformed("FunctionCall");
       }
-      return push({Pending::kFunctionCall, 0, {}, nullptr, nullptr});
+      return push({Pending::kFunctionCall, 0, {}, nullptr, nullptr, {}});
     }
     case fe::kFlush:
       return decodeEmpty(payload) ? Status::ok() : malformed("Flush");

@@ -88,6 +88,18 @@ class Tracker {
   bool busy() const { return !pending_.empty(); }
   size_t pendingCount() const { return pending_.size(); }
 
+  // Marks the request just passed to onFrontend as one the gateway substituted (a refused
+  // statement replaced by one the server rejects at the same position): when the server answers
+  // it with ErrorResponse, the client gets `error_message` (a complete encoded ErrorResponse)
+  // instead. REQUIRES: the last onFrontend call pushed a request.
+  void annotateLast(std::string error_message);
+  // The replacement for an ErrorResponse answering the oldest pending request, or null.
+  const std::string* frontReplacement() const {
+    return pending_.empty() || pending_.front().replace_error.empty()
+               ? nullptr
+               : &pending_.front().replace_error;
+  }
+
   const PreparedStatement* statement(std::string_view name) const;
   const Portal* portal(std::string_view name) const;
   size_t statementCount() const { return statements_.size(); }
@@ -101,6 +113,7 @@ class Tracker {
     // kParse: the statement being created; kBind: the portal being created.
     std::unique_ptr<PreparedStatement> stmt;
     std::unique_ptr<Portal> portal;
+    std::string replace_error;  // see annotateLast()
   };
 
   Status push(PendingItem item);
