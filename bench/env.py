@@ -1,0 +1,318 @@
+"""The benchmark environment: PostgreSQL, pgbouncer, the OIDC provider and jitgate gateways.
+
+Every jitgate configuration is the harness's base configuration (tests/e2e/harness.py: TLS to
+clients, SCRAM over TLS upstream) plus YAML snippets. A gateway feature that is not wired into
+the session yet is detected, not assumed, and reported as "n/a (not wired)":
+
+    FEATURES[name] = Feature(snippet(files) -> YAML, probe(env, gateway) -> bool)
+
+Adding a feature to the "full" configuration later is one entry in FEATURES.
+"""
+import os
+import pwd
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Optional
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests" / "e2e"))
+
+from harness import JITGATE, PG_BIN, Gateway, PgServer, free_port, make_cert, wait_port  # noqa
+from oidc_provider import OidcProvider  # noqa: E402
+
+PGBENCH = str(PG_BIN / "pgbench")
+PGBOUNCER = "/usr/sbin/pgbouncer"
+GROUP = "rag"
+
+# Who may read what in the OIDC configurations: the RAG pipeline group reads both benchmark
+# databases; a deny rule and a review rule make the policy do real matching work.
+POLICIES = """policies:
+  - { id: rag-read, reason: RAG pipelines read the knowledge base,
+      match: { groups: [rag], resource: [bench, kb] }, allow: [read, session] }
+  - { id: no-vault, reason: the vault schema is off limits, match: { tables: [vault.*] },
+      deny: [all] }
+  - { id: crm-review, match: { tables: [crm.customers] }, action: review,
+      approvers: { groups: [data-owners], count: 1 }, grant: 1h }
+"""
+
+# The PII column of the RAG table; the detectors run on every text cell.
+MASKING = """masking:
+  key_file: {mask_key}
+  on_error: fail_closed
+  detectors: [email, phone, credit_card, us_ssn, iban, ipv4, aws_access_key, jwt, private_key]
+  strategy: redact
+  columns:
+    - {{ table: chunks, column: author_email, strategy: tokenize }}
+"""
+
+AUDIT = """audit:
+  dir: {audit_dir}
+  instance: bench
+  durability: strict
+  raw_payloads: encrypted
+  key_file: {audit_key}
+  signing_key_file: {audit_signing}
+"""
+
+
+@dataclass
+class Feature:
+    snippet: Optional[Callable[[dict], str]]  # None: no configuration exists for it yet
+    probe: Callable  # (env, gateway, files) -> bool: the feature visibly acts
+
+
+def _masking_probe(env, gw, files):
+    import psycopg
+    with psycopg.connect(gw.dsn(db="kb", password=env.token(), user="bench")) as conn:
+        (v,) = conn.execute("select 'write to ada@example.com'").fetchone()
+    return "ada@example.com" not in v
+
+
+def _audit_probe(env, gw, files):
+    import psycopg
+    with psycopg.connect(gw.dsn(db="kb", password=env.token(), user="bench")) as conn:
+        conn.execute("select 1").fetchone()
+    d = Path(files["audit_dir"])
+    return d.exists() and any(p.is_file() and p.stat().st_size > 0 for p in d.rglob("*"))
+
+
+FEATURES = {
+    "masking": Feature(lambda f: MASKING.format(**f), _masking_probe),
+    "audit": Feature(lambda f: AUDIT.format(**f), _audit_probe),
+    "ephemeral roles": Feature(None, lambda env, gw, files: False),
+}
+
+
+def _write_secret(path, data, mode=0o600):
+    Path(path).write_bytes(data)
+    os.chmod(path, mode)
+
+
+def feature_files(directory):
+    """Key files and directories the feature snippets refer to (absolute paths)."""
+    d = Path(directory)
+    files = {"mask_key": d / "mask.key", "audit_key": d / "audit.key",
+             "audit_signing": d / "audit-signing.pem", "audit_dir": d / "audit"}
+    _write_secret(files["mask_key"], os.urandom(16).hex().encode() + b"\n")
+    _write_secret(files["audit_key"], os.urandom(32).hex().encode() + b"\n")
+    subprocess.run(["openssl", "genpkey", "-algorithm", "ed25519", "-out",
+                    str(files["audit_signing"])], check=True, capture_output=True)
+    os.chmod(files["audit_signing"], 0o600)
+    files["audit_dir"].mkdir(exist_ok=True)
+    return {k: str(v) for k, v in files.items()}
+
+
+def check_config(path):
+    """(ok, message) from `jitgate check-config` on a configuration file."""
+    r = subprocess.run([str(JITGATE), "check-config", str(path)], capture_output=True, text=True,
+                       timeout=30)
+    return r.returncode == 0, (r.stdout + r.stderr).strip()
+
+
+@dataclass
+class Target:
+    """One configuration under test: where clients connect and with what."""
+    name: str
+    port: int
+    user: str
+    password: Callable[[], str]
+    tls: bool
+    note: str = ""
+    gateway: Optional[Gateway] = None
+    proc: Optional[subprocess.Popen] = None
+
+    def pgenv(self, db):
+        e = dict(os.environ)
+        e.update({"PGHOST": "127.0.0.1", "PGPORT": str(self.port), "PGDATABASE": db,
+                  "PGUSER": self.user, "PGPASSWORD": self.password(),
+                  "PGSSLMODE": "require" if self.tls else "disable", "PGCONNECT_TIMEOUT": "30"})
+        return e
+
+    def conninfo(self, db):
+        return (f"host=127.0.0.1 port={self.port} dbname={db} user={self.user} "
+                f"password={self.password()} sslmode={'require' if self.tls else 'disable'}")
+
+    def pid(self):
+        if self.gateway is not None:
+            return self.gateway.proc.pid
+        return self.proc.pid if self.proc else None
+
+
+@dataclass
+class Environment:
+    max_connections: int = 300
+    pg: Optional[PgServer] = None
+    idp: Optional[OidcProvider] = None
+    targets: dict = field(default_factory=dict)
+    unavailable: dict = field(default_factory=dict)  # target name -> reason
+    features: dict = field(default_factory=dict)     # feature -> "on" | "n/a (...)"
+    cleanups: list = field(default_factory=list)
+    _token: Optional[str] = None
+
+    def token(self):
+        if self._token is None:
+            self._token = self.idp.token(client="rag-bench", groups=[GROUP],
+                                         email="rag-bench@svc.example")
+        return self._token
+
+    def fresh_tokens(self, n):
+        return [self.idp.token(client="rag-bench", groups=[GROUP]) for _ in range(n)]
+
+    # -- setup -----------------------------------------------------------------------------
+
+    def start(self, log=print):
+        log("starting PostgreSQL 15")
+        self.pg = PgServer().start()
+        self.cleanups.append(self.pg.cleanup)
+        self.pg.sql(f"ALTER SYSTEM SET max_connections = {self.max_connections}")
+        self.pg.restart()
+        for db in ("bench", "kb"):
+            self.pg.create_db(db)
+        self.targets["direct"] = Target("direct", self.pg.port, "app",
+                                        lambda: PgServer.APP_PASSWORD, True,
+                                        "PostgreSQL 15, TLS (sslmode=require), SCRAM")
+        log("starting the OIDC provider")
+        self.idp = OidcProvider().start()
+        self.cleanups.append(self.idp.cleanup)
+        self._start_pgbouncer(log)
+        self._start_passthrough(log)
+        self._start_oidc_gateways(log)
+        return self
+
+    def _start_pgbouncer(self, log):
+        log("starting pgbouncer (session mode)")
+        pw = pwd.getpwnam("postgres")
+        d = Path(tempfile.mkdtemp(prefix="jg-bouncer-"))
+        self.cleanups.append(lambda: shutil.rmtree(d, ignore_errors=True))
+        cert, key = make_cert(d)
+        port = free_port()
+        (d / "userlist.txt").write_text(f'"app" "{PgServer.APP_PASSWORD}"\n')
+        (d / "pgbouncer.ini").write_text(f"""[databases]
+bench = host=127.0.0.1 port={self.pg.port} dbname=bench
+kb = host=127.0.0.1 port={self.pg.port} dbname=kb
+
+[pgbouncer]
+listen_addr = 127.0.0.1
+listen_port = {port}
+unix_socket_dir =
+auth_type = scram-sha-256
+auth_file = {d}/userlist.txt
+pool_mode = session
+max_client_conn = 5000
+default_pool_size = 100
+logfile = {d}/pgbouncer.log
+pidfile = {d}/pgbouncer.pid
+ignore_startup_parameters = extra_float_digits,options
+client_tls_sslmode = require
+client_tls_cert_file = {cert}
+client_tls_key_file = {key}
+server_tls_sslmode = require
+""")
+        for p in d.iterdir():
+            os.chown(p, pw.pw_uid, pw.pw_gid)
+        os.chown(d, pw.pw_uid, pw.pw_gid)
+        proc = subprocess.Popen(["runuser", "-u", "postgres", "--", PGBOUNCER,
+                                 str(d / "pgbouncer.ini")], stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL, start_new_session=True)
+
+        def stop():
+            # pgbouncer runs as a child of runuser: signal pgbouncer itself (its pidfile).
+            pidfile = d / "pgbouncer.pid"
+            if pidfile.exists():
+                try:
+                    os.kill(int(pidfile.read_text().split()[0]), 15)
+                except (OSError, ValueError):
+                    pass
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        self.cleanups.append(stop)
+        wait_port(port, proc=proc)
+        self.targets["pgbouncer"] = Target(
+            "pgbouncer", port, "app", lambda: PgServer.APP_PASSWORD, True,
+            "pgbouncer 1.18, session mode, TLS both sides, SCRAM", proc=proc)
+
+    def _gateway(self, name, static_auth, policies, extra):
+        gw = Gateway(self.pg, resources=[{"name": "bench"}, {"name": "kb"}],
+                     static_auth=static_auth, policies=policies, extra_yaml=extra)
+        self.cleanups.append(gw.cleanup)
+        gw.start()
+        return gw
+
+    def _start_passthrough(self, log):
+        log("starting jitgate pass-through (static dev password, allow-all, no masking, no audit)")
+        gw = self._gateway("pass", True, Gateway.ALLOW_ALL, "")
+        self.targets["jitgate pass-through"] = Target(
+            "jitgate pass-through", gw.port, "bench", lambda: Gateway.CLIENT_PASSWORD, True,
+            "static password (dev authenticator), allow-all policy, no masking, audit off",
+            gateway=gw)
+
+    def _start_oidc_gateways(self, log):
+        base = self.idp.identity_yaml()
+        log("starting jitgate OIDC + policy")
+        gw = self._gateway("oidc", False, POLICIES, base)
+        self.targets["jitgate oidc+policy"] = Target(
+            "jitgate oidc+policy", gw.port, "bench", self.token, True,
+            "OIDC token verification, 3-rule policy on every statement", gateway=gw)
+        # The full configuration: every feature whose configuration is accepted and that
+        # visibly acts in a probe gateway.
+        files = feature_files(tempfile.mkdtemp(prefix="jg-bench-keys-"))
+        self.cleanups.append(lambda: shutil.rmtree(Path(files["mask_key"]).parent, True))
+        wired = []
+        for name, feat in FEATURES.items():
+            if feat.snippet is None:
+                self.features[name] = "n/a (not wired: no configuration yet)"
+                continue
+            snippet = feat.snippet(files)
+            probe = Gateway(self.pg, resources=[{"name": "kb"}], static_auth=False,
+                            policies=POLICIES, extra_yaml=base + snippet)
+            probe.write_config()
+            ok, msg = check_config(probe.config)
+            if not ok:
+                probe.cleanup()
+                self.features[name] = "n/a (configuration rejected: " \
+                    + msg.splitlines()[-1][:160] + ")"
+                continue
+            try:
+                probe.start()
+                active = feat.probe(self, probe, files)
+            except Exception as exc:  # the probe gateway failing is a finding, not a crash
+                active = False
+                self.features[name] = f"n/a (probe failed: {str(exc)[:120]})"
+            finally:
+                probe.cleanup()
+            if active:
+                wired.append(snippet)
+                self.features[name] = "on"
+            else:
+                self.features.setdefault(name, "n/a (not wired: accepted but not applied)")
+        shutil.rmtree(files["audit_dir"], ignore_errors=True)
+        Path(files["audit_dir"]).mkdir()
+        if not wired:
+            self.unavailable["jitgate full"] = "n/a (not wired: masking and audit)"
+            log("jitgate full: n/a (no masking or audit wired in this build)")
+            return
+        log("starting jitgate full (" + ", ".join(
+            k for k, v in self.features.items() if v == "on") + ")")
+        gw = self._gateway("full", False, POLICIES, base + "".join(wired))
+        self.targets["jitgate full"] = Target(
+            "jitgate full", gw.port, "bench", self.token, True,
+            "OIDC + policy + " + ", ".join(f"{k}: {v}" for k, v in self.features.items()),
+            gateway=gw)
+
+    def gateway_targets(self):
+        return [t for t in self.targets.values() if t.gateway is not None]
+
+    def cleanup(self):
+        for fn in reversed(self.cleanups):
+            try:
+                fn()
+            except Exception as exc:  # keep cleaning up the rest
+                print(f"cleanup: {exc}", file=sys.stderr)
+        self.cleanups.clear()

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# `make bench`: end-to-end benchmarks of jitgate against direct PostgreSQL and pgbouncer, plus
+# the Google Benchmark kernels; prints the tables and updates docs/benchmarks.md.
+#
+#   bench/run.sh                 full run (~10-15 minutes on 2 cores)
+#   bench/run.sh --quick         ~3 minutes, smaller sizes, one repetition
+#   bench/run.sh --only pgbench,large --no-docs
+#
+# Environment: JITGATE_BIN (default build/jitgate), JITGATE_BENCH_DIR (default: the bench/
+# folder beside the binary), BENCH_SECONDS, BENCH_REPS, BENCH_LARGE, BENCH_MANY... override the
+# profile. Needs root (PostgreSQL and pgbouncer run as the `postgres` OS user).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export JITGATE_BIN="${JITGATE_BIN:-$PWD/build/jitgate}"
+if [[ ! -x "$JITGATE_BIN" ]]; then
+  echo "bench: $JITGATE_BIN is missing; run 'make build' or set JITGATE_BIN" >&2
+  exit 1
+fi
+# 2,000 client sessions: the clients, the gateway (2 fds per session) and pgbench need room.
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+exec /usr/bin/python3 bench/bench.py "$@"
