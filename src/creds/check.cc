@@ -182,6 +182,10 @@ Status Issuer::check(std::string_view resource, std::string& out) {
                             "the database does not bound a session to its grant",
                             rc->admin.user),
                 "prefer credentials: ephemeral with an admin user that has CREATEROLE");
+    if (rc->admin.user.empty()) {
+      report.fail("no static upstream user", "set upstream.user");
+      return Status::error(Code::kInvalidArgument, "resource " + rc->resource + " is not ready");
+    }
     if (rc->admin.password.empty()) {
       report.fail("no password for the static upstream user",
                   "set upstream.password_file or upstream.password_env");
