@@ -192,9 +192,6 @@ asio::awaitable<Status> Session::serverPump() {
       if (st == pg::FrameStatus::kError) {
         co_return Status::error(Code::kProtocol, "upstream server: " + error, "08P01");
       }
-      if (auto s = tracker_.onBackend(frame.type, frame.payload); !s) {
-        co_return Status::error(Code::kProtocol, "upstream server: " + s.message(), "08P01");
-      }
       if (frame.type == pg::be::kErrorResponse) {
         if (const std::string* replacement = tracker_.frontReplacement()) {
           // The server rejected our substitute for a refused statement: the client gets the
@@ -214,6 +211,9 @@ asio::awaitable<Status> Session::serverPump() {
             (f.get('S') == "FATAL" || f.get('S') == "PANIC")) {
           upstream_sent_fatal_ = true;
         }
+      }
+      if (auto s = tracker_.onBackend(frame.type, frame.payload); !s) {
+        co_return Status::error(Code::kProtocol, "upstream server: " + s.message(), "08P01");
       }
       ++messages_from_server_;
       batch.forward(pos, frame.size);

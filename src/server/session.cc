@@ -308,7 +308,8 @@ asio::awaitable<Status> Session::authenticateClient(MessageReader& reader) {
     co_return protocolError("expected a password message");
   }
   if (rt_->verifier) {
-    if (auto st = co_await verifyToken(std::string(password)); !st) {
+    const std::string token(password);
+    if (auto st = co_await verifyToken(token); !st) {
       co_return st;
     }
   } else {
@@ -330,25 +331,26 @@ asio::awaitable<Status> Session::authenticateClient(MessageReader& reader) {
   co_return authorizeSession();
 }
 
-asio::awaitable<Status> Session::verifyToken(std::string token) {
+asio::awaitable<Status> Session::verifyToken(const std::string& token) {
   // Signature checks and key fetches are blocking work: run them off the I/O thread.
-  auto verifier = rt_->verifier;
-  auto [status, who] = co_await asio::co_spawn(
-      gateway_.blockingPool(),
-      [verifier, token = std::move(token)]()
-          -> asio::awaitable<std::pair<Status, identity::Identity>> {
-        auto r = verifier->verify(token);
-        if (!r) {
-          co_return std::make_pair(r.status(), identity::Identity{});
-        }
-        co_return std::make_pair(Status::ok(), std::move(*r));
-      },
-      asio::use_awaitable);
+  // GCC 12 destroys non-trivial temporaries of a co_await expression twice, and a co_await
+  // result bound with a structured binding too: name the task and the result.
+  auto task = [verifier = rt_->verifier,
+               token]() -> asio::awaitable<std::pair<Status, identity::Identity>> {
+    auto r = verifier->verify(token);
+    if (!r) {
+      co_return std::make_pair(r.status(), identity::Identity{});
+    }
+    co_return std::make_pair(Status::ok(), std::move(*r));
+  };
+  std::pair<Status, identity::Identity> result =
+      co_await asio::co_spawn(gateway_.blockingPool(), task, asio::use_awaitable);
+  const Status& status = result.first;
   if (!status) {
     co_return Status::error(Code::kPermissionDenied, status.message(),
                             status.sqlstate().empty() ? "28000" : status.sqlstate());
   }
-  identity_ = std::move(who);
+  identity_ = std::move(result.second);
   auth_method_ = "oidc";
   if (identity_.expires_at != std::chrono::system_clock::time_point{}) {
     deadline_ = identity_.expires_at + rt_->config->auth.token_grace;

@@ -54,7 +54,9 @@ class Session : public std::enable_shared_from_this<Session> {
   asio::awaitable<Status> readStartupPacket(MessageReader& reader, pg::StartupMessage& out,
                                             std::string& storage, bool& cancel_only);
   asio::awaitable<Status> authenticateClient(MessageReader& reader);
-  asio::awaitable<Status> verifyToken(std::string token);
+  // Parameters of coroutines are references to the caller's frame: GCC 12 mishandles temporaries
+  // passed by value into a co_await expression (destroyed twice).
+  asio::awaitable<Status> verifyToken(const std::string& token);
   Status authorizeSession();
   // The policy gate for one client message. Returns true when the message is refused; then
   // `substitute` holds the message to send upstream instead (one the server rejects at the same

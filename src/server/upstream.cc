@@ -255,7 +255,7 @@ asio::awaitable<Result<UpstreamConnection>> connectUpstream(const ResourceConfig
   }
 }
 
-asio::awaitable<void> sendCancel(CancelTarget target) {
+asio::awaitable<void> sendCancel(const CancelTarget& target) {
   auto ex = co_await asio::this_coro::executor;
   tcp::resolver resolver(ex);
   auto [rec, results] =

@@ -51,7 +51,7 @@ struct CancelTarget {
 };
 
 // Sends a CancelRequest to the upstream. Best effort, as in PostgreSQL.
-asio::awaitable<void> sendCancel(CancelTarget target);
+asio::awaitable<void> sendCancel(const CancelTarget& target);
 
 // Builds the TLS client context for a resource's upstream (verification per sslmode).
 Result<std::shared_ptr<ssl::context>> makeUpstreamTlsContext(const UpstreamConfig& upstream);

@@ -1,0 +1,302 @@
+#include "server/admin_api.h"
+
+#include <fmt/format.h>
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/json.hpp>
+#include <boost/url/parse.hpp>
+
+#include <atomic>
+
+#include "core/log.h"
+#include "identity/verifier.h"
+
+namespace jg::server {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace json = boost::json;
+using tcp = asio::ip::tcp;
+constexpr auto kNoThrow = asio::as_tuple(asio::use_awaitable);
+constexpr size_t kMaxBody = 64 * 1024;
+constexpr auto kRequestTimeout = std::chrono::seconds(30);
+
+struct Route {
+  AdminHandler handler;
+  bool authenticated = true;
+};
+
+AdminResponse fromReply(const access::ApiReply& r) {
+  return AdminResponse{r.status, "application/json", json::serialize(r.body), {}};
+}
+
+bool isApiPath(std::string_view path) {
+  return path == "/api" || path.starts_with("/api/");
+}
+
+std::string bearerToken(std::string_view header) {
+  constexpr std::string_view kBearer = "bearer ";
+  if (header.size() <= kBearer.size()) {
+    return {};
+  }
+  for (size_t i = 0; i < kBearer.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(header[i])) != kBearer[i]) {
+      return {};
+    }
+  }
+  std::string_view token = header.substr(kBearer.size());
+  while (!token.empty() && token.front() == ' ') {
+    token.remove_prefix(1);
+  }
+  return std::string(token);
+}
+
+// Splits a request target into a decoded path and query parameters.
+bool parseTarget(std::string_view target, AdminRequest& out) {
+  auto url = boost::urls::parse_origin_form(target);
+  if (!url) {
+    return false;
+  }
+  out.path = std::string(url->path());
+  for (const auto& p : url->params()) {
+    out.query[std::string(p.key)] = std::string(p.value);
+  }
+  return true;
+}
+
+}  // namespace
+
+AdminResponse jsonError(int status, std::string code, std::string message) {
+  return fromReply(access::Api::error(status, std::move(code), std::move(message)));
+}
+
+struct AdminApi::Impl : std::enable_shared_from_this<AdminApi::Impl> {
+  Impl(asio::io_context& io, AdminApiOptions o)
+      : options(std::move(o)), acceptor(io), pool(std::max(1, options.worker_threads)) {}
+
+  AdminApiOptions options;
+  tcp::acceptor acceptor;
+  asio::thread_pool pool;
+  std::unique_ptr<access::Api> api;
+  std::mutex mu;
+  std::map<std::pair<http::verb, std::string>, Route> routes;
+  std::atomic<bool> stopped{false};
+
+  asio::awaitable<void> acceptLoop();
+  asio::awaitable<void> serve(tcp::socket socket);
+  AdminResponse dispatch(AdminRequest& req, const std::string& authorization);
+  std::optional<AdminResponse> authenticate(AdminRequest& req, const std::string& authorization);
+};
+
+std::optional<AdminResponse> AdminApi::Impl::authenticate(AdminRequest& req,
+                                                          const std::string& authorization) {
+  AdminResponse unauthorized = jsonError(401, "unauthorized", "");
+  unauthorized.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"jitgate\"");
+  const std::string token = bearerToken(authorization);
+  if (token.empty()) {
+    unauthorized.body = jsonError(401, "unauthorized",
+                                  "an OIDC access token is required: Authorization: Bearer <token>")
+                            .body;
+    return unauthorized;
+  }
+  if (!options.authenticate) {
+    return jsonError(503, "unavailable", "token verification is not configured");
+  }
+  auto who = options.authenticate(token);
+  if (!who) {
+    unauthorized.body = jsonError(401, "unauthorized", who.status().message()).body;
+    unauthorized.headers.back().second += ", error=\"invalid_token\"";
+    return unauthorized;
+  }
+  req.caller = std::move(*who);
+  return std::nullopt;
+}
+
+AdminResponse AdminApi::Impl::dispatch(AdminRequest& req, const std::string& authorization) {
+  std::optional<Route> route;
+  bool other_method = false;
+  {
+    std::lock_guard lk(mu);
+    if (auto it = routes.find({req.method, req.path}); it != routes.end()) {
+      route = it->second;
+    }
+    for (const auto& [key, r] : routes) {
+      other_method = other_method || key.second == req.path;
+    }
+  }
+  if ((route && route->authenticated) || (!route && isApiPath(req.path))) {
+    if (auto refused = authenticate(req, authorization)) {
+      return *refused;
+    }
+  }
+  if (route) {
+    return route->handler(req);
+  }
+  if (api && req.caller) {
+    access::ApiRequest ar{std::string(http::to_string(req.method)), req.path, req.query, req.body};
+    if (auto reply = api->handle(ar, *req.caller)) {
+      return fromReply(*reply);
+    }
+  }
+  if (other_method) {
+    return jsonError(405, "method_not_allowed",
+                     std::string(http::to_string(req.method)) + " is not allowed on " + req.path);
+  }
+  return jsonError(404, "not_found", "no such resource: " + req.path);
+}
+
+asio::awaitable<void> AdminApi::Impl::acceptLoop() {
+  auto self = shared_from_this();
+  while (!stopped) {
+    auto [ec, socket] = co_await acceptor.async_accept(kNoThrow);
+    if (ec) {
+      if (stopped || ec == asio::error::operation_aborted) {
+        co_return;
+      }
+      log::warn("", "admin API: accept failed: {}", ec.message());
+      continue;
+    }
+    asio::co_spawn(acceptor.get_executor(), serve(std::move(socket)), asio::detached);
+  }
+}
+
+asio::awaitable<void> AdminApi::Impl::serve(tcp::socket socket) {
+  auto self = shared_from_this();
+  beast::tcp_stream stream(std::move(socket));
+  beast::flat_buffer buffer;
+  for (;;) {
+    stream.expires_after(kRequestTimeout);
+    http::request_parser<http::string_body> parser;
+    parser.body_limit(kMaxBody);
+    parser.header_limit(16 * 1024);
+    auto [ec, n] = co_await http::async_read(stream, buffer, parser, kNoThrow);
+    AdminResponse res;
+    bool keep_alive = false;
+    unsigned version = 11;
+    if (ec == http::error::body_limit) {
+      res = jsonError(413, "too_large", "request bodies are limited to 64 KiB");
+    } else if (ec == http::error::end_of_stream || ec) {
+      break;
+    } else {
+      auto req = parser.release();
+      keep_alive = req.keep_alive();
+      version = req.version();
+      AdminRequest ar;
+      ar.method = req.method();
+      ar.body = std::move(req.body());
+      if (!parseTarget(req.target(), ar)) {
+        res = jsonError(400, "bad_request", "malformed request target");
+      } else {
+        const std::string authorization(req[http::field::authorization]);
+        // Verification and handlers may block: run them off the I/O thread.
+        res = co_await asio::co_spawn(
+            pool,
+            [&]() -> asio::awaitable<AdminResponse> {
+              try {
+                co_return dispatch(ar, authorization);
+              } catch (const std::exception& e) {
+                log::error("", "admin API: {} {} failed: {}", http::to_string(ar.method), ar.path,
+                           e.what());
+                co_return jsonError(500, "internal", "internal error");
+              }
+            },
+            asio::use_awaitable);
+      }
+    }
+    http::response<http::string_body> out{static_cast<http::status>(res.status), version};
+    out.set(http::field::server, "jitgate");
+    out.set(http::field::content_type, res.content_type);
+    out.set(http::field::cache_control, "no-store");
+    for (const auto& [k, v] : res.headers) {
+      out.set(k, v);
+    }
+    out.keep_alive(keep_alive);
+    out.body() = std::move(res.body);
+    out.prepare_payload();
+    auto [wec, wn] = co_await http::async_write(stream, out, kNoThrow);
+    if (wec || !keep_alive) {
+      break;
+    }
+  }
+  beast::error_code ignored;
+  stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+}
+
+Result<std::unique_ptr<AdminApi>> AdminApi::start(asio::io_context& io, AdminApiOptions options) {
+  auto impl = std::make_shared<Impl>(io, std::move(options));
+  beast::error_code ec;
+  const auto& ep = impl->options.listen;
+  auto addr = asio::ip::make_address(ep.host, ec);
+  if (ec) {
+    return invalidArgument(fmt::format("listen.admin: invalid address \"{}\"", ep.host));
+  }
+  tcp::endpoint endpoint(addr, ep.port);
+  impl->acceptor.open(endpoint.protocol(), ec);
+  if (!ec) {
+    impl->acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
+    impl->acceptor.bind(endpoint, ec);
+  }
+  if (!ec) {
+    impl->acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  }
+  if (ec) {
+    return Status::error(Code::kUnavailable, fmt::format("cannot listen on {} (admin API): {}",
+                                                         ep.str(), ec.message()));
+  }
+  if (impl->options.broker) {
+    impl->api = std::make_unique<access::Api>(impl->options.broker, impl->options.policy);
+  }
+  std::unique_ptr<AdminApi> api(new AdminApi(impl));
+  api->addRoute(
+      http::verb::get, "/healthz",
+      [](const AdminRequest&) {
+        return AdminResponse{200, "application/json", R"({"status":"ok"})", {}};
+      },
+      false);
+  asio::co_spawn(impl->acceptor.get_executor(), impl->acceptLoop(), asio::detached);
+  log::info("", "admin API listening on {}:{}{}", ep.host, api->port(),
+            addr.is_loopback() ? "" : " (plain HTTP on a non-loopback address: put it behind TLS)");
+  return api;
+}
+
+Authenticator AdminApi::verifierAuthenticator(identity::Verifier* verifier) {
+  return [verifier](std::string_view token) -> Result<identity::Identity> {
+    if (verifier == nullptr) {
+      return Status::error(Code::kUnavailable, "no identity issuer is configured");
+    }
+    return verifier->verify(token);
+  };
+}
+
+AdminApi::~AdminApi() {
+  stop();
+  impl_->pool.stop();
+  impl_->pool.join();
+}
+
+void AdminApi::addRoute(http::verb method, std::string path, AdminHandler handler,
+                        bool authenticated) {
+  std::lock_guard lk(impl_->mu);
+  impl_->routes[{method, std::move(path)}] = Route{std::move(handler), authenticated};
+}
+
+uint16_t AdminApi::port() const {
+  beast::error_code ec;
+  auto ep = impl_->acceptor.local_endpoint(ec);
+  return ec ? 0 : ep.port();
+}
+
+void AdminApi::stop() {
+  if (impl_->stopped.exchange(true)) {
+    return;
+  }
+  asio::post(impl_->acceptor.get_executor(), [impl = impl_] {
+    beast::error_code ec;
+    impl->acceptor.close(ec);
+  });
+}
+
+}  // namespace jg::server

@@ -1,0 +1,93 @@
+// AdminApi: the gateway's admin HTTP listener (HTTP/1.1 on Boost.Beast): health, the
+// just-in-time access API (/api/v1/reviews, /api/v1/grants — access::Api), and routes other
+// components register (e.g. /.well-known/jwks.json).
+//
+// Every /api/ route needs `Authorization: Bearer <OIDC access token>`, verified like a database
+// login; a missing or refused token gets 401 with a JSON body and `WWW-Authenticate: Bearer`.
+// Authorisation is the route's business (the access API checks approver groups from policy).
+// Errors are JSON: {"error": "<code>", "message": "..."}.
+//
+// Connections are coroutines on the given io_context; token verification, store access and
+// route handlers run on a small internal thread pool, never on the I/O thread (verification may
+// fetch keys, the store may wait for a lock). Requests are bounded (64 KiB body, 30 s per
+// request, keep-alive). The listener is plain HTTP: bind it to loopback or put it behind TLS.
+//
+// Thread-safe: addRoute() may be called at any time. stop() (or the destructor) closes the
+// listener; connections in flight finish their current request.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <boost/beast/http/verb.hpp>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "access/api.h"
+#include "access/broker.h"
+#include "core/status.h"
+#include "identity/identity.h"
+#include "server/config.h"
+
+namespace jg::identity {
+class Verifier;
+}
+
+namespace jg::server {
+
+struct AdminRequest {
+  boost::beast::http::verb method;
+  std::string path;  // without the query string
+  std::map<std::string, std::string> query;
+  std::string body;
+  std::optional<identity::Identity> caller;  // set on authenticated routes
+};
+
+struct AdminResponse {
+  int status = 200;
+  std::string content_type = "application/json";
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;
+};
+
+using AdminHandler = std::function<AdminResponse(const AdminRequest&)>;
+using Authenticator = std::function<Result<identity::Identity>(std::string_view token)>;
+
+struct AdminApiOptions {
+  Endpoint listen;                         // port 0 picks a free port (see port())
+  std::shared_ptr<access::Broker> broker;  // null: no access API
+  Authenticator authenticate;              // required for /api/ routes
+  access::PolicySource policy;             // the current policy (approver groups, review rules)
+  int worker_threads = 2;
+};
+
+class AdminApi {
+ public:
+  // Binds and starts accepting on `io`. Fails with a clear message when the address is in use.
+  static Result<std::unique_ptr<AdminApi>> start(boost::asio::io_context& io,
+                                                 AdminApiOptions options);
+  // An Authenticator over the gateway's Verifier (which must outlive the AdminApi).
+  static Authenticator verifierAuthenticator(identity::Verifier* verifier);
+  ~AdminApi();
+
+  // Exact path match; `authenticated` routes get AdminRequest::caller set (401 otherwise).
+  // A later registration of the same method and path replaces the earlier one.
+  void addRoute(boost::beast::http::verb method, std::string path, AdminHandler handler,
+                bool authenticated = true);
+  uint16_t port() const;
+  void stop();
+
+  struct Impl;
+
+ private:
+  explicit AdminApi(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
+  std::shared_ptr<Impl> impl_;
+};
+
+// {"error": code, "message": message} with the status.
+AdminResponse jsonError(int status, std::string code, std::string message);
+
+}  // namespace jg::server

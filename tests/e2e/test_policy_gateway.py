@@ -1,0 +1,147 @@
+"""Policy decisions through the gateway with psql and psycopg."""
+import subprocess
+
+import psycopg
+import pytest
+
+from harness import PSQL, Gateway
+
+POLICIES = """policies:
+  - id: rag-read
+    reason: the RAG pipeline may only read documents
+    match: { groups: [rag], resource: kb }
+    allow: [select, session]
+  - id: no-customers
+    reason: customer records are off limits to pipelines
+    match: { groups: [rag], tables: [public.customers] }
+    deny: [all]
+"""
+
+
+@pytest.fixture(scope="module")
+def policy_gw(pg):
+    gw = Gateway(pg, policies=POLICIES,
+                 extra_yaml="")
+    # Static callers are in group rag for this gateway.
+    gw.write_config()
+    text = gw.config.read_text().replace("password_file: client_password }",
+                                         "password_file: client_password, groups: [rag] }")
+    gw.config.write_text(text)
+    import subprocess as sp
+    from harness import JITGATE, wait_port
+    gw.proc = sp.Popen([str(JITGATE), "serve", "--config", str(gw.config)],
+                       stdout=open(gw.log, "a"), stderr=sp.STDOUT)
+    wait_port(gw.port, proc=gw.proc)
+    yield gw
+    gw.cleanup()
+
+
+def test_allowed_read(policy_gw):
+    with psycopg.connect(policy_gw.dsn()) as conn:
+        assert conn.execute("select title from documents where doc_id = %s", [3]).fetchone() == \
+            ("doc 3",)
+
+
+def test_forbidden_write_names_the_rule(policy_gw):
+    with psycopg.connect(policy_gw.dsn(), autocommit=True) as conn:
+        with pytest.raises(psycopg.errors.InsufficientPrivilege) as e:
+            conn.execute("delete from documents where doc_id = 1")
+        assert e.value.sqlstate == "42501"
+        assert "denied by rule default-deny" in str(e.value)
+        assert "delete" in (e.value.diag.message_detail or "")
+        # The session stays usable.
+        assert conn.execute("select count(*) from documents").fetchone() == (100,)
+
+
+def test_denied_table_names_rule_and_reason(policy_gw):
+    with psycopg.connect(policy_gw.dsn(), autocommit=True) as conn:
+        with pytest.raises(psycopg.errors.InsufficientPrivilege) as e:
+            conn.execute('select email from "public"."CUSTOMERS" union select email from customers')
+        assert "denied by rule no-customers: customer records are off limits" in str(e.value)
+        assert "public.customers" in (e.value.diag.message_detail or "")
+
+
+def test_extended_protocol_refused_at_parse(policy_gw):
+    with psycopg.connect(policy_gw.dsn(), autocommit=True) as conn:
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("update documents set title = %s where doc_id = %s", ["x", 1],
+                         prepare=True)
+        assert conn.execute("select title from documents where doc_id = %s", [1],
+                            prepare=True).fetchone() == ("doc 1",)
+
+
+def test_refusal_inside_transaction_aborts_it(policy_gw):
+    with psycopg.connect(policy_gw.dsn()) as conn:
+        conn.execute("select 1")
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("insert into documents values (999, 't', 'b')")
+        with pytest.raises(psycopg.errors.InFailedSqlTransaction):
+            conn.execute("select 1")
+        conn.rollback()
+        assert conn.execute("select 1").fetchone() == (1,)
+
+
+def test_multi_statement_with_one_forbidden_part(policy_gw):
+    env = policy_gw.env()
+    r = subprocess.run([PSQL, "-X", "-c", "select 1; drop table documents; select 2"], env=env,
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode != 0
+    assert "denied by rule" in r.stderr
+    with psycopg.connect(policy_gw.dsn()) as conn:
+        assert conn.execute("select count(*) from documents").fetchone() == (100,)
+
+
+def test_unparseable_statement_is_refused_with_parser_message(policy_gw):
+    with psycopg.connect(policy_gw.dsn(), autocommit=True) as conn:
+        with pytest.raises(psycopg.errors.SyntaxError) as e:
+            conn.execute("selec 1")
+        assert 'syntax error at or near "selec"' in str(e.value)
+
+
+def test_guardrails_apply(policy_gw):
+    with psycopg.connect(policy_gw.dsn(), autocommit=True) as conn:
+        for sql in ("select pg_read_file('/etc/passwd')", "set role postgres",
+                    "do $$ begin perform 1; end $$",
+                    "copy documents to program 'cat'"):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                conn.execute(sql)
+        assert conn.execute("select 1").fetchone() == (1,)
+
+
+def test_pipeline_with_refused_statement_on_the_wire(pg):
+    """A refused statement in a pipeline: the server skips to Sync exactly as for its own error."""
+    import struct
+    import pgwire
+    gw = Gateway(pg, tls=False, policies=POLICIES.replace("groups: [rag], resource: kb",
+                                                          "resource: kb"))
+    gw.start()
+    try:
+        s = pgwire.connect(gw.port)
+        assert pgwire.password_login(s, {"user": "alice", "database": "kb"},
+                                     Gateway.CLIENT_PASSWORD)[-1][0] == b"Z"
+        def parse(sql):
+            return pgwire.message(b"P", b"\0" + sql.encode() + b"\0" + struct.pack("!h", 0))
+        bind = pgwire.message(b"B", b"\0\0" + struct.pack("!hhh", 0, 0, 0))
+        describe = pgwire.message(b"D", b"P\0")
+        execute = pgwire.message(b"E", b"\0" + struct.pack("!i", 0))
+        batch = b""
+        for sql in ("select 1", "delete from documents", "select 2"):
+            batch += parse(sql) + bind + describe + execute
+        s.sendall(batch + pgwire.message(b"S"))
+        msgs = pgwire.read_messages(s, until={b"Z"})
+        assert [t for t, _ in msgs] == [b"1", b"2", b"T", b"D", b"C", b"E", b"Z"]
+        err = pgwire.error_fields(msgs[5][1])
+        assert err["C"] == "42501" and "denied by rule default-deny" in err["M"]
+        assert msgs[6][1] == b"I"
+        s.sendall(pgwire.message(b"Q", b"select count(*) from documents\0"))
+        msgs = pgwire.read_messages(s, until={b"Z"})
+        assert [t for t, _ in msgs] == [b"T", b"D", b"C", b"Z"] and b"100" in msgs[1][1]
+    finally:
+        gw.cleanup()
+
+
+def test_search_path_tracking(policy_gw):
+    with psycopg.connect(policy_gw.dsn(), autocommit=True) as conn:
+        conn.execute("set search_path = public")
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("select * from customers")
