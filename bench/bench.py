@@ -26,9 +26,9 @@ SECTIONS = ["pgbench", "rag", "large", "connect", "many", "kernels"]
 
 PROFILES = {
     # seconds per pgbench/RAG run, interleaved repetitions, large-result bytes, connections
-    "full": dict(seconds=5, reps=3, large=1 << 30, connects=200, many=2000, many_seconds=10,
+    "full": dict(seconds=5, reps=3, large=1 << 30, connects=200, many=2000, many_tx=50,
                  kernel_min_time=0.3, chunks=40000),
-    "quick": dict(seconds=2, reps=1, large=128 << 20, connects=40, many=300, many_seconds=4,
+    "quick": dict(seconds=2, reps=1, large=128 << 20, connects=40, many=300, many_tx=20,
                   kernel_min_time=0.05, chunks=8000),
 }
 
@@ -141,7 +141,7 @@ def main():
             log(f"5. many clients ({P['many']})")
             best = "jitgate full" if "jitgate full" in names else "jitgate oidc+policy"
             results["many"] = workloads.many_clients(e, ["direct", best], P["many"],
-                                                     P["many_seconds"], log)
+                                                     P["many_tx"], log)
     finally:
         e.cleanup()
     if "kernels" in only:
@@ -213,7 +213,8 @@ def render(meta, P, e, names, results):
                 report.many_table(results["many"], P["many"]), "",
                 "Idle: sessions opened by one asyncio client, one `select 1` each, then held; "
                 "RSS per session = growth of the gateway's RSS / sessions. Active: `pgbench -S "
-                f"-M prepared -c {P['many']} -j 2 -T {P['many_seconds']}`. jitgate opens one "
+                f"-M prepared -c {P['many']} -j 2 -t {P['many_tx']}` (TPS without connection "
+                "time). jitgate opens one "
                 "upstream connection per session (no pooling), so PostgreSQL runs with "
                 f"max_connections = {P['many'] + 300}.", ""]
     if "kernels" in results:

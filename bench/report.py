@@ -125,8 +125,9 @@ def many_table(results, n):
             + (f" ({res['idle_errors']})" if res.get("idle_errors") else ""),
             "–" if per is None else f"{res['base_rss_mb']:.0f} → {res['idle_rss_mb']:.0f} MB "
                                     f"({per:.0f} KB/session)",
-            _with_ratio(res.get("active_tps"), d.get("active_tps"))
-            if "active_tps" in res else "error: " + str(res.get("active_error")),
+            (_with_ratio(res.get("active_tps"), d.get("active_tps"))
+             if "active_tps" in res else "") + (f" (error: {res['active_error']})"
+                                                if res.get("active_error") else ""),
             _num(res.get("active_avg_ms"), "{:.1f}"),
             _num(res.get("active_peak_rss_mb"), "{:.0f}")])
     return _table(["configuration", f"idle sessions opened", "gateway RSS idle",

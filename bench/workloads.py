@@ -274,7 +274,8 @@ def connect_suite(env, targets, n, log=print):
 # -- 5. many clients -------------------------------------------------------------------------
 
 
-async def _hold_idle(target, n, concurrency=64):
+async def _hold_idle(target, n, measure, concurrency=64):
+    """Opens n sessions, runs `select 1` on each, calls measure() while all are held, closes."""
     sem = asyncio.Semaphore(concurrency)
     pw = target.password()
 
@@ -282,20 +283,20 @@ async def _hold_idle(target, n, concurrency=64):
         async with sem:
             return await pgclient.open_async(target.port, target.user, pw, "bench", target.tls)
 
+    start = time.perf_counter()
     results = await asyncio.gather(*(one() for _ in range(n)), return_exceptions=True)
     conns = [r for r in results if not isinstance(r, BaseException)]
     errors = [r for r in results if isinstance(r, BaseException)]
-    # Every session is live: one query on each (through policy etc.), then all sit idle.
     ok = await asyncio.gather(*(pgclient.query_async(r, w, "select 1") for r, w in conns),
                               return_exceptions=True)
+    opened = time.perf_counter() - start
     bad = sum(1 for x in ok if isinstance(x, BaseException))
-    return conns, errors, bad
-
-
-async def _close_all(conns):
+    await asyncio.sleep(0.5)
+    measured = measure()
     for _, w in conns:
         w.close()
     await asyncio.gather(*(w.wait_closed() for _, w in conns), return_exceptions=True)
+    return len(conns) - bad, errors, opened, measured
 
 
 class _RssSampler(threading.Thread):
@@ -312,7 +313,7 @@ class _RssSampler(threading.Thread):
             self.stop.wait(self.every)
 
 
-def many_clients(env, targets, n, seconds, log=print):
+def many_clients(env, targets, n, tx_per_client, log=print):
     out = {}
     for name in targets:
         t = env.targets[name]
@@ -320,26 +321,25 @@ def many_clients(env, targets, n, seconds, log=print):
         res = {}
         time.sleep(1)
         base_kb = _status_kb(pid, "VmRSS") if pid else None
-        start = time.perf_counter()
-        conns, errors, bad = asyncio.run(_hold_idle(t, n))
-        res["idle_open_s"] = time.perf_counter() - start
-        res["idle_sessions"] = len(conns) - bad
+        live, errors, opened, idle_kb = asyncio.run(
+            _hold_idle(t, n, lambda: _status_kb(pid, "VmRSS") if pid else None))
+        res["idle_open_s"] = opened
+        res["idle_sessions"] = live
         res["idle_errors"] = (str(errors[0])[:160] if errors else None)
         if pid:
-            time.sleep(0.5)
-            idle_kb = _status_kb(pid, "VmRSS")
             res["base_rss_mb"] = base_kb / 1024
             res["idle_rss_mb"] = idle_kb / 1024
-            res["kb_per_session"] = (idle_kb - base_kb) / max(1, len(conns))
-        asyncio.run(_close_all(conns))
+            res["kb_per_session"] = (idle_kb - base_kb) / max(1, live)
         time.sleep(2)  # let upstream backends exit before the active run
         sampler = _RssSampler(pid) if pid else None
         if sampler:
             sampler.start()
-        args = [PGBENCH, "-n", "-S", "-M", "prepared", "-c", str(n), "-j", "2", "-T",
-                str(seconds)]
+        # -t, not -T: pgbench's -T clock includes connecting all clients, which can take longer
+        # than the run itself with thousands of TLS + SCRAM connections.
+        args = [PGBENCH, "-n", "-S", "-M", "prepared", "-c", str(n), "-j", "2", "-t",
+                str(tx_per_client)]
         r = subprocess.run(args, env=t.pgenv("bench"), capture_output=True, text=True,
-                           timeout=seconds * 10 + 300)
+                           timeout=900)
         if sampler:
             sampler.stop.set()
             sampler.join()
@@ -349,8 +349,8 @@ def many_clients(env, targets, n, seconds, log=print):
         if m:
             res["active_tps"] = float(m.group(1))
             res["active_avg_ms"] = float(lat.group(1)) if lat else None
-        else:
-            res["active_error"] = (r.stderr or r.stdout).strip().splitlines()[-1:]
+        if r.returncode != 0 or not m:
+            res["active_error"] = (r.stderr.strip().splitlines() or ["?"])[-1][:160]
         res["pgbench_args"] = " ".join(args[1:])
         out[name] = res
         log(f"  many clients {name}: {res}")
