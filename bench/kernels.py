@@ -1,6 +1,8 @@
 """Runs the Google Benchmark kernels (build/bench/*_bench) and keeps their key figures."""
 import json
+import os
 import subprocess
+import tempfile
 from pathlib import Path
 
 # binary -> (what it measures, benchmark filter regex)
@@ -18,8 +20,11 @@ def run_kernels(bench_dir, min_time, log=print):
     out = {}
     for binary, (what, flt) in KERNELS.items():
         path = Path(bench_dir) / binary
+        # JSON goes to a file: some kernels log to stdout while they set up.
+        fd, json_path = tempfile.mkstemp(suffix=".json")
+        os.close(fd)
         cmd = [str(path), f"--benchmark_min_time={min_time}", f"--benchmark_filter={flt}",
-               "--benchmark_format=json"]
+               f"--benchmark_out={json_path}", "--benchmark_out_format=json"]
         entry = {"what": what, "command": " ".join([f"{Path(bench_dir).name}/{binary}"] + cmd[1:3]),
                  "rows": []}
         out[binary] = entry
@@ -29,10 +34,12 @@ def run_kernels(bench_dir, min_time, log=print):
         log(f"  {binary}")
         r = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
         try:
-            data = json.loads(r.stdout)
-        except json.JSONDecodeError:
+            data = json.loads(Path(json_path).read_text())
+        except (json.JSONDecodeError, OSError):
             entry["error"] = (r.stderr.strip().splitlines() or ["no output"])[-1][:200]
             continue
+        finally:
+            os.unlink(json_path)
         for b in data.get("benchmarks", []):
             if b.get("run_type") == "aggregate":
                 continue
