@@ -222,6 +222,9 @@ Result<ConfigPtr> build(const Node& root, const std::string& file) {
     errors.addRaw(fmt::format(
         "{}: no front-end authenticator is configured: add an identity section (OIDC)", file));
   }
+  if (root.has("masking")) {
+    cfg->masking = mask::parseSettings(root["masking"], errors);
+  }
   if (!root.has("policies")) {
     errors.add(root, "a policies section is required (no rule means no access)");
   } else {

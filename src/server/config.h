@@ -14,6 +14,7 @@
 
 #include "core/status.h"
 #include "identity/settings.h"
+#include "mask/settings.h"
 
 namespace jg::policy {
 class Policy;
@@ -89,6 +90,7 @@ struct GatewayConfig {
   AuthConfig auth;
   std::optional<identity::Settings> identity;  // OIDC: set when the `identity` section exists
   std::shared_ptr<const policy::Policy> policy;  // compiled `policies`
+  std::optional<mask::Settings> masking;          // set when the `masking` section exists
   LimitsConfig limits;
   TimeoutsConfig timeouts;
   std::vector<ResourceConfig> resources;

@@ -5,6 +5,8 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "identity/verifier.h"
+#include "mask/engine.h"
+#include "server/catalog.h"
 #include "net/http.h"
 #include "proto/pg/encode.h"
 #include "server/session.h"
@@ -41,6 +43,16 @@ Result<std::shared_ptr<const Runtime>> makeRuntime(ConfigPtr config) {
       return invalidArgument(fmt::format("resource \"{}\": {}", r.name, ctx.status().message()));
     }
     rt->upstream_tls[r.name] = *ctx;
+  }
+  if (config->masking) {
+    auto engine = mask::Engine::createFromSettings(*config->masking);
+    if (!engine) {
+      return invalidArgument("masking: " + engine.status().message());
+    }
+    rt->mask_engine = *engine;
+    for (const auto& r : config->resources) {
+      rt->catalogs[r.name] = std::make_shared<CatalogCache>(r.upstream);
+    }
   }
   if (config->identity) {
     auto verifier = identity::Verifier::create(*config->identity, Clock::system(),

@@ -23,6 +23,9 @@
 namespace jg::identity {
 class Verifier;
 }
+namespace jg::mask {
+class Engine;
+}
 
 namespace jg::server {
 
@@ -34,6 +37,8 @@ struct Runtime {
   std::shared_ptr<ssl::context> client_tls;  // null when TLS is not configured
   std::unordered_map<std::string, std::shared_ptr<ssl::context>> upstream_tls;  // by resource
   std::shared_ptr<identity::Verifier> verifier;  // null when OIDC is not configured
+  std::shared_ptr<const mask::Engine> mask_engine;  // null when masking is not configured
+  std::unordered_map<std::string, std::shared_ptr<class CatalogCache>> catalogs;  // by resource
 };
 
 Result<std::shared_ptr<const Runtime>> makeRuntime(ConfigPtr config);

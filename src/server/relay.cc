@@ -11,6 +11,7 @@
 
 #include "core/log.h"
 #include "proto/pg/decode.h"
+#include "proto/pg/encode.h"
 #include "proto/pg/framer.h"
 #include "server/gateway.h"
 #include "server/session.h"
@@ -216,6 +217,47 @@ asio::awaitable<Status> Session::serverPump() {
         co_return Status::error(Code::kProtocol, "upstream server: " + s.message(), "08P01");
       }
       ++messages_from_server_;
+      if (discard_until_ready_) {
+        // Withholding the rest of an answer whose masking failed; the client already has the
+        // error. A transaction block is reported failed, as after any error.
+        if (frame.type == pg::be::kReadyForQuery) {
+          size_t mark;
+          pg::encodeReadyForQuery(batch.beginExtra(mark),
+                                  tracker_.transactionStatus() == 'I' ? 'I' : 'E');
+          batch.endExtra(mark);
+          discard_until_ready_ = false;
+          client_txn_failed_ = tracker_.transactionStatus() == 'T';
+        }
+        pos += frame.size;
+        continue;
+      }
+      if (frame.type == pg::be::kReadyForQuery && client_txn_failed_ &&
+          tracker_.transactionStatus() != 'T') {
+        client_txn_failed_ = false;  // the upstream's transaction has ended or failed too
+      }
+      if (masker_) {
+        size_t mark;
+        std::string& extra = batch.beginExtra(mark);
+        Result<bool> masked = co_await maskBackend(frame, extra);
+        if (!masked) {
+          extra.resize(mark);
+          if (masked.status().code() == Code::kProtocol) {
+            co_return masked.status();
+          }
+          log::warn(id_, "{}", masked.status().message());
+          pg::encodeError(extra, "ERROR", sqlstateFor(masked.status()), masked.status().message());
+          batch.endExtra(mark);
+          discard_until_ready_ = true;
+          pos += frame.size;
+          continue;
+        }
+        if (*masked) {
+          batch.endExtra(mark);
+          pos += frame.size;
+          continue;
+        }
+        extra.resize(mark);
+      }
       batch.forward(pos, frame.size);
       pos += frame.size;
     }
@@ -250,6 +292,51 @@ asio::awaitable<Status> Session::serverPump() {
     }
     used += n;
     bytes_from_server_ += n;
+  }
+}
+
+asio::awaitable<Status> Session::loadCatalog(const std::vector<uint32_t>& oids) {
+  // Blocking libpq work on the pool. Named task and result: see verifyToken().
+  auto task = [catalog = masker_->catalog(), oids]() -> asio::awaitable<Status> {
+    co_return catalog->load(oids);
+  };
+  Status st = co_await asio::co_spawn(gateway_.blockingPool(), task, asio::use_awaitable);
+  co_return st;
+}
+
+asio::awaitable<Result<bool>> Session::maskBackend(const pg::Frame& frame, std::string& out) {
+  switch (frame.type) {
+    case pg::be::kDataRow:
+      co_return masker_->onDataRow(frame.payload, tracker_.currentColumns(), out);
+    case pg::be::kRowDescription: {
+      pg::RowDescription rd;
+      if (!pg::decodeRowDescription(frame.payload, rd)) {
+        co_return protocolError("upstream sent a malformed RowDescription");
+      }
+      pg::ColumnsPtr cols = pg::toColumns(rd);
+      std::vector<uint32_t> missing = masker_->tablesToLoad(*cols);
+      if (!missing.empty()) {
+        Status st = co_await loadCatalog(missing);
+        if (!st) {
+          co_return Status::error(Code::kInternal, st.message(), "22000");
+        }
+      }
+      co_return masker_->onRowDescription(rd, cols, out);
+    }
+    case pg::be::kErrorResponse:
+    case pg::be::kNoticeResponse:
+      co_return masker_->onErrorOrNotice(frame.type, frame.payload, out);
+    case pg::be::kCopyOutResponse: {
+      Status st = masker_->onCopyOutResponse(frame.payload, tracker_.activeSql());
+      if (!st) {
+        co_return st;
+      }
+      co_return false;
+    }
+    case pg::be::kCopyData:
+      co_return masker_->onCopyData(frame.payload, out);
+    default:
+      co_return false;
   }
 }
 

@@ -109,9 +109,17 @@ asio::awaitable<void> Session::runImpl() {
     upstream_->close();
   }
   client_->close();
+  std::string masked;
+  if (masker_) {
+    for (const auto& [label, n] : masker_->counters().by_label) {
+      masked += fmt::format("{}{}={}", masked.empty() ? "" : ",", label, n);
+    }
+  }
   if (end.isOk()) {
-    log::info(id_, "session ended: bytes from client {} from server {} messages from server {}",
-              bytes_from_client_, bytes_from_server_, messages_from_server_);
+    log::info(id_, "session ended: bytes from client {} from server {} messages from server {}"
+                   " statements refused {} masked cells [{}]",
+              bytes_from_client_, bytes_from_server_, messages_from_server_, statements_refused_,
+              masked);
   } else {
     log::info(id_, "session ended: {} ({})", end.message(), sqlstateFor(end));
   }
@@ -362,6 +370,10 @@ asio::awaitable<Status> Session::verifyToken(const std::string& token) {
 }
 
 Status Session::authorizeSession() {
+  if (rt_->mask_engine) {
+    auto catalog = rt_->catalogs.count(resource_) ? rt_->catalogs.at(resource_) : nullptr;
+    masker_ = std::make_unique<ResultMasker>(rt_->mask_engine, std::move(catalog));
+  }
   const auto& policy = rt_->config->policy;
   binding_ = policy->bind(identity_, resource_, Clock::system().now());
   const auto& d = binding_.session;
@@ -398,13 +410,33 @@ bool Session::refuseStatement(const pg::Frame& frame, std::string& substitute,
     name = p.name;
   }
   auto classification = gateway_.classifier().classify(sql);
+  if (client_txn_failed_) {
+    bool txn_control = classification->status.isOk() && !classification->statements.empty();
+    for (const auto& st : classification->statements) {
+      txn_control = txn_control && st.kind == sql::Kind::kTransaction;
+    }
+    if (!txn_control) {
+      pg::encodeError(error, "ERROR", "25P02",
+                      "current transaction is aborted, commands ignored until end of "
+                      "transaction block");
+      substituteRefused(frame, name, substitute);
+      return true;
+    }
+  }
   policy::Decision d = rt_->config->policy->evaluateBatch(binding_, classification, sql_ctx_,
                                                           Clock::system().now());
+  if (d.allowed() && masker_) {
+    if (Status st = masker_->setProfile(d.mask_profile); !st) {
+      d.effect = policy::Effect::kDeny;
+      d.sqlstate = "XX000";
+      d.parse_error = st.message();  // reported as the message below
+    }
+  }
   if (d.allowed()) {
     return false;
   }
   ++statements_refused_;
-  std::string message = d.sqlstate == "42601" ? d.parse_error : d.message();
+  std::string message = !d.parse_error.empty() ? d.parse_error : d.message();
   std::string detail = d.detail;
   if (d.effect == policy::Effect::kReview) {
     detail += detail.empty() ? "" : "; ";
@@ -413,6 +445,12 @@ bool Session::refuseStatement(const pg::Frame& frame, std::string& substitute,
   log::info(id_, "statement refused ({}): {}{}{}", d.rule_id, message, detail.empty() ? "" : "; ",
             detail);
   pg::encodeError(error, "ERROR", d.sqlstate.empty() ? "42501" : d.sqlstate, message, detail);
+  substituteRefused(frame, name, substitute);
+  return true;
+}
+
+void Session::substituteRefused(const pg::Frame& frame, std::string_view name,
+                                std::string& substitute) {
   // A statement the server refuses with a syntax error: it aborts a transaction block, and in
   // the extended protocol makes the server skip to Sync, exactly as a refused statement should.
   constexpr std::string_view kRefused = "JITGATE REFUSED";
@@ -421,7 +459,6 @@ bool Session::refuseStatement(const pg::Frame& frame, std::string& substitute,
   } else {
     pg::encodeParse(substitute, pg::Parse{name, kRefused, {}});
   }
-  return true;
 }
 
 asio::awaitable<Status> Session::connectToUpstream(const pg::StartupMessage& startup) {

@@ -22,6 +22,7 @@
 #include "proto/pg/framer.h"
 #include "proto/pg/tracker.h"
 #include "sql/session_context.h"
+#include "server/result_masker.h"
 #include "server/stream.h"
 #include "server/upstream.h"
 
@@ -62,12 +63,18 @@ class Session : public std::enable_shared_from_this<Session> {
   // `substitute` holds the message to send upstream instead (one the server rejects at the same
   // position, so transaction semantics stay PostgreSQL's) and `error` the client's ErrorResponse.
   bool refuseStatement(const pg::Frame& frame, std::string& substitute, std::string& error);
+  static void substituteRefused(const pg::Frame& frame, std::string_view name,
+                                std::string& substitute);
   asio::awaitable<Status> connectToUpstream(const pg::StartupMessage& startup);
   asio::awaitable<Status> relay();
   asio::awaitable<Status> clientPump();
   asio::awaitable<Status> serverPump();
   asio::awaitable<Status> watchdog();
   asio::awaitable<void> handleCancel(const pg::CancelRequest& req);
+  asio::awaitable<Status> loadCatalog(const std::vector<uint32_t>& oids);
+  // Masks one upstream message in place of forwarding it. Returns true when `out` received a
+  // replacement; an error means the result must be withheld (fail closed).
+  asio::awaitable<Result<bool>> maskBackend(const pg::Frame& frame, std::string& out);
   asio::awaitable<void> sendError(std::string_view severity, const Status& status);
   void touch() { last_activity_ = std::chrono::steady_clock::now(); }
 
@@ -89,6 +96,13 @@ class Session : public std::enable_shared_from_this<Session> {
   std::chrono::system_clock::time_point deadline_ = std::chrono::system_clock::time_point::max();
   std::string deadline_reason_;
   uint64_t statements_refused_ = 0;
+  std::unique_ptr<ResultMasker> masker_;  // null when masking is not configured
+  // After a masking failure the rest of the upstream's answer is withheld up to ReadyForQuery.
+  bool discard_until_ready_ = false;
+  // The client was told its transaction failed (after a masking failure) while the upstream's
+  // is still open: statements other than transaction control are refused (25P02) until the
+  // upstream's transaction has ended or failed too, as PostgreSQL would.
+  bool client_txn_failed_ = false;
   pg::BackendKeyData client_key_{};
   std::string pending_client_bytes_;  // pipelined by the client right after startup
   std::string pending_server_bytes_;

@@ -61,6 +61,24 @@ ColumnsPtr withFormats(const ColumnsPtr& cols, const std::vector<int16_t>& forma
   return out;
 }
 
+std::string_view Tracker::activeSql() const {
+  if (pending_.empty()) {
+    return {};
+  }
+  const auto& front = pending_.front();
+  if (front.kind == Pending::kQuery) {
+    return front.name;
+  }
+  if (front.kind == Pending::kExecute) {
+    if (auto p = portals_.find(front.name); p != portals_.end()) {
+      if (auto st = statements_.find(p->second.statement); st != statements_.end()) {
+        return st->second.sql;
+      }
+    }
+  }
+  return {};
+}
+
 void Tracker::annotateLast(std::string error_message) {
   if (!pending_.empty()) {
     pending_.back().replace_error = std::move(error_message);

@@ -81,6 +81,9 @@ class Tracker {
   const ColumnsPtr& currentColumns() const { return current_; }
   // The statement or portal in effect for the current result (for recording), may be empty.
   const std::string& currentSql() const { return current_sql_; }
+  // The SQL of the request the server is answering now (Query text, or the statement behind
+  // the portal being executed); empty when unknown.
+  std::string_view activeSql() const;
   char transactionStatus() const { return txn_status_; }
   bool inCopyIn() const { return copy_in_; }
   bool inCopyOut() const { return copy_out_; }
