@@ -1,5 +1,7 @@
 #include "server/config.h"
 
+#include <unistd.h>
+
 #include <cstdlib>
 #include <filesystem>
 #include <set>
@@ -42,6 +44,14 @@ Endpoint parseEndpoint(const Node& n, Errors& errors, Endpoint def) {
   }
   e.port = static_cast<uint16_t>(port);
   return e;
+}
+
+std::string hostName() {
+  char buf[256] = {};
+  if (gethostname(buf, sizeof buf - 1) != 0 || buf[0] == '\0') {
+    return "jitgate";
+  }
+  return buf;
 }
 
 std::string relativeTo(const std::string& config_file, const std::string& path) {
@@ -129,7 +139,8 @@ void parseResources(const Node& list, Errors& errors, GatewayConfig& cfg) {
         res.upstream.sslrootcert.empty()) {
       errors.add(u["sslrootcert"], "required for sslmode verify-ca and verify-full");
     }
-    res.upstream.user = u["user"].requiredStr(errors);
+    // With an admin connection, sessions log in with roles minted for them (creds).
+    res.upstream.user = r.has("admin") ? u["user"].str(errors) : u["user"].requiredStr(errors);
     res.upstream.password = parseSecret(u, errors, cfg.file, res.upstream.has_password);
     cfg.resources.push_back(std::move(res));
   }
@@ -202,7 +213,8 @@ Result<ConfigPtr> build(const Node& root, const std::string& file) {
     return invalidArgument(fmt::format("{}:1: expected a mapping at the top level", file));
   }
   root.checkKeys(errors, {"listen", "threads", "tls", "auth", "limits", "timeouts", "resources",
-                          "identity", "policies", "masking", "audit", "store", "access"});
+                          "identity", "policies", "masking", "audit", "store", "access",
+                          "instance"});
   Node listen = root["listen"];
   listen.checkKeys(errors, {"postgres", "admin"});
   cfg->listen_postgres = parseEndpoint(listen["postgres"], errors, cfg->listen_postgres);
@@ -222,6 +234,9 @@ Result<ConfigPtr> build(const Node& root, const std::string& file) {
     errors.addRaw(fmt::format(
         "{}: no front-end authenticator is configured: add an identity section (OIDC)", file));
   }
+  cfg->creds = creds::parseAllResourceCreds(root["resources"], errors);
+  cfg->instance = root["instance"].str(
+      errors, fmt::format("{}-{}", hostName(), cfg->listen_postgres.port));
   if (root.has("masking")) {
     cfg->masking = mask::parseSettings(root["masking"], errors);
   }

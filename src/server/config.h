@@ -7,6 +7,7 @@
 #pragma once
 
 #include <chrono>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -14,6 +15,7 @@
 
 #include "core/status.h"
 #include "identity/settings.h"
+#include "creds/settings.h"
 #include "mask/settings.h"
 
 namespace jg::policy {
@@ -91,6 +93,9 @@ struct GatewayConfig {
   std::optional<identity::Settings> identity;  // OIDC: set when the `identity` section exists
   std::shared_ptr<const policy::Policy> policy;  // compiled `policies`
   std::optional<mask::Settings> masking;          // set when the `masking` section exists
+  std::map<std::string, creds::ResourceCreds> creds;  // upstream credentials, by resource
+  // Names this gateway in the markers of the session roles it creates; stable across restarts.
+  std::string instance;
   LimitsConfig limits;
   TimeoutsConfig timeouts;
   std::vector<ResourceConfig> resources;

@@ -4,6 +4,7 @@
 
 #include "core/clock.h"
 #include "core/log.h"
+#include "creds/issuer.h"
 #include "identity/verifier.h"
 #include "mask/engine.h"
 #include "server/catalog.h"
@@ -78,7 +79,10 @@ Gateway::Gateway(std::shared_ptr<const Runtime> runtime) : runtime_(std::move(ru
 }
 
 Gateway::~Gateway() {
-  blocking_.stop();
+  blocking_.join();  // pending role releases finish first
+  if (issuer_) {
+    issuer_->stop();
+  }
   for (auto& c : contexts_) {
     c->stop();
   }
@@ -118,6 +122,12 @@ Status Gateway::start() {
                          fmt::format("cannot listen on {}: {}", cfg.listen_postgres.str(),
                                      ec.message()));
   }
+  auto issuer = creds::Issuer::create(cfg.creds, cfg.instance, Clock::system());
+  if (!issuer) {
+    return issuer.status();
+  }
+  issuer_ = std::move(*issuer);
+  issuer_->startReaper(std::chrono::seconds(60));
   signals_ = std::make_unique<asio::signal_set>(ctx, SIGINT, SIGTERM, SIGHUP);
   asio::co_spawn(ctx, acceptLoop(), asio::detached);
   asio::co_spawn(ctx, signalLoop(), asio::detached);

@@ -26,6 +26,9 @@ class Verifier;
 namespace jg::mask {
 class Engine;
 }
+namespace jg::creds {
+class Issuer;
+}
 
 namespace jg::server {
 
@@ -56,6 +59,9 @@ class Gateway {
   std::shared_ptr<const Runtime> runtime() const { return std::atomic_load(&runtime_); }
   CancelRegistry& cancels() { return cancels_; }
   sql::Classifier& classifier() { return classifier_; }
+  // Mints session roles. One per process (it tracks live roles): created at start() from the
+  // initial configuration; credential settings change only on restart.
+  const std::shared_ptr<creds::Issuer>& issuer() const { return issuer_; }
   // For blocking work (signature checks, key fetches, admin SQL) off the I/O threads.
   asio::thread_pool& blockingPool() { return blocking_; }
   asio::io_context& nextContext();
@@ -82,8 +88,9 @@ class Gateway {
   bool loopback_ = false;
   bool stopping_ = false;
   CancelRegistry cancels_;
+  std::shared_ptr<creds::Issuer> issuer_;
   sql::Classifier classifier_{10000};
-  asio::thread_pool blocking_{2};
+  asio::thread_pool blocking_{4};
   mutable std::mutex sessions_mu_;
   std::unordered_map<Session*, std::weak_ptr<Session>> sessions_;
 };

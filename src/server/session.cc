@@ -109,6 +109,11 @@ asio::awaitable<void> Session::runImpl() {
     upstream_->close();
   }
   client_->close();
+  if (lease_) {
+    asio::post(gateway_.blockingPool(),
+               [issuer = gateway_.issuer(), lease = std::move(*lease_)] { issuer->release(lease); });
+    lease_.reset();
+  }
   std::string masked;
   if (masker_) {
     for (const auto& [label, n] : masker_->counters().by_label) {
@@ -470,6 +475,9 @@ asio::awaitable<Status> Session::connectToUpstream(const pg::StartupMessage& sta
     }
   }
   UpstreamCredentials creds{resource_cfg_->upstream.user, resource_cfg_->upstream.password};
+  if (auto st = co_await issueCredential(creds); !st) {
+    co_return st;
+  }
   ssl::context* tls = nullptr;
   if (auto it = rt_->upstream_tls.find(resource_); it != rt_->upstream_tls.end()) {
     tls = it->second.get();
@@ -499,6 +507,43 @@ asio::awaitable<Status> Session::connectToUpstream(const pg::StartupMessage& sta
   log::info(id_, "connected to upstream {}:{} for resource \"{}\" (upstream tls={})",
             resource_cfg_->upstream.host, resource_cfg_->upstream.port, resource_,
             upstream_->isTls());
+  co_return Status::ok();
+}
+
+asio::awaitable<Status> Session::issueCredential(UpstreamCredentials& creds) {
+  const auto& issuer = gateway_.issuer();
+  const creds::ResourceCreds* settings = issuer ? issuer->settings(resource_) : nullptr;
+  if (settings == nullptr || settings->mode != creds::Mode::kEphemeral) {
+    co_return Status::ok();  // static credentials from the resource
+  }
+  auto not_after = deadline_ != std::chrono::system_clock::time_point::max()
+                       ? deadline_
+                       : std::chrono::system_clock::now() + settings->max_ttl;
+  // Blocking admin SQL on the pool; named task and result (see verifyToken()).
+  auto task = [issuer, resource = resource_, role = std::string(binding_.session.role), id = id_,
+               not_after]() -> asio::awaitable<std::pair<Status, std::optional<creds::Lease>>> {
+    auto lease = issuer->issue(resource, role, id, not_after);
+    if (!lease) {
+      co_return std::make_pair(lease.status(), std::optional<creds::Lease>());
+    }
+    co_return std::make_pair(Status::ok(), std::optional<creds::Lease>(std::move(*lease)));
+  };
+  std::pair<Status, std::optional<creds::Lease>> result =
+      co_await asio::co_spawn(gateway_.blockingPool(), task, asio::use_awaitable);
+  if (!result.first) {
+    log::warn(id_, "{}", result.first.message());
+    co_return result.first;
+  }
+  lease_ = std::move(result.second);
+  creds.user = lease_->user;
+  creds.password = lease_->password.reveal();
+  if (lease_->valid_until < deadline_) {
+    deadline_ = lease_->valid_until;
+    deadline_reason_ = fmt::format("the session's upstream credential expired at {}",
+                                   formatUtc(lease_->valid_until));
+  }
+  log::info(id_, "session role {} (member of {}) valid until {}", lease_->role_name,
+            lease_->member_of, formatUtc(lease_->valid_until));
   co_return Status::ok();
 }
 

@@ -17,6 +17,7 @@
 #include <optional>
 #include <string>
 
+#include "creds/issuer.h"
 #include "identity/identity.h"
 #include "policy/policy.h"
 #include "proto/pg/framer.h"
@@ -66,6 +67,7 @@ class Session : public std::enable_shared_from_this<Session> {
   static void substituteRefused(const pg::Frame& frame, std::string_view name,
                                 std::string& substitute);
   asio::awaitable<Status> connectToUpstream(const pg::StartupMessage& startup);
+  asio::awaitable<Status> issueCredential(UpstreamCredentials& creds);
   asio::awaitable<Status> relay();
   asio::awaitable<Status> clientPump();
   asio::awaitable<Status> serverPump();
@@ -96,6 +98,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::chrono::system_clock::time_point deadline_ = std::chrono::system_clock::time_point::max();
   std::string deadline_reason_;
   uint64_t statements_refused_ = 0;
+  std::optional<creds::Lease> lease_;  // the session role minted for this session
   std::unique_ptr<ResultMasker> masker_;  // null when masking is not configured
   // After a masking failure the rest of the upstream's answer is withheld up to ReadyForQuery.
   bool discard_until_ready_ = false;
