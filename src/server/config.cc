@@ -10,6 +10,7 @@
 
 #include "config/node.h"
 #include "policy/policy.h"
+#include "store/store.h"
 
 namespace jg::server {
 namespace {
@@ -235,6 +236,10 @@ Result<ConfigPtr> build(const Node& root, const std::string& file) {
         "{}: no front-end authenticator is configured: add an identity section (OIDC)", file));
   }
   cfg->creds = creds::parseAllResourceCreds(root["resources"], errors);
+  if (root.has("store")) {
+    cfg->store_url = store::parseSettings(root["store"], errors);
+  }
+  cfg->access = access::parseSettings(root["access"], errors);
   cfg->instance = root["instance"].str(
       errors, fmt::format("{}-{}", hostName(), cfg->listen_postgres.port));
   if (root.has("masking")) {

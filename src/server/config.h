@@ -15,6 +15,7 @@
 
 #include "core/status.h"
 #include "identity/settings.h"
+#include "access/settings.h"
 #include "creds/settings.h"
 #include "mask/settings.h"
 
@@ -94,6 +95,8 @@ struct GatewayConfig {
   std::shared_ptr<const policy::Policy> policy;  // compiled `policies`
   std::optional<mask::Settings> masking;          // set when the `masking` section exists
   std::map<std::string, creds::ResourceCreds> creds;  // upstream credentials, by resource
+  std::string store_url;     // the state store (reviews, grants, audit index); empty = none
+  access::Settings access;   // reviews and grants
   // Names this gateway in the markers of the session roles it creates; stable across restarts.
   std::string instance;
   LimitsConfig limits;

@@ -4,7 +4,11 @@
 
 #include "core/clock.h"
 #include "core/log.h"
+#include "access/broker.h"
+#include "access/notifier.h"
 #include "creds/issuer.h"
+#include "server/admin_api.h"
+#include "store/store.h"
 #include "identity/verifier.h"
 #include "mask/engine.h"
 #include "server/catalog.h"
@@ -128,6 +132,9 @@ Status Gateway::start() {
   }
   issuer_ = std::move(*issuer);
   issuer_->startReaper(std::chrono::seconds(60));
+  if (auto st = startAccess(); !st) {
+    return st;
+  }
   signals_ = std::make_unique<asio::signal_set>(ctx, SIGINT, SIGTERM, SIGHUP);
   asio::co_spawn(ctx, acceptLoop(), asio::detached);
   asio::co_spawn(ctx, signalLoop(), asio::detached);
@@ -151,6 +158,47 @@ int Gateway::run() {
   threads_.clear();
   log::info("", "jitgate stopped");
   return 0;
+}
+
+Status Gateway::startAccess() {
+  const auto& cfg = *runtime()->config;
+  if (!cfg.store_url.empty()) {
+    auto store = store::open(cfg.store_url);
+    if (!store) {
+      return store.status();
+    }
+    store_ = std::move(*store);
+    notifier_ = std::make_shared<access::Notifier>(
+        access::NotifierOptions{cfg.access.webhooks, cfg.access.public_url});
+    access::BrokerOptions options;
+    options.settings = cfg.access;
+    options.notify = [n = notifier_](const access::AccessEvent& e) { n->notify(e); };
+    auto broker = access::Broker::create(*store_, std::move(options));
+    if (!broker) {
+      return broker.status();
+    }
+    broker_ = *broker;
+  }
+  if (cfg.listen_admin.port != 0) {
+    AdminApiOptions ao;
+    ao.listen = cfg.listen_admin;
+    ao.broker = broker_;
+    ao.authenticate = [this](std::string_view token) -> Result<identity::Identity> {
+      auto rt = runtime();
+      if (!rt->verifier) {
+        return Status::error(Code::kUnavailable, "no identity issuer is configured");
+      }
+      return rt->verifier->verify(token);
+    };
+    ao.policy = [this] { return runtime()->config->policy; };
+    auto api = AdminApi::start(*contexts_[0], std::move(ao));
+    if (!api) {
+      return api.status();
+    }
+    admin_ = std::move(*api);
+    log::info("", "admin API listening on {}", cfg.listen_admin.str());
+  }
+  return Status::ok();
 }
 
 asio::awaitable<void> Gateway::acceptLoop() {
@@ -242,6 +290,15 @@ asio::awaitable<void> Gateway::shutdown() {
     }
   }
   signals_->cancel(ec);
+  if (admin_) {
+    admin_->stop();
+  }
+  if (broker_) {
+    broker_->stop();
+  }
+  if (notifier_) {
+    notifier_->stop();
+  }
   for (auto& g : guards_) {
     g.reset();
   }

@@ -29,6 +29,13 @@ class Engine;
 namespace jg::creds {
 class Issuer;
 }
+namespace jg::access {
+class Broker;
+class Notifier;
+}
+namespace jg::store {
+class Store;
+}
 
 namespace jg::server {
 
@@ -62,6 +69,8 @@ class Gateway {
   // Mints session roles. One per process (it tracks live roles): created at start() from the
   // initial configuration; credential settings change only on restart.
   const std::shared_ptr<creds::Issuer>& issuer() const { return issuer_; }
+  // Reviews and grants; null when no store is configured.
+  const std::shared_ptr<access::Broker>& broker() const { return broker_; }
   // For blocking work (signature checks, key fetches, admin SQL) off the I/O threads.
   asio::thread_pool& blockingPool() { return blocking_; }
   asio::io_context& nextContext();
@@ -89,6 +98,11 @@ class Gateway {
   bool stopping_ = false;
   CancelRegistry cancels_;
   std::shared_ptr<creds::Issuer> issuer_;
+  std::unique_ptr<store::Store> store_;
+  std::shared_ptr<access::Notifier> notifier_;
+  std::shared_ptr<access::Broker> broker_;
+  std::unique_ptr<class AdminApi> admin_;
+  Status startAccess();
   sql::Classifier classifier_{10000};
   asio::thread_pool blocking_{4};
   mutable std::mutex sessions_mu_;

@@ -341,7 +341,12 @@ asio::awaitable<Status> Session::authenticateClient(MessageReader& reader) {
   log::info(id_, "authenticated {} (sub={}, groups=[{}]) by {} for resource \"{}\" tls={}",
             identity_.display(), identity_.subject, fmt::join(identity_.groups, ","),
             auth_method_, resource_, client_->isTls());
-  co_return authorizeSession();
+  std::string ok;
+  pg::encodeAuthentication(ok, pg::Authentication{pg::AuthCode::kOk, {}, {}, {}});
+  if (auto ec = co_await client_->writeAll(ok)) {
+    co_return Status::error(Code::kUnavailable, ec.message());
+  }
+  co_return co_await authorizeSession();
 }
 
 asio::awaitable<Status> Session::verifyToken(const std::string& token) {
@@ -374,7 +379,7 @@ asio::awaitable<Status> Session::verifyToken(const std::string& token) {
   co_return Status::ok();
 }
 
-Status Session::authorizeSession() {
+asio::awaitable<Status> Session::authorizeSession() {
   if (rt_->mask_engine) {
     auto catalog = rt_->catalogs.count(resource_) ? rt_->catalogs.at(resource_) : nullptr;
     masker_ = std::make_unique<ResultMasker>(rt_->mask_engine, std::move(catalog));
@@ -382,18 +387,163 @@ Status Session::authorizeSession() {
   const auto& policy = rt_->config->policy;
   binding_ = policy->bind(identity_, resource_, Clock::system().now());
   const auto& d = binding_.session;
+  if (const auto& broker = gateway_.broker()) {
+    for (const auto& g : broker->activeGrants(identity_, resource_)) {
+      granted_.push_back(g.rule_id);
+    }
+  }
   if (d.effect == policy::Effect::kDeny) {
     log::info(id_, "session refused: {}", d.message());
-    return Status::error(Code::kPermissionDenied, d.message(), "42501");
+    co_return Status::error(Code::kPermissionDenied, d.message(), "42501");
   }
   if (d.effect == policy::Effect::kReview) {
-    log::info(id_, "session needs review: {}", d.message());
-    return Status::error(Code::kPermissionDenied,
-                         d.message() + "; ask for access ahead of time with `jitgate request " +
-                             resource_ + "`",
-                         "42501");
+    co_return co_await awaitSessionApproval(d);
   }
-  return Status::ok();
+  co_return Status::ok();
+}
+
+void Session::attachGrant(const access::Grant& grant) {
+  if (grant.expires_at < deadline_) {
+    deadline_ = grant.expires_at;
+    deadline_reason_ = fmt::format("the grant {} for resource \"{}\" ended at {}", grant.id,
+                                   resource_, formatUtc(grant.expires_at));
+  }
+  if (std::find(granted_.begin(), granted_.end(), grant.rule_id) == granted_.end()) {
+    granted_.push_back(grant.rule_id);
+  }
+  std::weak_ptr<Session> weak = weak_from_this();
+  grant_watch_ = gateway_.broker()->watchGrant(grant.id, [weak](std::string why) {
+    if (auto self = weak.lock()) {
+      self->terminate("57P01", why);
+    }
+  });
+  log::info(id_, "session admitted under grant {} (rule {}) until {}", grant.id, grant.rule_id,
+            formatUtc(grant.expires_at));
+}
+
+asio::awaitable<Status> Session::awaitSessionApproval(const policy::Decision& d) {
+  const auto& broker = gateway_.broker();
+  if (!broker) {
+    co_return Status::error(Code::kPermissionDenied,
+                            d.message() + "; this gateway has no store for reviews (set store:)",
+                            "42501");
+  }
+  if (auto grant = broker->activeGrant(identity_, resource_, d.role)) {
+    attachGrant(*grant);
+    co_return Status::ok();
+  }
+  access::ReviewRequest req;
+  req.requester = identity_;
+  req.scope = access::Scope::kSession;
+  req.resource = resource_;
+  req.role = std::string(d.role);
+  req.rule_id = std::string(d.rule_id);
+  req.reason = std::string(d.reason);
+  req.spec = *d.review;
+  req.session_id = id_;
+  auto review = broker->createReview(req);
+  if (!review) {
+    co_return Status::error(Code::kUnavailable, review.status().message(), "XX000");
+  }
+  std::string hint = broker->approvalHint(review->id);
+  if (d.review->mode == policy::ReviewSpec::Mode::kFailFast) {
+    co_return Status::error(Code::kPermissionDenied,
+                            fmt::format("access to resource \"{}\" needs approval: review {} "
+                                        "(rule {}); {}",
+                                        resource_, review->id, d.rule_id, hint),
+                            "42501");
+  }
+  std::string notice;
+  pg::encodeError(notice, "NOTICE", "00000",
+                  fmt::format("waiting for approval of review {}: {}", review->id, hint), {}, {},
+                  pg::be::kNoticeResponse);
+  if (auto ec = co_await client_->writeAll(notice)) {
+    co_return Status::error(Code::kUnavailable, ec.message());
+  }
+  log::info(id_, "waiting for approval of review {}", review->id);
+  // The decision arrives on another thread: it posts the outcome here and wakes the timer.
+  auto ex = co_await asio::this_coro::executor;
+  auto timer = std::make_shared<asio::steady_timer>(ex, std::chrono::hours(24 * 365));
+  auto outcome = std::make_shared<std::pair<access::ReviewState, std::string>>(
+      access::ReviewState::kPending, "");
+  auto waiter = broker->waitForDecision(
+      review->id, broker->settings().wait_timeout,
+      [ex, timer, outcome](access::ReviewState state, std::string reason) {
+        asio::post(ex, [timer, outcome, state, reason = std::move(reason)]() mutable {
+          *outcome = {state, std::move(reason)};
+          timer->cancel();
+        });
+      });
+  // Meanwhile, a client that goes away ends the wait.
+  char probe;
+  auto gone = client_->readSome(asio::buffer(&probe, 1));
+  auto which = co_await (timer->async_wait(kNoThrow) || std::move(gone));
+  if (which.index() == 1) {
+    waiter->cancel();
+    co_return Status::error(Code::kUnavailable, "client went away while waiting for approval");
+  }
+  if (outcome->first != access::ReviewState::kApproved) {
+    co_return Status::error(
+        Code::kPermissionDenied,
+        fmt::format("review {} was not approved ({}){}{}", review->id,
+                    outcome->first == access::ReviewState::kPending ? "timed out"
+                                                                   : access::stateName(outcome->first),
+                    outcome->second.empty() ? "" : ": ", outcome->second),
+        "42501");
+  }
+  auto grant = broker->activeGrant(identity_, resource_, d.role);
+  if (!grant) {
+    co_return Status::error(Code::kPermissionDenied,
+                            fmt::format("review {} was approved but its grant is no longer "
+                                        "active",
+                                        review->id),
+                            "42501");
+  }
+  attachGrant(*grant);
+  co_return Status::ok();
+}
+
+bool Session::statementApproved(const policy::Decision& d, const sql::Classification& c,
+                                std::string_view sql, std::string& message) {
+  const auto& broker = gateway_.broker();
+  if (!broker) {
+    message = d.message() + "; this gateway has no store for reviews";
+    return false;
+  }
+  std::string fingerprint;
+  for (const auto& st : c.statements) {
+    fingerprint += st.fingerprint;
+  }
+  // Literals are part of "exactly this statement": the fingerprint normalizes them away, so the
+  // statement text's digest stands in for the parameters.
+  unsigned char digest[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(sql.data()), sql.size(), digest);
+  const std::string params_hash =
+      toHex(std::string_view(reinterpret_cast<const char*>(digest), sizeof digest));
+  if (auto approved =
+          broker->consumeStatementApproval(identity_, resource_, fingerprint, params_hash)) {
+    log::info(id_, "statement runs under approval {}", *approved);
+    return true;
+  }
+  access::ReviewRequest req;
+  req.requester = identity_;
+  req.scope = access::Scope::kStatement;
+  req.resource = resource_;
+  req.rule_id = std::string(d.rule_id);
+  req.reason = std::string(d.reason);
+  req.spec = *d.review;
+  req.statement_text = std::string(sql);
+  req.fingerprint = fingerprint;
+  req.params_hash = params_hash;
+  req.session_id = id_;
+  auto review = broker->createReview(req);
+  if (!review) {
+    message = "cannot create a review: " + review.status().message();
+    return false;
+  }
+  message = fmt::format("{}: review {} created; {}", d.message(), review->id,
+                        broker->approvalHint(review->id));
+  return false;
 }
 
 bool Session::refuseStatement(const pg::Frame& frame, std::string& substitute,
@@ -429,7 +579,22 @@ bool Session::refuseStatement(const pg::Frame& frame, std::string& substitute,
     }
   }
   policy::Decision d = rt_->config->policy->evaluateBatch(binding_, classification, sql_ctx_,
-                                                          Clock::system().now());
+                                                          Clock::system().now(), granted_);
+  std::string review_message;
+  if (d.effect == policy::Effect::kReview && d.review != nullptr) {
+    if (d.review->scope == policy::ReviewSpec::Scope::kStatement) {
+      if (statementApproved(d, *classification, sql, review_message)) {
+        d.effect = policy::Effect::kAllow;
+      }
+    } else if (const auto& broker = gateway_.broker()) {
+      // A session-scope approval may have been granted since the session started.
+      if (auto grant = broker->activeGrant(identity_, resource_, d.role)) {
+        attachGrant(*grant);
+        d = rt_->config->policy->evaluateBatch(binding_, classification, sql_ctx_,
+                                               Clock::system().now(), granted_);
+      }
+    }
+  }
   if (d.allowed() && masker_) {
     if (Status st = masker_->setProfile(d.mask_profile); !st) {
       d.effect = policy::Effect::kDeny;
@@ -441,7 +606,9 @@ bool Session::refuseStatement(const pg::Frame& frame, std::string& substitute,
     return false;
   }
   ++statements_refused_;
-  std::string message = !d.parse_error.empty() ? d.parse_error : d.message();
+  std::string message = !d.parse_error.empty()     ? d.parse_error
+                        : !review_message.empty() ? review_message
+                                                  : d.message();
   std::string detail = d.detail;
   if (d.effect == policy::Effect::kReview) {
     detail += detail.empty() ? "" : "; ";
@@ -494,7 +661,6 @@ asio::awaitable<Status> Session::connectToUpstream(const pg::StartupMessage& sta
   client_key_ = gateway_.cancels().add(
       CancelTarget{resource_cfg_->upstream.host, resource_cfg_->upstream.port, conn->key});
   std::string out;
-  pg::encodeAuthentication(out, pg::Authentication{pg::AuthCode::kOk, {}, {}, {}});
   for (const auto& [k, v] : conn->parameters) {
     pg::encodeParameterStatus(out, k, v);
   }

@@ -17,6 +17,7 @@
 #include <optional>
 #include <string>
 
+#include "access/broker.h"
 #include "creds/issuer.h"
 #include "identity/identity.h"
 #include "policy/policy.h"
@@ -59,7 +60,15 @@ class Session : public std::enable_shared_from_this<Session> {
   // Parameters of coroutines are references to the caller's frame: GCC 12 mishandles temporaries
   // passed by value into a co_await expression (destroyed twice).
   asio::awaitable<Status> verifyToken(const std::string& token);
-  Status authorizeSession();
+  asio::awaitable<Status> authorizeSession();
+  // Session-scope review: an active grant lets the session in; otherwise a review is created
+  // and, in wait mode, the connection is held (with a notice) until it is decided.
+  asio::awaitable<Status> awaitSessionApproval(const policy::Decision& d);
+  void attachGrant(const access::Grant& grant);
+  // Statement-scope review: an approval for exactly this statement is consumed, or a review is
+  // created and the statement refused with its id. Returns true when the statement may run.
+  bool statementApproved(const policy::Decision& d, const sql::Classification& c,
+                         std::string_view sql, std::string& message);
   // The policy gate for one client message. Returns true when the message is refused; then
   // `substitute` holds the message to send upstream instead (one the server rejects at the same
   // position, so transaction semantics stay PostgreSQL's) and `error` the client's ErrorResponse.
@@ -98,7 +107,9 @@ class Session : public std::enable_shared_from_this<Session> {
   std::chrono::system_clock::time_point deadline_ = std::chrono::system_clock::time_point::max();
   std::string deadline_reason_;
   uint64_t statements_refused_ = 0;
-  std::optional<creds::Lease> lease_;  // the session role minted for this session
+  std::optional<creds::Lease> lease_;
+  std::vector<std::string> granted_;  // review rules with an active grant for this session
+  access::Subscription grant_watch_;  // the session role minted for this session
   std::unique_ptr<ResultMasker> masker_;  // null when masking is not configured
   // After a masking failure the rest of the upstream's answer is withheld up to ReadyForQuery.
   bool discard_until_ready_ = false;

@@ -1,0 +1,209 @@
+"""Just-in-time access on live PostgreSQL sessions: held connections, one-time statement
+approvals, and grants that end sessions when they expire or are revoked."""
+import json
+import re
+import subprocess
+import threading
+import time
+import urllib.request
+
+import psycopg
+import pytest
+
+from harness import JITGATE, Gateway, free_port, wait_port
+from oidc_provider import OidcProvider
+
+POLICIES = """policies:
+  - { id: kb-read, reason: engineers read the knowledge base,
+      match: { groups: [eng], resource: kb }, allow: [read, session], role: reader }
+  - { id: kb-session, reason: a data owner approves access to kb,
+      match: { groups: [eng], resource: kb }, action: review, scope: session, mode: wait,
+      approvers: { groups: [data-owners], count: 1 }, grant: 1h }
+  - { id: hr-read, match: { groups: [eng], resource: hr }, allow: [read, session, write] }
+  - { id: hr-delete, reason: deleting documents needs a data owner,
+      match: { groups: [eng], resource: hr, kinds: [delete] }, action: review,
+      scope: statement, mode: fail_fast, approvers: { groups: [data-owners], count: 1 } }
+  - { id: short-read, match: { groups: [eng], resource: short }, allow: [read, session] }
+  - { id: short-session, reason: short windows, match: { groups: [eng], resource: short },
+      action: review, scope: session, mode: fail_fast,
+      approvers: { groups: [data-owners], count: 1 }, grant: 6s }
+"""
+
+
+class JitGateway(Gateway):
+    def __init__(self, pg, idp):
+        super().__init__(pg, static_auth=False, policies=POLICIES,
+                         resources=[{"name": "kb", "database": "kb"},
+                                    {"name": "hr", "database": "kb"},
+                                    {"name": "short", "database": "kb"}])
+        self.admin_port = free_port()
+        self.extra_yaml = (idp.identity_yaml() + f"store: sqlite://{self.dir}/state.db\n" +
+                           "access: { pending_expiry: 10m, wait_timeout: 60s }\n")
+
+    def write_config(self):
+        super().write_config()
+        text = self.config.read_text().replace(
+            f"listen: {{ postgres: 127.0.0.1:{self.port} }}",
+            f"listen: {{ postgres: 127.0.0.1:{self.port}, admin: 127.0.0.1:{self.admin_port} }}")
+        self.config.write_text(text)
+
+    def start(self, extra_args=()):
+        super().start(extra_args)
+        wait_port(self.admin_port, timeout=10, proc=self.proc)
+        return self
+
+    def review(self, token, *args):
+        r = subprocess.run([str(JITGATE), "review", *args, "--gateway",
+                            f"http://127.0.0.1:{self.admin_port}", "--token", token, "--json"],
+                           capture_output=True, text=True, timeout=30)
+        assert r.returncode == 0, r.stderr + r.stdout
+        return json.loads(r.stdout) if r.stdout.strip() else None
+
+    def api(self, method, path, token, body=None):
+        req = urllib.request.Request(f"http://127.0.0.1:{self.admin_port}{path}", method=method,
+                                     data=json.dumps(body).encode() if body is not None else None,
+                                     headers={"Authorization": f"Bearer {token}",
+                                              "Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            return json.loads(resp.read() or b"null")
+
+
+@pytest.fixture(scope="module")
+def idp():
+    with OidcProvider() as p:
+        yield p
+
+
+@pytest.fixture(scope="module")
+def gw(pg, idp):
+    g = JitGateway(pg, idp).start()
+    yield g
+    g.cleanup()
+
+
+def review_of(message):
+    m = re.search(r"review (r-[a-z0-9]+)", message)
+    assert m, message
+    return m.group(1)
+
+
+def pending_reviews(gw, token):
+    return [r for r in gw.api("GET", "/api/v1/reviews?state=pending", token)["reviews"]]
+
+
+def test_session_review_wait_mode_then_grant_reuse(gw, idp):
+    alice = idp.token(user="alice", groups=["eng"], email="alice@corp.example")
+    bob = idp.token(user="bob", groups=["data-owners"], email="bob@corp.example")
+    notices, result = [], {}
+
+    def connect():
+        try:
+            conn = psycopg.connect(gw.dsn(db="kb", password=alice))
+            result["rows"] = conn.execute("select count(*) from documents").fetchone()
+            conn.close()
+        except Exception as e:  # reported below
+            result["error"] = e
+
+    t = threading.Thread(target=connect)
+    t.start()
+    deadline = time.time() + 15
+    review = None
+    while time.time() < deadline and review is None:
+        mine = [r for r in pending_reviews(gw, bob) if r["resource"] == "kb"]
+        review = mine[0] if mine else None
+        time.sleep(0.2)
+    assert review is not None, "no pending review appeared for the held connection"
+    assert t.is_alive(), "the connection should be held while the review is pending"
+    # The requester cannot approve their own review.
+    r = subprocess.run([str(JITGATE), "review", "approve", review["id"], "--gateway",
+                        f"http://127.0.0.1:{gw.admin_port}", "--token", alice],
+                       capture_output=True, text=True)
+    assert r.returncode != 0
+    gw.review(bob, "approve", review["id"], "--comment", "ok for the incident")
+    t.join(timeout=20)
+    assert "error" not in result, result.get("error")
+    assert result["rows"] == (100,)
+    # The grant lets a second connection in without a new review.
+    with psycopg.connect(gw.dsn(db="kb", password=alice), connect_timeout=5) as conn:
+        assert conn.execute("select 1").fetchone() == (1,)
+    assert "waiting for approval of review" in gw.log_text()
+
+
+def test_session_review_rejected_reaches_waiting_client(gw, idp):
+    dave = idp.token(user="dave", groups=["eng"], email="dave@corp.example")
+    bob = idp.token(user="bob", groups=["data-owners"], email="bob@corp.example")
+    result = {}
+
+    def connect():
+        try:
+            psycopg.connect(gw.dsn(db="kb", password=dave))
+        except psycopg.OperationalError as e:
+            result["error"] = str(e)
+
+    t = threading.Thread(target=connect)
+    t.start()
+    review = None
+    deadline = time.time() + 15
+    while time.time() < deadline and review is None:
+        mine = [r for r in pending_reviews(gw, bob)
+                if r["resource"] == "kb" and r["requester"]["subject"] == "dave"]
+        review = mine[0] if mine else None
+        time.sleep(0.2)
+    assert review is not None
+    gw.review(bob, "reject", review["id"], "--comment", "not today")
+    t.join(timeout=20)
+    assert "was not approved (rejected" in result.get("error", ""), result
+
+
+def test_statement_review_fail_fast_runs_exactly_once(gw, idp, pg):
+    pg.sql("CREATE TABLE IF NOT EXISTS scratch (id int); INSERT INTO scratch VALUES (1), (2);"
+           "ALTER TABLE scratch OWNER TO app", db="kb")
+    erin = idp.token(user="erin", groups=["eng"], email="erin@corp.example")
+    bob = idp.token(user="bob", groups=["data-owners"], email="bob@corp.example")
+    with psycopg.connect(gw.dsn(db="hr", password=erin), autocommit=True) as conn:
+        with pytest.raises(psycopg.errors.InsufficientPrivilege) as e:
+            conn.execute("delete from scratch where id = 1")
+        msg = str(e.value)
+        assert "review required by rule hr-delete" in msg or "hr-delete" in msg
+        review_id = review_of(msg)
+        gw.api("POST", f"/api/v1/reviews/{review_id}/approve", bob, {"comment": "once"})
+        # A different statement is still refused.
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("delete from scratch where id = 2")
+        # The approved statement runs once ...
+        conn.execute("delete from scratch where id = 1")
+        # ... and not twice.
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("delete from scratch where id = 1")
+    assert pg.sql("select count(*) from scratch", db="kb").strip() == "1"
+
+
+def test_grant_window_and_revocation_cut_live_sessions(gw, idp):
+    frank = idp.token(user="frank", groups=["eng"], email="frank@corp.example")
+    bob = idp.token(user="bob", groups=["data-owners"], email="bob@corp.example")
+    # Fail-fast session review: the error names the review; approve it; connect.
+    with pytest.raises(psycopg.OperationalError) as e:
+        psycopg.connect(gw.dsn(db="short", password=frank))
+    review_id = review_of(str(e.value))
+    gw.review(bob, "approve", review_id)
+    conn = psycopg.connect(gw.dsn(db="short", password=frank), autocommit=True)
+    start = time.time()
+    with pytest.raises(psycopg.OperationalError) as cut:
+        while time.time() - start < 20:
+            conn.execute("select 1")
+            time.sleep(0.2)
+    assert 3 < time.time() - start < 15
+    assert "ended" in str(cut.value) or "expired" in str(cut.value), str(cut.value)
+    # Revocation cuts a live session at once.
+    with pytest.raises(psycopg.OperationalError) as e:
+        psycopg.connect(gw.dsn(db="short", password=frank))
+    review_id = review_of(str(e.value))
+    gw.review(bob, "approve", review_id)
+    conn = psycopg.connect(gw.dsn(db="short", password=frank), autocommit=True)
+    grants = gw.api("GET", "/api/v1/grants?state=active", bob)["grants"]
+    grant = [g for g in grants if g["resource"] == "short"][0]
+    gw.api("POST", f"/api/v1/grants/{grant['id']}/revoke", bob, {"reason": "incident over"})
+    time.sleep(1.0)
+    with pytest.raises(psycopg.OperationalError) as e:
+        conn.execute("select 1")
+    assert "revoked" in str(e.value) or "incident over" in str(e.value), str(e.value)
