@@ -172,7 +172,8 @@ def render(meta, P, e, names, results):
            + (" (with uncommitted changes under src/)" if meta["dirty"] else "")
            + f", `nproc` = {meta['nproc']} ({meta['cpu']}), profile **{meta['profile']}** "
            f"(`bench/run.sh{' --quick' if meta['profile'] == 'quick' else ''}`), "
-           f"{meta['minutes']:.1f} min, open-file limit {meta['fd_limit']}. "
+           f"{meta['minutes']:.1f} min, open-file limit {meta['fd_limit']}, binary "
+           f"`{os.path.relpath(meta['jitgate'], ROOT)}`. "
            "PostgreSQL, pgbouncer, the gateway and the clients share these cores, so every "
            "figure is a median of interleaved runs and is read as a ratio to *direct* in the "
            "same run.", "",
