@@ -18,7 +18,10 @@ KERNELS = {
 def run_kernels(bench_dir, min_time, log=print):
     """{binary: {"what", "command", "rows": [{name, label, ns, rate}], "error"}}."""
     out = {}
-    for binary, (what, flt) in KERNELS.items():
+    kernels = dict(KERNELS)
+    for extra in sorted(Path(bench_dir).glob("*_bench")):  # kernels added later run too
+        kernels.setdefault(extra.name, ("", "."))
+    for binary, (what, flt) in kernels.items():
         path = Path(bench_dir) / binary
         # JSON goes to a file: some kernels log to stdout while they set up.
         fd, json_path = tempfile.mkstemp(suffix=".json")
