@@ -240,6 +240,9 @@ Result<ConfigPtr> build(const Node& root, const std::string& file) {
     cfg->store_url = store::parseSettings(root["store"], errors);
   }
   cfg->access = access::parseSettings(root["access"], errors);
+  if (root.has("audit")) {
+    cfg->audit = audit::parseSettings(root["audit"], errors);
+  }
   cfg->instance = root["instance"].str(
       errors, fmt::format("{}-{}", hostName(), cfg->listen_postgres.port));
   if (root.has("masking")) {

@@ -16,6 +16,7 @@
 #include "core/status.h"
 #include "identity/settings.h"
 #include "access/settings.h"
+#include "audit/settings.h"
 #include "creds/settings.h"
 #include "mask/settings.h"
 
@@ -97,6 +98,7 @@ struct GatewayConfig {
   std::map<std::string, creds::ResourceCreds> creds;  // upstream credentials, by resource
   std::string store_url;     // the state store (reviews, grants, audit index); empty = none
   access::Settings access;   // reviews and grants
+  std::optional<audit::Settings> audit;  // session recording; set when `audit` exists
   // Names this gateway in the markers of the session roles it creates; stable across restarts.
   std::string instance;
   LimitsConfig limits;

@@ -6,6 +6,8 @@
 #include "core/log.h"
 #include "access/broker.h"
 #include "access/notifier.h"
+#include "audit/index.h"
+#include "audit/recorder.h"
 #include "creds/issuer.h"
 #include "server/admin_api.h"
 #include "store/store.h"
@@ -178,6 +180,23 @@ Status Gateway::startAccess() {
       return broker.status();
     }
     broker_ = *broker;
+  }
+  if (cfg.audit) {
+    audit::RecorderOptions options;
+    if (store_) {
+      if (auto st = store_->migrate("audit", audit::indexMigrations()); !st) {
+        return st;
+      }
+      indexer_ = std::make_unique<audit::Indexer>(*store_);
+      options.index = indexer_.get();
+    }
+    auto recorder = audit::Recorder::open(*cfg.audit, options);
+    if (!recorder) {
+      return recorder.status();
+    }
+    recorder_ = std::move(*recorder);
+    log::info("", "recording sessions to {} ({} durability)", cfg.audit->dir,
+              audit::durabilityName(cfg.audit->durability));
   }
   if (cfg.listen_admin.port != 0) {
     AdminApiOptions ao;

@@ -36,6 +36,10 @@ class Notifier;
 namespace jg::store {
 class Store;
 }
+namespace jg::audit {
+class Recorder;
+class Indexer;
+}
 
 namespace jg::server {
 
@@ -71,6 +75,8 @@ class Gateway {
   const std::shared_ptr<creds::Issuer>& issuer() const { return issuer_; }
   // Reviews and grants; null when no store is configured.
   const std::shared_ptr<access::Broker>& broker() const { return broker_; }
+  // The audit recorder; null when `audit` is not configured.
+  const std::shared_ptr<audit::Recorder>& recorder() const { return recorder_; }
   // For blocking work (signature checks, key fetches, admin SQL) off the I/O threads.
   asio::thread_pool& blockingPool() { return blocking_; }
   asio::io_context& nextContext();
@@ -102,6 +108,8 @@ class Gateway {
   std::shared_ptr<access::Notifier> notifier_;
   std::shared_ptr<access::Broker> broker_;
   std::unique_ptr<class AdminApi> admin_;
+  std::unique_ptr<audit::Indexer> indexer_;
+  std::shared_ptr<audit::Recorder> recorder_;
   Status startAccess();
   sql::Classifier classifier_{10000};
   asio::thread_pool blocking_{4};

@@ -105,6 +105,7 @@ asio::awaitable<Status> Session::clientPump() {
   std::vector<asio::const_buffer> bufs;
   for (;;) {
     size_t pos = 0;
+    bool recorded = false;  // this batch carries statements the audit log must hold first
     for (;;) {
       pg::Frame frame;
       std::string error;
@@ -129,6 +130,7 @@ asio::awaitable<Status> Session::clientPump() {
             co_return s;
           }
           tracker_.annotateLast(std::move(error));
+          recorded = true;
           pos += frame.size;
           continue;
         }
@@ -136,11 +138,22 @@ asio::awaitable<Status> Session::clientPump() {
       if (auto s = tracker_.onFrontend(frame.type, frame.payload); !s) {
         co_return s;
       }
+      if (audit_ && frame.type == pg::fe::kBind) {
+        recordBind(frame.payload);
+        recorded = true;
+      }
+      recorded = recorded || frame.type == pg::fe::kQuery || frame.type == pg::fe::kParse;
       batch.forward(pos, frame.size);
       pos += frame.size;
       if (frame.type == pg::fe::kTerminate) {
         client_terminated_ = true;
         break;
+      }
+    }
+    if (recorded && audit_ && audit_->strict()) {
+      // Strict durability: a statement is in the log before it reaches the upstream.
+      if (Status st = co_await audit_->durable(); !st) {
+        co_return st;
       }
     }
     if (!batch.empty()) {
@@ -180,6 +193,7 @@ asio::awaitable<Status> Session::serverPump() {
   pending_server_bytes_.clear();
   Batch batch;
   std::vector<asio::const_buffer> bufs;
+  bool completes = false;  // the batch ends a result: strict mode waits for its records
   for (;;) {
     size_t pos = 0;
     for (;;) {
@@ -235,6 +249,9 @@ asio::awaitable<Status> Session::serverPump() {
           tracker_.transactionStatus() != 'T') {
         client_txn_failed_ = false;  // the upstream's transaction has ended or failed too
       }
+      if (audit_) {
+        completes = recordBackend(frame) || completes;
+      }
       if (masker_) {
         size_t mark;
         std::string& extra = batch.beginExtra(mark);
@@ -252,15 +269,28 @@ asio::awaitable<Status> Session::serverPump() {
           continue;
         }
         if (*masked) {
+          if (audit_ && frame.type == pg::be::kDataRow) {
+            audit_->row(std::string_view(extra).substr(mark + 5), frame.payload);
+          }
           batch.endExtra(mark);
           pos += frame.size;
           continue;
         }
         extra.resize(mark);
       }
+      if (audit_ && frame.type == pg::be::kDataRow) {
+        audit_->row(frame.payload, {});
+      }
       batch.forward(pos, frame.size);
       pos += frame.size;
     }
+    if (completes && audit_ && audit_->strict()) {
+      // Strict durability: a result completes for the client only once it is in the log.
+      if (Status st = co_await audit_->durable(); !st) {
+        co_return st;
+      }
+    }
+    completes = false;
     if (!batch.empty()) {
       batch.buffers(in, bufs);
       auto [ec, n] = co_await client_->write(bufs);
@@ -292,6 +322,63 @@ asio::awaitable<Status> Session::serverPump() {
     }
     used += n;
     bytes_from_server_ += n;
+  }
+}
+
+void Session::recordBind(std::string_view payload) {
+  pg::Bind b;
+  if (!pg::decodeBind(payload, b)) {
+    return;  // the tracker refused it already
+  }
+  std::vector<std::optional<std::string>> params;
+  params.reserve(b.params.size());
+  for (const auto& v : b.params) {
+    params.push_back(v.null ? std::nullopt : std::optional<std::string>(std::string(v.bytes)));
+  }
+  auto it = parse_sql_.find(std::string(b.statement));
+  audit_->bind(it == parse_sql_.end() ? std::string_view() : std::string_view(it->second),
+               b.statement, params);
+}
+
+bool Session::recordBackend(const pg::Frame& frame) {
+  switch (frame.type) {
+    case pg::be::kRowDescription:
+      if (auto cols = tracker_.currentColumns()) {
+        audit_->resultStart(*cols);
+        if (masker_) {
+          masked_before_ = masker_->counters().by_label;
+        }
+      }
+      return false;
+    case pg::be::kCommandComplete:
+    case pg::be::kEmptyQueryResponse:
+    case pg::be::kPortalSuspended: {
+      pg::CommandComplete cc;
+      if (frame.type == pg::be::kCommandComplete) {
+        (void)pg::decodeCommandComplete(frame.payload, cc);
+      }
+      std::map<std::string, uint64_t> masked;
+      if (masker_) {
+        for (const auto& [label, n] : masker_->counters().by_label) {
+          uint64_t before = masked_before_.count(label) ? masked_before_.at(label) : 0;
+          if (n > before) {
+            masked[label] = n - before;
+          }
+        }
+        masked_before_ = masker_->counters().by_label;
+      }
+      audit_->resultEnd(cc.tag, masked);
+      return true;
+    }
+    case pg::be::kErrorResponse: {
+      pg::ErrorFields f;
+      if (pg::decodeErrorFields(frame.payload, f)) {
+        audit_->error("upstream", f.get('S'), f.get('C'), f.get('M'));
+      }
+      return true;
+    }
+    default:
+      return false;
   }
 }
 

@@ -100,6 +100,10 @@ asio::awaitable<void> Session::run(std::shared_ptr<Session> self) {
 }
 
 asio::awaitable<void> Session::runImpl() {
+  if (gateway_.recorder()) {
+    audit_ = std::make_unique<SessionAudit>(gateway_.recorder(), id_,
+                                            client_->socket().get_executor());
+  }
   log::info(id_, "connection from {}", client_addr_);
   Status end = co_await serve();
   if (client_key_.process_id != 0) {
@@ -113,6 +117,9 @@ asio::awaitable<void> Session::runImpl() {
     asio::post(gateway_.blockingPool(),
                [issuer = gateway_.issuer(), lease = std::move(*lease_)] { issuer->release(lease); });
     lease_.reset();
+  }
+  if (audit_ && !cancel_only_) {
+    audit_->sessionEnd(end.isOk() ? "client-closed" : end.message());
   }
   std::string masked;
   if (masker_) {
@@ -210,10 +217,29 @@ asio::awaitable<Status> Session::startup() {
     co_return fatal("28000",
                     "this gateway requires TLS: connect with sslmode=require (or stricter)");
   }
+  if (audit_) {
+    audit::ConnectEvent e;
+    e.client_addr = client_addr_;
+    e.resource = resource_;
+    if (SSL* tls = client_->nativeTls()) {
+      e.tls_version = SSL_get_version(tls);
+      e.tls_cipher = SSL_get_cipher_name(tls);
+    }
+    e.application_name = std::string(startup.get("application_name"));
+    e.db_user = user_;
+    audit_->connect(std::move(e));
+  }
   if (auto st = co_await authenticateClient(reader); !st) {
     log::warn(id_, "authentication failed for user \"{}\" resource \"{}\": {}", user_, resource_,
               st.message());
+    if (audit_) {
+      audit_->auth(false, rt_->verifier ? "oidc" : "static",
+                   identity_.subject.empty() ? nullptr : &identity_, st.message());
+    }
     co_return st;
+  }
+  if (audit_) {
+    audit_->auth(true, auth_method_, &identity_, {});
   }
   pending_client_bytes_ = std::string(reader.leftover());
   co_return co_await connectToUpstream(startup);
@@ -512,7 +538,7 @@ bool Session::statementApproved(const policy::Decision& d, const sql::Classifica
   }
   std::string fingerprint;
   for (const auto& st : c.statements) {
-    fingerprint += st.fingerprint;
+    fingerprint += fmt::format("{}{:016x}", fingerprint.empty() ? "" : ",", st.fingerprint);
   }
   // Literals are part of "exactly this statement": the fingerprint normalizes them away, so the
   // statement text's digest stands in for the parameters.
@@ -602,6 +628,29 @@ bool Session::refuseStatement(const pg::Frame& frame, std::string& substitute,
       d.parse_error = st.message();  // reported as the message below
     }
   }
+  if (audit_) {
+    std::vector<std::string> tables;
+    if (classification->status.isOk()) {
+      sql::Resolved resolved;
+      for (const auto& st : classification->statements) {
+        sql_ctx_.resolve(st, resolved);
+        for (const auto& t : resolved.tables) {
+          std::string q = t.schema + "." + t.name;
+          if (std::find(tables.begin(), tables.end(), q) == tables.end()) {
+            tables.push_back(std::move(q));
+          }
+        }
+      }
+    }
+    audit_->statement(sql, classification.get(), std::move(tables), d,
+                      frame.type == pg::fe::kQuery ? "simple" : "extended", name);
+    if (frame.type == pg::fe::kParse) {
+      if (parse_sql_.size() > 10000) {
+        parse_sql_.clear();
+      }
+      parse_sql_[std::string(name)] = std::string(sql);
+    }
+  }
   if (d.allowed()) {
     return false;
   }
@@ -617,6 +666,9 @@ bool Session::refuseStatement(const pg::Frame& frame, std::string& substitute,
   log::info(id_, "statement refused ({}): {}{}{}", d.rule_id, message, detail.empty() ? "" : "; ",
             detail);
   pg::encodeError(error, "ERROR", d.sqlstate.empty() ? "42501" : d.sqlstate, message, detail);
+  if (audit_) {
+    audit_->error("gateway", "ERROR", d.sqlstate.empty() ? "42501" : d.sqlstate, message);
+  }
   substituteRefused(frame, name, substitute);
   return true;
 }

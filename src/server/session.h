@@ -15,7 +15,9 @@
 #include <chrono>
 #include <memory>
 #include <optional>
+#include <map>
 #include <string>
+#include <unordered_map>
 
 #include "access/broker.h"
 #include "creds/issuer.h"
@@ -25,6 +27,7 @@
 #include "proto/pg/tracker.h"
 #include "sql/session_context.h"
 #include "server/result_masker.h"
+#include "server/session_audit.h"
 #include "server/stream.h"
 #include "server/upstream.h"
 
@@ -82,6 +85,9 @@ class Session : public std::enable_shared_from_this<Session> {
   asio::awaitable<Status> serverPump();
   asio::awaitable<Status> watchdog();
   asio::awaitable<void> handleCancel(const pg::CancelRequest& req);
+  void recordBind(std::string_view payload);
+  // Records a result or error event for an upstream message; true when it completes a result.
+  bool recordBackend(const pg::Frame& frame);
   asio::awaitable<Status> loadCatalog(const std::vector<uint32_t>& oids);
   // Masks one upstream message in place of forwarding it. Returns true when `out` received a
   // replacement; an error means the result must be withheld (fail closed).
@@ -111,6 +117,9 @@ class Session : public std::enable_shared_from_this<Session> {
   std::vector<std::string> granted_;  // review rules with an active grant for this session
   access::Subscription grant_watch_;  // the session role minted for this session
   std::unique_ptr<ResultMasker> masker_;  // null when masking is not configured
+  std::unique_ptr<SessionAudit> audit_;   // null when recording is not configured
+  std::unordered_map<std::string, std::string> parse_sql_;  // statement name → text (audit)
+  std::map<std::string, uint64_t, std::less<>> masked_before_;  // counters at result start
   // After a masking failure the rest of the upstream's answer is withheld up to ReadyForQuery.
   bool discard_until_ready_ = false;
   // The client was told its transaction failed (after a masking failure) while the upstream's
