@@ -1,4 +1,5 @@
-// `jitgate audit keygen|verify|search|reindex` and `jitgate replay SESSION`.
+// `jitgate audit keygen|verify|search|reindex`, `jitgate replay SESSION` and
+// `jitgate replay SESSION --sandbox DSN` (re-runs the read-only statements, audit/sandbox.h).
 //
 // Every command reads the audit directory, keys and store URL from `--config FILE` (only the
 // `audit:` and `store:` sections are parsed) or from `--dir` / `--store` / key flags.
@@ -11,6 +12,7 @@
 #include "audit/index.h"
 #include "audit/recorder.h"
 #include "audit/replay.h"
+#include "audit/sandbox.h"
 #include "audit/verify.h"
 #include "cli/command.h"
 #include "config/node.h"
@@ -354,10 +356,13 @@ struct ReplayOpts {
   std::string session;
   std::string format = "text";
   bool raw = false;
+  std::string sandbox;  // DSN of the sandbox database
+  std::string statement_timeout = "30s";
 };
 
 // Appends the ReplayEvent (and indexes it when a store is configured). Fails closed.
-Status recordReplay(const Loaded& l, const ReplayOpts& o) {
+// `raw` says whether raw data (values before masking, bind parameters) was opened.
+Status recordReplay(const Loaded& l, const ReplayOpts& o, bool raw) {
   if (l.settings.signing_key_file.empty()) {
     return invalidArgument("replay --raw must be recorded: give --config with audit keys");
   }
@@ -382,12 +387,61 @@ Status recordReplay(const Loaded& l, const ReplayOpts& o) {
     return rec.status();
   }
   Status st = (*rec)->append(
-      audit::Event{"replay-" + randomId(12), {}, audit::ReplayEvent{o.session, o.raw, actor()}});
+      audit::Event{"replay-" + randomId(12), {}, audit::ReplayEvent{o.session, raw, actor()}});
   Status closed = (*rec)->close();
   if (indexer) {
     (void)indexer->flush();
   }
   return st ? closed : st;
+}
+
+// Loads the raw payload keys: every --key-file, and the configured key with --raw.
+Result<size_t> loadKeys(const ReplayOpts& o, const Loaded& l, audit::RawOpener& opener) {
+  std::vector<std::string> files = o.c.key_files;
+  if (o.raw && !l.settings.key_file.empty()) {
+    files.push_back(l.settings.key_file);
+  }
+  for (const auto& f : files) {
+    auto k = audit::AeadKey::loadFile(f);
+    if (!k) {
+      return k.status();
+    }
+    opener.addKey(std::move(*k));
+  }
+  return files.size();
+}
+
+int runSandbox(const ReplayOpts& o, const Loaded& l,
+               const std::optional<audit::SessionLocation>& hint) {
+  audit::RawOpener opener;
+  auto keys = loadKeys(o, l, opener);
+  if (!keys) {
+    return fail(keys.status());
+  }
+  auto timeout = config::parseDuration(o.statement_timeout);
+  if (!timeout) {
+    return fail(invalidArgument("bad --statement-timeout '" + o.statement_timeout + "'"));
+  }
+  auto exec = audit::connectSandbox(o.sandbox, *timeout);
+  if (!exec) {
+    return fail(exec.status());
+  }
+  if (*keys > 0 || !l.settings.signing_key_file.empty()) {
+    if (Status st = recordReplay(l, o, *keys > 0); !st) {
+      return fail(Status::error(st.code(), "cannot record this replay: " + st.message()));
+    }
+  }
+  auto report =
+      audit::sandboxReplay(l.settings.dir, o.session, hint, **exec, *keys > 0 ? &opener : nullptr);
+  if (!report) {
+    return fail(report.status());
+  }
+  if (o.format == "json") {
+    std::cout << boost::json::serialize(audit::sandboxJson(*report)) << "\n";
+  } else {
+    audit::renderSandboxText(*report, std::cout);
+  }
+  return report->exitCode();
 }
 
 int runReplay(const ReplayOpts& o) {
@@ -403,25 +457,21 @@ int runReplay(const ReplayOpts& o) {
       }
     }
   }
+  if (!o.sandbox.empty()) {
+    return runSandbox(o, *l, hint);
+  }
   audit::RawOpener opener;
   if (o.raw) {
-    std::vector<std::string> files = o.c.key_files;
-    if (!l->settings.key_file.empty()) {
-      files.push_back(l->settings.key_file);
+    auto keys = loadKeys(o, *l, opener);
+    if (!keys) {
+      return fail(keys.status());
     }
-    for (const auto& f : files) {
-      auto k = audit::AeadKey::loadFile(f);
-      if (!k) {
-        return fail(k.status());
-      }
-      opener.addKey(std::move(*k));
-    }
-    if (files.empty()) {
+    if (*keys == 0) {
       return fail(invalidArgument("--raw needs the raw payload key (--key-file or --config)"));
     }
   }
   if (o.raw || !l->settings.signing_key_file.empty()) {
-    if (Status st = recordReplay(*l, o); !st) {
+    if (Status st = recordReplay(*l, o, o.raw); !st) {
       return fail(Status::error(st.code(), "cannot record this replay: " + st.message()));
     }
   }
@@ -443,6 +493,11 @@ void addReplay(CLI::App& app) {
   cmd->add_option("--format", o->format, "text or json")->check(CLI::IsMember({"text", "json"}));
   cmd->add_flag("--raw", o->raw, "Show pre-masking rows and parameters (needs the key; recorded)");
   cmd->add_option("--key-file", o->c.key_files, "Raw payload key file(s); repeatable");
+  cmd->add_option("--sandbox", o->sandbox,
+                  "Re-run the read-only statements on this PostgreSQL database (libpq DSN) in a "
+                  "read-only transaction and compare rows; exit 0 all match, 1 differ, 2 error");
+  cmd->add_option("--statement-timeout", o->statement_timeout,
+                  "With --sandbox: longest a statement may run (default 30s; 0 = no limit)");
   cmd->callback([o] { setExitCode(runReplay(*o)); });
 }
 
