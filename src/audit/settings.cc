@@ -33,7 +33,7 @@ Settings parseSettings(const config::Node& section, config::Errors& errors) {
   section.checkKeys(
       errors, {"dir", "instance", "durability", "batch_delay", "checkpoint_every",
                "checkpoint_interval", "segment_max_bytes", "retention", "raw_payloads", "key_file",
-               "signing_key_file", "zstd_level", "queue_limit"});
+               "signing_key_file", "zstd_level", "queue_limit", "auditor_groups"});
   s.dir = section["dir"].requiredStr(errors);
   s.instance = section["instance"].str(errors, defaultInstance());
   if (s.instance.empty() || s.instance.find_first_of("/\\. ") != std::string::npos) {
@@ -57,6 +57,12 @@ Settings parseSettings(const config::Node& section, config::Errors& errors) {
   s.zstd_level = static_cast<int>(section["zstd_level"].integer(errors, 3, 1, 19));
   s.queue_limit =
       static_cast<size_t>(section["queue_limit"].integer(errors, 65536, 16, 10'000'000));
+  s.auditor_groups = section["auditor_groups"].strings(errors);
+  for (const auto& g : s.auditor_groups) {
+    if (g.empty()) {
+      errors.add(section["auditor_groups"], "must not contain an empty group name");
+    }
+  }
   if (s.raw_payloads && s.key_file.empty()) {
     errors.add(section["key_file"], "is required when raw_payloads is encrypted");
   }

@@ -13,6 +13,7 @@
 //     key_file: secrets/audit.key       # AES-256-GCM key, 64 hex chars (needed when encrypted)
 //     signing_key_file: secrets/audit-signing.pem   # Ed25519 private key, PEM
 //     zstd_level: 3
+//     auditor_groups: [auditors]        # who may use the audit HTTP API (default: nobody)
 //
 // Plain value; parsed once at startup.
 #pragma once
@@ -20,6 +21,7 @@
 #include <chrono>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "config/node.h"
 
@@ -42,6 +44,8 @@ struct Settings {
   std::string signing_key_file;
   int zstd_level = 3;
   size_t queue_limit = 65536;  // events waiting for the writer; appends block beyond it
+  // Identity groups allowed to read the audit HTTP API (/api/v1/audit/...). Empty: nobody.
+  std::vector<std::string> auditor_groups;
 };
 
 // Parses the `audit:` mapping. `section` may be undefined (defaults; dir and keys then missing

@@ -83,6 +83,7 @@ struct AdminApi::Impl : std::enable_shared_from_this<AdminApi::Impl> {
   std::unique_ptr<access::Api> api;
   std::mutex mu;
   std::map<std::pair<http::verb, std::string>, Route> routes;
+  std::map<std::pair<http::verb, std::string>, Route> prefix_routes;
   std::atomic<bool> stopped{false};
 
   asio::awaitable<void> acceptLoop();
@@ -125,6 +126,20 @@ AdminResponse AdminApi::Impl::dispatch(AdminRequest& req, const std::string& aut
     }
     for (const auto& [key, r] : routes) {
       other_method = other_method || key.second == req.path;
+    }
+    size_t best = 0;
+    for (const auto& [key, r] : prefix_routes) {
+      if (route.has_value() && best == 0) {
+        break;  // an exact route wins over every prefix
+      }
+      if (!req.path.starts_with(key.second)) {
+        continue;
+      }
+      other_method = other_method || key.first != req.method;
+      if (key.first == req.method && key.second.size() > best) {
+        best = key.second.size();
+        route = r;
+      }
     }
   }
   if ((route && route->authenticated) || (!route && isApiPath(req.path))) {
@@ -281,6 +296,12 @@ void AdminApi::addRoute(http::verb method, std::string path, AdminHandler handle
                         bool authenticated) {
   std::lock_guard lk(impl_->mu);
   impl_->routes[{method, std::move(path)}] = Route{std::move(handler), authenticated};
+}
+
+void AdminApi::addPrefixRoute(http::verb method, std::string prefix, AdminHandler handler,
+                              bool authenticated) {
+  std::lock_guard lk(impl_->mu);
+  impl_->prefix_routes[{method, std::move(prefix)}] = Route{std::move(handler), authenticated};
 }
 
 uint16_t AdminApi::port() const {

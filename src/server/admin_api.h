@@ -77,6 +77,10 @@ class AdminApi {
   // A later registration of the same method and path replaces the earlier one.
   void addRoute(boost::beast::http::verb method, std::string path, AdminHandler handler,
                 bool authenticated = true);
+  // Matches every path that starts with `prefix` (e.g. "/api/v1/audit/sessions/") and has no
+  // exact route; the longest matching prefix wins. The handler reads the rest of req.path.
+  void addPrefixRoute(boost::beast::http::verb method, std::string prefix, AdminHandler handler,
+                      bool authenticated = true);
   uint16_t port() const;
   void stop();
 

@@ -1,0 +1,242 @@
+#include "server/audit_api.h"
+
+#include <fmt/format.h>
+
+#include <boost/json.hpp>
+#include <charconv>
+#include <ctime>
+
+#include "audit/codec.h"
+#include "audit/index.h"
+#include "audit/replay.h"
+#include "audit/verify.h"
+#include "config/node.h"
+#include "core/clock.h"
+#include "core/log.h"
+
+namespace jg::server {
+namespace {
+
+namespace http = boost::beast::http;
+namespace json = boost::json;
+
+constexpr std::string_view kStatementsPath = "/api/v1/audit/statements";
+constexpr std::string_view kSessionsPrefix = "/api/v1/audit/sessions/";
+constexpr int kMaxStatements = 1000;
+constexpr int kDefaultSessionRecords = 10000;
+constexpr int kMaxSessionRecords = 100000;
+
+AdminResponse jsonOk(const json::value& body) {
+  return AdminResponse{200, "application/json", json::serialize(body), {}};
+}
+
+std::optional<AdminResponse> requireAuditor(const AdminRequest& req,
+                                            const audit::Settings& settings) {
+  if (!req.caller) {
+    return jsonError(401, "unauthorized", "an OIDC access token is required");
+  }
+  if (settings.auditor_groups.empty()) {
+    return jsonError(403, "forbidden",
+                     "the audit API is closed: no auditor groups are configured "
+                     "(audit.auditor_groups)");
+  }
+  for (const auto& g : req.caller->groups) {
+    for (const auto& allowed : settings.auditor_groups) {
+      if (g == allowed) {
+        return std::nullopt;
+      }
+    }
+  }
+  std::string groups;
+  for (const auto& g : settings.auditor_groups) {
+    groups += (groups.empty() ? "" : ", ") + g;
+  }
+  return jsonError(403, "forbidden",
+                   fmt::format("{} is not an auditor: the audit API is for members of {}",
+                               req.caller->display(), groups));
+}
+
+// "2026-11-29", "2026-11-29T08:00:00Z", or a duration ago ("2h", "7d").
+std::optional<int64_t> parseTime(const std::string& text) {
+  if (auto d = config::parseDuration(text)) {
+    return audit::toMicros(std::chrono::system_clock::now() - *d);
+  }
+  std::tm tm{};
+  char rest[8] = {};
+  int n = std::sscanf(text.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%7s", &tm.tm_year, &tm.tm_mon,
+                      &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec, rest);
+  bool utc = n == 6 || (n == 7 && std::string_view(rest) == "Z");
+  bool date_only = n == 3 && text.size() == 10;
+  if ((!utc && !date_only) || tm.tm_mon < 1 || tm.tm_mon > 12 || tm.tm_mday < 1 ||
+      tm.tm_mday > 31 || tm.tm_hour > 23 || tm.tm_min > 59 || tm.tm_sec > 60) {
+    return std::nullopt;
+  }
+  tm.tm_year -= 1900;
+  tm.tm_mon -= 1;
+  return static_cast<int64_t>(timegm(&tm)) * 1'000'000;
+}
+
+std::optional<int> parseLimit(const std::string& text, int max) {
+  int v = 0;
+  auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (ec != std::errc() || p != text.data() + text.size() || v < 1 || v > max) {
+    return std::nullopt;
+  }
+  return v;
+}
+
+json::object hitJson(const audit::StatementHit& h) {
+  json::object j{{"time", formatUtc(audit::fromMicros(h.ts_us))},
+                 {"session", h.session_id},
+                 {"statement", h.statement_id},
+                 {"instance", h.instance},
+                 {"seq", h.seq},
+                 {"subject", h.subject},
+                 {"email", h.email},
+                 {"resource", h.resource},
+                 {"client", h.client_addr},
+                 {"kind", h.kind},
+                 {"decision", h.decision},
+                 {"rule", h.rule},
+                 {"review", h.review},
+                 {"tables", h.tables},
+                 {"text", h.text},
+                 {"error", h.error}};
+  if (h.rows >= 0) {
+    j["rows"] = h.rows;
+  }
+  return j;
+}
+
+bool validSessionId(std::string_view id) {
+  if (id.empty() || id.size() > 128) {
+    return false;
+  }
+  for (char c : id) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_' && c != '.') {
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+AdminResponse handleAuditStatements(const AdminRequest& req, store::Store* store,
+                                    const audit::Settings& settings) {
+  if (auto refused = requireAuditor(req, settings)) {
+    return *refused;
+  }
+  audit::SearchQuery q;
+  std::map<std::string_view, std::string*> text_filters = {
+      {"user", &q.user},         {"group", &q.group},       {"resource", &q.resource},
+      {"table", &q.table},       {"kind", &q.kind},         {"decision", &q.decision},
+      {"rule", &q.rule},         {"review", &q.review},     {"fingerprint", &q.fingerprint},
+      {"document", &q.document}, {"contains", &q.contains}, {"session", &q.session}};
+  for (const auto& [key, value] : req.query) {
+    if (auto it = text_filters.find(key); it != text_filters.end()) {
+      *it->second = value;
+    } else if (key == "since" || key == "until") {
+      auto t = parseTime(value);
+      if (!t) {
+        return jsonError(
+            400, "bad_request",
+            fmt::format("bad {} '{}' (use 2026-11-29, 2026-11-29T08:00:00Z or 2h)", key, value));
+      }
+      (key == "since" ? q.since_us : q.until_us) = *t;
+    } else if (key == "limit") {
+      auto limit = parseLimit(value, kMaxStatements);
+      if (!limit) {
+        return jsonError(400, "bad_request",
+                         fmt::format("limit must be an integer from 1 to {}", kMaxStatements));
+      }
+      q.limit = *limit;
+    } else {
+      return jsonError(400, "bad_request", fmt::format("unknown parameter '{}'", key));
+    }
+  }
+  if (!q.decision.empty() && q.decision != "allow" && q.decision != "deny" &&
+      q.decision != "review") {
+    return jsonError(400, "bad_request", "decision must be allow, deny or review");
+  }
+  if (store == nullptr) {
+    return jsonError(503, "unavailable", "no state store is configured: the audit index is off");
+  }
+  auto hits = audit::search(*store, q);
+  if (!hits) {
+    log::warn("", "audit API: search failed: {}", hits.status().message());
+    return jsonError(503, "unavailable", "audit search failed: " + hits.status().message());
+  }
+  json::array out;
+  for (const auto& h : *hits) {
+    out.push_back(hitJson(h));
+  }
+  return jsonOk(out);
+}
+
+AdminResponse handleAuditSession(const AdminRequest& req, store::Store* store,
+                                 const audit::Settings& settings) {
+  if (auto refused = requireAuditor(req, settings)) {
+    return *refused;
+  }
+  std::string id = req.path.substr(std::min(req.path.size(), kSessionsPrefix.size()));
+  if (!validSessionId(id)) {
+    return jsonError(400, "bad_request", "bad session id");
+  }
+  int limit = kDefaultSessionRecords;
+  for (const auto& [key, value] : req.query) {
+    if (key != "limit") {
+      return jsonError(400, "bad_request", fmt::format("unknown parameter '{}'", key));
+    }
+    auto l = parseLimit(value, kMaxSessionRecords);
+    if (!l) {
+      return jsonError(400, "bad_request",
+                       fmt::format("limit must be an integer from 1 to {}", kMaxSessionRecords));
+    }
+    limit = *l;
+  }
+  if (settings.dir.empty()) {
+    return jsonError(503, "unavailable", "session recording is not configured");
+  }
+  std::optional<audit::SessionLocation> hint;
+  if (store != nullptr) {
+    if (auto loc = audit::findSession(*store, id); loc && loc->has_value()) {
+      hint = **loc;
+    }
+  }
+  json::array records;
+  bool truncated = false;
+  Status st = audit::forEachSessionRecord(settings.dir, id, hint, [&](audit::ReplayedRecord&& r) {
+    if (records.size() >= static_cast<size_t>(limit)) {
+      truncated = true;
+      return;
+    }
+    json::object o = std::move(r.record);
+    o.erase("params");  // sealed values: never served here
+    o.erase("raw_rows");
+    o["seq"] = r.seq;
+    o["instance"] = r.instance;
+    records.push_back(std::move(o));
+  });
+  if (!st) {
+    if (st.code() == Code::kNotFound) {
+      return jsonError(404, "not_found", "no recorded session " + id);
+    }
+    return jsonError(503, "unavailable", "cannot read the audit log: " + st.message());
+  }
+  return jsonOk(
+      json::object{{"session", id}, {"records", std::move(records)}, {"truncated", truncated}});
+}
+
+void registerAuditRoutes(AdminApi& api, store::Store* store, AuditSettingsSource settings) {
+  api.addRoute(http::verb::get, std::string(kStatementsPath),
+               [store, settings](const AdminRequest& req) {
+                 return handleAuditStatements(req, store, settings());
+               });
+  api.addPrefixRoute(http::verb::get, std::string(kSessionsPrefix),
+                     [store, settings](const AdminRequest& req) {
+                       return handleAuditSession(req, store, settings());
+                     });
+}
+
+}  // namespace jg::server
