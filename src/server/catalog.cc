@@ -128,7 +128,8 @@ Status CatalogCache::load(const std::vector<uint32_t>& oids) {
     auto it = fresh.find(oid);
     if (it != fresh.end()) {
       tables_[oid] = std::move(it->second);
-    } else {
+      fresh.erase(it);  // `oids` may name a table twice
+    } else if (!tables_.count(oid) || now - tables_[oid].loaded > kTtl) {
       tables_[oid] = Table{{}, {}, {}, now};  // not a table we can name (dropped meanwhile)
     }
   }

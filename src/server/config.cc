@@ -143,6 +143,18 @@ void parseResources(const Node& list, Errors& errors, GatewayConfig& cfg) {
     // With an admin connection, sessions log in with roles minted for them (creds).
     res.upstream.user = r.has("admin") ? u["user"].str(errors) : u["user"].requiredStr(errors);
     res.upstream.password = parseSecret(u, errors, cfg.file, res.upstream.has_password);
+    if (Node docs = r["documents"]; docs.defined()) {
+      docs.checkKeys(errors, {"table", "id_column"});
+      std::string table = docs["table"].requiredStr(errors);
+      auto dot = table.find('.');
+      if (!table.empty() && (dot == std::string::npos || dot == 0 || dot + 1 == table.size())) {
+        errors.add(docs["table"], "expected a schema-qualified table such as public.chunks");
+      } else if (!table.empty()) {
+        res.documents_schema = table.substr(0, dot);
+        res.documents_table = table.substr(dot + 1);
+      }
+      res.documents_id_column = docs["id_column"].requiredStr(errors);
+    }
     cfg.resources.push_back(std::move(res));
   }
 }

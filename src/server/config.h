@@ -49,6 +49,9 @@ struct ResourceConfig {
   std::string name;  // what clients put in `database`
   std::string kind = "postgres";
   UpstreamConfig upstream;
+  // Document lineage: ids in this column of results from this table are indexed in the audit
+  // log ("who retrieved document 42"). Empty when not configured.
+  std::string documents_schema, documents_table, documents_id_column;
 };
 
 struct TlsConfig {

@@ -10,6 +10,7 @@
 #include "audit/recorder.h"
 #include "creds/issuer.h"
 #include "server/admin_api.h"
+#include "server/audit_api.h"
 #include "store/store.h"
 #include "identity/verifier.h"
 #include "mask/engine.h"
@@ -28,6 +29,8 @@ Result<std::shared_ptr<const Runtime>> makeRuntime(ConfigPtr config) {
     ctx->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
                      ssl::context::no_sslv3 | ssl::context::no_tlsv1 |
                      ssl::context::no_tlsv1_1 | ssl::context::single_dh_use);
+    // Idle sessions give their TLS read/write buffers back.
+    SSL_CTX_set_mode(ctx->native_handle(), SSL_MODE_RELEASE_BUFFERS);
     error_code ec;
     ctx->use_certificate_chain_file(config->tls.cert_file, ec);
     if (ec) {
@@ -57,7 +60,9 @@ Result<std::shared_ptr<const Runtime>> makeRuntime(ConfigPtr config) {
       return invalidArgument("masking: " + engine.status().message());
     }
     rt->mask_engine = *engine;
-    for (const auto& r : config->resources) {
+  }
+  for (const auto& r : config->resources) {
+    if (rt->mask_engine || !r.documents_table.empty()) {
       rt->catalogs[r.name] = std::make_shared<CatalogCache>(r.upstream);
     }
   }
@@ -215,6 +220,11 @@ Status Gateway::startAccess() {
       return api.status();
     }
     admin_ = std::move(*api);
+    if (cfg.audit) {
+      registerAuditRoutes(*admin_, store_.get(), [this] {
+        return runtime()->config->audit.value_or(audit::Settings{});
+      });
+    }
     log::info("", "admin API listening on {}", cfg.listen_admin.str());
   }
   return Status::ok();

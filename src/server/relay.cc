@@ -6,6 +6,7 @@
 // hold one message larger than itself (bounded by limits.max_message_bytes) and shrinks back.
 #include <boost/asio/experimental/awaitable_operators.hpp>
 
+#include <algorithm>
 #include <cstring>
 #include <fmt/format.h>
 
@@ -21,7 +22,10 @@ namespace {
 
 using namespace boost::asio::experimental::awaitable_operators;
 
-constexpr size_t kReadChunk = 64 * 1024;
+// Read sizes adapt: a session starts small (idle sessions cost little memory) and doubles its
+// read size while reads fill the buffer (large results stream in big reads).
+constexpr size_t kMinChunk = 8 * 1024;
+constexpr size_t kMaxChunk = 256 * 1024;
 constexpr size_t kShrinkAbove = 1 << 20;
 
 // A batch of output pieces, each a slice of the read buffer or of `extra`.
@@ -65,9 +69,9 @@ class Batch {
   std::string extra_;
 };
 
-// Ensures room to read: at least kReadChunk free, or enough for the pending message.
-void makeRoom(std::string& buf, size_t used) {
-  size_t need = std::max(used + kReadChunk, pg::pendingFrameSize(std::string_view(buf.data(), used)));
+// Ensures room to read: at least `chunk` free, or enough for the pending message.
+void makeRoom(std::string& buf, size_t used, size_t chunk) {
+  size_t need = std::max(used + chunk, pg::pendingFrameSize(std::string_view(buf.data(), used)));
   if (buf.size() < need) {
     buf.resize(need);
   }
@@ -78,8 +82,8 @@ void compact(std::string& buf, size_t& used, size_t consumed) {
     std::memmove(buf.data(), buf.data() + consumed, used - consumed);
     used -= consumed;
   }
-  if (buf.size() > kShrinkAbove && used < kReadChunk) {
-    buf.resize(kReadChunk * 2);
+  if (buf.size() > kShrinkAbove && used < kMinChunk) {
+    buf.resize(kMinChunk);
     buf.shrink_to_fit();
   }
 }
@@ -97,8 +101,9 @@ asio::awaitable<Status> Session::relay() {
 
 asio::awaitable<Status> Session::clientPump() {
   const size_t max_message = rt_->config->limits.max_message_bytes;
-  std::string in(kReadChunk * 2, '\0');
   size_t used = pending_client_bytes_.size();
+  std::string in(std::max(kMinChunk, used), '\0');
+  size_t chunk = kMinChunk;
   std::memcpy(in.data(), pending_client_bytes_.data(), used);
   pending_client_bytes_.clear();
   Batch batch;
@@ -170,7 +175,7 @@ asio::awaitable<Status> Session::clientPump() {
       co_return Status::ok();
     }
     compact(in, used, pos);
-    makeRoom(in, used);
+    makeRoom(in, used, chunk);
     auto [ec, n] = co_await client_->readSome(asio::buffer(in.data() + used, in.size() - used));
     if (ec == asio::error::operation_aborted) {
       co_return Status::ok();  // cancelled: another part of the session is ending it
@@ -179,6 +184,7 @@ asio::awaitable<Status> Session::clientPump() {
       client_terminated_ = true;  // the client went away; nobody to tell
       co_return fatal_ ? Status::ok() : Status::error(Code::kUnavailable, "client disconnected");
     }
+    chunk = n == in.size() - used ? std::min(chunk * 2, kMaxChunk) : chunk;
     used += n;
     bytes_from_client_ += n;
     touch();
@@ -187,8 +193,9 @@ asio::awaitable<Status> Session::clientPump() {
 
 asio::awaitable<Status> Session::serverPump() {
   const size_t max_message = rt_->config->limits.max_message_bytes;
-  std::string in(kReadChunk * 2, '\0');
   size_t used = pending_server_bytes_.size();
+  std::string in(std::max(kMinChunk, used), '\0');
+  size_t chunk = kMinChunk;
   std::memcpy(in.data(), pending_server_bytes_.data(), used);
   pending_server_bytes_.clear();
   Batch batch;
@@ -250,6 +257,16 @@ asio::awaitable<Status> Session::serverPump() {
         client_txn_failed_ = false;  // the upstream's transaction has ended or failed too
       }
       if (audit_) {
+        if (frame.type == pg::be::kDataRow && !result_started_) {
+          result_started_ = true;
+          if (const auto& cols = tracker_.currentColumns()) {
+            int doc = co_await documentColumn(*cols);
+            audit_->resultStart(*cols, doc);
+          }
+          if (masker_) {
+            masked_before_ = masker_->counters().by_label;
+          }
+        }
         completes = recordBackend(frame) || completes;
       }
       if (masker_) {
@@ -304,7 +321,7 @@ asio::awaitable<Status> Session::serverPump() {
       }
     }
     compact(in, used, pos);
-    makeRoom(in, used);
+    makeRoom(in, used, chunk);
     auto [ec, n] = co_await upstream_->readSome(asio::buffer(in.data() + used, in.size() - used));
     if (ec) {
       if (fatal_) {
@@ -320,6 +337,7 @@ asio::awaitable<Status> Session::serverPump() {
                       ec == asio::error::eof ? "server closed the connection" : ec.message()),
           "08006");
     }
+    chunk = n == in.size() - used ? std::min(chunk * 2, kMaxChunk) : chunk;
     used += n;
     bytes_from_server_ += n;
   }
@@ -342,14 +360,6 @@ void Session::recordBind(std::string_view payload) {
 
 bool Session::recordBackend(const pg::Frame& frame) {
   switch (frame.type) {
-    case pg::be::kRowDescription:
-      if (auto cols = tracker_.currentColumns()) {
-        audit_->resultStart(*cols);
-        if (masker_) {
-          masked_before_ = masker_->counters().by_label;
-        }
-      }
-      return false;
     case pg::be::kCommandComplete:
     case pg::be::kEmptyQueryResponse:
     case pg::be::kPortalSuspended: {
@@ -368,6 +378,7 @@ bool Session::recordBackend(const pg::Frame& frame) {
         masked_before_ = masker_->counters().by_label;
       }
       audit_->resultEnd(cc.tag, masked);
+      result_started_ = false;
       return true;
     }
     case pg::be::kErrorResponse: {
@@ -384,11 +395,41 @@ bool Session::recordBackend(const pg::Frame& frame) {
 
 asio::awaitable<Status> Session::loadCatalog(const std::vector<uint32_t>& oids) {
   // Blocking libpq work on the pool. Named task and result: see verifyToken().
-  auto task = [catalog = masker_->catalog(), oids]() -> asio::awaitable<Status> {
+  auto task = [catalog = catalog_, oids]() -> asio::awaitable<Status> {
     co_return catalog->load(oids);
   };
   Status st = co_await asio::co_spawn(gateway_.blockingPool(), task, asio::use_awaitable);
   co_return st;
+}
+
+asio::awaitable<int> Session::documentColumn(const pg::Columns& cols) {
+  if (resource_cfg_->documents_table.empty() || !catalog_) {
+    co_return -1;
+  }
+  std::vector<uint32_t> oids;
+  for (const auto& c : cols) {
+    if (c.table_oid != 0 && std::find(oids.begin(), oids.end(), c.table_oid) == oids.end()) {
+      oids.push_back(c.table_oid);
+    }
+  }
+  if (auto missing = catalog_->missing(oids); !missing.empty()) {
+    if (Status st = co_await loadCatalog(missing); !st) {
+      log::warn(id_, "document lineage unavailable for this result: {}", st.message());
+      co_return -1;
+    }
+  }
+  for (size_t i = 0; i < cols.size(); ++i) {
+    if (cols[i].table_oid == 0) {
+      continue;
+    }
+    auto name = catalog_->lookup(cols[i].table_oid, cols[i].column);
+    if (name && name->schema == resource_cfg_->documents_schema &&
+        name->table == resource_cfg_->documents_table &&
+        name->column == resource_cfg_->documents_id_column) {
+      co_return static_cast<int>(i);
+    }
+  }
+  co_return -1;
 }
 
 asio::awaitable<Result<bool>> Session::maskBackend(const pg::Frame& frame, std::string& out) {

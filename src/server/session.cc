@@ -406,9 +406,11 @@ asio::awaitable<Status> Session::verifyToken(const std::string& token) {
 }
 
 asio::awaitable<Status> Session::authorizeSession() {
+  if (auto it = rt_->catalogs.find(resource_); it != rt_->catalogs.end()) {
+    catalog_ = it->second;
+  }
   if (rt_->mask_engine) {
-    auto catalog = rt_->catalogs.count(resource_) ? rt_->catalogs.at(resource_) : nullptr;
-    masker_ = std::make_unique<ResultMasker>(rt_->mask_engine, std::move(catalog));
+    masker_ = std::make_unique<ResultMasker>(rt_->mask_engine, catalog_);
   }
   const auto& policy = rt_->config->policy;
   binding_ = policy->bind(identity_, resource_, Clock::system().now());

@@ -89,6 +89,8 @@ class Session : public std::enable_shared_from_this<Session> {
   // Records a result or error event for an upstream message; true when it completes a result.
   bool recordBackend(const pg::Frame& frame);
   asio::awaitable<Status> loadCatalog(const std::vector<uint32_t>& oids);
+  // The index of the resource's document id column in `cols`, or -1.
+  asio::awaitable<int> documentColumn(const pg::Columns& cols);
   // Masks one upstream message in place of forwarding it. Returns true when `out` received a
   // replacement; an error means the result must be withheld (fail closed).
   asio::awaitable<Result<bool>> maskBackend(const pg::Frame& frame, std::string& out);
@@ -118,6 +120,8 @@ class Session : public std::enable_shared_from_this<Session> {
   access::Subscription grant_watch_;  // the session role minted for this session
   std::unique_ptr<ResultMasker> masker_;  // null when masking is not configured
   std::unique_ptr<SessionAudit> audit_;   // null when recording is not configured
+  std::shared_ptr<CatalogCache> catalog_;  // names for column rules and document lineage
+  bool result_started_ = false;           // the current result's start is recorded
   std::unordered_map<std::string, std::string> parse_sql_;  // statement name → text (audit)
   std::map<std::string, uint64_t, std::less<>> masked_before_;  // counters at result start
   // After a masking failure the rest of the upstream's answer is withheld up to ReadyForQuery.

@@ -2,7 +2,10 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "proto/pg/decode.h"
+#include "sql/kind.h"
 
 namespace jg::server {
 namespace {
@@ -84,7 +87,7 @@ uint64_t SessionAudit::statement(std::string_view sql, const sql::Classification
   e.text = std::string(sql);
   if (c != nullptr && c->status.isOk()) {
     for (const auto& st : c->statements) {
-      e.kind += (e.kind.empty() ? "" : ",") + st.tag;
+      e.kind += (e.kind.empty() ? "" : ",") + std::string(sql::kindName(st.kind));
       e.fingerprint += fmt::format("{}{:016x}", e.fingerprint.empty() ? "" : ",", st.fingerprint);
     }
   }
@@ -113,7 +116,8 @@ void SessionAudit::bind(std::string_view sql, std::string_view statement_name,
   append(std::move(e));
 }
 
-void SessionAudit::resultStart(const pg::Columns& cols) {
+void SessionAudit::resultStart(const pg::Columns& cols, int document_column) {
+  document_column_ = document_column;
   audit::ResultStartEvent e;
   e.statement_id = current_;
   for (const auto& c : cols) {
@@ -124,6 +128,15 @@ void SessionAudit::resultStart(const pg::Columns& cols) {
 
 void SessionAudit::row(std::string_view sent_payload, std::string_view raw_payload) {
   rows_.push_back(toRow(sent_payload));
+  if (document_column_ >= 0) {
+    // The id as stored (before masking), so lineage holds even when the column is masked.
+    audit::Row raw = raw_payload.empty() ? rows_.back() : toRow(raw_payload);
+    if (static_cast<size_t>(document_column_) < raw.size() && raw[document_column_] &&
+        std::find(document_ids_.begin(), document_ids_.end(), *raw[document_column_]) ==
+            document_ids_.end()) {
+      document_ids_.push_back(*raw[document_column_]);
+    }
+  }
   if (!raw_payload.empty()) {
     any_raw_ = true;
   }
@@ -143,6 +156,8 @@ void SessionAudit::flushRows() {
   audit::ResultRowsEvent e;
   e.statement_id = current_;
   e.rows = std::move(rows_);
+  e.document_ids = std::move(document_ids_);
+  document_ids_.clear();
   if (any_raw_) {
     e.setRawRows(raw_rows_);
   }

@@ -41,7 +41,8 @@ class SessionAudit {
   // A Bind: the bound statement's text with its parameters (sealed by the recorder).
   void bind(std::string_view sql, std::string_view statement_name,
             const std::vector<std::optional<std::string>>& params);
-  void resultStart(const pg::Columns& cols);
+  // `document_column` is the index of the resource's document id column, or -1.
+  void resultStart(const pg::Columns& cols, int document_column);
   // One DataRow: as sent to the client, and before masking when it was rewritten.
   void row(std::string_view sent_payload, std::string_view raw_payload);
   void resultEnd(std::string_view tag, const std::map<std::string, uint64_t>& masked);
@@ -72,6 +73,8 @@ class SessionAudit {
   uint64_t current_ = 0;  // statement whose result is streaming
   std::vector<audit::Row> rows_, raw_rows_;
   bool any_raw_ = false;
+  int document_column_ = -1;
+  std::vector<std::string> document_ids_;
   uint64_t result_rows_ = 0, result_bytes_ = 0, total_rows_ = 0;
 };
 

@@ -278,6 +278,7 @@ asio::awaitable<void> sendCancel(const CancelTarget& target) {
 
 Result<std::shared_ptr<ssl::context>> makeUpstreamTlsContext(const UpstreamConfig& u) {
   auto ctx = std::make_shared<ssl::context>(ssl::context::tls_client);
+  SSL_CTX_set_mode(ctx->native_handle(), SSL_MODE_RELEASE_BUFFERS);
   ctx->set_options(ssl::context::no_sslv2 | ssl::context::no_sslv3 | ssl::context::no_tlsv1 |
                    ssl::context::no_tlsv1_1);
   if (u.sslmode == SslMode::kVerifyCa || u.sslmode == SslMode::kVerifyFull) {

@@ -216,6 +216,8 @@ class Gateway:
                          f"database: {r.get('database', r['name'])}, user: {r.get('user', 'app')}, "
                          f"sslmode: {r.get('sslmode', 'require')}, "
                          f"password_file: upstream_password }}")
+            if r.get("documents"):
+                lines.append(f"    documents: {r['documents']}")
         self.config.write_text("\n".join(lines) + "\n" + self.policies + self.extra_yaml)
 
     def start(self, extra_args=()):

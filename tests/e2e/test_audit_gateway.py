@@ -30,7 +30,8 @@ audit:
 masking:
   key_file: {keys}/mask.key
 """
-    gw = Gateway(pg, extra_yaml=yaml).start()
+    gw = Gateway(pg, extra_yaml=yaml, resources=[
+        {"name": "kb", "documents": "{ table: public.documents, id_column: doc_id }"}]).start()
     gw.audit_dir = d / "log"
     gw.keys = keys
     gw.store = f"sqlite://{d}/state.db"
@@ -63,7 +64,7 @@ def test_search_verify_and_replay(audit_gw):
     sid = session_ids(audit_gw)[-1]
     # Search by user, table, text and session.
     for args in (["--user", "alice"], ["--table", "public.customers"], ["--contains", "doc_id"],
-                 ["--session", sid]):
+                 ["--session", sid], ["--document", "42"], ["--kind", "select"]):
         r = cli(audit_gw, "audit", "search", *args, "--json")
         assert r.returncode == 0, r.stderr
         hits = [json.loads(l) for l in r.stdout.splitlines() if l.strip()]
@@ -82,6 +83,18 @@ def test_search_verify_and_replay(audit_gw):
     assert r.returncode == 0, r.stderr
     assert "ada@example.com" in r.stdout
     assert "42" in r.stdout
+
+
+def test_document_lineage_only_names_returned_documents(audit_gw):
+    run_session(audit_gw)
+    r = cli(audit_gw, "audit", "search", "--document", "43", "--json")
+    assert r.returncode == 0 and r.stdout.strip() == "", r.stdout
+    with psycopg.connect(audit_gw.dsn()) as conn:
+        conn.execute("select title, doc_id from documents where doc_id in (43, 44)").fetchall()
+    sid = session_ids(audit_gw)[-1]
+    r = cli(audit_gw, "audit", "search", "--document", "44", "--json")
+    hits = [json.loads(l) for l in r.stdout.splitlines() if l.strip()]
+    assert any(h.get("session") == sid or h.get("session_id") == sid for h in hits), r.stdout
 
 
 def test_no_secrets_in_log_or_index(audit_gw):
