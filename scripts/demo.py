@@ -19,7 +19,7 @@ sys.path.insert(0, str(ROOT / "examples"))
 
 import psycopg  # noqa: E402
 
-from harness import JITGATE, PSQL, Gateway, PgServer, free_port, wait_port  # noqa: E402
+from harness import JITGATE, PSQL, Gateway, PgServer  # noqa: E402
 from oidc_provider import OidcProvider  # noqa: E402
 import rag_retriever  # noqa: E402
 
@@ -49,8 +49,7 @@ def run(*args):
 
 class DemoGateway(Gateway):
     def __init__(self, pg, idp, state):
-        super().__init__(pg, static_auth=False, policies=POLICIES)
-        self.admin_port = free_port()
+        super().__init__(pg, static_auth=False, policies=POLICIES, admin=True)
         self.extra_yaml = idp.identity_yaml() + f"""store: sqlite://{state}/state.db
 access: {{ pending_expiry: 10m }}
 masking:
@@ -67,17 +66,6 @@ audit:
   signing_key_file: {state}/sign.pem
 """
 
-    def write_config(self):
-        super().write_config()
-        text = self.config.read_text().replace(
-            f"listen: {{ postgres: 127.0.0.1:{self.port} }}",
-            f"listen: {{ postgres: 127.0.0.1:{self.port}, admin: 127.0.0.1:{self.admin_port} }}")
-        self.config.write_text(text)
-
-    def start(self, extra_args=()):
-        super().start(extra_args)
-        wait_port(self.admin_port, proc=self.proc)
-        return self
 
 
 def main():

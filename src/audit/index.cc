@@ -1,5 +1,8 @@
 #include "audit/index.h"
 
+#include "audit/codec.h"
+#include "core/clock.h"
+
 #include <boost/json.hpp>
 
 #include "audit/codec.h"
@@ -410,6 +413,29 @@ Result<uint64_t> reindex(const std::string& dir, store::Store& store) {
     }
   }
   return total;
+}
+
+boost::json::object toJson(const StatementHit& h) {
+  boost::json::object j{{"time", formatUtc(fromMicros(h.ts_us))},
+                        {"session", h.session_id},
+                        {"statement", h.statement_id},
+                        {"instance", h.instance},
+                        {"seq", h.seq},
+                        {"subject", h.subject},
+                        {"email", h.email},
+                        {"resource", h.resource},
+                        {"client", h.client_addr},
+                        {"kind", h.kind},
+                        {"decision", h.decision},
+                        {"rule", h.rule},
+                        {"review", h.review},
+                        {"tables", boost::json::value_from(h.tables)},
+                        {"text", h.text},
+                        {"error", h.error}};
+  if (h.rows >= 0) {
+    j["rows"] = h.rows;
+  }
+  return j;
 }
 
 }  // namespace jg::audit

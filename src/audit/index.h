@@ -17,6 +17,8 @@
 #include <thread>
 #include <vector>
 
+#include <boost/json.hpp>
+
 #include "audit/recorder.h"
 #include "store/store.h"
 
@@ -94,6 +96,9 @@ struct StatementHit {
   int64_t rows = -1;   // -1 when no result was recorded
   std::string error;
 };
+
+// The JSON form of a search hit, shared by `jitgate audit search --json` and the HTTP API.
+boost::json::object toJson(const StatementHit& h);
 
 // Newest first.
 Result<std::vector<StatementHit>> search(store::Store& store, const SearchQuery& q);

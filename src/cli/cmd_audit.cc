@@ -263,25 +263,7 @@ int runSearch(SearchOpts& o) {
   for (const auto& h : *hits) {
     std::string when = formatUtc(audit::fromMicros(h.ts_us));
     if (o.json) {
-      boost::json::object j{{"time", when},
-                            {"session", h.session_id},
-                            {"statement", h.statement_id},
-                            {"instance", h.instance},
-                            {"seq", h.seq},
-                            {"subject", h.subject},
-                            {"email", h.email},
-                            {"resource", h.resource},
-                            {"client", h.client_addr},
-                            {"kind", h.kind},
-                            {"decision", h.decision},
-                            {"rule", h.rule},
-                            {"review", h.review},
-                            {"tables", h.tables},
-                            {"text", h.text},
-                            {"error", h.error}};
-      if (h.rows >= 0) {
-        j["rows"] = h.rows;
-      }
+      boost::json::object j = audit::toJson(h);
       std::cout << boost::json::serialize(j) << "\n";
       continue;
     }

@@ -85,28 +85,6 @@ std::optional<int> parseLimit(const std::string& text, int max) {
   return v;
 }
 
-json::object hitJson(const audit::StatementHit& h) {
-  json::object j{{"time", formatUtc(audit::fromMicros(h.ts_us))},
-                 {"session", h.session_id},
-                 {"statement", h.statement_id},
-                 {"instance", h.instance},
-                 {"seq", h.seq},
-                 {"subject", h.subject},
-                 {"email", h.email},
-                 {"resource", h.resource},
-                 {"client", h.client_addr},
-                 {"kind", h.kind},
-                 {"decision", h.decision},
-                 {"rule", h.rule},
-                 {"review", h.review},
-                 {"tables", h.tables},
-                 {"text", h.text},
-                 {"error", h.error}};
-  if (h.rows >= 0) {
-    j["rows"] = h.rows;
-  }
-  return j;
-}
 
 bool validSessionId(std::string_view id) {
   if (id.empty() || id.size() > 128) {
@@ -169,7 +147,7 @@ AdminResponse handleAuditStatements(const AdminRequest& req, store::Store* store
   }
   json::array out;
   for (const auto& h : *hits) {
-    out.push_back(hitJson(h));
+    out.push_back(audit::toJson(h));
   }
   return jsonOk(out);
 }

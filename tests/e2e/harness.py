@@ -180,7 +180,7 @@ class Gateway:
     ALLOW_ALL = "policies:\n  - { id: allow-all, reason: test gateway, match: {}, allow: [all] }\n"
 
     def __init__(self, pg, resources=None, tls=True, extra_yaml="", require_tls=None,
-                 static_auth=True, policies=None):
+                 static_auth=True, policies=None, admin=False):
         self.pg = pg
         self.dir = Path(tempfile.mkdtemp(prefix="jg-gw-"))
         self.port = free_port()
@@ -190,6 +190,7 @@ class Gateway:
         self.extra_yaml = extra_yaml
         self.static_auth = static_auth
         self.policies = self.ALLOW_ALL if policies is None else policies
+        self.admin_port = free_port() if admin else None  # the admin HTTP listener
         self.proc = None
         self.log = self.dir / "jitgate.log"
         self.config = self.dir / "jitgate.yaml"
@@ -199,7 +200,8 @@ class Gateway:
         (self.dir / "upstream_password").write_text(self.pg.APP_PASSWORD + "\n")
         os.chmod(self.dir / "client_password", 0o600)
         os.chmod(self.dir / "upstream_password", 0o600)
-        lines = [f"listen: {{ postgres: 127.0.0.1:{self.port} }}", "threads: 2"]
+        admin = f", admin: 127.0.0.1:{self.admin_port}" if self.admin_port else ""
+        lines = [f"listen: {{ postgres: 127.0.0.1:{self.port}{admin} }}", "threads: 2"]
         if self.tls:
             cert, key = make_cert(self.dir)
             lines.append(f"tls: {{ cert: {cert}, key: {key}, require_client_tls: "
@@ -226,7 +228,17 @@ class Gateway:
                                       *extra_args],
                                      stdout=open(self.log, "a"), stderr=subprocess.STDOUT)
         wait_port(self.port, proc=self.proc)
+        if self.admin_port:
+            try:
+                wait_port(self.admin_port, timeout=10, proc=self.proc)
+            except (TimeoutError, RuntimeError) as e:
+                raise AssertionError(f"the admin API is not listening on listen.admin: {e}\n"
+                                     f"{self.log_text()[-3000:]}")
         return self
+
+    @property
+    def admin_url(self):
+        return f"http://127.0.0.1:{self.admin_port}"
 
     def dsn(self, db="kb", password=None, sslmode=None, **extra):
         parts = {"host": "127.0.0.1", "port": self.port, "dbname": db, "user": "alice",

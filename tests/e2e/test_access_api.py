@@ -14,7 +14,7 @@ import urllib.request
 
 import pytest
 
-from harness import JITGATE, Gateway, free_port, wait_port
+from harness import JITGATE, Gateway
 from oidc_provider import OidcProvider
 
 POLICIES = """policies:
@@ -34,32 +34,13 @@ class AccessGateway(Gateway):
     """The harness gateway plus an admin listener, a state store and access settings."""
 
     def __init__(self, pg, idp, access_yaml=""):
-        super().__init__(pg, static_auth=False, policies=POLICIES,
+        super().__init__(pg, static_auth=False, policies=POLICIES, admin=True,
                          resources=[{"name": "kb", "database": "kb"},
                                     {"name": "hr", "database": "kb"}])
-        self.admin_port = free_port()
         self.extra_yaml = (idp.identity_yaml() + f"store: sqlite://{self.dir}/state.db\n" +
                            (access_yaml or "access: { pending_expiry: 10m }\n"))
 
-    def write_config(self):
-        super().write_config()
-        text = self.config.read_text().replace(
-            f"listen: {{ postgres: 127.0.0.1:{self.port} }}",
-            f"listen: {{ postgres: 127.0.0.1:{self.port}, admin: 127.0.0.1:{self.admin_port} }}")
-        self.config.write_text(text)
 
-    def start(self, extra_args=()):
-        super().start(extra_args)
-        try:
-            wait_port(self.admin_port, timeout=10, proc=self.proc)
-        except (TimeoutError, RuntimeError) as e:
-            raise AssertionError(f"the admin API is not listening on listen.admin: {e}\n"
-                                 f"{self.log_text()[-3000:]}")
-        return self
-
-    @property
-    def admin_url(self):
-        return f"http://127.0.0.1:{self.admin_port}"
 
 
 @pytest.fixture(scope="module")

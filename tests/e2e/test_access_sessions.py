@@ -10,7 +10,7 @@ import urllib.request
 import psycopg
 import pytest
 
-from harness import JITGATE, Gateway, free_port, wait_port
+from harness import JITGATE, Gateway
 from oidc_provider import OidcProvider
 
 POLICIES = """policies:
@@ -32,25 +32,13 @@ POLICIES = """policies:
 
 class JitGateway(Gateway):
     def __init__(self, pg, idp):
-        super().__init__(pg, static_auth=False, policies=POLICIES,
+        super().__init__(pg, static_auth=False, policies=POLICIES, admin=True,
                          resources=[{"name": "kb", "database": "kb"},
                                     {"name": "hr", "database": "kb"},
                                     {"name": "short", "database": "kb"}])
-        self.admin_port = free_port()
         self.extra_yaml = (idp.identity_yaml() + f"store: sqlite://{self.dir}/state.db\n" +
                            "access: { pending_expiry: 10m, wait_timeout: 60s }\n")
 
-    def write_config(self):
-        super().write_config()
-        text = self.config.read_text().replace(
-            f"listen: {{ postgres: 127.0.0.1:{self.port} }}",
-            f"listen: {{ postgres: 127.0.0.1:{self.port}, admin: 127.0.0.1:{self.admin_port} }}")
-        self.config.write_text(text)
-
-    def start(self, extra_args=()):
-        super().start(extra_args)
-        wait_port(self.admin_port, timeout=10, proc=self.proc)
-        return self
 
     def review(self, token, *args):
         r = subprocess.run([str(JITGATE), "review", *args, "--gateway",

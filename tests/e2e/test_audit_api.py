@@ -12,14 +12,13 @@ import urllib.request
 import psycopg
 import pytest
 
-from harness import JITGATE, Gateway, free_port, wait_port
+from harness import JITGATE, Gateway
 from oidc_provider import OidcProvider
 
 
 class AuditGateway(Gateway):
     def __init__(self, pg, idp):
-        super().__init__(pg, static_auth=False)
-        self.admin_port = free_port()
+        super().__init__(pg, static_auth=False, admin=True)
         keys = self.dir / "keys"
         keys.mkdir()
         r = subprocess.run([str(JITGATE), "audit", "keygen", "--signing-key",
@@ -39,17 +38,6 @@ masking:
   key_file: {keys}/mask.key
 """)
 
-    def write_config(self):
-        super().write_config()
-        text = self.config.read_text().replace(
-            f"listen: {{ postgres: 127.0.0.1:{self.port} }}",
-            f"listen: {{ postgres: 127.0.0.1:{self.port}, admin: 127.0.0.1:{self.admin_port} }}")
-        self.config.write_text(text)
-
-    def start(self, extra_args=()):
-        super().start(extra_args)
-        wait_port(self.admin_port, timeout=10, proc=self.proc)
-        return self
 
 
 @pytest.fixture(scope="module")
