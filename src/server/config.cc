@@ -227,7 +227,7 @@ Result<ConfigPtr> build(const Node& root, const std::string& file) {
   }
   root.checkKeys(errors, {"listen", "threads", "tls", "auth", "limits", "timeouts", "resources",
                           "identity", "policies", "masking", "audit", "store", "access",
-                          "instance"});
+                          "instance", "upstream_tokens"});
   Node listen = root["listen"];
   listen.checkKeys(errors, {"postgres", "admin"});
   cfg->listen_postgres = parseEndpoint(listen["postgres"], errors, cfg->listen_postgres);
@@ -254,6 +254,11 @@ Result<ConfigPtr> build(const Node& root, const std::string& file) {
   cfg->access = access::parseSettings(root["access"], errors);
   if (root.has("audit")) {
     cfg->audit = audit::parseSettings(root["audit"], errors);
+  }
+  if (Node t = root["upstream_tokens"]; t.defined()) {
+    t.checkKeys(errors, {"key_file", "issuer"});
+    cfg->upstream_token_key_file = relativeTo(file, t["key_file"].requiredStr(errors));
+    cfg->upstream_token_issuer = t["issuer"].str(errors, cfg->upstream_token_issuer);
   }
   cfg->instance = root["instance"].str(
       errors, fmt::format("{}-{}", hostName(), cfg->listen_postgres.port));

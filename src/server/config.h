@@ -102,6 +102,10 @@ struct GatewayConfig {
   std::string store_url;     // the state store (reviews, grants, audit index); empty = none
   access::Settings access;   // reviews and grants
   std::optional<audit::Settings> audit;  // session recording; set when `audit` exists
+  // Short-lived JWTs the gateway signs for HTTP upstreams; their JWKS is published on the admin
+  // listener at /.well-known/jwks.json. Empty key file = off.
+  std::string upstream_token_key_file;
+  std::string upstream_token_issuer = "jitgate";
   // Names this gateway in the markers of the session roles it creates; stable across restarts.
   std::string instance;
   LimitsConfig limits;

@@ -9,6 +9,7 @@
 #include "audit/index.h"
 #include "audit/recorder.h"
 #include "creds/issuer.h"
+#include "creds/token_issuer.h"
 #include "server/admin_api.h"
 #include "server/audit_api.h"
 #include "store/store.h"
@@ -220,6 +221,24 @@ Status Gateway::startAccess() {
       return api.status();
     }
     admin_ = std::move(*api);
+    if (!cfg.upstream_token_key_file.empty()) {
+      auto issuer = creds::TokenIssuer::load(cfg.upstream_token_key_file,
+                                             cfg.upstream_token_issuer, Clock::system());
+      if (!issuer) {
+        return issuer.status();
+      }
+      token_issuer_ = std::move(*issuer);
+      admin_->addRoute(
+          boost::beast::http::verb::get, "/.well-known/jwks.json",
+          [issuer = token_issuer_](const AdminRequest&) {
+            AdminResponse r;
+            r.content_type = "application/jwk-set+json";
+            r.body = issuer->jwksJson();
+            r.headers.emplace_back("Cache-Control", "max-age=300");
+            return r;
+          },
+          /*authenticated=*/false);
+    }
     if (cfg.audit) {
       registerAuditRoutes(*admin_, store_.get(), [this] {
         return runtime()->config->audit.value_or(audit::Settings{});

@@ -28,6 +28,7 @@ class Engine;
 }
 namespace jg::creds {
 class Issuer;
+class TokenIssuer;
 }
 namespace jg::access {
 class Broker;
@@ -110,6 +111,7 @@ class Gateway {
   std::unique_ptr<class AdminApi> admin_;
   std::unique_ptr<audit::Indexer> indexer_;
   std::shared_ptr<audit::Recorder> recorder_;
+  std::shared_ptr<creds::TokenIssuer> token_issuer_;
   Status startAccess();
   sql::Classifier classifier_{10000};
   asio::thread_pool blocking_{4};

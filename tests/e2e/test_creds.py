@@ -204,6 +204,26 @@ def test_keygen_writes_a_private_key_and_jwks_publishes_only_the_public_half(tmp
     assert '"d"' not in jwks.stdout
 
 
+def test_gateway_publishes_its_jwks_on_the_admin_listener(roles, tmp_path):
+    import json
+    import urllib.request
+    key = tmp_path / "upstream-signing.pem"
+    assert subprocess.run([str(JITGATE), "creds", "keygen", str(key)]).returncode == 0
+    expected = json.loads(subprocess.run([str(JITGATE), "creds", "jwks", str(key)],
+                                         capture_output=True, text=True).stdout)
+    gw = Gateway(roles, admin=True,
+                 extra_yaml=f"upstream_tokens: {{ key_file: {key}, issuer: https://gw.local }}\n")
+    gw.start()
+    try:
+        with urllib.request.urlopen(f"{gw.admin_url}/.well-known/jwks.json", timeout=5) as r:
+            published = json.loads(r.read())
+            assert r.headers["Content-Type"].startswith("application/jwk-set+json")
+        assert published == expected
+        assert all("d" not in k for k in published["keys"])
+    finally:
+        gw.cleanup()
+
+
 # --- sessions (need the issuer wired into the gateway session) ------------------------------
 
 def test_one_session_role_with_membership_and_validity_while_connected(wired):
