@@ -176,8 +176,10 @@ Status Gateway::startAccess() {
       return store.status();
     }
     store_ = std::move(*store);
-    notifier_ = std::make_shared<access::Notifier>(
-        access::NotifierOptions{cfg.access.webhooks, cfg.access.public_url});
+    access::NotifierOptions notify;
+    notify.webhooks = cfg.access.webhooks;
+    notify.public_url = cfg.access.public_url;
+    notifier_ = std::make_shared<access::Notifier>(std::move(notify));
     access::BrokerOptions options;
     options.settings = cfg.access;
     options.notify = [n = notifier_](const access::AccessEvent& e) { n->notify(e); };
