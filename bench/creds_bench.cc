@@ -2,9 +2,9 @@
 // PostgreSQL is named by the environment — the live path a session pays: create the session
 // role, log in as it over SCRAM-SHA-256, end and drop it.
 //
-//   JG_CREDS_BENCH_PORT=5432 JG_CREDS_BENCH_ADMIN=jitgate_admin \
-//   JG_CREDS_BENCH_ADMIN_PASSWORD_FILE=pw JG_CREDS_BENCH_DB=kb JG_CREDS_BENCH_ROLE=kb_reader \
-//   build/bench/creds_bench
+//   JG_CREDS_BENCH_PORT=5432 JG_CREDS_BENCH_ADMIN=jitgate_admin
+//   JG_CREDS_BENCH_ADMIN_PASSWORD_FILE=pw JG_CREDS_BENCH_DB=kb JG_CREDS_BENCH_ROLE=kb_reader
+//   build/bench/creds_bench          (all on one command line)
 #include <benchmark/benchmark.h>
 
 #include <cstdlib>

@@ -27,7 +27,11 @@ std::vector<std::string> sampleMessages() {
     encodeParse(o, {.name = "", .sql = "SELECT $1", .param_types = {23}});
   });
   add([](std::string& o) {
-    encodeBind(o, {.param_formats = {1}, .params = {{"\0\0\0\1"s, false}}, .result_formats = {1}});
+    encodeBind(o, {.portal = "",
+                   .statement = "",
+                   .param_formats = {1},
+                   .params = {{"\0\0\0\1"s, false}},
+                   .result_formats = {1}});
   });
   add([](std::string& o) { encodeDescribe(o, {.target = 'P', .name = ""}); });
   add([](std::string& o) { encodeExecute(o, {.portal = "", .max_rows = 0}); });
