@@ -33,6 +33,13 @@ SessionAudit::SessionAudit(std::shared_ptr<audit::Recorder> recorder, std::strin
 
 void SessionAudit::append(audit::EventBody body) {
   uint64_t seq = ++appended_;
+  if (!recorder_->strict()) {
+    // Nothing waits for durability outside strict mode: no completion to hand back (a failing
+    // log is still reported by the recorder's health and the next strict session).
+    recorder_->appendAsync(audit::Event{session_id_, {}, std::move(body)}, {});
+    shared_->durable = seq;
+    return;
+  }
   recorder_->appendAsync(
       audit::Event{session_id_, {}, std::move(body)},
       [shared = shared_, ex = executor_, seq](const Status& st) {
