@@ -278,6 +278,33 @@ std::vector<Row> rowsFrom(const json::value* v) {
 
 }  // namespace
 
+std::string toValidUtf8(std::string_view s) {
+  if (validUtf8(s)) {
+    return std::string(s);
+  }
+  std::string out;
+  out.reserve(s.size() + 8);
+  size_t i = 0;
+  while (i < s.size()) {
+    // The longest valid sequence starting here (1-4 bytes), else one replacement character.
+    size_t n = 0;
+    for (size_t len = 1; len <= 4 && i + len <= s.size(); ++len) {
+      if (validUtf8(s.substr(i, len))) {
+        n = len;
+        break;
+      }
+    }
+    if (n == 0) {
+      out += "\xEF\xBF\xBD";
+      ++i;
+    } else {
+      out.append(s.substr(i, n));
+      i += n;
+    }
+  }
+  return out;
+}
+
 const std::string& RawSealer::keyId() const {
   static const std::string kNone;
   return key_ ? key_->id() : kNone;

@@ -58,6 +58,11 @@ class RawOpener {
 std::string rowsToJson(const std::vector<Row>& rows);
 Result<std::vector<Row>> rowsFromJson(std::string_view json);
 
+// `s` if it is valid UTF-8, else a copy with each invalid byte replaced by U+FFFD. Text that a
+// client or server controls goes through this before it is recorded: a JSON record must stay
+// parseable whatever bytes a peer sent.
+std::string toValidUtf8(std::string_view s);
+
 int64_t toMicros(std::chrono::system_clock::time_point t);
 std::chrono::system_clock::time_point fromMicros(int64_t us);
 

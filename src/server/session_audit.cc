@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "audit/codec.h"
 #include "proto/pg/decode.h"
 #include "sql/kind.h"
 
@@ -71,7 +72,12 @@ asio::awaitable<Status> SessionAudit::durable() {
   co_return shared_->failure;
 }
 
-void SessionAudit::connect(audit::ConnectEvent e) { append(std::move(e)); }
+void SessionAudit::connect(audit::ConnectEvent e) {
+  e.application_name = audit::toValidUtf8(e.application_name);
+  e.db_user = audit::toValidUtf8(e.db_user);
+  e.resource = audit::toValidUtf8(e.resource);
+  append(std::move(e));
+}
 
 void SessionAudit::auth(bool ok, std::string_view method, const identity::Identity* who,
                         std::string reason) {
@@ -81,7 +87,7 @@ void SessionAudit::auth(bool ok, std::string_view method, const identity::Identi
   if (who != nullptr) {
     e.principal = audit::Principal::from(*who);
   }
-  e.reason = std::move(reason);
+  e.reason = audit::toValidUtf8(reason);
   append(std::move(e));
 }
 
@@ -91,7 +97,7 @@ uint64_t SessionAudit::statement(std::string_view sql, const sql::Classification
                                  std::string review_id) {
   audit::StatementEvent e;
   e.statement_id = ++statement_id_;
-  e.text = std::string(sql);
+  e.text = audit::toValidUtf8(sql);
   if (c != nullptr && c->status.isOk()) {
     for (const auto& st : c->statements) {
       e.kind += (e.kind.empty() ? "" : ",") + std::string(sql::kindName(st.kind));
@@ -104,7 +110,8 @@ uint64_t SessionAudit::statement(std::string_view sql, const sql::Classification
   e.reason = std::string(d.reason);
   e.review_id = std::move(review_id);
   e.protocol = std::string(protocol);
-  e.prepared_name = std::string(prepared_name);
+  e.prepared_name = audit::toValidUtf8(prepared_name);
+  e.reason = audit::toValidUtf8(e.reason);
   current_ = e.statement_id;
   append(std::move(e));
   return statement_id_;
@@ -114,10 +121,10 @@ void SessionAudit::bind(std::string_view sql, std::string_view statement_name,
                         const std::vector<std::optional<std::string>>& params) {
   audit::StatementEvent e;
   e.statement_id = ++statement_id_;
-  e.text = std::string(sql);
+  e.text = audit::toValidUtf8(sql);
   e.decision = "allow";
   e.protocol = "bind";
-  e.prepared_name = std::string(statement_name);
+  e.prepared_name = audit::toValidUtf8(statement_name);
   e.setParams(params);
   current_ = e.statement_id;
   append(std::move(e));
@@ -128,7 +135,7 @@ void SessionAudit::resultStart(const pg::Columns& cols, int document_column) {
   audit::ResultStartEvent e;
   e.statement_id = current_;
   for (const auto& c : cols) {
-    e.columns.push_back(audit::Column{c.name, c.type_oid, {}, c.format});
+    e.columns.push_back(audit::Column{audit::toValidUtf8(c.name), c.type_oid, {}, c.format});
   }
   append(std::move(e));
 }
@@ -178,7 +185,7 @@ void SessionAudit::resultEnd(std::string_view tag, const std::map<std::string, u
   flushRows();
   audit::ResultEndEvent e;
   e.statement_id = current_;
-  e.command_tag = std::string(tag);
+  e.command_tag = audit::toValidUtf8(tag);
   e.rows = result_rows_;
   e.bytes = result_bytes_;
   e.masked_cells = masked;
@@ -193,16 +200,16 @@ void SessionAudit::error(std::string_view source, std::string_view severity,
   audit::ErrorEvent e;
   e.statement_id = current_;
   e.source = std::string(source);
-  e.severity = std::string(severity);
-  e.sqlstate = std::string(sqlstate);
-  e.message = std::string(message);
+  e.severity = audit::toValidUtf8(severity);
+  e.sqlstate = audit::toValidUtf8(sqlstate);
+  e.message = audit::toValidUtf8(message);
   append(std::move(e));
 }
 
 void SessionAudit::sessionEnd(std::string reason) {
   flushRows();
   audit::SessionEndEvent e;
-  e.reason = std::move(reason);
+  e.reason = audit::toValidUtf8(reason);
   e.statements = statement_id_;
   e.rows = total_rows_;
   append(std::move(e));

@@ -122,3 +122,35 @@ def test_tampering_is_detected(audit_gw, tmp_path):
     r = subprocess.run([str(JITGATE), "audit", "verify", "--dir", str(copy), "--public-key",
                         str(audit_gw.keys / "sign.pub")], capture_output=True, text=True)
     assert r.returncode == 1, r.stdout + r.stderr
+
+
+def test_invalid_utf8_from_a_client_cannot_break_the_log(pg, tmp_path):
+    """A client controls statement text: bytes that are not UTF-8 must not make a record
+    unparseable (that would let any client corrupt the audit trail)."""
+    import pgwire
+    keys = tmp_path / "keys"
+    keys.mkdir()
+    subprocess.run([str(JITGATE), "audit", "keygen", "--signing-key", str(keys / "sign.pem"),
+                    "--public-key", str(keys / "sign.pub"), "--raw-key", str(keys / "raw.key")],
+                   check=True, capture_output=True)
+    gw = Gateway(pg, tls=False, extra_yaml=f"""audit:
+  dir: {tmp_path}/log
+  durability: strict
+  key_file: {keys}/raw.key
+  signing_key_file: {keys}/sign.pem
+""").start()
+    try:
+        s = pgwire.connect(gw.port)
+        assert pgwire.password_login(s, {"user": "alice", "database": "kb",
+                                         "application_name": "x"},
+                                     Gateway.CLIENT_PASSWORD)[-1][0] == b"Z"
+        s.sendall(pgwire.message(b"Q", b"select '\xff\xfe\xc3' as junk\0"))
+        msgs = pgwire.read_messages(s, until={b"Z"})
+        assert any(t == b"E" for t, _ in msgs)  # PostgreSQL refuses the bytes itself
+        s.sendall(pgwire.message(b"X"))
+        s.close()
+    finally:
+        gw.cleanup()
+    r = subprocess.run([str(JITGATE), "audit", "verify", "--dir", str(tmp_path / "log"),
+                        "--public-key", str(keys / "sign.pub")], capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr
