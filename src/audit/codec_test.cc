@@ -113,7 +113,11 @@ namespace {
 
 TEST(ToValidUtf8, KeepsValidTextAndReplacesEachInvalidByte) {
   EXPECT_EQ(toValidUtf8("héllo"), "héllo");
-  EXPECT_EQ(toValidUtf8(std::string_view("a\xff" "b", 3)), "a\xEF\xBF\xBD" "b");
+  EXPECT_EQ(toValidUtf8(std::string_view("a\xff"
+                                         "b",
+                                         3)),
+            "a\xEF\xBF\xBD"
+            "b");
   // A truncated two-byte sequence and an overlong encoding are replaced byte by byte.
   EXPECT_EQ(toValidUtf8(std::string_view("\xc3", 1)), "\xEF\xBF\xBD");
   EXPECT_EQ(toValidUtf8(std::string_view("\xc0\xaf", 2)), "\xEF\xBF\xBD\xEF\xBF\xBD");

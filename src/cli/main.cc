@@ -14,8 +14,12 @@ std::vector<CommandAdder>& registeredCommands() {
 namespace {
 int gExitCode = 0;
 }
-void setExitCode(int code) { gExitCode = code; }
-int exitCode() { return gExitCode; }
+void setExitCode(int code) {
+  gExitCode = code;
+}
+int exitCode() {
+  return gExitCode;
+}
 
 }  // namespace jg::cli
 

@@ -145,7 +145,8 @@ int64_t Node::integer(Errors& errors, int64_t def, int64_t min, int64_t max) con
   int64_t v = 0;
   auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
   if (!node_.IsScalar() || ec != std::errc() || p != s.data() + s.size() || v < min || v > max) {
-    errors.add(*this, fmt::format("expected an integer between {} and {}, got \"{}\"", min, max, s));
+    errors.add(*this,
+               fmt::format("expected an integer between {} and {}, got \"{}\"", min, max, s));
     return def;
   }
   return v;
@@ -198,8 +199,9 @@ std::chrono::milliseconds Node::duration(Errors& errors, std::chrono::millisecon
   }
   auto d = node_.IsScalar() ? parseDuration(node_.Scalar()) : std::nullopt;
   if (!d) {
-    errors.add(*this, fmt::format("expected a duration such as 500ms, 30s, 5m, 1h or 2d, got \"{}\"",
-                                  node_.IsScalar() ? node_.Scalar() : std::string("(not a scalar)")));
+    errors.add(*this,
+               fmt::format("expected a duration such as 500ms, 30s, 5m, 1h or 2d, got \"{}\"",
+                           node_.IsScalar() ? node_.Scalar() : std::string("(not a scalar)")));
     return def;
   }
   return *d;

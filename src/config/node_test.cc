@@ -6,8 +6,8 @@ namespace jg::config {
 namespace {
 
 TEST(ConfigNode, ErrorsNameFileLineAndKeyPath) {
-  auto root = Node::parse("listen:\n  postgres: x\nresources:\n  - name: kb\n    port: abc\n",
-                          "gw.yaml");
+  auto root =
+      Node::parse("listen:\n  postgres: x\nresources:\n  - name: kb\n    port: abc\n", "gw.yaml");
   ASSERT_TRUE(root.isOk());
   Errors errors;
   (*root)["resources"].at(0)["port"].integer(errors, 5432, 1, 65535);

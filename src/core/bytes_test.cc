@@ -8,7 +8,10 @@ namespace jg {
 namespace {
 
 TEST(ByteReader, ReadsBigEndianIntegersAndStrings) {
-  std::string buf("\x01\x02\x03\x04\x05\x06\x07" "abc\0rest", 15);
+  std::string buf(
+      "\x01\x02\x03\x04\x05\x06\x07"
+      "abc\0rest",
+      15);
   ByteReader r(buf);
   uint8_t a;
   uint16_t b;

@@ -14,11 +14,21 @@ void appendJsonString(std::string& out, std::string_view s) {
   out.push_back('"');
   for (unsigned char c : s) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         if (c < 0x20) {
           out += fmt::format("\\u{:04x}", c);
@@ -47,7 +57,9 @@ void setup(Format format, std::string_view level) {
   spdlog::flush_on(spdlog::level::info);
 }
 
-Format format() { return gFormat; }
+Format format() {
+  return gFormat;
+}
 
 void write(spdlog::level::level_enum level, std::string_view sid, std::string_view message) {
   if (gFormat.load(std::memory_order_relaxed) == Format::kJson) {

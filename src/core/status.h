@@ -15,12 +15,12 @@ namespace jg {
 
 enum class Code {
   kOk = 0,
-  kInvalidArgument,   // malformed input from a peer or a user
+  kInvalidArgument,  // malformed input from a peer or a user
   kNotFound,
-  kPermissionDenied,  // policy or authentication said no
-  kUnavailable,       // a dependency (upstream, IdP, disk) cannot be reached
-  kResourceExhausted, // a configured limit was hit
-  kProtocol,          // the peer broke the wire protocol
+  kPermissionDenied,   // policy or authentication said no
+  kUnavailable,        // a dependency (upstream, IdP, disk) cannot be reached
+  kResourceExhausted,  // a configured limit was hit
+  kProtocol,           // the peer broke the wire protocol
   kInternal,
 };
 

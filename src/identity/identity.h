@@ -12,15 +12,15 @@ namespace jg::identity {
 
 struct Identity {
   std::string issuer;
-  std::string subject;       // `sub`
-  std::string email;         // may be empty
-  std::string name;          // display name, may be empty
-  std::string client_id;     // `client_id` / `azp`; set for service accounts
+  std::string subject;    // `sub`
+  std::string email;      // may be empty
+  std::string name;       // display name, may be empty
+  std::string client_id;  // `client_id` / `azp`; set for service accounts
   std::vector<std::string> groups;
   std::vector<std::string> scopes;
   bool service_account = false;  // token obtained by client credentials (no end user)
   std::chrono::system_clock::time_point expires_at{};
-  std::string token_hash;    // hex SHA-256 of the token: lets sessions share a cache entry
+  std::string token_hash;  // hex SHA-256 of the token: lets sessions share a cache entry
 
   bool inGroup(const std::string& g) const {
     for (const auto& x : groups) {

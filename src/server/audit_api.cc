@@ -85,7 +85,6 @@ std::optional<int> parseLimit(const std::string& text, int max) {
   return v;
 }
 
-
 bool validSessionId(std::string_view id) {
   if (id.empty() || id.size() > 128) {
     return false;

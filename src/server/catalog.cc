@@ -11,11 +11,16 @@ constexpr auto kTtl = std::chrono::seconds(60);
 
 const char* libpqSslMode(SslMode m) {
   switch (m) {
-    case SslMode::kDisable: return "disable";
-    case SslMode::kPrefer: return "prefer";
-    case SslMode::kRequire: return "require";
-    case SslMode::kVerifyCa: return "verify-ca";
-    case SslMode::kVerifyFull: return "verify-full";
+    case SslMode::kDisable:
+      return "disable";
+    case SslMode::kPrefer:
+      return "prefer";
+    case SslMode::kRequire:
+      return "require";
+    case SslMode::kVerifyCa:
+      return "verify-ca";
+    case SslMode::kVerifyFull:
+      return "verify-full";
   }
   return "prefer";
 }
@@ -51,12 +56,12 @@ Status CatalogCache::connectLocked() {
   }
   std::string port = std::to_string(upstream_.port);
   // Keyword/value arrays: no connection-string quoting, and the password is never formatted.
-  std::vector<const char*> keys = {"host", "port", "dbname", "user", "password", "sslmode",
-                                   "application_name", "connect_timeout"};
-  std::vector<const char*> values = {upstream_.host.c_str(), port.c_str(),
+  std::vector<const char*> keys = {"host",     "port",    "dbname",           "user",
+                                   "password", "sslmode", "application_name", "connect_timeout"};
+  std::vector<const char*> values = {upstream_.host.c_str(),     port.c_str(),
                                      upstream_.database.c_str(), upstream_.user.c_str(),
                                      upstream_.password.c_str(), libpqSslMode(upstream_.sslmode),
-                                     "jitgate-catalog", "5"};
+                                     "jitgate-catalog",          "5"};
   if (!upstream_.sslrootcert.empty()) {
     keys.push_back("sslrootcert");
     values.push_back(upstream_.sslrootcert.c_str());

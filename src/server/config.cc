@@ -97,10 +97,14 @@ std::string parseSecret(const Node& n, Errors& errors, const std::string& file, 
 SslMode parseSslMode(const Node& n, Errors& errors) {
   std::string m =
       n.oneOf(errors, {"disable", "prefer", "require", "verify-ca", "verify-full"}, "prefer");
-  if (m == "disable") return SslMode::kDisable;
-  if (m == "require") return SslMode::kRequire;
-  if (m == "verify-ca") return SslMode::kVerifyCa;
-  if (m == "verify-full") return SslMode::kVerifyFull;
+  if (m == "disable")
+    return SslMode::kDisable;
+  if (m == "require")
+    return SslMode::kRequire;
+  if (m == "verify-ca")
+    return SslMode::kVerifyCa;
+  if (m == "verify-full")
+    return SslMode::kVerifyFull;
   return SslMode::kPrefer;
 }
 
@@ -175,8 +179,9 @@ void parseTls(const Node& t, Errors& errors, GatewayConfig& cfg) {
     }
   }
   if (!cfg.tls.enabled() && cfg.tls.require_client_tls) {
-    errors.add(t, "require_client_tls is true (the default) but no certificate is configured; "
-                  "set tls.cert and tls.key, or require_client_tls: false for local development");
+    errors.add(t,
+               "require_client_tls is true (the default) but no certificate is configured; "
+               "set tls.cert and tls.key, or require_client_tls: false for local development");
   }
 }
 
@@ -192,8 +197,9 @@ void parseAuth(const Node& a, Errors& errors, GatewayConfig& cfg) {
     bool has = false;
     cfg.static_auth.password = parseSecret(s, errors, cfg.file, has);
     if (!cfg.static_auth.enabled) {
-      errors.add(s, "the static authenticator is for local development only; set "
-                    "enable_insecure_static: true to use it");
+      errors.add(s,
+                 "the static authenticator is for local development only; set "
+                 "enable_insecure_static: true to use it");
     } else if (!has) {
       errors.add(s, "password_file or password_env is required");
     }
@@ -225,9 +231,9 @@ Result<ConfigPtr> build(const Node& root, const std::string& file) {
   if (!root.isMap()) {
     return invalidArgument(fmt::format("{}:1: expected a mapping at the top level", file));
   }
-  root.checkKeys(errors, {"listen", "threads", "tls", "auth", "limits", "timeouts", "resources",
-                          "identity", "policies", "masking", "audit", "store", "access",
-                          "instance", "upstream_tokens"});
+  root.checkKeys(
+      errors, {"listen", "threads", "tls", "auth", "limits", "timeouts", "resources", "identity",
+               "policies", "masking", "audit", "store", "access", "instance", "upstream_tokens"});
   Node listen = root["listen"];
   listen.checkKeys(errors, {"postgres", "admin"});
   cfg->listen_postgres = parseEndpoint(listen["postgres"], errors, cfg->listen_postgres);
@@ -260,8 +266,8 @@ Result<ConfigPtr> build(const Node& root, const std::string& file) {
     cfg->upstream_token_key_file = relativeTo(file, t["key_file"].requiredStr(errors));
     cfg->upstream_token_issuer = t["issuer"].str(errors, cfg->upstream_token_issuer);
   }
-  cfg->instance = root["instance"].str(
-      errors, fmt::format("{}-{}", hostName(), cfg->listen_postgres.port));
+  cfg->instance =
+      root["instance"].str(errors, fmt::format("{}-{}", hostName(), cfg->listen_postgres.port));
   if (root.has("masking")) {
     cfg->masking = mask::parseSettings(root["masking"], errors);
   }
@@ -301,11 +307,16 @@ Result<ConfigPtr> loadConfig(const std::string& path) {
 
 const char* sslModeName(SslMode m) {
   switch (m) {
-    case SslMode::kDisable: return "disable";
-    case SslMode::kPrefer: return "prefer";
-    case SslMode::kRequire: return "require";
-    case SslMode::kVerifyCa: return "verify-ca";
-    case SslMode::kVerifyFull: return "verify-full";
+    case SslMode::kDisable:
+      return "disable";
+    case SslMode::kPrefer:
+      return "prefer";
+    case SslMode::kRequire:
+      return "require";
+    case SslMode::kVerifyCa:
+      return "verify-ca";
+    case SslMode::kVerifyFull:
+      return "verify-full";
   }
   return "?";
 }

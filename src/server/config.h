@@ -13,11 +13,11 @@
 #include <string>
 #include <vector>
 
-#include "core/status.h"
-#include "identity/settings.h"
 #include "access/settings.h"
 #include "audit/settings.h"
+#include "core/status.h"
 #include "creds/settings.h"
+#include "identity/settings.h"
 #include "mask/settings.h"
 
 namespace jg::policy {
@@ -39,9 +39,9 @@ struct UpstreamConfig {
   uint16_t port = 5432;
   std::string database;
   SslMode sslmode = SslMode::kPrefer;
-  std::string sslrootcert;   // CA file for verify-ca / verify-full
-  std::string user;          // static credential (creds `static` mode)
-  std::string password;      // read from password_file or password_env; never logged
+  std::string sslrootcert;  // CA file for verify-ca / verify-full
+  std::string user;         // static credential (creds `static` mode)
+  std::string password;     // read from password_file or password_env; never logged
   bool has_password = false;
 };
 
@@ -64,8 +64,8 @@ struct TlsConfig {
 };
 
 struct StaticAuthConfig {
-  bool enabled = false;  // `enable_insecure_static: true` is required
-  std::string password;  // from password_file
+  bool enabled = false;             // `enable_insecure_static: true` is required
+  std::string password;             // from password_file
   std::vector<std::string> groups;  // groups of every statically authenticated caller
 };
 
@@ -95,12 +95,12 @@ struct GatewayConfig {
   TlsConfig tls;
   StaticAuthConfig static_auth;
   AuthConfig auth;
-  std::optional<identity::Settings> identity;  // OIDC: set when the `identity` section exists
+  std::optional<identity::Settings> identity;    // OIDC: set when the `identity` section exists
   std::shared_ptr<const policy::Policy> policy;  // compiled `policies`
-  std::optional<mask::Settings> masking;          // set when the `masking` section exists
+  std::optional<mask::Settings> masking;         // set when the `masking` section exists
   std::map<std::string, creds::ResourceCreds> creds;  // upstream credentials, by resource
-  std::string store_url;     // the state store (reviews, grants, audit index); empty = none
-  access::Settings access;   // reviews and grants
+  std::string store_url;    // the state store (reviews, grants, audit index); empty = none
+  access::Settings access;  // reviews and grants
   std::optional<audit::Settings> audit;  // session recording; set when `audit` exists
   // Short-lived JWTs the gateway signs for HTTP upstreams; their JWKS is published on the admin
   // listener at /.well-known/jwks.json. Empty key file = off.

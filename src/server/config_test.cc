@@ -30,13 +30,12 @@ TEST(GatewayConfig, MinimalConfigLoads) {
 
 TEST(GatewayConfig, EveryErrorNamesFileLineAndKey) {
   setenv("JG_TEST_PW", "pw", 1);
-  std::string yaml = std::string(kMinimal) +
-                     "timeouts: { startup: soon }\nlimits: { max_message_bytes: 12 }\n";
+  std::string yaml =
+      std::string(kMinimal) + "timeouts: { startup: soon }\nlimits: { max_message_bytes: 12 }\n";
   auto cfg = parseConfig(yaml, "gw.yaml");
   ASSERT_FALSE(cfg.isOk());
   const std::string& msg = cfg.status().message();
-  EXPECT_NE(msg.find("gw.yaml:9: timeouts.startup: expected a duration"), std::string::npos)
-      << msg;
+  EXPECT_NE(msg.find("gw.yaml:9: timeouts.startup: expected a duration"), std::string::npos) << msg;
   EXPECT_NE(msg.find("gw.yaml:10: limits.max_message_bytes: expected an integer"),
             std::string::npos)
       << msg;
@@ -58,10 +57,11 @@ resources: [{ name: kb, upstream: { user: app, password: hunter2 } }]
 
 TEST(GatewayConfig, TlsRequiredByDefault) {
   setenv("JG_TEST_PW", "pw", 1);
-  auto cfg = parseConfig(R"(auth: { static: { enable_insecure_static: true, password_env: JG_TEST_PW } }
+  auto cfg =
+      parseConfig(R"(auth: { static: { enable_insecure_static: true, password_env: JG_TEST_PW } }
 resources: [{ name: kb, upstream: { user: app } }]
 )",
-                         "gw.yaml");
+                  "gw.yaml");
   ASSERT_FALSE(cfg.isOk());
   EXPECT_NE(cfg.status().message().find("require_client_tls is true"), std::string::npos);
 }

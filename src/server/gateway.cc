@@ -2,23 +2,23 @@
 
 #include <fmt/format.h>
 
-#include "core/clock.h"
-#include "core/log.h"
 #include "access/broker.h"
 #include "access/notifier.h"
 #include "audit/index.h"
 #include "audit/recorder.h"
+#include "core/clock.h"
+#include "core/log.h"
 #include "creds/issuer.h"
 #include "creds/token_issuer.h"
-#include "server/admin_api.h"
-#include "server/audit_api.h"
-#include "store/store.h"
 #include "identity/verifier.h"
 #include "mask/engine.h"
-#include "server/catalog.h"
 #include "net/http.h"
 #include "proto/pg/encode.h"
+#include "server/admin_api.h"
+#include "server/audit_api.h"
+#include "server/catalog.h"
 #include "server/session.h"
+#include "store/store.h"
 
 namespace jg::server {
 
@@ -28,20 +28,20 @@ Result<std::shared_ptr<const Runtime>> makeRuntime(ConfigPtr config) {
   if (config->tls.enabled()) {
     auto ctx = std::make_shared<ssl::context>(ssl::context::tls_server);
     ctx->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
-                     ssl::context::no_sslv3 | ssl::context::no_tlsv1 |
-                     ssl::context::no_tlsv1_1 | ssl::context::single_dh_use);
+                     ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1 |
+                     ssl::context::single_dh_use);
     // Idle sessions give their TLS read/write buffers back.
     SSL_CTX_set_mode(ctx->native_handle(), SSL_MODE_RELEASE_BUFFERS);
     error_code ec;
     ctx->use_certificate_chain_file(config->tls.cert_file, ec);
     if (ec) {
-      return invalidArgument(fmt::format("cannot load TLS certificate {}: {}",
-                                         config->tls.cert_file, ec.message()));
+      return invalidArgument(
+          fmt::format("cannot load TLS certificate {}: {}", config->tls.cert_file, ec.message()));
     }
     ctx->use_private_key_file(config->tls.key_file, ssl::context::pem, ec);
     if (ec) {
-      return invalidArgument(fmt::format("cannot load TLS key {}: {}", config->tls.key_file,
-                                         ec.message()));
+      return invalidArgument(
+          fmt::format("cannot load TLS key {}: {}", config->tls.key_file, ec.message()));
     }
     rt->client_tls = std::move(ctx);
   }
@@ -115,8 +115,8 @@ Status Gateway::start() {
   error_code ec;
   auto addr = asio::ip::make_address(cfg.listen_postgres.host, ec);
   if (ec) {
-    return invalidArgument(fmt::format("listen.postgres: invalid address \"{}\"",
-                                       cfg.listen_postgres.host));
+    return invalidArgument(
+        fmt::format("listen.postgres: invalid address \"{}\"", cfg.listen_postgres.host));
   }
   loopback_ = addr.is_loopback();
   tcp::endpoint ep(addr, cfg.listen_postgres.port);
@@ -130,9 +130,8 @@ Status Gateway::start() {
     acceptor_->listen(asio::socket_base::max_listen_connections, ec);
   }
   if (ec) {
-    return Status::error(Code::kUnavailable,
-                         fmt::format("cannot listen on {}: {}", cfg.listen_postgres.str(),
-                                     ec.message()));
+    return Status::error(Code::kUnavailable, fmt::format("cannot listen on {}: {}",
+                                                         cfg.listen_postgres.str(), ec.message()));
   }
   auto issuer = creds::Issuer::create(cfg.creds, cfg.instance, Clock::system());
   if (!issuer) {
@@ -146,8 +145,9 @@ Status Gateway::start() {
   signals_ = std::make_unique<asio::signal_set>(ctx, SIGINT, SIGTERM, SIGHUP);
   asio::co_spawn(ctx, acceptLoop(), asio::detached);
   asio::co_spawn(ctx, signalLoop(), asio::detached);
-  log::info("", "jitgate {} listening for PostgreSQL clients on {} ({} I/O threads, {} "
-                "resources)",
+  log::info("",
+            "jitgate {} listening for PostgreSQL clients on {} ({} I/O threads, {} "
+            "resources)",
             JITGATE_VERSION, cfg.listen_postgres.str(), contexts_.size(), cfg.resources.size());
   return Status::ok();
 }
@@ -224,8 +224,8 @@ Status Gateway::startAccess() {
     }
     admin_ = std::move(*api);
     if (!cfg.upstream_token_key_file.empty()) {
-      auto issuer = creds::TokenIssuer::load(cfg.upstream_token_key_file,
-                                             cfg.upstream_token_issuer, Clock::system());
+      auto issuer = creds::TokenIssuer::load(cfg.upstream_token_key_file, cfg.upstream_token_issuer,
+                                             Clock::system());
       if (!issuer) {
         return issuer.status();
       }
@@ -242,9 +242,8 @@ Status Gateway::startAccess() {
           /*authenticated=*/false);
     }
     if (cfg.audit) {
-      registerAuditRoutes(*admin_, store_.get(), [this] {
-        return runtime()->config->audit.value_or(audit::Settings{});
-      });
+      registerAuditRoutes(*admin_, store_.get(),
+                          [this] { return runtime()->config->audit.value_or(audit::Settings{}); });
     }
     log::info("", "admin API listening on {}", cfg.listen_admin.str());
   }

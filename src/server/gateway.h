@@ -29,18 +29,18 @@ class Engine;
 namespace jg::creds {
 class Issuer;
 class TokenIssuer;
-}
+}  // namespace jg::creds
 namespace jg::access {
 class Broker;
 class Notifier;
-}
+}  // namespace jg::access
 namespace jg::store {
 class Store;
 }
 namespace jg::audit {
 class Recorder;
 class Indexer;
-}
+}  // namespace jg::audit
 
 namespace jg::server {
 
@@ -51,7 +51,7 @@ struct Runtime {
   ConfigPtr config;
   std::shared_ptr<ssl::context> client_tls;  // null when TLS is not configured
   std::unordered_map<std::string, std::shared_ptr<ssl::context>> upstream_tls;  // by resource
-  std::shared_ptr<identity::Verifier> verifier;  // null when OIDC is not configured
+  std::shared_ptr<identity::Verifier> verifier;     // null when OIDC is not configured
   std::shared_ptr<const mask::Engine> mask_engine;  // null when masking is not configured
   std::unordered_map<std::string, std::shared_ptr<class CatalogCache>> catalogs;  // by resource
 };

@@ -6,9 +6,9 @@
 // hold one message larger than itself (bounded by limits.max_message_bytes) and shrinks back.
 #include <boost/asio/experimental/awaitable_operators.hpp>
 
+#include <fmt/format.h>
 #include <algorithm>
 #include <cstring>
-#include <fmt/format.h>
 
 #include "core/log.h"
 #include "proto/pg/decode.h"
@@ -32,7 +32,8 @@ constexpr size_t kShrinkAbove = 1 << 20;
 class Batch {
  public:
   void forward(size_t off, size_t len) {
-    if (!pieces_.empty() && !pieces_.back().extra && pieces_.back().off + pieces_.back().len == off) {
+    if (!pieces_.empty() && !pieces_.back().extra &&
+        pieces_.back().off + pieces_.back().len == off) {
       pieces_.back().len += len;
       return;
     }
@@ -93,9 +94,12 @@ void compact(std::string& buf, size_t& used, size_t consumed) {
 asio::awaitable<Status> Session::relay() {
   auto result = co_await (clientPump() || serverPump() || watchdog());
   switch (result.index()) {
-    case 0: co_return std::get<0>(result);
-    case 1: co_return std::get<1>(result);
-    default: co_return std::get<2>(result);
+    case 0:
+      co_return std::get<0>(result);
+    case 1:
+      co_return std::get<1>(result);
+    default:
+      co_return std::get<2>(result);
   }
 }
 
@@ -114,8 +118,8 @@ asio::awaitable<Status> Session::clientPump() {
     for (;;) {
       pg::Frame frame;
       std::string error;
-      auto st = pg::nextFrame(std::string_view(in.data() + pos, used - pos), max_message, frame,
-                              error);
+      auto st =
+          pg::nextFrame(std::string_view(in.data() + pos, used - pos), max_message, frame, error);
       if (st == pg::FrameStatus::kNeedMore) {
         break;
       }
@@ -167,8 +171,7 @@ asio::awaitable<Status> Session::clientPump() {
       batch.clear();
       if (ec) {
         co_return Status::error(Code::kUnavailable,
-                                "lost connection to the upstream server: " + ec.message(),
-                                "08006");
+                                "lost connection to the upstream server: " + ec.message(), "08006");
       }
     }
     if (client_terminated_) {
@@ -206,8 +209,8 @@ asio::awaitable<Status> Session::serverPump() {
     for (;;) {
       pg::Frame frame;
       std::string error;
-      auto st = pg::nextFrame(std::string_view(in.data() + pos, used - pos), max_message, frame,
-                              error);
+      auto st =
+          pg::nextFrame(std::string_view(in.data() + pos, used - pos), max_message, frame, error);
       if (st == pg::FrameStatus::kNeedMore) {
         break;
       }
@@ -473,13 +476,14 @@ asio::awaitable<Status> Session::watchdog() {
   auto ex = co_await asio::this_coro::executor;
   asio::steady_timer timer(ex);
   for (;;) {
-    auto tick = idle.count() > 0 ? std::min<std::chrono::milliseconds>(idle, std::chrono::seconds(1))
-                                 : std::chrono::milliseconds(std::chrono::hours(24));
+    auto tick = idle.count() > 0
+                    ? std::min<std::chrono::milliseconds>(idle, std::chrono::seconds(1))
+                    : std::chrono::milliseconds(std::chrono::hours(24));
     if (deadline_ != std::chrono::system_clock::time_point::max()) {
       auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
           deadline_ - std::chrono::system_clock::now());
-      tick = std::clamp(left, std::chrono::milliseconds(0), std::min<std::chrono::milliseconds>(
-                                                                 tick, std::chrono::seconds(1)));
+      tick = std::clamp(left, std::chrono::milliseconds(0),
+                        std::min<std::chrono::milliseconds>(tick, std::chrono::seconds(1)));
     }
     timer.expires_after(tick);
     auto [ec] = co_await timer.async_wait(kNoThrow);
@@ -494,10 +498,9 @@ asio::awaitable<Status> Session::watchdog() {
     }
     if (idle.count() > 0 && !tracker_.busy() &&
         std::chrono::steady_clock::now() - last_activity_ > idle) {
-      co_return Status::error(Code::kUnavailable,
-                              fmt::format("terminating connection due to idle timeout ({} ms)",
-                                          idle.count()),
-                              "57P05");
+      co_return Status::error(
+          Code::kUnavailable,
+          fmt::format("terminating connection due to idle timeout ({} ms)", idle.count()), "57P05");
     }
   }
 }

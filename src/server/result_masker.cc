@@ -15,10 +15,10 @@ namespace {
 constexpr size_t kMaxCachedPlans = 1024;
 
 Status maskingFailed(std::string_view what, const Status& why) {
-  return Status::error(Code::kInternal,
-                       fmt::format("masking failed for {}: {}; the result was withheld", what,
-                                   why.message()),
-                       "22000");
+  return Status::error(
+      Code::kInternal,
+      fmt::format("masking failed for {}: {}; the result was withheld", what, why.message()),
+      "22000");
 }
 
 }  // namespace

@@ -5,14 +5,14 @@
 
 #include <boost/asio/experimental/awaitable_operators.hpp>
 
-#include <algorithm>
 #include <fmt/format.h>
 #include <fmt/ranges.h>
+#include <algorithm>
 
 #include "core/clock.h"
 #include "core/log.h"
-#include "identity/verifier.h"
 #include "core/random.h"
+#include "identity/verifier.h"
 #include "proto/pg/decode.h"
 #include "proto/pg/encode.h"
 #include "server/gateway.h"
@@ -30,9 +30,9 @@ Status fatal(std::string sqlstate, std::string message) {
 // security context (`options`, `role`, `session_authorization`) is not in this list.
 bool forwardedParam(std::string_view key) {
   static constexpr std::string_view kAllowed[] = {
-      "application_name", "client_encoding", "datestyle",  "intervalstyle",
-      "timezone",         "extra_float_digits", "search_path", "lc_monetary",
-      "lc_numeric",       "lc_time",         "bytea_output"};
+      "application_name",   "client_encoding", "datestyle",   "intervalstyle", "timezone",
+      "extra_float_digits", "search_path",     "lc_monetary", "lc_numeric",    "lc_time",
+      "bytea_output"};
   std::string lower(key);
   std::transform(lower.begin(), lower.end(), lower.begin(), ::tolower);
   return std::find(std::begin(kAllowed), std::end(kAllowed), lower) != std::end(kAllowed);
@@ -58,12 +58,18 @@ std::string sqlstateFor(const Status& s) {
     return s.sqlstate();
   }
   switch (s.code()) {
-    case Code::kProtocol: return "08P01";
-    case Code::kPermissionDenied: return "28000";
-    case Code::kUnavailable: return "08006";
-    case Code::kResourceExhausted: return "53300";
-    case Code::kInvalidArgument: return "08P01";
-    default: return "XX000";
+    case Code::kProtocol:
+      return "08P01";
+    case Code::kPermissionDenied:
+      return "28000";
+    case Code::kUnavailable:
+      return "08006";
+    case Code::kResourceExhausted:
+      return "53300";
+    case Code::kInvalidArgument:
+      return "08P01";
+    default:
+      return "XX000";
   }
 }
 
@@ -81,18 +87,18 @@ Session::~Session() = default;
 
 void Session::terminate(std::string sqlstate, std::string message) {
   auto self = shared_from_this();
-  asio::post(client_->socket().get_executor(), [self, sqlstate = std::move(sqlstate),
-                                                message = std::move(message)]() mutable {
-    if (!self->fatal_) {
-      self->fatal_ = Fatal{std::move(sqlstate), std::move(message)};
-    }
-    // Unblock both pumps; the session writes the FATAL once they have stopped.
-    error_code ec;
-    if (self->upstream_) {
-      self->upstream_->socket().cancel(ec);
-    }
-    self->client_->socket().cancel(ec);
-  });
+  asio::post(client_->socket().get_executor(),
+             [self, sqlstate = std::move(sqlstate), message = std::move(message)]() mutable {
+               if (!self->fatal_) {
+                 self->fatal_ = Fatal{std::move(sqlstate), std::move(message)};
+               }
+               // Unblock both pumps; the session writes the FATAL once they have stopped.
+               error_code ec;
+               if (self->upstream_) {
+                 self->upstream_->socket().cancel(ec);
+               }
+               self->client_->socket().cancel(ec);
+             });
 }
 
 asio::awaitable<void> Session::run(std::shared_ptr<Session> self) {
@@ -101,8 +107,8 @@ asio::awaitable<void> Session::run(std::shared_ptr<Session> self) {
 
 asio::awaitable<void> Session::runImpl() {
   if (gateway_.recorder()) {
-    audit_ = std::make_unique<SessionAudit>(gateway_.recorder(), id_,
-                                            client_->socket().get_executor());
+    audit_ =
+        std::make_unique<SessionAudit>(gateway_.recorder(), id_, client_->socket().get_executor());
   }
   log::info(id_, "connection from {}", client_addr_);
   Status end = co_await serve();
@@ -114,8 +120,9 @@ asio::awaitable<void> Session::runImpl() {
   }
   client_->close();
   if (lease_) {
-    asio::post(gateway_.blockingPool(),
-               [issuer = gateway_.issuer(), lease = std::move(*lease_)] { issuer->release(lease); });
+    asio::post(gateway_.blockingPool(), [issuer = gateway_.issuer(), lease = std::move(*lease_)] {
+      issuer->release(lease);
+    });
     lease_.reset();
   }
   if (audit_ && !cancel_only_) {
@@ -128,8 +135,9 @@ asio::awaitable<void> Session::runImpl() {
     }
   }
   if (end.isOk()) {
-    log::info(id_, "session ended: bytes from client {} from server {} messages from server {}"
-                   " statements refused {} masked cells [{}]",
+    log::info(id_,
+              "session ended: bytes from client {} from server {} messages from server {}"
+              " statements refused {} masked cells [{}]",
               bytes_from_client_, bytes_from_server_, messages_from_server_, statements_refused_,
               masked);
   } else {
@@ -150,10 +158,10 @@ asio::awaitable<Status> Session::serve() {
   asio::steady_timer timer(ex, cfg.timeouts.startup);
   auto started = co_await (startup() || timer.async_wait(kNoThrow));
   if (started.index() == 1) {
-    Status s = Status::error(Code::kUnavailable,
-                             fmt::format("startup did not complete within {} ms",
-                                         cfg.timeouts.startup.count()),
-                             "08006");
+    Status s = Status::error(
+        Code::kUnavailable,
+        fmt::format("startup did not complete within {} ms", cfg.timeouts.startup.count()),
+        "08006");
     co_await sendError("FATAL", s);
     co_return s;
   }
@@ -245,9 +253,8 @@ asio::awaitable<Status> Session::startup() {
   co_return co_await connectToUpstream(startup);
 }
 
-asio::awaitable<Status> Session::readStartupPacket(MessageReader& reader,
-                                                   pg::StartupMessage& out, std::string& storage,
-                                                   bool& cancel_only) {
+asio::awaitable<Status> Session::readStartupPacket(MessageReader& reader, pg::StartupMessage& out,
+                                                   std::string& storage, bool& cancel_only) {
   for (;;) {
     auto frame = co_await reader.next(*client_, /*startup=*/true);
     if (!frame) {
@@ -365,8 +372,8 @@ asio::awaitable<Status> Session::authenticateClient(MessageReader& reader) {
     auth_method_ = "static";
   }
   log::info(id_, "authenticated {} (sub={}, groups=[{}]) by {} for resource \"{}\" tls={}",
-            identity_.display(), identity_.subject, fmt::join(identity_.groups, ","),
-            auth_method_, resource_, client_->isTls());
+            identity_.display(), identity_.subject, fmt::join(identity_.groups, ","), auth_method_,
+            resource_, client_->isTls());
   std::string ok;
   pg::encodeAuthentication(ok, pg::Authentication{pg::AuthCode::kOk, {}, {}, {}});
   if (auto ec = co_await client_->writeAll(ok)) {
@@ -398,9 +405,10 @@ asio::awaitable<Status> Session::verifyToken(const std::string& token) {
   auth_method_ = "oidc";
   if (identity_.expires_at != std::chrono::system_clock::time_point{}) {
     deadline_ = identity_.expires_at + rt_->config->auth.token_grace;
-    deadline_reason_ = fmt::format("the access token of this session expired at {}; reconnect "
-                                   "with a fresh token",
-                                   formatUtc(identity_.expires_at));
+    deadline_reason_ = fmt::format(
+        "the access token of this session expired at {}; reconnect "
+        "with a fresh token",
+        formatUtc(identity_.expires_at));
   }
   co_return Status::ok();
 }
@@ -511,13 +519,13 @@ asio::awaitable<Status> Session::awaitSessionApproval(const policy::Decision& d)
     co_return Status::error(Code::kUnavailable, "client went away while waiting for approval");
   }
   if (outcome->first != access::ReviewState::kApproved) {
-    co_return Status::error(
-        Code::kPermissionDenied,
-        fmt::format("review {} was not approved ({}){}{}", review->id,
-                    outcome->first == access::ReviewState::kPending ? "timed out"
-                                                                   : access::stateName(outcome->first),
-                    outcome->second.empty() ? "" : ": ", outcome->second),
-        "42501");
+    co_return Status::error(Code::kPermissionDenied,
+                            fmt::format("review {} was not approved ({}){}{}", review->id,
+                                        outcome->first == access::ReviewState::kPending
+                                            ? "timed out"
+                                            : access::stateName(outcome->first),
+                                        outcome->second.empty() ? "" : ": ", outcome->second),
+                            "42501");
   }
   auto grant = broker->activeGrant(identity_, resource_, d.role);
   if (!grant) {
@@ -574,8 +582,7 @@ bool Session::statementApproved(const policy::Decision& d, const sql::Classifica
   return false;
 }
 
-bool Session::refuseStatement(const pg::Frame& frame, std::string& substitute,
-                              std::string& error) {
+bool Session::refuseStatement(const pg::Frame& frame, std::string& substitute, std::string& error) {
   std::string_view sql;
   std::string_view name;
   if (frame.type == pg::fe::kQuery) {
@@ -657,7 +664,7 @@ bool Session::refuseStatement(const pg::Frame& frame, std::string& substitute,
     return false;
   }
   ++statements_refused_;
-  std::string message = !d.parse_error.empty()     ? d.parse_error
+  std::string message = !d.parse_error.empty()    ? d.parse_error
                         : !review_message.empty() ? review_message
                                                   : d.message();
   std::string detail = d.detail;
@@ -704,8 +711,7 @@ asio::awaitable<Status> Session::connectToUpstream(const pg::StartupMessage& sta
     tls = it->second.get();
   }
   auto conn = co_await connectUpstream(*resource_cfg_, creds, params, tls,
-                                       cfg.timeouts.upstream_connect,
-                                       cfg.limits.max_message_bytes);
+                                       cfg.timeouts.upstream_connect, cfg.limits.max_message_bytes);
   if (!conn) {
     log::warn(id_, "{}", conn.status().message());
     co_return conn.status();

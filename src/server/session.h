@@ -13,9 +13,9 @@
 
 #include <atomic>
 #include <chrono>
+#include <map>
 #include <memory>
 #include <optional>
-#include <map>
 #include <string>
 #include <unordered_map>
 
@@ -25,11 +25,11 @@
 #include "policy/policy.h"
 #include "proto/pg/framer.h"
 #include "proto/pg/tracker.h"
-#include "sql/session_context.h"
 #include "server/result_masker.h"
 #include "server/session_audit.h"
 #include "server/stream.h"
 #include "server/upstream.h"
+#include "sql/session_context.h"
 
 namespace jg::server {
 
@@ -116,13 +116,13 @@ class Session : public std::enable_shared_from_this<Session> {
   std::string deadline_reason_;
   uint64_t statements_refused_ = 0;
   std::optional<creds::Lease> lease_;
-  std::vector<std::string> granted_;  // review rules with an active grant for this session
-  access::Subscription grant_watch_;  // the session role minted for this session
-  std::unique_ptr<ResultMasker> masker_;  // null when masking is not configured
-  std::unique_ptr<SessionAudit> audit_;   // null when recording is not configured
+  std::vector<std::string> granted_;       // review rules with an active grant for this session
+  access::Subscription grant_watch_;       // the session role minted for this session
+  std::unique_ptr<ResultMasker> masker_;   // null when masking is not configured
+  std::unique_ptr<SessionAudit> audit_;    // null when recording is not configured
   std::shared_ptr<CatalogCache> catalog_;  // names for column rules and document lineage
-  bool result_started_ = false;           // the current result's start is recorded
-  std::unordered_map<std::string, std::string> parse_sql_;  // statement name → text (audit)
+  bool result_started_ = false;            // the current result's start is recorded
+  std::unordered_map<std::string, std::string> parse_sql_;      // statement name → text (audit)
   std::map<std::string, uint64_t, std::less<>> masked_before_;  // counters at result start
   // After a masking failure the rest of the upstream's answer is withheld up to ReadyForQuery.
   bool discard_until_ready_ = false;

@@ -41,19 +41,18 @@ void SessionAudit::append(audit::EventBody body) {
     shared_->durable = seq;
     return;
   }
-  recorder_->appendAsync(
-      audit::Event{session_id_, {}, std::move(body)},
-      [shared = shared_, ex = executor_, seq](const Status& st) {
-        asio::post(ex, [shared, seq, st] {
-          if (!st && shared->failure.isOk()) {
-            shared->failure = st;
-          }
-          shared->durable = std::max(shared->durable, seq);
-          if (shared->waiter) {
-            shared->waiter->cancel();
-          }
-        });
-      });
+  recorder_->appendAsync(audit::Event{session_id_, {}, std::move(body)},
+                         [shared = shared_, ex = executor_, seq](const Status& st) {
+                           asio::post(ex, [shared, seq, st] {
+                             if (!st && shared->failure.isOk()) {
+                               shared->failure = st;
+                             }
+                             shared->durable = std::max(shared->durable, seq);
+                             if (shared->waiter) {
+                               shared->waiter->cancel();
+                             }
+                           });
+                         });
 }
 
 asio::awaitable<Status> SessionAudit::durable() {

@@ -58,8 +58,7 @@ asio::awaitable<Result<pg::Frame>> MessageReader::next(Stream& stream, bool star
     buf_.resize(old + n);
     if (ec) {
       co_return Status::error(Code::kUnavailable,
-                              ec == asio::error::eof ? "connection closed" : ec.message(),
-                              "08006");
+                              ec == asio::error::eof ? "connection closed" : ec.message(), "08006");
     }
   }
 }

@@ -39,8 +39,8 @@ asio::awaitable<Result<tcp::socket>> dial(const ResourceConfig& r,
   }
   tcp::socket socket(ex);
   asio::steady_timer timer(ex, timeout);
-  auto result = co_await (asio::async_connect(socket, results, kNoThrow) ||
-                          timer.async_wait(kNoThrow));
+  auto result =
+      co_await (asio::async_connect(socket, results, kNoThrow) || timer.async_wait(kNoThrow));
   if (result.index() == 1) {
     co_return unavailable(r, fmt::format("connect timed out after {} ms", timeout.count()));
   }
@@ -139,9 +139,8 @@ asio::awaitable<Status> authenticate(Stream& s, MessageReader& reader, const Res
         pg::encodePasswordMessage(out, creds.password);
         break;
       case pg::AuthCode::kMd5Password:
-        pg::encodePasswordMessage(out,
-                                  pg::md5PasswordResponse(creds.user, creds.password,
-                                                          auth.md5_salt));
+        pg::encodePasswordMessage(
+            out, pg::md5PasswordResponse(creds.user, creds.password, auth.md5_salt));
         break;
       case pg::AuthCode::kSasl: {
         bool plus = false, plain = false;
@@ -189,12 +188,9 @@ asio::awaitable<Status> authenticate(Stream& s, MessageReader& reader, const Res
 
 }  // namespace
 
-asio::awaitable<Result<UpstreamConnection>> connectUpstream(const ResourceConfig& r,
-                                                            const UpstreamCredentials& creds,
-                                                            const StartupParams& params,
-                                                            ssl::context* tls_context,
-                                                            std::chrono::milliseconds timeout,
-                                                            size_t max_message) {
+asio::awaitable<Result<UpstreamConnection>> connectUpstream(
+    const ResourceConfig& r, const UpstreamCredentials& creds, const StartupParams& params,
+    ssl::context* tls_context, std::chrono::milliseconds timeout, size_t max_message) {
   auto socket = co_await dial(r, timeout);
   if (!socket) {
     co_return socket.status();
@@ -285,8 +281,8 @@ Result<std::shared_ptr<ssl::context>> makeUpstreamTlsContext(const UpstreamConfi
     error_code ec;
     ctx->load_verify_file(u.sslrootcert, ec);
     if (ec) {
-      return invalidArgument(fmt::format("cannot load sslrootcert {}: {}", u.sslrootcert,
-                                         ec.message()));
+      return invalidArgument(
+          fmt::format("cannot load sslrootcert {}: {}", u.sslrootcert, ec.message()));
     }
     ctx->set_verify_mode(ssl::verify_peer);
     if (u.sslmode == SslMode::kVerifyFull) {

@@ -37,12 +37,9 @@ using StartupParams = std::vector<std::pair<std::string, std::string>>;
 
 // Connects and authenticates. Errors carry SQLSTATE 08001/08006 (unreachable) or 28000/28P01
 // (refused) with a message naming the resource and the cause.
-asio::awaitable<Result<UpstreamConnection>> connectUpstream(const ResourceConfig& resource,
-                                                            const UpstreamCredentials& creds,
-                                                            const StartupParams& params,
-                                                            ssl::context* tls_context,
-                                                            std::chrono::milliseconds timeout,
-                                                            size_t max_message);
+asio::awaitable<Result<UpstreamConnection>> connectUpstream(
+    const ResourceConfig& resource, const UpstreamCredentials& creds, const StartupParams& params,
+    ssl::context* tls_context, std::chrono::milliseconds timeout, size_t max_message);
 
 struct CancelTarget {
   std::string host;

@@ -47,12 +47,11 @@ void encodeDescribe(std::string& out, const Describe& m);
 void encodeExecute(std::string& out, const Execute& m);
 void encodeClose(std::string& out, const Close& m);
 void encodeFunctionCall(std::string& out, const FunctionCall& m);
-void encodeEmpty(std::string& out, char type);  // Sync, Flush, CopyDone, Terminate
+void encodeEmpty(std::string& out, char type);                 // Sync, Flush, CopyDone, Terminate
 void encodeCopyData(std::string& out, std::string_view data);  // 'd' in both directions
 void encodeCopyFail(std::string& out, std::string_view message);
 void encodePasswordMessage(std::string& out, std::string_view password);
-void encodeSaslInitialResponse(std::string& out, std::string_view mechanism,
-                               std::string_view data);
+void encodeSaslInitialResponse(std::string& out, std::string_view mechanism, std::string_view data);
 void encodeSaslResponse(std::string& out, std::string_view data);
 
 // Backend.
@@ -73,7 +72,7 @@ void encodeFunctionCallResponse(std::string& out, const FunctionCallResponse& m)
 // An ErrorResponse ('E') or NoticeResponse ('N') the gateway originates.
 // severity: "ERROR", "FATAL", "NOTICE", ...; `detail` and `hint` may be empty.
 void encodeError(std::string& out, std::string_view severity, std::string_view sqlstate,
-                 std::string_view message, std::string_view detail = {},
-                 std::string_view hint = {}, char type = be::kErrorResponse);
+                 std::string_view message, std::string_view detail = {}, std::string_view hint = {},
+                 char type = be::kErrorResponse);
 
 }  // namespace jg::pg

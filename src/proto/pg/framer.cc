@@ -17,8 +17,8 @@ FrameStatus nextFrame(std::string_view buf, size_t max_size, Frame& out, std::st
     return FrameStatus::kError;
   }
   if (static_cast<size_t>(len) + 1 > max_size) {
-    error = fmt::format("message of {} bytes exceeds the limit of {} bytes", size_t{len} + 1,
-                        max_size);
+    error =
+        fmt::format("message of {} bytes exceeds the limit of {} bytes", size_t{len} + 1, max_size);
     return FrameStatus::kError;
   }
   if (buf.size() < size_t{len} + 1) {

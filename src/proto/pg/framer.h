@@ -25,8 +25,7 @@ struct Frame {
 FrameStatus nextFrame(std::string_view buf, size_t max_size, Frame& out, std::string& error);
 
 // The same for a startup-phase packet (int32 length, then payload).
-FrameStatus nextStartupFrame(std::string_view buf, size_t max_size, Frame& out,
-                             std::string& error);
+FrameStatus nextStartupFrame(std::string_view buf, size_t max_size, Frame& out, std::string& error);
 
 // For kNeedMore: how many bytes the message at the front of `buf` needs in total, once its
 // header is complete (0 if the header itself is incomplete). Used to size reads.

@@ -167,9 +167,9 @@ struct SaslInitialResponse {
 
 struct Authentication {
   AuthCode code = AuthCode::kOk;
-  std::string_view md5_salt;               // 4 bytes, for kMd5Password
+  std::string_view md5_salt;                 // 4 bytes, for kMd5Password
   std::vector<std::string_view> mechanisms;  // for kSasl
-  std::string_view data;                   // for kSaslContinue / kSaslFinal
+  std::string_view data;                     // for kSaslContinue / kSaslFinal
 };
 
 struct BackendKeyData {

@@ -20,15 +20,24 @@ bool isCompletion(Tracker::Pending p) {
 
 const char* pendingName(Tracker::Pending p) {
   switch (p) {
-    case Tracker::Pending::kQuery: return "Query";
-    case Tracker::Pending::kParse: return "Parse";
-    case Tracker::Pending::kBind: return "Bind";
-    case Tracker::Pending::kDescribeStatement: return "Describe statement";
-    case Tracker::Pending::kDescribePortal: return "Describe portal";
-    case Tracker::Pending::kExecute: return "Execute";
-    case Tracker::Pending::kClose: return "Close";
-    case Tracker::Pending::kSync: return "Sync";
-    case Tracker::Pending::kFunctionCall: return "FunctionCall";
+    case Tracker::Pending::kQuery:
+      return "Query";
+    case Tracker::Pending::kParse:
+      return "Parse";
+    case Tracker::Pending::kBind:
+      return "Bind";
+    case Tracker::Pending::kDescribeStatement:
+      return "Describe statement";
+    case Tracker::Pending::kDescribePortal:
+      return "Describe portal";
+    case Tracker::Pending::kExecute:
+      return "Execute";
+    case Tracker::Pending::kClose:
+      return "Close";
+    case Tracker::Pending::kSync:
+      return "Sync";
+    case Tracker::Pending::kFunctionCall:
+      return "FunctionCall";
   }
   return "?";
 }
@@ -126,10 +135,10 @@ Status Tracker::onFrontend(char type, std::string_view payload) {
         return malformed("Parse");
       }
       if (!p.name.empty() && statements_.size() >= limits_.max_statements) {
-        return Status::error(Code::kResourceExhausted,
-                             fmt::format("too many prepared statements (limit {})",
-                                         limits_.max_statements),
-                             "54000");
+        return Status::error(
+            Code::kResourceExhausted,
+            fmt::format("too many prepared statements (limit {})", limits_.max_statements),
+            "54000");
       }
       auto stmt = std::make_unique<PreparedStatement>();
       stmt->sql = std::string(p.sql);
@@ -156,8 +165,12 @@ Status Tracker::onFrontend(char type, std::string_view payload) {
       if (!decodeDescribe(payload, d) || (d.target != 'S' && d.target != 'P')) {
         return malformed("Describe");
       }
-      return push({d.target == 'S' ? Pending::kDescribeStatement : Pending::kDescribePortal, 0,
-                   std::string(d.name), nullptr, nullptr, {}});
+      return push({d.target == 'S' ? Pending::kDescribeStatement : Pending::kDescribePortal,
+                   0,
+                   std::string(d.name),
+                   nullptr,
+                   nullptr,
+                   {}});
     }
     case fe::kExecute: {
       Execute e;
@@ -206,9 +219,9 @@ Status Tracker::onFrontend(char type, std::string_view payload) {
 
 Status Tracker::expect(Pending kind, const char* what) {
   if (pending_.empty() || pending_.front().kind != kind) {
-    return protocolError(fmt::format("server sent {} but {} was expected", what,
-                                     pending_.empty() ? "nothing"
-                                                      : pendingName(pending_.front().kind)));
+    return protocolError(
+        fmt::format("server sent {} but {} was expected", what,
+                    pending_.empty() ? "nothing" : pendingName(pending_.front().kind)));
   }
   return Status::ok();
 }
@@ -358,8 +371,8 @@ Status Tracker::onRowDescription(std::string_view payload) {
     pop();
     return Status::ok();
   }
-  return protocolError(fmt::format("server sent RowDescription but {} was expected",
-                                   pendingName(front.kind)));
+  return protocolError(
+      fmt::format("server sent RowDescription but {} was expected", pendingName(front.kind)));
 }
 
 Status Tracker::onNoData() {
@@ -397,8 +410,8 @@ Status Tracker::onCommandEnd(char type) {
 }
 
 Status Tracker::onCopyResponse(char type) {
-  if (pending_.empty() || (pending_.front().kind != Pending::kQuery &&
-                           pending_.front().kind != Pending::kExecute)) {
+  if (pending_.empty() ||
+      (pending_.front().kind != Pending::kQuery && pending_.front().kind != Pending::kExecute)) {
     return protocolError("server started COPY with no query in progress");
   }
   (type == be::kCopyInResponse ? copy_in_ : copy_out_) = true;
@@ -432,9 +445,9 @@ Status Tracker::onReadyForQuery(std::string_view payload) {
     return malformed("ReadyForQuery");
   }
   if (pending_.empty() || !isCompletion(pending_.front().kind)) {
-    return protocolError(fmt::format("server sent ReadyForQuery but {} was expected",
-                                     pending_.empty() ? "nothing"
-                                                      : pendingName(pending_.front().kind)));
+    return protocolError(
+        fmt::format("server sent ReadyForQuery but {} was expected",
+                    pending_.empty() ? "nothing" : pendingName(pending_.front().kind)));
   }
   pop();
   txn_status_ = r.status;

@@ -65,7 +65,14 @@ class Tracker {
  public:
   // What the server owes for one client request, in order.
   enum class Pending : uint8_t {
-    kQuery, kParse, kBind, kDescribeStatement, kDescribePortal, kExecute, kClose, kSync,
+    kQuery,
+    kParse,
+    kBind,
+    kDescribeStatement,
+    kDescribePortal,
+    kExecute,
+    kClose,
+    kSync,
     kFunctionCall,
   };
 
