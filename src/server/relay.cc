@@ -126,7 +126,8 @@ asio::awaitable<Status> Session::clientPump() {
       if (st == pg::FrameStatus::kError) {
         co_return protocolError(error);
       }
-      if (frame.type == pg::fe::kQuery || frame.type == pg::fe::kParse) {
+      if (frame.type == pg::fe::kQuery || frame.type == pg::fe::kParse ||
+          frame.type == pg::fe::kFunctionCall) {
         std::string substitute, error;
         if (refuseStatement(frame, substitute, error)) {
           size_t mark;

@@ -416,6 +416,23 @@ asio::awaitable<Status> Session::verifyToken(const std::string& token) {
 bool Session::refuseStatement(const pg::Frame& frame, std::string& substitute, std::string& error) {
   std::string_view sql;
   std::string_view name;
+  if (frame.type == pg::fe::kFunctionCall) {
+    // The fast-path call names a function by OID with no SQL to classify: policy cannot see
+    // what it does, so it is refused (SELECT fn(...) goes through policy instead). The server
+    // answers the substitute Query with ErrorResponse + ReadyForQuery, the same shape as a
+    // failed FunctionCall.
+    ++statements_refused_;
+    const std::string message =
+        "the fast-path function call protocol is not allowed through jitgate; call the function "
+        "with SELECT so that policy can decide";
+    pg::encodeError(error, "ERROR", "42501", message);
+    if (audit_) {
+      audit_->error("gateway", "ERROR", "42501", message);
+    }
+    log::info(id_, "statement refused (builtin:function-call): {}", message);
+    substituteRefused(frame, name, substitute);
+    return true;
+  }
   if (frame.type == pg::fe::kQuery) {
     pg::Query q;
     if (!pg::decodeQuery(frame.payload, q)) {
@@ -518,7 +535,7 @@ void Session::substituteRefused(const pg::Frame& frame, std::string_view name,
   // A statement the server refuses with a syntax error: it aborts a transaction block, and in
   // the extended protocol makes the server skip to Sync, exactly as a refused statement should.
   constexpr std::string_view kRefused = "JITGATE REFUSED";
-  if (frame.type == pg::fe::kQuery) {
+  if (frame.type != pg::fe::kParse) {
     pg::encodeQuery(substitute, kRefused);
   } else {
     pg::encodeParse(substitute, pg::Parse{name, kRefused, {}});

@@ -145,3 +145,29 @@ def test_search_path_tracking(policy_gw):
         conn.execute("set search_path = public")
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
             conn.execute("select * from customers")
+
+
+def test_fast_path_function_call_is_refused(pg):
+    """FunctionCall names a function by OID with no SQL to classify: refused, session usable."""
+    import struct
+    import pgwire
+    oid = int(pg.sql("select 'pg_catalog.pg_read_file(text)'::regprocedure::oid", db="kb"))
+    gw = Gateway(pg, tls=False)
+    gw.start()
+    try:
+        s = pgwire.connect(gw.port)
+        assert pgwire.password_login(s, {"user": "alice", "database": "kb"},
+                                     Gateway.CLIENT_PASSWORD)[-1][0] == b"Z"
+        arg = b"/etc/passwd"
+        body = (struct.pack("!I", oid) + struct.pack("!hh", 1, 0) + struct.pack("!h", 1) +
+                struct.pack("!i", len(arg)) + arg + struct.pack("!h", 0))
+        s.sendall(pgwire.message(b"F", body))
+        msgs = pgwire.read_messages(s, until={b"Z"})
+        assert [t for t, _ in msgs] == [b"E", b"Z"], msgs
+        err = pgwire.error_fields(msgs[0][1])
+        assert err["C"] == "42501" and "fast-path function call" in err["M"]
+        assert not any(b"root:" in p for _, p in msgs)
+        s.sendall(pgwire.message(b"Q", b"select 'ok'\0"))
+        assert [t for t, _ in pgwire.read_messages(s, until={b"Z"})] == [b"T", b"D", b"C", b"Z"]
+    finally:
+        gw.cleanup()
