@@ -242,6 +242,16 @@ struct Encoder {
     o["raw"] = e.raw;
     putStr(o, "actor", e.actor);
   }
+  void operator()(const AccessEvent& e) {
+    putStr(o, "action", e.action);
+    putStr(o, "review", e.review_id);
+    putStr(o, "grant", e.grant_id);
+    putStr(o, "resource", e.resource);
+    putStr(o, "rule", e.rule_id);
+    putStr(o, "requester", e.requester);
+    putStr(o, "actor", e.actor);
+    putStr(o, "comment", e.comment);
+  }
 };
 
 std::optional<std::string> cellFrom(const json::value& v) {
@@ -439,6 +449,10 @@ Result<Event> decodeEvent(const json::object& o) {
     auto* raw = o.if_contains("raw");
     ev.body = ReplayEvent{getStr(o, "session"), raw && raw->is_bool() && raw->as_bool(),
                           getStr(o, "actor")};
+  } else if (type == "access") {
+    ev.body = AccessEvent{getStr(o, "action"),   getStr(o, "review"), getStr(o, "grant"),
+                          getStr(o, "resource"), getStr(o, "rule"),   getStr(o, "requester"),
+                          getStr(o, "actor"),    getStr(o, "comment")};
   } else {
     return Status::error(Code::kNotFound, "not an event record: " + type);
   }

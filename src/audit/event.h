@@ -158,9 +158,22 @@ struct ReplayEvent {
   std::string actor;  // OS user or identity that ran the replay
 };
 
-using EventBody =
-    std::variant<ConnectEvent, AuthEvent, StatementEvent, ResultStartEvent, ResultRowsEvent,
-                 ResultEndEvent, ErrorEvent, CancelEvent, SessionEndEvent, ReplayEvent>;
+// A just-in-time access event: a review created or decided, a grant created, expired or revoked,
+// a one-time statement approval used. Recorded under the pseudo-session "access".
+struct AccessEvent {
+  std::string action;  // "review.created", "review.approved", "grant.revoked", ...
+  std::string review_id;
+  std::string grant_id;
+  std::string resource;
+  std::string rule_id;
+  std::string requester;  // email or subject
+  std::string actor;      // who decided or revoked; empty for timers
+  std::string comment;
+};
+
+using EventBody = std::variant<ConnectEvent, AuthEvent, StatementEvent, ResultStartEvent,
+                               ResultRowsEvent, ResultEndEvent, ErrorEvent, CancelEvent,
+                               SessionEndEvent, ReplayEvent, AccessEvent>;
 
 struct Event {
   std::string session_id;

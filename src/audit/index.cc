@@ -132,6 +132,7 @@ struct RowWriter {
     return tx.exec("UPDATE audit_sessions SET ended_at = ?, end_reason = ? WHERE session_id = ?",
                    {ts(), str(e.reason), sid()});
   }
+  Status operator()(const AccessEvent&) { return Status::ok(); }
   Status operator()(const ReplayEvent& e) {
     // Replays are searchable like statements: kind "replay", run by the actor.
     if (Status st = ensureSession("(audit)"); !st) {

@@ -131,6 +131,17 @@ struct TextRenderer {
     out << "replay    of " << e.replayed_session << (e.raw ? " with raw data" : "") << " by "
         << e.actor << "\n";
   }
+  void operator()(const AccessEvent& e) {
+    out << "access    " << e.action << " " << (e.review_id.empty() ? e.grant_id : e.review_id)
+        << " resource " << e.resource << " requester " << e.requester;
+    if (!e.actor.empty()) {
+      out << " by " << e.actor;
+    }
+    if (!e.comment.empty()) {
+      out << ": " << e.comment;
+    }
+    out << "\n";
+  }
 };
 
 json::value rowsJson(const std::vector<Row>& rows) {

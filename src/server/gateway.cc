@@ -4,6 +4,7 @@
 
 #include "access/broker.h"
 #include "access/notifier.h"
+#include "audit/codec.h"
 #include "audit/index.h"
 #include "audit/recorder.h"
 #include "core/clock.h"
@@ -95,6 +96,14 @@ Gateway::~Gateway() {
   if (issuer_) {
     issuer_->stop();
   }
+  // The broker records into the recorder, which indexes into the store: stop in that order.
+  admin_.reset();
+  if (broker_) {
+    broker_->stop();
+  }
+  broker_.reset();
+  recorder_.reset();
+  indexer_.reset();
   for (auto& c : contexts_) {
     c->stop();
   }
@@ -168,6 +177,36 @@ int Gateway::run() {
   return 0;
 }
 
+namespace {
+
+std::string personName(const access::Person& p) {
+  return p.email.empty() ? p.subject : p.email;
+}
+
+audit::AccessEvent accessRecord(const access::AccessEvent& e) {
+  audit::AccessEvent r;
+  r.action = std::string(access::eventName(e.type));
+  if (e.review) {
+    r.review_id = e.review->id;
+    r.resource = e.review->resource;
+    r.rule_id = e.review->rule_id;
+    r.requester = personName(e.review->requester);
+  }
+  if (e.grant) {
+    r.grant_id = e.grant->id;
+    r.resource = e.grant->resource;
+    r.rule_id = e.grant->rule_id;
+    r.requester = personName(e.grant->grantee);
+  }
+  if (e.actor) {
+    r.actor = personName(*e.actor);
+  }
+  r.comment = audit::toValidUtf8(e.comment);
+  return r;
+}
+
+}  // namespace
+
 Status Gateway::startAccess() {
   const auto& cfg = *runtime()->config;
   if (!cfg.store_url.empty()) {
@@ -176,18 +215,6 @@ Status Gateway::startAccess() {
       return store.status();
     }
     store_ = std::move(*store);
-    access::NotifierOptions notify;
-    notify.webhooks = cfg.access.webhooks;
-    notify.public_url = cfg.access.public_url;
-    notifier_ = std::make_shared<access::Notifier>(std::move(notify));
-    access::BrokerOptions options;
-    options.settings = cfg.access;
-    options.notify = [n = notifier_](const access::AccessEvent& e) { n->notify(e); };
-    auto broker = access::Broker::create(*store_, std::move(options));
-    if (!broker) {
-      return broker.status();
-    }
-    broker_ = *broker;
   }
   if (cfg.audit) {
     audit::RecorderOptions options;
@@ -205,6 +232,26 @@ Status Gateway::startAccess() {
     recorder_ = std::move(*recorder);
     log::info("", "recording sessions to {} ({} durability)", cfg.audit->dir,
               audit::durabilityName(cfg.audit->durability));
+  }
+  if (store_) {
+    access::NotifierOptions notify;
+    notify.webhooks = cfg.access.webhooks;
+    notify.public_url = cfg.access.public_url;
+    notifier_ = std::make_shared<access::Notifier>(std::move(notify));
+    access::BrokerOptions options;
+    options.settings = cfg.access;
+    options.notify = [n = notifier_](const access::AccessEvent& e) { n->notify(e); };
+    if (recorder_) {
+      // Who asked, who approved, what was revoked: into the audit log, without blocking.
+      options.audit = [recorder = recorder_](const access::AccessEvent& e) {
+        recorder->appendAsync(audit::Event{"access", {}, accessRecord(e)}, {});
+      };
+    }
+    auto broker = access::Broker::create(*store_, std::move(options));
+    if (!broker) {
+      return broker.status();
+    }
+    broker_ = *broker;
   }
   if (cfg.listen_admin.port != 0) {
     AdminApiOptions ao;

@@ -36,8 +36,15 @@ class JitGateway(Gateway):
                          resources=[{"name": "kb", "database": "kb"},
                                     {"name": "hr", "database": "kb"},
                                     {"name": "short", "database": "kb"}])
+        keys = self.dir / "keys"
+        keys.mkdir()
+        subprocess.run([str(JITGATE), "audit", "keygen", "--signing-key", str(keys / "sign.pem"),
+                        "--public-key", str(keys / "sign.pub"), "--raw-key",
+                        str(keys / "raw.key")], check=True, capture_output=True)
         self.extra_yaml = (idp.identity_yaml() + f"store: sqlite://{self.dir}/state.db\n" +
-                           "access: { pending_expiry: 10m, wait_timeout: 60s }\n")
+                           "access: { pending_expiry: 10m, wait_timeout: 60s }\n" +
+                           f"audit: {{ dir: {self.dir}/log, durability: batched, "
+                           f"key_file: {keys}/raw.key, signing_key_file: {keys}/sign.pem }}\n")
 
 
     def review(self, token, *args):
@@ -115,6 +122,17 @@ def test_session_review_wait_mode_then_grant_reuse(gw, idp):
     with psycopg.connect(gw.dsn(db="kb", password=alice), connect_timeout=5) as conn:
         assert conn.execute("select 1").fetchone() == (1,)
     assert "waiting for approval of review" in gw.log_text()
+    # Who asked and who approved is in the audit log.
+    deadline = time.time() + 10
+    while True:
+        r = subprocess.run([str(JITGATE), "replay", "access", "--config", str(gw.config)],
+                           capture_output=True, text=True, timeout=30)
+        if (f"review.approved {review['id']}" in r.stdout or time.time() > deadline):
+            break
+        time.sleep(0.3)
+    assert f"review.created {review['id']}" in r.stdout, r.stdout + r.stderr
+    assert f"review.approved {review['id']}" in r.stdout and "by bob@corp.example" in r.stdout
+    assert "ok for the incident" in r.stdout
 
 
 def test_session_review_rejected_reaches_waiting_client(gw, idp):
