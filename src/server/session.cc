@@ -466,7 +466,12 @@ bool Session::refuseStatement(const pg::Frame& frame, std::string& substitute, s
   std::string review_message;
   if (d.effect == policy::Effect::kReview && d.review != nullptr) {
     if (d.review->scope == policy::ReviewSpec::Scope::kStatement) {
-      if (statementApproved(d, *classification, sql, review_message)) {
+      if (!name.empty()) {
+        // An approval covers one run; a named prepared statement could be executed again.
+        review_message = d.message() +
+                         ": a statement that needs approval runs once, so it cannot be prepared "
+                         "as a named statement; send it unprepared";
+      } else if (statementApproved(d, *classification, sql, review_message)) {
         d.effect = policy::Effect::kAllow;
       }
     } else if (const auto& broker = gateway_.broker()) {

@@ -213,3 +213,11 @@ def test_grant_window_and_revocation_cut_live_sessions(gw, idp):
     with pytest.raises(psycopg.OperationalError) as e:
         conn.execute("select 1")
     assert "revoked" in str(e.value) or "incident over" in str(e.value), str(e.value)
+
+
+def test_statement_needing_approval_cannot_be_prepared_as_named(gw, idp):
+    grace = idp.token(user="grace", groups=["eng"], email="grace@corp.example")
+    with psycopg.connect(gw.dsn(db="hr", password=grace), autocommit=True) as conn:
+        with pytest.raises(psycopg.errors.InsufficientPrivilege) as e:
+            conn.execute("delete from scratch where id = 7", prepare=True)
+        assert "cannot be prepared as a named statement" in str(e.value)
