@@ -129,7 +129,41 @@ asio::awaitable<Status> Session::clientPump() {
       if (frame.type == pg::fe::kQuery || frame.type == pg::fe::kParse ||
           frame.type == pg::fe::kFunctionCall) {
         std::string substitute, error;
-        if (refuseStatement(frame, substitute, error)) {
+        bool refused = refuseStatement(frame, substitute, error);
+        if (!refused && !hold_review_.empty()) {
+          // Statements before this one go on; this one waits for its review.
+          if (recorded && audit_ && audit_->strict()) {
+            if (Status st = co_await audit_->durable(); !st) {
+              co_return st;
+            }
+          }
+          if (!batch.empty()) {
+            batch.buffers(in, bufs);
+            auto [wec, wn] = co_await upstream_->write(bufs);
+            batch.clear();
+            if (wec) {
+              co_return Status::error(Code::kUnavailable,
+                                      "lost connection to the upstream server: " + wec.message(),
+                                      "08006");
+            }
+          }
+          Status held = co_await holdForApproval();
+          hold_review_.clear();
+          if (!held) {
+            if (held.sqlstate().empty() && held.code() == Code::kUnavailable) {
+              co_return held;  // the client went away
+            }
+            pg::encodeError(error, "ERROR", sqlstateFor(held), held.message());
+            pg::Parse p;
+            substituteRefused(frame,
+                              frame.type == pg::fe::kParse && pg::decodeParse(frame.payload, p)
+                                  ? p.name
+                                  : std::string_view(),
+                              substitute);
+            refused = true;
+          }
+        }
+        if (refused) {
           size_t mark;
           batch.beginExtra(mark) += substitute;
           batch.endExtra(mark);
@@ -314,7 +348,12 @@ asio::awaitable<Status> Session::serverPump() {
     completes = false;
     if (!batch.empty()) {
       batch.buffers(in, bufs);
+      if (client_write_busy_) {
+        co_await waitClientWriteFree();
+      }
+      client_write_busy_ = true;
       auto [ec, n] = co_await client_->write(bufs);
+      client_write_busy_ = false;
       batch.clear();
       if (ec == asio::error::operation_aborted) {
         co_return Status::ok();

@@ -513,8 +513,8 @@ bool Session::refuseStatement(const pg::Frame& frame, std::string& substitute, s
       parse_sql_[std::string(name)] = std::string(sql);
     }
   }
-  if (d.allowed()) {
-    return false;
+  if (d.allowed() || !hold_review_.empty()) {
+    return false;  // allowed, or held for approval by the client pump
   }
   ++statements_refused_;
   std::string message = !d.parse_error.empty()    ? d.parse_error
@@ -571,8 +571,8 @@ asio::awaitable<Status> Session::connectToUpstream(const pg::StartupMessage& sta
   }
   upstream_ = std::move(conn->stream);
   pending_server_bytes_ = std::move(conn->leftover);
-  client_key_ = gateway_.cancels().add(
-      CancelTarget{resource_cfg_->upstream.host, resource_cfg_->upstream.port, conn->key});
+  client_key_ = gateway_.cancels().add(CancelTarget{
+      resource_cfg_->upstream.host, resource_cfg_->upstream.port, conn->key, weak_from_this()});
   std::string out;
   for (const auto& [k, v] : conn->parameters) {
     pg::encodeParameterStatus(out, k, v);
@@ -596,6 +596,9 @@ asio::awaitable<void> Session::handleCancel(const pg::CancelRequest& req) {
     co_return;
   }
   log::info(id_, "forwarding cancel request for backend {}", req.process_id);
+  if (auto session = target->session.lock()) {
+    session->cancelHold();
+  }
   co_await sendCancel(*target);
 }
 

@@ -13,6 +13,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -78,6 +79,15 @@ class Session : public std::enable_shared_from_this<Session> {
   bool refuseStatement(const pg::Frame& frame, std::string& substitute, std::string& error);
   static void substituteRefused(const pg::Frame& frame, std::string_view name,
                                 std::string& substitute);
+  // Statement-scope review in wait mode: tells the client, holds the statement until the review
+  // is decided (or the wait times out, or the client sends a CancelRequest) and consumes the
+  // approval. OK means the statement may run now.
+  asio::awaitable<Status> holdForApproval();
+  // Ends a statement's wait for approval (CancelRequest from the client). Thread-safe.
+  void cancelHold();
+  // Writes to the client from the client pump (notices while holding a statement) must not
+  // interleave with the server pump's writes.
+  asio::awaitable<void> waitClientWriteFree();
   asio::awaitable<Status> connectToUpstream(const pg::StartupMessage& startup);
   asio::awaitable<Status> issueCredential(UpstreamCredentials& creds);
   asio::awaitable<Status> relay();
@@ -130,6 +140,10 @@ class Session : public std::enable_shared_from_this<Session> {
   // is still open: statements other than transaction control are refused (25P02) until the
   // upstream's transaction has ended or failed too, as PostgreSQL would.
   bool client_txn_failed_ = false;
+  // A statement held for approval (statement-scope review, wait mode).
+  std::string hold_review_, hold_fingerprint_, hold_params_hash_;
+  std::function<void()> hold_cancel_;
+  bool client_write_busy_ = false;
   pg::BackendKeyData client_key_{};
   std::string pending_client_bytes_;  // pipelined by the client right after startup
   std::string pending_server_bytes_;

@@ -185,7 +185,95 @@ bool Session::statementApproved(const policy::Decision& d, const sql::Classifica
   }
   message = fmt::format("{}: review {} created; {}", d.message(), review->id,
                         broker->approvalHint(review->id));
+  if (d.review->mode == policy::ReviewSpec::Mode::kWait) {
+    hold_review_ = review->id;  // the client pump holds the statement (holdForApproval)
+    hold_fingerprint_ = fingerprint;
+    hold_params_hash_ = params_hash;
+  }
   return false;
+}
+
+asio::awaitable<void> Session::waitClientWriteFree() {
+  auto ex = co_await asio::this_coro::executor;
+  asio::steady_timer t(ex);
+  while (client_write_busy_) {
+    t.expires_after(std::chrono::milliseconds(1));
+    co_await t.async_wait(kNoThrow);
+  }
+}
+
+void Session::cancelHold() {
+  auto self = shared_from_this();
+  asio::post(client_->socket().get_executor(), [self] {
+    if (self->hold_cancel_) {
+      self->hold_cancel_();
+    }
+  });
+}
+
+asio::awaitable<Status> Session::holdForApproval() {
+  const auto& broker = gateway_.broker();
+  const std::string review_id = hold_review_;
+  std::string notice;
+  pg::encodeError(notice, "NOTICE", "00000",
+                  fmt::format("waiting for approval of review {}: {}", review_id,
+                              broker->approvalHint(review_id)),
+                  {}, {}, pg::be::kNoticeResponse);
+  co_await waitClientWriteFree();
+  client_write_busy_ = true;
+  auto ec = co_await client_->writeAll(notice);
+  client_write_busy_ = false;
+  if (ec) {
+    co_return Status::error(Code::kUnavailable, "client disconnected");
+  }
+  log::info(id_, "holding a statement for approval of review {}", review_id);
+  auto ex = co_await asio::this_coro::executor;
+  auto timer = std::make_shared<asio::steady_timer>(ex, std::chrono::hours(24 * 365));
+  enum class End { kPending, kDecided, kCanceled };
+  auto outcome = std::make_shared<std::tuple<End, access::ReviewState, std::string>>(
+      End::kPending, access::ReviewState::kPending, "");
+  auto waiter = broker->waitForDecision(
+      review_id, broker->settings().wait_timeout,
+      [ex, timer, outcome](access::ReviewState state, std::string reason) {
+        asio::post(ex, [timer, outcome, state, reason = std::move(reason)]() mutable {
+          if (std::get<0>(*outcome) == End::kPending) {
+            *outcome = {End::kDecided, state, std::move(reason)};
+          }
+          timer->cancel();
+        });
+      });
+  hold_cancel_ = [timer, outcome] {
+    if (std::get<0>(*outcome) == End::kPending) {
+      std::get<0>(*outcome) = End::kCanceled;
+    }
+    timer->cancel();
+  };
+  co_await timer->async_wait(kNoThrow);
+  hold_cancel_ = nullptr;
+  if (std::get<0>(*outcome) == End::kCanceled) {
+    waiter->cancel();
+    co_return Status::error(Code::kUnavailable, "canceling statement due to user request", "57014");
+  }
+  if (std::get<1>(*outcome) != access::ReviewState::kApproved) {
+    const auto state = std::get<1>(*outcome);
+    const std::string& reason = std::get<2>(*outcome);
+    co_return Status::error(
+        Code::kPermissionDenied,
+        fmt::format("review {} was not approved ({}){}{}", review_id,
+                    state == access::ReviewState::kPending ? "timed out" : access::stateName(state),
+                    reason.empty() ? "" : ": ", reason),
+        "42501");
+  }
+  if (!broker->consumeStatementApproval(identity_, resource_, hold_fingerprint_,
+                                        hold_params_hash_)) {
+    co_return Status::error(Code::kPermissionDenied,
+                            fmt::format("review {} was approved but its approval is no longer "
+                                        "valid",
+                                        review_id),
+                            "42501");
+  }
+  log::info(id_, "statement runs under approval {}", review_id);
+  co_return Status::ok();
 }
 
 asio::awaitable<Status> Session::issueCredential(UpstreamCredentials& creds) {

@@ -41,10 +41,14 @@ asio::awaitable<Result<UpstreamConnection>> connectUpstream(
     const ResourceConfig& resource, const UpstreamCredentials& creds, const StartupParams& params,
     ssl::context* tls_context, std::chrono::milliseconds timeout, size_t max_message);
 
+class Session;
+
 struct CancelTarget {
   std::string host;
   uint16_t port = 0;
   pg::BackendKeyData key;
+  // The client's session, so a cancel also ends a statement held for approval there.
+  std::weak_ptr<Session> session;
 };
 
 // Sends a CancelRequest to the upstream. Best effort, as in PostgreSQL.

@@ -23,6 +23,10 @@ POLICIES = """policies:
   - { id: hr-delete, reason: deleting documents needs a data owner,
       match: { groups: [eng], resource: hr, kinds: [delete] }, action: review,
       scope: statement, mode: fail_fast, approvers: { groups: [data-owners], count: 1 } }
+  - { id: ops-all, match: { groups: [eng], resource: ops }, allow: [read, session, write] }
+  - { id: ops-delete, reason: deletes wait for a data owner,
+      match: { groups: [eng], resource: ops, kinds: [delete] }, action: review,
+      scope: statement, mode: wait, approvers: { groups: [data-owners], count: 1 } }
   - { id: short-read, match: { groups: [eng], resource: short }, allow: [read, session] }
   - { id: short-session, reason: short windows, match: { groups: [eng], resource: short },
       action: review, scope: session, mode: fail_fast,
@@ -35,7 +39,8 @@ class JitGateway(Gateway):
         super().__init__(pg, static_auth=False, policies=POLICIES, admin=True,
                          resources=[{"name": "kb", "database": "kb"},
                                     {"name": "hr", "database": "kb"},
-                                    {"name": "short", "database": "kb"}])
+                                    {"name": "short", "database": "kb"},
+                                    {"name": "ops", "database": "kb"}])
         keys = self.dir / "keys"
         keys.mkdir()
         subprocess.run([str(JITGATE), "audit", "keygen", "--signing-key", str(keys / "sign.pem"),
@@ -221,3 +226,71 @@ def test_statement_needing_approval_cannot_be_prepared_as_named(gw, idp):
         with pytest.raises(psycopg.errors.InsufficientPrivilege) as e:
             conn.execute("delete from scratch where id = 7", prepare=True)
         assert "cannot be prepared as a named statement" in str(e.value)
+
+
+def wait_for_review(gw, token, requester):
+    deadline = time.time() + 15
+    while time.time() < deadline:
+        mine = [r for r in pending_reviews(gw, token)
+                if r["resource"] == "ops" and r["requester"]["subject"] == requester]
+        if mine:
+            return mine[0]
+        time.sleep(0.2)
+    raise AssertionError("no pending review for the held statement")
+
+
+def test_statement_held_in_wait_mode_runs_once_approved(gw, idp, pg):
+    pg.sql("CREATE TABLE IF NOT EXISTS held (id int); INSERT INTO held VALUES (1), (2);"
+           "ALTER TABLE held OWNER TO app", db="kb")
+    heidi = idp.token(user="heidi", groups=["eng"], email="heidi@corp.example")
+    bob = idp.token(user="bob", groups=["data-owners"], email="bob@corp.example")
+    notices, result = [], {}
+    conn = psycopg.connect(gw.dsn(db="ops", password=heidi), autocommit=True)
+    conn.add_notice_handler(lambda d: notices.append(d.message_primary))
+
+    def run():
+        try:
+            result["status"] = conn.execute("delete from held where id = 1").statusmessage
+        except Exception as e:
+            result["error"] = e
+
+    t = threading.Thread(target=run)
+    t.start()
+    review = wait_for_review(gw, bob, "heidi")
+    assert t.is_alive(), "the statement should be held while its review is pending"
+    gw.review(bob, "approve", review["id"])
+    t.join(timeout=20)
+    assert result.get("status") == "DELETE 1", result
+    assert any("waiting for approval of review" in n for n in notices), notices
+    assert conn.execute("select count(*) from held").fetchone() == (1,)
+    conn.close()
+
+
+def test_held_statement_ends_on_cancel_and_on_rejection(gw, idp):
+    ivan = idp.token(user="ivan", groups=["eng"], email="ivan@corp.example")
+    bob = idp.token(user="bob", groups=["data-owners"], email="bob@corp.example")
+    conn = psycopg.connect(gw.dsn(db="ops", password=ivan), autocommit=True)
+    result = {}
+
+    def run(key):
+        try:
+            conn.execute("delete from held where id = 2")
+            result[key] = "ran"
+        except Exception as e:
+            result[key] = e
+
+    t = threading.Thread(target=run, args=("cancel",))
+    t.start()
+    wait_for_review(gw, bob, "ivan")
+    conn.cancel()
+    t.join(timeout=20)
+    assert isinstance(result["cancel"], psycopg.errors.QueryCanceled), result
+    assert conn.execute("select 1").fetchone() == (1,)  # the session goes on
+    t = threading.Thread(target=run, args=("reject",))
+    t.start()
+    review = wait_for_review(gw, bob, "ivan")
+    gw.review(bob, "reject", review["id"], "--comment", "no")
+    t.join(timeout=20)
+    assert isinstance(result["reject"], psycopg.errors.InsufficientPrivilege), result
+    assert "was not approved (rejected" in str(result["reject"])
+    conn.close()
