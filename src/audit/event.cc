@@ -54,8 +54,8 @@ void ResultRowsEvent::setRawRows(const std::vector<Row>& raw) {
 
 std::string_view typeName(const EventBody& body) {
   static constexpr std::string_view kNames[] = {
-      "connect",    "auth",  "statement", "result_start", "result_rows",
-      "result_end", "error", "cancel",    "session_end",  "replay", "access"};
+      "connect", "auth",   "statement",   "result_start", "result_rows", "result_end",
+      "error",   "cancel", "session_end", "replay",       "access"};
   return kNames[body.index()];
 }
 

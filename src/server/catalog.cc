@@ -9,22 +9,6 @@ namespace {
 
 constexpr auto kTtl = std::chrono::seconds(60);
 
-const char* libpqSslMode(SslMode m) {
-  switch (m) {
-    case SslMode::kDisable:
-      return "disable";
-    case SslMode::kPrefer:
-      return "prefer";
-    case SslMode::kRequire:
-      return "require";
-    case SslMode::kVerifyCa:
-      return "verify-ca";
-    case SslMode::kVerifyFull:
-      return "verify-full";
-  }
-  return "prefer";
-}
-
 }  // namespace
 
 CatalogCache::~CatalogCache() {
@@ -60,7 +44,7 @@ Status CatalogCache::connectLocked() {
                                    "password", "sslmode", "application_name", "connect_timeout"};
   std::vector<const char*> values = {upstream_.host.c_str(),     port.c_str(),
                                      upstream_.database.c_str(), upstream_.user.c_str(),
-                                     upstream_.password.c_str(), libpqSslMode(upstream_.sslmode),
+                                     upstream_.password.c_str(), sslModeName(upstream_.sslmode),
                                      "jitgate-catalog",          "5"};
   if (!upstream_.sslrootcert.empty()) {
     keys.push_back("sslrootcert");

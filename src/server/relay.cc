@@ -89,6 +89,28 @@ void compact(std::string& buf, size_t& used, size_t consumed) {
   }
 }
 
+// Sends what the client pump collected to the upstream. In strict durability the statements in
+// it are in the audit log first. All arguments live in the caller's frame.
+asio::awaitable<Status> sendUpstream(Batch& batch, const std::string& in,
+                                     std::vector<asio::const_buffer>& bufs, Stream& upstream,
+                                     SessionAudit* audit, bool recorded) {
+  if (recorded && audit != nullptr && audit->strict()) {
+    if (Status st = co_await audit->durable(); !st) {
+      co_return st;
+    }
+  }
+  if (!batch.empty()) {
+    batch.buffers(in, bufs);
+    auto [ec, n] = co_await upstream.write(bufs);
+    batch.clear();
+    if (ec) {
+      co_return Status::error(Code::kUnavailable,
+                              "lost connection to the upstream server: " + ec.message(), "08006");
+    }
+  }
+  co_return Status::ok();
+}
+
 }  // namespace
 
 asio::awaitable<Status> Session::relay() {
@@ -132,21 +154,11 @@ asio::awaitable<Status> Session::clientPump() {
         bool refused = refuseStatement(frame, substitute, error);
         if (!refused && !hold_review_.empty()) {
           // Statements before this one go on; this one waits for its review.
-          if (recorded && audit_ && audit_->strict()) {
-            if (Status st = co_await audit_->durable(); !st) {
-              co_return st;
-            }
+          Status sent = co_await sendUpstream(batch, in, bufs, *upstream_, audit_.get(), recorded);
+          if (!sent) {
+            co_return sent;
           }
-          if (!batch.empty()) {
-            batch.buffers(in, bufs);
-            auto [wec, wn] = co_await upstream_->write(bufs);
-            batch.clear();
-            if (wec) {
-              co_return Status::error(Code::kUnavailable,
-                                      "lost connection to the upstream server: " + wec.message(),
-                                      "08006");
-            }
-          }
+          recorded = false;
           Status held = co_await holdForApproval();
           hold_review_.clear();
           if (!held) {
@@ -194,20 +206,10 @@ asio::awaitable<Status> Session::clientPump() {
         break;
       }
     }
-    if (recorded && audit_ && audit_->strict()) {
-      // Strict durability: a statement is in the log before it reaches the upstream.
-      if (Status st = co_await audit_->durable(); !st) {
-        co_return st;
-      }
-    }
-    if (!batch.empty()) {
-      batch.buffers(in, bufs);
-      auto [ec, n] = co_await upstream_->write(bufs);
-      batch.clear();
-      if (ec) {
-        co_return Status::error(Code::kUnavailable,
-                                "lost connection to the upstream server: " + ec.message(), "08006");
-      }
+    // Strict durability: a statement is in the log before it reaches the upstream.
+    Status sent = co_await sendUpstream(batch, in, bufs, *upstream_, audit_.get(), recorded);
+    if (!sent) {
+      co_return sent;
     }
     if (client_terminated_) {
       co_return Status::ok();
