@@ -16,7 +16,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "e2e"))
-from harness import JITGATE, Gateway, PgServer  # noqa: E402
+from harness import Gateway, PgServer, make_keys  # noqa: E402
 
 PGBENCH = "/usr/lib/postgresql/15/bin/pgbench"
 
@@ -45,11 +45,7 @@ def main():
     args = ap.parse_args()
     with PgServer() as pg:
         pg.create_db("bench")
-        d = pg.dir / "audit-bench"
-        d.mkdir()
-        subprocess.run([str(JITGATE), "audit", "keygen", "--signing-key", str(d / "sign.pem"),
-                        "--public-key", str(d / "sign.pub"), "--raw-key", str(d / "raw.key")],
-                       check=True, capture_output=True)
+        d = make_keys(pg.dir / "audit-bench")
         gws = {mode: Gateway(pg, resources=[{"name": "bench"}],
                              extra_yaml=audit_yaml(d, mode)).start()
                for mode in ("none", "off", "batched", "strict")}

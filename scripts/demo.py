@@ -6,7 +6,6 @@ and jitgate with its SQLite store in front. A RAG retriever authenticates with a
 token, gets masked chunks, is refused customer records until a data owner approves, and the
 session is then found in the audit log and replayed. Everything is local and removed at the end.
 """
-import os
 import re
 import subprocess
 import sys
@@ -19,7 +18,7 @@ sys.path.insert(0, str(ROOT / "examples"))
 
 import psycopg  # noqa: E402
 
-from harness import JITGATE, PSQL, Gateway, PgServer  # noqa: E402
+from harness import JITGATE, PSQL, Gateway, PgServer, make_keys  # noqa: E402
 from oidc_provider import OidcProvider  # noqa: E402
 import rag_retriever  # noqa: E402
 
@@ -81,12 +80,7 @@ def main():
                        " || ' customers' from chunks", db="kb").strip())
         print(f"    OIDC provider (oidc-provider) at {idp.issuer}")
 
-        state = Path(pg.dir) / "jitgate-state"
-        state.mkdir()
-        (state / "mask.key").write_bytes(os.urandom(32))
-        os.chmod(state / "mask.key", 0o600)
-        run("audit", "keygen", "--signing-key", str(state / "sign.pem"), "--public-key",
-            str(state / "sign.pub"), "--raw-key", str(state / "raw.key"))
+        state = make_keys(Path(pg.dir) / "jitgate-state")
 
         step("jitgate in front of it: OIDC tokens, SQL policy, masking, approvals, strict audit")
         gw = DemoGateway(pg, idp, state).start()

@@ -59,6 +59,21 @@ def make_cert(directory, cn="localhost"):
     return cert, key
 
 
+def make_keys(directory):
+    """Audit signing key (sign.pem/sign.pub), raw-payload key (raw.key) and masking key
+    (mask.key) in `directory`, created with the real `jitgate audit keygen`."""
+    keys = Path(directory)
+    keys.mkdir(parents=True, exist_ok=True)
+    r = subprocess.run([str(JITGATE), "audit", "keygen", "--signing-key", str(keys / "sign.pem"),
+                        "--public-key", str(keys / "sign.pub"), "--raw-key",
+                        str(keys / "raw.key")], capture_output=True, text=True)
+    if r.returncode != 0:
+        raise RuntimeError("jitgate audit keygen failed: " + r.stderr)
+    (keys / "mask.key").write_bytes(os.urandom(32))
+    os.chmod(keys / "mask.key", 0o600)
+    return keys
+
+
 class PgServer:
     """initdb + postgres as the unprivileged `postgres` OS user, on a free loopback port.
 
@@ -102,20 +117,24 @@ class PgServer:
             conf += ["ssl = on", "ssl_cert_file = 'server.crt'", "ssl_key_file = 'server.key'"]
         with open(data / "postgresql.conf", "a") as f:
             f.write("\n".join(conf) + "\n")
+        self._launch("w")
+        self.sql(f"CREATE ROLE app LOGIN PASSWORD '{self.APP_PASSWORD}'")
+        return self
+
+    def _launch(self, log_mode):
+        """Starts the server on the existing data directory and waits until it accepts."""
         self.proc = subprocess.Popen(
-            ["runuser", "-u", "postgres", "--", str(PG_BIN / "postgres"), "-D", str(data)],
-            stdout=open(self.log, "w"), stderr=subprocess.STDOUT, start_new_session=True)
+            ["runuser", "-u", "postgres", "--", str(PG_BIN / "postgres"), "-D",
+             str(self.dir / "data")],
+            stdout=open(self.log, log_mode), stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.time() + 30
         while time.time() < deadline:
             r = subprocess.run([str(PG_BIN / "pg_isready"), "-h", str(self.dir), "-p",
                                 str(self.port)], capture_output=True)
             if r.returncode == 0:
-                break
+                return
             time.sleep(0.1)
-        else:
-            raise RuntimeError("postgres did not start: " + self.log.read_text())
-        self.sql(f"CREATE ROLE app LOGIN PASSWORD '{self.APP_PASSWORD}'")
-        return self
+        raise RuntimeError("postgres did not start: " + self.log.read_text())
 
     def sql(self, statement, db="postgres"):
         """Runs SQL as the superuser over the Unix socket; returns stdout."""
@@ -148,18 +167,7 @@ class PgServer:
 
     def restart(self):
         self.stop()
-        data = self.dir / "data"
-        self.proc = subprocess.Popen(
-            ["runuser", "-u", "postgres", "--", str(PG_BIN / "postgres"), "-D", str(data)],
-            stdout=open(self.log, "a"), stderr=subprocess.STDOUT, start_new_session=True)
-        deadline = time.time() + 30
-        while time.time() < deadline:
-            r = subprocess.run([str(PG_BIN / "pg_isready"), "-h", str(self.dir), "-p",
-                                str(self.port)], capture_output=True)
-            if r.returncode == 0:
-                return
-            time.sleep(0.1)
-        raise RuntimeError("postgres did not restart")
+        self._launch("a")
 
     def cleanup(self):
         self.stop()
@@ -239,6 +247,25 @@ class Gateway:
     @property
     def admin_url(self):
         return f"http://127.0.0.1:{self.admin_port}"
+
+    def admin(self, method, path, token=None, body=None, **query):
+        """One admin API call; returns (status, parsed JSON body)."""
+        import json
+        import urllib.error
+        import urllib.parse
+        import urllib.request
+        url = self.admin_url + path + ("?" + urllib.parse.urlencode(query) if query else "")
+        data = json.dumps(body).encode() if body is not None else None
+        req = urllib.request.Request(url, data=data, method=method)
+        if token:
+            req.add_header("Authorization", "Bearer " + token)
+        if data is not None:
+            req.add_header("Content-Type", "application/json")
+        try:
+            with urllib.request.urlopen(req, timeout=15) as res:
+                return res.status, json.loads(res.read() or b"null")
+        except urllib.error.HTTPError as err:
+            return err.code, json.loads(err.read() or b"null")
 
     def dsn(self, db="kb", password=None, sslmode=None, **extra):
         parts = {"host": "127.0.0.1", "port": self.port, "dbname": db, "user": "alice",

@@ -15,7 +15,6 @@ fixtures of any scope; `node` and `npm ci` (scripts/deps.sh) are prerequisites.
 """
 import base64
 import json
-import os
 import shutil
 import subprocess
 import tempfile

@@ -9,8 +9,6 @@ import os
 import subprocess
 import threading
 import time
-import urllib.error
-import urllib.request
 
 import pytest
 
@@ -68,21 +66,6 @@ def people(idp):
     }
 
 
-def api(gw, method, path, token=None, body=None):
-    """One admin API call; returns (status, parsed JSON body)."""
-    data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(gw.admin_url + path, data=data, method=method)
-    if token:
-        req.add_header("Authorization", "Bearer " + token)
-    if data is not None:
-        req.add_header("Content-Type", "application/json")
-    try:
-        with urllib.request.urlopen(req, timeout=15) as res:
-            return res.status, json.loads(res.read() or b"null")
-    except urllib.error.HTTPError as err:
-        return err.code, json.loads(err.read() or b"null")
-
-
 def cli(gw, token, *args, timeout=30):
     """Runs `jitgate ...` against the admin API with the token in $JITGATE_TOKEN."""
     env = dict(os.environ, JITGATE_TOKEN=token, JITGATE_ADMIN_URL=gw.admin_url,
@@ -98,16 +81,16 @@ def request_via_cli(gw, token, resource, reason, *extra):
 
 
 def test_health_needs_no_token(gw):
-    assert api(gw, "GET", "/healthz") == (200, {"status": "ok"})
+    assert gw.admin("GET", "/healthz") == (200, {"status": "ok"})
 
 
 def test_api_refuses_missing_and_bad_tokens_with_json(gw, people):
-    status, body = api(gw, "GET", "/api/v1/reviews")
+    status, body = gw.admin("GET", "/api/v1/reviews")
     assert status == 401 and body["error"] == "unauthorized"
-    status, body = api(gw, "GET", "/api/v1/reviews", token="not-a-token")
+    status, body = gw.admin("GET", "/api/v1/reviews", token="not-a-token")
     assert status == 401 and body["error"] == "unauthorized"
     forged = people["bob"][:-4] + ("AAAA" if not people["bob"].endswith("AAAA") else "BBBB")
-    assert api(gw, "GET", "/api/v1/reviews", token=forged)[0] == 401
+    assert gw.admin("GET", "/api/v1/reviews", token=forged)[0] == 401
     assert people["bob"] not in gw.log_text()
 
 
@@ -154,10 +137,10 @@ def test_ask_ahead_then_two_distinct_approvers_make_a_grant(gw, people):
 
 def test_self_approval_is_refused_with_403(gw, people):
     # Carol is an engineer and a data owner: she may ask, and approve others, not herself.
-    status, review = api(gw, "POST", "/api/v1/reviews", people["carol"],
+    status, review = gw.admin("POST", "/api/v1/reviews", people["carol"],
                          {"resource": "hr", "reason": "payroll check", "duration": "10m"})
     assert status == 201, review
-    status, body = api(gw, "POST", f"/api/v1/reviews/{review['id']}/approve", people["carol"], {})
+    status, body = gw.admin("POST", f"/api/v1/reviews/{review['id']}/approve", people["carol"], {})
     assert status == 403 and body["error"] == "forbidden"
     assert "own review" in body["message"]
 
@@ -168,18 +151,18 @@ def test_rejection_is_final_and_visible_to_the_requester(gw, people):
     assert rejected.returncode == 0 and "rejected" in rejected.stdout, rejected.stderr
     status = cli(gw, people["eve"], "request", "status", review["id"])
     assert status.returncode == 1 and "rejected" in status.stdout and "no need" in status.stdout
-    assert api(gw, "POST", f"/api/v1/reviews/{review['id']}/approve", people["carol"], {})[0] == 409
+    assert gw.admin("POST", f"/api/v1/reviews/{review['id']}/approve", people["carol"], {})[0] == 409
 
 
 def test_reviews_are_listed_to_approvers_and_to_their_requesters_only(gw, people):
     mine = request_via_cli(gw, people["eve"], "kb", "listing test")
-    status, body = api(gw, "GET", "/api/v1/reviews?state=pending", people["bob"])
+    status, body = gw.admin("GET", "/api/v1/reviews?state=pending", people["bob"])
     assert status == 200 and mine["id"] in [r["id"] for r in body["reviews"]]
-    status, body = api(gw, "GET", "/api/v1/reviews", people["alice"])
+    status, body = gw.admin("GET", "/api/v1/reviews", people["alice"])
     assert status == 200
     assert all(r["requester"]["email"] == "alice@corp.example" for r in body["reviews"])
-    assert api(gw, "GET", f"/api/v1/reviews/{mine['id']}", people["alice"])[0] == 403
-    assert api(gw, "GET", "/api/v1/reviews/r-doesnotexist", people["bob"])[0] == 404
+    assert gw.admin("GET", f"/api/v1/reviews/{mine['id']}", people["alice"])[0] == 403
+    assert gw.admin("GET", "/api/v1/reviews/r-doesnotexist", people["bob"])[0] == 404
     listed = cli(gw, people["bob"], "review", "list", "--state", "pending")
     assert listed.returncode == 0 and mine["id"] in listed.stdout
 
@@ -188,17 +171,17 @@ def test_revoking_a_grant(gw, people):
     review = request_via_cli(gw, people["alice"], "hr", "quarter close", "--for", "5m")
     approved = cli(gw, people["bob"], "review", "approve", review["id"])
     assert approved.returncode == 0, approved.stderr
-    grant = api(gw, "GET", f"/api/v1/reviews/{review['id']}", people["alice"])[1]["grant_id"]
-    status, body = api(gw, "POST", f"/api/v1/grants/{grant}/revoke", people["eve"], {})
+    grant = gw.admin("GET", f"/api/v1/reviews/{review['id']}", people["alice"])[1]["grant_id"]
+    status, body = gw.admin("POST", f"/api/v1/grants/{grant}/revoke", people["eve"], {})
     assert status == 403
     revoked = cli(gw, people["carol"], "review", "revoke", grant, "--reason", "quarter closed")
     assert revoked.returncode == 0, revoked.stderr
-    status, body = api(gw, "GET", f"/api/v1/grants/{grant}", people["alice"])
+    status, body = gw.admin("GET", f"/api/v1/grants/{grant}", people["alice"])
     assert body["state"] == "revoked" and body["ended_by"] == "carol@corp.example"
     assert body["end_reason"] == "quarter closed"
     again = cli(gw, people["carol"], "review", "revoke", grant)
     assert again.returncode == 1 and "already revoked" in again.stderr
-    assert api(gw, "POST", "/api/v1/grants/g-nothing/revoke", people["bob"], {})[0] == 404
+    assert gw.admin("POST", "/api/v1/grants/g-nothing/revoke", people["bob"], {})[0] == 404
 
 
 def test_two_approvers_racing_do_not_double_decide(gw, people):
@@ -208,7 +191,7 @@ def test_two_approvers_racing_do_not_double_decide(gw, people):
 
     def approve(who):
         barrier.wait()
-        results.append(api(gw, "POST", f"/api/v1/reviews/{review['id']}/approve",
+        results.append(gw.admin("POST", f"/api/v1/reviews/{review['id']}/approve",
                            people[who], {"comment": who}))
 
     threads = [threading.Thread(target=approve, args=(w,)) for w in ("bob", "carol")]
@@ -217,7 +200,7 @@ def test_two_approvers_racing_do_not_double_decide(gw, people):
     for t in threads:
         t.join()
     assert sorted(s for s, _ in results) == [200, 409]
-    shown = api(gw, "GET", f"/api/v1/reviews/{review['id']}", people["bob"])[1]
+    shown = gw.admin("GET", f"/api/v1/reviews/{review['id']}", people["bob"])[1]
     assert shown["state"] == "approved" and len(shown["decisions"]) == 1
 
 

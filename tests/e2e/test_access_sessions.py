@@ -5,12 +5,11 @@ import re
 import subprocess
 import threading
 import time
-import urllib.request
 
 import psycopg
 import pytest
 
-from harness import JITGATE, Gateway
+from harness import JITGATE, Gateway, make_keys
 from oidc_provider import OidcProvider
 
 POLICIES = """policies:
@@ -41,11 +40,7 @@ class JitGateway(Gateway):
                                     {"name": "hr", "database": "kb"},
                                     {"name": "short", "database": "kb"},
                                     {"name": "ops", "database": "kb"}])
-        keys = self.dir / "keys"
-        keys.mkdir()
-        subprocess.run([str(JITGATE), "audit", "keygen", "--signing-key", str(keys / "sign.pem"),
-                        "--public-key", str(keys / "sign.pub"), "--raw-key",
-                        str(keys / "raw.key")], check=True, capture_output=True)
+        keys = make_keys(self.dir / "keys")
         self.extra_yaml = (idp.identity_yaml() + f"store: sqlite://{self.dir}/state.db\n" +
                            "access: { pending_expiry: 10m, wait_timeout: 60s }\n" +
                            f"audit: {{ dir: {self.dir}/log, durability: batched, "
@@ -60,12 +55,10 @@ class JitGateway(Gateway):
         return json.loads(r.stdout) if r.stdout.strip() else None
 
     def api(self, method, path, token, body=None):
-        req = urllib.request.Request(f"http://127.0.0.1:{self.admin_port}{path}", method=method,
-                                     data=json.dumps(body).encode() if body is not None else None,
-                                     headers={"Authorization": f"Bearer {token}",
-                                              "Content-Type": "application/json"})
-        with urllib.request.urlopen(req, timeout=10) as resp:
-            return json.loads(resp.read() or b"null")
+        """An admin API call that must succeed; returns its JSON body."""
+        status, result = self.admin(method, path, token, body)
+        assert status < 300, (status, result)
+        return result
 
 
 @pytest.fixture(scope="module")
@@ -94,7 +87,7 @@ def pending_reviews(gw, token):
 def test_session_review_wait_mode_then_grant_reuse(gw, idp):
     alice = idp.token(user="alice", groups=["eng"], email="alice@corp.example")
     bob = idp.token(user="bob", groups=["data-owners"], email="bob@corp.example")
-    notices, result = [], {}
+    result = {}
 
     def connect():
         try:

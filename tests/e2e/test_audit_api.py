@@ -1,31 +1,20 @@
 """The audit HTTP API on the admin listener: statement search and session records for members of
 `audit.auditor_groups`, with real OIDC tokens; 401 without a valid token, 403 for others."""
 import json
-import os
 import re
-import subprocess
 import time
-import urllib.error
-import urllib.parse
-import urllib.request
 
 import psycopg
 import pytest
 
-from harness import JITGATE, Gateway
+from harness import Gateway, make_keys
 from oidc_provider import OidcProvider
 
 
 class AuditGateway(Gateway):
     def __init__(self, pg, idp):
         super().__init__(pg, static_auth=False, admin=True)
-        keys = self.dir / "keys"
-        keys.mkdir()
-        r = subprocess.run([str(JITGATE), "audit", "keygen", "--signing-key",
-                            str(keys / "sign.pem"), "--raw-key", str(keys / "raw.key")],
-                           capture_output=True, text=True)
-        assert r.returncode == 0, r.stderr
-        (keys / "mask.key").write_bytes(os.urandom(32))
+        keys = make_keys(self.dir / "keys")
         self.extra_yaml = (idp.identity_yaml() + f"""store: sqlite://{self.dir}/state.db
 audit:
   dir: {self.dir}/log
@@ -61,20 +50,6 @@ def people(idp):
     }
 
 
-def get(gw, path, token=None, **query):
-    url = f"http://127.0.0.1:{gw.admin_port}{path}"
-    if query:
-        url += "?" + urllib.parse.urlencode(query)
-    req = urllib.request.Request(url)
-    if token:
-        req.add_header("Authorization", "Bearer " + token)
-    try:
-        with urllib.request.urlopen(req, timeout=15) as res:
-            return res.status, json.loads(res.read())
-    except urllib.error.HTTPError as err:
-        return err.code, json.loads(err.read() or b"null")
-
-
 @pytest.fixture(scope="module")
 def session(gw, people):
     """Alice runs a session with a bind parameter and a masked result; returns its id."""
@@ -86,7 +61,7 @@ def session(gw, people):
     # The index is written just after the records are durable: wait for it.
     deadline = time.time() + 10
     while time.time() < deadline:
-        status, hits = get(gw, "/api/v1/audit/statements", people["audrey"], session=sid)
+        status, hits = gw.admin("GET", "/api/v1/audit/statements", people["audrey"], session=sid)
         if status == 200 and len(hits) >= 2:
             break
         time.sleep(0.2)
@@ -95,45 +70,45 @@ def session(gw, people):
 
 def test_no_or_bad_token_is_401(gw, session):
     for path in ("/api/v1/audit/statements", f"/api/v1/audit/sessions/{session}"):
-        status, body = get(gw, path)
+        status, body = gw.admin("GET", path)
         assert status == 401 and body["error"] == "unauthorized"
-        status, body = get(gw, path, token="not-a-token")
+        status, body = gw.admin("GET", path, token="not-a-token")
         assert status == 401 and body["error"] == "unauthorized"
 
 
 def test_non_auditor_is_403(gw, people, session):
     for path in ("/api/v1/audit/statements", f"/api/v1/audit/sessions/{session}"):
-        status, body = get(gw, path, people["alice"])
+        status, body = gw.admin("GET", path, people["alice"])
         assert status == 403 and body["error"] == "forbidden", body
         assert "auditor" in body["message"]
 
 
 def test_auditor_searches_statements(gw, people, session):
-    status, hits = get(gw, "/api/v1/audit/statements", people["audrey"], contains="/* api */")
+    status, hits = gw.admin("GET", "/api/v1/audit/statements", people["audrey"], contains="/* api */")
     assert status == 200 and isinstance(hits, list), hits
     mine = [h for h in hits if h["session"] == session]
     assert mine and mine[0]["email"] == "alice@corp.example"
     assert mine[0]["decision"] == "allow"
-    status, hits = get(gw, "/api/v1/audit/statements", people["audrey"],
+    status, hits = gw.admin("GET", "/api/v1/audit/statements", people["audrey"],
                        user="alice@corp.example", table="public.customers",
                        since="1h", limit="5")
     assert status == 200 and any(h["session"] == session for h in hits), hits
     assert len(hits) <= 5
-    status, hits = get(gw, "/api/v1/audit/statements", people["audrey"], user="nobody@x")
+    status, hits = gw.admin("GET", "/api/v1/audit/statements", people["audrey"], user="nobody@x")
     assert (status, hits) == (200, [])
 
 
 def test_bad_parameters_are_400(gw, people, session):
     for query in ({"limit": "0"}, {"limit": "many"}, {"since": "yesterday-ish"},
                   {"decision": "maybe"}, {"colour": "blue"}):
-        status, body = get(gw, "/api/v1/audit/statements", people["audrey"], **query)
+        status, body = gw.admin("GET", "/api/v1/audit/statements", people["audrey"], **query)
         assert status == 400 and body["error"] == "bad_request", (query, body)
-    status, body = get(gw, "/api/v1/audit/sessions/bad%20id", people["audrey"])
+    status, body = gw.admin("GET", "/api/v1/audit/sessions/bad%20id", people["audrey"])
     assert status == 400, body
 
 
 def test_auditor_reads_a_session_masked_view_only(gw, people, session):
-    status, body = get(gw, f"/api/v1/audit/sessions/{session}", people["audrey"])
+    status, body = gw.admin("GET", f"/api/v1/audit/sessions/{session}", people["audrey"])
     assert status == 200, body
     assert body["session"] == session and body["truncated"] is False
     types = [r["type"] for r in body["records"]]
@@ -145,5 +120,5 @@ def test_auditor_reads_a_session_masked_view_only(gw, people, session):
     assert "ada@example.com" not in text  # masked, as the client saw it
     assert "select name, email from customers" in text
     assert people["alice"] not in text
-    status, body = get(gw, "/api/v1/audit/sessions/s-doesnotexist", people["audrey"])
+    status, body = gw.admin("GET", "/api/v1/audit/sessions/s-doesnotexist", people["audrey"])
     assert status == 404 and body["error"] == "not_found"

@@ -6,20 +6,15 @@ import subprocess
 import threading
 import time
 
-import pytest
 
 import pgwire
-from harness import JITGATE, Gateway
+from harness import JITGATE, Gateway, make_keys
 
 PGBENCH = "/usr/lib/postgresql/15/bin/pgbench"
 
 
 def keygen(keys):
-    keys.mkdir()
-    r = subprocess.run([str(JITGATE), "audit", "keygen", "--signing-key", str(keys / "sign.pem"),
-                        "--public-key", str(keys / "sign.pub"), "--raw-key",
-                        str(keys / "raw.key")], capture_output=True, text=True)
-    assert r.returncode == 0, r.stderr
+    make_keys(keys)
 
 
 class Counter(threading.Thread):

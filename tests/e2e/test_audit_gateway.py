@@ -7,19 +7,13 @@ import subprocess
 import psycopg
 import pytest
 
-from harness import JITGATE, Gateway
+from harness import JITGATE, Gateway, make_keys
 
 
 @pytest.fixture(scope="module")
 def audit_gw(pg, tmp_path_factory):
     d = tmp_path_factory.mktemp("audit")
-    keys = d / "keys"
-    keys.mkdir()
-    r = subprocess.run([str(JITGATE), "audit", "keygen", "--signing-key", str(keys / "sign.pem"),
-                        "--public-key", str(keys / "sign.pub"), "--raw-key",
-                        str(keys / "raw.key")], capture_output=True, text=True)
-    assert r.returncode == 0, r.stderr
-    (keys / "mask.key").write_bytes(os.urandom(32))
+    keys = make_keys(d / "keys")
     yaml = f"""store: sqlite://{d}/state.db
 audit:
   dir: {d}/log
@@ -128,11 +122,7 @@ def test_invalid_utf8_from_a_client_cannot_break_the_log(pg, tmp_path):
     """A client controls statement text: bytes that are not UTF-8 must not make a record
     unparseable (that would let any client corrupt the audit trail)."""
     import pgwire
-    keys = tmp_path / "keys"
-    keys.mkdir()
-    subprocess.run([str(JITGATE), "audit", "keygen", "--signing-key", str(keys / "sign.pem"),
-                    "--public-key", str(keys / "sign.pub"), "--raw-key", str(keys / "raw.key")],
-                   check=True, capture_output=True)
+    keys = make_keys(tmp_path / "keys")
     gw = Gateway(pg, tls=False, extra_yaml=f"""audit:
   dir: {tmp_path}/log
   durability: strict

@@ -1,26 +1,19 @@
 """`jitgate replay SESSION --sandbox DSN`: the recorded read-only statements are re-run in a
 read-only transaction on a sandbox database and compared with the recording by row hashes."""
 import json
-import os
 import re
 import subprocess
 
 import psycopg
 import pytest
 
-from harness import JITGATE, Gateway
+from harness import JITGATE, Gateway, make_keys
 
 
 @pytest.fixture(scope="module")
 def sandbox_gw(pg, tmp_path_factory):
     d = tmp_path_factory.mktemp("sandbox")
-    keys = d / "keys"
-    keys.mkdir()
-    r = subprocess.run([str(JITGATE), "audit", "keygen", "--signing-key", str(keys / "sign.pem"),
-                        "--public-key", str(keys / "sign.pub"), "--raw-key",
-                        str(keys / "raw.key")], capture_output=True, text=True)
-    assert r.returncode == 0, r.stderr
-    (keys / "mask.key").write_bytes(os.urandom(32))
+    keys = make_keys(d / "keys")
     pg.create_db("sandboxkb")
     pg.sql("""
         CREATE TABLE customers (id int PRIMARY KEY, name text, email text);

@@ -67,7 +67,6 @@ def test_bad_tokens_refused(oidc_gw, idp, case, expect):
         good = idp.token(client="rag-indexer", groups=["rag"])
         head, payload, sig = good.split(".")
         token = ".".join([head, payload, sig[:10] + ("A" if sig[10] != "A" else "B") + sig[11:]])
-    import pgwire
     # Over TLS with libpq for the message, and raw to see the SQLSTATE on a plaintext listener.
     with pytest.raises(psycopg.OperationalError) as e:
         psycopg.connect(dsn(oidc_gw, token))

@@ -1,7 +1,6 @@
 """The policy author's tools through the real binary: explain and golden-table tests."""
 import json
 import subprocess
-from pathlib import Path
 
 from harness import JITGATE, ROOT
 
