@@ -106,13 +106,27 @@ def test_key_rotation_without_restart(oidc_gw, idp):
 
 
 def test_plaintext_token_refused(pg, idp):
+    """A token is only asked for over TLS, unless loopback plaintext is explicitly allowed."""
+    import signal
     gw = Gateway(pg, tls=True, require_tls=False, static_auth=False, policies=POLICIES,
                  extra_yaml=idp.identity_yaml())
     gw.start()
     try:
         token = idp.token(client="rag-indexer", groups=["rag"])
-        # allow_plaintext_loopback is on in the harness, so loopback plaintext is accepted...
+        # The harness allows plaintext on loopback: accepted.
         with psycopg.connect(dsn(gw, token, sslmode="disable")) as conn:
+            assert conn.execute("select 1").fetchone() == (1,)
+        # Without that setting the gateway refuses to ask for the token in the clear.
+        gw.config.write_text(gw.config.read_text().replace("allow_plaintext_loopback: true",
+                                                           "allow_plaintext_loopback: false"))
+        gw.signal(signal.SIGHUP)
+        deadline = time.time() + 10
+        while "configuration reloaded" not in gw.log_text() and time.time() < deadline:
+            time.sleep(0.05)
+        with pytest.raises(psycopg.OperationalError) as e:
+            psycopg.connect(dsn(gw, token, sslmode="disable"))
+        assert "over an unencrypted connection" in str(e.value)
+        with psycopg.connect(dsn(gw, token, sslmode="require")) as conn:
             assert conn.execute("select 1").fetchone() == (1,)
     finally:
         gw.cleanup()
