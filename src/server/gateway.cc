@@ -288,6 +288,12 @@ Status Gateway::startAccess() {
           },
           /*authenticated=*/false);
     }
+    admin_->addRoute(
+        boost::beast::http::verb::get, "/metrics",
+        [this](const AdminRequest&) {
+          return AdminResponse{200, "text/plain; version=0.0.4", metricsText(), {}};
+        },
+        /*authenticated=*/false);
     if (cfg.audit) {
       registerAuditRoutes(*admin_, store_.get(),
                           [this] { return runtime()->config->audit.value_or(audit::Settings{}); });
@@ -295,6 +301,30 @@ Status Gateway::startAccess() {
     log::info("", "admin API listening on {}", cfg.listen_admin.str());
   }
   return Status::ok();
+}
+
+// Counters in the Prometheus text format: nothing in them identifies a caller or a query.
+std::string Gateway::metricsText() const {
+  sql::CacheStats c = classifier_.stats();
+  std::string out;
+  auto metric = [&out](std::string_view name, std::string_view type, std::string_view help,
+                       uint64_t value) {
+    out += fmt::format("# HELP {0} {1}\n# TYPE {0} {2}\n{0} {3}\n", name, help, type, value);
+  };
+  metric("jitgate_sessions", "gauge", "Client sessions open now.", sessionCount());
+  metric("jitgate_classifier_hits_total", "counter",
+         "Statement classifications answered from the cache.", c.hits);
+  metric("jitgate_classifier_normalized_hits_total", "counter",
+         "Cache hits on a literal variant of a cached statement.", c.normalized_hits);
+  metric("jitgate_classifier_misses_total", "counter", "Statements parsed by libpg_query.",
+         c.misses);
+  metric("jitgate_classifier_evictions_total", "counter", "Cache entries evicted.", c.evictions);
+  metric("jitgate_classifier_parse_errors_total", "counter", "Statements that did not parse.",
+         c.parse_errors);
+  metric("jitgate_classifier_entries", "gauge", "Entries in the classification cache.", c.entries);
+  metric("jitgate_classifier_capacity", "gauge", "Capacity of the classification cache.",
+         c.capacity);
+  return out;
 }
 
 asio::awaitable<void> Gateway::acceptLoop() {

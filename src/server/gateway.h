@@ -86,6 +86,8 @@ class Gateway {
   void addSession(const std::shared_ptr<Session>& s);
   void removeSession(Session* s);
   size_t sessionCount() const;
+  // GET /metrics on the admin listener (Prometheus text format).
+  std::string metricsText() const;
 
  private:
   asio::awaitable<void> acceptLoop();

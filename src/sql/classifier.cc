@@ -119,6 +119,48 @@ struct Classifier::Shard {
   std::unordered_map<std::string_view, std::list<Entry>::iterator, Hash, std::equal_to<>> index;
 };
 
+namespace {
+
+constexpr KindSet kShareableKinds = KindSet((uint64_t{1} << static_cast<int>(Kind::kSelect)) |
+                                            (uint64_t{1} << static_cast<int>(Kind::kInsert)) |
+                                            (uint64_t{1} << static_cast<int>(Kind::kUpdate)) |
+                                            (uint64_t{1} << static_cast<int>(Kind::kDelete)) |
+                                            (uint64_t{1} << static_cast<int>(Kind::kMerge)));
+
+// Whether `c` describes every text that differs from the classified one only in constant values:
+// one plain DML statement whose classification reads no literal (no setting, no search_path, no
+// set_config — which is a kSet kind —, no COPY target, no prepared-statement name).
+bool literalIndependent(const Classification& c) {
+  if (!c.status.isOk() || c.statements.size() != 1) {
+    return false;
+  }
+  const Statement& st = c.statements[0];
+  return kShareableKinds.has(st.kind) && !st.kinds.empty() &&
+         kShareableKinds.containsAll(st.kinds) && st.explained == Kind::kUnknown &&
+         st.settings.empty() && !st.search_path && !st.resets_search_path &&
+         !st.search_path_unknown && !st.copy_program && !st.copy_file && st.prepared_name.empty();
+}
+
+// Normalized-form keys start with a NUL byte, which no exact key holds (texts with a NUL are
+// refused before the cache), so the two kinds of key never collide.
+constexpr char kNormalizedMark = '\0';
+
+// The cache key of `text` with every constant replaced by $n; empty when the text does not parse
+// or holds no constant (its exact key is then the only one).
+std::string normalizedKey(const std::string& text) {
+  PgQueryNormalizeResult r = pg_query_normalize(text.c_str());
+  std::string key;
+  if (r.error == nullptr && r.normalized_query != nullptr && text != r.normalized_query) {
+    key.reserve(text.size() + 1);
+    key += kNormalizedMark;
+    key += r.normalized_query;
+  }
+  pg_query_free_normalize_result(r);
+  return key;
+}
+
+}  // namespace
+
 Classifier::Classifier(size_t cache_entries, size_t max_cached_bytes)
     : shards_(new Shard[kShards]),
       per_shard_(cache_entries == 0 ? 0 : (cache_entries + kShards - 1) / kShards),
@@ -126,17 +168,52 @@ Classifier::Classifier(size_t cache_entries, size_t max_cached_bytes)
 
 Classifier::~Classifier() = default;
 
+Classifier::Shard& Classifier::shardOf(std::string_view key) const {
+  return shards_[(std::hash<std::string_view>{}(key) >> 7) % kShards];
+}
+
+std::shared_ptr<const Classification> Classifier::lookup(std::string_view key) {
+  Shard& shard = shardOf(key);
+  std::lock_guard lock(shard.mu);
+  auto it = shard.index.find(key);
+  if (it == shard.index.end()) {
+    return nullptr;
+  }
+  shard.lru.splice(shard.lru.begin(), shard.lru, it->second);
+  return it->second->value;
+}
+
+void Classifier::insert(std::string key, const std::shared_ptr<const Classification>& value) {
+  Shard& shard = shardOf(key);
+  std::lock_guard lock(shard.mu);
+  if (shard.index.find(key) != shard.index.end()) {
+    return;  // another session classified the same text meanwhile
+  }
+  shard.lru.push_front(Shard::Entry{std::move(key), value});
+  shard.index.emplace(shard.lru.front().key, shard.lru.begin());
+  while (shard.lru.size() > per_shard_) {
+    shard.index.erase(shard.lru.back().key);
+    shard.lru.pop_back();
+    evictions_.fetch_add(1, std::memory_order_relaxed);
+  }
+}
+
 std::shared_ptr<const Classification> Classifier::classify(std::string_view sql) {
-  size_t h = std::hash<std::string_view>{}(sql);
-  Shard& shard = shards_[(h >> 7) % kShards];
-  bool cacheable = per_shard_ > 0 && sql.size() <= max_cached_bytes_;
+  bool cacheable =
+      per_shard_ > 0 && sql.size() <= max_cached_bytes_ && sql.find('\0') == std::string_view::npos;
   if (cacheable) {
-    std::lock_guard lock(shard.mu);
-    auto it = shard.index.find(sql);
-    if (it != shard.index.end()) {
-      shard.lru.splice(shard.lru.begin(), shard.lru, it->second);
+    if (auto hit = lookup(sql)) {
       hits_.fetch_add(1, std::memory_order_relaxed);
-      return it->second->value;
+      return hit;
+    }
+  }
+  std::string text(sql);
+  std::string normalized = cacheable ? normalizedKey(text) : std::string();
+  if (!normalized.empty()) {
+    if (auto hit = lookup(normalized)) {
+      hits_.fetch_add(1, std::memory_order_relaxed);
+      normalized_hits_.fetch_add(1, std::memory_order_relaxed);
+      return hit;
     }
   }
   misses_.fetch_add(1, std::memory_order_relaxed);
@@ -144,19 +221,9 @@ std::shared_ptr<const Classification> Classifier::classify(std::string_view sql)
   if (!result->status.isOk()) {
     parse_errors_.fetch_add(1, std::memory_order_relaxed);
   }
-  if (!cacheable) {
-    return result;
-  }
-  std::lock_guard lock(shard.mu);
-  if (shard.index.find(sql) != shard.index.end()) {
-    return result;  // another session classified the same text meanwhile
-  }
-  shard.lru.push_front(Shard::Entry{std::string(sql), result});
-  shard.index.emplace(shard.lru.front().key, shard.lru.begin());
-  while (shard.lru.size() > per_shard_) {
-    shard.index.erase(shard.lru.back().key);
-    shard.lru.pop_back();
-    evictions_.fetch_add(1, std::memory_order_relaxed);
+  if (cacheable) {
+    bool shared = !normalized.empty() && literalIndependent(*result);
+    insert(shared ? std::move(normalized) : std::move(text), result);
   }
   return result;
 }
@@ -164,6 +231,7 @@ std::shared_ptr<const Classification> Classifier::classify(std::string_view sql)
 CacheStats Classifier::stats() const {
   CacheStats s;
   s.hits = hits_.load(std::memory_order_relaxed);
+  s.normalized_hits = normalized_hits_.load(std::memory_order_relaxed);
   s.misses = misses_.load(std::memory_order_relaxed);
   s.evictions = evictions_.load(std::memory_order_relaxed);
   s.parse_errors = parse_errors_.load(std::memory_order_relaxed);

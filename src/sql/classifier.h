@@ -2,6 +2,17 @@
 //
 // One Classifier is shared by all sessions (thread-safe: the cache is sharded, each shard behind
 // its own mutex). The hot path — a text seen before — is a hash lookup and a shared_ptr copy.
+//
+// Texts that differ only in literal values share one entry. Clients of the simple protocol
+// (psql, pgbench -M simple, ORMs that inline values) send a new text for every value, which an
+// exact-text cache always misses. On an exact miss the text is normalized by libpg_query
+// (pg_query_normalize: every constant replaced by $n, by the real parser, ~5x cheaper than a full
+// classification) and looked up again under that form. Only classifications that cannot depend
+// on a literal value are shared this way: one plain DML statement (select, insert, update,
+// delete, merge) that changes no setting and calls no set_config — so `SELECT 1` and
+// `SELECT 2` share, while `SELECT set_config('role', 'x', false)` or `SET search_path = a` are
+// cached by their exact text only. A shared Statement's `text` is the first variant seen;
+// callers that need the statement's own text use the query they classified (the audit does).
 // A text that does not parse yields a Classification whose status carries SQLSTATE 42601 and
 // the parser's message; callers must deny it (never pass it through). Error results are cached
 // as well, so a client repeating a bad query does not cost a parse each time.
@@ -18,8 +29,9 @@
 namespace jg::sql {
 
 struct CacheStats {
-  uint64_t hits = 0;
-  uint64_t misses = 0;  // parses
+  uint64_t hits = 0;             // every lookup answered from the cache (exact or normalized)
+  uint64_t normalized_hits = 0;  // of which: a literal variant of a cached statement
+  uint64_t misses = 0;           // parses
   uint64_t evictions = 0;
   uint64_t parse_errors = 0;
   uint64_t entries = 0;
@@ -45,10 +57,14 @@ class Classifier {
  private:
   struct Shard;
   static constexpr size_t kShards = 16;
+  Shard& shardOf(std::string_view key) const;
+  std::shared_ptr<const Classification> lookup(std::string_view key);
+  void insert(std::string key, const std::shared_ptr<const Classification>& value);
+
   std::unique_ptr<Shard[]> shards_;
   size_t per_shard_;
   size_t max_cached_bytes_;
-  std::atomic<uint64_t> hits_{0}, misses_{0}, evictions_{0}, parse_errors_{0};
+  std::atomic<uint64_t> hits_{0}, normalized_hits_{0}, misses_{0}, evictions_{0}, parse_errors_{0};
 };
 
 }  // namespace jg::sql

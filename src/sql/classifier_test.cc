@@ -273,7 +273,7 @@ TEST(ClassifierCache, RepeatedTextIsAHit) {
 TEST(ClassifierCache, BoundedAndCountsEvictionsAndErrors) {
   Classifier cl(16);
   for (int i = 0; i < 200; ++i) {
-    (void)cl.classify("SELECT " + std::to_string(i));
+    (void)cl.classify("SELECT * FROM t" + std::to_string(i));
   }
   (void)cl.classify("SELEC oops");
   CacheStats s = cl.stats();
@@ -281,6 +281,75 @@ TEST(ClassifierCache, BoundedAndCountsEvictionsAndErrors) {
   EXPECT_GT(s.evictions, 0u);
   EXPECT_EQ(s.parse_errors, 1u);
   EXPECT_FALSE(cl.classify("SELEC oops")->status.isOk());
+}
+
+TEST(ClassifierCache, LiteralVariantsOfPlainDmlShareOneEntry) {
+  Classifier cl(64);
+  auto a = cl.classify("SELECT abalance FROM pgbench_accounts WHERE aid = 48213");
+  auto b = cl.classify("SELECT abalance FROM pgbench_accounts WHERE aid = 7");
+  auto c = cl.classify("select abalance from pgbench_accounts where aid = 'x'");
+  EXPECT_EQ(a.get(), b.get());
+  EXPECT_NE(a.get(), c.get());  // the text outside the literals differs: its own entry
+  auto d = cl.classify("UPDATE crm.customers SET name = 'b' WHERE id = 2");
+  auto e = cl.classify("UPDATE crm.customers SET name = 'a' WHERE id = 1");
+  EXPECT_EQ(d.get(), e.get());
+  ASSERT_EQ(e->statements.size(), 1u);
+  EXPECT_THAT(e->statements[0].tables, ElementsAre(w("crm", "customers")));
+  CacheStats s = cl.stats();
+  EXPECT_EQ(s.misses, 3u);
+  EXPECT_EQ(s.hits, 2u);
+  EXPECT_EQ(s.normalized_hits, 2u);
+  EXPECT_EQ(s.entries, 3u);
+}
+
+TEST(ClassifierCache, DifferentNamesNeverShare) {
+  Classifier cl(64);
+  auto a = cl.classify("SELECT * FROM t1 WHERE id = 1");
+  auto b = cl.classify("SELECT * FROM t2 WHERE id = 1");
+  auto c = cl.classify("SELECT * FROM \"T1\" WHERE id = 2");
+  auto d = cl.classify("SELECT secret FROM t1 WHERE id = 3");
+  EXPECT_THAT(a->statements[0].tables, ElementsAre(r("", "t1")));
+  EXPECT_THAT(b->statements[0].tables, ElementsAre(r("", "t2")));
+  EXPECT_THAT(c->statements[0].tables, ElementsAre(r("", "T1")));
+  EXPECT_THAT(d->statements[0].columns, ::testing::Contains("secret"));
+  EXPECT_EQ(cl.stats().normalized_hits, 0u);
+}
+
+// Statements whose classification reads a literal are cached by their exact text only.
+TEST(ClassifierCache, LiteralDependentStatementsAreNotShared) {
+  Classifier cl(64);
+  auto a = cl.classify("SELECT set_config('application_name', 'x', false)");
+  auto b = cl.classify("SELECT set_config('role', 'x', false)");
+  EXPECT_THAT(a->statements[0].settings, ElementsAre("application_name"));
+  EXPECT_THAT(b->statements[0].settings, ElementsAre("role"));
+  auto c = cl.classify("SELECT set_config('search_path', 'crm', false)");
+  auto d = cl.classify("SELECT set_config('search_path', 'vault', false)");
+  EXPECT_THAT(*c->statements[0].search_path, ElementsAre("crm"));
+  EXPECT_THAT(*d->statements[0].search_path, ElementsAre("vault"));
+  auto e = cl.classify("SET search_path = crm, 'public'");
+  auto f = cl.classify("SET search_path = crm, 'vault'");
+  EXPECT_THAT(*f->statements[0].search_path, ElementsAre("crm", "vault"));
+  EXPECT_NE(e.get(), f.get());
+  auto g = cl.classify("COPY t FROM '/tmp/a'");
+  auto h = cl.classify("COPY t FROM PROGRAM 'cat /etc/passwd'");
+  EXPECT_TRUE(h->statements[0].copy_program);
+  auto i = cl.classify("SELECT 1; SELECT 2");
+  auto j = cl.classify("SELECT 1; SELECT 3");
+  EXPECT_NE(i.get(), j.get());
+  auto k = cl.classify("EXPLAIN (ANALYZE 'false') DELETE FROM t WHERE id = 1");
+  auto l = cl.classify("EXPLAIN (ANALYZE 'true') DELETE FROM t WHERE id = 1");
+  EXPECT_FALSE(k->statements[0].kinds.has(Kind::kDelete));
+  EXPECT_TRUE(l->statements[0].kinds.has(Kind::kDelete));
+  EXPECT_EQ(cl.stats().normalized_hits, 0u);
+  EXPECT_EQ(cl.classify("SELECT set_config('role', 'x', false)").get(), b.get());  // exact hit
+}
+
+TEST(ClassifierCache, TextsWithNulAreNeverCached) {
+  Classifier cl(64);
+  std::string nul("SELECT 1\0", 9);
+  EXPECT_FALSE(cl.classify(nul)->status.isOk());
+  EXPECT_FALSE(cl.classify(nul)->status.isOk());
+  EXPECT_EQ(cl.stats().entries, 0u);
 }
 
 TEST(ClassifierCache, SharedBetweenThreads) {

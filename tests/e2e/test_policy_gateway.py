@@ -20,8 +20,7 @@ POLICIES = """policies:
 
 @pytest.fixture(scope="module")
 def policy_gw(pg):
-    gw = Gateway(pg, policies=POLICIES,
-                 extra_yaml="")
+    gw = Gateway(pg, policies=POLICIES, admin=True)
     # Static callers are in group rag for this gateway.
     gw.write_config()
     text = gw.config.read_text().replace("password_file: client_password }",
@@ -32,6 +31,7 @@ def policy_gw(pg):
     gw.proc = sp.Popen([str(JITGATE), "serve", "--config", str(gw.config)],
                        stdout=open(gw.log, "a"), stderr=sp.STDOUT)
     wait_port(gw.port, proc=gw.proc)
+    wait_port(gw.admin_port, proc=gw.proc)
     yield gw
     gw.cleanup()
 
@@ -171,3 +171,38 @@ def test_fast_path_function_call_is_refused(pg):
         assert [t for t, _ in pgwire.read_messages(s, until={b"Z"})] == [b"T", b"D", b"C", b"Z"]
     finally:
         gw.cleanup()
+
+
+def metrics(gw):
+    import urllib.request
+    with urllib.request.urlopen(gw.admin_url + "/metrics", timeout=10) as res:
+        assert res.headers["Content-Type"].startswith("text/plain")
+        text = res.read().decode()
+    return {line.split()[0]: int(line.split()[1]) for line in text.splitlines()
+            if line and not line.startswith("#")}
+
+
+def test_literal_variants_share_one_classification(policy_gw):
+    """psql sends values inline: statements that differ only in literals are parsed once, and
+    statements whose meaning depends on a literal are still decided on their own text."""
+    before = metrics(policy_gw)
+    script = "".join(f"select title from documents where doc_id = {i};\n" for i in range(1, 31))
+    r = subprocess.run([PSQL, "-X", "-At", "-v", "ON_ERROR_STOP=1"], env=policy_gw.env(),
+                       input=script, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split("\n")[:3] == ["doc 1", "doc 2", "doc 3"]
+    after = metrics(policy_gw)
+    assert after["jitgate_classifier_misses_total"] - before["jitgate_classifier_misses_total"] <= 2
+    assert after["jitgate_classifier_normalized_hits_total"] - \
+        before["jitgate_classifier_normalized_hits_total"] >= 29
+    with psycopg.connect(policy_gw.dsn(), autocommit=True) as conn:
+        assert metrics(policy_gw)["jitgate_sessions"] >= 1
+        assert conn.execute("select set_config('application_name', 'rag', false)").fetchone() == \
+            ("rag",)
+        with pytest.raises(psycopg.errors.InsufficientPrivilege) as e:
+            conn.execute("select set_config('role', 'postgres', false)")
+        assert "denied by rule" in str(e.value)
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("select email from customers where id = 1")
+        assert conn.execute("select title from documents where doc_id = 7").fetchone() == \
+            ("doc 7",)
