@@ -9,6 +9,7 @@
 #include <string>
 #include <unordered_map>
 
+#include "sql/literal_key.h"
 #include "sql/tree_walker.h"
 
 namespace jg::sql {
@@ -142,17 +143,18 @@ bool literalIndependent(const Classification& c) {
 }
 
 // Normalized-form keys start with a NUL byte, which no exact key holds (texts with a NUL are
-// refused before the cache), so the two kinds of key never collide.
-constexpr char kNormalizedMark = '\0';
-
-// The cache key of `text` with every constant replaced by $n; empty when the text does not parse
-// or holds no constant (its exact key is then the only one).
+// refused before the cache), and a letter naming how they were made, so the kinds of key never
+// collide: literalKey's cheap scan where it applies, libpg_query's normalization otherwise.
 std::string normalizedKey(const std::string& text) {
+  if (std::optional<std::string> scanned = literalKey(text)) {
+    scanned->insert(0, std::string_view("\0L", 2));
+    return std::move(*scanned);
+  }
   PgQueryNormalizeResult r = pg_query_normalize(text.c_str());
   std::string key;
   if (r.error == nullptr && r.normalized_query != nullptr && text != r.normalized_query) {
-    key.reserve(text.size() + 1);
-    key += kNormalizedMark;
+    key.reserve(text.size() + 2);
+    key.append("\0N", 2);
     key += r.normalized_query;
   }
   pg_query_free_normalize_result(r);
