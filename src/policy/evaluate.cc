@@ -213,6 +213,16 @@ Decision Policy::evaluate(const Binding& b, const Request& req) const {
   if (d.role.empty()) {
     d.role = b.session.role;
   }
+  const sql::Statement& st = *req.stmt.stmt;
+  if (d.row_limit > 0 && (st.tag == "DeclareCursorStmt" || st.kinds.has(sql::Kind::kCopyOut))) {
+    // The gateway counts the DataRows of a result: a cursor's FETCHes are results of their own
+    // and COPY TO STDOUT sends no DataRows, so either would carry rows past the limit.
+    return denyWith("builtin:row-limit",
+                    "a rule with a row limit allows neither cursors nor COPY TO (their rows "
+                    "would escape the limit); use LIMIT, or a rule without row_limit",
+                    "row_limit " + std::to_string(d.row_limit) + " of rule " +
+                        std::string(d.rule_id) + "; " + detail::describe(req));
+  }
   return d;
 }
 

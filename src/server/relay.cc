@@ -194,6 +194,10 @@ asio::awaitable<Status> Session::clientPump() {
       if (auto s = tracker_.onFrontend(frame.type, frame.payload); !s) {
         co_return s;
       }
+      if (next_row_limit_ > 0 && (frame.type == pg::fe::kQuery || frame.type == pg::fe::kParse)) {
+        tracker_.limitLastRows(next_row_limit_, next_row_limit_by_);
+        next_row_limit_ = 0;
+      }
       if (audit_ && frame.type == pg::fe::kBind) {
         recordBind(frame.payload);
         recorded = true;
@@ -289,6 +293,13 @@ asio::awaitable<Status> Session::serverPump() {
           discard_until_ready_ = false;
           client_txn_failed_ = tracker_.transactionStatus() == 'T';
         }
+        pos += frame.size;
+        continue;
+      }
+      if (frame.type == pg::be::kDataRow && tracker_.rowLimitExceeded()) {
+        size_t mark;
+        withholdOverLimit(batch.beginExtra(mark));
+        batch.endExtra(mark);
         pos += frame.size;
         continue;
       }
@@ -401,6 +412,22 @@ void Session::recordBind(std::string_view payload) {
   auto it = parse_sql_.find(std::string(b.statement));
   audit_->bind(it == parse_sql_.end() ? std::string_view() : std::string_view(it->second),
                b.statement, params);
+}
+
+// A result went over its row limit: the client gets an error after the rows within the limit,
+// and the rest of the answer is withheld (read and dropped) up to ReadyForQuery.
+void Session::withholdOverLimit(std::string& out) {
+  std::string message =
+      fmt::format("the result has more than {} rows, the limit set by {}; the rest was withheld",
+                  tracker_.currentRowLimit(), tracker_.currentRowLimitBy());
+  log::info(id_, "{}", message);
+  if (audit_) {
+    audit_->error("gateway", "ERROR", "54000", message);
+  }
+  pg::encodeError(out, "ERROR", "54000", message,
+                  "ask for fewer rows (LIMIT, a narrower WHERE), or for a rule with a higher "
+                  "row_limit");
+  discard_until_ready_ = true;
 }
 
 bool Session::recordBackend(const pg::Frame& frame) {

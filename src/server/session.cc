@@ -513,6 +513,10 @@ bool Session::refuseStatement(const pg::Frame& frame, std::string& substitute, s
       parse_sql_[std::string(name)] = std::string(sql);
     }
   }
+  next_row_limit_ = d.allowed() ? d.row_limit : 0;
+  if (next_row_limit_ > 0) {
+    next_row_limit_by_ = fmt::format("rule {}", d.rule_id);
+  }
   if (d.allowed() || !hold_review_.empty()) {
     return false;  // allowed, or held for approval by the client pump
   }

@@ -98,6 +98,8 @@ class Session : public std::enable_shared_from_this<Session> {
   void recordBind(std::string_view payload);
   // Records a result or error event for an upstream message; true when it completes a result.
   bool recordBackend(const pg::Frame& frame);
+  // Appends the error for a result over its row limit and withholds the rest of the answer.
+  void withholdOverLimit(std::string& out);
   asio::awaitable<Status> loadCatalog(const std::vector<uint32_t>& oids);
   // The index of the resource's document id column in `cols`, or -1.
   asio::awaitable<int> documentColumn(const pg::Columns& cols);
@@ -140,6 +142,10 @@ class Session : public std::enable_shared_from_this<Session> {
   // is still open: statements other than transaction control are refused (25P02) until the
   // upstream's transaction has ended or failed too, as PostgreSQL would.
   bool client_txn_failed_ = false;
+  // The row limit of the statement just allowed (policy modifier row_limit), handed to the
+  // tracker with the message; 0 = none.
+  int64_t next_row_limit_ = 0;
+  std::string next_row_limit_by_;
   // A statement held for approval (statement-scope review, wait mode).
   std::string hold_review_, hold_fingerprint_, hold_params_hash_;
   std::function<void()> hold_cancel_;

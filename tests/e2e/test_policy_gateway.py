@@ -206,3 +206,77 @@ def test_literal_variants_share_one_classification(policy_gw):
             conn.execute("select email from customers where id = 1")
         assert conn.execute("select title from documents where doc_id = 7").fetchone() == \
             ("doc 7",)
+
+
+ROW_LIMIT_POLICIES = """policies:
+  - id: capped-read
+    reason: pipelines read a few documents at a time
+    match: { resource: kb }
+    allow: [select, session]
+    row_limit: 10
+"""
+
+
+@pytest.fixture(scope="module")
+def capped_gw(pg):
+    gw = Gateway(pg, policies=ROW_LIMIT_POLICIES).start()
+    yield gw
+    gw.cleanup()
+
+
+def test_row_limit_withholds_the_rest_of_a_result(capped_gw):
+    with psycopg.connect(capped_gw.dsn(), autocommit=True) as conn:
+        rows = conn.execute("select doc_id from documents order by doc_id limit 10").fetchall()
+        assert [r[0] for r in rows] == list(range(1, 11))
+        for prepare in (False, True):
+            with pytest.raises(psycopg.errors.ProgramLimitExceeded) as e:
+                conn.execute("select doc_id from documents where doc_id > %s", [0],
+                             prepare=prepare).fetchall()
+            assert e.value.sqlstate == "54000"
+            assert "more than 10 rows, the limit set by rule capped-read" in str(e.value)
+        # The session stays usable, and a count is one row.
+        assert conn.execute("select count(*) from documents").fetchone() == (100,)
+    with psycopg.connect(capped_gw.dsn()) as conn:
+        # A cursor's FETCHes would each be a result of their own: refused under a row limit.
+        with pytest.raises(psycopg.errors.InsufficientPrivilege) as e:
+            with conn.cursor(name="c1") as cur:
+                cur.execute("select doc_id from documents")
+                cur.fetchall()
+        assert "denied by rule builtin:row-limit" in str(e.value)
+    # psql (simple protocol): the error arrives after the rows within the limit.
+    r = subprocess.run([PSQL, "-X", "-At", "-c", "select doc_id from documents order by doc_id"],
+                       env=capped_gw.env(), capture_output=True, text=True, timeout=60)
+    assert r.returncode != 0
+    assert "more than 10 rows" in r.stderr
+
+
+def test_row_limit_counts_over_the_pieces_of_a_portal(pg):
+    """Executing a limited statement's portal in pieces (Execute with a row count) does not
+    reset the count: the piece that goes over the limit ends in 54000."""
+    import struct
+    import pgwire
+    gw = Gateway(pg, tls=False, policies=ROW_LIMIT_POLICIES).start()
+    try:
+        s = pgwire.connect(gw.port)
+        assert pgwire.password_login(s, {"user": "alice", "database": "kb"},
+                                     Gateway.CLIENT_PASSWORD)[-1][0] == b"Z"
+        s.sendall(pgwire.message(b"Q", b"begin\0"))
+        assert pgwire.read_messages(s, until={b"Z"})[-1] == (b"Z", b"T")
+        sql = b"select doc_id from documents order by doc_id"
+        s.sendall(pgwire.message(b"P", b"\0" + sql + b"\0" + struct.pack("!h", 0)) +
+                  pgwire.message(b"B", b"c\0\0" + struct.pack("!hhh", 0, 0, 0)) +
+                  pgwire.message(b"D", b"Pc\0"))
+        kinds = []
+        for piece in range(3):  # 4 + 4 rows pass, the third piece crosses 10
+            s.sendall(pgwire.message(b"E", b"c\0" + struct.pack("!i", 4)) + pgwire.message(b"S"))
+            msgs = pgwire.read_messages(s, until={b"Z"})
+            kinds.append([t for t, _ in msgs])
+        assert kinds[0] == [b"1", b"2", b"T", b"D", b"D", b"D", b"D", b"s", b"Z"], kinds[0]
+        assert kinds[1] == [b"D", b"D", b"D", b"D", b"s", b"Z"], kinds[1]
+        assert kinds[2] == [b"D", b"D", b"E", b"Z"], kinds[2]
+        s.sendall(pgwire.message(b"Q", b"rollback\0"))
+        assert pgwire.read_messages(s, until={b"Z"})[-1] == (b"Z", b"I")
+        s.sendall(pgwire.message(b"Q", b"select count(*) from documents\0"))
+        assert [t for t, _ in pgwire.read_messages(s, until={b"Z"})] == [b"T", b"D", b"C", b"Z"]
+    finally:
+        gw.cleanup()

@@ -88,6 +88,20 @@ std::string_view Tracker::activeSql() const {
   return {};
 }
 
+void Tracker::limitLastRows(int64_t n, std::string_view by) {
+  if (pending_.empty()) {
+    return;
+  }
+  PendingItem& last = pending_.back();
+  if (last.kind == Pending::kQuery) {
+    last.row_limit = n;
+    last.row_limit_by = std::string(by);
+  } else if (last.kind == Pending::kParse && last.stmt) {
+    last.stmt->row_limit = n;
+    last.stmt->row_limit_by = std::string(by);
+  }
+}
+
 void Tracker::annotateLast(std::string error_message) {
   if (!pending_.empty()) {
     pending_.back().replace_error = std::move(error_message);
@@ -118,6 +132,9 @@ void Tracker::pop() {
   pending_.pop_front();
   resolved_ = false;
   current_ = nullptr;
+  row_limit_ = 0;
+  rows_ = 0;
+  row_limit_by_ = &kNoOne;
 }
 
 Status Tracker::onFrontend(char type, std::string_view payload) {
@@ -127,7 +144,7 @@ Status Tracker::onFrontend(char type, std::string_view payload) {
       if (!decodeQuery(payload, q)) {
         return malformed("Query");
       }
-      return push({Pending::kQuery, 0, std::string(q.sql), nullptr, nullptr, {}});
+      return push({Pending::kQuery, 0, std::string(q.sql), nullptr, nullptr, {}, 0, {}});
     }
     case fe::kParse: {
       Parse p;
@@ -143,7 +160,7 @@ Status Tracker::onFrontend(char type, std::string_view payload) {
       auto stmt = std::make_unique<PreparedStatement>();
       stmt->sql = std::string(p.sql);
       stmt->param_types = p.param_types;
-      return push({Pending::kParse, 0, std::string(p.name), std::move(stmt), nullptr, {}});
+      return push({Pending::kParse, 0, std::string(p.name), std::move(stmt), nullptr, {}, 0, {}});
     }
     case fe::kBind: {
       Bind b;
@@ -158,7 +175,8 @@ Status Tracker::onFrontend(char type, std::string_view payload) {
       auto portal = std::make_unique<Portal>();
       portal->statement = std::string(b.statement);
       portal->result_formats = b.result_formats;
-      return push({Pending::kBind, 0, std::string(b.portal), nullptr, std::move(portal), {}});
+      return push(
+          {Pending::kBind, 0, std::string(b.portal), nullptr, std::move(portal), {}, 0, {}});
     }
     case fe::kDescribe: {
       Describe d;
@@ -170,6 +188,8 @@ Status Tracker::onFrontend(char type, std::string_view payload) {
                    std::string(d.name),
                    nullptr,
                    nullptr,
+                   {},
+                   0,
                    {}});
     }
     case fe::kExecute: {
@@ -177,24 +197,24 @@ Status Tracker::onFrontend(char type, std::string_view payload) {
       if (!decodeExecute(payload, e)) {
         return malformed("Execute");
       }
-      return push({Pending::kExecute, 0, std::string(e.portal), nullptr, nullptr, {}});
+      return push({Pending::kExecute, 0, std::string(e.portal), nullptr, nullptr, {}, 0, {}});
     }
     case fe::kClose: {
       Close c;
       if (!decodeClose(payload, c) || (c.target != 'S' && c.target != 'P')) {
         return malformed("Close");
       }
-      return push({Pending::kClose, c.target, std::string(c.name), nullptr, nullptr, {}});
+      return push({Pending::kClose, c.target, std::string(c.name), nullptr, nullptr, {}, 0, {}});
     }
     case fe::kSync:
-      return decodeEmpty(payload) ? push({Pending::kSync, 0, {}, nullptr, nullptr, {}})
+      return decodeEmpty(payload) ? push({Pending::kSync, 0, {}, nullptr, nullptr, {}, 0, {}})
                                   : malformed("Sync");
     case fe::kFunctionCall: {
       FunctionCall f;
       if (!decodeFunctionCall(payload, f)) {
         return malformed("FunctionCall");
       }
-      return push({Pending::kFunctionCall, 0, {}, nullptr, nullptr, {}});
+      return push({Pending::kFunctionCall, 0, {}, nullptr, nullptr, {}, 0, {}});
     }
     case fe::kFlush:
       return decodeEmpty(payload) ? Status::ok() : malformed("Flush");
@@ -309,6 +329,7 @@ Status Tracker::onDataRow() {
     if (!current_) {
       return protocolError("server sent DataRow before RowDescription");
     }
+    ++rows_;
     return Status::ok();
   }
   if (pending_.empty() || pending_.front().kind != Pending::kExecute) {
@@ -316,14 +337,16 @@ Status Tracker::onDataRow() {
   }
   if (!resolved_) {
     resolved_ = true;
-    current_sql_.clear();
     if (auto it = portals_.find(pending_.front().name); it != portals_.end()) {
       current_ = it->second.columns;
+      rows_ = it->second.rows;
       if (auto st = statements_.find(it->second.statement); st != statements_.end()) {
-        current_sql_ = st->second.sql;
+        row_limit_ = st->second.row_limit;
+        row_limit_by_ = &st->second.row_limit_by;  // statements outlive their portals' results
       }
     }
   }
+  ++rows_;
   return Status::ok();
 }
 
@@ -352,7 +375,9 @@ Status Tracker::onRowDescription(std::string_view payload) {
   auto& front = pending_.front();
   if (front.kind == Pending::kQuery) {
     current_ = toColumns(rd);
-    current_sql_ = front.name;
+    row_limit_ = front.row_limit;
+    row_limit_by_ = &front.row_limit_by;
+    rows_ = 0;  // each statement of the query has its own result
     return Status::ok();
   }
   if (front.kind == Pending::kDescribeStatement) {
@@ -404,6 +429,11 @@ Status Tracker::onCommandEnd(char type) {
   }
   if (pending_.empty() || pending_.front().kind != Pending::kExecute) {
     return protocolError("server ended a command that was not running");
+  }
+  if (row_limit_ > 0) {
+    if (auto it = portals_.find(pending_.front().name); it != portals_.end()) {
+      it->second.rows = rows_;  // the next Execute of this portal counts on
+    }
   }
   pop();
   return Status::ok();

@@ -43,6 +43,8 @@ ColumnsPtr withFormats(const ColumnsPtr& cols, const std::vector<int16_t>& forma
 
 struct PreparedStatement {
   std::string sql;
+  int64_t row_limit = 0;  // see Tracker::limitLastRows; 0 = none
+  std::string row_limit_by;
   std::vector<uint32_t> param_types;
   ColumnsPtr columns;      // null until described (or when it returns no rows)
   bool described = false;  // a Describe told us its columns (or NoData)
@@ -50,6 +52,7 @@ struct PreparedStatement {
 
 struct Portal {
   std::string statement;
+  int64_t rows = 0;  // DataRows sent for it over every Execute (kept when its statement is limited)
   std::vector<int16_t> result_formats;
   ColumnsPtr columns;  // null when unknown or NoData
   bool described = false;
@@ -86,8 +89,18 @@ class Tracker {
 
   // For the DataRow just passed to onBackend: its columns, or null when unknown.
   const ColumnsPtr& currentColumns() const { return current_; }
-  // The statement or portal in effect for the current result (for recording), may be empty.
-  const std::string& currentSql() const { return current_sql_; }
+
+  // Row limits. limitLastRows(n) caps the results of the request just passed to onFrontend: for
+  // a Query, each result of its statements; for a Parse, every portal bound to the statement
+  // it creates, counted over all the Executes of a portal (so fetching a portal in pieces does
+  // not reset the count). After onBackend(DataRow), rowLimitExceeded() is true once the current
+  // result has more rows than its limit. 0 = no limit. REQUIRES: the last onFrontend call
+  // pushed a request.
+  // `by` names who set the limit (for the error message).
+  void limitLastRows(int64_t n, std::string_view by);
+  bool rowLimitExceeded() const { return row_limit_ > 0 && rows_ > row_limit_; }
+  int64_t currentRowLimit() const { return row_limit_; }
+  const std::string& currentRowLimitBy() const { return *row_limit_by_; }
   // The SQL of the request the server is answering now (Query text, or the statement behind
   // the portal being executed); empty when unknown.
   std::string_view activeSql() const;
@@ -124,6 +137,8 @@ class Tracker {
     std::unique_ptr<PreparedStatement> stmt;
     std::unique_ptr<Portal> portal;
     std::string replace_error;  // see annotateLast()
+    int64_t row_limit = 0;      // kQuery: see limitLastRows()
+    std::string row_limit_by;
   };
 
   Status push(PendingItem item);
@@ -144,7 +159,10 @@ class Tracker {
   std::unordered_map<std::string, Portal> portals_;
   std::deque<PendingItem> pending_;
   ColumnsPtr current_;
-  std::string current_sql_;
+  int64_t row_limit_ = 0;  // of the current result
+  int64_t rows_ = 0;       // DataRows of the current result (of its portal, over Executes)
+  const std::string* row_limit_by_ = &kNoOne;
+  static inline const std::string kNoOne;
   char txn_status_ = 'I';
   bool copy_in_ = false;
   bool copy_out_ = false;

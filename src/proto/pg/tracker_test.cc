@@ -53,7 +53,6 @@ TEST(Tracker, SimpleQueryTiesRowsToRowDescription) {
   ASSERT_TRUE(feed(t, row, false));
   ASSERT_TRUE(t.currentColumns());
   EXPECT_EQ(t.currentColumns()->at(0).name, "email");
-  EXPECT_EQ(t.currentSql(), "select email from customers");
   std::string done;
   encodeCommandComplete(done, "SELECT 1");
   encodeReadyForQuery(done, 'I');
@@ -141,6 +140,89 @@ TEST(Tracker, PortalSuspendedThenResume) {
   ASSERT_TRUE(feed(t, be2, false));
   ASSERT_TRUE(t.currentColumns());
   EXPECT_EQ(t.currentColumns()->at(0).name, "x");
+}
+
+std::string dataRow(std::string_view v) {
+  std::string row;
+  encodeDataRow(row, {{v, false}});
+  return row;
+}
+
+TEST(Tracker, RowLimitOfAQueryAppliesToEachOfItsResults) {
+  Tracker t;
+  std::string q;
+  encodeQuery(q, "select 1; select 2");
+  ASSERT_TRUE(feed(t, q, true));
+  t.limitLastRows(2, "rule r1");
+  ASSERT_TRUE(feed(t, rowDescription({{"x", 23}}), false));
+  ASSERT_TRUE(feed(t, dataRow("1") + dataRow("2"), false));
+  EXPECT_FALSE(t.rowLimitExceeded());
+  ASSERT_TRUE(feed(t, dataRow("3"), false));
+  EXPECT_TRUE(t.rowLimitExceeded());
+  EXPECT_EQ(t.currentRowLimit(), 2);
+  EXPECT_EQ(t.currentRowLimitBy(), "rule r1");
+  std::string done;
+  encodeCommandComplete(done, "SELECT 3");
+  ASSERT_TRUE(feed(t, done + rowDescription({{"y", 23}}) + dataRow("1"), false));
+  EXPECT_FALSE(t.rowLimitExceeded());
+  std::string end;
+  encodeCommandComplete(end, "SELECT 1");
+  encodeReadyForQuery(end, 'I');
+  ASSERT_TRUE(feed(t, end, false));
+  // The next query has no limit.
+  ASSERT_TRUE(feed(t, q, true));
+  ASSERT_TRUE(
+      feed(t, rowDescription({{"x", 23}}) + dataRow("1") + dataRow("2") + dataRow("3"), false));
+  EXPECT_FALSE(t.rowLimitExceeded());
+}
+
+// A limited statement's portal counts rows over all its Executes: fetching in pieces does not
+// reset the count.
+TEST(Tracker, RowLimitOfAStatementCountsOverEveryExecuteOfAPortal) {
+  Tracker t;
+  std::string fe;
+  encodeParse(fe, Parse{"s", "select x from t", {}});
+  ASSERT_TRUE(feed(t, fe, true));
+  t.limitLastRows(2, "rule r2");
+  std::string fe2;
+  encodeBind(fe2, Bind{"c", "s", {}, {}, {}});
+  encodeDescribe(fe2, Describe{'P', "c"});
+  encodeExecute(fe2, Execute{"c", 1});
+  fe2 += empty(fe::kSync);
+  ASSERT_TRUE(feed(t, fe2, true));
+  std::string be;
+  encodeEmpty(be, be::kParseComplete);
+  encodeEmpty(be, be::kBindComplete);
+  be += rowDescription({{"x", 23}});
+  be += dataRow("1");
+  ASSERT_TRUE(feed(t, be, false));
+  EXPECT_FALSE(t.rowLimitExceeded());
+  std::string suspended;
+  encodeEmpty(suspended, be::kPortalSuspended);
+  encodeReadyForQuery(suspended, 'T');
+  for (int i = 2; i <= 3; ++i) {
+    ASSERT_TRUE(feed(t, suspended, false));
+    std::string more;
+    encodeExecute(more, Execute{"c", 1});
+    more += empty(fe::kSync);
+    ASSERT_TRUE(feed(t, more, true));
+    ASSERT_TRUE(feed(t, dataRow(std::to_string(i)), false));
+    EXPECT_EQ(t.rowLimitExceeded(), i == 3) << "row " << i;
+  }
+  // Another portal of the same statement starts from zero.
+  ASSERT_TRUE(feed(t, suspended, false));
+  std::string other;
+  encodeBind(other, Bind{"d", "s", {}, {}, {}});
+  encodeDescribe(other, Describe{'P', "d"});
+  encodeExecute(other, Execute{"d", 0});
+  other += empty(fe::kSync);
+  ASSERT_TRUE(feed(t, other, true));
+  std::string be2;
+  encodeEmpty(be2, be::kBindComplete);
+  be2 += rowDescription({{"x", 23}});
+  be2 += dataRow("1");
+  ASSERT_TRUE(feed(t, be2, false));
+  EXPECT_FALSE(t.rowLimitExceeded());
 }
 
 TEST(Tracker, CloseRemovesStatement) {
