@@ -266,6 +266,9 @@ Result<std::shared_ptr<const Policy>> Policy::compile(const config::Node& polici
   if (errors.list().size() != before) {
     return invalidArgument("invalid policy:\n" + errors.joined());
   }
+  for (const Rule& r : p->rules_) {
+    p->time_dependent_ = p->time_dependent_ || r.when.has_value();
+  }
   return std::shared_ptr<const Policy>(std::move(p));
 }
 

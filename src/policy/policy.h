@@ -107,12 +107,16 @@ class Policy {
   Explanation explain(const identity::Identity& who, std::string_view resource,
                       const Request& r) const;
 
+  // True when some rule has a time window: a decision taken at Parse may not hold at Execute.
+  bool timeDependent() const { return time_dependent_; }
+
   size_t ruleCount() const;
   const Rule& rule(uint32_t index) const;
 
  private:
   Policy();
   std::vector<Rule> rules_;
+  bool time_dependent_ = false;
 };
 
 }  // namespace jg::policy

@@ -148,10 +148,13 @@ asio::awaitable<Status> Session::clientPump() {
       if (st == pg::FrameStatus::kError) {
         co_return protocolError(error);
       }
+      bool recheck = (frame.type == pg::fe::kBind || frame.type == pg::fe::kExecute) &&
+                     rt_->config->policy->timeDependent();
       if (frame.type == pg::fe::kQuery || frame.type == pg::fe::kParse ||
-          frame.type == pg::fe::kFunctionCall) {
+          frame.type == pg::fe::kFunctionCall || recheck) {
         std::string substitute, error;
-        bool refused = refuseStatement(frame, substitute, error);
+        bool refused = recheck ? refuseExecute(frame, substitute, error)
+                               : refuseStatement(frame, substitute, error);
         if (!refused && !hold_review_.empty()) {
           // Statements before this one go on; this one waits for its review.
           Status sent = co_await sendUpstream(batch, in, bufs, *upstream_, audit_.get(), recorded);

@@ -513,6 +513,12 @@ bool Session::refuseStatement(const pg::Frame& frame, std::string& substitute, s
       parse_sql_[std::string(name)] = std::string(sql);
     }
   }
+  if (frame.type == pg::fe::kParse && d.allowed() && rt_->config->policy->timeDependent()) {
+    if (prepared_.size() > 10000) {
+      prepared_.clear();  // a statement not found later is decided by the server's own error
+    }
+    prepared_[std::string(name)] = classification;
+  }
   next_row_limit_ = d.allowed() ? d.row_limit : 0;
   if (next_row_limit_ > 0) {
     next_row_limit_by_ = fmt::format("rule {}", d.rule_id);
@@ -536,6 +542,48 @@ bool Session::refuseStatement(const pg::Frame& frame, std::string& substitute, s
     audit_->error("gateway", "ERROR", d.sqlstate.empty() ? "42501" : d.sqlstate, message);
   }
   substituteRefused(frame, name, substitute);
+  return true;
+}
+
+bool Session::refuseExecute(const pg::Frame& frame, std::string& substitute, std::string& error) {
+  if (frame.type == pg::fe::kBind) {
+    pg::Bind b;
+    if (pg::decodeBind(frame.payload, b)) {
+      if (portal_statement_.size() > 10000) {
+        portal_statement_.clear();
+      }
+      portal_statement_[std::string(b.portal)] = std::string(b.statement);
+    }
+    return false;
+  }
+  pg::Execute e;
+  if (!pg::decodeExecute(frame.payload, e)) {
+    return false;  // the tracker reports the malformed message
+  }
+  auto portal = portal_statement_.find(std::string(e.portal));
+  if (portal == portal_statement_.end()) {
+    return false;  // no such portal: the server answers with its own error
+  }
+  auto stmt = prepared_.find(portal->second);
+  if (stmt == prepared_.end()) {
+    return false;
+  }
+  sql::SessionContext ctx = sql_ctx_;  // the statement's effects were applied at Parse
+  policy::Decision d = rt_->config->policy->evaluateBatch(binding_, stmt->second, ctx,
+                                                          Clock::system().now(), granted_);
+  if (d.allowed()) {
+    return false;
+  }
+  ++statements_refused_;
+  std::string message = d.message() + " (decided again at execution)";
+  log::info(id_, "execute refused ({}): {}; {}", d.rule_id, message, d.detail);
+  pg::encodeError(error, "ERROR", d.sqlstate.empty() ? "42501" : d.sqlstate, message, d.detail);
+  if (audit_) {
+    audit_->error("gateway", "ERROR", d.sqlstate.empty() ? "42501" : d.sqlstate, message);
+  }
+  // An Execute of a portal that does not exist: the server answers ErrorResponse and skips to
+  // Sync, as it would after the client's own failed Execute.
+  pg::encodeExecute(substitute, pg::Execute{"jitgate refused", 0});
   return true;
 }
 

@@ -77,6 +77,10 @@ class Session : public std::enable_shared_from_this<Session> {
   // `substitute` holds the message to send upstream instead (one the server rejects at the same
   // position, so transaction semantics stay PostgreSQL's) and `error` the client's ErrorResponse.
   bool refuseStatement(const pg::Frame& frame, std::string& substitute, std::string& error);
+  // With a time-dependent policy: decides a Bind (remembers its portal's statement) or an
+  // Execute again, since the decision taken at Parse may have expired. Same contract as
+  // refuseStatement.
+  bool refuseExecute(const pg::Frame& frame, std::string& substitute, std::string& error);
   static void substituteRefused(const pg::Frame& frame, std::string_view name,
                                 std::string& substitute);
   // Statement-scope review in wait mode: tells the client, holds the statement until the review
@@ -134,7 +138,10 @@ class Session : public std::enable_shared_from_this<Session> {
   std::unique_ptr<SessionAudit> audit_;    // null when recording is not configured
   std::shared_ptr<CatalogCache> catalog_;  // names for column rules and document lineage
   bool result_started_ = false;            // the current result's start is recorded
-  std::unordered_map<std::string, std::string> parse_sql_;      // statement name → text (audit)
+  std::unordered_map<std::string, std::string> parse_sql_;  // statement name → text (audit)
+  // With a time-dependent policy: what each prepared statement and portal is, for refuseExecute.
+  std::unordered_map<std::string, std::shared_ptr<const sql::Classification>> prepared_;
+  std::unordered_map<std::string, std::string> portal_statement_;
   std::map<std::string, uint64_t, std::less<>> masked_before_;  // counters at result start
   // After a masking failure the rest of the upstream's answer is withheld up to ReadyForQuery.
   bool discard_until_ready_ = false;

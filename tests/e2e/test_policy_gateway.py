@@ -280,3 +280,49 @@ def test_row_limit_counts_over_the_pieces_of_a_portal(pg):
         assert [t for t, _ in pgwire.read_messages(s, until={b"Z"})] == [b"T", b"D", b"C", b"Z"]
     finally:
         gw.cleanup()
+
+
+def test_prepared_statement_is_decided_again_when_its_time_window_closes(pg):
+    """A statement prepared inside a rule's time window cannot be executed after it closes."""
+    import datetime
+    import struct
+    import time
+    import pgwire
+    now = datetime.datetime.now(datetime.timezone.utc)
+    if now.second > 40:  # leave time to connect and prepare within the window
+        time.sleep(61 - now.second)
+        now = datetime.datetime.now(datetime.timezone.utc)
+    start = now.replace(second=0, microsecond=0)
+    end = start + datetime.timedelta(minutes=1)
+    policies = f"""policies:
+  - id: office-hours
+    reason: reads only in the maintenance minute
+    match: {{ resource: kb, when: {{ hours: "{start:%H:%M}-{end:%H:%M}", tz: UTC }} }}
+    allow: [select, session]
+"""
+    gw = Gateway(pg, tls=False, policies=policies).start()
+    try:
+        s = pgwire.connect(gw.port)
+        assert pgwire.password_login(s, {"user": "alice", "database": "kb"},
+                                     Gateway.CLIENT_PASSWORD)[-1][0] == b"Z"
+        parse = pgwire.message(b"P", b"s\0select count(*) from documents\0" +
+                               struct.pack("!h", 0))
+        bind = pgwire.message(b"B", b"\0s\0" + struct.pack("!hhh", 0, 0, 0))
+        execute = pgwire.message(b"E", b"\0" + struct.pack("!i", 0))
+        s.sendall(parse + bind + execute + pgwire.message(b"S"))
+        assert [t for t, _ in pgwire.read_messages(s, until={b"Z"})] == \
+            [b"1", b"2", b"D", b"C", b"Z"]
+        wait = (end - datetime.datetime.now(datetime.timezone.utc)).total_seconds() + 1
+        time.sleep(max(0, wait))
+        s.sendall(bind + execute + pgwire.message(b"S"))
+        msgs = pgwire.read_messages(s, until={b"Z"})
+        assert [t for t, _ in msgs] == [b"2", b"E", b"Z"], msgs
+        err = pgwire.error_fields(msgs[1][1])
+        assert err["C"] == "42501", err
+        assert "decided again at execution" in err["M"], err
+        # The session goes on; a new statement is decided (and refused) as usual.
+        s.sendall(pgwire.message(b"Q", b"select 1\0"))
+        msgs = pgwire.read_messages(s, until={b"Z"})
+        assert [t for t, _ in msgs] == [b"E", b"Z"]
+    finally:
+        gw.cleanup()
