@@ -11,6 +11,13 @@
 namespace jg::server {
 namespace {
 
+// Upstream credentials are reused across sessions (a resource's static user, a pooled role):
+// their SCRAM SaltedPassword is derived once per process.
+pg::SaltedPasswordCache& saltedPasswords() {
+  static pg::SaltedPasswordCache cache(256);
+  return cache;
+}
+
 using namespace boost::asio::experimental::awaitable_operators;
 
 Status unavailable(const ResourceConfig& r, std::string_view why) {
@@ -152,7 +159,7 @@ asio::awaitable<Status> authenticate(Stream& s, MessageReader& reader, const Res
         if (!plain && cert_hash.empty()) {
           co_return refused(r, "server offers no supported SASL mechanism");
         }
-        scram = std::make_unique<pg::ScramClient>(creds.password, cert_hash);
+        scram = std::make_unique<pg::ScramClient>(creds.password, cert_hash, &saltedPasswords());
         pg::encodeSaslInitialResponse(out, scram->mechanism(), scram->clientFirst());
         break;
       }

@@ -9,6 +9,7 @@
 
 #include <array>
 #include <charconv>
+#include <cstring>
 #include <memory>
 
 #include "core/random.h"
@@ -154,8 +155,51 @@ Status parseServerFirst(std::string_view msg, std::string_view client_nonce, Ser
 
 }  // namespace
 
-ScramClient::ScramClient(std::string password, std::string cert_hash)
-    : password_(std::move(password)), cert_hash_(std::move(cert_hash)) {}
+SaltedPasswordCache::~SaltedPasswordCache() {
+  for (auto& [id, salted] : lru_) {
+    OPENSSL_cleanse(salted.data(), salted.size());
+  }
+}
+
+size_t SaltedPasswordCache::KeyHash::operator()(const Key& k) const {
+  size_t h;
+  std::memcpy(&h, k.data(), sizeof h);  // the key is a SHA-256 digest
+  return h;
+}
+
+bool SaltedPasswordCache::find(const Key& id, Key& salted) {
+  std::lock_guard lock(mu_);
+  auto it = index_.find(id);
+  if (it == index_.end()) {
+    return false;
+  }
+  lru_.splice(lru_.begin(), lru_, it->second);
+  salted = it->second->second;
+  ++hits_;
+  return true;
+}
+
+void SaltedPasswordCache::insert(const Key& id, const Key& salted) {
+  std::lock_guard lock(mu_);
+  if (capacity_ == 0 || index_.count(id) != 0) {
+    return;
+  }
+  lru_.emplace_front(id, salted);
+  index_.emplace(id, lru_.begin());
+  while (lru_.size() > capacity_) {
+    OPENSSL_cleanse(lru_.back().second.data(), lru_.back().second.size());
+    index_.erase(lru_.back().first);
+    lru_.pop_back();
+  }
+}
+
+uint64_t SaltedPasswordCache::hits() const {
+  std::lock_guard lock(mu_);
+  return hits_;
+}
+
+ScramClient::ScramClient(std::string password, std::string cert_hash, SaltedPasswordCache* cache)
+    : password_(std::move(password)), cert_hash_(std::move(cert_hash)), cache_(cache) {}
 
 ScramClient::~ScramClient() {
   OPENSSL_cleanse(password_.data(), password_.size());
@@ -175,6 +219,39 @@ std::string ScramClient::clientFirst() {
   client_first_bare_ = "n=,r=" + nonce_;
   server_signature_.clear();
   return std::string(cert_hash_.empty() ? kGs2NoBinding : kGs2Binding) + client_first_bare_;
+}
+
+bool ScramClient::derive(std::string_view salt, int iterations, Key& salted) {
+  SaltedPasswordCache::Key id{};
+  if (cache_ != nullptr) {
+    std::string iter = std::to_string(iterations);
+    EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+    bool hashed = ctx != nullptr && EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr) == 1;
+    // Length-prefixed fields, so no two (password, salt, iterations) triples hash alike.
+    for (std::string_view part : {std::string_view(password_), salt, std::string_view(iter)}) {
+      uint64_t n = part.size();
+      hashed = hashed && EVP_DigestUpdate(ctx, &n, sizeof n) == 1 &&
+               EVP_DigestUpdate(ctx, part.data(), part.size()) == 1;
+    }
+    hashed = hashed && EVP_DigestFinal_ex(ctx, id.data(), nullptr) == 1;
+    EVP_MD_CTX_free(ctx);
+    if (hashed && cache_->find(id, salted)) {
+      return true;
+    }
+    if (!hashed) {
+      cache_ = nullptr;
+    }
+  }
+  if (PKCS5_PBKDF2_HMAC(password_.data(), static_cast<int>(password_.size()),
+                        reinterpret_cast<const unsigned char*>(salt.data()),
+                        static_cast<int>(salt.size()), iterations, EVP_sha256(),
+                        static_cast<int>(salted.size()), salted.data()) != 1) {
+    return false;
+  }
+  if (cache_ != nullptr) {
+    cache_->insert(id, salted);
+  }
+  return true;
 }
 
 Result<std::string> ScramClient::handleServerFirst(std::string_view server_first) {
@@ -198,11 +275,7 @@ Result<std::string> ScramClient::handleServerFirst(std::string_view server_first
   std::string auth_message =
       client_first_bare_ + "," + std::string(server_first) + "," + final_without_proof;
 
-  bool ok = PKCS5_PBKDF2_HMAC(password_.data(), static_cast<int>(password_.size()),
-                              reinterpret_cast<const unsigned char*>(sf.salt.data()),
-                              static_cast<int>(sf.salt.size()), sf.iterations, EVP_sha256(),
-                              static_cast<int>(salted.size()), salted.data()) == 1 &&
-            hmac(salted, "Client Key", client_key) &&
+  bool ok = derive(sf.salt, sf.iterations, salted) && hmac(salted, "Client Key", client_key) &&
             EVP_Digest(client_key.data(), client_key.size(), stored_key.data(), nullptr,
                        EVP_sha256(), nullptr) == 1 &&
             hmac(stored_key, auth_message, client_sig) && hmac(salted, "Server Key", server_key) &&

@@ -30,6 +30,40 @@ TEST(ScramClient, Rfc7677ExchangeWithEmptyUserName) {
   EXPECT_TRUE(c.verifyServerFinal("v=3HO6Qt1M4MKJrmlKaoOqLAI0/0TV0HZe7J9H3MBtSOg=").isOk());
 }
 
+// The cache gives the same proof as a fresh derivation, and only for the same password, salt
+// and iteration count.
+TEST(ScramClient, SaltedPasswordCacheGivesTheSameProof) {
+  SaltedPasswordCache cache(2);
+  for (int round = 0; round < 2; ++round) {
+    ScramClient c("pencil", {}, &cache);
+    c.setNonceForTest(std::string(kNonce));
+    c.clientFirst();
+    auto final_msg = c.handleServerFirst(kServerFirst);
+    ASSERT_TRUE(final_msg.isOk());
+    EXPECT_EQ(*final_msg,
+              "c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,"
+              "p=qvT2SWdEH5Q06albL+hjSYuUhCG7VndFyzIb7CK4n9k=");
+    EXPECT_TRUE(c.verifyServerFinal("v=3HO6Qt1M4MKJrmlKaoOqLAI0/0TV0HZe7J9H3MBtSOg=").isOk());
+    EXPECT_EQ(cache.hits(), static_cast<uint64_t>(round));
+  }
+  // Another password with the same salt, and the same password with other iterations: misses.
+  ScramClient other("pencil2", {}, &cache);
+  other.setNonceForTest(std::string(kNonce));
+  other.clientFirst();
+  auto wrong = other.handleServerFirst(kServerFirst);
+  ASSERT_TRUE(wrong.isOk());
+  EXPECT_EQ(wrong->find("p=qvT2SWdEH5Q06albL+hjSYuUhCG7VndFyzIb7CK4n9k="), std::string::npos);
+  ScramClient fewer("pencil", {}, &cache);
+  fewer.setNonceForTest(std::string(kNonce));
+  fewer.clientFirst();
+  std::string first(kServerFirst);
+  first.replace(first.find("i=4096"), 6, "i=4097");
+  auto changed = fewer.handleServerFirst(first);
+  ASSERT_TRUE(changed.isOk());
+  EXPECT_EQ(changed->find("p=qvT2SWdEH5Q06albL+hjSYuUhCG7VndFyzIb7CK4n9k="), std::string::npos);
+  EXPECT_EQ(cache.hits(), 1u);
+}
+
 TEST(ScramClient, ChannelBindingSendsTheCertificateHashInTheGs2Header) {
   std::string cert_hash;
   for (int i = 0; i < 32; ++i) {
