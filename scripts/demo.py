@@ -10,6 +10,7 @@ import re
 import subprocess
 import sys
 import textwrap
+import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -24,7 +25,7 @@ import rag_retriever  # noqa: E402
 
 POLICIES = """policies:
   - { id: rag-read, reason: the RAG pipeline reads the knowledge base,
-      match: { groups: [rag], resource: kb }, allow: [read, session] }
+      match: { groups: [rag], resource: kb }, allow: [read, session], row_limit: 5 }
   - { id: crm-review, reason: customer records need a data owner's approval,
       match: { groups: [rag], resource: kb, tables: ["crm.*"] }, action: review,
       scope: statement, mode: fail_fast, approvers: { groups: [data-owners], count: 1 } }
@@ -100,6 +101,14 @@ def main():
                 print(f"    [doc {doc_id} / chunk {chunk_id}] {title}")
                 show(textwrap.fill(body, 92, initial_indent="  ", subsequent_indent="  "))
 
+            step("A bulk pull of every chunk stops at the rule's row limit (row_limit: 5)")
+            with psycopg.connect(dsn, autocommit=True) as conn:
+                try:
+                    conn.execute("select chunk_id, left(body, 40) from public.chunks").fetchall()
+                    raise SystemExit("expected the row limit")
+                except psycopg.errors.ProgramLimitExceeded as e:
+                    show(str(e))
+
             step("The pipeline asks for customer records: refused until a data owner approves")
             sql = "select name, email, card, ssn, notes from crm.customers where id = 1"
             with psycopg.connect(dsn, autocommit=True) as conn:
@@ -125,6 +134,11 @@ def main():
                     conn.execute(sql)
                 except psycopg.errors.InsufficientPrivilege:
                     print("    (a second run is refused again: the approval was for one run)")
+
+            step("Gateway metrics (GET /metrics on the admin listener)")
+            with urllib.request.urlopen(f"http://127.0.0.1:{gw.admin_port}/metrics") as res:
+                show("\n".join(line for line in res.read().decode().splitlines()
+                               if not line.startswith("#")))
 
             step("Audit: who read crm.customers, and what did they see?")
             show(run("audit", "search", "--config", str(gw.config), "--table", "crm.customers"))
