@@ -1,18 +1,190 @@
 #include "server/stream.h"
 
 #include <fmt/format.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+#include <algorithm>
+#include <cerrno>
 
 namespace jg::server {
+
+namespace {
+
+constexpr size_t kRecordBytes = 16 * 1024;  // the TLS maximum record payload
+
+error_code sslError(unsigned long code) {
+  return error_code(static_cast<int>(code), asio::error::get_ssl_category());
+}
+
+}  // namespace
+
+Stream::~Stream() {
+  if (ssl_ != nullptr) {
+    SSL_free(ssl_);
+  }
+}
+
+asio::awaitable<error_code> Stream::await(int ssl_result, int ssl_error) {
+  switch (ssl_error) {
+    case SSL_ERROR_WANT_READ: {
+      auto [ec] = co_await socket_.async_wait(tcp::socket::wait_read, kNoThrow);
+      co_return ec;
+    }
+    case SSL_ERROR_WANT_WRITE: {
+      auto [ec] = co_await socket_.async_wait(tcp::socket::wait_write, kNoThrow);
+      co_return ec;
+    }
+    case SSL_ERROR_ZERO_RETURN:
+      co_return asio::error::eof;
+    case SSL_ERROR_SYSCALL: {
+      unsigned long e = ERR_get_error();
+      if (e != 0) {
+        co_return sslError(e);
+      }
+      co_return errno != 0 && ssl_result < 0 ? error_code(errno, asio::error::get_system_category())
+                                             : error_code(asio::error::eof);
+    }
+    default: {
+      unsigned long e = ERR_get_error();
+      co_return e != 0 ? sslError(e) : error_code(asio::error::connection_aborted);
+    }
+  }
+}
 
 asio::awaitable<error_code> Stream::handshake(ssl::context& ctx,
                                               ssl::stream_base::handshake_type type,
                                               const std::string& sni) {
-  tls_ = std::make_unique<ssl::stream<tcp::socket&>>(socket_, ctx);
-  if (!sni.empty() && type == ssl::stream_base::client) {
-    SSL_set_tlsext_host_name(tls_->native_handle(), sni.c_str());
+  error_code ec;
+  socket_.non_blocking(true, ec);
+  if (ec) {
+    co_return ec;
   }
-  auto [ec] = co_await tls_->async_handshake(type, kNoThrow);
-  co_return ec;
+  ssl_ = SSL_new(ctx.native_handle());
+  if (ssl_ == nullptr || SSL_set_fd(ssl_, static_cast<int>(socket_.native_handle())) != 1) {
+    co_return sslError(ERR_get_error());
+  }
+  SSL_set_mode(ssl_, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
+  // A peer that closes the TCP connection without close_notify ends the stream like EOF; the
+  // PostgreSQL protocol frames every message and ends with Terminate, so truncation is seen
+  // there.
+  SSL_set_options(ssl_, SSL_OP_IGNORE_UNEXPECTED_EOF);
+  if (type == ssl::stream_base::client) {
+    if (!sni.empty()) {
+      SSL_set_tlsext_host_name(ssl_, sni.c_str());
+    }
+    SSL_set_connect_state(ssl_);
+  } else {
+    SSL_set_accept_state(ssl_);
+  }
+  for (;;) {
+    ERR_clear_error();
+    errno = 0;
+    int r = SSL_do_handshake(ssl_);
+    if (r == 1) {
+      co_return error_code();
+    }
+    int err = SSL_get_error(ssl_, r);
+    if (ec = co_await await(r, err); ec) {
+      co_return ec;
+    }
+  }
+}
+
+asio::awaitable<std::tuple<error_code, size_t>> Stream::readSome(asio::mutable_buffer buf) {
+  if (ssl_ == nullptr) {
+    co_return co_await socket_.async_read_some(buf, kNoThrow);
+  }
+  for (;;) {
+    size_t n = 0;
+    ERR_clear_error();
+    errno = 0;
+    int r = SSL_read_ex(ssl_, buf.data(), buf.size(), &n);
+    if (r == 1) {
+      co_return std::tuple<error_code, size_t>{error_code(), n};
+    }
+    int err = SSL_get_error(ssl_, r);
+    if (error_code ec = co_await await(r, err)) {
+      co_return std::tuple<error_code, size_t>{ec, 0};
+    }
+  }
+}
+
+asio::awaitable<error_code> Stream::tlsWrite(const char* data, size_t len) {
+  while (len > 0) {
+    size_t chunk = std::min(len, kRecordBytes);
+    size_t n = 0;
+    ERR_clear_error();
+    errno = 0;
+    int r = SSL_write_ex(ssl_, data, chunk, &n);
+    if (r == 1) {
+      data += n;
+      len -= n;
+      continue;
+    }
+    int err = SSL_get_error(ssl_, r);
+    if (error_code ec = co_await await(r, err)) {
+      co_return ec;  // retried with the same bytes (SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER)
+    }
+  }
+  co_return error_code();
+}
+
+asio::awaitable<std::tuple<error_code, size_t>> Stream::write(asio::const_buffer buf) {
+  if (ssl_ == nullptr) {
+    co_return co_await asio::async_write(socket_, buf, kNoThrow);
+  }
+  error_code ec = co_await tlsWrite(static_cast<const char*>(buf.data()), buf.size());
+  co_return std::tuple<error_code, size_t>{ec, ec ? 0 : buf.size()};
+}
+
+asio::awaitable<std::tuple<error_code, size_t>> Stream::write(
+    const std::vector<asio::const_buffer>& bufs) {
+  if (ssl_ == nullptr) {
+    co_return co_await asio::async_write(socket_, bufs, kNoThrow);
+  }
+  if (bufs.size() == 1) {
+    co_return co_await write(bufs.front());
+  }
+  size_t total = 0;
+  gather_.clear();
+  for (const auto& b : bufs) {
+    const char* p = static_cast<const char*>(b.data());
+    total += b.size();
+    if (gather_.size() + b.size() <= kRecordBytes) {
+      gather_.append(p, b.size());
+      continue;
+    }
+    // Fill the pending record, send it, then send what is large directly.
+    size_t fill = kRecordBytes - gather_.size();
+    gather_.append(p, fill);
+    if (error_code ec = co_await tlsWrite(gather_.data(), gather_.size())) {
+      co_return std::tuple<error_code, size_t>{ec, 0};
+    }
+    gather_.clear();
+    size_t rest = b.size() - fill;
+    size_t direct = rest - rest % kRecordBytes;
+    if (direct > 0) {
+      if (error_code ec = co_await tlsWrite(p + fill, direct)) {
+        co_return std::tuple<error_code, size_t>{ec, 0};
+      }
+    }
+    gather_.append(p + fill + direct, rest - direct);
+  }
+  if (!gather_.empty()) {
+    if (error_code ec = co_await tlsWrite(gather_.data(), gather_.size())) {
+      co_return std::tuple<error_code, size_t>{ec, 0};
+    }
+  }
+  if (gather_.capacity() > 4096) {
+    std::string().swap(gather_);  // idle sessions keep no record-sized buffer
+  }
+  co_return std::tuple<error_code, size_t>{error_code(), total};
+}
+
+asio::awaitable<error_code> Stream::writeAll(std::string_view bytes) {
+  auto result = co_await write(asio::buffer(bytes.data(), bytes.size()));
+  co_return std::get<0>(result);
 }
 
 void Stream::close() {

@@ -11,6 +11,7 @@
 #include <memory>
 #include <string>
 #include <tuple>
+#include <vector>
 
 #include "core/status.h"
 #include "proto/pg/framer.h"
@@ -26,42 +27,43 @@ inline constexpr auto kNoThrow = asio::as_tuple(asio::use_awaitable);
 class Stream {
  public:
   explicit Stream(tcp::socket socket) : socket_(std::move(socket)) {}
+  ~Stream();
+  Stream(const Stream&) = delete;
+  Stream& operator=(const Stream&) = delete;
 
-  // TLS handshake as server (client side of the gateway) or as client (upstream side).
+  // TLS handshake as server (client side of the gateway) or as client (upstream side). The
+  // context's verification settings (mode, callback) apply.
   asio::awaitable<error_code> handshake(ssl::context& ctx, ssl::stream_base::handshake_type type,
                                         const std::string& sni = {});
-
-  asio::awaitable<std::tuple<error_code, size_t>> readSome(asio::mutable_buffer buf) {
-    if (tls_) {
-      co_return co_await tls_->async_read_some(buf, kNoThrow);
-    }
-    co_return co_await socket_.async_read_some(buf, kNoThrow);
-  }
-
-  template <typename Buffers>
-  asio::awaitable<std::tuple<error_code, size_t>> write(const Buffers& bufs) {
-    if (tls_) {
-      co_return co_await asio::async_write(*tls_, bufs, kNoThrow);
-    }
-    co_return co_await asio::async_write(socket_, bufs, kNoThrow);
-  }
-
-  asio::awaitable<error_code> writeAll(std::string_view bytes) {
-    auto [ec, n] = co_await write(asio::buffer(bytes.data(), bytes.size()));
-    co_return ec;
-  }
-
+  // Reads what is available (at least one byte, or an error; asio::error::eof at the end).
+  asio::awaitable<std::tuple<error_code, size_t>> readSome(asio::mutable_buffer buf);
+  // Writes every buffer, in order. Over TLS, small buffers are gathered into records of up to
+  // 16 KiB, so a batch of small messages costs one record and one send.
+  asio::awaitable<std::tuple<error_code, size_t>> write(
+      const std::vector<asio::const_buffer>& bufs);
+  asio::awaitable<std::tuple<error_code, size_t>> write(asio::const_buffer buf);
+  asio::awaitable<error_code> writeAll(std::string_view bytes);
   // Closes the socket (no TLS close_notify: the peer is told by a protocol message first).
   void close();
-  bool isTls() const { return tls_ != nullptr; }
-  SSL* nativeTls() { return tls_ ? tls_->native_handle() : nullptr; }
+  bool isTls() const { return ssl_ != nullptr; }
+  SSL* nativeTls() { return ssl_; }
   tcp::socket& socket() { return socket_; }
   // Peer address for logs and audit, e.g. "127.0.0.1:51234".
   std::string peer() const;
 
  private:
+  // Writes `len` bytes as TLS records, waiting while the socket is full.
+  asio::awaitable<error_code> tlsWrite(const char* data, size_t len);
+  // Waits until the socket is ready for what OpenSSL asked (`ssl_error`: WANT_READ/WANT_WRITE);
+  // any other result becomes the error to report.
+  asio::awaitable<error_code> await(int ssl_result, int ssl_error);
+
   tcp::socket socket_;
-  std::unique_ptr<ssl::stream<tcp::socket&>> tls_;
+  // TLS runs directly on the socket (OpenSSL's socket BIO, non-blocking): no intermediate
+  // buffers or copies between the TLS engine and the kernel, and an idle session holds no
+  // record buffers (SSL_MODE_RELEASE_BUFFERS on the contexts).
+  SSL* ssl_ = nullptr;
+  std::string gather_;  // small buffers of one write(), collected into one record
 };
 
 class MessageReader {
