@@ -4,7 +4,8 @@ Every jitgate configuration is the harness's base configuration (tests/e2e/harne
 clients, SCRAM over TLS upstream) plus YAML snippets. A gateway feature that is not wired into
 the session yet is detected, not assumed, and reported as "n/a (not wired)":
 
-    FEATURES[name] = Feature(snippet(files) -> YAML, probe(env, gateway) -> bool)
+    FEATURES[name] = Feature(snippet(files) -> YAML, probe(env, gateway) -> bool,
+                             resource_lines(files) -> lines under each resource)
 
 Adding a feature to the "full" configuration later is one entry in FEATURES.
 """
@@ -32,7 +33,7 @@ GROUP = "rag"
 # databases; a deny rule and a review rule make the policy do real matching work.
 POLICIES = """policies:
   - { id: rag-read, reason: RAG pipelines read the knowledge base,
-      match: { groups: [rag], resource: [bench, kb] }, allow: [read, session] }
+      match: { groups: [rag], resource: [bench, kb] }, allow: [read, session], role: reader }
   - { id: no-vault, reason: the vault schema is off limits, match: { tables: [vault.*] },
       deny: [all] }
   - { id: crm-review, match: { tables: [crm.customers] }, action: review,
@@ -63,6 +64,27 @@ AUDIT = """audit:
 class Feature:
     snippet: Optional[Callable[[dict], str]]  # None: no configuration exists for it yet
     probe: Callable  # (env, gateway, files) -> bool: the feature visibly acts
+    # Lines for each resource block (indented under `- name:`), from the key files.
+    resource_lines: Optional[Callable[[dict], list]] = None
+
+
+# Ephemeral roles: the gateway logs each session in with a fresh role (member of bench_reader)
+# that it creates through an admin connection and drops afterwards.
+CREDS_ADMIN = "jitgate_admin"
+CREDS_ADMIN_PASSWORD = "bench-admin-5e21"
+
+
+def _creds_lines(files):
+    return ["credentials: ephemeral", "max_ttl: 1h",
+            f"admin: {{ user: {CREDS_ADMIN}, password_file: {files['creds_admin']} }}",
+            "roles: { reader: bench_reader }"]
+
+
+def _creds_probe(env, gw, files):
+    import psycopg
+    with psycopg.connect(gw.dsn(db="kb", password=env.token(), user="bench")) as conn:
+        (user,) = conn.execute("select session_user").fetchone()
+    return user.startswith("jg_")
 
 
 def _masking_probe(env, gw, files):
@@ -83,7 +105,7 @@ def _audit_probe(env, gw, files):
 FEATURES = {
     "masking": Feature(lambda f: MASKING.format(**f), _masking_probe),
     "audit": Feature(lambda f: AUDIT.format(**f), _audit_probe),
-    "ephemeral roles": Feature(None, lambda env, gw, files: False),
+    "ephemeral roles": Feature(lambda f: "", _creds_probe, _creds_lines),
 }
 
 
@@ -96,7 +118,9 @@ def feature_files(directory):
     """Key files and directories the feature snippets refer to (absolute paths)."""
     d = Path(directory)
     files = {"mask_key": d / "mask.key", "audit_key": d / "audit.key",
-             "audit_signing": d / "audit-signing.pem", "audit_dir": d / "audit"}
+             "audit_signing": d / "audit-signing.pem", "audit_dir": d / "audit",
+             "creds_admin": d / "creds-admin"}
+    _write_secret(files["creds_admin"], CREDS_ADMIN_PASSWORD.encode() + b"\n")
     _write_secret(files["mask_key"], os.urandom(16).hex().encode() + b"\n")
     _write_secret(files["audit_key"], os.urandom(32).hex().encode() + b"\n")
     subprocess.run(["openssl", "genpkey", "-algorithm", "ed25519", "-out",
@@ -172,6 +196,13 @@ class Environment:
         self.pg.restart()
         for db in ("bench", "kb"):
             self.pg.create_db(db)
+        # For ephemeral roles: an admin that may create roles, and the role sessions get.
+        self.pg.sql(f"CREATE ROLE {CREDS_ADMIN} LOGIN CREATEROLE PASSWORD "
+                    f"'{CREDS_ADMIN_PASSWORD}'; CREATE ROLE bench_reader NOLOGIN; "
+                    f"GRANT pg_signal_backend TO {CREDS_ADMIN}")
+        for db in ("bench", "kb"):
+            self.pg.sql("ALTER DEFAULT PRIVILEGES FOR ROLE app IN SCHEMA public "
+                        "GRANT SELECT ON TABLES TO bench_reader", db=db)
         self.targets["direct"] = Target("direct", self.pg.port, "app",
                                         lambda: PgServer.APP_PASSWORD, True,
                                         "PostgreSQL 15, TLS (sslmode=require), SCRAM")
@@ -237,8 +268,9 @@ server_tls_sslmode = require
             "pgbouncer", port, "app", lambda: PgServer.APP_PASSWORD, True,
             "pgbouncer 1.18, session mode, TLS both sides, SCRAM", proc=proc)
 
-    def _gateway(self, name, static_auth, policies, extra):
-        gw = Gateway(self.pg, resources=[{"name": "bench"}, {"name": "kb"}],
+    def _gateway(self, name, static_auth, policies, extra, resource_lines=()):
+        gw = Gateway(self.pg, resources=[{"name": "bench", "extra": list(resource_lines)},
+                                         {"name": "kb", "extra": list(resource_lines)}],
                      static_auth=static_auth, policies=policies, extra_yaml=extra)
         self.cleanups.append(gw.cleanup)
         gw.start()
@@ -263,14 +295,15 @@ server_tls_sslmode = require
         # visibly acts in a probe gateway.
         files = feature_files(tempfile.mkdtemp(prefix="jg-bench-keys-"))
         self.cleanups.append(lambda: shutil.rmtree(Path(files["mask_key"]).parent, True))
-        wired = []
+        wired, wired_lines = [], []
         for name, feat in FEATURES.items():
             if feat.snippet is None:
                 self.features[name] = "n/a (not wired: no configuration yet)"
                 continue
             snippet = feat.snippet(files)
-            probe = Gateway(self.pg, resources=[{"name": "kb"}], static_auth=False,
-                            policies=POLICIES, extra_yaml=base + snippet)
+            lines = feat.resource_lines(files) if feat.resource_lines else []
+            probe = Gateway(self.pg, resources=[{"name": "kb", "extra": lines}],
+                            static_auth=False, policies=POLICIES, extra_yaml=base + snippet)
             probe.write_config()
             ok, msg = check_config(probe.config)
             if not ok:
@@ -288,6 +321,7 @@ server_tls_sslmode = require
                 probe.cleanup()
             if active:
                 wired.append(snippet)
+                wired_lines += lines
                 self.features[name] = "on"
             else:
                 self.features.setdefault(name, "n/a (not wired: accepted but not applied)")
@@ -299,7 +333,7 @@ server_tls_sslmode = require
             return
         log("starting jitgate full (" + ", ".join(
             k for k, v in self.features.items() if v == "on") + ")")
-        gw = self._gateway("full", False, POLICIES, base + "".join(wired))
+        gw = self._gateway("full", False, POLICIES, base + "".join(wired), wired_lines)
         self.targets["jitgate full"] = Target(
             "jitgate full", gw.port, "bench", self.token, True,
             "OIDC + policy + " + ", ".join(f"{k}: {v}" for k, v in self.features.items()),

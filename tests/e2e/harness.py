@@ -228,6 +228,7 @@ class Gateway:
                          f"password_file: upstream_password }}")
             if r.get("documents"):
                 lines.append(f"    documents: {r['documents']}")
+            lines += [f"    {line}" for line in r.get("extra", [])]
         self.config.write_text("\n".join(lines) + "\n" + self.policies + self.extra_yaml)
 
     def start(self, extra_args=()):
