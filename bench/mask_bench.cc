@@ -3,10 +3,18 @@
 //   BM_Pii1Pct1K   the same, 1% of cells holding one planted value
 //   BM_AllPii1K    every cell holding one planted value (the exact path, for reference)
 //   BM_Json4K      4 KB JSON documents (jsonb text format), 1% holding PII
+//   BM_Hex2K       2 KB cells of md5 hex (`repeat(md5(g::text), 64)`), no PII
+//   BM_HexEmail1Pct2K  the same, 1% of cells ending in an e-mail address glued to the hex (the
+//                  gateway's large-result workload, bench/workloads.py)
+//   BM_Uuid2K      2 KB cells of UUIDs separated by ", "
+//   BM_Base64_2K   2 KB base64 blobs (random bytes, no line breaks)
+//   BM_NumericCsv2K  2 KB of comma-separated numbers: ids, prices, epoch milliseconds,
+//                  coordinates, counts
 //   BM_StdRegex*   a reference loop over the same exact patterns with std::regex
 // MB/s are computed from CPU time (Google Benchmark's default), so they hold on a busy machine.
 // Run: build/bench/mask_bench --benchmark_min_time=1 --benchmark_repetitions=3
 #include <benchmark/benchmark.h>
+#include <openssl/evp.h>
 
 #include <random>
 #include <regex>
@@ -102,6 +110,118 @@ std::vector<std::string> cells(size_t n, size_t bytes, int pii_per_100, bool jso
   return out;
 }
 
+std::string md5Hex(const std::string& in) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_Digest(in.data(), in.size(), md, &len, EVP_md5(), nullptr);
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string s;
+  for (unsigned int i = 0; i < len; ++i) {
+    s.push_back(kHex[md[i] >> 4]);
+    s.push_back(kHex[md[i] & 15]);
+  }
+  return s;
+}
+
+// `repeat(md5(g::text), 64)`; with `email`, one md5 less and 'ada' || (g % 1000) ||
+// '@example.com' appended, as the large-result workload does for one row in 100.
+std::vector<std::string> hexCells(size_t n, bool email) {
+  std::vector<std::string> out;
+  for (size_t g = 1; g <= n; ++g) {
+    std::string h = md5Hex(std::to_string(g)), s;
+    bool planted = email && g % 100 == 0;
+    for (int k = 0; k < (planted ? 63 : 64); ++k) {
+      s += h;
+    }
+    if (planted) {
+      s += "ada" + std::to_string(g % 1000) + "@example.com";
+    }
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+std::vector<std::string> uuidCells(size_t n, size_t bytes) {
+  std::mt19937 rng(7);
+  std::uniform_int_distribution<int> nib(0, 15);
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::vector<std::string> out;
+  for (size_t i = 0; i < n; ++i) {
+    std::string s;
+    while (s.size() < bytes) {
+      for (int k = 0; k < 36; ++k) {
+        char c = kHex[nib(rng)];
+        if (k == 8 || k == 13 || k == 18 || k == 23) {
+          c = '-';
+        } else if (k == 14) {
+          c = '4';
+        } else if (k == 19) {
+          c = "89ab"[nib(rng) & 3];
+        }
+        s.push_back(c);
+      }
+      s += ", ";
+    }
+    s.resize(bytes);
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+std::vector<std::string> base64Cells(size_t n, size_t bytes) {
+  std::mt19937 rng(11);
+  std::vector<std::string> out;
+  std::vector<unsigned char> raw(bytes);
+  std::string s(bytes + 4, '\0');
+  for (size_t i = 0; i < n; ++i) {
+    for (unsigned char& b : raw) {
+      b = static_cast<unsigned char>(rng());
+    }
+    int len = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(s.data()), raw.data(),
+                              static_cast<int>(raw.size() * 3 / 4));
+    out.push_back(s.substr(0, std::min<size_t>(static_cast<size_t>(len), bytes)));
+  }
+  return out;
+}
+
+std::vector<std::string> numericCsvCells(size_t n, size_t bytes) {
+  std::mt19937 rng(13);
+  std::uniform_int_distribution<int> kind(0, 5);
+  std::uniform_int_distribution<int64_t> id(1, 9999999), ms(1600000000000, 1799999999999),
+      cents(1, 9999999), count(0, 999), micro(0, 180000000);
+  std::vector<std::string> out;
+  for (size_t i = 0; i < n; ++i) {
+    std::string s;
+    while (s.size() < bytes) {
+      int64_t c = cents(rng), m = micro(rng);
+      switch (kind(rng)) {
+        case 0:
+          s += std::to_string(id(rng));
+          break;
+        case 1:
+          s += std::to_string(ms(rng));  // epoch milliseconds: 13 digits
+          break;
+        case 2:
+          s += std::to_string(c / 100) + "." + std::to_string(100 + c % 100).substr(1);
+          break;
+        case 3:
+          s += std::to_string(count(rng));
+          break;
+        case 4:
+          s += (m % 2 ? "-" : "") + std::to_string(m / 1000000) + "." +
+               std::to_string(1000000 + m % 1000000).substr(1);
+          break;
+        default:
+          s += std::to_string(id(rng) * 1000 + count(rng));  // 7-10 digit ids
+      }
+      s += s.size() % 97 < 8 ? "\n" : ",";
+    }
+    s.resize(bytes);
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
 std::shared_ptr<const Engine> engine() {
   static std::shared_ptr<const Engine> e = [] {
     Settings s;
@@ -143,6 +263,26 @@ void BM_Json4K(benchmark::State& state) {
   static auto data = cells(200, 4096, 1, true);
   runScanner(state, data, oid::kJsonb);
 }
+void BM_Hex2K(benchmark::State& state) {
+  static auto data = hexCells(1000, false);
+  runScanner(state, data, oid::kText);
+}
+void BM_HexEmail1Pct2K(benchmark::State& state) {
+  static auto data = hexCells(1000, true);
+  runScanner(state, data, oid::kText);
+}
+void BM_Uuid2K(benchmark::State& state) {
+  static auto data = uuidCells(1000, 2048);
+  runScanner(state, data, oid::kText);
+}
+void BM_Base64_2K(benchmark::State& state) {
+  static auto data = base64Cells(1000, 2048);
+  runScanner(state, data, oid::kText);
+}
+void BM_NumericCsv2K(benchmark::State& state) {
+  static auto data = numericCsvCells(1000, 2048);
+  runScanner(state, data, oid::kText);
+}
 
 // The reference: every exact pattern compiled with std::regex, applied to each cell in turn.
 void runStdRegex(benchmark::State& state, const std::vector<std::string>& data) {
@@ -180,6 +320,11 @@ BENCHMARK(BM_Clean1K);
 BENCHMARK(BM_Pii1Pct1K);
 BENCHMARK(BM_AllPii1K);
 BENCHMARK(BM_Json4K);
+BENCHMARK(BM_Hex2K);
+BENCHMARK(BM_HexEmail1Pct2K);
+BENCHMARK(BM_Uuid2K);
+BENCHMARK(BM_Base64_2K);
+BENCHMARK(BM_NumericCsv2K);
 BENCHMARK(BM_StdRegexClean1K);
 BENCHMARK(BM_StdRegexJson4K);
 
