@@ -2,15 +2,26 @@
 
 #include <hs/hs.h>
 
+#include "mask/shapes.h"
+
 namespace jg::mask {
 namespace {
 
 // Notes on the expressions:
 // - `\b` is the only assertion Vectorscan supports; context that needs look-behind is checked by
 //   the validator, which sees the whole text.
-// - Prefilters keep a literal anchor (`@`, `:`, `=`, a keyword) and drop the expensive tails so
+// - Prefilters keep a literal anchor (`:`, `=`, `_`, a keyword) and drop the expensive tails so
 //   the all-cells scan stays fast; they must stay supersets of the exact expressions, and must
-//   not use `\b` (a raw scan over a container sees neighbours the value itself does not have).
+//   not use `\b` (it costs the whole set its speed on prose).
+// - Values that are runs of digits (cards, SSNs, phones, IPv4, IBANs) have no literal to anchor
+//   on; their prefilter is a native shape scan (shapes.h) that only looks at digit runs starting
+//   at a word boundary, so hex digests, UUIDs and base64 cost nothing. E-mail is a shape too.
+//   Each of these exact expressions is mirrored by a test in shapes.cc: edit both together
+//   (shapes_test.cc checks the pair against std::regex).
+// - The word boundaries the shapes rely on hold in every raw scan of a container, as they do in
+//   the exact expressions: JSON and text arrays with a backslash take the slow path, COPY lines
+//   only skip when the delimiter is not a word byte and nothing is quoted or escaped, and binary
+//   arrays are scanned element by element.
 // - The whole prefilter set is tuned together: Vectorscan's literal analysis is global, and two
 //   innocent-looking expressions (an optional-space run after a case-insensitive keyword, a
 //   leading "0[1-9]") each halved the set's speed. Measure with bench/mask_bench after edits.
@@ -59,41 +70,40 @@ std::vector<DetectorSpec> makeBuiltins() {
          HS_FLAG_CASELESS, validateAssignment}}});
   d.push_back({"email",
                "EMAIL",
-               {{R"([A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,24}\b)",
-                 R"([A-Za-z0-9._%+\-]@[A-Za-z0-9\-]+\.[A-Za-z0-9\-])", 0, validateEmail}}});
+               {{R"([A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,24}\b)", "", 0,
+                 validateEmail, kShapeEmail}}});
   d.push_back(
       {"credit_card",
        "CREDIT_CARD",
-       {{R"(\b(\d{13,19}|\d{4}([ \-]\d{4}){2,3}([ \-]\d{1,3})?|\d{4}[ \-]\d{6}[ \-]\d{4,5})\b)",
-         R"(\d{4}[ \-]?\d{4}[ \-]?\d{4}|\d{4}[ \-]\d{6}[ \-]\d{4})", 0, validateCard}}});
-  d.push_back({"us_ssn",
-               "US_SSN",
-               {{R"(\b\d{3}-\d{2}-\d{4}\b|\b\d{3} \d{2} \d{4}\b)", R"(\d{3}[ \-]\d{2}[ \-]\d{4})",
-                 0, validateSsn}}});
+       // Every network validateCard knows starts with 2-6 and has 13 digits or more.
+       {{R"(\b([2-6]\d{12,18}|[2-6]\d{3}([ \-]\d{4}){3}([ \-]\d{1,3})?|[2-6]\d{3}([ \-]\d{4}){2}[ \-]\d{1,3}|[2-6]\d{3}[ \-]\d{6}[ \-]\d{4,5})\b)",
+         "", 0, validateCard, kShapeCard}}});
+  d.push_back(
+      {"us_ssn",
+       "US_SSN",
+       {{R"(\b\d{3}-\d{2}-\d{4}\b|\b\d{3} \d{2} \d{4}\b)", "", 0, validateSsn, kShapeSsn}}});
   d.push_back({"iban",
                "IBAN",
-               {{R"(\b[A-Z]{2}\d{2}( ?[A-Z0-9]{4}){2,7}( ?[A-Z0-9]{1,4})?\b)",
-                 R"([A-Z]{2}\d{2} ?[A-Z0-9]{4} ?[A-Z0-9]{4})", 0, validateIban}}});
-  d.push_back(
-      {"phone",
-       "PHONE",
-       {
-           // E.164 and "+CC ..." international forms.
-           {R"(\+[1-9]([ .\-]?\(?\d\)?){6,14}\b)", R"(\+[1-9][ .\-]?\(?\d)", 0, validatePhone},
-           // "00CC ..." international dialling prefix.
-           {R"(\b00[1-9]\d{0,2}[ .\-]\d{1,4}([ .\-]\d{2,4}){1,4}\b)", R"(00[1-9]\d{0,2}[ .\-]\d)",
-            0, validatePhone},
-           // NANP: (212) 555-1234, 212-555-1234, 212.555.1234, 1-212-555-1234.
-           {R"((\b1[ .\-])?(\(\d{3}\) ?|\b\d{3}[ .\-])\d{3}[ .\-]\d{4}\b)",
-            R"(\d{3}[ .\-)] ?\d{3}[ .\-]\d{4})", 0, validateNanpPhone},
-           // National trunk-prefix forms: 06 12 34 56 78, 020 7946 0958, 030 1234 5678.
-           {R"(\b0[1-9](( \d{2}){4}|(\.\d{2}){4}|\d{1,3} \d{3,4} \d{3,4})\b)",
-            R"(\d \d{2,4} \d{2}|\d\.\d{2}\.\d{2})", 0, validatePhone},
-       }});
+               {{R"(\b[A-Z]{2}\d{2}( ?[A-Z0-9]{4}){2,7}( ?[A-Z0-9]{1,4})?\b)", "", 0, validateIban,
+                 kShapeIban}}});
+  d.push_back({"phone",
+               "PHONE",
+               {
+                   // E.164 and "+CC ..." international forms.
+                   {R"(\+[1-9]([ .\-]?\(?\d\)?){6,14}\b)", "", 0, validatePhone, kShapePhoneE164},
+                   // "00CC ..." international dialling prefix.
+                   {R"(\b00[1-9]\d{0,2}[ .\-]\d{1,4}([ .\-]\d{2,4}){1,4}\b)", "", 0, validatePhone,
+                    kShapePhoneIntl},
+                   // NANP: (212) 555-1234, 212-555-1234, 212.555.1234, 1-212-555-1234.
+                   {R"((\b1[ .\-])?(\(\d{3}\) ?|\b\d{3}[ .\-])\d{3}[ .\-]\d{4}\b)", "", 0,
+                    validateNanpPhone, kShapePhoneNanp},
+                   // National trunk-prefix forms: 06 12 34 56 78, 020 7946 0958, 030 1234 5678.
+                   {R"(\b0[1-9](( \d{2}){4}|(\.\d{2}){4}|\d{1,3} \d{3,4} \d{3,4})\b)", "", 0,
+                    validatePhone, kShapePhoneTrunk},
+               }});
   d.push_back({"ipv4",
                "IPV4",
-               {{R"(\b\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}\b)", R"(\d\.\d{1,3}\.\d{1,3}\.\d)", 0,
-                 validateIpv4}}});
+               {{R"(\b\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}\b)", "", 0, validateIpv4, kShapeIpv4}}});
   d.push_back({"ipv6",
                "IPV6",
                {{R"(\b[0-9a-fA-F]{1,4}(:[0-9a-fA-F]{0,4}){2,7})",

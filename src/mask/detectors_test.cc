@@ -158,5 +158,71 @@ TEST_F(DetectorTest, SecretAssignments) {
   EXPECT_EQ(labels("the password is long; a secret meeting; password=*****"), "");
 }
 
+// Digit-run values are found at word boundaries (the `\b` of their expressions, which the
+// native prefilter relies on): any non-word byte or the edge of the value on each side.
+TEST_F(DetectorTest, DigitValuesAfterPunctuationAreMasked) {
+  EXPECT_EQ(masked("card:4111111111111111"), "card:[CREDIT_CARD]");
+  EXPECT_EQ(masked("x,4111111111111111,y"), "x,[CREDIT_CARD],y");
+  EXPECT_EQ(masked("{\"pan\":\"4111111111111111\"}"), "{\"pan\":\"[CREDIT_CARD]\"}");
+  EXPECT_EQ(masked("4111111111111111"), "[CREDIT_CARD]");
+  EXPECT_EQ(masked("#4111-1111-1111-1111."), "#[CREDIT_CARD].");
+  EXPECT_EQ(masked("call (415) 555-2671!"), "call [PHONE]!");
+  EXPECT_EQ(masked("tel:+14155552671"), "tel:[PHONE]");
+  EXPECT_EQ(masked("ip=10.0.12.7"), "ip=[IPV4]");
+  EXPECT_EQ(masked("ssn=123-45-6789"), "ssn=[US_SSN]");
+  EXPECT_EQ(masked("iban:DE89370400440532013000"), "iban:[IBAN]");
+  EXPECT_EQ(masked("\xc3\xa9"
+                   "4111111111111111"),
+            "\xc3\xa9"
+            "[CREDIT_CARD]");
+}
+
+TEST_F(DetectorTest, DigitRunsInsideHexOrIdentifiersAreNotValues) {
+  // A Luhn-valid Visa number glued to hex digits on either side is part of a digest.
+  EXPECT_EQ(labels("0cc175b94111111111111111c0f1b6a8"), "");
+  EXPECT_EQ(labels("a4111111111111111"), "");
+  EXPECT_EQ(labels("4111111111111111f"), "");
+  EXPECT_EQ(labels("x123-45-6789 and 10.0.12.7b"), "");
+  std::string hex;
+  for (int i = 0; i < 64; ++i) {
+    hex += "5f4dcc3b5aa765d61d8327deb882cf99";
+  }
+  EXPECT_EQ(labels(hex), "");
+  EXPECT_EQ(masked(hex + " 4111111111111111"), hex + " [CREDIT_CARD]");
+}
+
+TEST_F(DetectorTest, EmailInHexHeavyTextIsMasked) {
+  std::string hex;
+  for (int i = 0; i < 64; ++i) {
+    hex += "5f4dcc3b5aa765d61d8327deb882cf99";
+  }
+  EXPECT_EQ(masked(hex + " alice@example.com " + hex), hex + " [EMAIL] " + hex);
+  // Glued to the hex (as `md5 || 'ada1@example.com'` produces): the whole run is the local part.
+  EXPECT_EQ(masked(hex + "ada1@example.com"), "[EMAIL]");
+}
+
+TEST_F(DetectorTest, ProfilesWithOnlyNativePrefiltersWork) {
+  for (std::vector<std::string> names :
+       {std::vector<std::string>{"credit_card"}, {"email"}, {"iban", "phone", "ipv4"}}) {
+    Settings s;
+    s.defaults.detectors = names;
+    auto e = Engine::create(s, "");
+    ASSERT_TRUE(e.isOk()) << e.status().message();
+    Scanner scanner(*e);
+    std::string out;
+    Counters c;
+    auto r = scanner.maskFreeText(*(*e)->profile(),
+                                  "card 4111111111111111, a@example.com, tel +1 415 555 2671, "
+                                  "ip 10.0.12.7, GB82WEST12345698765432",
+                                  out, c);
+    ASSERT_TRUE(r.isOk()) << r.status().message();
+    EXPECT_EQ(*r, CellResult::kRewritten) << names[0];
+    EXPECT_EQ(c.values_masked, names.size() == 3 ? 3u : 1u) << names[0] << ": " << out;
+    r = scanner.maskFreeText(*(*e)->profile(), "nothing to see, 42 and 1.5", out, c);
+    ASSERT_TRUE(r.isOk());
+    EXPECT_EQ(*r, CellResult::kUnchanged);
+  }
+}
+
 }  // namespace
 }  // namespace jg::mask

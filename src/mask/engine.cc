@@ -85,10 +85,14 @@ Status Engine::compile(const ProfileSettings& ps, const std::vector<CustomDetect
     for (const PatternSpec& p : specs[d].patterns) {
       auto id = static_cast<unsigned>(out.patterns_.size());
       out.patterns_.push_back({d, p.validator, p.context});
-      const std::string& pf = p.prefilter.empty() ? p.exact : p.prefilter;
-      pre.text.push_back(pf.c_str());
-      pre.flags.push_back(p.flags | HS_FLAG_SINGLEMATCH);
-      pre.ids.push_back(id);
+      if (p.shape != 0) {
+        out.shapes_ |= p.shape;
+      } else {
+        const std::string& pf = p.prefilter.empty() ? p.exact : p.prefilter;
+        pre.text.push_back(pf.c_str());
+        pre.flags.push_back(p.flags | HS_FLAG_SINGLEMATCH);
+        pre.ids.push_back(id);
+      }
       exact.text.push_back(p.exact.c_str());
       exact.flags.push_back(p.flags | HS_FLAG_SOM_LEFTMOST);
       exact.ids.push_back(id);
@@ -96,16 +100,18 @@ Status Engine::compile(const ProfileSettings& ps, const std::vector<CustomDetect
   }
   // The expression strings live in `specs` until both databases are compiled.
   hs_database_t* db = nullptr;
-  if (Status s = compileDb(pre, &db); !s) {
-    return s;
+  if (!pre.text.empty()) {
+    if (Status s = compileDb(pre, &db); !s) {
+      return s;
+    }
+    out.prefilter_.reset(db);
   }
-  out.prefilter_.reset(db);
   if (Status s = compileDb(exact, &db); !s) {
     return s;
   }
   out.exact_.reset(db);
   for (hs_database_t* d : {out.prefilter_.get(), out.exact_.get()}) {
-    if (hs_alloc_scratch(d, &prototype_) != HS_SUCCESS) {
+    if (d != nullptr && hs_alloc_scratch(d, &prototype_) != HS_SUCCESS) {
       return internalError("cannot allocate detector scratch space");
     }
   }

@@ -3,7 +3,9 @@
 //
 // Each profile compiles its detectors into two Vectorscan block-mode databases:
 //  - a prefilter (every pattern's cheap form, HS_FLAG_SINGLEMATCH, no start-of-match) that every
-//    cell goes through; a cell it does not match is forwarded untouched, with no allocation;
+//    cell goes through, together with the native shape scan (shapes.h) that stands in for the
+//    prefilter of the digit-run and e-mail patterns; a cell neither matches is forwarded
+//    untouched, with no allocation;
 //  - an exact database (HS_FLAG_SOM_LEFTMOST) run only on cells the prefilter matched, whose
 //    candidate spans then go through the validators.
 // Scanning needs per-thread scratch space: see Scanner (scanner.h). Engine is thread-safe.
@@ -31,7 +33,7 @@ class Profile {
   const std::string& name() const { return name_; }
   Strategy detectorStrategy() const { return strategy_; }
   int keepLast() const { return keep_last_; }
-  bool hasDetectors() const { return prefilter_ != nullptr; }
+  bool hasDetectors() const { return exact_ != nullptr; }
   // The label of detector `index` (as found in a Span).
   const std::string& label(uint32_t index) const { return labels_[index]; }
   // The column rule for schema.table.column, or nullptr. A rule without a schema matches any.
@@ -59,7 +61,8 @@ class Profile {
   std::vector<ColumnRule> columns_;
   std::vector<std::string> labels_;  // by detector index
   std::vector<Pattern> patterns_;    // by Vectorscan expression id
-  Db prefilter_;
+  uint32_t shapes_ = 0;              // Shape bits whose patterns are prefiltered by hasShape()
+  Db prefilter_;                     // null when every pattern has a shape
   Db exact_;
 };
 

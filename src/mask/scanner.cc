@@ -4,6 +4,8 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "mask/shapes.h"
+
 namespace jg::mask {
 
 Scanner::Scanner(std::shared_ptr<const Engine> engine) : engine_(std::move(engine)) {
@@ -43,6 +45,12 @@ Result<bool> Scanner::prefilterHits(const Profile& profile, std::string_view tex
   }
   if (text.size() > UINT32_MAX) {
     return Status::error(Code::kResourceExhausted, "value too large to mask");
+  }
+  if (profile.shapes_ != 0 && hasShape(text, profile.shapes_)) {
+    return true;
+  }
+  if (profile.prefilter_ == nullptr) {
+    return false;
   }
   bool hit = false;
   hs_error_t rc = hs_scan(profile.prefilter_.get(), text.data(), static_cast<unsigned>(text.size()),
