@@ -1,28 +1,11 @@
 #include "audit/codec.h"
 
+#include "audit/json_writer.h"
 #include "core/random.h"
 
 namespace jg::audit {
 namespace json = boost::json;
 namespace {
-
-void putStr(json::object& o, std::string_view key, const std::string& v) {
-  if (!v.empty()) {
-    o[key] = v;
-  }
-}
-void putU64(json::object& o, std::string_view key, uint64_t v) {
-  if (v != 0) {
-    o[key] = v;
-  }
-}
-json::array strArray(const std::vector<std::string>& v) {
-  json::array a;
-  for (const auto& s : v) {
-    a.emplace_back(s);
-  }
-  return a;
-}
 
 std::string getStr(const json::object& o, std::string_view key) {
   auto* v = o.if_contains(key);
@@ -56,68 +39,84 @@ RawBytes getSealed(const json::object& o, std::string_view key) {
   return raw ? RawBytes::sealedFrom(std::move(*raw)) : RawBytes();
 }
 
-// Strict UTF-8 (no overlongs, no surrogates): JSON strings must be valid text, anything else
-// is stored hex-encoded.
-bool validUtf8(std::string_view s) {
-  size_t i = 0;
-  while (i < s.size()) {
-    auto c = static_cast<unsigned char>(s[i]);
-    if (c < 0x80) {
-      ++i;
-      continue;
-    }
-    size_t n = 0;
-    unsigned char lo = 0x80;
-    unsigned char hi = 0xBF;
-    if (c >= 0xC2 && c <= 0xDF) {
-      n = 1;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-      n = 2;
-      lo = c == 0xE0 ? 0xA0 : 0x80;
-      hi = c == 0xED ? 0x9F : 0xBF;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-      n = 3;
-      lo = c == 0xF0 ? 0x90 : 0x80;
-      hi = c == 0xF4 ? 0x8F : 0xBF;
-    } else {
-      return false;
-    }
-    if (i + n >= s.size()) {
-      return false;
-    }
-    for (size_t k = 1; k <= n; ++k) {
-      auto b = static_cast<unsigned char>(s[i + k]);
-      if (b < (k == 1 ? lo : 0x80) || b > (k == 1 ? hi : 0xBF)) {
-        return false;
-      }
-    }
-    i += n + 1;
+void writeStrings(JsonWriter& w, std::string_view key, const std::vector<std::string>& v) {
+  w.key(key);
+  w.beginArray();
+  for (const auto& s : v) {
+    w.str(s);
   }
-  return true;
+  w.endArray();
 }
 
-json::value cellValue(const std::optional<std::string>& cell) {
+// A cell: null, a string when the bytes are valid UTF-8, else {"hex": "..."}.
+void writeCell(JsonWriter& w, const std::optional<std::string>& cell) {
   if (!cell) {
-    return nullptr;
+    w.null();
+  } else if (validUtf8(*cell)) {
+    w.str(*cell);
+  } else {
+    w.beginObject();
+    w.field("hex", toHex(*cell));
+    w.endObject();
   }
-  if (validUtf8(*cell)) {
-    return json::string(*cell);
-  }
-  return json::object{{"hex", toHex(*cell)}};
 }
 
-json::object principalJson(const Principal& p) {
-  json::object o;
-  putStr(o, "iss", p.issuer);
-  putStr(o, "sub", p.subject);
-  putStr(o, "email", p.email);
-  putStr(o, "name", p.name);
-  putStr(o, "client_id", p.client_id);
-  o["groups"] = strArray(p.groups);
-  if (p.service_account) {
-    o["service"] = true;
+void writeRow(JsonWriter& w, const Row& row) {
+  w.beginArray();
+  for (const auto& c : row) {
+    writeCell(w, c);
   }
-  return o;
+  w.endArray();
+}
+
+void writeRows(JsonWriter& w, const std::vector<Row>& rows) {
+  w.beginArray();
+  for (const auto& r : rows) {
+    writeRow(w, r);
+  }
+  w.endArray();
+}
+
+void writeColumns(JsonWriter& w, const std::vector<Column>& columns) {
+  w.key("columns");
+  w.beginArray();
+  for (const auto& c : columns) {
+    w.beginObject();
+    w.field("name", c.name);
+    w.fieldU64("oid", c.type_oid);
+    w.fieldIfSet("table", c.table);
+    if (c.format != 0) {
+      w.key("format");
+      w.i64(c.format);
+    }
+    w.endObject();
+  }
+  w.endArray();
+}
+
+void writeMasked(JsonWriter& w, const std::map<std::string, uint64_t>& masked) {
+  w.key("masked");
+  w.beginObject();
+  for (const auto& [label, n] : masked) {
+    w.fieldU64(label, n);
+  }
+  w.endObject();
+}
+
+void writePrincipal(JsonWriter& w, const Principal& p) {
+  w.key("principal");
+  w.beginObject();
+  w.fieldIfSet("iss", p.issuer);
+  w.fieldIfSet("sub", p.subject);
+  w.fieldIfSet("email", p.email);
+  w.fieldIfSet("name", p.name);
+  w.fieldIfSet("client_id", p.client_id);
+  writeStrings(w, "groups", p.groups);
+  if (p.service_account) {
+    w.key("service");
+    w.boolean(true);
+  }
+  w.endObject();
 }
 
 Principal principalFrom(const json::object& o) {
@@ -133,124 +132,124 @@ Principal principalFrom(const json::object& o) {
   return p;
 }
 
+// Writes each body's fields after type, ts and sid, in the documented order.
 struct Encoder {
-  json::object& o;
+  JsonWriter& w;
   const std::string& sid;
   const RawSealer& sealer;
   const Redactor& redact;
   Status status;
 
+  // `type` names the record type the field belongs to in the AAD (a `result` record seals its
+  // raw rows as the result_rows field they stand for).
   void sealed(std::string_view type, std::string_view key, const RawBytes& raw) {
     auto r = sealer.seal(raw, rawAad(sid, type, key));
     if (!r) {
       status = r.status();
     } else if (r->has_value()) {
-      o[key] = **r;
+      w.field(key, **r);
     }
   }
   void operator()(const ConnectEvent& e) {
-    putStr(o, "client", e.client_addr);
-    putStr(o, "resource", e.resource);
-    putStr(o, "protocol", e.protocol);
-    putStr(o, "tls_version", e.tls_version);
-    putStr(o, "tls_cipher", e.tls_cipher);
-    putStr(o, "app", redact(e.application_name));
-    putStr(o, "db_user", e.db_user);
+    w.fieldIfSet("client", e.client_addr);
+    w.fieldIfSet("resource", e.resource);
+    w.fieldIfSet("protocol", e.protocol);
+    w.fieldIfSet("tls_version", e.tls_version);
+    w.fieldIfSet("tls_cipher", e.tls_cipher);
+    w.fieldIfSet("app", redact(e.application_name));
+    w.fieldIfSet("db_user", e.db_user);
   }
   void operator()(const AuthEvent& e) {
-    o["ok"] = e.ok;
-    putStr(o, "method", e.method);
-    o["principal"] = principalJson(e.principal);
-    putStr(o, "reason", redact(e.reason));
+    w.key("ok");
+    w.boolean(e.ok);
+    w.fieldIfSet("method", e.method);
+    writePrincipal(w, e.principal);
+    w.fieldIfSet("reason", redact(e.reason));
   }
   void operator()(const StatementEvent& e) {
-    o["stmt"] = e.statement_id;
-    o["text"] = redact(e.text);
-    putStr(o, "kind", e.kind);
-    o["tables"] = strArray(e.tables);
-    putStr(o, "fingerprint", e.fingerprint);
-    putStr(o, "decision", e.decision);
-    putStr(o, "rule", e.rule_id);
-    putStr(o, "reason", redact(e.reason));
-    putStr(o, "review", e.review_id);
-    putStr(o, "grant", e.grant_id);
-    putStr(o, "protocol", e.protocol);
-    putStr(o, "prepared", e.prepared_name);
+    w.fieldU64("stmt", e.statement_id);
+    w.field("text", redact(e.text));
+    w.fieldIfSet("kind", e.kind);
+    writeStrings(w, "tables", e.tables);
+    w.fieldIfSet("fingerprint", e.fingerprint);
+    w.fieldIfSet("decision", e.decision);
+    w.fieldIfSet("rule", e.rule_id);
+    if (!e.reason.empty()) {
+      w.fieldIfSet("reason", redact(e.reason));
+    }
+    w.fieldIfSet("review", e.review_id);
+    w.fieldIfSet("grant", e.grant_id);
+    w.fieldIfSet("protocol", e.protocol);
+    w.fieldIfSet("prepared", e.prepared_name);
     if (!e.param_digests.empty()) {
-      o["param_digests"] = strArray(e.param_digests);
+      writeStrings(w, "param_digests", e.param_digests);
     }
     sealed("statement", "params", e.params);
   }
   void operator()(const ResultStartEvent& e) {
-    o["stmt"] = e.statement_id;
-    json::array cols;
-    for (const auto& c : e.columns) {
-      json::object co{{"name", c.name}, {"oid", c.type_oid}};
-      putStr(co, "table", c.table);
-      if (c.format != 0) {
-        co["format"] = c.format;
-      }
-      cols.emplace_back(std::move(co));
-    }
-    o["columns"] = std::move(cols);
+    w.fieldU64("stmt", e.statement_id);
+    writeColumns(w, e.columns);
   }
   void operator()(const ResultRowsEvent& e) {
-    o["stmt"] = e.statement_id;
-    json::array rows;
-    for (const auto& r : e.rows) {
-      json::array a;
-      for (const auto& c : r) {
-        a.push_back(cellValue(c));
-      }
-      rows.emplace_back(std::move(a));
-    }
-    o["rows"] = std::move(rows);
+    w.fieldU64("stmt", e.statement_id);
+    w.key("rows");
+    writeRows(w, e.rows);
     sealed("result_rows", "raw_rows", e.raw_rows);
     if (!e.document_ids.empty()) {
-      o["documents"] = strArray(e.document_ids);
+      writeStrings(w, "documents", e.document_ids);
     }
   }
   void operator()(const ResultEndEvent& e) {
-    o["stmt"] = e.statement_id;
-    putStr(o, "tag", e.command_tag);
-    o["rows"] = e.rows;
-    o["bytes"] = e.bytes;
-    json::object m;
-    for (const auto& [label, n] : e.masked_cells) {
-      m[label] = n;
+    w.fieldU64("stmt", e.statement_id);
+    w.fieldIfSet("tag", e.command_tag);
+    w.fieldU64("rows", e.rows);
+    w.fieldU64("bytes", e.bytes);
+    writeMasked(w, e.masked_cells);
+  }
+  void operator()(const ResultEvent& e) {
+    w.fieldU64("stmt", e.statement_id);
+    writeColumns(w, e.columns);
+    w.key("rows");
+    writeRows(w, e.rows);
+    sealed("result_rows", "raw_rows", e.raw_rows);
+    if (!e.document_ids.empty()) {
+      writeStrings(w, "documents", e.document_ids);
     }
-    o["masked"] = std::move(m);
+    w.fieldIfSet("tag", e.command_tag);
+    w.fieldU64("bytes", e.bytes);
+    writeMasked(w, e.masked_cells);
   }
   void operator()(const ErrorEvent& e) {
-    putU64(o, "stmt", e.statement_id);
-    putStr(o, "source", e.source);
-    putStr(o, "severity", e.severity);
-    putStr(o, "sqlstate", e.sqlstate);
-    o["message"] = redact(e.message);
+    w.fieldU64IfSet("stmt", e.statement_id);
+    w.fieldIfSet("source", e.source);
+    w.fieldIfSet("severity", e.severity);
+    w.fieldIfSet("sqlstate", e.sqlstate);
+    w.field("message", redact(e.message));
   }
   void operator()(const CancelEvent& e) {
-    putU64(o, "stmt", e.statement_id);
-    putStr(o, "outcome", e.outcome);
+    w.fieldU64IfSet("stmt", e.statement_id);
+    w.fieldIfSet("outcome", e.outcome);
   }
   void operator()(const SessionEndEvent& e) {
-    putStr(o, "reason", e.reason);
-    o["statements"] = e.statements;
-    o["rows"] = e.rows;
+    w.fieldIfSet("reason", e.reason);
+    w.fieldU64("statements", e.statements);
+    w.fieldU64("rows", e.rows);
   }
   void operator()(const ReplayEvent& e) {
-    o["session"] = e.replayed_session;
-    o["raw"] = e.raw;
-    putStr(o, "actor", e.actor);
+    w.field("session", e.replayed_session);
+    w.key("raw");
+    w.boolean(e.raw);
+    w.fieldIfSet("actor", e.actor);
   }
   void operator()(const AccessEvent& e) {
-    putStr(o, "action", e.action);
-    putStr(o, "review", e.review_id);
-    putStr(o, "grant", e.grant_id);
-    putStr(o, "resource", e.resource);
-    putStr(o, "rule", e.rule_id);
-    putStr(o, "requester", e.requester);
-    putStr(o, "actor", e.actor);
-    putStr(o, "comment", e.comment);
+    w.fieldIfSet("action", e.action);
+    w.fieldIfSet("review", e.review_id);
+    w.fieldIfSet("grant", e.grant_id);
+    w.fieldIfSet("resource", e.resource);
+    w.fieldIfSet("rule", e.rule_id);
+    w.fieldIfSet("requester", e.requester);
+    w.fieldIfSet("actor", e.actor);
+    w.fieldIfSet("comment", e.comment);
   }
 };
 
@@ -269,21 +268,52 @@ std::optional<std::string> cellFrom(const json::value& v) {
   return std::nullopt;
 }
 
+Row rowFrom(const json::value& r) {
+  Row row;
+  if (r.is_array()) {
+    for (const auto& c : r.as_array()) {
+      row.push_back(cellFrom(c));
+    }
+  }
+  return row;
+}
+
 std::vector<Row> rowsFrom(const json::value* v) {
   std::vector<Row> rows;
   if (v == nullptr || !v->is_array()) {
     return rows;
   }
   for (const auto& r : v->as_array()) {
-    Row row;
-    if (r.is_array()) {
-      for (const auto& c : r.as_array()) {
-        row.push_back(cellFrom(c));
-      }
-    }
-    rows.push_back(std::move(row));
+    rows.push_back(rowFrom(r));
   }
   return rows;
+}
+
+std::vector<Column> columnsFrom(const json::object& o) {
+  std::vector<Column> out;
+  if (auto* cols = o.if_contains("columns"); cols && cols->is_array()) {
+    for (const auto& c : cols->as_array()) {
+      if (!c.is_object()) {
+        continue;
+      }
+      const auto& co = c.as_object();
+      out.push_back(Column{getStr(co, "name"), static_cast<uint32_t>(getU64(co, "oid")),
+                           getStr(co, "table"), static_cast<int16_t>(getU64(co, "format"))});
+    }
+  }
+  return out;
+}
+
+std::map<std::string, uint64_t> maskedFrom(const json::object& o) {
+  std::map<std::string, uint64_t> out;
+  if (auto* m = o.if_contains("masked"); m && m->is_object()) {
+    for (const auto& kv : m->as_object()) {
+      out[std::string(kv.key())] = kv.value().is_uint64()  ? kv.value().as_uint64()
+                                   : kv.value().is_int64() ? kv.value().as_int64()
+                                                           : 0;
+    }
+  }
+  return out;
 }
 
 }  // namespace
@@ -352,16 +382,21 @@ std::chrono::system_clock::time_point fromMicros(int64_t us) {
 
 Result<std::string> encodeEvent(const Event& event, const RawSealer& sealer,
                                 const Redactor& redact) {
-  json::object o;
-  o["type"] = typeName(event.body);
-  o["ts"] = toMicros(event.time);
-  o["sid"] = event.session_id;
-  Encoder enc{o, event.session_id, sealer, redact, Status::ok()};
+  std::string out;
+  out.reserve(256);
+  JsonWriter w(out);
+  w.beginObject();
+  w.field("type", typeName(event.body));
+  w.key("ts");
+  w.i64(toMicros(event.time));
+  w.field("sid", event.session_id);
+  Encoder enc{w, event.session_id, sealer, redact, Status::ok()};
   std::visit(enc, event.body);
   if (!enc.status) {
     return enc.status;
   }
-  return json::serialize(o);
+  w.endObject();
+  return out;
 }
 
 Result<Event> decodeEvent(const json::object& o) {
@@ -403,20 +438,7 @@ Result<Event> decodeEvent(const json::object& o) {
     e.params = getSealed(o, "params");
     ev.body = std::move(e);
   } else if (type == "result_start") {
-    ResultStartEvent e;
-    e.statement_id = stmt;
-    if (auto* cols = o.if_contains("columns"); cols && cols->is_array()) {
-      for (const auto& c : cols->as_array()) {
-        if (!c.is_object()) {
-          continue;
-        }
-        const auto& co = c.as_object();
-        e.columns.push_back(Column{getStr(co, "name"), static_cast<uint32_t>(getU64(co, "oid")),
-                                   getStr(co, "table"),
-                                   static_cast<int16_t>(getU64(co, "format"))});
-      }
-    }
-    ev.body = std::move(e);
+    ev.body = ResultStartEvent{stmt, columnsFrom(o)};
   } else if (type == "result_rows") {
     ResultRowsEvent e;
     e.statement_id = stmt;
@@ -430,13 +452,18 @@ Result<Event> decodeEvent(const json::object& o) {
     e.command_tag = getStr(o, "tag");
     e.rows = getU64(o, "rows");
     e.bytes = getU64(o, "bytes");
-    if (auto* m = o.if_contains("masked"); m && m->is_object()) {
-      for (const auto& kv : m->as_object()) {
-        e.masked_cells[std::string(kv.key())] = kv.value().is_uint64()  ? kv.value().as_uint64()
-                                                : kv.value().is_int64() ? kv.value().as_int64()
-                                                                        : 0;
-      }
-    }
+    e.masked_cells = maskedFrom(o);
+    ev.body = std::move(e);
+  } else if (type == "result") {
+    ResultEvent e;
+    e.statement_id = stmt;
+    e.columns = columnsFrom(o);
+    e.rows = rowsFrom(o.if_contains("rows"));
+    e.raw_rows = getSealed(o, "raw_rows");
+    e.document_ids = getStrings(o, "documents");
+    e.command_tag = getStr(o, "tag");
+    e.bytes = getU64(o, "bytes");
+    e.masked_cells = maskedFrom(o);
     ev.body = std::move(e);
   } else if (type == "error") {
     ev.body = ErrorEvent{stmt, getStr(o, "source"), getStr(o, "severity"), getStr(o, "sqlstate"),
@@ -459,6 +486,61 @@ Result<Event> decodeEvent(const json::object& o) {
   return ev;
 }
 
+std::vector<Event> splitEvent(Event event) {
+  std::vector<Event> out;
+  auto* r = std::get_if<ResultEvent>(&event.body);
+  if (r == nullptr) {
+    out.push_back(std::move(event));
+    return out;
+  }
+  uint64_t count = r->rows.size();
+  out.push_back(Event{event.session_id, event.time,
+                      ResultStartEvent{r->statement_id, std::move(r->columns)}});
+  out.push_back(Event{event.session_id, event.time,
+                      ResultRowsEvent{r->statement_id, std::move(r->rows), std::move(r->raw_rows),
+                                      std::move(r->document_ids)}});
+  out.push_back(Event{event.session_id, event.time,
+                      ResultEndEvent{r->statement_id, std::move(r->command_tag), count, r->bytes,
+                                     std::move(r->masked_cells)}});
+  return out;
+}
+
+std::vector<json::object> splitRecord(const json::object& o) {
+  std::vector<json::object> out;
+  auto* t = o.if_contains("type");
+  if (t == nullptr || !t->is_string() || t->as_string() != "result") {
+    out.push_back(o);
+    return out;
+  }
+  auto part = [&](std::string_view type, std::initializer_list<std::string_view> keys) {
+    json::object p;
+    p["type"] = type;
+    for (std::string_view k : {"ts", "sid", "stmt"}) {
+      if (auto* v = o.if_contains(k)) {
+        p[k] = *v;
+      }
+    }
+    for (std::string_view k : keys) {
+      if (auto* v = o.if_contains(k)) {
+        p[k] = *v;
+      }
+    }
+    return p;
+  };
+  out.push_back(part("result_start", {"columns"}));
+  out.push_back(part("result_rows", {"rows", "raw_rows", "documents"}));
+  json::object end = part("result_end", {"tag"});
+  auto* rows = o.if_contains("rows");
+  end["rows"] = rows != nullptr && rows->is_array() ? rows->as_array().size() : 0;
+  for (std::string_view k : {"bytes", "masked"}) {
+    if (auto* v = o.if_contains(k)) {
+      end[k] = *v;
+    }
+  }
+  out.push_back(std::move(end));
+  return out;
+}
+
 Result<std::string> RawOpener::open(const RawBytes& raw, const std::string& key_id,
                                     std::string_view aad) const {
   if (raw.state() != RawBytes::State::kSealed) {
@@ -472,15 +554,38 @@ Result<std::string> RawOpener::open(const RawBytes& raw, const std::string& key_
 }
 
 std::string rowsToJson(const std::vector<Row>& rows) {
-  json::array a;
+  std::string out;
+  JsonWriter w(out);
+  writeRows(w, rows);
+  return out;
+}
+
+std::string rawRowsToJson(const RawRows& rows) {
+  std::string out;
+  JsonWriter w(out);
+  w.beginArray();
   for (const auto& r : rows) {
-    json::array row;
-    for (const auto& c : r) {
-      row.push_back(cellValue(c));
+    if (r) {
+      writeRow(w, *r);
+    } else {
+      w.null();
     }
-    a.emplace_back(std::move(row));
   }
-  return json::serialize(a);
+  w.endArray();
+  return out;
+}
+
+std::string paramsToJson(const std::vector<std::optional<std::string>>& values) {
+  std::string out;
+  JsonWriter w(out);
+  w.beginArray();
+  w.beginArray();
+  for (const auto& v : values) {
+    writeCell(w, v);
+  }
+  w.endArray();
+  w.endArray();
+  return out;
 }
 
 Result<std::vector<Row>> rowsFromJson(std::string_view text) {
@@ -490,6 +595,27 @@ Result<std::vector<Row>> rowsFromJson(std::string_view text) {
     return invalidArgument("raw rows are not a JSON array");
   }
   return rowsFrom(&v);
+}
+
+Result<std::vector<Row>> rawRowsView(std::string_view text, const std::vector<Row>& sent) {
+  json::error_code ec;
+  json::value v = json::parse(text, ec);
+  if (ec || !v.is_array()) {
+    return invalidArgument("raw rows are not a JSON array");
+  }
+  const auto& a = v.as_array();
+  std::vector<Row> rows;
+  rows.reserve(a.size());
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (!a[i].is_null()) {
+      rows.push_back(rowFrom(a[i]));
+    } else if (i < sent.size()) {
+      rows.push_back(sent[i]);  // masking left this row as sent
+    } else {
+      return invalidArgument("raw rows name a row that was not recorded");
+    }
+  }
+  return rows;
 }
 
 }  // namespace jg::audit

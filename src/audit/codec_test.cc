@@ -96,6 +96,86 @@ TEST(Codec, PrincipalCarriesNoTokenMaterial) {
   EXPECT_EQ(std::get<AuthEvent>(back->body).principal.groups, std::vector<std::string>{"rag"});
 }
 
+TEST(Codec, ResultRecordHoldsAWholeResultAndSplitsIntoItsParts) {
+  testing::TempAuditDir dir;
+  auto key = AeadKey::loadFile(dir.path("keys/raw.key"));
+  ASSERT_TRUE(key.isOk());
+  RawSealer sealer(*key);
+  ResultEvent r;
+  r.statement_id = 4;
+  r.columns = {{"id", 23, "crm.customers", 0}, {"email", 25, "crm.customers", 0}};
+  r.rows = {{std::string("1"), std::string("a***@example.com")}, {std::string("2"), std::nullopt}};
+  r.setChangedRawRows({Row{std::string("1"), std::string("alice@example.com")}, std::nullopt});
+  r.document_ids = {"1"};
+  r.command_tag = "SELECT 2";
+  r.bytes = 64;
+  r.masked_cells = {{"email", 1}};
+  auto rec = encodeEvent(Event{"s1", fromMicros(5), r}, sealer, scrubSecrets);
+  ASSERT_TRUE(rec.isOk());
+  EXPECT_EQ(rec->find("alice@example.com"), std::string::npos);
+  auto o = boost::json::parse(*rec).as_object();
+  EXPECT_EQ(o["type"].as_string(), "result");
+
+  auto back = decodeEvent(o);
+  ASSERT_TRUE(back.isOk());
+  const auto& res = std::get<ResultEvent>(back->body);
+  EXPECT_EQ(res.rows, r.rows);
+  EXPECT_EQ(res.command_tag, "SELECT 2");
+  auto parts = splitEvent(*back);
+  ASSERT_EQ(parts.size(), 3u);
+  EXPECT_EQ(std::get<ResultStartEvent>(parts[0].body).columns.size(), 2u);
+  const auto& rows = std::get<ResultRowsEvent>(parts[1].body);
+  EXPECT_EQ(rows.document_ids, std::vector<std::string>{"1"});
+  const auto& end = std::get<ResultEndEvent>(parts[2].body);
+  EXPECT_EQ(end.rows, 2u);
+  EXPECT_EQ(end.bytes, 64u);
+  EXPECT_EQ(end.masked_cells.at("email"), 1u);
+
+  // Raw rows are sealed as the result_rows field they stand for; unchanged rows are the sent
+  // ones.
+  RawOpener opener;
+  opener.addKey(*key);
+  auto plain = opener.open(rows.raw_rows, key->id(), rawAad("s1", "result_rows", "raw_rows"));
+  ASSERT_TRUE(plain.isOk()) << plain.status().message();
+  auto raw = rawRowsView(*plain, rows.rows);
+  ASSERT_TRUE(raw.isOk());
+  ASSERT_EQ(raw->size(), 2u);
+  EXPECT_EQ((*raw)[0][1], std::optional<std::string>("alice@example.com"));
+  EXPECT_EQ((*raw)[1], rows.rows[1]);
+
+  auto records = splitRecord(o);
+  ASSERT_EQ(records.size(), 3u);
+  EXPECT_EQ(records[0]["type"].as_string(), "result_start");
+  EXPECT_EQ(records[1]["type"].as_string(), "result_rows");
+  EXPECT_EQ(records[1]["rows"].as_array().size(), 2u);
+  EXPECT_TRUE(records[1].contains("raw_rows"));
+  EXPECT_EQ(records[2]["type"].as_string(), "result_end");
+  EXPECT_EQ(records[2]["rows"].to_number<uint64_t>(), 2u);
+  EXPECT_EQ(records[2]["tag"].as_string(), "SELECT 2");
+  EXPECT_EQ(records[2]["stmt"].to_number<uint64_t>(), 4u);
+}
+
+TEST(Codec, RawRowsNameOnlyRowsThatWereRecorded) {
+  EXPECT_FALSE(rawRowsView("[null, null]", {{std::string("1")}}).isOk());
+  EXPECT_FALSE(rawRowsView("{}", {}).isOk());
+  auto dense = rawRowsView(R"([["x"]])", {{std::string("1")}});
+  ASSERT_TRUE(dense.isOk());
+  EXPECT_EQ((*dense)[0][0], std::optional<std::string>("x"));
+}
+
+TEST(Codec, TextIsEscapedAndAlwaysValidJson) {
+  StatementEvent st;
+  st.text = std::string("select '\"q\\\n\t\x01' \xff\xfe -- é", 24);
+  st.decision = "allow";
+  auto rec = encodeEvent(Event{"s1", fromMicros(1), st}, RawSealer(std::nullopt), scrubSecrets);
+  ASSERT_TRUE(rec.isOk());
+  boost::json::error_code ec;
+  auto v = boost::json::parse(*rec, ec);
+  ASSERT_FALSE(ec) << *rec;
+  EXPECT_EQ(v.as_object()["text"].as_string(),
+            "select '\"q\\\n\t\x01' \xEF\xBF\xBD\xEF\xBF\xBD -- é");
+}
+
 TEST(Codec, InvalidUtf8CellsAreHexEncodedAndRoundTrip) {
   std::vector<Row> rows = {{std::string("ok"), std::string("\xff\x00\x01", 3), std::nullopt}};
   std::string json = rowsToJson(rows);

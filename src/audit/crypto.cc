@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdio>
 #include <vector>
 
@@ -21,6 +22,31 @@ void freePkey(void* p) {
 EVP_PKEY* pk(const std::shared_ptr<void>& p) {
   return static_cast<EVP_PKEY*>(p.get());
 }
+
+// Algorithms are fetched from the provider once (an implicit fetch per call costs a lock and a
+// lookup), and each thread reuses one context per algorithm.
+const EVP_MD* sha256Md() {
+  static EVP_MD* md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  return md;
+}
+const EVP_CIPHER* aesGcm() {
+  static EVP_CIPHER* cipher = EVP_CIPHER_fetch(nullptr, "AES-256-GCM", nullptr);
+  return cipher;
+}
+
+struct MdCtx {
+  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+  ~MdCtx() { EVP_MD_CTX_free(ctx); }
+};
+
+// A thread's AES-GCM context with the key schedule of the key it last used.
+struct GcmCtx {
+  EVP_CIPHER_CTX* ctx = EVP_CIPHER_CTX_new();
+  uint64_t key_serial = 0;
+  ~GcmCtx() { EVP_CIPHER_CTX_free(ctx); }
+};
+
+std::atomic<uint64_t> gKeySerial{0};
 
 std::string fingerprint(std::string_view tag, std::string_view material) {
   Hash h{};
@@ -92,13 +118,22 @@ Hash chainHash(const Hash& prev, uint64_t seq, std::string_view record) {
   }
   Hash out{};
   unsigned int len = 0;
-  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
-  EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr);
-  EVP_DigestUpdate(ctx, prev.data(), prev.size());
-  EVP_DigestUpdate(ctx, seqbe, sizeof seqbe);
-  EVP_DigestUpdate(ctx, record.data(), record.size());
-  EVP_DigestFinal_ex(ctx, out.data(), &len);
-  EVP_MD_CTX_free(ctx);
+  thread_local MdCtx md;
+  EVP_DigestInit_ex(md.ctx, sha256Md(), nullptr);
+  EVP_DigestUpdate(md.ctx, prev.data(), prev.size());
+  EVP_DigestUpdate(md.ctx, seqbe, sizeof seqbe);
+  EVP_DigestUpdate(md.ctx, record.data(), record.size());
+  EVP_DigestFinal_ex(md.ctx, out.data(), &len);
+  return out;
+}
+
+Hash sha256(std::string_view data) {
+  Hash out{};
+  unsigned int len = 0;
+  thread_local MdCtx md;
+  EVP_DigestInit_ex(md.ctx, sha256Md(), nullptr);
+  EVP_DigestUpdate(md.ctx, data.data(), data.size());
+  EVP_DigestFinal_ex(md.ctx, out.data(), &len);
   return out;
 }
 
@@ -269,6 +304,7 @@ AeadKey AeadKey::fromBytes(std::string_view key32) {
   AeadKey k;
   k.key_ = std::make_shared<const std::string>(key32);
   k.id_ = fingerprint("jitgate-aes256gcm", key32);
+  k.serial_ = ++gKeySerial;
   return k;
 }
 
@@ -294,20 +330,27 @@ Result<std::string> AeadKey::seal(std::string_view plaintext, std::string_view a
   std::string out(12 + plaintext.size() + 16, '\0');
   auto* o = reinterpret_cast<unsigned char*>(out.data());
   randomBytes(o, 12);
-  EVP_CIPHER_CTX* ctx = EVP_CIPHER_CTX_new();
+  thread_local GcmCtx gcm;
+  bool ok = true;
+  if (gcm.key_serial != serial_) {
+    // The key schedule is computed once per thread and key; each seal only sets the nonce.
+    ok =
+        EVP_EncryptInit_ex2(gcm.ctx, aesGcm(), reinterpret_cast<const unsigned char*>(key_->data()),
+                            nullptr, nullptr) == 1;
+    gcm.key_serial = ok ? serial_ : 0;
+  }
   int len = 0;
   int fin = 0;
-  bool ok =
-      EVP_EncryptInit_ex(ctx, EVP_aes_256_gcm(), nullptr,
-                         reinterpret_cast<const unsigned char*>(key_->data()), o) == 1 &&
-      EVP_EncryptUpdate(ctx, nullptr, &len, reinterpret_cast<const unsigned char*>(aad.data()),
-                        static_cast<int>(aad.size())) == 1 &&
-      EVP_EncryptUpdate(ctx, o + 12, &len, reinterpret_cast<const unsigned char*>(plaintext.data()),
-                        static_cast<int>(plaintext.size())) == 1 &&
-      EVP_EncryptFinal_ex(ctx, o + 12 + len, &fin) == 1 &&
-      EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, 16, o + 12 + plaintext.size()) == 1;
-  EVP_CIPHER_CTX_free(ctx);
+  ok = ok && EVP_EncryptInit_ex2(gcm.ctx, nullptr, nullptr, o, nullptr) == 1 &&
+       EVP_EncryptUpdate(gcm.ctx, nullptr, &len, reinterpret_cast<const unsigned char*>(aad.data()),
+                         static_cast<int>(aad.size())) == 1 &&
+       EVP_EncryptUpdate(gcm.ctx, o + 12, &len,
+                         reinterpret_cast<const unsigned char*>(plaintext.data()),
+                         static_cast<int>(plaintext.size())) == 1 &&
+       EVP_EncryptFinal_ex(gcm.ctx, o + 12 + len, &fin) == 1 &&
+       EVP_CIPHER_CTX_ctrl(gcm.ctx, EVP_CTRL_GCM_GET_TAG, 16, o + 12 + plaintext.size()) == 1;
   if (!ok) {
+    gcm.key_serial = 0;
     return internalError("AES-256-GCM sealing failed");
   }
   return out;

@@ -21,6 +21,7 @@ using Hash = std::array<unsigned char, 32>;
 
 // hash_i = SHA-256(hash_{i-1} || u64be(seq) || record bytes).
 Hash chainHash(const Hash& prev, uint64_t seq, std::string_view record);
+Hash sha256(std::string_view data);
 std::string hashHex(const Hash& h);
 bool parseHashHex(std::string_view hex, Hash& out);
 
@@ -77,6 +78,7 @@ class AeadKey {
  private:
   std::shared_ptr<const std::string> key_;
   std::string id_;
+  uint64_t serial_ = 0;  // distinct per key loaded: names the key schedule a thread has cached
 };
 
 }  // namespace jg::audit

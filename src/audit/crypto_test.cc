@@ -76,6 +76,7 @@ TEST(ScrubSecrets, RemovesPasswordLiteralsTokensAndKeys) {
   EXPECT_EQ(scrubSecrets("bad token " + jwt + " here"), "bad token [redacted] here");
   std::string pem = "-----BEGIN PRIVATE KEY-----\nMIIB\n-----END PRIVATE KEY-----";
   EXPECT_EQ(scrubSecrets("k=" + pem), "k=[redacted]");
+  EXPECT_EQ(scrubSecrets("x Api_Key=abc, TOKEN: 'q'"), "x Api_Key=[redacted], TOKEN: '[redacted]'");
 }
 
 TEST(ScrubSecrets, LeavesOrdinarySqlAlone) {

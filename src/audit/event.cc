@@ -1,8 +1,7 @@
 #include "audit/event.h"
 
-#include <openssl/evp.h>
-
 #include "audit/codec.h"
+#include "audit/crypto.h"
 #include "core/random.h"
 
 namespace jg::audit {
@@ -34,28 +33,36 @@ Principal Principal::from(const identity::Identity& id) {
 }
 
 std::string sha256Hex(std::string_view data) {
-  unsigned char md[32];
-  unsigned int len = 0;
-  EVP_Digest(data.data(), data.size(), md, &len, EVP_sha256(), nullptr);
-  return toHex(std::string_view(reinterpret_cast<const char*>(md), len));
+  Hash h = sha256(data);
+  return toHex(std::string_view(reinterpret_cast<const char*>(h.data()), h.size()));
 }
 
 void StatementEvent::setParams(const std::vector<std::optional<std::string>>& values) {
   param_digests.clear();
+  param_digests.reserve(values.size());
   for (const auto& v : values) {
     param_digests.push_back(v ? sha256Hex(*v) : std::string());
   }
-  params = RawBytes::plain(rowsToJson({Row(values.begin(), values.end())}));
+  params = RawBytes::plain(paramsToJson(values));
 }
 
 void ResultRowsEvent::setRawRows(const std::vector<Row>& raw) {
   raw_rows = RawBytes::plain(rowsToJson(raw));
 }
 
+void ResultRowsEvent::setChangedRawRows(const RawRows& raw) {
+  raw_rows = RawBytes::plain(rawRowsToJson(raw));
+}
+
+void ResultEvent::setChangedRawRows(const RawRows& raw) {
+  raw_rows = RawBytes::plain(rawRowsToJson(raw));
+}
+
 std::string_view typeName(const EventBody& body) {
   static constexpr std::string_view kNames[] = {
       "connect", "auth",   "statement",   "result_start", "result_rows", "result_end",
-      "error",   "cancel", "session_end", "replay",       "access"};
+      "error",   "cancel", "session_end", "replay",       "access",      "result"};
+  static_assert(std::size(kNames) == std::variant_size_v<EventBody>);
   return kNames[body.index()];
 }
 

@@ -113,6 +113,10 @@ struct ResultStartEvent {
   std::vector<Column> columns;
 };
 
+// Pre-masking rows of a chunk: one entry per sent row, nullopt where masking left the row as
+// sent (the raw row is then the sent row).
+using RawRows = std::vector<std::optional<Row>>;
+
 // One chunk of rows of a result, as sent to the client (masked). Sessions emit a chunk every
 // few hundred rows so memory stays bounded.
 struct ResultRowsEvent {
@@ -121,7 +125,10 @@ struct ResultRowsEvent {
   RawBytes raw_rows;                      // pre-masking rows (setRawRows), sealed or dropped
   std::vector<std::string> document_ids;  // ids from the resource's documents id column
 
+  // Every row before masking (parallel to `rows`).
   void setRawRows(const std::vector<Row>& raw);
+  // Only the rows that masking changed (entries parallel to `rows`, nullopt: as sent).
+  void setChangedRawRows(const RawRows& raw);
 };
 
 struct ResultEndEvent {
@@ -130,6 +137,22 @@ struct ResultEndEvent {
   uint64_t rows = 0;
   uint64_t bytes = 0;
   std::map<std::string, uint64_t> masked_cells;  // by detector/strategy label
+};
+
+// A whole result in one record: its columns, every row and its completion. Sessions record a
+// result this way when it completes within one chunk of rows; bigger results are recorded as
+// result_start, result_rows chunks and result_end. The row count is rows.size().
+struct ResultEvent {
+  uint64_t statement_id = 0;
+  std::vector<Column> columns;
+  std::vector<Row> rows;  // masked, as the client saw them
+  RawBytes raw_rows;      // as in ResultRowsEvent
+  std::vector<std::string> document_ids;
+  std::string command_tag;
+  uint64_t bytes = 0;
+  std::map<std::string, uint64_t> masked_cells;
+
+  void setChangedRawRows(const RawRows& raw);
 };
 
 struct ErrorEvent {
@@ -173,7 +196,7 @@ struct AccessEvent {
 
 using EventBody = std::variant<ConnectEvent, AuthEvent, StatementEvent, ResultStartEvent,
                                ResultRowsEvent, ResultEndEvent, ErrorEvent, CancelEvent,
-                               SessionEndEvent, ReplayEvent, AccessEvent>;
+                               SessionEndEvent, ReplayEvent, AccessEvent, ResultEvent>;
 
 struct Event {
   std::string session_id;
@@ -183,7 +206,8 @@ struct Event {
 };
 
 // The record type name of a body ("connect", "auth", "statement", "result_start",
-// "result_rows", "result_end", "error", "cancel", "session_end", "replay").
+// "result_rows", "result_end", "error", "cancel", "session_end", "replay", "access",
+// "result").
 std::string_view typeName(const EventBody& body);
 
 // Hex SHA-256 of a value, as used for parameter digests.

@@ -1,13 +1,12 @@
 #include "audit/index.h"
 
-#include "audit/codec.h"
-#include "core/clock.h"
-
 #include <boost/json.hpp>
+#include <map>
 
 #include "audit/codec.h"
 #include "audit/segment.h"
 #include "audit/verify.h"
+#include "core/clock.h"
 #include "core/log.h"
 
 namespace jg::audit {
@@ -31,11 +30,34 @@ std::string joinComma(const std::vector<std::string>& v) {
   return out;
 }
 
+// A result's completion (row count, bytes) found in the same batch as its statement: folded
+// into the statement's INSERT instead of a separate UPDATE.
+struct Completion {
+  uint64_t rows = 0;
+  uint64_t bytes = 0;
+  bool folded = false;  // the statement's INSERT carried it
+};
+using Completions = std::map<std::pair<std::string_view, uint64_t>, Completion>;
+
+// The last completion of each statement of the batch.
+Completions completionsOf(const std::vector<DurableEvent>& batch) {
+  Completions out;
+  for (const auto& de : batch) {
+    if (const auto* r = std::get_if<ResultEvent>(&de.event.body)) {
+      out[{de.event.session_id, r->statement_id}] = {r->rows.size(), r->bytes};
+    } else if (const auto* e = std::get_if<ResultEndEvent>(&de.event.body)) {
+      out[{de.event.session_id, e->statement_id}] = {e->rows, e->bytes};
+    }
+  }
+  return out;
+}
+
 // Writes the rows for one durable event.
 struct RowWriter {
   Tx& tx;
   const std::string& instance;
   const DurableEvent& de;
+  Completions* completions = nullptr;
 
   const std::string& sid() const { return de.event.session_id; }
   int64_t ts() const { return toMicros(de.event.time); }
@@ -78,13 +100,23 @@ struct RowWriter {
     return Status::ok();
   }
   Status insertStatement(uint64_t statement_id, const StatementEvent& e) {
+    Value rows;
+    Value bytes;
+    if (completions != nullptr) {
+      if (auto it = completions->find({sid(), statement_id}); it != completions->end()) {
+        rows = i64(it->second.rows);
+        bytes = i64(it->second.bytes);
+        it->second.folded = true;
+      }
+    }
     if (Status st = tx.exec(
             "INSERT INTO audit_statements(instance, seq, segment, session_id, statement_id, ts, "
-            "kind, decision, rule_id, review_id, grant_id, fingerprint, text, tables) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            "kind, decision, rule_id, review_id, grant_id, fingerprint, text, tables, rows, "
+            "bytes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT DO NOTHING",
             {instance, i64(de.seq), i64(de.segment), sid(), i64(statement_id), ts(), str(e.kind),
              str(e.decision), str(e.rule_id), str(e.review_id), str(e.grant_id), str(e.fingerprint),
-             e.text, str(joinComma(e.tables))});
+             e.text, str(joinComma(e.tables)), std::move(rows), std::move(bytes)});
         !st) {
       return st;
     }
@@ -101,23 +133,37 @@ struct RowWriter {
   }
   Status operator()(const StatementEvent& e) { return insertStatement(e.statement_id, e); }
   Status operator()(const ResultStartEvent&) { return Status::ok(); }
-  Status operator()(const ResultRowsEvent& e) {
-    for (const auto& id : e.document_ids) {
+  Status documents(uint64_t statement_id, const std::vector<std::string>& ids) {
+    for (const auto& id : ids) {
       if (Status st = tx.exec(
               "INSERT INTO audit_documents(instance, seq, segment, session_id, statement_id, "
               "document_id, ts) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-              {instance, i64(de.seq), i64(de.segment), sid(), i64(e.statement_id), id, ts()});
+              {instance, i64(de.seq), i64(de.segment), sid(), i64(statement_id), id, ts()});
           !st) {
         return st;
       }
     }
     return Status::ok();
   }
-  Status operator()(const ResultEndEvent& e) {
+  Status completed(uint64_t statement_id, uint64_t rows, uint64_t bytes) {
+    if (completions != nullptr) {
+      auto it = completions->find({sid(), statement_id});
+      if (it != completions->end() && it->second.folded) {
+        return Status::ok();  // the statement's INSERT in this batch carried its last completion
+      }
+    }
     return tx.exec(
         "UPDATE audit_statements SET rows = ?, bytes = ? WHERE session_id = ? AND "
         "statement_id = ?",
-        {i64(e.rows), i64(e.bytes), sid(), i64(e.statement_id)});
+        {i64(rows), i64(bytes), sid(), i64(statement_id)});
+  }
+  Status operator()(const ResultRowsEvent& e) { return documents(e.statement_id, e.document_ids); }
+  Status operator()(const ResultEndEvent& e) { return completed(e.statement_id, e.rows, e.bytes); }
+  Status operator()(const ResultEvent& e) {
+    if (Status st = documents(e.statement_id, e.document_ids); !st) {
+      return st;
+    }
+    return completed(e.statement_id, e.rows.size(), e.bytes);
   }
   Status operator()(const ErrorEvent& e) {
     if (e.statement_id == 0) {
@@ -230,14 +276,24 @@ void Indexer::run() {
     if (queue_.empty()) {
       return;  // stop_ and drained
     }
-    auto item = std::move(queue_.front());
-    queue_.pop_front();
+    // Everything queued goes in one store transaction: under load the recorder hands over a
+    // batch per frame, and a transaction (a commit) per frame would cost more than the rows.
+    std::deque<std::pair<std::string, std::vector<DurableEvent>>> items;
+    items.swap(queue_);
     busy_ = true;
     lk.unlock();
-    Status st = apply(item.first, item.second);
+    Status st = store_.transaction([&](Tx& tx) -> Status {
+      for (const auto& [instance, batch] : items) {
+        if (Status s = applyIn(tx, instance, batch); !s) {
+          return s;
+        }
+      }
+      return Status::ok();
+    });
     if (!st) {
       log::error("", "audit index: {} (run `jitgate audit reindex` to rebuild)", st.message());
     }
+    items.clear();
     lk.lock();
     if (!st && error_.isOk()) {
       error_ = st;
@@ -255,16 +311,20 @@ Status Indexer::flush() {
   return st;
 }
 
-Status Indexer::apply(const std::string& instance, const std::vector<DurableEvent>& batch) {
-  return store_.transaction([&](Tx& tx) -> Status {
-    for (const auto& de : batch) {
-      RowWriter w{tx, instance, de};
-      if (Status st = std::visit(w, de.event.body); !st) {
-        return st;
-      }
+Status Indexer::applyIn(Tx& tx, const std::string& instance,
+                        const std::vector<DurableEvent>& batch) {
+  Completions completions = completionsOf(batch);
+  for (const auto& de : batch) {
+    RowWriter w{tx, instance, de, &completions};
+    if (Status st = std::visit(w, de.event.body); !st) {
+      return st;
     }
-    return Status::ok();
-  });
+  }
+  return Status::ok();
+}
+
+Status Indexer::apply(const std::string& instance, const std::vector<DurableEvent>& batch) {
+  return store_.transaction([&](Tx& tx) -> Status { return applyIn(tx, instance, batch); });
 }
 
 Status Indexer::removeSegments(const std::string& instance, const std::vector<uint64_t>& segs) {

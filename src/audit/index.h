@@ -4,8 +4,8 @@
 //
 // The index is derived data: the log is the record of truth, and reindex() rebuilds the index
 // from segments (idempotently: rows are keyed by instance and sequence number). Indexer is an
-// IndexSink for the Recorder: onDurable() queues batches and a background thread writes each
-// batch in one store transaction. Thread-safe.
+// IndexSink for the Recorder: onDurable() queues batches and a background thread writes all
+// batches queued at the time in one store transaction. Thread-safe.
 #pragma once
 
 #include <condition_variable>
@@ -46,6 +46,8 @@ class Indexer final : public IndexSink {
 
  private:
   void run();
+  Status applyIn(store::Tx& tx, const std::string& instance,
+                 const std::vector<DurableEvent>& batch);
 
   store::Store& store_;
   std::mutex mu_;

@@ -126,6 +126,65 @@ TEST_F(IndexTest, DocumentLineageAnswersWhoRetrievedADocumentAndWhen) {
   EXPECT_TRUE(find({.document = "43"}).empty());
 }
 
+TEST_F(IndexTest, AWholeResultRecordIsIndexedAndReplayedAsItsParts) {
+  StatementEvent st;
+  st.statement_id = 1;
+  st.text = "SELECT doc_id, author_email FROM public.chunks WHERE doc_id = 77";
+  st.kind = "select";
+  st.tables = {"public.chunks"};
+  st.decision = "allow";
+  ASSERT_TRUE(rec_->append(Event{"s-carol", t0_, ConnectEvent{"10.0.0.6:1", "kb"}}).isOk());
+  ASSERT_TRUE(rec_->append(Event{"s-carol", t0_, st}).isOk());
+  ResultEvent r;
+  r.statement_id = 1;
+  r.columns = {{"doc_id", 23, "public.chunks", 0}, {"author_email", 25, "", 0}};
+  r.rows = {{std::string("77"), std::string("c***@example.com")},
+            {std::string("78"), std::nullopt}};
+  r.setChangedRawRows({Row{std::string("77"), std::string("carol@example.com")}, std::nullopt});
+  r.document_ids = {"77", "78"};
+  r.command_tag = "SELECT 2";
+  r.bytes = 50;
+  ASSERT_TRUE(rec_->append(Event{"s-carol", t0_, r}).isOk());
+  ASSERT_TRUE(rec_->append(Event{"s-carol", t0_, SessionEndEvent{"client-closed", 1, 2}}).isOk());
+  ASSERT_TRUE(indexer_->flush().isOk());
+  auto hits = find({.document = "78"});
+  ASSERT_EQ(hits.size(), 1u);
+  EXPECT_EQ(hits[0].session_id, "s-carol");
+  EXPECT_EQ(hits[0].rows, 2);
+
+  RawOpener opener;
+  opener.addKey(*AeadKey::loadFile(dir_.path("keys/raw.key")));
+  std::ostringstream js;
+  ASSERT_TRUE(
+      renderSession(dir_.auditDir(), "s-carol", std::nullopt, ReplayFormat::kJson, &opener, js)
+          .isOk());
+  std::vector<std::string> types;
+  boost::json::array rows_raw;
+  std::istringstream lines(js.str());
+  for (std::string line; std::getline(lines, line);) {
+    auto v = boost::json::parse(line).as_object();
+    types.emplace_back(v["type"].as_string());
+    if (v.contains("rows_raw")) {
+      rows_raw = v["rows_raw"].as_array();
+    }
+  }
+  EXPECT_EQ(types, (std::vector<std::string>{"connect", "statement", "result_start", "result_rows",
+                                             "result_end", "session_end"}));
+  ASSERT_EQ(rows_raw.size(), 2u);
+  EXPECT_EQ(rows_raw[0].as_array()[1].as_string(), "carol@example.com");
+  EXPECT_TRUE(rows_raw[1].as_array()[1].is_null());  // unchanged by masking: the sent row
+
+  ASSERT_TRUE(rec_->close().isOk());
+  auto fresh = store::open("sqlite::memory:");
+  ASSERT_TRUE(fresh.isOk());
+  ASSERT_TRUE((*fresh)->migrate("audit", indexMigrations()).isOk());
+  ASSERT_TRUE(reindex(dir_.auditDir(), **fresh).isOk());
+  auto again = search(**fresh, {.document = "77"});
+  ASSERT_TRUE(again.isOk());
+  ASSERT_EQ(again->size(), 1u);
+  EXPECT_EQ((*again)[0].rows, 2);
+}
+
 TEST_F(IndexTest, TimeWindowsAreHalfOpen) {
   int64_t split = toMicros(t0_ + std::chrono::minutes(30));
   EXPECT_EQ(find({.since_us = split}).size(), 2u);

@@ -4,6 +4,8 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
 #include <boost/json.hpp>
 #include <condition_variable>
 #include <deque>
@@ -35,10 +37,22 @@ void stripForIndex(Event& e) {
   if (auto* rows = std::get_if<ResultRowsEvent>(&e.body)) {
     rows->rows.clear();
     rows->raw_rows = RawBytes();
+  } else if (auto* result = std::get_if<ResultEvent>(&e.body)) {
+    // The index needs the row count (rows.size()), not the cells.
+    for (auto& row : result->rows) {
+      Row().swap(row);
+    }
+    result->columns.clear();
+    result->raw_rows = RawBytes();
   } else if (auto* st = std::get_if<StatementEvent>(&e.body)) {
     st->params = RawBytes();
   }
 }
+
+struct Waiter {
+  Recorder::Ticket ticket;
+  Recorder::DurableCallback callback;
+};
 
 }  // namespace
 
@@ -66,9 +80,10 @@ class Recorder::Impl {
   std::condition_variable cv_done;
   std::condition_variable cv_space;
   std::deque<Pending> queue;
+  std::vector<Waiter> waiters;  // whenDurable() callbacks, called once their ticket is durable
   std::chrono::steady_clock::time_point first_enqueued;
   Ticket next_ticket = 1;
-  Ticket durable_upto = 0;
+  std::atomic<Ticket> durable_upto{0};
   Status failed;
   bool closing = false;
   bool stopped = false;
@@ -268,10 +283,12 @@ class Recorder::Impl {
         Status::error(Code::kUnavailable, "audit log unavailable: " + st.message(), "58030");
     log::error("", "{}", err.message());
     std::deque<Pending> rest;
+    std::vector<Waiter> waiting;
     {
       std::lock_guard lk(mu);
       failed = err;
       rest.swap(queue);
+      waiting.swap(waiters);
     }
     cv_done.notify_all();
     cv_space.notify_all();
@@ -280,6 +297,31 @@ class Recorder::Impl {
         if (p.callback) {
           p.callback(err);
         }
+      }
+    }
+    for (auto& w : waiting) {
+      w.callback(err);
+    }
+  }
+
+  // Marks everything up to `last` durable and runs the callbacks that were waiting for it.
+  void completeUpto(Ticket last, std::deque<Pending>& batch) {
+    std::vector<Waiter> ready;
+    {
+      std::lock_guard lk(mu);
+      durable_upto = last;
+      auto split = std::partition(waiters.begin(), waiters.end(),
+                                  [&](const Waiter& w) { return w.ticket > last; });
+      ready.assign(std::make_move_iterator(split), std::make_move_iterator(waiters.end()));
+      waiters.erase(split, waiters.end());
+    }
+    cv_done.notify_all();
+    for (auto& w : ready) {
+      w.callback(Status::ok());
+    }
+    for (auto& p : batch) {
+      if (p.callback) {
+        p.callback(Status::ok());
       }
     }
   }
@@ -322,7 +364,9 @@ class Recorder::Impl {
         lk.lock();
         continue;
       }
-      if (s.durability == Durability::kBatched && !closing) {
+      if (s.durability != Durability::kStrict && !closing) {
+        // Nobody waits for these records: gather them for up to batch_delay (off as well, so
+        // that it costs what batched costs minus the fsync).
         cv_writer.wait_until(lk, first_enqueued + s.batch_delay,
                              [&] { return closing || queue.size() >= kMaxBatchRecords; });
       }
@@ -346,15 +390,7 @@ class Recorder::Impl {
         lk.lock();
         break;
       }
-      lk.lock();
-      durable_upto = last;
-      lk.unlock();
-      cv_done.notify_all();
-      for (auto& p : batch) {
-        if (p.callback) {
-          p.callback(Status::ok());
-        }
-      }
+      completeUpto(last, batch);
       if (opt.index != nullptr && !durable.empty()) {
         opt.index->onDurable(s.instance, std::move(durable));
       }
@@ -380,6 +416,13 @@ class Recorder::Impl {
     }
     lk.lock();
     stopped = true;
+    std::vector<Waiter> left;
+    left.swap(waiters);
+    lk.unlock();
+    for (auto& w : left) {
+      w.callback(failed.isOk() ? Status::error(Code::kUnavailable, "audit log closed", "58030")
+                               : failed);
+    }
   }
 
   Status recover() {
@@ -499,13 +542,19 @@ Result<Recorder::Ticket> Recorder::Impl::enqueue(Event event, DurableCallback ca
     return Status::error(Code::kUnavailable, "audit log closed", "58030");
   }
   p.ticket = next_ticket++;
-  if (queue.empty()) {
+  bool was_empty = queue.empty();
+  if (was_empty) {
     first_enqueued = std::chrono::steady_clock::now();
   }
   Ticket t = p.ticket;
   queue.push_back(std::move(p));
+  // The writer waits for a first record (or, gathering, for a full batch): later records need
+  // no wake-up, which would cost a context switch per record.
+  bool wake = was_empty || queue.size() == kMaxBatchRecords;
   lk.unlock();
-  cv_writer.notify_one();
+  if (wake) {
+    cv_writer.notify_one();
+  }
   return t;
 }
 
@@ -540,6 +589,26 @@ void Recorder::appendAsync(Event event, DurableCallback on_durable) {
   if (!t && copy) {
     copy(t.status());
   }
+}
+
+void Recorder::whenDurable(Ticket ticket, DurableCallback on_durable) {
+  auto& m = *impl_;
+  Status now;
+  {
+    std::lock_guard lk(m.mu);
+    if (m.durable_upto < ticket && m.failed.isOk() && !m.stopped) {
+      m.waiters.push_back(Waiter{ticket, std::move(on_durable)});
+      return;
+    }
+    now = m.durable_upto >= ticket ? Status::ok()
+          : m.failed.isOk()        ? Status::error(Code::kUnavailable, "audit log closed", "58030")
+                                   : m.failed;
+  }
+  on_durable(now);
+}
+
+Recorder::Ticket Recorder::durableUpto() const {
+  return impl_->durable_upto.load(std::memory_order_acquire);
 }
 
 Status Recorder::checkpointNow() {

@@ -8,10 +8,13 @@
 // rotate at `segment_max_bytes`, and closed segments older than `retention` are deleted (with
 // their index rows, through the IndexSink).
 //
-// Durability: strict and batched both fsync every frame (batched waits up to `batch_delay` to
-// gather more records); off writes without fsync. Completion (waitDurable / the callback) means
-// "written and, unless off, fsynced". In strict mode the server must wait for completion before
-// forwarding a statement upstream and before sending CommandComplete to the client.
+// Durability: strict and batched both fsync every frame; strict starts a write and fsync as soon
+// as records are waiting and none is in flight, batched (and off) gather records for up to
+// `batch_delay`; off writes without fsync. Completion (waitDurable / whenDurable / the
+// callback) means "written and, unless off, fsynced". In strict mode the server must wait for
+// completion before forwarding a statement upstream and before sending CommandComplete to the
+// client. Tickets are increasing and a frame completes every ticket up to its last, so a session
+// waits for its last ticket only.
 //
 // Failure is sticky: once a write or fsync fails, every waiting and every later append fails
 // with kUnavailable ("audit log unavailable: ..."), so strict sessions stop instead of running
@@ -94,6 +97,12 @@ class Recorder {
   // (possibly at once on the caller's thread if the submit itself fails). The server posts it
   // back to the session's executor. Never call into the Recorder from the callback.
   void appendAsync(Event event, DurableCallback on_durable);
+  // Runs `on_durable` once every ticket up to `ticket` is durable or the log has failed: on the
+  // writer thread, or at once on the caller's thread when that is already known. Same rules as
+  // appendAsync's callback.
+  void whenDurable(Ticket ticket, DurableCallback on_durable);
+  // Every ticket up to this one is durable (lock-free; for a quick check before waiting).
+  Ticket durableUpto() const;
 
   Durability durability() const;
   // True when statements must wait for their record before reaching the upstream.

@@ -94,13 +94,41 @@ size_t jwtEnd(std::string_view t, size_t pos) {
   return dots == 2 ? i : 0;
 }
 
+// Whether a secret (PEM block, JWT, secret keyword) can start with this byte: most bytes of a
+// statement cannot, and skip the checks.
+bool mayStartSecret(char c) {
+  switch (c) {
+    case '-':
+    case 'e':
+    case 'p':
+    case 'P':
+    case 's':
+    case 'S':
+    case 't':
+    case 'T':
+    case 'a':
+    case 'A':
+    case 'c':
+    case 'C':
+      return true;
+    default:
+      return false;
+  }
+}
+
 }  // namespace
 
 std::string scrubSecrets(std::string_view t) {
   std::string out;
   out.reserve(t.size());
   size_t i = 0;
+  size_t run = 0;  // start of the bytes not yet copied to out
+  auto flush = [&] { out.append(t.substr(run, i - run)); };
   while (i < t.size()) {
+    if (!mayStartSecret(t[i])) {
+      ++i;
+      continue;
+    }
     size_t vb = 0;
     size_t ve = 0;
     if (t.compare(i, 11, "-----BEGIN ") == 0) {
@@ -108,25 +136,28 @@ std::string scrubSecrets(std::string_view t) {
       size_t close = end == std::string_view::npos ? t.size() : t.find("-----", end + 9);
       size_t stop = close == std::string_view::npos ? t.size() : close + 5;
       if (t.substr(i, stop - i).find("PRIVATE KEY") != std::string_view::npos) {
+        flush();
         out.append(kRedacted);
-        i = stop;
+        i = run = stop;
         continue;
       }
     }
     if (size_t e = jwtEnd(t, i); e != 0) {
+      flush();
       out.append(kRedacted);
-      i = e;
+      i = run = e;
       continue;
     }
     if (secretValueAt(t, i, vb, ve)) {
+      flush();
       out.append(t.substr(i, vb - i));
       out.append(kRedacted);
-      i = ve;
+      i = run = ve;
       continue;
     }
-    out.push_back(t[i]);
     ++i;
   }
+  flush();
   return out;
 }
 

@@ -22,8 +22,10 @@ struct TextRenderer {
   std::map<uint64_t, std::vector<std::string>> columns;
   const ReplayedRecord* rec = nullptr;
 
+  // `sent` resolves raw rows that masking left as sent (null entries); null for parameters.
   std::optional<std::vector<Row>> openRows(const RawBytes& raw, std::string_view type,
-                                           std::string_view field, std::string& why) {
+                                           std::string_view field, std::string& why,
+                                           const std::vector<Row>* sent = nullptr) {
     if (opener == nullptr) {
       return std::nullopt;
     }
@@ -32,7 +34,7 @@ struct TextRenderer {
       why = plain.status().message();
       return std::nullopt;
     }
-    auto rows = rowsFromJson(*plain);
+    auto rows = sent != nullptr ? rawRowsView(*plain, *sent) : rowsFromJson(*plain);
     if (!rows) {
       why = rows.status().message();
       return std::nullopt;
@@ -93,7 +95,7 @@ struct TextRenderer {
     out << formatTable(header, e.rows);
     if (!e.raw_rows.empty() && opener != nullptr) {
       std::string why;
-      auto raw = openRows(e.raw_rows, "result_rows", "raw_rows", why);
+      auto raw = openRows(e.raw_rows, "result_rows", "raw_rows", why, &e.rows);
       if (raw) {
         out << "          raw (before masking):\n" << formatTable(header, *raw);
       } else {
@@ -130,6 +132,12 @@ struct TextRenderer {
   void operator()(const ReplayEvent& e) {
     out << "replay    of " << e.replayed_session << (e.raw ? " with raw data" : "") << " by "
         << e.actor << "\n";
+  }
+  void operator()(const ResultEvent& e) {
+    // forEachSessionRecord splits `result` records; this is for callers that did not.
+    for (const auto& part : splitEvent(Event{{}, {}, e})) {
+      std::visit(*this, part.body);
+    }
   }
   void operator()(const AccessEvent& e) {
     out << "access    " << e.action << " " << (e.review_id.empty() ? e.grant_id : e.review_id)
@@ -216,15 +224,19 @@ Status forEachSessionRecord(const std::string& dir, const std::string& session_i
           if (!sid || !sid->is_string() || sid->as_string() != session_id) {
             continue;
           }
-          auto ev = decodeEvent(o);
-          if (!ev) {
-            continue;
-          }
-          found = true;
-          bool end = std::holds_alternative<SessionEndEvent>(ev->body);
-          fn(ReplayedRecord{inst, seg.number, e.seq, raw_key, std::move(o), std::move(*ev)});
-          if (end) {
-            return Status::ok();
+          // A `result` record is presented as the result_start, result_rows and result_end
+          // records it stands for (same seq), so readers see one shape in every format.
+          for (auto& part : splitRecord(o)) {
+            auto ev = decodeEvent(part);
+            if (!ev) {
+              continue;
+            }
+            found = true;
+            bool end = std::holds_alternative<SessionEndEvent>(ev->body);
+            fn(ReplayedRecord{inst, seg.number, e.seq, raw_key, std::move(part), std::move(*ev)});
+            if (end) {
+              return Status::ok();
+            }
           }
         }
       }
@@ -259,20 +271,20 @@ Result<uint64_t> renderSession(const std::string& dir, const std::string& sessio
       o.erase("raw_rows");
       if (opener != nullptr) {
         auto open = [&](const RawBytes& raw, std::string_view type, std::string_view field,
-                        std::string_view key) {
+                        std::string_view key, const std::vector<Row>* sent) {
           auto plain = opener->open(raw, r.raw_key_id, rawAad(session_id, type, field));
           if (plain) {
-            auto rows = rowsFromJson(*plain);
+            auto rows = sent != nullptr ? rawRowsView(*plain, *sent) : rowsFromJson(*plain);
             if (rows) {
               o[key] = rowsJson(*rows);
             }
           }
         };
         if (auto* s = std::get_if<StatementEvent>(&r.event.body); s && !s->params.empty()) {
-          open(s->params, "statement", "params", "params_raw");
+          open(s->params, "statement", "params", "params_raw", nullptr);
         }
         if (auto* rr = std::get_if<ResultRowsEvent>(&r.event.body); rr && !rr->raw_rows.empty()) {
-          open(rr->raw_rows, "result_rows", "raw_rows", "rows_raw");
+          open(rr->raw_rows, "result_rows", "raw_rows", "rows_raw", &rr->rows);
         }
       }
       out << json::serialize(o) << "\n";

@@ -106,8 +106,10 @@ class Collector {
     return it == by_id_.end() ? nullptr : &candidates_[it->second];
   }
 
+  // `sent` resolves raw rows that masking left as sent (null entries); null for parameters.
   std::optional<std::vector<Row>> open(const RawBytes& raw, std::string_view type,
-                                       std::string_view field, std::string& why) {
+                                       std::string_view field, std::string& why,
+                                       const std::vector<Row>* sent = nullptr) {
     if (opener_ == nullptr || !opener_->hasKey(rec_->raw_key_id)) {
       why = "no key";
       return std::nullopt;
@@ -117,7 +119,7 @@ class Collector {
       why = plain.status().message();
       return std::nullopt;
     }
-    auto rows = rowsFromJson(*plain);
+    auto rows = sent != nullptr ? rawRowsView(*plain, *sent) : rowsFromJson(*plain);
     if (!rows) {
       why = rows.status().message();
       return std::nullopt;
@@ -220,7 +222,7 @@ class Collector {
     std::optional<std::vector<Row>> raw;
     if (!e.raw_rows.empty()) {
       std::string why;
-      raw = open(e.raw_rows, "result_rows", "raw_rows", why);
+      raw = open(e.raw_rows, "result_rows", "raw_rows", why, &e.rows);
       if (raw) {
         rows = &*raw;
       } else {
@@ -251,6 +253,12 @@ class Collector {
     if (c != nullptr && e.statement_id != 0 && c->error_sqlstate.empty()) {
       c->error_sqlstate = e.sqlstate.empty() ? "XX000" : e.sqlstate;
       c->error_message = e.message;
+    }
+  }
+
+  void on(const ResultEvent& e) {
+    for (const auto& part : splitEvent(Event{{}, {}, e})) {
+      std::visit([this](const auto& p) { on(p); }, part.body);
     }
   }
 

@@ -5,6 +5,12 @@
 // u32 length | record bytes | 32-byte chain hash`. One frame is written per group commit, so a
 // crash can only tear the last frame; recoverTail() detects and truncates it.
 //
+// Format 2 files are preallocated in chunks while they are written (so that an fdatasync after
+// a frame rewrites allocated blocks instead of growing the file, which would cost a journal
+// commit each time): the space after the last frame reads as zeros, an all-zero frame header
+// marks the end of the log, and closing the file truncates the unused space. Readers accept
+// format 1 (no zero tail) and 2.
+//
 // File access goes through Env/WritableFile so tests can inject write and fsync failures.
 // SegmentWriter and SegmentReader are not thread-safe (the recorder's writer thread owns the
 // writer; readers are per-use).
@@ -23,16 +29,21 @@
 namespace jg::audit {
 
 inline constexpr char kSegmentMagic[8] = {'J', 'G', 'A', 'U', 'D', 'I', 'T', '\n'};
-inline constexpr uint32_t kFormatVersion = 1;
+inline constexpr uint32_t kFormatVersion = 2;  // written; readers also accept 1
+inline constexpr uint32_t kOldestFormatVersion = 1;
 inline constexpr size_t kSegmentHeaderSize = 16;
 inline constexpr size_t kFrameHeaderSize = 8;
 inline constexpr uint32_t kMaxFrameBytes = 64u << 20;  // compressed or decompressed
+// New segments grow in preallocated chunks of this size.
+inline constexpr uint64_t kPreallocateBytes = 1u << 20;
 
 class WritableFile {
  public:
   virtual ~WritableFile() = default;
+  // Writes at the end of what was written so far (not after preallocated space).
   virtual Status append(std::string_view data) = 0;
   virtual Status sync() = 0;  // fdatasync
+  // Drops preallocated space past the data (made durable) and closes.
   virtual Status close() = 0;
 };
 
@@ -40,8 +51,11 @@ class WritableFile {
 class Env {
  public:
   virtual ~Env() = default;
-  // Opens `path` for appending, creating it if needed.
-  virtual Result<std::unique_ptr<WritableFile>> openAppend(const std::string& path) = 0;
+  // Opens `path` for appending at its current end, creating it if needed. With `preallocate`
+  // non-zero the file is grown ahead of the data in chunks of that many bytes (fallocate(2);
+  // where the file system cannot, plain appends); the space reads as zeros until written.
+  virtual Result<std::unique_ptr<WritableFile>> openAppend(const std::string& path,
+                                                           uint64_t preallocate) = 0;
   virtual Status truncate(const std::string& path, uint64_t size) = 0;
   virtual Status syncDir(const std::string& dir) = 0;
   static Env& posix();
@@ -61,7 +75,8 @@ std::string segmentHeader();
 
 class SegmentWriter {
  public:
-  // `existing_size` is the current size of the file (0 for a new one: the header is written).
+  // `existing_size` is the current size of the file (0 for a new one: the header is written
+  // and the file is preallocated as it grows; an existing file is only appended to).
   static Result<std::unique_ptr<SegmentWriter>> open(Env& env, const std::string& path,
                                                      uint64_t existing_size, int zstd_level);
   // Appends one frame holding `entries`. Does not sync.
@@ -89,17 +104,27 @@ class SegmentReader {
   enum class Outcome { kFrame, kEnd, kTorn, kCorrupt };
 
   static Result<SegmentReader> open(const std::string& path);
-  // Reads the next frame. kTorn: the file ends inside a frame (a crash mid-write).
-  // kCorrupt: checksum, decompression or entry layout is wrong; `error()` says what.
+  // Reads the next frame. kEnd: the end of the file, or (format 2) an all-zero frame header
+  // followed only by zeros. kTorn: the file ends inside a frame, or (format 2) a zero frame
+  // header is followed by non-zero bytes, or a bad frame is followed only by zeros (a crash
+  // mid-write, or a frame being written). kCorrupt: checksum, decompression or entry layout is
+  // wrong; `error()` says what. A live segment may be read: a file that shrinks while it is read
+  // (its unused preallocated space dropped) reads as ending there.
   Outcome next(Frame& out);
   const std::string& error() const { return error_; }
   uint64_t offset() const { return offset_; }
   uint64_t fileSize() const { return size_; }
+  uint32_t version() const { return version_; }
+  // True when [from, fileSize()) holds only zero bytes (or no longer exists).
+  bool zerosFrom(uint64_t from);
 
  private:
+  size_t readAt(uint64_t offset, char* buf, size_t n);
+
   std::shared_ptr<std::ifstream> in_;
   uint64_t offset_ = 0;
   uint64_t size_ = 0;
+  uint32_t version_ = 0;
   std::string error_;
 };
 
@@ -118,6 +143,7 @@ std::vector<SegmentFile> listSegments(const std::string& instance_dir);
 struct TailInfo {
   uint64_t good_size = 0;  // bytes of complete, valid frames (incl. header)
   bool truncated = false;  // a torn last frame was removed
+  bool zero_tail = false;  // unused preallocated space was removed
   bool damaged = false;    // a bad frame not at the end: left as is for verify to report
   std::string error;
   bool has_entries = false;
@@ -125,7 +151,8 @@ struct TailInfo {
   bool last_is_close = false;  // the last record is a closing checkpoint
 };
 
-// Scans a segment, truncates a torn or bad final frame through `env`, and reports the tail.
+// Scans a segment, truncates a torn or bad final frame (and unused preallocated space) through
+// `env`, and reports the tail.
 Result<TailInfo> recoverTail(Env& env, const std::string& path);
 
 }  // namespace jg::audit

@@ -4,7 +4,7 @@
 //     dir: /var/lib/jitgate/audit       # one subdirectory per instance
 //     instance: gw1                     # default: the host name
 //     durability: strict                # strict | batched | off
-//     batch_delay: 5ms                  # batched: longest wait before a group commit
+//     batch_delay: 5ms                  # batched, off: longest wait before a group commit
 //     checkpoint_every: 1000            # records between signed checkpoints
 //     checkpoint_interval: 30s          # and at most this long between them
 //     segment_max_bytes: 67108864

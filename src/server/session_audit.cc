@@ -29,40 +29,52 @@ SessionAudit::SessionAudit(std::shared_ptr<audit::Recorder> recorder, std::strin
                            asio::any_io_executor executor)
     : recorder_(std::move(recorder)),
       session_id_(std::move(session_id)),
-      executor_(std::move(executor)),
-      shared_(std::make_shared<Shared>()) {}
+      executor_(executor),
+      shared_(std::make_shared<Shared>()),
+      wait_timer_(std::move(executor)) {}
+
+SessionAudit::~SessionAudit() {
+  shared_->timer = nullptr;  // a completion still in flight must not touch the timer
+}
 
 void SessionAudit::append(audit::EventBody body) {
-  uint64_t seq = ++appended_;
-  if (!recorder_->strict()) {
-    // Nothing waits for durability outside strict mode: no completion to hand back (a failing
-    // log is still reported by the recorder's health and the next strict session).
-    recorder_->appendAsync(audit::Event{session_id_, {}, std::move(body)}, {});
-    shared_->durable = seq;
+  auto ticket = recorder_->submit(audit::Event{session_id_, {}, std::move(body)});
+  if (!ticket) {
+    // Outside strict mode nothing waits: a failing log is reported by the recorder's health
+    // and ends strict sessions; here it is kept for durable().
+    if (failure_.isOk()) {
+      failure_ = ticket.status();
+    }
     return;
   }
-  recorder_->appendAsync(audit::Event{session_id_, {}, std::move(body)},
-                         [shared = shared_, ex = executor_, seq](const Status& st) {
-                           asio::post(ex, [shared, seq, st] {
-                             if (!st && shared->failure.isOk()) {
-                               shared->failure = st;
-                             }
-                             shared->durable = std::max(shared->durable, seq);
-                             if (shared->waiter) {
-                               shared->waiter->cancel();
-                             }
-                           });
-                         });
+  last_ticket_ = *ticket;
 }
 
 asio::awaitable<Status> SessionAudit::durable() {
-  flushRows();
-  while (shared_->failure.isOk() && shared_->durable < appended_) {
-    shared_->waiter = std::make_shared<asio::steady_timer>(executor_, std::chrono::seconds(30));
-    auto timer = shared_->waiter;
-    auto [ec] = co_await timer->async_wait(kNoThrow);
-    shared_->waiter.reset();
-    if (!ec) {
+  if (!failure_.isOk()) {
+    co_return failure_;
+  }
+  if (last_ticket_ == 0 || recorder_->durableUpto() >= last_ticket_) {
+    co_return shared_->failure;
+  }
+  shared_->done = false;
+  recorder_->whenDurable(last_ticket_, [shared = shared_, ex = executor_](const Status& st) {
+    asio::post(ex, [shared, st] {
+      if (!st && shared->failure.isOk()) {
+        shared->failure = st;
+      }
+      shared->done = true;
+      if (shared->timer != nullptr) {
+        shared->timer->cancel();
+      }
+    });
+  });
+  while (!shared_->done) {
+    shared_->timer = &wait_timer_;
+    wait_timer_.expires_after(std::chrono::seconds(30));
+    auto [ec] = co_await wait_timer_.async_wait(kNoThrow);
+    shared_->timer = nullptr;
+    if (!ec && !shared_->done) {
       co_return Status::error(Code::kUnavailable,
                               "audit log unavailable: a record was not durable within 30 s",
                               "58030");
@@ -130,30 +142,38 @@ void SessionAudit::bind(std::string_view sql, std::string_view statement_name,
 }
 
 void SessionAudit::resultStart(const pg::Columns& cols, int document_column) {
-  document_column_ = document_column;
-  audit::ResultStartEvent e;
-  e.statement_id = current_;
-  for (const auto& c : cols) {
-    e.columns.push_back(audit::Column{audit::toValidUtf8(c.name), c.type_oid, {}, c.format});
+  if (start_pending_ || !rows_.empty()) {
+    flushRows();  // an earlier result that did not complete
   }
-  append(std::move(e));
+  document_column_ = document_column;
+  result_stmt_ = current_;
+  columns_.clear();
+  columns_.reserve(cols.size());
+  for (const auto& c : cols) {
+    columns_.push_back(audit::Column{audit::toValidUtf8(c.name), c.type_oid, {}, c.format});
+  }
+  start_pending_ = true;
 }
 
 void SessionAudit::row(std::string_view sent_payload, std::string_view raw_payload) {
   rows_.push_back(toRow(sent_payload));
+  // The raw row is kept only when masking changed the row; else the sent row is the raw row.
+  bool changed = !raw_payload.empty() && raw_payload != sent_payload;
+  if (changed) {
+    raw_rows_.resize(rows_.size() - 1);
+    raw_rows_.push_back(toRow(raw_payload));
+  } else if (!raw_rows_.empty()) {
+    raw_rows_.emplace_back();
+  }
   if (document_column_ >= 0) {
     // The id as stored (before masking), so lineage holds even when the column is masked.
-    audit::Row raw = raw_payload.empty() ? rows_.back() : toRow(raw_payload);
+    const audit::Row& raw = changed ? *raw_rows_.back() : rows_.back();
     if (static_cast<size_t>(document_column_) < raw.size() && raw[document_column_] &&
         std::find(document_ids_.begin(), document_ids_.end(), *raw[document_column_]) ==
             document_ids_.end()) {
       document_ids_.push_back(*raw[document_column_]);
     }
   }
-  if (!raw_payload.empty()) {
-    any_raw_ = true;
-  }
-  raw_rows_.push_back(toRow(raw_payload.empty() ? sent_payload : raw_payload));
   ++result_rows_;
   ++total_rows_;
   result_bytes_ += sent_payload.size();
@@ -163,39 +183,71 @@ void SessionAudit::row(std::string_view sent_payload, std::string_view raw_paylo
 }
 
 void SessionAudit::flushRows() {
+  if (start_pending_) {
+    start_pending_ = false;
+    append(audit::ResultStartEvent{resultStatement(), std::move(columns_)});
+    columns_.clear();
+  }
   if (rows_.empty()) {
     return;
   }
   audit::ResultRowsEvent e;
-  e.statement_id = current_;
+  e.statement_id = resultStatement();
   e.rows = std::move(rows_);
   e.document_ids = std::move(document_ids_);
-  document_ids_.clear();
-  if (any_raw_) {
-    e.setRawRows(raw_rows_);
+  if (!raw_rows_.empty()) {
+    e.setChangedRawRows(raw_rows_);
   }
   rows_.clear();
   raw_rows_.clear();
-  any_raw_ = false;
+  document_ids_.clear();
   append(std::move(e));
 }
 
+void SessionAudit::clearResult() {
+  start_pending_ = false;
+  result_stmt_ = 0;
+  columns_.clear();
+  rows_.clear();
+  raw_rows_.clear();
+  document_ids_.clear();
+  result_rows_ = 0;
+  result_bytes_ = 0;
+}
+
 void SessionAudit::resultEnd(std::string_view tag, const std::map<std::string, uint64_t>& masked) {
+  if (start_pending_) {
+    // The whole result is here: one record for its columns, rows and completion.
+    audit::ResultEvent e;
+    e.statement_id = resultStatement();
+    e.columns = std::move(columns_);
+    e.rows = std::move(rows_);
+    e.document_ids = std::move(document_ids_);
+    if (!raw_rows_.empty()) {
+      e.setChangedRawRows(raw_rows_);
+    }
+    e.command_tag = audit::toValidUtf8(tag);
+    e.bytes = result_bytes_;
+    e.masked_cells = masked;
+    clearResult();
+    append(std::move(e));
+    return;
+  }
   flushRows();
   audit::ResultEndEvent e;
-  e.statement_id = current_;
+  e.statement_id = resultStatement();
   e.command_tag = audit::toValidUtf8(tag);
   e.rows = result_rows_;
   e.bytes = result_bytes_;
   e.masked_cells = masked;
-  result_rows_ = 0;
-  result_bytes_ = 0;
+  clearResult();
   append(std::move(e));
 }
 
 void SessionAudit::error(std::string_view source, std::string_view severity,
                          std::string_view sqlstate, std::string_view message) {
   flushRows();
+  result_stmt_ = 0;  // rows after an error belong to whatever statement comes next
   audit::ErrorEvent e;
   e.statement_id = current_;
   e.source = std::string(source);

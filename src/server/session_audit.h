@@ -1,11 +1,17 @@
 // SessionAudit: what one session writes to the audit log, and the durability waits that strict
 // mode imposes on the data path.
 //
-// Events go to the shared Recorder asynchronously; each completion is posted back to the
-// session's executor. In strict mode the pumps call durable() before a statement reaches the
-// upstream and before a result's completion reaches the client, so nothing runs or completes
-// unrecorded; if the log fails, durable() fails and the session ends. Result rows are recorded
-// in chunks (masked, and raw when the recorder keeps raw payloads), so memory stays bounded.
+// Events go to the shared Recorder asynchronously. In strict mode the pumps call durable() before
+// a statement reaches the upstream and before a result's completion reaches the client, so
+// nothing runs or completes unrecorded; if the log fails, durable() fails and the session ends.
+// durable() waits for the session's last record only (the recorder completes tickets in order):
+// it returns at once when that is already durable, else one completion is posted back to the
+// session's executor.
+//
+// A result that completes within one chunk of rows is recorded as one `result` record (columns,
+// rows, completion); a longer one as result_start, result_rows chunks and result_end, so memory
+// stays bounded. Rows are recorded as sent to the client (masked); the raw row is recorded too
+// (sealed, when the recorder keeps raw payloads) only for rows that masking changed.
 // One per session; used from the session's executor only.
 #pragma once
 
@@ -28,6 +34,9 @@ class SessionAudit {
  public:
   SessionAudit(std::shared_ptr<audit::Recorder> recorder, std::string session_id,
                asio::any_io_executor executor);
+  ~SessionAudit();
+  SessionAudit(const SessionAudit&) = delete;
+  SessionAudit& operator=(const SessionAudit&) = delete;
 
   bool strict() const { return recorder_->strict(); }
   void connect(audit::ConnectEvent e);
@@ -50,29 +59,40 @@ class SessionAudit {
              std::string_view message);
   void sessionEnd(std::string reason);
 
-  // Waits until everything recorded so far is durable (strict mode).
+  // Waits until everything recorded so far is durable (strict mode). Rows of a result still in
+  // progress are not included (they are recorded with the result's completion).
   asio::awaitable<Status> durable();
   const Status& failure() const { return failure_; }
 
  private:
   void append(audit::EventBody body);
+  // Records the pending result_start (if any) and the buffered rows as a result_rows chunk.
   void flushRows();
+  void clearResult();
+  // The statement the streaming result belongs to (as it was when the result started).
+  uint64_t resultStatement() const { return result_stmt_ != 0 ? result_stmt_ : current_; }
 
   std::shared_ptr<audit::Recorder> recorder_;
   std::string session_id_;
   asio::any_io_executor executor_;
+  // Shared with the completion posted back by the recorder, which may outlive this object.
   struct Shared {
-    uint64_t durable = 0;
+    bool done = false;
     Status failure;
-    std::shared_ptr<asio::steady_timer> waiter;
+    asio::steady_timer* timer = nullptr;  // set while durable() waits
   };
   std::shared_ptr<Shared> shared_;
-  uint64_t appended_ = 0;
+  asio::steady_timer wait_timer_;
+  audit::Recorder::Ticket last_ticket_ = 0;
   Status failure_;
   uint64_t statement_id_ = 0;
-  uint64_t current_ = 0;  // statement whose result is streaming
-  std::vector<audit::Row> rows_, raw_rows_;
-  bool any_raw_ = false;
+  uint64_t current_ = 0;      // the last statement recorded
+  uint64_t result_stmt_ = 0;  // statement of the result being recorded (0: current_)
+  // The result being recorded.
+  bool start_pending_ = false;  // resultStart() seen, result_start not recorded yet
+  std::vector<audit::Column> columns_;
+  std::vector<audit::Row> rows_;
+  audit::RawRows raw_rows_;  // empty, or parallel to rows_ once a row was changed by masking
   int document_column_ = -1;
   std::vector<std::string> document_ids_;
   uint64_t result_rows_ = 0, result_bytes_ = 0, total_rows_ = 0;
