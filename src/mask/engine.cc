@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "config/node.h"
+#include "mask/hs_runtime.h"
 
 namespace jg::mask {
 namespace {
@@ -14,9 +15,13 @@ struct Expressions {
 };
 
 Status compileDb(const Expressions& e, hs_database_t** db) {
+  const Result<HsRuntime>& runtime = hsRuntime();
+  if (!runtime) {
+    return runtime.status();
+  }
   hs_compile_error_t* err = nullptr;
   if (hs_compile_multi(e.text.data(), e.flags.data(), e.ids.data(),
-                       static_cast<unsigned>(e.text.size()), HS_MODE_BLOCK, nullptr, db,
+                       static_cast<unsigned>(e.text.size()), HS_MODE_BLOCK, runtime->platform, db,
                        &err) != HS_SUCCESS) {
     std::string msg = "cannot compile detector patterns";
     if (err != nullptr) {

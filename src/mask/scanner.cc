@@ -9,6 +9,9 @@
 namespace jg::mask {
 
 Scanner::Scanner(std::shared_ptr<const Engine> engine) : engine_(std::move(engine)) {
+  if (const Result<HsRuntime>& runtime = hsRuntime()) {
+    scan_ = runtime->scan;
+  }
   if (engine_->prototype_ != nullptr &&
       hs_clone_scratch(engine_->prototype_, &scratch_) != HS_SUCCESS) {
     std::abort();  // out of memory at session start; nothing sensible to continue with
@@ -53,8 +56,8 @@ Result<bool> Scanner::prefilterHits(const Profile& profile, std::string_view tex
     return false;
   }
   bool hit = false;
-  hs_error_t rc = hs_scan(profile.prefilter_.get(), text.data(), static_cast<unsigned>(text.size()),
-                          0, scratch_, onFirstMatch, &hit);
+  hs_error_t rc = scan_(profile.prefilter_.get(), text.data(), static_cast<unsigned>(text.size()),
+                        0, scratch_, onFirstMatch, &hit);
   if (rc != HS_SUCCESS && rc != HS_SCAN_TERMINATED) {
     return internalError("detector scan failed (" + std::to_string(rc) + ")");
   }
@@ -89,8 +92,8 @@ Status Scanner::findSpans(const Profile& profile, std::string_view text, std::ve
   }
   matches_.clear();
   overflow_ = false;
-  hs_error_t rc = hs_scan(profile.exact_.get(), text.data(), static_cast<unsigned>(text.size()), 0,
-                          scratch_, onMatch, this);
+  hs_error_t rc = scan_(profile.exact_.get(), text.data(), static_cast<unsigned>(text.size()), 0,
+                        scratch_, onMatch, this);
   if (overflow_) {
     return Status::error(Code::kResourceExhausted, "too many detector matches in one value");
   }

@@ -19,6 +19,7 @@
 #include "mask/cell.h"
 #include "mask/counters.h"
 #include "mask/engine.h"
+#include "mask/hs_runtime.h"
 
 namespace jg::mask {
 
@@ -94,6 +95,7 @@ class Scanner {
 
   std::shared_ptr<const Engine> engine_;
   hs_scratch_t* scratch_ = nullptr;
+  HsScanFn scan_ = hs_scan;  // the routine that finds every match here (hs_runtime.h)
   std::vector<RawMatch> matches_;
   std::vector<Span> spans_;
   std::vector<const std::string*> tally_;  // labels masked in the current value
