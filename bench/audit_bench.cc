@@ -198,6 +198,7 @@ BENCHMARK(BM_AppendStrict)
     ->Teardown(tearDown)
     ->Threads(1)
     ->Threads(8)
+    ->Threads(32)
     ->UseRealTime();
 
 // Batched: sessions do not wait; the loop ends with one wait for the last record, so the

@@ -107,6 +107,8 @@ def main():
     labels = {"direct": "direct", "none": "jitgate, no recording", "off": "jitgate, audit off",
               "batched": "jitgate, audit batched", "strict": "jitgate, audit strict",
               "strict+index": "jitgate, audit strict + search index"}
+    binary = JITGATE.resolve()
+    binary = binary.relative_to(ROOT) if binary.is_relative_to(ROOT) else binary
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
                             capture_output=True, text=True).stdout.strip()
     lines = ["<!-- audit-modes:begin -->",
@@ -114,7 +116,7 @@ def main():
              "",
              f"{datetime.date.today()}, commit {commit}, nproc {os.cpu_count()}, "
              f"`bench/audit_modes.py --seconds {args.seconds} --reps {args.reps}` "
-             f"(binary `{os.path.relpath(JITGATE, ROOT)}`): "
+             f"(binary `{binary}`): "
              f"`pgbench -n -S -M prepared -c {CLIENTS} -j 2` over TLS, scale 10, interleaved, "
              "medians. Raw payloads are on (encrypted); the search index (SQLite) is configured "
              "only where the row says so.",
