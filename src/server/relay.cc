@@ -189,6 +189,9 @@ asio::awaitable<Status> Session::clientPump() {
             co_return s;
           }
           tracker_.annotateLast(std::move(error));
+          if (audit_) {
+            tracker_.tagLast(audit_->lastRecord());
+          }
           recorded = true;
           pos += frame.size;
           continue;
@@ -204,6 +207,9 @@ asio::awaitable<Status> Session::clientPump() {
       if (audit_ && frame.type == pg::fe::kBind) {
         recordBind(frame.payload);
         recorded = true;
+      }
+      if (audit_) {
+        tagRequest(frame);
       }
       recorded = recorded || frame.type == pg::fe::kQuery || frame.type == pg::fe::kParse;
       batch.forward(pos, frame.size);
@@ -281,6 +287,7 @@ asio::awaitable<Status> Session::serverPump() {
           upstream_sent_fatal_ = true;
         }
       }
+      uint64_t owner = audit_ ? tracker_.frontTag() : 0;  // before the tracker pops the request
       if (auto s = tracker_.onBackend(frame.type, frame.payload); !s) {
         co_return Status::error(Code::kProtocol, "upstream server: " + s.message(), "08P01");
       }
@@ -294,6 +301,7 @@ asio::awaitable<Status> Session::serverPump() {
                                   tracker_.transactionStatus() == 'I' ? 'I' : 'E');
           batch.endExtra(mark);
           discard_until_ready_ = false;
+          result_started_ = false;  // the withheld result's records end with its error
           client_txn_failed_ = tracker_.transactionStatus() == 'T';
         }
         pos += frame.size;
@@ -315,13 +323,13 @@ asio::awaitable<Status> Session::serverPump() {
           result_started_ = true;
           if (const auto& cols = tracker_.currentColumns()) {
             int doc = co_await documentColumn(*cols);
-            audit_->resultStart(*cols, doc);
+            audit_->resultStart(*cols, doc, owner);
           }
           if (masker_) {
             masked_before_ = masker_->counters().by_label;
           }
         }
-        completes = recordBackend(frame) || completes;
+        completes = recordBackend(frame, owner) || completes;
       }
       if (masker_) {
         size_t mark;
@@ -415,6 +423,25 @@ void Session::recordBind(std::string_view payload) {
   auto it = parse_sql_.find(std::string(b.statement));
   audit_->bind(it == parse_sql_.end() ? std::string_view() : std::string_view(it->second),
                b.statement, params);
+  if (portal_record_.size() > 10000) {
+    portal_record_.clear();
+  }
+  portal_record_[std::string(b.portal)] = audit_->lastRecord();
+}
+
+// Tags the request just given to the tracker with the audit record its answer belongs to: a
+// Query with its statement record, an Execute with the Bind record of its portal (so results
+// and errors of pipelined requests are credited to the right statement).
+void Session::tagRequest(const pg::Frame& frame) {
+  if (frame.type == pg::fe::kQuery || frame.type == pg::fe::kParse || frame.type == pg::fe::kBind) {
+    tracker_.tagLast(audit_->lastRecord());
+  } else if (frame.type == pg::fe::kExecute) {
+    pg::Execute e;
+    if (pg::decodeExecute(frame.payload, e)) {
+      auto it = portal_record_.find(std::string(e.portal));
+      tracker_.tagLast(it != portal_record_.end() ? it->second : audit_->lastRecord());
+    }
+  }
 }
 
 // A result went over its row limit: the client gets an error after the rows within the limit,
@@ -433,7 +460,7 @@ void Session::withholdOverLimit(std::string& out) {
   discard_until_ready_ = true;
 }
 
-bool Session::recordBackend(const pg::Frame& frame) {
+bool Session::recordBackend(const pg::Frame& frame, uint64_t owner) {
   switch (frame.type) {
     case pg::be::kCommandComplete:
     case pg::be::kEmptyQueryResponse:
@@ -459,7 +486,7 @@ bool Session::recordBackend(const pg::Frame& frame) {
     case pg::be::kErrorResponse: {
       pg::ErrorFields f;
       if (pg::decodeErrorFields(frame.payload, f)) {
-        audit_->error("upstream", f.get('S'), f.get('C'), f.get('M'));
+        audit_->error("upstream", f.get('S'), f.get('C'), f.get('M'), owner);
       }
       return true;
     }

@@ -101,9 +101,11 @@ class Session : public std::enable_shared_from_this<Session> {
   asio::awaitable<void> handleCancel(const pg::CancelRequest& req);
   void recordBind(std::string_view payload);
   // Records a result or error event for an upstream message; true when it completes a result.
-  bool recordBackend(const pg::Frame& frame);
+  // `owner`: the audit record of the request the frame answers (Tracker::frontTag).
+  bool recordBackend(const pg::Frame& frame, uint64_t owner);
   // Appends the error for a result over its row limit and withholds the rest of the answer.
   void withholdOverLimit(std::string& out);
+  void tagRequest(const pg::Frame& frame);
   asio::awaitable<Status> loadCatalog(const std::vector<uint32_t>& oids);
   // The index of the resource's document id column in `cols`, or -1.
   asio::awaitable<int> documentColumn(const pg::Columns& cols);
@@ -142,6 +144,7 @@ class Session : public std::enable_shared_from_this<Session> {
   // With a time-dependent policy: what each prepared statement and portal is, for refuseExecute.
   std::unordered_map<std::string, std::shared_ptr<const sql::Classification>> prepared_;
   std::unordered_map<std::string, std::string> portal_statement_;
+  std::unordered_map<std::string, uint64_t> portal_record_;  // portal → its Bind's audit record
   std::map<std::string, uint64_t, std::less<>> masked_before_;  // counters at result start
   // After a masking failure the rest of the upstream's answer is withheld up to ReadyForQuery.
   bool discard_until_ready_ = false;

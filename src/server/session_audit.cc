@@ -141,12 +141,12 @@ void SessionAudit::bind(std::string_view sql, std::string_view statement_name,
   append(std::move(e));
 }
 
-void SessionAudit::resultStart(const pg::Columns& cols, int document_column) {
+void SessionAudit::resultStart(const pg::Columns& cols, int document_column, uint64_t statement) {
   if (start_pending_ || !rows_.empty()) {
     flushRows();  // an earlier result that did not complete
   }
   document_column_ = document_column;
-  result_stmt_ = current_;
+  result_stmt_ = owner(statement);
   columns_.clear();
   columns_.reserve(cols.size());
   for (const auto& c : cols) {
@@ -245,11 +245,11 @@ void SessionAudit::resultEnd(std::string_view tag, const std::map<std::string, u
 }
 
 void SessionAudit::error(std::string_view source, std::string_view severity,
-                         std::string_view sqlstate, std::string_view message) {
+                         std::string_view sqlstate, std::string_view message, uint64_t statement) {
   flushRows();
   result_stmt_ = 0;  // rows after an error belong to whatever statement comes next
   audit::ErrorEvent e;
-  e.statement_id = current_;
+  e.statement_id = owner(statement);
   e.source = std::string(source);
   e.severity = audit::toValidUtf8(severity);
   e.sqlstate = audit::toValidUtf8(sqlstate);

@@ -51,12 +51,17 @@ class SessionAudit {
   void bind(std::string_view sql, std::string_view statement_name,
             const std::vector<std::optional<std::string>>& params);
   // `document_column` is the index of the resource's document id column, or -1.
-  void resultStart(const pg::Columns& cols, int document_column);
+  // `statement` is the record the result answers (Tracker::frontTag); 0 = the last recorded.
+  void resultStart(const pg::Columns& cols, int document_column, uint64_t statement = 0);
   // One DataRow: as sent to the client, and before masking when it was rewritten.
   void row(std::string_view sent_payload, std::string_view raw_payload);
   void resultEnd(std::string_view tag, const std::map<std::string, uint64_t>& masked);
+  // `statement`: the record the error answers; 0 = the last recorded (the gateway's own
+  // refusals, recorded as the statement is decided).
   void error(std::string_view source, std::string_view severity, std::string_view sqlstate,
-             std::string_view message);
+             std::string_view message, uint64_t statement = 0);
+  // The id of the last statement or bind record, to tag the request it belongs to.
+  uint64_t lastRecord() const { return current_; }
   void sessionEnd(std::string reason);
 
   // Waits until everything recorded so far is durable (strict mode). Rows of a result still in
@@ -71,6 +76,7 @@ class SessionAudit {
   void clearResult();
   // The statement the streaming result belongs to (as it was when the result started).
   uint64_t resultStatement() const { return result_stmt_ != 0 ? result_stmt_ : current_; }
+  uint64_t owner(uint64_t statement) const { return statement != 0 ? statement : current_; }
 
   std::shared_ptr<audit::Recorder> recorder_;
   std::string session_id_;

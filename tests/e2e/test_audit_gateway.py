@@ -144,3 +144,32 @@ def test_invalid_utf8_from_a_client_cannot_break_the_log(pg, tmp_path):
     r = subprocess.run([str(JITGATE), "audit", "verify", "--dir", str(tmp_path / "log"),
                         "--public-key", str(keys / "sign.pub")], capture_output=True, text=True)
     assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_pipelined_results_are_credited_to_their_statements(audit_gw):
+    """In pipeline mode every statement is sent before any result comes back: each result and
+    each error is still recorded against the statement (bind) it answers."""
+    with psycopg.connect(audit_gw.dsn(application_name="pipeline-check")) as conn:
+        with conn.pipeline():
+            c1 = conn.execute("select %s::text as first", ["alpha"])
+            c2 = conn.execute("select %s::text as second", ["beta"])
+            c3 = conn.execute("select %s::text || 'x' as third", ["gamma"])
+        assert c1.fetchone() == ("alpha",) and c2.fetchone() == ("beta",)
+        assert c3.fetchone() == ("gammax",)
+    sid = session_ids(audit_gw)[-1]
+    r = cli(audit_gw, "replay", sid, "--format", "json")
+    assert r.returncode == 0, r.stderr
+    records = [json.loads(l) for l in r.stdout.splitlines() if l.strip()]
+    by_stmt = {}
+    for x in records:
+        if x["type"] == "result_rows":
+            by_stmt.setdefault(x["stmt"], []).extend(x["rows"])
+    binds = {x["stmt"]: x for x in records if x["type"] == "statement"
+             and x.get("protocol") == "bind"}
+    seen = {}
+    for stmt_id, rows in by_stmt.items():
+        text = binds[stmt_id]["text"] if stmt_id in binds else ""
+        seen[text] = rows
+    assert seen.get("select $1::text as first") == [["alpha"]], seen
+    assert seen.get("select $1::text as second") == [["beta"]], seen
+    assert seen.get("select $1::text || 'x' as third") == [["gammax"]], seen

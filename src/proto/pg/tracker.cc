@@ -144,7 +144,7 @@ Status Tracker::onFrontend(char type, std::string_view payload) {
       if (!decodeQuery(payload, q)) {
         return malformed("Query");
       }
-      return push({Pending::kQuery, 0, std::string(q.sql), nullptr, nullptr, {}, 0, {}});
+      return push({Pending::kQuery, 0, std::string(q.sql), nullptr, nullptr, {}, 0, {}, 0});
     }
     case fe::kParse: {
       Parse p;
@@ -160,7 +160,8 @@ Status Tracker::onFrontend(char type, std::string_view payload) {
       auto stmt = std::make_unique<PreparedStatement>();
       stmt->sql = std::string(p.sql);
       stmt->param_types = p.param_types;
-      return push({Pending::kParse, 0, std::string(p.name), std::move(stmt), nullptr, {}, 0, {}});
+      return push(
+          {Pending::kParse, 0, std::string(p.name), std::move(stmt), nullptr, {}, 0, {}, 0});
     }
     case fe::kBind: {
       Bind b;
@@ -176,7 +177,7 @@ Status Tracker::onFrontend(char type, std::string_view payload) {
       portal->statement = std::string(b.statement);
       portal->result_formats = b.result_formats;
       return push(
-          {Pending::kBind, 0, std::string(b.portal), nullptr, std::move(portal), {}, 0, {}});
+          {Pending::kBind, 0, std::string(b.portal), nullptr, std::move(portal), {}, 0, {}, 0});
     }
     case fe::kDescribe: {
       Describe d;
@@ -190,31 +191,32 @@ Status Tracker::onFrontend(char type, std::string_view payload) {
                    nullptr,
                    {},
                    0,
-                   {}});
+                   {},
+                   0});
     }
     case fe::kExecute: {
       Execute e;
       if (!decodeExecute(payload, e)) {
         return malformed("Execute");
       }
-      return push({Pending::kExecute, 0, std::string(e.portal), nullptr, nullptr, {}, 0, {}});
+      return push({Pending::kExecute, 0, std::string(e.portal), nullptr, nullptr, {}, 0, {}, 0});
     }
     case fe::kClose: {
       Close c;
       if (!decodeClose(payload, c) || (c.target != 'S' && c.target != 'P')) {
         return malformed("Close");
       }
-      return push({Pending::kClose, c.target, std::string(c.name), nullptr, nullptr, {}, 0, {}});
+      return push({Pending::kClose, c.target, std::string(c.name), nullptr, nullptr, {}, 0, {}, 0});
     }
     case fe::kSync:
-      return decodeEmpty(payload) ? push({Pending::kSync, 0, {}, nullptr, nullptr, {}, 0, {}})
+      return decodeEmpty(payload) ? push({Pending::kSync, 0, {}, nullptr, nullptr, {}, 0, {}, 0})
                                   : malformed("Sync");
     case fe::kFunctionCall: {
       FunctionCall f;
       if (!decodeFunctionCall(payload, f)) {
         return malformed("FunctionCall");
       }
-      return push({Pending::kFunctionCall, 0, {}, nullptr, nullptr, {}, 0, {}});
+      return push({Pending::kFunctionCall, 0, {}, nullptr, nullptr, {}, 0, {}, 0});
     }
     case fe::kFlush:
       return decodeEmpty(payload) ? Status::ok() : malformed("Flush");

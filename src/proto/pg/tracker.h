@@ -96,6 +96,15 @@ class Tracker {
   // not reset the count). After onBackend(DataRow), rowLimitExceeded() is true once the current
   // result has more rows than its limit. 0 = no limit. REQUIRES: the last onFrontend call
   // pushed a request.
+  // A caller's number for the request just passed to onFrontend (the audit record it belongs to),
+  // returned by frontTag() while the server answers it; 0 when untagged.
+  void tagLast(uint64_t tag) {
+    if (!pending_.empty()) {
+      pending_.back().tag = tag;
+    }
+  }
+  uint64_t frontTag() const { return pending_.empty() ? 0 : pending_.front().tag; }
+
   // `by` names who set the limit (for the error message).
   void limitLastRows(int64_t n, std::string_view by);
   bool rowLimitExceeded() const { return row_limit_ > 0 && rows_ > row_limit_; }
@@ -139,6 +148,7 @@ class Tracker {
     std::string replace_error;  // see annotateLast()
     int64_t row_limit = 0;      // kQuery: see limitLastRows()
     std::string row_limit_by;
+    uint64_t tag = 0;  // see tagLast()
   };
 
   Status push(PendingItem item);
