@@ -133,10 +133,7 @@ Status Gateway::start() {
   acceptor_->open(ep.protocol(), ec);
   if (!ec) {
     acceptor_->set_option(tcp::acceptor::reuse_address(true), ec);
-    acceptor_->bind(ep, ec);
-  }
-  if (!ec) {
-    acceptor_->listen(asio::socket_base::max_listen_connections, ec);
+    acceptor_->bind(ep, ec);  // now: an address in use is reported before anything starts
   }
   if (ec) {
     return Status::error(Code::kUnavailable, fmt::format("cannot listen on {}: {}",
@@ -150,6 +147,12 @@ Status Gateway::start() {
   issuer_->startReaper(std::chrono::seconds(60));
   if (auto st = startAccess(); !st) {
     return st;
+  }
+  // Clients can connect only once the store is open and the audit log is recovered.
+  acceptor_->listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    return Status::error(Code::kUnavailable, fmt::format("cannot listen on {}: {}",
+                                                         cfg.listen_postgres.str(), ec.message()));
   }
   signals_ = std::make_unique<asio::signal_set>(ctx, SIGINT, SIGTERM, SIGHUP);
   asio::co_spawn(ctx, acceptLoop(), asio::detached);
