@@ -54,7 +54,7 @@ Settings parseSettings(const config::Node& section, config::Errors& errors) {
       section["raw_payloads"].oneOf(errors, {"encrypted", "off"}, "encrypted") == "encrypted";
   s.key_file = section["key_file"].str(errors);
   s.signing_key_file = section["signing_key_file"].requiredStr(errors);
-  s.zstd_level = static_cast<int>(section["zstd_level"].integer(errors, 3, 1, 19));
+  s.zstd_level = static_cast<int>(section["zstd_level"].integer(errors, 1, 1, 19));
   s.queue_limit =
       static_cast<size_t>(section["queue_limit"].integer(errors, 65536, 16, 10'000'000));
   s.auditor_groups = section["auditor_groups"].strings(errors);
