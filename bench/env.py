@@ -201,8 +201,9 @@ class Environment:
                     f"'{CREDS_ADMIN_PASSWORD}'; CREATE ROLE bench_reader NOLOGIN; "
                     f"GRANT pg_signal_backend TO {CREDS_ADMIN}")
         for db in ("bench", "kb"):
-            self.pg.sql("ALTER DEFAULT PRIVILEGES FOR ROLE app IN SCHEMA public "
-                        "GRANT SELECT ON TABLES TO bench_reader", db=db)
+            for owner in ("app", "postgres"):  # pgbench -i runs as app, the chunks as postgres
+                self.pg.sql(f"ALTER DEFAULT PRIVILEGES FOR ROLE {owner} IN SCHEMA public "
+                            "GRANT SELECT ON TABLES TO bench_reader", db=db)
         self.targets["direct"] = Target("direct", self.pg.port, "app",
                                         lambda: PgServer.APP_PASSWORD, True,
                                         "PostgreSQL 15, TLS (sslmode=require), SCRAM")
