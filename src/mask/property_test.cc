@@ -11,18 +11,9 @@
 namespace jg::mask {
 namespace {
 
-class Gen {
+class Gen : public testing::RandomText {
  public:
-  explicit Gen(uint32_t seed) : rng_(seed) {}
-  int in(int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng_); }
-  char pick(std::string_view set) { return set[in(0, static_cast<int>(set.size()) - 1)]; }
-  std::string run(std::string_view set, int n) {
-    std::string s;
-    for (int i = 0; i < n; ++i) {
-      s.push_back(pick(set));
-    }
-    return s;
-  }
+  using RandomText::RandomText;
   std::string digits(int n) { return run("0123456789", n); }
   std::string num(int v, int width) {
     std::string s = std::to_string(v);
@@ -133,9 +124,6 @@ class Gen {
     }
     return s;
   }
-
- private:
-  std::mt19937 rng_;
 };
 
 TEST(MaskingProperty, PlantedValuesAreMaskedAndTheRestIsUnchanged) {

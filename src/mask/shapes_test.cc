@@ -7,6 +7,7 @@
 #include <regex>
 
 #include "mask/detectors.h"
+#include "mask/test_util.h"
 
 namespace jg::mask {
 namespace {
@@ -113,18 +114,9 @@ TEST(ShapeTest, OnlyTheRequestedShapesCount) {
 // The contract of shapes.h: wherever the exact expression of a built-in pattern matches, its
 // shape is found. std::regex (ECMAScript) reads these expressions the same way Vectorscan does
 // (ASCII `\b`, `\d`), and is independent of Vectorscan's own matcher.
-class Gen {
+class Gen : public testing::RandomText {
  public:
-  explicit Gen(uint32_t seed) : rng_(seed) {}
-  int in(int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng_); }
-  char pick(std::string_view set) { return set[in(0, static_cast<int>(set.size()) - 1)]; }
-  std::string run(std::string_view set, int n) {
-    std::string s;
-    for (; n > 0; --n) {
-      s.push_back(pick(set));
-    }
-    return s;
-  }
+  using RandomText::RandomText;
   // Near-misses and hits: digit groups with separators, capitals with digits, addresses, glued
   // to letters, underscores and punctuation.
   std::string text() {
@@ -174,9 +166,6 @@ class Gen {
     }
     return s;
   }
-
- private:
-  std::mt19937 rng_;
 };
 
 TEST(ShapeTest, EveryExactMatchOfAShapedPatternIsACandidate) {

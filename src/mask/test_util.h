@@ -4,7 +4,9 @@
 #include <gtest/gtest.h>
 
 #include <memory>
+#include <random>
 #include <string>
+#include <string_view>
 
 #include "mask/detectors.h"
 #include "mask/engine.h"
@@ -24,6 +26,24 @@ inline std::shared_ptr<const Engine> makeEngine(Strategy detector_strategy = Str
   EXPECT_TRUE(e.isOk()) << e.status().message();
   return e.isOk() ? *e : nullptr;
 }
+
+// Seeded random text: the base of the generators in the property tests.
+class RandomText {
+ public:
+  explicit RandomText(uint32_t seed) : rng_(seed) {}
+  int in(int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng_); }
+  char pick(std::string_view set) { return set[in(0, static_cast<int>(set.size()) - 1)]; }
+  std::string run(std::string_view set, int n) {
+    std::string s;
+    for (; n > 0; --n) {
+      s.push_back(pick(set));
+    }
+    return s;
+  }
+
+ private:
+  std::mt19937 rng_;
+};
 
 // Big-endian int32, for building binary values.
 inline std::string be32(int32_t v) {
