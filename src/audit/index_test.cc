@@ -133,7 +133,10 @@ TEST_F(IndexTest, AWholeResultRecordIsIndexedAndReplayedAsItsParts) {
   st.kind = "select";
   st.tables = {"public.chunks"};
   st.decision = "allow";
-  ASSERT_TRUE(rec_->append(Event{"s-carol", t0_, ConnectEvent{"10.0.0.6:1", "kb"}}).isOk());
+  ConnectEvent connect;
+  connect.client_addr = "10.0.0.6:1";
+  connect.resource = "kb";
+  ASSERT_TRUE(rec_->append(Event{"s-carol", t0_, connect}).isOk());
   ASSERT_TRUE(rec_->append(Event{"s-carol", t0_, st}).isOk());
   ResultEvent r;
   r.statement_id = 1;

@@ -33,12 +33,13 @@ TEST(HsRuntime, CustomPatternAfterALiteralIsFoundAtEveryOffset) {
     buf += " #ticket-1234 ";
     buf.append(40, 'z');
     int found = 0;
-    runtime->scan(db, buf.data(), static_cast<unsigned>(buf.size()), 0, scratch,
-                  [](unsigned, unsigned long long, unsigned long long, unsigned, void* ctx) {
-                    ++*static_cast<int*>(ctx);
-                    return 0;
-                  },
-                  &found);
+    runtime->scan(
+        db, buf.data(), static_cast<unsigned>(buf.size()), 0, scratch,
+        [](unsigned, unsigned long long, unsigned long long, unsigned, void* ctx) {
+          ++*static_cast<int*>(ctx);
+          return 0;
+        },
+        &found);
     missed += found == 0;
   }
   hs_free_scratch(scratch);

@@ -8,13 +8,13 @@
 // exact-text cache always misses. On an exact miss the text is looked up again by a form with
 // its constants taken out: literalKey's byte scan (~0.1 µs) for plain ASCII texts whose
 // tokenization it models exactly, libpg_query's pg_query_normalize (the real parser, ~1-4 µs,
-// still several times cheaper than a full classification) for every other text. Only classifications that cannot depend
-// on a literal value are shared this way: one plain DML statement (select, insert, update,
-// delete, merge) that changes no setting and calls no set_config — so `SELECT 1` and
-// `SELECT 2` share, while `SELECT set_config('role', 'x', false)` or `SET search_path = a` are
-// cached by their exact text only. A shared Statement's `text` is the first variant seen;
-// callers that need the statement's own text use the query they classified (the audit does).
-// A text that does not parse yields a Classification whose status carries SQLSTATE 42601 and
+// still several times cheaper than a full classification) for every other text. Only
+// classifications that cannot depend on a literal value are shared this way: one plain DML
+// statement (select, insert, update, delete, merge) that changes no setting and calls no set_config
+// — so `SELECT 1` and `SELECT 2` share, while `SELECT set_config('role', 'x', false)` or `SET
+// search_path = a` are cached by their exact text only. A shared Statement's `text` is the first
+// variant seen; callers that need the statement's own text use the query they classified (the audit
+// does). A text that does not parse yields a Classification whose status carries SQLSTATE 42601 and
 // the parser's message; callers must deny it (never pass it through). Error results are cached
 // as well, so a client repeating a bad query does not cost a parse each time.
 #pragma once
