@@ -29,12 +29,7 @@ struct TextRenderer {
     if (opener == nullptr) {
       return std::nullopt;
     }
-    auto plain = opener->open(raw, rec->raw_key_id, rawAad(rec->event.session_id, type, field));
-    if (!plain) {
-      why = plain.status().message();
-      return std::nullopt;
-    }
-    auto rows = sent != nullptr ? rawRowsView(*plain, *sent) : rowsFromJson(*plain);
+    auto rows = openSealedRows(*opener, *rec, raw, type, field, sent);
     if (!rows) {
       why = rows.status().message();
       return std::nullopt;
@@ -157,6 +152,16 @@ json::value rowsJson(const std::vector<Row>& rows) {
 }
 
 }  // namespace
+
+Result<std::vector<Row>> openSealedRows(const RawOpener& opener, const ReplayedRecord& rec,
+                                        const RawBytes& raw, std::string_view type,
+                                        std::string_view field, const std::vector<Row>* sent) {
+  auto plain = opener.open(raw, rec.raw_key_id, rawAad(rec.event.session_id, type, field));
+  if (!plain) {
+    return plain.status();
+  }
+  return sent != nullptr ? rawRowsView(*plain, *sent) : rowsFromJson(*plain);
+}
 
 std::string formatTable(const std::vector<std::string>& header, const std::vector<Row>& rows) {
   size_t ncols = header.size();

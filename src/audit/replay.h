@@ -35,6 +35,13 @@ Status forEachSessionRecord(const std::string& dir, const std::string& session_i
                             const std::optional<SessionLocation>& hint,
                             const std::function<void(ReplayedRecord&&)>& fn);
 
+// Opens a sealed field of `rec` (`type`/`field` name it, as in its AAD): bind parameters, or raw
+// rows — with `sent`, entries masking left as sent are resolved against the sent rows.
+Result<std::vector<Row>> openSealedRows(const RawOpener& opener, const ReplayedRecord& rec,
+                                        const RawBytes& raw, std::string_view type,
+                                        std::string_view field,
+                                        const std::vector<Row>* sent = nullptr);
+
 enum class ReplayFormat { kText, kJson };
 
 // Renders a session to `out`. `opener` null means no raw data. Returns records rendered.

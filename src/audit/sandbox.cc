@@ -114,12 +114,7 @@ class Collector {
       why = "no key";
       return std::nullopt;
     }
-    auto plain = opener_->open(raw, rec_->raw_key_id, rawAad(rec_->event.session_id, type, field));
-    if (!plain) {
-      why = plain.status().message();
-      return std::nullopt;
-    }
-    auto rows = sent != nullptr ? rawRowsView(*plain, *sent) : rowsFromJson(*plain);
+    auto rows = openSealedRows(*opener_, *rec_, raw, type, field, sent);
     if (!rows) {
       why = rows.status().message();
       return std::nullopt;

@@ -421,15 +421,10 @@ bool Session::refuseStatement(const pg::Frame& frame, std::string& substitute, s
     // what it does, so it is refused (SELECT fn(...) goes through policy instead). The server
     // answers the substitute Query with ErrorResponse + ReadyForQuery, the same shape as a
     // failed FunctionCall.
-    ++statements_refused_;
-    const std::string message =
-        "the fast-path function call protocol is not allowed through jitgate; call the function "
-        "with SELECT so that policy can decide";
-    pg::encodeError(error, "ERROR", "42501", message);
-    if (audit_) {
-      audit_->error("gateway", "ERROR", "42501", message);
-    }
-    log::info(id_, "statement refused (builtin:function-call): {}", message);
+    reportRefusal("builtin:function-call", "42501",
+                  "the fast-path function call protocol is not allowed through jitgate; call the "
+                  "function with SELECT so that policy can decide",
+                  {}, error);
     substituteRefused(frame, name, substitute);
     return true;
   }
@@ -526,7 +521,6 @@ bool Session::refuseStatement(const pg::Frame& frame, std::string& substitute, s
   if (d.allowed() || !hold_review_.empty()) {
     return false;  // allowed, or held for approval by the client pump
   }
-  ++statements_refused_;
   std::string message = !d.parse_error.empty()    ? d.parse_error
                         : !review_message.empty() ? review_message
                                                   : d.message();
@@ -535,12 +529,7 @@ bool Session::refuseStatement(const pg::Frame& frame, std::string& substitute, s
     detail += detail.empty() ? "" : "; ";
     detail += "this statement needs approval";
   }
-  log::info(id_, "statement refused ({}): {}{}{}", d.rule_id, message, detail.empty() ? "" : "; ",
-            detail);
-  pg::encodeError(error, "ERROR", d.sqlstate.empty() ? "42501" : d.sqlstate, message, detail);
-  if (audit_) {
-    audit_->error("gateway", "ERROR", d.sqlstate.empty() ? "42501" : d.sqlstate, message);
-  }
+  reportRefusal(d.rule_id, d.sqlstate, message, detail, error);
   substituteRefused(frame, name, substitute);
   return true;
 }
@@ -574,17 +563,25 @@ bool Session::refuseExecute(const pg::Frame& frame, std::string& substitute, std
   if (d.allowed()) {
     return false;
   }
-  ++statements_refused_;
-  std::string message = d.message() + " (decided again at execution)";
-  log::info(id_, "execute refused ({}): {}; {}", d.rule_id, message, d.detail);
-  pg::encodeError(error, "ERROR", d.sqlstate.empty() ? "42501" : d.sqlstate, message, d.detail);
-  if (audit_) {
-    audit_->error("gateway", "ERROR", d.sqlstate.empty() ? "42501" : d.sqlstate, message);
-  }
+  reportRefusal(d.rule_id, d.sqlstate, d.message() + " (decided again at execution)", d.detail,
+                error);
   // An Execute of a portal that does not exist: the server answers ErrorResponse and skips to
   // Sync, as it would after the client's own failed Execute.
   pg::encodeExecute(substitute, pg::Execute{"jitgate refused", 0});
   return true;
+}
+
+void Session::reportRefusal(std::string_view rule_id, std::string_view sqlstate,
+                            const std::string& message, const std::string& detail,
+                            std::string& error) {
+  std::string_view code = sqlstate.empty() ? "42501" : sqlstate;
+  ++statements_refused_;
+  log::info(id_, "statement refused ({}): {}{}{}", rule_id, message, detail.empty() ? "" : "; ",
+            detail);
+  pg::encodeError(error, "ERROR", code, message, detail);
+  if (audit_) {
+    audit_->error("gateway", "ERROR", code, message);
+  }
 }
 
 void Session::substituteRefused(const pg::Frame& frame, std::string_view name,

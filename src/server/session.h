@@ -81,6 +81,10 @@ class Session : public std::enable_shared_from_this<Session> {
   // Execute again, since the decision taken at Parse may have expired. Same contract as
   // refuseStatement.
   bool refuseExecute(const pg::Frame& frame, std::string& substitute, std::string& error);
+  // Counts, logs and records a refusal, and encodes the client's ErrorResponse into `error`
+  // (SQLSTATE `sqlstate`, 42501 when empty).
+  void reportRefusal(std::string_view rule_id, std::string_view sqlstate,
+                     const std::string& message, const std::string& detail, std::string& error);
   static void substituteRefused(const pg::Frame& frame, std::string_view name,
                                 std::string& substitute);
   // Statement-scope review in wait mode: tells the client, holds the statement until the review
