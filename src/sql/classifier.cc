@@ -145,11 +145,12 @@ bool literalIndependent(const Classification& c) {
 // Normalized-form keys start with a NUL byte, which no exact key holds (texts with a NUL are
 // refused before the cache), and a letter naming how they were made, so the kinds of key never
 // collide: literalKey's cheap scan where it applies, libpg_query's normalization otherwise.
-std::string normalizedKey(const std::string& text) {
-  if (std::optional<std::string> scanned = literalKey(text)) {
+std::string normalizedKey(std::string_view sql) {
+  if (std::optional<std::string> scanned = literalKey(sql)) {
     scanned->insert(0, std::string_view("\0L", 2));
     return std::move(*scanned);
   }
+  std::string text(sql);  // libpg_query needs a NUL-terminated string
   PgQueryNormalizeResult r = pg_query_normalize(text.c_str());
   std::string key;
   if (r.error == nullptr && r.normalized_query != nullptr && text != r.normalized_query) {
@@ -209,8 +210,7 @@ std::shared_ptr<const Classification> Classifier::classify(std::string_view sql)
       return hit;
     }
   }
-  std::string text(sql);
-  std::string normalized = cacheable ? normalizedKey(text) : std::string();
+  std::string normalized = cacheable ? normalizedKey(sql) : std::string();
   if (!normalized.empty()) {
     if (auto hit = lookup(normalized)) {
       hits_.fetch_add(1, std::memory_order_relaxed);
@@ -225,7 +225,7 @@ std::shared_ptr<const Classification> Classifier::classify(std::string_view sql)
   }
   if (cacheable) {
     bool shared = !normalized.empty() && literalIndependent(*result);
-    insert(shared ? std::move(normalized) : std::move(text), result);
+    insert(shared ? std::move(normalized) : std::string(sql), result);
   }
   return result;
 }
