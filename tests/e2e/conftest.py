@@ -29,6 +29,14 @@ def pg():
 
 
 @pytest.fixture(scope="module")
+def idp():
+    """The OIDC provider (npm oidc-provider), one per test module that asks for it."""
+    from oidc_provider import OidcProvider
+    with OidcProvider() as p:
+        yield p
+
+
+@pytest.fixture(scope="module")
 def gateway(pg):
     gw = Gateway(pg).start()
     yield gw

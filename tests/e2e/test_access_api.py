@@ -13,7 +13,6 @@ import time
 import pytest
 
 from harness import JITGATE, Gateway
-from oidc_provider import OidcProvider
 
 POLICIES = """policies:
   - { id: kb-read, reason: engineers read the knowledge base,
@@ -39,12 +38,6 @@ class AccessGateway(Gateway):
                            (access_yaml or "access: { pending_expiry: 10m }\n"))
 
 
-
-
-@pytest.fixture(scope="module")
-def idp():
-    with OidcProvider() as p:
-        yield p
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,6 @@ import psycopg
 import pytest
 
 from harness import JITGATE, Gateway, make_keys
-from oidc_provider import OidcProvider
 
 POLICIES = """policies:
   - { id: kb-read, reason: engineers read the knowledge base,
@@ -59,12 +58,6 @@ class JitGateway(Gateway):
         status, result = self.admin(method, path, token, body)
         assert status < 300, (status, result)
         return result
-
-
-@pytest.fixture(scope="module")
-def idp():
-    with OidcProvider() as p:
-        yield p
 
 
 @pytest.fixture(scope="module")

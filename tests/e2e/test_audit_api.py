@@ -8,7 +8,6 @@ import psycopg
 import pytest
 
 from harness import Gateway, make_keys
-from oidc_provider import OidcProvider
 
 
 class AuditGateway(Gateway):
@@ -27,12 +26,6 @@ masking:
   key_file: {keys}/mask.key
 """)
 
-
-
-@pytest.fixture(scope="module")
-def idp():
-    with OidcProvider() as p:
-        yield p
 
 
 @pytest.fixture(scope="module")

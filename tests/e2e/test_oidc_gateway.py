@@ -16,12 +16,6 @@ POLICIES = """policies:
 
 
 @pytest.fixture(scope="module")
-def idp():
-    with OidcProvider() as p:
-        yield p
-
-
-@pytest.fixture(scope="module")
 def oidc_gw(pg, idp):
     gw = Gateway(pg, static_auth=False, policies=POLICIES,
                  extra_yaml=idp.identity_yaml(min_refresh_interval="1s") +

@@ -8,19 +8,11 @@ import time
 import urllib.request
 from pathlib import Path
 
-import pytest
-
 sys.path.insert(0, str(Path(__file__).parent))
 from oidc_provider import OidcProvider  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 JITGATE = Path(os.environ.get("JITGATE_BIN", ROOT / "build" / "jitgate"))
-
-
-@pytest.fixture(scope="module")
-def idp():
-    with OidcProvider() as provider:
-        yield provider
 
 
 def write_config(tmp_path, text, name="gateway.yaml"):
