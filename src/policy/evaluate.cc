@@ -1,5 +1,6 @@
 // Policy evaluation: session binding, per-statement decisions, batches and explanations.
 #include <algorithm>
+#include <optional>
 
 #include "policy/match.h"
 #include "policy/policy.h"
@@ -138,7 +139,9 @@ Binding Policy::bind(const identity::Identity& who, std::string_view resource,
 Decision Policy::evaluate(const Binding& b, const Request& req) const {
   if (!req.stmt.known || req.stmt.stmt == nullptr) {
     return denyWith("builtin:unknown-prepared",
-                    "EXECUTE of a statement the gateway did not see prepared", {});
+                    "EXECUTE or FETCH of a prepared statement or cursor the gateway did not see "
+                    "created",
+                    {});
   }
   if (req.stmt.stmt->kinds.has(sql::Kind::kUnknown)) {
     return denyWith("builtin:unknown", "the statement runs something the gateway cannot see",
@@ -226,9 +229,24 @@ Decision Policy::evaluate(const Binding& b, const Request& req) const {
   return d;
 }
 
+namespace {
+
+Decision overLimit(const sql::Statement& st) {
+  Decision d = denyWith("builtin:limits",
+                        st.kind == sql::Kind::kPrepare
+                            ? "too many prepared statements in this session; DEALLOCATE some first"
+                            : "too many open cursors in this session; CLOSE some first",
+                        "limits.max_prepared_statements");
+  d.sqlstate = "54000";
+  return d;
+}
+
+}  // namespace
+
 Decision Policy::evaluateBatch(const Binding& b,
                                const std::shared_ptr<const sql::Classification>& c,
-                               sql::SessionContext& ctx, std::chrono::system_clock::time_point now,
+                               const sql::SessionContext& ctx,
+                               std::chrono::system_clock::time_point now,
                                std::span<const std::string> granted) const {
   if (!c->status.isOk()) {
     Decision d;
@@ -244,10 +262,12 @@ Decision Policy::evaluateBatch(const Binding& b,
   best.effect = Effect::kAllow;
   best.rule_id = "builtin:empty";
   best.reason = "empty query";
+  const sql::SessionContext* cur = &ctx;
+  std::optional<sql::SessionContext> scratch;  // only for batches whose statements change it
   for (size_t i = 0; i < c->statements.size(); ++i) {
     const sql::Statement& st = c->statements[i];
-    ctx.resolve(st, resolved);
-    Decision d = evaluate(b, Request{resolved, now, granted});
+    cur->resolve(st, resolved);
+    Decision d = cur->full(st) ? overLimit(st) : evaluate(b, Request{resolved, now, granted});
     d.statement_index = static_cast<int>(i);
     if (i == 0 || rank(d.effect) > rank(best.effect)) {
       best = std::move(d);
@@ -270,7 +290,13 @@ Decision Policy::evaluateBatch(const Binding& b,
     if (best.effect == Effect::kDeny) {
       break;  // nothing of the batch runs
     }
-    ctx.apply(st, c);
+    if (i + 1 < c->statements.size()) {
+      if (!scratch) {
+        scratch.emplace(ctx);
+        cur = &*scratch;
+      }
+      scratch->apply(st, c);
+    }
   }
   return best;
 }

@@ -231,7 +231,11 @@ Result<GoldenReport> runGoldenDir(const std::string& dir) {
       bool approved = d.effect == Effect::kReview &&
                       std::find(granted.begin(), granted.end(), d.rule_id) != granted.end();
       if (d.effect == Effect::kAllow || approved) {
-        d = sc->policy->evaluateBatch(binding, classifier.classify(text), ctx, now, granted);
+        auto c = classifier.classify(text);
+        d = sc->policy->evaluateBatch(binding, c, ctx, now, granted);
+        if (d.allowed()) {
+          ctx.applyAll(c);
+        }
       }
       std::string got = outcome(d);
       bool ok =

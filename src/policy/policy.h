@@ -99,10 +99,13 @@ class Policy {
   Binding bind(const identity::Identity& who, std::string_view resource,
                std::chrono::system_clock::time_point now) const;
   Decision evaluate(const Binding& b, const Request& r) const;
-  // Classifies nothing: evaluates every statement of `c` in order, resolving and applying each
-  // in `ctx` (pass a copy when the batch may be refused). The most restrictive decision wins.
+  // Classifies nothing: evaluates every statement of `c` in order, each resolved in `ctx` as
+  // changed by the statements before it (on a scratch copy: `ctx` itself is not changed). The
+  // most restrictive decision wins. The caller applies the batch (ctx.applyAll) only when it
+  // runs, so a refused batch leaves no trace. A statement that would create a prepared statement
+  // or cursor past the session's limit is denied (54000).
   Decision evaluateBatch(const Binding& b, const std::shared_ptr<const sql::Classification>& c,
-                         sql::SessionContext& ctx, std::chrono::system_clock::time_point now,
+                         const sql::SessionContext& ctx, std::chrono::system_clock::time_point now,
                          std::span<const std::string> granted = {}) const;
   Explanation explain(const identity::Identity& who, std::string_view resource,
                       const Request& r) const;

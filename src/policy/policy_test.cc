@@ -143,6 +143,38 @@ TEST_F(PolicyTest, BatchIsAsStrictAsItsStrictestStatement) {
   EXPECT_EQ(d.statement_index, 1);
 }
 
+TEST_F(PolicyTest, RefusedBatchLeavesTheSessionContextAsItWas) {
+  Binding b = policy_->bind(person("bot", {"rag"}), "kb", now_);
+  sql::SessionContext ctx;
+  auto batch = classifier_.classify("PREPARE p4 AS SELECT 1; SET search_path = crm; DROP TABLE t");
+  EXPECT_EQ(policy_->evaluateBatch(b, batch, ctx, now_).effect, Effect::kDeny);
+  auto execute = classifier_.classify("EXECUTE p4");
+  sql::Resolved r;
+  ctx.resolve(execute->statements[0], r);
+  EXPECT_FALSE(r.known);
+  EXPECT_EQ(ctx.generation(), 0u);
+}
+
+TEST_F(PolicyTest, LaterStatementsOfABatchSeeTheEffectsOfEarlierOnes) {
+  Binding b = policy_->bind(person("bot", {"rag"}), "kb", now_);
+  sql::SessionContext ctx({"public"});
+  auto batch = classifier_.classify("SET search_path = crm; SELECT name FROM customers");
+  Decision d = policy_->evaluateBatch(b, batch, ctx, now_);
+  EXPECT_EQ(d.rule_id, "pii-review");  // customers may now be crm.customers
+}
+
+TEST_F(PolicyTest, PrepareBeyondTheSessionLimitIsDeniedWithProgramLimitExceeded) {
+  Binding b = policy_->bind(person("bot", {"rag"}), "kb", now_);
+  sql::SessionContext ctx;
+  ctx.setLimit(1);
+  auto first = classifier_.classify("PREPARE a AS SELECT 1");
+  ASSERT_TRUE(policy_->evaluateBatch(b, first, ctx, now_).allowed());
+  ctx.applyAll(first);
+  Decision d = policy_->evaluateBatch(b, classifier_.classify("PREPARE b AS SELECT 1"), ctx, now_);
+  EXPECT_EQ(d.rule_id, "builtin:limits");
+  EXPECT_EQ(d.sqlstate, "54000");
+}
+
 TEST_F(PolicyTest, ExplainSaysWhyEachRuleDidOrDidNotMatch) {
   auto c = classifier_.classify("SELECT email FROM crm.customers");
   sql::SessionContext ctx;

@@ -10,6 +10,7 @@
 
 #include "config/node.h"
 #include "policy/policy.h"
+#include "sql/session_context.h"
 #include "store/store.h"
 
 namespace jg::server {
@@ -133,11 +134,15 @@ void parseResources(const Node& list, Errors& errors, GatewayConfig& cfg) {
       errors.add(u, "required");
     }
     u.checkKeys(errors, {"host", "port", "database", "sslmode", "sslrootcert", "user",
-                         "password_file", "password_env", "password"});
+                         "password_file", "password_env", "password", "search_path"});
     res.upstream.host = u["host"].str(errors, "127.0.0.1");
     res.upstream.port = static_cast<uint16_t>(u["port"].integer(errors, 5432, 1, 65535));
     res.upstream.database = u["database"].str(errors, res.name);
     res.upstream.sslmode = parseSslMode(u["sslmode"], errors);
+    res.upstream.search_path = u["search_path"].str(errors, res.upstream.search_path);
+    if (!sql::parseSearchPath(res.upstream.search_path)) {
+      errors.add(u["search_path"], "expected a comma-separated list of schema names");
+    }
     res.upstream.sslrootcert = relativeTo(cfg.file, u["sslrootcert"].str(errors));
     if ((res.upstream.sslmode == SslMode::kVerifyCa ||
          res.upstream.sslmode == SslMode::kVerifyFull) &&
@@ -208,13 +213,18 @@ void parseAuth(const Node& a, Errors& errors, GatewayConfig& cfg) {
 
 void parseLimitsAndTimeouts(const Node& root, Errors& errors, GatewayConfig& cfg) {
   Node l = root["limits"];
-  l.checkKeys(errors, {"max_startup_bytes", "max_message_bytes", "max_sessions"});
+  l.checkKeys(errors, {"max_startup_bytes", "max_message_bytes", "max_sessions",
+                       "max_prepared_statements", "max_portals"});
   cfg.limits.max_startup_bytes =
       static_cast<size_t>(l["max_startup_bytes"].integer(errors, 10'000, 64, 1 << 20));
   cfg.limits.max_message_bytes = static_cast<size_t>(
       l["max_message_bytes"].integer(errors, 256 << 20, 1 << 16, int64_t{1} << 30));
   cfg.limits.max_sessions =
       static_cast<size_t>(l["max_sessions"].integer(errors, 10'000, 1, 1'000'000));
+  cfg.limits.max_prepared_statements =
+      static_cast<size_t>(l["max_prepared_statements"].integer(errors, 10'000, 1, 1'000'000));
+  cfg.limits.max_portals =
+      static_cast<size_t>(l["max_portals"].integer(errors, 10'000, 1, 1'000'000));
   Node t = root["timeouts"];
   t.checkKeys(errors, {"startup", "upstream_connect", "idle", "shutdown_grace"});
   cfg.timeouts.startup = t["startup"].duration(errors, cfg.timeouts.startup);

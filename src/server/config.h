@@ -43,6 +43,9 @@ struct UpstreamConfig {
   std::string user;         // static credential (creds `static` mode)
   std::string password;     // read from password_file or password_env; never logged
   bool has_password = false;
+  // The session's search_path, pinned in every upstream startup packet (a client's startup
+  // search_path replaces it) so that the gateway resolves names exactly as the server does.
+  std::string search_path = "public";
 };
 
 struct ResourceConfig {
@@ -78,6 +81,10 @@ struct LimitsConfig {
   size_t max_startup_bytes = 10'000;
   size_t max_message_bytes = 256u << 20;
   size_t max_sessions = 10'000;
+  // Per session: named prepared statements and portals (protocol level), and SQL-level prepared
+  // statements and cursors. The next one past a limit is refused (54000); none is forgotten.
+  size_t max_prepared_statements = 10'000;
+  size_t max_portals = 10'000;
 };
 
 struct TimeoutsConfig {

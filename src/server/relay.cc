@@ -111,6 +111,27 @@ asio::awaitable<Status> sendUpstream(Batch& batch, const std::string& in,
   co_return Status::ok();
 }
 
+// The server reports client_encoding and standard_conforming_strings whenever they change
+// (GUC_REPORT settings). The gateway pins both at startup and refuses statements that change
+// them; a change made where it cannot see one (inside a function body) would make the server read
+// the next statements differently from the gateway's parser, so the session ends instead.
+Status checkParameterStatus(std::string_view payload) {
+  pg::ParameterStatus ps;
+  if (!pg::decodeParameterStatus(payload, ps)) {
+    return Status::error(Code::kProtocol, "upstream server: malformed ParameterStatus", "08P01");
+  }
+  if ((ps.name == "client_encoding" && ps.value != "UTF8") ||
+      (ps.name == "standard_conforming_strings" && ps.value != "on")) {
+    return Status::error(Code::kPermissionDenied,
+                         fmt::format("the server's {} changed to \"{}\" where the gateway could "
+                                     "not see it; the session ends, since its statements would "
+                                     "no longer be read as the gateway reads them",
+                                     ps.name, ps.value),
+                         "0A000");
+  }
+  return Status::ok();
+}
+
 }  // namespace
 
 asio::awaitable<Status> Session::relay() {
@@ -148,13 +169,9 @@ asio::awaitable<Status> Session::clientPump() {
       if (st == pg::FrameStatus::kError) {
         co_return protocolError(error);
       }
-      bool recheck = (frame.type == pg::fe::kBind || frame.type == pg::fe::kExecute) &&
-                     rt_->config->policy->timeDependent();
-      if (frame.type == pg::fe::kQuery || frame.type == pg::fe::kParse ||
-          frame.type == pg::fe::kFunctionCall || recheck) {
+      if (gated(frame.type)) {
         std::string substitute, error;
-        bool refused = recheck ? refuseExecute(frame, substitute, error)
-                               : refuseStatement(frame, substitute, error);
+        bool refused = refuseMessage(frame, substitute, error);
         if (!refused && !hold_review_.empty()) {
           // Statements before this one go on; this one waits for its review.
           Status sent = co_await sendUpstream(batch, in, bufs, *upstream_, audit_.get(), recorded);
@@ -285,6 +302,11 @@ asio::awaitable<Status> Session::serverPump() {
         if (pg::decodeErrorFields(frame.payload, f) &&
             (f.get('S') == "FATAL" || f.get('S') == "PANIC")) {
           upstream_sent_fatal_ = true;
+        }
+      }
+      if (frame.type == pg::be::kParameterStatus) {
+        if (Status ps = checkParameterStatus(frame.payload); !ps) {
+          co_return ps;
         }
       }
       uint64_t owner = audit_ ? tracker_.frontTag() : 0;  // before the tracker pops the request
@@ -420,13 +442,8 @@ void Session::recordBind(std::string_view payload) {
   for (const auto& v : b.params) {
     params.push_back(v.null ? std::nullopt : std::optional<std::string>(std::string(v.bytes)));
   }
-  auto it = parse_sql_.find(std::string(b.statement));
-  audit_->bind(it == parse_sql_.end() ? std::string_view() : std::string_view(it->second),
-               b.statement, params);
-  if (portal_record_.size() > 10000) {
-    portal_record_.clear();
-  }
-  portal_record_[std::string(b.portal)] = audit_->lastRecord();
+  pg::SqlText sql = tracker_.statementSql(b.statement);
+  audit_->bind(sql ? std::string_view(*sql) : std::string_view(), b.statement, params);
 }
 
 // Tags the request just given to the tracker with the audit record its answer belongs to: a
@@ -438,8 +455,8 @@ void Session::tagRequest(const pg::Frame& frame) {
   } else if (frame.type == pg::fe::kExecute) {
     pg::Execute e;
     if (pg::decodeExecute(frame.payload, e)) {
-      auto it = portal_record_.find(std::string(e.portal));
-      tracker_.tagLast(it != portal_record_.end() ? it->second : audit_->lastRecord());
+      uint64_t bind = tracker_.portalTag(e.portal);
+      tracker_.tagLast(bind != 0 ? bind : audit_->lastRecord());
     }
   }
 }

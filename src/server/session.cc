@@ -27,15 +27,69 @@ Status fatal(std::string sqlstate, std::string message) {
 }
 
 // Startup parameters passed through to the upstream. Anything that can change the server's
-// security context (`options`, `role`, `session_authorization`) is not in this list.
+// security context (`options`, `role`, `session_authorization`) is not in this list; neither are
+// the settings the gateway pins (see upstreamParams).
 bool forwardedParam(std::string_view key) {
   static constexpr std::string_view kAllowed[] = {
-      "application_name",   "client_encoding", "datestyle",   "intervalstyle", "timezone",
-      "extra_float_digits", "search_path",     "lc_monetary", "lc_numeric",    "lc_time",
-      "bytea_output"};
+      "application_name", "datestyle",  "intervalstyle", "timezone",    "extra_float_digits",
+      "lc_monetary",      "lc_numeric", "lc_time",       "bytea_output"};
   std::string lower(key);
   std::transform(lower.begin(), lower.end(), lower.begin(), ::tolower);
   return std::find(std::begin(kAllowed), std::end(kAllowed), lower) != std::end(kAllowed);
+}
+
+std::string lowerAscii(std::string_view s) {
+  std::string out(s);
+  std::transform(out.begin(), out.end(), out.begin(), ::tolower);
+  return out;
+}
+
+// PostgreSQL compares encoding names ignoring case and punctuation ("UTF-8" = "utf8").
+bool isUtf8Name(std::string_view name) {
+  std::string n;
+  for (char c : name) {
+    if (std::isalnum(static_cast<unsigned char>(c))) {
+      n += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    }
+  }
+  return n == "utf8" || n == "unicode";
+}
+
+// The startup parameters sent upstream. The settings that decide how the server reads the bytes
+// of a statement and resolves its names are pinned, so that the gateway's parser reads every
+// statement exactly as the server does: client_encoding UTF8 (a client that asks for another
+// encoding is refused: in GBK, SJIS, BIG5 or GB18030 a multibyte character can end in the byte
+// of a backslash), standard_conforming_strings on, and the search_path (the client's, else the
+// resource's). `path` receives the search_path the session starts with.
+Result<StartupParams> upstreamParams(const pg::StartupMessage& startup, const ResourceConfig& res,
+                                     std::vector<std::string>& path) {
+  StartupParams params;
+  std::string search_path = res.upstream.search_path;
+  for (const auto& [k, v] : startup.params) {
+    std::string key = lowerAscii(k);
+    if (key == "client_encoding" && !isUtf8Name(v)) {
+      return fatal("22023", fmt::format("client_encoding \"{}\" is not supported through "
+                                        "jitgate: it speaks UTF8 with the server; connect with "
+                                        "client_encoding UTF8 (PGCLIENTENCODING=UTF8)",
+                                        v));
+    }
+    if (key == "search_path") {
+      search_path = std::string(v);
+    } else if (forwardedParam(key)) {
+      params.emplace_back(std::string(k), std::string(v));
+    }
+  }
+  auto parsed = sql::parseSearchPath(search_path);
+  if (!parsed) {
+    return fatal("22023", fmt::format("invalid search_path \"{}\": expected a comma-separated "
+                                      "list of schema names",
+                                      search_path));
+  }
+  path = std::move(*parsed);
+  params.emplace_back("client_encoding", "UTF8");
+  params.emplace_back("standard_conforming_strings", "on");
+  params.emplace_back("search_path", std::move(search_path));
+  return params;
 }
 
 bool equalSecrets(std::string_view a, std::string_view b) {
@@ -80,7 +134,9 @@ Session::Session(Gateway& gateway, tcp::socket socket)
       client_(std::make_unique<Stream>(std::move(socket))) {
   client_addr_ = client_->peer();
   touch();
-  tracker_ = pg::Tracker();
+  const auto& limits = rt_->config->limits;
+  tracker_ = pg::Tracker(pg::TrackerLimits{.max_statements = limits.max_prepared_statements,
+                                           .max_portals = limits.max_portals});
 }
 
 Session::~Session() = default;
@@ -413,6 +469,24 @@ asio::awaitable<Status> Session::verifyToken(const std::string& token) {
   co_return Status::ok();
 }
 
+bool Session::gated(char type) {
+  return type == pg::fe::kQuery || type == pg::fe::kParse || type == pg::fe::kFunctionCall ||
+         type == pg::fe::kBind || type == pg::fe::kExecute || type == pg::fe::kDescribe;
+}
+
+bool Session::refuseMessage(const pg::Frame& frame, std::string& substitute, std::string& error) {
+  switch (frame.type) {
+    case pg::fe::kBind:
+      return refuseBind(frame, substitute, error);
+    case pg::fe::kExecute:
+      return refuseExecute(frame, substitute, error);
+    case pg::fe::kDescribe:
+      return refuseDescribe(frame, substitute, error);
+    default:
+      return refuseStatement(frame, substitute, error);
+  }
+}
+
 bool Session::refuseStatement(const pg::Frame& frame, std::string& substitute, std::string& error) {
   std::string_view sql;
   std::string_view name;
@@ -441,6 +515,15 @@ bool Session::refuseStatement(const pg::Frame& frame, std::string& substitute, s
     }
     sql = p.sql;
     name = p.name;
+    if (tracker_.statementsFull(name)) {
+      reportRefusal("builtin:limits", "54000",
+                    fmt::format("too many prepared statements in this session (limit {}); close "
+                                "some before preparing more",
+                                rt_->config->limits.max_prepared_statements),
+                    "limits.max_prepared_statements", error);
+      substituteRefused(frame, {}, substitute);
+      return true;
+    }
   }
   auto classification = gateway_.classifier().classify(sql);
   if (client_txn_failed_) {
@@ -501,25 +584,14 @@ bool Session::refuseStatement(const pg::Frame& frame, std::string& substitute, s
     }
     audit_->statement(sql, classification.get(), std::move(tables), d,
                       frame.type == pg::fe::kQuery ? "simple" : "extended", name);
-    if (frame.type == pg::fe::kParse) {
-      if (parse_sql_.size() > 10000) {
-        parse_sql_.clear();
-      }
-      parse_sql_[std::string(name)] = std::string(sql);
-    }
-  }
-  if (frame.type == pg::fe::kParse && d.allowed() && rt_->config->policy->timeDependent()) {
-    if (prepared_.size() > 10000) {
-      prepared_.clear();  // a statement not found later is decided by the server's own error
-    }
-    prepared_[std::string(name)] = classification;
   }
   next_row_limit_ = d.allowed() ? d.row_limit : 0;
   if (next_row_limit_ > 0) {
     next_row_limit_by_ = fmt::format("rule {}", d.rule_id);
   }
   if (d.allowed() || !hold_review_.empty()) {
-    return false;  // allowed, or held for approval by the client pump
+    sql_ctx_.applyAll(classification);  // it runs (or waits to run): its effects count now
+    return false;
   }
   std::string message = !d.parse_error.empty()    ? d.parse_error
                         : !review_message.empty() ? review_message
@@ -535,39 +607,78 @@ bool Session::refuseStatement(const pg::Frame& frame, std::string& substitute, s
 }
 
 bool Session::refuseExecute(const pg::Frame& frame, std::string& substitute, std::string& error) {
-  if (frame.type == pg::fe::kBind) {
-    pg::Bind b;
-    if (pg::decodeBind(frame.payload, b)) {
-      if (portal_statement_.size() > 10000) {
-        portal_statement_.clear();
-      }
-      portal_statement_[std::string(b.portal)] = std::string(b.statement);
-    }
-    return false;
-  }
   pg::Execute e;
   if (!pg::decodeExecute(frame.payload, e)) {
     return false;  // the tracker reports the malformed message
   }
-  auto portal = portal_statement_.find(std::string(e.portal));
-  if (portal == portal_statement_.end()) {
-    return false;  // no such portal: the server answers with its own error
+  thread_local std::vector<pg::SqlText> sqls;
+  tracker_.portalSqls(e.portal, sqls);
+  if (sqls.empty()) {
+    reportRefusal("builtin:unknown-portal", "34000",
+                  fmt::format("portal \"{}\" does not exist", e.portal), {}, error);
+  } else if (!rt_->config->policy->timeDependent() && sql_ctx_.generation() == 0) {
+    return false;  // the decision taken at Parse still holds
+  } else {
+    // A time window may have closed, or the search_path changed since the statement was
+    // prepared (the server analyses it again): decide again every statement it may run.
+    policy::Decision d;
+    for (const auto& sql : sqls) {
+      d = rt_->config->policy->evaluateBatch(binding_, gateway_.classifier().classify(*sql),
+                                             sql_ctx_, Clock::system().now(), granted_);
+      if (!d.allowed()) {
+        break;
+      }
+    }
+    if (d.allowed()) {
+      return false;
+    }
+    reportRefusal(d.rule_id, d.sqlstate, d.message() + " (decided again at execution)", d.detail,
+                  error);
   }
-  auto stmt = prepared_.find(portal->second);
-  if (stmt == prepared_.end()) {
-    return false;
-  }
-  sql::SessionContext ctx = sql_ctx_;  // the statement's effects were applied at Parse
-  policy::Decision d = rt_->config->policy->evaluateBatch(binding_, stmt->second, ctx,
-                                                          Clock::system().now(), granted_);
-  if (d.allowed()) {
-    return false;
-  }
-  reportRefusal(d.rule_id, d.sqlstate, d.message() + " (decided again at execution)", d.detail,
-                error);
   // An Execute of a portal that does not exist: the server answers ErrorResponse and skips to
   // Sync, as it would after the client's own failed Execute.
   pg::encodeExecute(substitute, pg::Execute{"jitgate refused", 0});
+  return true;
+}
+
+bool Session::refuseBind(const pg::Frame& frame, std::string& substitute, std::string& error) {
+  pg::Bind b;
+  if (!pg::decodeBind(frame.payload, b)) {
+    return false;  // the tracker reports the malformed message
+  }
+  if (!tracker_.statementSql(b.statement)) {
+    reportRefusal("builtin:unknown-statement", "26000",
+                  fmt::format("prepared statement \"{}\" does not exist", b.statement), {}, error);
+  } else if (tracker_.portalsFull(b.portal)) {
+    reportRefusal("builtin:limits", "54000",
+                  fmt::format("too many open portals in this session (limit {}); close some "
+                              "first",
+                              rt_->config->limits.max_portals),
+                  "limits.max_portals", error);
+  } else {
+    return false;
+  }
+  // A Bind of a statement that does not exist: the server rejects it and skips to Sync.
+  pg::encodeBind(substitute, pg::Bind{.statement = "jitgate refused"});
+  return true;
+}
+
+bool Session::refuseDescribe(const pg::Frame& frame, std::string& substitute, std::string& error) {
+  pg::Describe d;
+  if (!pg::decodeDescribe(frame.payload, d)) {
+    return false;  // the tracker reports the malformed message
+  }
+  thread_local std::vector<pg::SqlText> sqls;
+  if (d.target == 'S' && !tracker_.statementSql(d.name)) {
+    reportRefusal("builtin:unknown-statement", "26000",
+                  fmt::format("prepared statement \"{}\" does not exist", d.name), {}, error);
+  } else if (d.target == 'P' && (tracker_.portalSqls(d.name, sqls), sqls.empty())) {
+    reportRefusal("builtin:unknown-portal", "34000",
+                  fmt::format("portal \"{}\" does not exist", d.name), {}, error);
+  } else {
+    return false;
+  }
+  pg::encodeDescribe(substitute, pg::Describe{d.target, "jitgate refused"});
   return true;
 }
 
@@ -598,21 +709,24 @@ void Session::substituteRefused(const pg::Frame& frame, std::string_view name,
 
 asio::awaitable<Status> Session::connectToUpstream(const pg::StartupMessage& startup) {
   const auto& cfg = *rt_->config;
-  StartupParams params;
-  for (const auto& [k, v] : startup.params) {
-    if (forwardedParam(k)) {
-      params.emplace_back(std::string(k), std::string(v));
-    }
+  std::vector<std::string> path;
+  auto params = upstreamParams(startup, *resource_cfg_, path);
+  if (!params) {
+    co_return params.status();
   }
   UpstreamCredentials creds{resource_cfg_->upstream.user, resource_cfg_->upstream.password};
   if (auto st = co_await issueCredential(creds); !st) {
     co_return st;
   }
+  // Names resolve as on the server: along the pinned path, "$user" being the login role.
+  sql_ctx_ = sql::SessionContext(std::move(path), creds.user);
+  sql_ctx_.setLimit(cfg.limits.max_prepared_statements);
+  sql_ctx_.setDecideFetch(cfg.policy->timeDependent());
   ssl::context* tls = nullptr;
   if (auto it = rt_->upstream_tls.find(resource_); it != rt_->upstream_tls.end()) {
     tls = it->second.get();
   }
-  auto conn = co_await connectUpstream(*resource_cfg_, creds, params, tls,
+  auto conn = co_await connectUpstream(*resource_cfg_, creds, *params, tls,
                                        cfg.timeouts.upstream_connect, cfg.limits.max_message_bytes);
   if (!conn) {
     log::warn(id_, "{}", conn.status().message());

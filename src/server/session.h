@@ -77,10 +77,18 @@ class Session : public std::enable_shared_from_this<Session> {
   // `substitute` holds the message to send upstream instead (one the server rejects at the same
   // position, so transaction semantics stay PostgreSQL's) and `error` the client's ErrorResponse.
   bool refuseStatement(const pg::Frame& frame, std::string& substitute, std::string& error);
-  // With a time-dependent policy: decides a Bind (remembers its portal's statement) or an
-  // Execute again, since the decision taken at Parse may have expired. Same contract as
-  // refuseStatement.
+  // The client messages the gate looks at (refuseMessage), by type.
+  static bool gated(char type);
+  // Dispatches to the refuse* function for the message's type; same contract as refuseStatement.
+  bool refuseMessage(const pg::Frame& frame, std::string& substitute, std::string& error);
+  // An Execute of a portal the gateway does not know is refused. With a time-dependent policy,
+  // or once the search_path has changed, every statement the portal may run is decided again,
+  // since the decision taken at Parse may no longer hold.
   bool refuseExecute(const pg::Frame& frame, std::string& substitute, std::string& error);
+  // A Bind of a statement the gateway does not know, or of a portal past limits.max_portals.
+  bool refuseBind(const pg::Frame& frame, std::string& substitute, std::string& error);
+  // A Describe of a statement or portal the gateway does not know.
+  bool refuseDescribe(const pg::Frame& frame, std::string& substitute, std::string& error);
   // Counts, logs and records a refusal, and encodes the client's ErrorResponse into `error`
   // (SQLSTATE `sqlstate`, 42501 when empty).
   void reportRefusal(std::string_view rule_id, std::string_view sqlstate,
@@ -144,11 +152,6 @@ class Session : public std::enable_shared_from_this<Session> {
   std::unique_ptr<SessionAudit> audit_;    // null when recording is not configured
   std::shared_ptr<CatalogCache> catalog_;  // names for column rules and document lineage
   bool result_started_ = false;            // the current result's start is recorded
-  std::unordered_map<std::string, std::string> parse_sql_;  // statement name → text (audit)
-  // With a time-dependent policy: what each prepared statement and portal is, for refuseExecute.
-  std::unordered_map<std::string, std::shared_ptr<const sql::Classification>> prepared_;
-  std::unordered_map<std::string, std::string> portal_statement_;
-  std::unordered_map<std::string, uint64_t> portal_record_;  // portal → its Bind's audit record
   std::map<std::string, uint64_t, std::less<>> masked_before_;  // counters at result start
   // After a masking failure the rest of the upstream's answer is withheld up to ReadyForQuery.
   bool discard_until_ready_ = false;

@@ -2,11 +2,18 @@
 
 #include <algorithm>
 
+#include "sql/tree_walker.h"
+
 namespace jg::sql {
+
+std::optional<std::vector<std::string>> parseSearchPath(std::string_view text) {
+  return detail::splitIdentifierList(text);
+}
 
 SessionContext::SessionContext(std::vector<std::string> default_path, std::string user)
     : default_path_(std::move(default_path)), user_(std::move(user)) {
   setPath(default_path_);
+  generation_ = 0;
 }
 
 void SessionContext::setUser(std::string user) {
@@ -23,6 +30,7 @@ void SessionContext::setPath(std::vector<std::string> path) {
     }
     if (std::find(candidates_.begin(), candidates_.end(), schema) == candidates_.end()) {
       candidates_.push_back(std::move(schema));
+      ++generation_;
     }
   }
 }
@@ -56,20 +64,32 @@ void SessionContext::qualify(const TableRef& t, std::vector<TableRef>& out) cons
   }
 }
 
+// EXECUTE and (with decide_fetch_) FETCH/MOVE stand for a statement the session created
+// earlier: they are decided as that statement, its names resolved as they resolve now.
+void SessionContext::resolveNamed(const Named& names, const Statement& stmt, Resolved& out) const {
+  auto it = names.find(stmt.prepared_name);
+  if (it == names.end()) {
+    out.known = false;
+    return;
+  }
+  out.stmt = it->second.stmt;
+  out.execute = &stmt;
+  for (const auto& t : it->second.stmt->tables) {
+    qualify(t, out.tables);
+  }
+}
+
 void SessionContext::resolve(const Statement& stmt, Resolved& out) const {
   out.tables.clear();
   out.known = true;
   out.stmt = &stmt;
   out.execute = nullptr;
   if (stmt.kind == Kind::kExecute) {
-    auto it = prepared_.find(stmt.prepared_name);
-    if (it == prepared_.end()) {
-      out.known = false;
-      return;
-    }
-    out.stmt = it->second.stmt;
-    out.execute = &stmt;
-    out.tables = it->second.tables;  // resolved when prepared, as PostgreSQL does
+    resolveNamed(prepared_, stmt, out);
+    return;
+  }
+  if (decide_fetch_ && stmt.tag == "FetchStmt") {
+    resolveNamed(cursors_, stmt, out);
     return;
   }
   for (const auto& t : stmt.tables) {
@@ -77,10 +97,30 @@ void SessionContext::resolve(const Statement& stmt, Resolved& out) const {
   }
 }
 
+bool SessionContext::full(const Statement& stmt) const {
+  if (stmt.kind == Kind::kPrepare) {
+    return prepared_.size() >= max_named_ && !prepared_.contains(stmt.prepared_name);
+  }
+  if (stmt.tag == "DeclareCursorStmt") {
+    return cursors_.size() >= max_named_ && !cursors_.contains(stmt.prepared_name);
+  }
+  return false;
+}
+
+void SessionContext::applyAll(const std::shared_ptr<const Classification>& c) {
+  if (!c->status.isOk()) {
+    return;
+  }
+  for (const auto& st : c->statements) {
+    apply(st, c);
+  }
+}
+
 void SessionContext::apply(const Statement& stmt,
                            const std::shared_ptr<const Classification>& owner) {
-  if (stmt.search_path_unknown) {
+  if (stmt.search_path_unknown && !path_unknown_) {
     path_unknown_ = true;
+    ++generation_;
   }
   if (stmt.resets_search_path) {
     setPath(default_path_);
@@ -89,13 +129,15 @@ void SessionContext::apply(const Statement& stmt,
     setPath(*stmt.search_path);
   }
   if (stmt.kind == Kind::kPrepare) {
-    Prepared p;
-    p.owner = owner;
-    p.stmt = &stmt;
-    for (const auto& t : stmt.tables) {
-      qualify(t, p.tables);
+    prepared_[stmt.prepared_name] = Prepared{owner, &stmt};
+  } else if (stmt.tag == "DeclareCursorStmt") {
+    cursors_[stmt.prepared_name] = Prepared{owner, &stmt};
+  } else if (stmt.tag == "ClosePortalStmt") {
+    if (stmt.prepared_name.empty()) {
+      cursors_.clear();  // CLOSE ALL
+    } else {
+      cursors_.erase(stmt.prepared_name);
     }
-    prepared_[stmt.prepared_name] = std::move(p);
   } else if (stmt.kind == Kind::kDeallocate) {
     if (stmt.prepared_name.empty()) {
       prepared_.clear();
@@ -104,6 +146,7 @@ void SessionContext::apply(const Statement& stmt,
     }
   } else if (stmt.tag == "DiscardStmt") {
     prepared_.clear();
+    cursors_.clear();
   }
 }
 

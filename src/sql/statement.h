@@ -48,7 +48,9 @@ struct Statement {
   bool locks = false;                // FOR UPDATE/SHARE or LOCK TABLE
   bool copy_program = false;         // COPY ... PROGRAM
   bool copy_file = false;            // COPY ... to or from a server file
-  std::string prepared_name;  // PREPARE / EXECUTE / DEALLOCATE target ("" = ALL for DEALLOCATE)
+  // PREPARE / EXECUTE / DEALLOCATE target ("" = ALL for DEALLOCATE); the cursor of DECLARE,
+  // FETCH, MOVE and CLOSE ("" = CLOSE ALL)
+  std::string prepared_name;
   std::string text;           // this statement's own text (trimmed), for audit and errors
   uint64_t fingerprint = 0;   // libpg_query fingerprint of `text` (0 when it could not be computed)
 };

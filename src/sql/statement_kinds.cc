@@ -202,6 +202,7 @@ void Walker::top(std::string_view type, const json::object& o) {
     st_.prepared_name = std::string(strOf(o, "name"));
   } else if (type == "FetchStmt" || type == "ClosePortalStmt") {
     simple(Kind::kCursor, false);
+    st_.prepared_name = std::string(strOf(o, "portalname"));  // "" = CLOSE ALL
   } else if (type == "VariableSetStmt") {
     variableSet(o);
   } else if (type == "VariableShowStmt") {

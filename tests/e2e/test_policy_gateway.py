@@ -312,6 +312,19 @@ def test_prepared_statement_is_decided_again_when_its_time_window_closes(pg):
         s.sendall(parse + bind + execute + pgwire.message(b"S"))
         assert [t for t, _ in pgwire.read_messages(s, until={b"Z"})] == \
             [b"1", b"2", b"D", b"C", b"Z"]
+        # A cursor kept open past the window, and 10,001 other statement names: neither makes
+        # the gateway forget what the statement and the cursor run.
+        s.sendall(pgwire.message(b"Q", b"DECLARE c CURSOR WITH HOLD FOR "
+                                       b"SELECT doc_id FROM documents\0"))
+        assert [t for t, _ in pgwire.read_messages(s, until={b"Z"})] == [b"C", b"Z"]
+        for chunk in range(0, 10001, 1000):
+            flood = b"".join(
+                pgwire.message(b"P", f"n{i}\0select 1\0".encode() + struct.pack("!h", 0)) +
+                pgwire.message(b"C", f"Sn{i}\0".encode())
+                for i in range(chunk, min(chunk + 1000, 10001)))
+            s.sendall(flood + pgwire.message(b"S"))
+            msgs = pgwire.read_messages(s, until={b"Z"}, limit=5000)
+            assert not [m for m in msgs if m[0] == b"E"], msgs[:3]
         wait = (end - datetime.datetime.now(datetime.timezone.utc)).total_seconds() + 1
         time.sleep(max(0, wait))
         s.sendall(bind + execute + pgwire.message(b"S"))
@@ -320,6 +333,10 @@ def test_prepared_statement_is_decided_again_when_its_time_window_closes(pg):
         err = pgwire.error_fields(msgs[1][1])
         assert err["C"] == "42501", err
         assert "decided again at execution" in err["M"], err
+        s.sendall(pgwire.message(b"Q", b"FETCH 5 FROM c\0"))
+        msgs = pgwire.read_messages(s, until={b"Z"})
+        assert [t for t, _ in msgs] == [b"E", b"Z"], msgs
+        assert pgwire.error_fields(msgs[0][1])["C"] == "42501"
         # The session goes on; a new statement is decided (and refused) as usual.
         s.sendall(pgwire.message(b"Q", b"select 1\0"))
         msgs = pgwire.read_messages(s, until={b"Z"})

@@ -19,15 +19,16 @@ bool validFormat(int16_t f) {
   return f == 0 || f == 1;
 }
 
-// An int16 count followed by `count` int16 format codes.
+// A count followed by `count` int16 format codes. Counts of formats, parameters and parameter
+// types are read as unsigned 16-bit numbers, as the server reads them (up to 65535 parameters).
 bool readFormats(ByteReader& r, std::vector<int16_t>& out) {
-  int16_t n;
-  if (!r.readI16(n) || n < 0 || static_cast<size_t>(n) * 2 > r.remaining()) {
+  uint16_t n;
+  if (!r.readU16(n) || static_cast<size_t>(n) * 2 > r.remaining()) {
     return false;
   }
   out.clear();
-  out.reserve(static_cast<size_t>(n));
-  for (int16_t i = 0; i < n; ++i) {
+  out.reserve(n);
+  for (uint16_t i = 0; i < n; ++i) {
     int16_t f;
     if (!r.readI16(f) || !validFormat(f)) {
       return false;
@@ -56,13 +57,13 @@ bool readValue(ByteReader& r, Bind::Value& out) {
 
 // An int16 count followed by that many length-prefixed values.
 bool readValues(ByteReader& r, std::vector<Bind::Value>& out) {
-  int16_t n;
-  if (!r.readI16(n) || n < 0 || static_cast<size_t>(n) * 4 > r.remaining()) {
+  uint16_t n;
+  if (!r.readU16(n) || static_cast<size_t>(n) * 4 > r.remaining()) {
     return false;
   }
   out.clear();
-  out.reserve(static_cast<size_t>(n));
-  for (int16_t i = 0; i < n; ++i) {
+  out.reserve(n);
+  for (uint16_t i = 0; i < n; ++i) {
     Bind::Value v;
     if (!readValue(r, v)) {
       return false;
@@ -142,14 +143,14 @@ bool decodeQuery(std::string_view payload, Query& out) {
 
 bool decodeParse(std::string_view payload, Parse& out) {
   ByteReader r(payload);
-  int16_t n;
-  if (!r.readCString(out.name) || !r.readCString(out.sql) || !r.readI16(n) || n < 0 ||
+  uint16_t n;
+  if (!r.readCString(out.name) || !r.readCString(out.sql) || !r.readU16(n) ||
       static_cast<size_t>(n) * 4 != r.remaining()) {
     return false;
   }
   out.param_types.clear();
-  out.param_types.reserve(static_cast<size_t>(n));
-  for (int16_t i = 0; i < n; ++i) {
+  out.param_types.reserve(n);
+  for (uint16_t i = 0; i < n; ++i) {
     uint32_t oid;
     if (!r.readU32(oid)) {
       return false;
@@ -296,13 +297,13 @@ bool decodeRowDescription(std::string_view payload, RowDescription& out) {
 
 bool decodeParameterDescription(std::string_view payload, ParameterDescription& out) {
   ByteReader r(payload);
-  int16_t n;
-  if (!r.readI16(n) || n < 0 || static_cast<size_t>(n) * 4 != r.remaining()) {
+  uint16_t n;
+  if (!r.readU16(n) || static_cast<size_t>(n) * 4 != r.remaining()) {
     return false;
   }
   out.types.clear();
-  out.types.reserve(static_cast<size_t>(n));
-  for (int16_t i = 0; i < n; ++i) {
+  out.types.reserve(n);
+  for (uint16_t i = 0; i < n; ++i) {
     uint32_t oid;
     if (!r.readU32(oid)) {
       return false;

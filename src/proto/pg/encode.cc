@@ -12,7 +12,6 @@
 namespace jg::pg {
 namespace {
 
-constexpr size_t kMaxI16 = static_cast<size_t>(std::numeric_limits<int16_t>::max());
 constexpr size_t kMaxI32 = static_cast<size_t>(std::numeric_limits<int32_t>::max());
 
 // Runs `body` between begin(type) and end() and rolls `out` back on failure.
@@ -28,12 +27,13 @@ void build(std::string& out, char type, Body&& body) {
   }
 }
 
+// Counts are unsigned 16-bit numbers on the wire.
 void count16(ByteWriter& w, size_t n) {
-  if (n > kMaxI16) {
+  if (n > 0xffff) {
     w.fail();
     return;
   }
-  w.i16(static_cast<int16_t>(n));
+  w.i16(static_cast<int16_t>(static_cast<uint16_t>(n)));
 }
 
 void formats(ByteWriter& w, const std::vector<int16_t>& f) {

@@ -133,10 +133,10 @@ TEST(Encode, FailedMessageLeavesTheBufferUnchanged) {
   encodeQuery(out, "SELECT \0"s);
   EXPECT_EQ(out, "prefix");
   Parse p;
-  p.param_types.resize(40000);
+  p.param_types.resize(65536);  // counts are unsigned 16-bit: 65,535 at most
   encodeParse(out, p);
   EXPECT_EQ(out, "prefix");
-  std::vector<DataRowReader::Cell> cells(32768);
+  std::vector<DataRowReader::Cell> cells(65536);
   encodeDataRow(out, cells);
   EXPECT_EQ(out, "prefix");
   Authentication a;

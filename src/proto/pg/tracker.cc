@@ -81,7 +81,7 @@ std::string_view Tracker::activeSql() const {
   if (front.kind == Pending::kExecute) {
     if (auto p = portals_.find(front.name); p != portals_.end()) {
       if (auto st = statements_.find(p->second.statement); st != statements_.end()) {
-        return st->second.sql;
+        return *st->second.sql;
       }
     }
   }
@@ -118,6 +118,57 @@ const Portal* Tracker::portal(std::string_view name) const {
   return it == portals_.end() ? nullptr : &it->second;
 }
 
+const Tracker::PendingItem* Tracker::newestPending(
+    const std::unordered_map<std::string, const PendingItem*>& index, std::string_view name) const {
+  auto it = index.find(std::string(name));
+  return it == index.end() ? nullptr : it->second;
+}
+
+SqlText Tracker::statementSql(std::string_view name) const {
+  if (const PendingItem* p = newestPending(newest_parse_, name)) {
+    return p->stmt->sql;
+  }
+  const PreparedStatement* st = statement(name);
+  return st != nullptr ? st->sql : nullptr;
+}
+
+void Tracker::portalSqls(std::string_view name, std::vector<SqlText>& out) const {
+  out.clear();
+  const PendingItem* bind = newestPending(newest_bind_, name);
+  if (bind != nullptr) {
+    const std::string& stmt = bind->portal->statement;
+    const PendingItem* parse = newestPending(newest_parse_, stmt);
+    if (parse != nullptr) {
+      out.push_back(parse->stmt->sql);
+    }
+    const PreparedStatement* held = statement(stmt);
+    if (held != nullptr && !(parse != nullptr && stmt.empty())) {
+      out.push_back(held->sql);  // a Parse of a named statement in use fails: the old one stays
+    }
+  }
+  const Portal* held = portal(name);
+  if (held != nullptr && !(bind != nullptr && name.empty())) {
+    out.push_back(held->sql);
+  }
+  std::erase(out, nullptr);
+}
+
+uint64_t Tracker::portalTag(std::string_view name) const {
+  if (const PendingItem* p = newestPending(newest_bind_, name)) {
+    return p->tag;
+  }
+  const Portal* held = portal(name);
+  return held != nullptr ? held->tag : 0;
+}
+
+bool Tracker::statementsFull(std::string_view name) const {
+  return !name.empty() && statements_.size() + newest_parse_.size() >= limits_.max_statements;
+}
+
+bool Tracker::portalsFull(std::string_view name) const {
+  return !name.empty() && portals_.size() + newest_bind_.size() >= limits_.max_portals;
+}
+
 Status Tracker::push(PendingItem item) {
   if (pending_.size() >= limits_.max_pending) {
     return Status::error(Code::kResourceExhausted,
@@ -125,10 +176,25 @@ Status Tracker::push(PendingItem item) {
                          "54000");
   }
   pending_.push_back(std::move(item));
+  const PendingItem& last = pending_.back();
+  if (last.kind == Pending::kParse) {
+    newest_parse_[last.name] = &last;
+  } else if (last.kind == Pending::kBind) {
+    newest_bind_[last.name] = &last;
+  }
   return Status::ok();
 }
 
 void Tracker::pop() {
+  const PendingItem& front = pending_.front();
+  auto* index = front.kind == Pending::kParse  ? &newest_parse_
+                : front.kind == Pending::kBind ? &newest_bind_
+                                               : nullptr;
+  if (index != nullptr) {
+    if (auto it = index->find(front.name); it != index->end() && it->second == &front) {
+      index->erase(it);
+    }
+  }
   pending_.pop_front();
   resolved_ = false;
   current_ = nullptr;
@@ -158,7 +224,7 @@ Status Tracker::onFrontend(char type, std::string_view payload) {
             "54000");
       }
       auto stmt = std::make_unique<PreparedStatement>();
-      stmt->sql = std::string(p.sql);
+      stmt->sql = std::make_shared<const std::string>(p.sql);
       stmt->param_types = p.param_types;
       return push(
           {Pending::kParse, 0, std::string(p.name), std::move(stmt), nullptr, {}, 0, {}, 0});
@@ -273,9 +339,11 @@ Status Tracker::onBackend(char type, std::string_view payload) {
       }
       auto& item = pending_.front();
       Portal portal = std::move(*item.portal);
+      portal.tag = item.tag;
       if (auto it = statements_.find(portal.statement); it != statements_.end()) {
         portal.columns = withFormats(it->second.columns, portal.result_formats);
         portal.described = it->second.described;
+        portal.sql = it->second.sql;
       }
       portals_[item.name] = std::move(portal);
       pop();

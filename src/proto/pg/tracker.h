@@ -41,8 +41,10 @@ ColumnsPtr toColumns(const RowDescription& rd);
 // The statement's columns with the formats a Bind asked for (one code for all, or one each).
 ColumnsPtr withFormats(const ColumnsPtr& cols, const std::vector<int16_t>& formats);
 
+using SqlText = std::shared_ptr<const std::string>;
+
 struct PreparedStatement {
-  std::string sql;
+  SqlText sql;            // never null
   int64_t row_limit = 0;  // see Tracker::limitLastRows; 0 = none
   std::string row_limit_by;
   std::vector<uint32_t> param_types;
@@ -52,6 +54,8 @@ struct PreparedStatement {
 
 struct Portal {
   std::string statement;
+  SqlText sql;       // the statement's text when the portal was bound; null when unknown
+  uint64_t tag = 0;  // the tag of its Bind (see Tracker::tagLast)
   int64_t rows = 0;  // DataRows sent for it over every Execute (kept when its statement is limited)
   std::vector<int16_t> result_formats;
   ColumnsPtr columns;  // null when unknown or NoData
@@ -134,6 +138,22 @@ class Tracker {
 
   const PreparedStatement* statement(std::string_view name) const;
   const Portal* portal(std::string_view name) const;
+
+  // The client's view, for deciding a message before the server answers the ones before it:
+  // what a name will refer to once every request already passed to onFrontend has been answered.
+  // The text of statement `name`: its newest pending Parse, else the statement the server holds;
+  // null when the gateway knows no such statement.
+  SqlText statementSql(std::string_view name) const;
+  // Every text an Execute of portal `name` sent now may run, conservatively: the statement of
+  // its newest pending Bind (the pending Parse's text and the held statement's, since a Parse of
+  // a name in use fails), and the portal the server holds unless a new unnamed Bind replaces it.
+  // Empty when the gateway knows no such portal.
+  void portalSqls(std::string_view name, std::vector<SqlText>& out) const;
+  // The tag of the Bind that created portal `name` (pending or held), 0 when unknown.
+  uint64_t portalTag(std::string_view name) const;
+  // True when a Parse of named statement / a Bind of named portal `name` would pass the limit.
+  bool statementsFull(std::string_view name) const;
+  bool portalsFull(std::string_view name) const;
   size_t statementCount() const { return statements_.size(); }
   size_t portalCount() const { return portals_.size(); }
 
@@ -163,11 +183,16 @@ class Tracker {
   Status onDataRow();
   void pop();
   void dropUntilSync();
+  const PendingItem* newestPending(const std::unordered_map<std::string, const PendingItem*>& index,
+                                   std::string_view name) const;
 
   TrackerLimits limits_;
   std::unordered_map<std::string, PreparedStatement> statements_;
   std::unordered_map<std::string, Portal> portals_;
   std::deque<PendingItem> pending_;
+  // The newest pending Parse / Bind of each name (deque elements do not move on push_back and
+  // pop_front); an entry leaves when its item is answered.
+  std::unordered_map<std::string, const PendingItem*> newest_parse_, newest_bind_;
   ColumnsPtr current_;
   int64_t row_limit_ = 0;  // of the current result
   int64_t rows_ = 0;       // DataRows of the current result (of its portal, over Executes)

@@ -302,5 +302,107 @@ TEST(Tracker, PendingQueueIsBounded) {
   EXPECT_EQ(feed(t, sync, true).code(), Code::kResourceExhausted);
 }
 
+std::string parseMsg(std::string_view name, std::string_view sql) {
+  std::string out;
+  encodeParse(out, Parse{name, sql, {}});
+  return out;
+}
+
+std::string bindMsg(std::string_view portal, std::string_view statement) {
+  std::string out;
+  encodeBind(out, Bind{.portal = portal, .statement = statement});
+  return out;
+}
+
+std::string closeMsg(char target, std::string_view name) {
+  std::string out;
+  encodeClose(out, Close{target, name});
+  return out;
+}
+
+std::vector<std::string> sqlsOf(const Tracker& t, std::string_view portal) {
+  std::vector<SqlText> sqls;
+  t.portalSqls(portal, sqls);
+  std::vector<std::string> out;
+  for (const auto& s : sqls) {
+    out.push_back(*s);
+  }
+  return out;
+}
+
+TEST(Tracker, PipelinedExecuteKnowsTheStatementItsPortalWillRun) {
+  Tracker t;
+  ASSERT_TRUE(feed(t, parseMsg("s", "select 1") + bindMsg("p", "s"), true));
+  EXPECT_EQ(*t.statementSql("s"), "select 1");
+  EXPECT_EQ(sqlsOf(t, "p"), std::vector<std::string>{"select 1"});
+  EXPECT_TRUE(sqlsOf(t, "other").empty());
+  EXPECT_EQ(t.statementSql("other"), nullptr);
+  ASSERT_TRUE(feed(t, empty(be::kParseComplete) + empty(be::kBindComplete), false));
+  EXPECT_EQ(sqlsOf(t, "p"), std::vector<std::string>{"select 1"});  // now held by the server
+}
+
+TEST(Tracker, ParseOfANamedStatementInUseMayFailSoBothTextsAreCandidates) {
+  Tracker t;
+  ASSERT_TRUE(feed(t, parseMsg("s", "select secret") + empty(fe::kSync), true));
+  std::string ready;
+  encodeReadyForQuery(ready, 'I');
+  ASSERT_TRUE(feed(t, empty(be::kParseComplete) + ready, false));
+  ASSERT_TRUE(feed(t, parseMsg("s", "select 1") + bindMsg("", "s"), true));
+  auto sqls = sqlsOf(t, "");
+  EXPECT_EQ(sqls, (std::vector<std::string>{"select 1", "select secret"}));
+}
+
+TEST(Tracker, NewUnnamedStatementReplacesTheOldOne) {
+  Tracker t;
+  ASSERT_TRUE(feed(t, parseMsg("", "select old"), true));
+  ASSERT_TRUE(feed(t, empty(be::kParseComplete), false));
+  ASSERT_TRUE(feed(t, parseMsg("", "select new") + bindMsg("", ""), true));
+  EXPECT_EQ(sqlsOf(t, ""), std::vector<std::string>{"select new"});
+}
+
+TEST(Tracker, FloodOfOtherNamesNeverForgetsAStatement) {
+  Tracker t(TrackerLimits{.max_statements = 100, .max_portals = 100});
+  ASSERT_TRUE(feed(t, parseMsg("keep", "select kept"), true));
+  ASSERT_TRUE(feed(t, empty(be::kParseComplete), false));
+  for (int i = 0; i < 10001; ++i) {
+    std::string name = "n" + std::to_string(i);
+    ASSERT_FALSE(t.statementsFull(name));
+    ASSERT_TRUE(feed(t, parseMsg(name, "select 1") + closeMsg('S', name), true));
+    ASSERT_TRUE(feed(t, empty(be::kParseComplete) + empty(be::kCloseComplete), false));
+  }
+  EXPECT_EQ(*t.statementSql("keep"), "select kept");
+  ASSERT_TRUE(feed(t, bindMsg("", "keep"), true));
+  EXPECT_EQ(sqlsOf(t, ""), std::vector<std::string>{"select kept"});
+}
+
+TEST(Tracker, LimitsCountPendingAndHeldNames) {
+  Tracker t(TrackerLimits{.max_statements = 2, .max_portals = 1});
+  ASSERT_TRUE(feed(t, parseMsg("a", "select 1"), true));
+  ASSERT_TRUE(feed(t, empty(be::kParseComplete), false));
+  ASSERT_TRUE(feed(t, parseMsg("b", "select 2"), true));  // pending
+  EXPECT_TRUE(t.statementsFull("c"));
+  EXPECT_FALSE(t.statementsFull(""));  // the unnamed statement is always allowed
+  ASSERT_TRUE(feed(t, bindMsg("p", "a"), true));
+  EXPECT_TRUE(t.portalsFull("q"));
+}
+
+TEST(Tracker, PortalTagComesFromItsBind) {
+  Tracker t;
+  ASSERT_TRUE(feed(t, parseMsg("s", "select 1") + bindMsg("p", "s"), true));
+  t.tagLast(42);
+  EXPECT_EQ(t.portalTag("p"), 42u);
+  ASSERT_TRUE(feed(t, empty(be::kParseComplete) + empty(be::kBindComplete), false));
+  EXPECT_EQ(t.portalTag("p"), 42u);
+  EXPECT_EQ(t.portalTag("other"), 0u);
+}
+
+TEST(Tracker, ParameterCountsAboveInt16AreAccepted) {
+  Parse p{"", "select 1", std::vector<uint32_t>(40000, 23)};
+  std::string out;
+  encodeParse(out, p);
+  Tracker t;
+  EXPECT_TRUE(feed(t, out, true));
+}
+
 }  // namespace
 }  // namespace jg::pg
