@@ -70,9 +70,15 @@ class Batch {
   std::string extra_;
 };
 
-// Ensures room to read: at least `chunk` free, or enough for the pending message.
+// Ensures room to read: `chunk` bytes free, and for a message announced larger than that, room
+// that doubles with what has arrived. Memory follows the bytes received, never an announced
+// length: a client that announces a 250 MB message and sends nothing more pins kilobytes.
 void makeRoom(std::string& buf, size_t used, size_t chunk) {
-  size_t need = std::max(used + chunk, pg::pendingFrameSize(std::string_view(buf.data(), used)));
+  size_t need = used + chunk;
+  size_t pending = pg::pendingFrameSize(std::string_view(buf.data(), used));
+  if (pending > need) {
+    need = std::min(pending, std::max(need, 2 * used));
+  }
   if (buf.size() < need) {
     buf.resize(need);
   }

@@ -668,11 +668,14 @@ bool Session::refuseDescribe(const pg::Frame& frame, std::string& substitute, st
   if (!pg::decodeDescribe(frame.payload, d)) {
     return false;  // the tracker reports the malformed message
   }
+  // A Describe returns only metadata: SQL-level statements and cursors (psycopg describes its
+  // DECLAREd cursors) may be described too.
   thread_local std::vector<pg::SqlText> sqls;
-  if (d.target == 'S' && !tracker_.statementSql(d.name)) {
+  if (d.target == 'S' && !tracker_.statementSql(d.name) && !sql_ctx_.hasPrepared(d.name)) {
     reportRefusal("builtin:unknown-statement", "26000",
                   fmt::format("prepared statement \"{}\" does not exist", d.name), {}, error);
-  } else if (d.target == 'P' && (tracker_.portalSqls(d.name, sqls), sqls.empty())) {
+  } else if (d.target == 'P' && !sql_ctx_.hasCursor(d.name) &&
+             (tracker_.portalSqls(d.name, sqls), sqls.empty())) {
     reportRefusal("builtin:unknown-portal", "34000",
                   fmt::format("portal \"{}\" does not exist", d.name), {}, error);
   } else {

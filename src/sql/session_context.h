@@ -65,6 +65,9 @@ class SessionContext {
   void setLimit(size_t max_named) { max_named_ = max_named; }
   // Resolve FETCH/MOVE as their cursor's query (time-dependent policies decide each fetch).
   void setDecideFetch(bool on) { decide_fetch_ = on; }
+  // True when the session prepared `name` with SQL PREPARE / declared cursor `name`.
+  bool hasPrepared(std::string_view name) const { return prepared_.contains(name); }
+  bool hasCursor(std::string_view name) const { return cursors_.contains(name); }
   // Changes whenever an unqualified name may resolve to a schema it could not resolve to before.
   uint64_t generation() const { return generation_; }
 

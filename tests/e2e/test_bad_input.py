@@ -191,3 +191,28 @@ def test_sqlstates_on_the_wire(plain_gw):
     s = pgwire.connect(plain_gw.port)
     s.sendall(pgwire.startup_packet({"database": "kb"}))
     assert fatal_of(pgwire.read_messages(s))["C"] == "28000"
+
+
+def test_announced_message_lengths_do_not_pin_memory(plain_gw):
+    """100 sessions each announce a 250 MB message and send five bytes of it: memory follows the
+    bytes that arrived, not the announced lengths (a resource bound measured from /proc)."""
+    before = plain_gw.rss_kb()
+    socks = []
+    try:
+        for _ in range(100):
+            s = pgwire.connect(plain_gw.port)
+            msgs = pgwire.password_login(s, {"user": "alice", "database": "kb"},
+                                         Gateway.CLIENT_PASSWORD)
+            assert msgs[-1][0] == b"Z", msgs
+            s.sendall(b"Q" + struct.pack("!I", 250 << 20) + b"selec")
+            socks.append(s)
+        import time
+        time.sleep(1.0)
+        grown_mb = (plain_gw.rss_kb() - before) / 1024
+        # 100 idle sessions with their upstream connections cost a few MB; 250 MB each would be
+        # 25 GB. 200 MB is a generous bound that still proves no announced length was allocated.
+        assert grown_mb < 200, f"RSS grew by {grown_mb:.0f} MB"
+    finally:
+        for s in socks:
+            s.close()
+    still_serving(plain_gw)
