@@ -34,7 +34,7 @@ demo: build
 bench: build
 	bench/run.sh
 
-fuzz: deps
+fuzz: build
 	scripts/fuzz.sh
 
 format:

@@ -1,12 +1,19 @@
 #!/usr/bin/env bash
-# Builds the libFuzzer targets (fuzz/) with clang in build-fuzz/ and runs each one.
+# Builds the libFuzzer targets (fuzz/) with clang in build-fuzz/ and runs each one; then, unless
+# --ci, runs the differential policy test (tests/e2e/test_policy_differential.py) long.
 #
-#   scripts/fuzz.sh          60 s per target; the corpus grows in fuzz/corpus-run/ (git-ignored)
+#   scripts/fuzz.sh          60 s per target; the corpus grows in fuzz/corpus-run/ (git-ignored);
+#                            then 2000 random sessions through the gateway (build/jitgate, or
+#                            JITGATE_BIN), checked against what PostgreSQL ran, from a random
+#                            seed that is printed
 #   scripts/fuzz.sh --ci     ~15 s per target on a throw-away copy of the seed corpus; exits
-#                            non-zero if any target finds a crash, leak, timeout or UB
+#                            non-zero if any target finds a crash, leak, timeout or UB (the
+#                            differential test runs in the end-to-end suite, 40 sessions)
 #
 # Environment: FUZZ_SECONDS overrides the time per target, JOBS the build parallelism,
 # FUZZ_BUILD the build directory. Crash inputs are kept in $FUZZ_BUILD/artifacts/.
+# JITGATE_DIFF_SEED and JITGATE_DIFF_SESSIONS replay or resize the differential run; its report
+# is kept in $FUZZ_BUILD/artifacts/differential-<seed>.log when it fails.
 set -uo pipefail
 
 cd "$(dirname "$0")/.."
@@ -86,6 +93,25 @@ for target in "${targets[@]}"; do
       "$target" "$rc" "${kept:- none}" "$build" "$target")")
   fi
 done
+
+if [[ $mode == full ]]; then
+  seed=${JITGATE_DIFF_SEED:-$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')}
+  sessions=${JITGATE_DIFF_SESSIONS:-2000}
+  echo "fuzz: running the differential policy test, seed $seed, $sessions sessions ..."
+  log="$work/differential.log"
+  start=$SECONDS
+  if JITGATE_DIFF_SEED=$seed JITGATE_DIFF_SESSIONS=$sessions /usr/bin/python3 -m pytest -q \
+      -p no:cacheprovider "$root/tests/e2e/test_policy_differential.py" >"$log" 2>&1; then
+    summary+=("$(printf 'fuzz: %-14s OK      %4ss  %10s sessions  seed %s' \
+      differential "$((SECONDS - start))" "$sessions" "$seed")")
+  else
+    failed=1
+    cp "$log" "$build/artifacts/differential-$seed.log"
+    sed -n '/AssertionError: the server did/,/^E *$/s/^E *//p' "$log" | head -40 >&2
+    summary+=("$(printf 'fuzz: %-14s FAILED  seed %s, report: %s' differential "$seed" \
+      "$build/artifacts/differential-$seed.log")")
+  fi
+fi
 
 printf '%s\n' "${summary[@]}"
 exit $failed

@@ -79,15 +79,17 @@ class PgServer:
 
     Users: the superuser `postgres` (trust over the Unix socket only) and an application role
     `app` / APP_PASSWORD with SCRAM over TCP. TLS is on, with a self-signed certificate.
+    `settings` are extra postgresql.conf lines (the logging a test reads back, say).
     """
 
     APP_PASSWORD = "app-secret-3f9c"
 
-    def __init__(self, ssl=True, auth="scram-sha-256"):
+    def __init__(self, ssl=True, auth="scram-sha-256", settings=()):
         self.dir = Path(tempfile.mkdtemp(prefix="jg-pg-"))
         self.port = free_port()
         self.ssl = ssl
         self.auth = auth
+        self.settings = list(settings)
         self.proc = None
         self.log = self.dir / "postgres.log"
 
@@ -115,6 +117,7 @@ class PgServer:
             for f in (cert, key):
                 os.chown(f, pw.pw_uid, pw.pw_gid)
             conf += ["ssl = on", "ssl_cert_file = 'server.crt'", "ssl_key_file = 'server.key'"]
+        conf += self.settings
         with open(data / "postgresql.conf", "a") as f:
             f.write("\n".join(conf) + "\n")
         self._launch("w")

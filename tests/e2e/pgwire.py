@@ -55,3 +55,26 @@ def password_login(sock, params, password):
     assert msgs and msgs[-1][0] == b"R", msgs
     sock.sendall(message(b"p", password.encode() + b"\0"))
     return read_messages(sock, until={b"Z", b"E"})
+
+
+# Extended protocol messages. SQL text is bytes: the caller chooses its encoding.
+
+def query(sql):
+    return message(b"Q", sql + b"\0")
+
+
+def parse(name, sql):
+    return message(b"P", name.encode() + b"\0" + sql + b"\0" + struct.pack("!h", 0))
+
+
+def bind(statement, portal=""):
+    return message(b"B", portal.encode() + b"\0" + statement.encode() + b"\0" +
+                   struct.pack("!hhh", 0, 0, 0))
+
+
+def execute(portal="", max_rows=0):
+    return message(b"E", portal.encode() + b"\0" + struct.pack("!i", max_rows))
+
+
+def sync():
+    return message(b"S")
