@@ -12,7 +12,7 @@ packages=(
   libvectorscan-dev libsqlite3-dev libpq-dev libspdlog-dev libfmt-dev libcli11-dev libzstd-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   postgresql-15 postgresql-client-15 pgbouncer
-  python3-psycopg python3-pytest
+  python3-psycopg python3-pytest zstd
 )
 
 missing=()

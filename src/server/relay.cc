@@ -579,6 +579,10 @@ asio::awaitable<Result<bool>> Session::maskBackend(const pg::Frame& frame, std::
     case pg::be::kErrorResponse:
     case pg::be::kNoticeResponse:
       co_return masker_->onErrorOrNotice(frame.type, frame.payload, out);
+    case pg::be::kNotificationResponse:
+      co_return masker_->onNotification(frame.payload, out);
+    case pg::be::kParameterStatus:
+      co_return masker_->onParameterStatus(frame.payload, out);
     case pg::be::kCopyOutResponse: {
       Status st = masker_->onCopyOutResponse(frame.payload, tracker_.activeSql());
       if (!st) {

@@ -192,6 +192,54 @@ Result<bool> ResultMasker::onErrorOrNotice(char type, std::string_view payload, 
   return true;
 }
 
+Result<bool> ResultMasker::maskText(std::string_view what, std::string_view text,
+                                    std::string& masked) {
+  auto r = scanner_.maskFreeText(*profile_, text, masked, counters_);
+  if (!r) {
+    return maskingFailed(what, r.status());
+  }
+  return *r == mask::CellResult::kRewritten;
+}
+
+Result<bool> ResultMasker::onNotification(std::string_view payload, std::string& out) {
+  if (!profile_->hasDetectors()) {
+    return false;
+  }
+  pg::NotificationResponse n;
+  if (!pg::decodeNotificationResponse(payload, n)) {
+    return protocolError("upstream sent a malformed NotificationResponse");
+  }
+  std::string channel, text;
+  auto c = maskText("a notification channel", n.channel, channel);
+  auto p = maskText("a notification payload", n.payload, text);
+  if (!c || !p) {
+    return !c ? c : p;
+  }
+  if (!*c && !*p) {
+    return false;
+  }
+  pg::encodeNotificationResponse(
+      out, pg::NotificationResponse{n.process_id, *c ? channel : n.channel, *p ? text : n.payload});
+  return true;
+}
+
+Result<bool> ResultMasker::onParameterStatus(std::string_view payload, std::string& out) {
+  if (!profile_->hasDetectors()) {
+    return false;
+  }
+  pg::ParameterStatus ps;
+  if (!pg::decodeParameterStatus(payload, ps)) {
+    return protocolError("upstream sent a malformed ParameterStatus");
+  }
+  std::string value;
+  auto r = maskText(fmt::format("setting {}", ps.name), ps.value, value);
+  if (!r || !*r) {
+    return r;
+  }
+  pg::encodeParameterStatus(out, ps.name, value);
+  return true;
+}
+
 Status ResultMasker::onCopyOutResponse(std::string_view payload, std::string_view sql) {
   pg::CopyResponse cr;
   if (!pg::decodeCopyResponse(payload, cr)) {

@@ -38,6 +38,11 @@ class ResultMasker {
                                 std::string& out);
   Result<bool> onDataRow(std::string_view payload, const pg::ColumnsPtr& cols, std::string& out);
   Result<bool> onErrorOrNotice(char type, std::string_view payload, std::string& out);
+  // Messages that are not rows but carry values a query chose: a NOTIFY payload
+  // (`pg_notify('ch', email)`) and a reported setting (`set_config('application_name', email,
+  // false)`). Their text goes through the current profile's detectors.
+  Result<bool> onNotification(std::string_view payload, std::string& out);
+  Result<bool> onParameterStatus(std::string_view payload, std::string& out);
   // COPY TO STDOUT. `sql` is the statement, to tell csv from text.
   Status onCopyOutResponse(std::string_view payload, std::string_view sql);
   Result<bool> onCopyData(std::string_view payload, std::string& out);
@@ -45,6 +50,8 @@ class ResultMasker {
   const mask::Counters& counters() const { return counters_; }
 
  private:
+  // Masks free text with the profile's detectors: true when `masked` holds a rewritten value.
+  Result<bool> maskText(std::string_view what, std::string_view text, std::string& masked);
   struct Plans {
     pg::ColumnsPtr keep;  // keeps the key alive
     std::vector<mask::ColumnPlan> plans;

@@ -144,3 +144,26 @@ def test_masking_failure_fails_closed(mask_gw):
             conn.execute("select 1")
         conn.rollback()
     assert "masking failed" in mask_gw.log_text()
+
+
+def test_notification_payload_goes_through_the_detectors(mask_gw):
+    """A NOTIFY payload a query built from a column is masked like a cell."""
+    got = []
+    with psycopg.connect(mask_gw.dsn(), autocommit=True) as conn:
+        conn.add_notify_handler(got.append)
+        conn.execute("LISTEN jg_leak")
+        conn.execute("SELECT pg_notify('jg_leak', notes) FROM mcustomers WHERE id = 1")
+        conn.execute("SELECT 1")
+    assert len(got) == 1, got
+    assert "415 555 0132" not in got[0].payload and "ada.l@example.org" not in got[0].payload
+    assert got[0].payload.startswith("call ")
+
+
+def test_reported_setting_goes_through_the_detectors(mask_gw):
+    """set_config('application_name', email) reaches the client as a masked ParameterStatus."""
+    with psycopg.connect(mask_gw.dsn(), autocommit=True) as conn:
+        conn.execute("SELECT set_config('application_name', notes, false) "
+                     "FROM mcustomers WHERE id = 1")
+        reported = conn.info.parameter_status("application_name")
+    assert reported is not None
+    assert "ada.l@example.org" not in reported and "415 555 0132" not in reported
