@@ -63,8 +63,7 @@ ColumnPlan planColumn(const Profile& profile, uint32_t type_oid, int16_t format,
       p.output_type_oid = oid::kText;
     }
   } else if (profile.hasDetectors()) {
-    bool binary_int = type_oid == oid::kInt2 || type_oid == oid::kInt4 || type_oid == oid::kInt8;
-    p.action = p.kind == ValueKind::kOtherBinary && !binary_int ? Action::kNone : Action::kDetect;
+    p.action = Action::kDetect;
   }
   return p;
 }
@@ -86,26 +85,19 @@ Result<CellResult> Scanner::maskByKind(const ColumnPlan& plan, std::string_view 
   switch (plan.kind) {
     case ValueKind::kText:
       return rule ? ruleText(*rule, in, out) : detectText(*plan.profile, in, out, true);
-    case ValueKind::kOtherText: {
-      if (rule) {
-        return ruleText(*rule, in, out);
-      }
-      if (Status s = findSpans(*plan.profile, in, spans_); !s) {
-        return s;
-      }
-      for (const Span& s : spans_) {
-        tally_.push_back(&plan.profile->label(s.detector));
-      }
-      tally_values_ += spans_.size();
-      return spans_.empty() ? CellResult::kUnchanged : CellResult::kNull;
-    }
+    case ValueKind::kOtherText:
+      return rule ? ruleText(*rule, in, out) : detectOpaque(plan, in);
     case ValueKind::kOtherBinary:
       if (rule) {
         tally_.push_back(&rule->label);
         ++tally_values_;
         return CellResult::kNull;
       }
-      return detectBinaryInt(plan, in);
+      if (plan.type_oid == oid::kInt2 || plan.type_oid == oid::kInt4 ||
+          plan.type_oid == oid::kInt8) {
+        return detectBinaryInt(plan, in);
+      }
+      return detectOpaque(plan, in);
     case ValueKind::kJson:
     case ValueKind::kJsonbBinary:
       return maskJson(plan, in, out);
@@ -211,6 +203,49 @@ Result<CellResult> Scanner::maskArray(const ColumnPlan& plan, std::string_view i
     }
   }
   return rewriteBinaryArray(in, plan.element_oid, fn, out);
+}
+
+namespace {
+
+// bytea's text output `\x4a6f...` decoded; false when `in` is not in hex form.
+bool decodeByteaHex(std::string_view in, std::string& out) {
+  if (in.size() < 2 || in[0] != '\\' || in[1] != 'x' || in.size() % 2 != 0) {
+    return false;
+  }
+  auto nibble = [](char c) -> int {
+    if (c >= '0' && c <= '9') {
+      return c - '0';
+    }
+    c = static_cast<char>(c | 0x20);
+    return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+  };
+  out.clear();
+  out.reserve((in.size() - 2) / 2);
+  for (size_t i = 2; i < in.size(); i += 2) {
+    int hi = nibble(in[i]), lo = nibble(in[i + 1]);
+    if (hi < 0 || lo < 0) {
+      return false;
+    }
+    out.push_back(static_cast<char>(hi << 4 | lo));
+  }
+  return true;
+}
+
+}  // namespace
+
+Result<CellResult> Scanner::detectOpaque(const ColumnPlan& plan, std::string_view in) {
+  thread_local std::string decoded;
+  if (plan.type_oid == oid::kBytea && plan.format == 0 && decodeByteaHex(in, decoded)) {
+    in = decoded;
+  }
+  if (Status s = findSpans(*plan.profile, in, spans_); !s) {
+    return s;
+  }
+  for (const Span& s : spans_) {
+    tally_.push_back(&plan.profile->label(s.detector));
+  }
+  tally_values_ += spans_.size();
+  return spans_.empty() ? CellResult::kUnchanged : CellResult::kNull;
 }
 
 Result<CellResult> Scanner::detectBinaryInt(const ColumnPlan& plan, std::string_view in) {

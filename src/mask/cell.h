@@ -9,8 +9,10 @@
 //    RowDescription it forwards.
 //  - binary format: text-like types (text, varchar, bpchar, name, json, xml, jsonb with its
 //    version byte) are masked in place. A non-text type under a column rule becomes NULL.
-//    Detectors also look at binary int2/int4/int8 (a card number stored as bigint); other
-//    binary non-text types are not scanned.
+//    Detectors also look at binary int2/int4/int8 (a card number stored as bigint). Every
+//    other value (records, tsvector, bytea, arrays of other types, user-defined types) is
+//    scanned as raw bytes — text inside them is contiguous — and becomes NULL on a match.
+//  - bytea in text format is scanned once decoded from hex.
 //  - arrays of text-like types in both formats are masked element by element.
 //  - json/jsonb are masked inside string values (and keys; numbers a detector matches become
 //    strings) and stay valid JSON.

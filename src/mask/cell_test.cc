@@ -149,9 +149,30 @@ TEST_F(CellTest, BinaryBigintHoldingACardNumberBecomesNull) {
   EXPECT_EQ(mask(oid::kInt4, 1, be32(42)), be32(42));
 }
 
-TEST_F(CellTest, OtherBinaryTypesAreNotScanned) {
-  ColumnPlan plan = planColumn(profile(), oid::kBytea, 1, nullptr);
-  EXPECT_EQ(plan.action, Action::kNone);
+TEST_F(CellTest, BinaryByteaHoldingAnEmailBecomesNull) {
+  EXPECT_EQ(mask(oid::kBytea, 1, "mail ada@example.com now"), "<NULL>");
+  EXPECT_EQ(mask(oid::kBytea, 1, std::string("\x00\x01\xff plain", 9)),
+            std::string("\x00\x01\xff plain", 9));
+}
+
+TEST_F(CellTest, TextByteaIsScannedOnceDecodedFromHex) {
+  // 'ada@example.com' as bytea_output = hex
+  EXPECT_EQ(mask(oid::kBytea, 0, "\\x616461406578616d706c652e636f6d"), "<NULL>");
+  EXPECT_EQ(mask(oid::kBytea, 0, "\\x6869"), "\\x6869");
+}
+
+TEST_F(CellTest, BinaryRecordsTsvectorsAndOtherArraysAreScannedAsRawBytes) {
+  constexpr uint32_t kRecord = 2249, kTsvector = 3614, kInt4Array = 1007;
+  std::string record = be32(1) + be32(25) + be32(15) + "ada@example.com";
+  EXPECT_EQ(mask(kRecord, 1, record), "<NULL>");
+  std::string tsv = be32(1) + std::string("ada@example.com\0", 16) + std::string("\0\0", 2);
+  EXPECT_EQ(mask(kTsvector, 1, tsv), "<NULL>");
+  std::string ints = be32(1) + be32(0) + be32(23) + be32(1) + be32(1) + be32(4) + be32(7);
+  EXPECT_EQ(mask(kInt4Array, 1, ints), ints);
+}
+
+TEST_F(CellTest, BinaryUserDefinedTypeHoldingTextIsScanned) {
+  EXPECT_EQ(mask(90210, 1, "card 4111 1111 1111 1111"), "<NULL>");
 }
 
 TEST_F(CellTest, JsonIsMaskedInsideStringsAndStaysValid) {

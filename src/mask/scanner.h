@@ -88,6 +88,10 @@ class Scanner {
   Result<CellResult> maskArray(const ColumnPlan& plan, std::string_view in, std::string& out);
   Result<CellResult> maskElement(const ColumnPlan& plan, std::string_view in, std::string& out);
   Result<CellResult> detectBinaryInt(const ColumnPlan& plan, std::string_view in);
+  // A value the gateway does not decode (a record, tsvector, bytea, an array of other types, a
+  // user-defined type, in either format): its bytes are scanned as they are (bytea in text
+  // format once decoded from hex), and the whole value becomes NULL when a detector matches.
+  Result<CellResult> detectOpaque(const ColumnPlan& plan, std::string_view in);
   // Whether `in` can skip the slow path: no escapes that could hide a value from the raw scan,
   // and no prefilter match.
   Result<bool> rawClean(const Profile& profile, std::string_view in);

@@ -167,3 +167,16 @@ def test_reported_setting_goes_through_the_detectors(mask_gw):
         reported = conn.info.parameter_status("application_name")
     assert reported is not None
     assert "ada.l@example.org" not in reported and "415 555 0132" not in reported
+
+
+@pytest.mark.parametrize("binary", [False, True])
+def test_values_the_gateway_does_not_decode_are_scanned_as_bytes(mask_gw, binary):
+    """bytea, records, tsvector and arrays of other types carry text too: a detector match
+    makes the whole value NULL, in either format."""
+    (r,) = rows(mask_gw, "select convert_to(notes, 'UTF8'), row(id, notes), "
+                         "to_tsvector('simple', notes), array[row(notes)] from mcustomers "
+                         "where id = 1", binary=binary)
+    assert r == (None, None, None, None), r
+    (clean,) = rows(mask_gw, "select convert_to(notes, 'UTF8'), row(id, notes) from mcustomers "
+                             "where id = 2", binary=binary)
+    assert clean[0] is not None and clean[1] is not None
