@@ -31,12 +31,15 @@ struct Statement {
   Kind explained = Kind::kUnknown;  // for EXPLAIN / PREPARE / DECLARE: the inner statement's kind
   // Every action the statement performs: the kind itself (except the wrappers EXPLAIN without
   // ANALYZE, PREPARE, EXECUTE, DECLARE, which contribute their inner statement or nothing),
-  // nested data-modifying CTEs, the DDL of SELECT INTO. Policy matches on this set.
+  // nested data-modifying CTEs, the DDL of SELECT INTO, the kinds of the built-in functions it
+  // calls (function_catalog.h), lock for FOR UPDATE/SHARE. Policy matches on this set.
   KindSet kinds;
   std::string tag;               // the parse-tree node name, e.g. "SelectStmt", "AlterSystemStmt"
   std::vector<TableRef> tables;  // relations referenced (CTE names excluded), in order, unique
-  std::vector<std::string> columns;    // column names referenced; "*" for star or whole row
-  std::vector<std::string> functions;  // functions called, as written ("pg_catalog.pg_sleep")
+  std::vector<std::string> columns;  // column names referenced; "*" for star or whole row
+  // Functions called, as written ("pg_catalog.pg_sleep"). A field selection `(x).f` is listed as
+  // a call of f too: PostgreSQL runs f(x) when x has no field f, whatever the type of x.
+  std::vector<std::string> functions;
   // Settings changed by SET / RESET / set_config(); "*" when the name is not a constant.
   std::vector<std::string> settings;
   // New search_path when this statement sets it: SET/set_config with constant values. A RESET

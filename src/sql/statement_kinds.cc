@@ -66,6 +66,18 @@ void Walker::explain(const json::object& o) {
   }
 }
 
+namespace {
+
+// PREPARE TRANSACTION, COMMIT PREPARED and ROLLBACK PREPARED outlive the session: not
+// housekeeping.
+bool twoPhase(const json::object& o) {
+  std::string_view k = strOf(o, "kind");
+  return k == "TRANS_STMT_PREPARE" || k == "TRANS_STMT_COMMIT_PREPARED" ||
+         k == "TRANS_STMT_ROLLBACK_PREPARED";
+}
+
+}  // namespace
+
 void Walker::variableSet(const json::object& o) {
   std::string_view kind = strOf(o, "kind");
   std::string name = lower(strOf(o, "name"));
@@ -211,7 +223,7 @@ void Walker::top(std::string_view type, const json::object& o) {
     st_.resets_search_path = true;
     st_.settings.push_back("all");
   } else if (type == "TransactionStmt") {
-    simple(Kind::kTransaction, false);
+    simple(twoPhase(o) ? Kind::kTwoPhase : Kind::kTransaction, false);
   } else if (type == "DoStmt") {
     simple(Kind::kDo, false);
   } else if (type == "CallStmt") {

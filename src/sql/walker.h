@@ -117,6 +117,9 @@ class Walker {
   void modify(Kind k, const json::object& o);
   void withScope(const json::object& o, const std::function<void()>& body);
   void funcCall(const json::object& o);
+  void setConfig(const json::object& o);
+  void call(std::string_view schema, std::string_view name);  // kinds of a built-in function
+  void fieldSelections(const json::object& o);                // `(x).f` may call f(x)
   void columnRef(const json::object& o);
   void targetNames(const json::object& o, std::string_view key);
   void copy(const json::object& o);
