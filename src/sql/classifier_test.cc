@@ -229,6 +229,29 @@ TEST(Classifier, FieldSelectionIsReportedAsTheCallPostgresMakesOfIt) {
   EXPECT_TRUE(one("SELECT t.nextval FROM t").functions.empty());  // a column of t
 }
 
+TEST(Classifier, SettingValuesAreTheConstantsPostgresReads) {
+  using V = SettingValue;
+  EXPECT_THAT(one("SET client_encoding = 'GBK'").setting_values,
+              ElementsAre(V{"client_encoding", "GBK"}));
+  EXPECT_THAT(one("SET NAMES 'sjis'").setting_values, ElementsAre(V{"client_encoding", "sjis"}));
+  EXPECT_THAT(one("SET LOCAL Standard_Conforming_Strings TO off").setting_values,
+              ElementsAre(V{"standard_conforming_strings", "off"}));
+  EXPECT_THAT(one("SET standard_conforming_strings = 0").setting_values,
+              ElementsAre(V{"standard_conforming_strings", "0"}));
+  EXPECT_THAT(one("SET standard_conforming_strings = 1.5").setting_values,
+              ElementsAre(V{"standard_conforming_strings", "1.5"}));
+  EXPECT_THAT(one("SET search_path = a, b").setting_values, ElementsAre(V{"search_path", "a, b"}));
+  EXPECT_THAT(one("SET TIME ZONE INTERVAL '+00:00' HOUR TO MINUTE").setting_values,
+              ElementsAre(V{"timezone", std::nullopt}));
+  EXPECT_TRUE(one("SET client_encoding TO DEFAULT").setting_values.empty());
+  EXPECT_TRUE(one("SET NAMES DEFAULT").setting_values.empty());
+  EXPECT_TRUE(one("RESET client_encoding").setting_values.empty());
+  EXPECT_THAT(one("SELECT set_config('Client_Encoding', 'GBK', false), set_config('x.y', $1, true)")
+                  .setting_values,
+              ElementsAre(V{"client_encoding", "GBK"}, V{"x.y", std::nullopt}));
+  EXPECT_TRUE(one("SELECT set_config($1, 'off', false)").setting_values.empty());
+}
+
 TEST(Classifier, TwoPhaseCommitIsNotTransactionControl) {
   for (const char* sql :
        {"PREPARE TRANSACTION 'x'", "COMMIT PREPARED 'x'", "ROLLBACK PREPARED 'x'"}) {

@@ -26,6 +26,16 @@ struct TableRef {
   bool operator==(const TableRef&) const = default;
 };
 
+// A setting given a value by SET or set_config(). `value` is the constant as PostgreSQL reads it
+// (several SET values joined with ", "), or nullopt when the value is not a constant
+// (set_config(name, <expression>, ...)). RESET, SET ... TO DEFAULT and SET ... FROM CURRENT give
+// no value and are not listed.
+struct SettingValue {
+  std::string name;  // lower case, as PostgreSQL compares setting names
+  std::optional<std::string> value;
+  bool operator==(const SettingValue&) const = default;
+};
+
 struct Statement {
   Kind kind = Kind::kUnknown;       // the top-level statement
   Kind explained = Kind::kUnknown;  // for EXPLAIN / PREPARE / DECLARE: the inner statement's kind
@@ -42,6 +52,7 @@ struct Statement {
   std::vector<std::string> functions;
   // Settings changed by SET / RESET / set_config(); "*" when the name is not a constant.
   std::vector<std::string> settings;
+  std::vector<SettingValue> setting_values;  // the values SET / set_config() give, in order
   // New search_path when this statement sets it: SET/set_config with constant values. A RESET
   // (or SET ... TO DEFAULT, DISCARD ALL, RESET ALL) is signalled by `resets_search_path`.
   std::optional<std::vector<std::string>> search_path;

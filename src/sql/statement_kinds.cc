@@ -68,6 +68,22 @@ void Walker::explain(const json::object& o) {
 
 namespace {
 
+// The value of `SET name = a, b`, as PostgreSQL joins a list ("a, b"); nullopt when an argument
+// is not a constant (SET TIME ZONE INTERVAL '...' HOUR TO MINUTE).
+std::optional<std::string> setValue(const json::object& o) {
+  std::string out;
+  if (const json::array* args = arrOf(o, "args")) {
+    for (size_t i = 0; i < args->size(); ++i) {
+      std::optional<std::string> v = constText((*args)[i]);
+      if (!v) {
+        return std::nullopt;
+      }
+      out += (i ? ", " : "") + *v;
+    }
+  }
+  return out;
+}
+
 // PREPARE TRANSACTION, COMMIT PREPARED and ROLLBACK PREPARED outlive the session: not
 // housekeeping.
 bool twoPhase(const json::object& o) {
@@ -89,6 +105,9 @@ void Walker::variableSet(const json::object& o) {
   }
   if (!name.empty()) {
     addUnique(st_.settings, name);
+  }
+  if (kind == "VAR_SET_VALUE") {
+    st_.setting_values.push_back(SettingValue{name, setValue(o)});
   }
   if (name == "search_path") {
     if (kind == "VAR_SET_VALUE") {

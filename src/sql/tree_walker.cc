@@ -272,14 +272,16 @@ void Walker::fieldSelections(const json::object& o) {
   }
 }
 
-// set_config(setting, value, is_local): the setting, and the search_path it sets.
+// set_config(setting, value, is_local): the setting, its value when constant, and the
+// search_path it sets.
 void Walker::setConfig(const json::object& o) {
   addKind(Kind::kSet);
   const json::array* args = arrOf(o, "args");
-  std::optional<std::string_view> setting, val;
+  std::optional<std::string_view> setting;
+  std::optional<std::string> val;
   if (args != nullptr && args->size() >= 2) {
     setting = stringConst((*args)[0]);
-    val = stringConst((*args)[1]);
+    val = constText((*args)[1]);
   }
   std::string s = setting ? lower(*setting) : "*";
   if (s == "search_path" || s == "*") {
@@ -289,6 +291,9 @@ void Walker::setConfig(const json::object& o) {
     } else {
       st_.search_path_unknown = true;
     }
+  }
+  if (setting) {
+    st_.setting_values.push_back(SettingValue{s, std::move(val)});
   }
   addUnique(st_.settings, std::move(s));
 }
