@@ -96,6 +96,10 @@ void printStatement(const sql::Statement& st, const sql::Resolved& r) {
   if (!st.settings.empty()) {
     std::cout << "  settings:  " << list(st.settings) << "\n";
   }
+  for (const auto& v : st.setting_values) {
+    std::cout << "  value:     " << v.name << " = "
+              << (v.value ? "'" + *v.value + "'" : "(not a constant)") << "\n";
+  }
 }
 
 void printDecision(const policy::Decision& d) {

@@ -220,12 +220,15 @@ std::optional<Rule> parseRule(const config::Node& n, config::Errors& errors) {
   r.read_only = n["read_only"].boolean(errors, false);
   r.unlock = n["unlock"].strings(errors);
   for (const auto& u : r.unlock) {
-    bool known = false;
-    for (const auto& g : builtinGuardrails()) {
-      known = known || guardrailName(g.guardrail) == u;
+    const Rule* known = nullptr;
+    const std::vector<Rule> guards = builtinGuardrails();
+    for (const auto& g : guards) {
+      known = guardrailName(g.guardrail) == u ? &g : known;
     }
-    if (!known) {
+    if (known == nullptr) {
       errors.add(n["unlock"], "unknown guardrail '" + u + "'");
+    } else if (!guardrailUnlockable(known->guardrail)) {
+      errors.add(n["unlock"], "guardrail '" + u + "' cannot be unlocked: " + known->reason);
     }
   }
   if (!r.unlock.empty() && r.effect != Effect::kAllow) {

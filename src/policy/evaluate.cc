@@ -38,6 +38,35 @@ void applyModifiers(Decision& d, const Rule& r) {
   d.read_only = r.read_only;
 }
 
+// The first allow rule of `b` that covers the statement and unlocks every guardrail of `guards`
+// (one rule must cover the whole statement, as for any allow). When there is none, `blamed` is
+// the guardrail the denial names: the first that no covering rule unlocks, else the first.
+const Rule* unlockingRule(const std::vector<Rule>& rules, const Binding& b, const Request& req,
+                          const std::vector<const Rule*>& guards, const Rule*& blamed) {
+  std::vector<bool> unlocked(guards.size());
+  for (uint32_t i : b.rules()) {
+    const Rule& r = rules[i];
+    if (r.effect != Effect::kAllow || r.unlock.empty() ||
+        !detail::statementMatches(r, req, detail::Mode::kCover, nullptr)) {
+      continue;
+    }
+    bool all = true;
+    for (size_t g = 0; g < guards.size(); ++g) {
+      Guardrail id = guards[g]->guardrail;
+      bool lifts = guardrailUnlockable(id) &&
+                   std::find(r.unlock.begin(), r.unlock.end(), guardrailName(id)) != r.unlock.end();
+      unlocked[g] = unlocked[g] || lifts;
+      all = all && lifts;
+    }
+    if (all) {
+      return &r;
+    }
+  }
+  auto first = std::find(unlocked.begin(), unlocked.end(), false);
+  blamed = guards[first == unlocked.end() ? 0 : first - unlocked.begin()];
+  return nullptr;
+}
+
 // The rule that lets every admitted session run transaction control, SET/RESET/SHOW,
 // DEALLOCATE and cursor FETCH/CLOSE (guardrails still apply: SET ROLE stays blocked).
 }  // namespace
@@ -148,15 +177,14 @@ Decision Policy::evaluate(const Binding& b, const Request& req) const {
                     detail::describe(req));
   }
   const Rule* deny = nullptr;
-  const Rule* guard = nullptr;
   const Rule* review = nullptr;
   const Rule* allow = nullptr;
-  std::string guard_what;
+  std::vector<const Rule*> guards;  // every guardrail that applies (none on the usual path)
   for (uint32_t i : b.rules()) {
     const Rule& r = rules_[i];
     if (r.guardrail != Guardrail::kNone) {
-      if (guard == nullptr && detail::guardrailMatches(r, req, &guard_what)) {
-        guard = &r;
+      if (detail::guardrailMatches(r, req, nullptr)) {
+        guards.push_back(&r);
       }
     } else if (r.effect == Effect::kDeny) {
       if (deny == nullptr && detail::statementMatches(r, req, detail::Mode::kAny, nullptr)) {
@@ -173,22 +201,14 @@ Decision Policy::evaluate(const Binding& b, const Request& req) const {
       allow = &r;
     }
   }
-  if (guard != nullptr) {
-    // Lifted only when a rule that covers the statement unlocks it explicitly.
-    bool lifted = false;
-    for (uint32_t i : b.rules()) {
-      const Rule& r = rules_[i];
-      if (r.effect == Effect::kAllow &&
-          std::find(r.unlock.begin(), r.unlock.end(), guardrailName(guard->guardrail)) !=
-              r.unlock.end() &&
-          detail::statementMatches(r, req, detail::Mode::kCover, nullptr)) {
-        lifted = true;
-        allow = &r;
-        break;
-      }
-    }
-    if (!lifted) {
-      return denyWith(guard->id, guard->reason, guard_what + "; " + detail::describe(req));
+  if (!guards.empty()) {
+    // Lifted only when a rule that covers the statement unlocks each of them explicitly.
+    const Rule* blamed = nullptr;
+    allow = unlockingRule(rules_, b, req, guards, blamed);
+    if (allow == nullptr) {
+      std::string what;
+      (void)detail::guardrailMatches(*blamed, req, &what);
+      return denyWith(blamed->id, blamed->reason, what + "; " + detail::describe(req));
     }
   }
   if (deny != nullptr) {

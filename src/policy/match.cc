@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cctype>
 
+#include "sql/function_catalog.h"
+
 namespace jg::policy {
 
 namespace {
@@ -30,20 +32,83 @@ Rule guard(Guardrail g, std::string reason) {
   return r;
 }
 
-// Runs `f` on every function the statement (and an EXECUTE's parameters) calls, lower-cased.
+// Runs `f` on the statement and, for EXECUTE, on the EXECUTE itself (its parameters are
+// expressions that run too: EXECUTE p(nextval('s'))); true when `f` is for one of them.
 template <typename F>
-bool anyFunction(const Request& req, F&& f) {
+bool anyStatement(const Request& req, F&& f) {
   for (const sql::Statement* s : {req.stmt.stmt, req.stmt.execute}) {
-    if (s == nullptr) {
-      continue;
-    }
-    for (const auto& fn : s->functions) {
-      if (f(lower(fn))) {
-        return true;
-      }
+    if (s != nullptr && f(*s)) {
+      return true;
     }
   }
   return false;
+}
+
+// Runs `f` on every function the statement (and an EXECUTE's parameters) calls, lower-cased.
+template <typename F>
+bool anyFunction(const Request& req, F&& f) {
+  return anyStatement(req, [&](const sql::Statement& s) {
+    return std::any_of(s.functions.begin(), s.functions.end(),
+                       [&](const std::string& fn) { return f(lower(fn)); });
+  });
+}
+
+// Every kind the statement does, with the kinds of an EXECUTE's parameters.
+sql::KindSet kindsOf(const Request& req) {
+  sql::KindSet k = req.stmt.stmt->kinds;
+  if (req.stmt.execute != nullptr) {
+    k.add(req.stmt.execute->kinds);
+  }
+  return k;
+}
+
+bool writesOf(const Request& req) {
+  return req.stmt.stmt->writes || (req.stmt.execute != nullptr && req.stmt.execute->writes);
+}
+
+// The first function of the statement (any schema, any case) whose catalogue family is `k`.
+bool functionOfFamily(const Request& req, sql::Kind k, std::string& hit) {
+  return anyFunction(req, [&](const std::string& f) {
+    hit = f;
+    return sql::builtinFunctionKinds(baseName(f)).has(k);
+  });
+}
+
+// An encoding name as PostgreSQL compares them (only letters and digits, case-insensitive) is
+// UTF8: "UTF8", "utf-8", "Unicode".
+bool isUtf8(std::string_view name) {
+  std::string clean;
+  for (char c : name) {
+    if (std::isalnum(static_cast<unsigned char>(c))) {
+      clean += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    }
+  }
+  return clean == "utf8" || clean == "unicode";
+}
+
+bool isOn(std::string_view v) {
+  std::string l = lower(v);
+  return l == "on" || l == "true" || l == "yes" || l == "1";
+}
+
+// What the parser-settings guardrail refuses in one statement, or "".
+std::string parserSettingChange(const sql::Statement& st) {
+  if (std::find(st.settings.begin(), st.settings.end(), "*") != st.settings.end()) {
+    return "set_config of a setting whose name is not a constant";
+  }
+  for (const auto& v : st.setting_values) {
+    std::string shown = v.value ? "'" + *v.value + "'" : "a value that is not a constant";
+    if (v.name == "client_encoding" && !(v.value && isUtf8(*v.value))) {
+      return "client_encoding set to " + shown +
+             ": jitgate speaks UTF8 to the server; keep client_encoding UTF8 (convert on the "
+             "client)";
+    }
+    if (v.name == "standard_conforming_strings" && !(v.value && isOn(*v.value))) {
+      return "standard_conforming_strings set to " + shown +
+             ": keep it on; write backslash escapes as E'...' strings";
+    }
+  }
+  return {};
 }
 
 std::string joined(const std::vector<std::string>& v) {
@@ -121,8 +186,16 @@ std::string_view guardrailName(Guardrail g) {
       return "catalog-writes";
     case Guardrail::kDoBlock:
       return "do-block";
+    case Guardrail::kSqlText:
+      return "sql-text";
+    case Guardrail::kParserSettings:
+      return "parser-settings";
   }
   return "";
+}
+
+bool guardrailUnlockable(Guardrail g) {
+  return g != Guardrail::kParserSettings;
 }
 
 std::vector<Rule> builtinGuardrails() {
@@ -137,6 +210,12 @@ std::vector<Rule> builtinGuardrails() {
       guard(Guardrail::kCreateExtension, "CREATE EXTENSION loads code into the server"),
       guard(Guardrail::kCatalogWrites, "writes to the system catalogs are blocked"),
       guard(Guardrail::kDoBlock, "DO blocks run procedural code the gateway cannot inspect"),
+      guard(Guardrail::kSqlText,
+            "functions that run SQL text or read relations named in a string (query_to_xml, "
+            "table_to_xml, ts_stat, ...) run what the gateway cannot inspect"),
+      guard(Guardrail::kParserSettings,
+            "the server must read every statement as the gateway parsed it: keep client_encoding "
+            "UTF8 and standard_conforming_strings on"),
   };
 }
 
@@ -158,22 +237,8 @@ bool guardrailMatches(const Rule& r, const Request& req, std::string* what) {
     case Guardrail::kCopyFile:
       return st.copy_file && say("COPY with a server file");
     case Guardrail::kServerFiles: {
-      static const char* const kFns[] = {
-          "pg_read_file",   "pg_read_binary_file", "pg_ls_dir",     "pg_stat_file",
-          "pg_ls_logdir",   "pg_ls_waldir",        "pg_ls_tmpdir",  "pg_ls_archive_statusdir",
-          "lo_import",      "lo_export",           "pg_file_write", "pg_file_rename",
-          "pg_file_unlink", "pg_logdir_ls",        "pg_file_sync"};
-      std::string hit;
-      bool m = anyFunction(req, [&](const std::string& f) {
-        for (const char* k : kFns) {
-          if (baseName(f) == k) {
-            hit = f;
-            return true;
-          }
-        }
-        return false;
-      });
-      return m && say("function " + hit);
+      std::string hit;  // any schema, any case: stricter than the server-files kind
+      return functionOfFamily(req, sql::Kind::kServerFiles, hit) && say("function " + hit);
     }
     case Guardrail::kDblink: {
       std::string hit;
@@ -185,22 +250,18 @@ bool guardrailMatches(const Rule& r, const Request& req, std::string* what) {
     }
     case Guardrail::kBackendSignals: {
       std::string hit;
-      bool m = anyFunction(req, [&](const std::string& f) {
-        hit = f;
-        auto b = baseName(f);
-        return b == "pg_terminate_backend" || b == "pg_cancel_backend" || b == "pg_reload_conf" ||
-               b == "pg_rotate_logfile" || b == "pg_promote" || b == "pg_signal_backend";
-      });
-      return m && say("function " + hit);
+      return functionOfFamily(req, sql::Kind::kSignal, hit) && say("function " + hit);
     }
     case Guardrail::kRoleChange:
-      for (const auto& s : st.settings) {
-        if (s == "role" || s == "session_authorization" || s == "*") {
-          return say(s == "*" ? "set_config of a setting that is not a constant"
-                              : "change of setting " + s);
+      return anyStatement(req, [&](const sql::Statement& s) {
+        for (const auto& name : s.settings) {
+          if (name == "role" || name == "session_authorization" || name == "*") {
+            return say(name == "*" ? "set_config of a setting that is not a constant"
+                                   : "change of setting " + name);
+          }
         }
-      }
-      return false;
+        return false;
+      });
     case Guardrail::kAlterSystem:
       return st.tag == "AlterSystemStmt" && say("ALTER SYSTEM");
     case Guardrail::kCreateExtension:
@@ -215,6 +276,17 @@ bool guardrailMatches(const Rule& r, const Request& req, std::string* what) {
       return false;
     case Guardrail::kDoBlock:
       return st.kind == sql::Kind::kDo && say("DO block");
+    case Guardrail::kSqlText: {
+      std::string hit;
+      return kindsOf(req).has(sql::Kind::kSqlText) &&
+             say(functionOfFamily(req, sql::Kind::kSqlText, hit) ? "function " + hit
+                                                                 : "a function that runs SQL text");
+    }
+    case Guardrail::kParserSettings:
+      return anyStatement(req, [&](const sql::Statement& s) {
+        std::string change = parserSettingChange(s);
+        return !change.empty() && say(std::move(change));
+      });
   }
   return false;
 }
@@ -258,19 +330,20 @@ bool statementMatches(const Rule& r, const Request& req, Mode mode, std::string*
   };
   const sql::Statement& st = *req.stmt.stmt;
   const bool any = mode == Mode::kAny;
+  const sql::KindSet kinds = kindsOf(req);
   // Housekeeping kinds (set_config inside a SELECT, ...) are allowed in every admitted session,
   // so an allow rule need not name them unless the statement does nothing else.
-  sql::KindSet needed = st.kinds;
+  sql::KindSet needed = kinds;
   if (!any) {
     static const sql::KindSet kSession = *sql::kindGroupFromName("session");
-    sql::KindSet rest(st.kinds.bits() & ~kSession.bits());
-    needed = rest.empty() ? st.kinds : rest;
+    sql::KindSet rest(kinds.bits() & ~kSession.bits());
+    needed = rest.empty() ? kinds : rest;
   }
-  if (r.has_kinds && !(any ? r.kinds.intersects(st.kinds) : r.kinds.containsAll(needed))) {
-    return fail("statement kinds [" + st.kinds.toString() + "] " +
+  if (r.has_kinds && !(any ? r.kinds.intersects(kinds) : r.kinds.containsAll(needed))) {
+    return fail("statement kinds [" + kinds.toString() + "] " +
                 (any ? "share none of" : "are not all in") + " [" + r.kinds.toString() + "]");
   }
-  if (!any && r.read_only && st.writes) {
+  if (!any && r.read_only && writesOf(req)) {
     return fail("the rule is read-only and the statement writes");
   }
   const auto& tables = req.stmt.tables;
@@ -334,9 +407,10 @@ tables_ok:
 
 std::string describe(const Request& req) {
   const sql::Statement& st = *req.stmt.stmt;
+  const sql::KindSet kinds = kindsOf(req);
   std::string out = "statement kind " + std::string(sql::kindName(st.kind));
-  if (st.kinds != sql::KindSet::of(st.kind)) {
-    out += " (does " + st.kinds.toString() + ")";
+  if (kinds != sql::KindSet::of(st.kind)) {
+    out += " (does " + kinds.toString() + ")";
   }
   if (!req.stmt.tables.empty()) {
     out += "; tables ";

@@ -10,6 +10,7 @@ namespace jg::policy {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 constexpr char kRules[] = R"(
 - { id: pipeline-read, reason: RAG pipelines read the knowledge base,
@@ -228,6 +229,39 @@ TEST(PolicyCompile, TablePatternsFoldLikePostgres) {
   EXPECT_EQ(any->schema, "*");
   EXPECT_FALSE(parseTablePattern("a.b.c"));
   EXPECT_FALSE(parseTablePattern("a..b"));
+}
+
+TEST(PolicyCompile, ParserSettingsGuardrailCannotBeUnlocked) {
+  config::Errors errors;
+  auto p = compile("- { id: enc, allow: [all], unlock: [parser-settings, sql-text] }", errors);
+  EXPECT_EQ(p, nullptr);
+  EXPECT_THAT(errors.joined(), HasSubstr("guardrail 'parser-settings' cannot be unlocked"));
+  EXPECT_THAT(errors.joined(), Not(HasSubstr("'sql-text'")));
+}
+
+TEST_F(PolicyTest, ParserSettingsRefusalSaysWhatToDo) {
+  Decision d = run(person("root", {"dba"}), "SET client_encoding = 'GBK'");
+  EXPECT_EQ(d.rule_id, "builtin:parser-settings");
+  EXPECT_EQ(d.sqlstate, "42501");
+  EXPECT_THAT(d.detail, HasSubstr("client_encoding set to 'GBK'"));
+  EXPECT_THAT(d.detail, HasSubstr("keep client_encoding UTF8"));
+  Decision scs = run(person("root", {"dba"}),
+                     "SELECT set_config('standard_conforming_strings', "
+                     "'off', false)");
+  EXPECT_THAT(scs.detail, HasSubstr("standard_conforming_strings set to 'off': keep it on"));
+}
+
+TEST_F(PolicyTest, RuleKindsCoverTheParametersOfAnExecute) {
+  Binding b = policy_->bind(person("bot", {"rag"}), "kb", now_);
+  sql::SessionContext ctx;
+  auto prepare = classifier_.classify("PREPARE p(bigint) AS SELECT $1");
+  ASSERT_TRUE(policy_->evaluateBatch(b, prepare, ctx, now_).allowed());
+  ctx.apply(prepare->statements[0], prepare);
+  Decision d =
+      policy_->evaluateBatch(b, classifier_.classify("EXECUTE p(nextval('s'))"), ctx, now_);
+  EXPECT_EQ(d.rule_id, "default-deny");
+  EXPECT_THAT(d.detail, HasSubstr("select, sequence"));
+  EXPECT_TRUE(policy_->evaluateBatch(b, classifier_.classify("EXECUTE p(1)"), ctx, now_).allowed());
 }
 
 }  // namespace

@@ -39,6 +39,8 @@ enum class Guardrail {
   kCreateExtension,
   kCatalogWrites,
   kDoBlock,
+  kSqlText,
+  kParserSettings,
 };
 
 struct Rule {
@@ -83,5 +85,8 @@ std::vector<Rule> builtinGuardrails();
 Rule builtinSessionRule();
 // The guardrail name used in `unlock:` ("do-block"), or "" for kNone.
 std::string_view guardrailName(Guardrail g);
+// False for the guardrails no rule may lift: parser-settings (the gateway's own parse of every
+// later statement depends on it).
+bool guardrailUnlockable(Guardrail g);
 
 }  // namespace jg::policy

@@ -18,6 +18,14 @@ Statement one(std::string_view sql) {
   return c.statements.empty() ? Statement{} : c.statements[0];
 }
 
+KindSet kinds(std::initializer_list<Kind> ks) {
+  KindSet s;
+  for (Kind k : ks) {
+    s.add(k);
+  }
+  return s;
+}
+
 TableRef r(std::string schema, std::string name) {
   return TableRef{schema, name, false};
 }
@@ -43,10 +51,15 @@ TEST(Classifier, StarAndWholeRowReferencesReadEveryColumn) {
               UnorderedElementsAre("customers", "*"));
 }
 
-TEST(Classifier, ForUpdateLocks) {
-  Statement s = one("SELECT 1 FROM t WHERE id = $1 FOR UPDATE");
-  EXPECT_TRUE(s.locks);
-  EXPECT_EQ(s.kind, Kind::kSelect);
+TEST(Classifier, RowLockingClausesAddKindLock) {
+  for (const char* clause : {"FOR UPDATE", "FOR NO KEY UPDATE", "FOR SHARE", "FOR KEY SHARE"}) {
+    Statement s = one("SELECT 1 FROM t WHERE id = $1 " + std::string(clause));
+    EXPECT_TRUE(s.locks) << clause;
+    EXPECT_EQ(s.kind, Kind::kSelect);
+    EXPECT_EQ(s.kinds, kinds({Kind::kSelect, Kind::kLock})) << clause;
+  }
+  EXPECT_TRUE(one("SELECT * FROM (SELECT * FROM t FOR SHARE) x").kinds.has(Kind::kLock));
+  EXPECT_FALSE(one("EXPLAIN SELECT * FROM t FOR UPDATE").kinds.has(Kind::kLock));
 }
 
 TEST(Classifier, InsertUpdateDeleteMergeWriteTheirTarget) {
@@ -177,6 +190,76 @@ TEST(Classifier, FunctionsNestedAnywhereAreReported) {
   EXPECT_THAT(s.functions, UnorderedElementsAre("length", "pg_catalog.pg_read_file"));
   EXPECT_THAT(one("SELECT * FROM pg_ls_dir('.')").functions, ElementsAre("pg_ls_dir"));
   EXPECT_THAT(one("CALL p(1)").functions, ElementsAre("p"));
+}
+
+TEST(Classifier, BuiltinFunctionCallsAddTheirKinds) {
+  EXPECT_EQ(one("SELECT nextval('s')").kinds, kinds({Kind::kSelect, Kind::kSequence}));
+  EXPECT_TRUE(one("SELECT nextval('s')").writes);
+  EXPECT_TRUE(one("SELECT pg_catalog.lo_from_bytea(0, 'x')").kinds.has(Kind::kLargeObject));
+  EXPECT_TRUE(one("SELECT lo_get(1)").writes);
+  EXPECT_TRUE(one("SELECT 1 WHERE pg_notify('c', 'x') IS NULL").kinds.has(Kind::kNotify));
+  EXPECT_TRUE(one("SELECT * FROM t WHERE pg_try_advisory_lock(id)").kinds.has(Kind::kLock));
+  EXPECT_TRUE(one("SELECT query_to_xml('select 1', true, false, '')").kinds.has(Kind::kSqlText));
+  EXPECT_TRUE(one("SELECT db.pg_catalog.setval('s', 1)").kinds.has(Kind::kSequence));
+  EXPECT_TRUE(one("SELECT * FROM pg_ls_dir('.')").kinds.has(Kind::kServerFiles));
+  EXPECT_TRUE(one("SELECT pg_switch_wal()").kinds.has(Kind::kServerAdmin));
+  EXPECT_TRUE(one("UPDATE t SET a = pg_cancel_backend(1)").kinds.has(Kind::kSignal));
+  EXPECT_TRUE(one("EXECUTE p(nextval('s'))").kinds.has(Kind::kSequence));
+  EXPECT_TRUE(one("CREATE TABLE x (id int DEFAULT nextval('s'))").kinds.has(Kind::kSequence));
+}
+
+TEST(Classifier, FunctionsOutsidePgCatalogAddNoKind) {
+  EXPECT_EQ(one("SELECT public.nextval('s')").kinds, KindSet::of(Kind::kSelect));
+  EXPECT_EQ(one("SELECT \"NEXTVAL\"('s')").kinds, KindSet::of(Kind::kSelect));
+  EXPECT_FALSE(one("SELECT currval('s'), clock_timestamp()").writes);
+  // Not run: EXPLAIN without ANALYZE only plans.
+  EXPECT_EQ(one("EXPLAIN SELECT nextval('s')").kinds, KindSet::of(Kind::kExplain));
+  EXPECT_TRUE(one("EXPLAIN ANALYZE SELECT nextval('s')").kinds.has(Kind::kSequence));
+}
+
+TEST(Classifier, FieldSelectionIsReportedAsTheCallPostgresMakesOfIt) {
+  // PostgreSQL runs f(x) for (x).f when x has no field f: ('s'::regclass).nextval advances s.
+  Statement s = one("SELECT ('s'::regclass).nextval, (t.r).pg_read_file FROM t");
+  EXPECT_TRUE(s.kinds.has(Kind::kSequence));
+  EXPECT_TRUE(s.kinds.has(Kind::kServerFiles));
+  EXPECT_THAT(s.functions, UnorderedElementsAre("nextval", "pg_read_file"));
+  EXPECT_THAT(one("SELECT (3::bigint).pg_advisory_lock.x").functions,
+              ElementsAre("pg_advisory_lock", "x"));
+  EXPECT_TRUE(one("SELECT (1).pg_advisory_lock").kinds.has(Kind::kLock));
+  EXPECT_TRUE(one("SELECT t.nextval FROM t").functions.empty());  // a column of t
+}
+
+TEST(Classifier, SettingValuesAreTheConstantsPostgresReads) {
+  using V = SettingValue;
+  EXPECT_THAT(one("SET client_encoding = 'GBK'").setting_values,
+              ElementsAre(V{"client_encoding", "GBK"}));
+  EXPECT_THAT(one("SET NAMES 'sjis'").setting_values, ElementsAre(V{"client_encoding", "sjis"}));
+  EXPECT_THAT(one("SET LOCAL Standard_Conforming_Strings TO off").setting_values,
+              ElementsAre(V{"standard_conforming_strings", "off"}));
+  EXPECT_THAT(one("SET standard_conforming_strings = 0").setting_values,
+              ElementsAre(V{"standard_conforming_strings", "0"}));
+  EXPECT_THAT(one("SET standard_conforming_strings = 1.5").setting_values,
+              ElementsAre(V{"standard_conforming_strings", "1.5"}));
+  EXPECT_THAT(one("SET search_path = a, b").setting_values, ElementsAre(V{"search_path", "a, b"}));
+  EXPECT_THAT(one("SET TIME ZONE INTERVAL '+00:00' HOUR TO MINUTE").setting_values,
+              ElementsAre(V{"timezone", std::nullopt}));
+  EXPECT_TRUE(one("SET client_encoding TO DEFAULT").setting_values.empty());
+  EXPECT_TRUE(one("SET NAMES DEFAULT").setting_values.empty());
+  EXPECT_TRUE(one("RESET client_encoding").setting_values.empty());
+  EXPECT_THAT(one("SELECT set_config('Client_Encoding', 'GBK', false), set_config('x.y', $1, true)")
+                  .setting_values,
+              ElementsAre(V{"client_encoding", "GBK"}, V{"x.y", std::nullopt}));
+  EXPECT_TRUE(one("SELECT set_config($1, 'off', false)").setting_values.empty());
+}
+
+TEST(Classifier, TwoPhaseCommitIsNotTransactionControl) {
+  for (const char* sql :
+       {"PREPARE TRANSACTION 'x'", "COMMIT PREPARED 'x'", "ROLLBACK PREPARED 'x'"}) {
+    Statement s = one(sql);
+    EXPECT_EQ(s.kind, Kind::kTwoPhase) << sql;
+    EXPECT_EQ(s.kinds, KindSet::of(Kind::kTwoPhase)) << sql;
+  }
+  EXPECT_EQ(one("COMMIT").kind, Kind::kTransaction);
 }
 
 TEST(Classifier, TransactionPrepareExecuteDeallocate) {

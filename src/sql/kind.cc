@@ -6,12 +6,14 @@ namespace jg::sql {
 
 namespace {
 constexpr std::array<std::string_view, kKindCount> kNames = {
-    "select",      "insert",  "update",      "delete",     "merge",   "copy-in",
-    "copy-out",    "ddl",     "dcl",         "set",        "reset",   "show",
-    "transaction", "prepare", "execute",     "deallocate", "call",    "do",
-    "listen",      "notify",  "lock",        "truncate",   "vacuum",  "analyze",
-    "explain",     "cursor",  "maintenance", "other",      "unknown",
+    "select",      "insert",       "update",       "delete",     "merge",    "copy-in",
+    "copy-out",    "ddl",          "dcl",          "set",        "reset",    "show",
+    "transaction", "prepare",      "execute",      "deallocate", "call",     "do",
+    "listen",      "notify",       "lock",         "truncate",   "vacuum",   "analyze",
+    "explain",     "cursor",       "maintenance",  "sql-text",   "sequence", "large-object",
+    "signal",      "server-files", "server-admin", "two-phase",  "other",    "unknown",
 };
+static_assert(kNames.back() == "unknown", "one name per kind, in enum order");
 
 constexpr KindSet setOf(std::initializer_list<Kind> kinds) {
   KindSet s;

@@ -39,11 +39,20 @@ enum class Kind : uint8_t {
   kAnalyze,
   kExplain,
   kCursor,       // DECLARE/FETCH/MOVE/CLOSE
-  kMaintenance,  // CLUSTER/REINDEX/CHECKPOINT
+  kMaintenance,  // CLUSTER/REINDEX/CHECKPOINT, index maintenance functions (brin_summarize_range)
+  // Built-in functions classified by what they do (function_catalog.h), and two-phase commit.
+  kSqlText,      // functions that run SQL text or dump relations by name (query_to_xml, ts_stat)
+  kSequence,     // nextval, setval
+  kLargeObject,  // lo_create, lo_put, lowrite, loread, ...: every large-object function
+  kSignal,       // pg_cancel_backend, pg_terminate_backend, pg_reload_conf, pg_promote, ...
+  kServerFiles,  // pg_read_file, pg_ls_dir, lo_import, lo_export, ...
+  kServerAdmin,  // pg_stat_reset, pg_switch_wal, replication slots and origins, ...
+  kTwoPhase,     // PREPARE TRANSACTION, COMMIT PREPARED, ROLLBACK PREPARED
   kOther,        // anything else the parser accepts (LOAD, ...)
   kUnknown,      // not classified (EXECUTE of a statement the session does not know)
 };
 inline constexpr int kKindCount = static_cast<int>(Kind::kUnknown) + 1;
+static_assert(kKindCount <= 64, "a KindSet is a 64-bit set");
 
 // The policy-file name of a kind: "select", "copy-in", "ddl", ...
 std::string_view kindName(Kind k);
@@ -72,17 +81,19 @@ class KindSet {
   uint64_t bits_ = 0;
 };
 
-// Kinds that change data or schema: insert, update, delete, merge, copy-in, ddl, dcl, truncate.
-inline constexpr KindSet kWriteKinds = KindSet((uint64_t{1} << static_cast<int>(Kind::kInsert)) |
-                                               (uint64_t{1} << static_cast<int>(Kind::kUpdate)) |
-                                               (uint64_t{1} << static_cast<int>(Kind::kDelete)) |
-                                               (uint64_t{1} << static_cast<int>(Kind::kMerge)) |
-                                               (uint64_t{1} << static_cast<int>(Kind::kCopyIn)) |
-                                               (uint64_t{1} << static_cast<int>(Kind::kDdl)) |
-                                               (uint64_t{1} << static_cast<int>(Kind::kDcl)) |
-                                               (uint64_t{1} << static_cast<int>(Kind::kTruncate)));
+// Kinds that change data or schema: insert, update, delete, merge, copy-in, ddl, dcl, truncate,
+// sequence and large-object (nextval changes a sequence even inside a SELECT).
+inline constexpr KindSet kWriteKinds = [] {
+  KindSet s;
+  for (Kind k : {Kind::kInsert, Kind::kUpdate, Kind::kDelete, Kind::kMerge, Kind::kCopyIn,
+                 Kind::kDdl, Kind::kDcl, Kind::kTruncate, Kind::kSequence, Kind::kLargeObject}) {
+    s.add(k);
+  }
+  return s;
+}();
 
-// Names of kind groups accepted in policy files: "read", "write", "session", "all".
+// Names of kind groups accepted in policy files: "read", "write", "session", "all" (every kind
+// but unknown).
 std::optional<KindSet> kindGroupFromName(std::string_view name);
 
 }  // namespace jg::sql

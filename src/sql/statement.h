@@ -26,19 +26,33 @@ struct TableRef {
   bool operator==(const TableRef&) const = default;
 };
 
+// A setting given a value by SET or set_config(). `value` is the constant as PostgreSQL reads it
+// (several SET values joined with ", "), or nullopt when the value is not a constant
+// (set_config(name, <expression>, ...)). RESET, SET ... TO DEFAULT and SET ... FROM CURRENT give
+// no value and are not listed.
+struct SettingValue {
+  std::string name;  // lower case, as PostgreSQL compares setting names
+  std::optional<std::string> value;
+  bool operator==(const SettingValue&) const = default;
+};
+
 struct Statement {
   Kind kind = Kind::kUnknown;       // the top-level statement
   Kind explained = Kind::kUnknown;  // for EXPLAIN / PREPARE / DECLARE: the inner statement's kind
   // Every action the statement performs: the kind itself (except the wrappers EXPLAIN without
   // ANALYZE, PREPARE, EXECUTE, DECLARE, which contribute their inner statement or nothing),
-  // nested data-modifying CTEs, the DDL of SELECT INTO. Policy matches on this set.
+  // nested data-modifying CTEs, the DDL of SELECT INTO, the kinds of the built-in functions it
+  // calls (function_catalog.h), lock for FOR UPDATE/SHARE. Policy matches on this set.
   KindSet kinds;
   std::string tag;               // the parse-tree node name, e.g. "SelectStmt", "AlterSystemStmt"
   std::vector<TableRef> tables;  // relations referenced (CTE names excluded), in order, unique
-  std::vector<std::string> columns;    // column names referenced; "*" for star or whole row
-  std::vector<std::string> functions;  // functions called, as written ("pg_catalog.pg_sleep")
+  std::vector<std::string> columns;  // column names referenced; "*" for star or whole row
+  // Functions called, as written ("pg_catalog.pg_sleep"). A field selection `(x).f` is listed as
+  // a call of f too: PostgreSQL runs f(x) when x has no field f, whatever the type of x.
+  std::vector<std::string> functions;
   // Settings changed by SET / RESET / set_config(); "*" when the name is not a constant.
   std::vector<std::string> settings;
+  std::vector<SettingValue> setting_values;  // the values SET / set_config() give, in order
   // New search_path when this statement sets it: SET/set_config with constant values. A RESET
   // (or SET ... TO DEFAULT, DISCARD ALL, RESET ALL) is signalled by `resets_search_path`.
   std::optional<std::vector<std::string>> search_path;

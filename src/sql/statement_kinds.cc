@@ -66,6 +66,34 @@ void Walker::explain(const json::object& o) {
   }
 }
 
+namespace {
+
+// The value of `SET name = a, b`, as PostgreSQL joins a list ("a, b"); nullopt when an argument
+// is not a constant (SET TIME ZONE INTERVAL '...' HOUR TO MINUTE).
+std::optional<std::string> setValue(const json::object& o) {
+  std::string out;
+  if (const json::array* args = arrOf(o, "args")) {
+    for (size_t i = 0; i < args->size(); ++i) {
+      std::optional<std::string> v = constText((*args)[i]);
+      if (!v) {
+        return std::nullopt;
+      }
+      out += (i ? ", " : "") + *v;
+    }
+  }
+  return out;
+}
+
+// PREPARE TRANSACTION, COMMIT PREPARED and ROLLBACK PREPARED outlive the session: not
+// housekeeping.
+bool twoPhase(const json::object& o) {
+  std::string_view k = strOf(o, "kind");
+  return k == "TRANS_STMT_PREPARE" || k == "TRANS_STMT_COMMIT_PREPARED" ||
+         k == "TRANS_STMT_ROLLBACK_PREPARED";
+}
+
+}  // namespace
+
 void Walker::variableSet(const json::object& o) {
   std::string_view kind = strOf(o, "kind");
   std::string name = lower(strOf(o, "name"));
@@ -77,6 +105,9 @@ void Walker::variableSet(const json::object& o) {
   }
   if (!name.empty()) {
     addUnique(st_.settings, name);
+  }
+  if (kind == "VAR_SET_VALUE") {
+    st_.setting_values.push_back(SettingValue{name, setValue(o)});
   }
   if (name == "search_path") {
     if (kind == "VAR_SET_VALUE") {
@@ -212,7 +243,7 @@ void Walker::top(std::string_view type, const json::object& o) {
     st_.resets_search_path = true;
     st_.settings.push_back("all");
   } else if (type == "TransactionStmt") {
-    simple(Kind::kTransaction, false);
+    simple(twoPhase(o) ? Kind::kTwoPhase : Kind::kTransaction, false);
   } else if (type == "DoStmt") {
     simple(Kind::kDo, false);
   } else if (type == "CallStmt") {

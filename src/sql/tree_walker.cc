@@ -1,5 +1,6 @@
 #include "sql/tree_walker.h"
 
+#include "sql/function_catalog.h"
 #include "sql/walker.h"
 
 namespace jg::sql::detail {
@@ -87,7 +88,11 @@ void Walker::node(std::string_view type, const json::object& o, bool write) {
     fields(o, false, {"rel"});
   } else if (type == "LockingClause") {
     st_.locks = true;
+    addKind(Kind::kLock);  // FOR UPDATE/SHARE locks rows like LOCK TABLE locks tables
     fields(o, false, {});
+  } else if (type == "A_Indirection") {
+    fieldSelections(o);
+    fields(o, write, {});
   } else if (type == "MergeWhenClause") {
     targetNames(o, "targetList");
     fields(o, false, {});
@@ -228,39 +233,69 @@ void Walker::addColumn(std::string_view c) {
 
 void Walker::funcCall(const json::object& o) {
   std::string name;
+  std::string_view schema, base;
   if (const json::array* parts = arrOf(o, "funcname")) {
-    for (const auto& p : *parts) {
-      if (!name.empty()) {
-        name += '.';
+    for (size_t i = 0; i < parts->size(); ++i) {
+      std::string_view part = stringNode((*parts)[i]);
+      name += (i ? "." : "") + std::string(part);
+      if (i + 2 == parts->size()) {
+        schema = part;  // [catalog.]schema.name: the schema is the part before the name
       }
-      name += stringNode(p);
+      base = part;
     }
   }
-  std::string_view base = name;
-  if (auto dot = base.rfind('.'); dot != std::string_view::npos) {
-    base = base.substr(dot + 1);
+  if (lower(base) == "set_config") {  // in any schema: the settings a statement changes matter
+    setConfig(o);
   }
-  if (lower(base) == "set_config") {
-    addKind(Kind::kSet);
-    const json::array* args = arrOf(o, "args");
-    std::optional<std::string_view> setting, val;
-    if (args != nullptr && args->size() >= 2) {
-      setting = stringConst((*args)[0]);
-      val = stringConst((*args)[1]);
-    }
-    std::string s = setting ? lower(*setting) : "*";
-    if (s == "search_path" || s == "*") {
-      if (val && setting) {
-        st_.search_path = splitIdentifierList(*val);
-        st_.search_path_unknown = !st_.search_path.has_value();
-      } else {
-        st_.search_path_unknown = true;
-      }
-    }
-    addUnique(st_.settings, std::move(s));
-  }
+  call(schema, base);
   addUnique(st_.functions, std::move(name));
   fields(o, false, {"funcname"});
+}
+
+void Walker::call(std::string_view schema, std::string_view name) {
+  KindSet kinds = builtinCallKinds(schema, name);
+  if (!kinds.empty() && !plan_only_) {
+    st_.kinds.add(kinds);
+  }
+}
+
+// PostgreSQL reads `(x).f` as the function call f(x) when x has no field f — for any type of x:
+// `SELECT ('s'::regclass).nextval` advances s. The name is reported as a function call.
+void Walker::fieldSelections(const json::object& o) {
+  if (const json::array* ind = arrOf(o, "indirection")) {
+    for (const auto& i : *ind) {
+      if (std::string_view f = stringNode(i); !f.empty()) {
+        call("", f);
+        addUnique(st_.functions, std::string(f));
+      }
+    }
+  }
+}
+
+// set_config(setting, value, is_local): the setting, its value when constant, and the
+// search_path it sets.
+void Walker::setConfig(const json::object& o) {
+  addKind(Kind::kSet);
+  const json::array* args = arrOf(o, "args");
+  std::optional<std::string_view> setting;
+  std::optional<std::string> val;
+  if (args != nullptr && args->size() >= 2) {
+    setting = stringConst((*args)[0]);
+    val = constText((*args)[1]);
+  }
+  std::string s = setting ? lower(*setting) : "*";
+  if (s == "search_path" || s == "*") {
+    if (val && setting) {
+      st_.search_path = splitIdentifierList(*val);
+      st_.search_path_unknown = !st_.search_path.has_value();
+    } else {
+      st_.search_path_unknown = true;
+    }
+  }
+  if (setting) {
+    st_.setting_values.push_back(SettingValue{s, std::move(val)});
+  }
+  addUnique(st_.settings, std::move(s));
 }
 
 void Walker::columnRef(const json::object& o) {

@@ -81,6 +81,32 @@ inline std::optional<std::string_view> stringConst(const json::value& v) {
   return strOf(*s, "sval");
 }
 
+// The text PostgreSQL reads for a constant of a SET value or a function argument: a string, a
+// number (an integer 0 has no `ival` member in the tree) or a boolean; nullopt for anything else.
+inline std::optional<std::string> constText(const json::value& v) {
+  const json::object* c = v.is_object() ? objOf(v.get_object(), "A_Const") : nullptr;
+  if (c == nullptr) {
+    return std::nullopt;
+  }
+  if (const json::object* s = objOf(*c, "sval")) {
+    return std::string(strOf(*s, "sval"));
+  }
+  if (const json::object* i = objOf(*c, "ival")) {
+    const json::value* n = i->if_contains("ival");
+    if (n == nullptr) {
+      return "0";
+    }
+    return n->is_int64() ? std::optional(std::to_string(n->get_int64())) : std::nullopt;
+  }
+  if (const json::object* f = objOf(*c, "fval")) {
+    return std::string(strOf(*f, "fval"));
+  }
+  if (const json::object* b = objOf(*c, "boolval")) {
+    return boolOf(*b, "boolval") ? "true" : "false";
+  }
+  return std::nullopt;
+}
+
 inline bool startsWith(std::string_view s, std::string_view p) {
   return s.substr(0, p.size()) == p;
 }
@@ -117,6 +143,9 @@ class Walker {
   void modify(Kind k, const json::object& o);
   void withScope(const json::object& o, const std::function<void()>& body);
   void funcCall(const json::object& o);
+  void setConfig(const json::object& o);
+  void call(std::string_view schema, std::string_view name);  // kinds of a built-in function
+  void fieldSelections(const json::object& o);                // `(x).f` may call f(x)
   void columnRef(const json::object& o);
   void targetNames(const json::object& o, std::string_view key);
   void copy(const json::object& o);
