@@ -4,6 +4,7 @@
 #include <cctype>
 
 #include "sql/function_catalog.h"
+#include "sql/session_context.h"
 
 namespace jg::policy {
 
@@ -74,18 +75,6 @@ bool functionOfFamily(const Request& req, sql::Kind k, std::string& hit) {
   });
 }
 
-// An encoding name as PostgreSQL compares them (only letters and digits, case-insensitive) is
-// UTF8: "UTF8", "utf-8", "Unicode".
-bool isUtf8(std::string_view name) {
-  std::string clean;
-  for (char c : name) {
-    if (std::isalnum(static_cast<unsigned char>(c))) {
-      clean += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    }
-  }
-  return clean == "utf8" || clean == "unicode";
-}
-
 bool isOn(std::string_view v) {
   std::string l = lower(v);
   return l == "on" || l == "true" || l == "yes" || l == "1";
@@ -98,7 +87,7 @@ std::string parserSettingChange(const sql::Statement& st) {
   }
   for (const auto& v : st.setting_values) {
     std::string shown = v.value ? "'" + *v.value + "'" : "a value that is not a constant";
-    if (v.name == "client_encoding" && !(v.value && isUtf8(*v.value))) {
+    if (v.name == "client_encoding" && !(v.value && sql::isUtf8Encoding(*v.value))) {
       return "client_encoding set to " + shown +
              ": jitgate speaks UTF8 to the server; keep client_encoding UTF8 (convert on the "
              "client)";

@@ -44,17 +44,6 @@ std::string lowerAscii(std::string_view s) {
   return out;
 }
 
-// PostgreSQL compares encoding names ignoring case and punctuation ("UTF-8" = "utf8").
-bool isUtf8Name(std::string_view name) {
-  std::string n;
-  for (char c : name) {
-    if (std::isalnum(static_cast<unsigned char>(c))) {
-      n += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    }
-  }
-  return n == "utf8" || n == "unicode";
-}
-
 // The startup parameters sent upstream. The settings that decide how the server reads the bytes
 // of a statement and resolves its names are pinned, so that the gateway's parser reads every
 // statement exactly as the server does: client_encoding UTF8 (a client that asks for another
@@ -67,7 +56,7 @@ Result<StartupParams> upstreamParams(const pg::StartupMessage& startup, const Re
   std::string search_path = res.upstream.search_path;
   for (const auto& [k, v] : startup.params) {
     std::string key = lowerAscii(k);
-    if (key == "client_encoding" && !isUtf8Name(v)) {
+    if (key == "client_encoding" && !sql::isUtf8Encoding(v)) {
       return fatal("22023", fmt::format("client_encoding \"{}\" is not supported through "
                                         "jitgate: it speaks UTF8 with the server; connect with "
                                         "client_encoding UTF8 (PGCLIENTENCODING=UTF8)",
@@ -135,8 +124,10 @@ Session::Session(Gateway& gateway, tcp::socket socket)
   client_addr_ = client_->peer();
   touch();
   const auto& limits = rt_->config->limits;
-  tracker_ = pg::Tracker(pg::TrackerLimits{.max_statements = limits.max_prepared_statements,
-                                           .max_portals = limits.max_portals});
+  pg::TrackerLimits tracker_limits;
+  tracker_limits.max_statements = limits.max_prepared_statements;
+  tracker_limits.max_portals = limits.max_portals;
+  tracker_ = pg::Tracker(tracker_limits);
 }
 
 Session::~Session() = default;
@@ -659,7 +650,9 @@ bool Session::refuseBind(const pg::Frame& frame, std::string& substitute, std::s
     return false;
   }
   // A Bind of a statement that does not exist: the server rejects it and skips to Sync.
-  pg::encodeBind(substitute, pg::Bind{.statement = "jitgate refused"});
+  pg::Bind refused;
+  refused.statement = "jitgate refused";
+  pg::encodeBind(substitute, refused);
   return true;
 }
 

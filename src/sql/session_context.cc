@@ -1,6 +1,7 @@
 #include "sql/session_context.h"
 
 #include <algorithm>
+#include <cctype>
 
 #include "sql/tree_walker.h"
 
@@ -8,6 +9,16 @@ namespace jg::sql {
 
 std::optional<std::vector<std::string>> parseSearchPath(std::string_view text) {
   return detail::splitIdentifierList(text);
+}
+
+bool isUtf8Encoding(std::string_view name) {
+  std::string clean;
+  for (char c : name) {
+    if (std::isalnum(static_cast<unsigned char>(c))) {
+      clean += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    }
+  }
+  return clean == "utf8" || clean == "unicode";
 }
 
 SessionContext::SessionContext(std::vector<std::string> default_path, std::string user)

@@ -47,6 +47,10 @@ struct Resolved {
 // unquoted ones folded to lower case); nullopt when it is not such a list.
 std::optional<std::vector<std::string>> parseSearchPath(std::string_view text);
 
+// True when `name` names UTF8 as PostgreSQL compares encoding names (letters and digits only,
+// case-insensitive): "UTF8", "utf-8", "Unicode".
+bool isUtf8Encoding(std::string_view name);
+
 class SessionContext {
  public:
   // `default_path` is the server's search_path (PostgreSQL's default is "$user", public).

@@ -309,8 +309,11 @@ std::string parseMsg(std::string_view name, std::string_view sql) {
 }
 
 std::string bindMsg(std::string_view portal, std::string_view statement) {
+  Bind b;
+  b.portal = portal;
+  b.statement = statement;
   std::string out;
-  encodeBind(out, Bind{.portal = portal, .statement = statement});
+  encodeBind(out, b);
   return out;
 }
 
@@ -361,7 +364,7 @@ TEST(Tracker, NewUnnamedStatementReplacesTheOldOne) {
 }
 
 TEST(Tracker, FloodOfOtherNamesNeverForgetsAStatement) {
-  Tracker t(TrackerLimits{.max_statements = 100, .max_portals = 100});
+  Tracker t(TrackerLimits{100, 100, 100000});
   ASSERT_TRUE(feed(t, parseMsg("keep", "select kept"), true));
   ASSERT_TRUE(feed(t, empty(be::kParseComplete), false));
   for (int i = 0; i < 10001; ++i) {
@@ -376,7 +379,7 @@ TEST(Tracker, FloodOfOtherNamesNeverForgetsAStatement) {
 }
 
 TEST(Tracker, LimitsCountPendingAndHeldNames) {
-  Tracker t(TrackerLimits{.max_statements = 2, .max_portals = 1});
+  Tracker t(TrackerLimits{2, 1, 100000});
   ASSERT_TRUE(feed(t, parseMsg("a", "select 1"), true));
   ASSERT_TRUE(feed(t, empty(be::kParseComplete), false));
   ASSERT_TRUE(feed(t, parseMsg("b", "select 2"), true));  // pending
