@@ -1,4 +1,5 @@
 #include "access/api_client.h"
+#include "core/text.h"
 
 #include <boost/json.hpp>
 #include <cstdlib>
@@ -12,18 +13,11 @@
 namespace jg::access {
 namespace {
 
-namespace json = boost::json;
-
-std::string trim(std::string s) {
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) {
-    s.pop_back();
-  }
-  size_t start = 0;
-  while (start < s.size() && std::isspace(static_cast<unsigned char>(s[start]))) {
-    ++start;
-  }
-  return s.substr(start);
+std::string trimmed(std::string_view s) {
+  return std::string(trimSpace(s));
 }
+
+namespace json = boost::json;
 
 std::string normalizeUrl(std::string url) {
   if (!url.starts_with("http://") && !url.starts_with("https://")) {
@@ -100,10 +94,10 @@ Result<std::string> resolveGatewayUrl(const ClientOptions& o) {
 
 Result<std::string> resolveToken(const ClientOptions& o) {
   if (!o.token.empty()) {
-    return trim(o.token);
+    return trimmed(o.token);
   }
   if (const char* env = std::getenv("JITGATE_TOKEN"); env && *env) {
-    return trim(env);
+    return trimmed(env);
   }
   const std::string path = tokenCachePath();
   std::ifstream in(path);

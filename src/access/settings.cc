@@ -7,15 +7,6 @@
 namespace jg::access {
 namespace {
 
-// Secret files are named relative to the configuration file that names them.
-std::string relativeToConfig(const config::Node& at, const std::string& path) {
-  if (path.empty() || std::filesystem::path(path).is_absolute()) {
-    return path;
-  }
-  auto dir = std::filesystem::path(at.file()).parent_path();
-  return (dir / path).lexically_normal().string();
-}
-
 bool knownEvent(std::string_view name) {
   for (int t = 0; t <= static_cast<int>(AccessEvent::Type::kStatementApprovalUsed); ++t) {
     if (eventName(static_cast<AccessEvent::Type>(t)) == name) {
@@ -37,7 +28,7 @@ WebhookSettings parseWebhook(const config::Node& n, config::Errors& errors) {
     errors.add(n["secret"], "inline secrets are not allowed; use secret_file");
   }
   if (n.has("secret_file")) {
-    auto secret = config::readSecretFile(relativeToConfig(n, n["secret_file"].str(errors)));
+    auto secret = config::readSecretFile(n["secret_file"].path(errors));
     if (!secret) {
       errors.add(n["secret_file"], secret.status().message());
     } else if (secret->size() < 16) {

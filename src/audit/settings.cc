@@ -34,7 +34,7 @@ Settings parseSettings(const config::Node& section, config::Errors& errors) {
       errors, {"dir", "instance", "durability", "batch_delay", "checkpoint_every",
                "checkpoint_interval", "segment_max_bytes", "retention", "raw_payloads", "key_file",
                "signing_key_file", "zstd_level", "queue_limit", "auditor_groups"});
-  s.dir = section["dir"].requiredStr(errors);
+  s.dir = section["dir"].requiredPath(errors);
   s.instance = section["instance"].str(errors, defaultInstance());
   if (s.instance.empty() || s.instance.find_first_of("/\\. ") != std::string::npos) {
     errors.add(section["instance"], "must be a non-empty name without '/', '.', or spaces");
@@ -52,8 +52,8 @@ Settings parseSettings(const config::Node& section, config::Errors& errors) {
   s.retention = section["retention"].duration(errors, s.retention);
   s.raw_payloads =
       section["raw_payloads"].oneOf(errors, {"encrypted", "off"}, "encrypted") == "encrypted";
-  s.key_file = section["key_file"].str(errors);
-  s.signing_key_file = section["signing_key_file"].requiredStr(errors);
+  s.key_file = section["key_file"].path(errors);
+  s.signing_key_file = section["signing_key_file"].requiredPath(errors);
   s.zstd_level = static_cast<int>(section["zstd_level"].integer(errors, 1, 1, 19));
   s.queue_limit =
       static_cast<size_t>(section["queue_limit"].integer(errors, 65536, 16, 10'000'000));

@@ -20,6 +20,7 @@
 #include <sstream>
 #include <thread>
 
+#include "access/api_client.h"
 #include "cli/command.h"
 #include "core/clock.h"
 #include "identity/jwt.h"
@@ -44,17 +45,6 @@ struct EnvOptions {
   std::string resource;
   std::string gateway;
 };
-
-std::string cachePath() {
-  if (const char* p = std::getenv("JITGATE_TOKEN_CACHE"); p && *p) {
-    return p;
-  }
-  if (const char* x = std::getenv("XDG_CACHE_HOME"); x && *x) {
-    return std::string(x) + "/jitgate/token.json";
-  }
-  const char* home = std::getenv("HOME");
-  return std::string(home ? home : ".") + "/.cache/jitgate/token.json";
-}
 
 std::string memberString(const json::object& o, std::string_view key) {
   const auto* v = o.if_contains(key);
@@ -104,7 +94,7 @@ Status checkUrl(const std::string& url, const LoginOptions& opts) {
 }
 
 Status saveToken(const LoginOptions& opts, const std::string& token, int64_t expires_at) {
-  const std::string path = cachePath();
+  const std::string path = access::tokenCachePath();
   std::error_code ec;
   std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ec);
   json::object doc{{"issuer", opts.issuer},
@@ -214,7 +204,7 @@ Status login(const LoginOptions& opts) {
   if (Status st = saveToken(opts, access_token, expires_at); !st) {
     return st;
   }
-  std::cerr << "Signed in; token cached in " << cachePath() << " until "
+  std::cerr << "Signed in; token cached in " << access::tokenCachePath() << " until "
             << formatUtc(std::chrono::system_clock::time_point(std::chrono::seconds(expires_at)))
             << "\n";
   return Status::ok();
@@ -229,10 +219,10 @@ std::string shellQuote(const std::string& value) {
 }
 
 Status printEnv(const EnvOptions& opts) {
-  std::ifstream in(cachePath());
+  std::ifstream in(access::tokenCachePath());
   if (!in) {
-    return Status::error(Code::kNotFound,
-                         "no cached token in " + cachePath() + "; run `jitgate login` first");
+    return Status::error(Code::kNotFound, "no cached token in " + access::tokenCachePath() +
+                                              "; run `jitgate login` first");
   }
   std::stringstream text;
   text << in.rdbuf();
@@ -240,7 +230,8 @@ Status printEnv(const EnvOptions& opts) {
   json::value doc = json::parse(text.str(), ec);
   const auto* obj = doc.if_object();
   if (ec || !obj || memberString(*obj, "access_token").empty()) {
-    return invalidArgument(cachePath() + " is not a jitgate token cache; run `jitgate login`");
+    return invalidArgument(access::tokenCachePath() +
+                           " is not a jitgate token cache; run `jitgate login`");
   }
   const std::string token = memberString(*obj, "access_token");
   const int64_t expires_at = memberInt(*obj, "expires_at", 0);

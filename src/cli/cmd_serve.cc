@@ -46,6 +46,30 @@ void addServe(CLI::App& app) {
   cmd->callback([opts] { setExitCode(serve(*opts)); });
 }
 
+// The files the configuration names, as resolved (relative paths are beside the file).
+void printPaths(const server::GatewayConfig& c) {
+  auto line = [](std::string_view key, const std::string& path) {
+    if (!path.empty()) {
+      std::cout << "  " << key << ": " << path << "\n";
+    }
+  };
+  line("tls.cert", c.tls.cert_file);
+  line("tls.key", c.tls.key_file);
+  for (const auto& r : c.resources) {
+    line("resources[" + r.name + "].upstream.sslrootcert", r.upstream.sslrootcert);
+  }
+  if (c.masking) {
+    line("masking.key_file", c.masking->key_file);
+  }
+  if (c.audit) {
+    line("audit.dir", c.audit->dir);
+    line("audit.key_file", c.audit->key_file);
+    line("audit.signing_key_file", c.audit->signing_key_file);
+  }
+  line("store", c.store_url);
+  line("upstream_tokens.key_file", c.upstream_token_key_file);
+}
+
 void addCheckConfig(CLI::App& app) {
   auto file = std::make_shared<std::string>();
   auto* cmd = app.add_subcommand("check-config", "Validate a configuration file and exit");
@@ -60,6 +84,7 @@ void addCheckConfig(CLI::App& app) {
         return;
       }
       std::cout << *file << ": ok (" << (*cfg)->resources.size() << " resources)\n";
+      printPaths(**cfg);
       setExitCode(0);
       return;
     }

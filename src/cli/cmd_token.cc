@@ -10,6 +10,7 @@
 #include "cli/command.h"
 #include "config/node.h"
 #include "core/log.h"
+#include "core/text.h"
 #include "identity/jwt.h"
 #include "identity/verifier.h"
 #include "net/http.h"
@@ -17,22 +18,15 @@
 namespace jg::cli {
 namespace {
 
+std::string trimmed(std::string_view s) {
+  return std::string(trimSpace(s));
+}
+
 struct InspectOptions {
   std::string token;
   std::string config_file;
   bool json = false;
 };
-
-std::string trim(std::string s) {
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) {
-    s.pop_back();
-  }
-  size_t start = 0;
-  while (start < s.size() && std::isspace(static_cast<unsigned char>(s[start]))) {
-    ++start;
-  }
-  return s.substr(start);
-}
 
 std::string joined(const std::vector<std::string>& items) {
   std::string out;
@@ -73,9 +67,9 @@ int inspect(InspectOptions& opts) {
   if (opts.token.empty() || opts.token == "-") {
     opts.token.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
   }
-  opts.token = trim(std::move(opts.token));
+  opts.token = trimmed(std::move(opts.token));
   if (opts.token.starts_with("Bearer ")) {
-    opts.token = trim(opts.token.substr(7));
+    opts.token = trimmed(opts.token.substr(7));
   }
   auto root = config::Node::loadFile(opts.config_file);
   if (!root) {

@@ -3,6 +3,8 @@
 #include <sys/stat.h>
 
 #include <charconv>
+#include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -137,6 +139,14 @@ std::string Node::requiredStr(Errors& errors) const {
   return str(errors);
 }
 
+std::string Node::path(Errors& errors, std::string def) const {
+  return resolvePath(file(), str(errors, std::move(def)));
+}
+
+std::string Node::requiredPath(Errors& errors) const {
+  return resolvePath(file(), requiredStr(errors));
+}
+
 int64_t Node::integer(Errors& errors, int64_t def, int64_t min, int64_t max) const {
   if (!defined()) {
     return def;
@@ -267,6 +277,43 @@ Result<std::string> readSecretFile(const std::string& path, bool strict_mode) {
     return invalidArgument(fmt::format("secret file {} is empty", path));
   }
   return s;
+}
+
+std::string resolvePath(const std::string& config_file, const std::string& path) {
+  if (path.empty() || std::filesystem::path(path).is_absolute()) {
+    return path;
+  }
+  auto dir = std::filesystem::path(config_file).parent_path();
+  return (dir / path).lexically_normal().string();
+}
+
+std::optional<std::string> readPassword(const Node& n, Errors& errors, bool required) {
+  if (n.has("password")) {
+    errors.add(n["password"],
+               "inline passwords are not allowed; use password_file or password_env");
+    return std::nullopt;
+  }
+  if (n.has("password_file")) {
+    auto s = readSecretFile(n["password_file"].path(errors));
+    if (!s) {
+      errors.add(n["password_file"], s.status().message());
+      return std::nullopt;
+    }
+    return std::move(*s);
+  }
+  if (n.has("password_env")) {
+    std::string var = n["password_env"].str(errors);
+    const char* v = std::getenv(var.c_str());
+    if (v == nullptr || *v == '\0') {
+      errors.add(n["password_env"], fmt::format("environment variable {} is not set", var));
+      return std::nullopt;
+    }
+    return std::string(v);
+  }
+  if (required) {
+    errors.add(n, "password_file or password_env is required");
+  }
+  return std::nullopt;
 }
 
 }  // namespace jg::config

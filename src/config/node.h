@@ -69,6 +69,10 @@ class Node {
   // `required` variants are used.
   std::string str(Errors& errors, std::string def = {}) const;
   std::string requiredStr(Errors& errors) const;
+  // A file or directory name: a relative one is resolved against the directory of the
+  // configuration file that names it (resolvePath), never against the working directory.
+  std::string path(Errors& errors, std::string def = {}) const;
+  std::string requiredPath(Errors& errors) const;
   int64_t integer(Errors& errors, int64_t def, int64_t min, int64_t max) const;
   bool boolean(Errors& errors, bool def) const;
   // Durations like "250ms", "30s", "5m", "1h", "2d", or a bare number of seconds.
@@ -94,5 +98,13 @@ std::optional<std::chrono::milliseconds> parseDuration(std::string_view text);
 // Reads a secret from a file (trailing newline stripped). The error names the file, never
 // the content. Files readable by group or others are refused when `strict_mode` is set.
 Result<std::string> readSecretFile(const std::string& path, bool strict_mode = false);
+
+// `path` as named in `config_file`: absolute as is, relative to the file's directory otherwise.
+std::string resolvePath(const std::string& config_file, const std::string& path);
+
+// A password under `n`: `password_file` (resolved like every path) or `password_env` (the name
+// of an environment variable); an inline `password` is an error, never accepted. nullopt when
+// none is given (an error too when `required`) or when it cannot be read.
+std::optional<std::string> readPassword(const Node& n, Errors& errors, bool required);
 
 }  // namespace jg::config

@@ -11,42 +11,10 @@ namespace {
 using config::Errors;
 using config::Node;
 
-std::string relativeTo(const std::string& config_file, const std::string& path) {
-  if (path.empty() || path[0] == '/') {
-    return path;
-  }
-  auto dir = std::filesystem::path(config_file).parent_path();
-  return (dir / path).lexically_normal().string();
-}
-
 // password_file or password_env; inline passwords are refused.
 Secret parsePassword(const Node& n, Errors& errors, bool required) {
-  if (n.has("password")) {
-    errors.add(n["password"],
-               "inline passwords are not allowed; use password_file or password_env");
-    return {};
-  }
-  if (n.has("password_file")) {
-    auto s = config::readSecretFile(relativeTo(n.file(), n["password_file"].str(errors)));
-    if (!s) {
-      errors.add(n["password_file"], s.status().message());
-      return {};
-    }
-    return Secret(std::move(*s));
-  }
-  if (n.has("password_env")) {
-    std::string var = n["password_env"].str(errors);
-    const char* v = std::getenv(var.c_str());
-    if (v == nullptr || *v == '\0') {
-      errors.add(n["password_env"], fmt::format("environment variable {} is not set", var));
-      return {};
-    }
-    return Secret(v);
-  }
-  if (required) {
-    errors.add(n, "password_file or password_env is required");
-  }
-  return {};
+  auto secret = config::readPassword(n, errors, required);
+  return secret ? Secret(std::move(*secret)) : Secret();
 }
 
 std::string parseSslMode(const Node& n, Errors& errors, std::string def) {
@@ -60,7 +28,7 @@ void parseEndpoint(const Node& n, Errors& errors, ConnTarget& t) {
   t.database = n["database"].str(errors, t.database);
   t.sslmode = parseSslMode(n["sslmode"], errors, t.sslmode);
   if (n.has("sslrootcert")) {
-    t.sslrootcert = relativeTo(n.file(), n["sslrootcert"].str(errors));
+    t.sslrootcert = n["sslrootcert"].path(errors);
   }
 }
 

@@ -64,7 +64,7 @@ IssuerSettings parseIssuer(const config::Node& n, config::Errors& errors) {
     errors.add(n["audiences"], "at least one audience is required");
   }
   is.jwks_uri = n["jwks_uri"].str(errors);
-  is.jwks_file = n["jwks_file"].str(errors);
+  is.jwks_file = n["jwks_file"].path(errors);
   is.groups_claim = n["groups_claim"].str(errors, is.groups_claim);
   is.email_claim = n["email_claim"].str(errors, is.email_claim);
   is.name_claim = n["name_claim"].str(errors, is.name_claim);
@@ -124,7 +124,7 @@ Settings parseSettings(const config::Node& section, config::Errors& errors) {
       errors, static_cast<int64_t>(s.token_cache_size), 0, 10'000'000));
   s.max_token_bytes = static_cast<size_t>(section["max_token_bytes"].integer(
       errors, static_cast<int64_t>(s.max_token_bytes), 1024, 1024 * 1024));
-  s.jwks_cache_dir = section["jwks_cache_dir"].str(errors);
+  s.jwks_cache_dir = section["jwks_cache_dir"].path(errors);
   if (s.jwks_refresh.count() <= 0) {
     errors.add(section["jwks_refresh"], "must be positive");
   }

@@ -172,7 +172,7 @@ Settings parseSettings(const config::Node& section, config::Errors& errors) {
   section.checkKeys(errors, {"key_file", "on_error", "detectors", "strategy", "keep_last", "custom",
                              "columns", "profiles"});
   section["on_error"].oneOf(errors, {"fail_closed"}, "fail_closed");
-  s.key_file = section["key_file"].str(errors);
+  s.key_file = section["key_file"].path(errors);
   config::Node custom = section["custom"];
   for (size_t i = 0, n = items(custom, errors); i < n; ++i) {
     s.custom.push_back(parseCustom(custom.at(i), errors));

@@ -56,43 +56,11 @@ std::string hostName() {
   return buf;
 }
 
-std::string relativeTo(const std::string& config_file, const std::string& path) {
-  if (path.empty() || path[0] == '/') {
-    return path;
-  }
-  auto dir = std::filesystem::path(config_file).parent_path();
-  return (dir / path).lexically_normal().string();
-}
-
 // password_file or password_env; never inline.
-std::string parseSecret(const Node& n, Errors& errors, const std::string& file, bool& has) {
-  has = false;
-  if (n.has("password")) {
-    errors.add(n["password"],
-               "inline passwords are not allowed; use password_file or password_env");
-    return {};
-  }
-  if (n.has("password_file")) {
-    std::string path = relativeTo(file, n["password_file"].str(errors));
-    auto s = config::readSecretFile(path);
-    if (!s) {
-      errors.add(n["password_file"], s.status().message());
-      return {};
-    }
-    has = true;
-    return *s;
-  }
-  if (n.has("password_env")) {
-    std::string var = n["password_env"].str(errors);
-    const char* v = std::getenv(var.c_str());
-    if (v == nullptr || *v == '\0') {
-      errors.add(n["password_env"], fmt::format("environment variable {} is not set", var));
-      return {};
-    }
-    has = true;
-    return v;
-  }
-  return {};
+std::string parseSecret(const Node& n, Errors& errors, bool& has) {
+  auto secret = config::readPassword(n, errors, /*required=*/false);
+  has = secret.has_value();
+  return secret.value_or(std::string());
 }
 
 SslMode parseSslMode(const Node& n, Errors& errors) {
@@ -143,7 +111,7 @@ void parseResources(const Node& list, Errors& errors, GatewayConfig& cfg) {
     if (!sql::parseSearchPath(res.upstream.search_path)) {
       errors.add(u["search_path"], "expected a comma-separated list of schema names");
     }
-    res.upstream.sslrootcert = relativeTo(cfg.file, u["sslrootcert"].str(errors));
+    res.upstream.sslrootcert = u["sslrootcert"].path(errors);
     if ((res.upstream.sslmode == SslMode::kVerifyCa ||
          res.upstream.sslmode == SslMode::kVerifyFull) &&
         res.upstream.sslrootcert.empty()) {
@@ -151,7 +119,7 @@ void parseResources(const Node& list, Errors& errors, GatewayConfig& cfg) {
     }
     // With an admin connection, sessions log in with roles minted for them (creds).
     res.upstream.user = r.has("admin") ? u["user"].str(errors) : u["user"].requiredStr(errors);
-    res.upstream.password = parseSecret(u, errors, cfg.file, res.upstream.has_password);
+    res.upstream.password = parseSecret(u, errors, res.upstream.has_password);
     if (Node docs = r["documents"]; docs.defined()) {
       docs.checkKeys(errors, {"table", "id_column"});
       std::string table = docs["table"].requiredStr(errors);
@@ -170,8 +138,8 @@ void parseResources(const Node& list, Errors& errors, GatewayConfig& cfg) {
 
 void parseTls(const Node& t, Errors& errors, GatewayConfig& cfg) {
   t.checkKeys(errors, {"cert", "key", "require_client_tls", "allow_plaintext_loopback"});
-  cfg.tls.cert_file = relativeTo(cfg.file, t["cert"].str(errors));
-  cfg.tls.key_file = relativeTo(cfg.file, t["key"].str(errors));
+  cfg.tls.cert_file = t["cert"].path(errors);
+  cfg.tls.key_file = t["key"].path(errors);
   cfg.tls.require_client_tls = t["require_client_tls"].boolean(errors, true);
   cfg.tls.allow_plaintext_loopback = t["allow_plaintext_loopback"].boolean(errors, false);
   if (cfg.tls.cert_file.empty() != cfg.tls.key_file.empty()) {
@@ -200,7 +168,7 @@ void parseAuth(const Node& a, Errors& errors, GatewayConfig& cfg) {
     cfg.static_auth.groups = s["groups"].strings(errors);
     cfg.static_auth.enabled = s["enable_insecure_static"].boolean(errors, false);
     bool has = false;
-    cfg.static_auth.password = parseSecret(s, errors, cfg.file, has);
+    cfg.static_auth.password = parseSecret(s, errors, has);
     if (!cfg.static_auth.enabled) {
       errors.add(s,
                  "the static authenticator is for local development only; set "
@@ -273,7 +241,7 @@ Result<ConfigPtr> build(const Node& root, const std::string& file) {
   }
   if (Node t = root["upstream_tokens"]; t.defined()) {
     t.checkKeys(errors, {"key_file", "issuer"});
-    cfg->upstream_token_key_file = relativeTo(file, t["key_file"].requiredStr(errors));
+    cfg->upstream_token_key_file = t["key_file"].requiredPath(errors);
     cfg->upstream_token_issuer = t["issuer"].str(errors, cfg->upstream_token_issuer);
   }
   cfg->instance =

@@ -60,6 +60,11 @@ std::string parseSettings(const config::Node& node, config::Errors& errors) {
       url.rfind("postgresql://", 0) != 0 && url.rfind("postgres://", 0) != 0) {
     errors.add(node, "must be a sqlite:///path or postgresql:// URL");
   }
+  constexpr std::string_view kSqlite = "sqlite://";
+  if (url.starts_with(kSqlite) && node.defined()) {
+    // sqlite://state.db names a file beside the configuration file, like every relative path.
+    url = std::string(kSqlite) + config::resolvePath(node.file(), url.substr(kSqlite.size()));
+  }
   return url;
 }
 

@@ -216,3 +216,43 @@ def test_announced_message_lengths_do_not_pin_memory(plain_gw):
         for s in socks:
             s.close()
     still_serving(plain_gw)
+
+
+def test_relative_paths_resolve_beside_the_configuration_file(tmp_path):
+    """Every relative path resolves against the configuration file's directory, whatever the
+    working directory; check-config prints them resolved."""
+    import os
+    from harness import JITGATE
+    conf = tmp_path / "conf"
+    (conf / "secrets").mkdir(parents=True)
+    (conf / "secrets" / "mask.key").write_bytes(os.urandom(32))
+    (conf / "secrets" / "upstream").write_text("pw\n")
+    os.chmod(conf / "secrets" / "mask.key", 0o600)
+    os.chmod(conf / "secrets" / "upstream", 0o600)
+    cfg = conf / "gateway.yaml"
+    (conf / "secrets" / "client").write_text("dev-password\n")
+    os.chmod(conf / "secrets" / "client", 0o600)
+    cfg.write_text("tls: { require_client_tls: false, allow_plaintext_loopback: true }\n"
+                   "auth: { static: { enable_insecure_static: true, "
+                   "password_file: secrets/client } }\n"
+                   "store: sqlite://state/state.db\n"
+                   "masking: { key_file: secrets/mask.key, columns: "
+                   "[{ table: public.t, column: c, strategy: tokenize }] }\n"
+                   "resources:\n  - name: kb\n    upstream: { user: app, "
+                   "password_file: secrets/upstream }\n"
+                   "policies:\n  - { id: all, match: {}, allow: [all] }\n")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    r = subprocess.run([str(JITGATE), "check-config", str(cfg)], capture_output=True, text=True,
+                       cwd=elsewhere)
+    assert r.returncode == 0, r.stderr
+    assert f"masking.key_file: {conf}/secrets/mask.key" in r.stdout, r.stdout
+    assert f"store: sqlite://{conf}/state/state.db" in r.stdout, r.stdout
+
+
+def test_example_configuration_checks_from_any_directory(tmp_path):
+    from harness import JITGATE, ROOT
+    r = subprocess.run([str(JITGATE), "check-config", str(ROOT / "examples" / "gateway.yaml")],
+                       capture_output=True, text=True, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert f"audit.signing_key_file: {ROOT}/examples/secrets/audit-signing.pem" in r.stdout
