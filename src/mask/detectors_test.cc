@@ -158,6 +158,93 @@ TEST_F(DetectorTest, SecretAssignments) {
   EXPECT_EQ(labels("the password is long; a secret meeting; password=*****"), "");
 }
 
+TEST_F(DetectorTest, CompoundSecretKeysInPlainTextKeepTheKeyAndMaskTheValue) {
+  EXPECT_EQ(masked("db_password: hunter2xyz"), "db_password: [SECRET]");
+  EXPECT_EQ(masked("DB_PASSWORD=hunter2xyz"), "DB_PASSWORD=[SECRET]");
+  EXPECT_EQ(masked("mysql_pwd=s3cretvalue"), "mysql_pwd=[SECRET]");
+  EXPECT_EQ(masked("PGPASSWORD=s3cretvalue"), "PGPASSWORD=[SECRET]");
+  EXPECT_EQ(masked("set db-password = s3cretvalue;"), "set db-password = [SECRET];");
+  EXPECT_EQ(masked("conn host=db user=app password=s3cret sslmode=require"),
+            "conn host=db user=app password=[SECRET] sslmode=require");
+  EXPECT_EQ(masked("Server=db;User Id=app;Password=s3cret;"),
+            "Server=db;User Id=app;Password=[SECRET];");
+  EXPECT_EQ(masked("GET /cb?state=x&access_token=abc123&n=1"),
+            "GET /cb?state=x&access_token=[SECRET]&n=1");
+  EXPECT_EQ(masked("log: client_secret=abc stripe.apiKey=def x-api-key: ghi"),
+            "log: client_secret=[SECRET] stripe.apiKey=[SECRET] x-api-key: [SECRET]");
+}
+
+TEST_F(DetectorTest, CamelCaseSecretKeysAreMasked) {
+  EXPECT_EQ(masked("cfg dbPassword=s3cret clientSecret: abc"),
+            "cfg dbPassword=[SECRET] clientSecret: [SECRET]");
+  EXPECT_EQ(masked("x basicAuth=u:p privateKey=k1 dbPass=k2"),
+            "x basicAuth=[SECRET] privateKey=[SECRET] dbPass=[SECRET]");
+}
+
+TEST_F(DetectorTest, KeysThatOnlyContainAKeywordAreNotSecrets) {
+  EXPECT_EQ(labels("password_hint=dog passwordPolicy=strict passwords=3 tokens=512"), "");
+  EXPECT_EQ(labels("token_count=5 tokenizer=bpe secretary=Ann primary_key=id"), "");
+  EXPECT_EQ(labels("bypass=true compass: north oauth=enabled OAuth: on OLDPWD=x author: Ann"), "");
+}
+
+TEST_F(DetectorTest, JsonTextValuesUnderSecretKeysAreMasked) {
+  EXPECT_EQ(masked(R"({"db_password": "value", "user": "app"})"),
+            R"({"db_password": "[SECRET]", "user": "app"})");
+  EXPECT_EQ(masked(R"({"apiKey":"a b c","n":1})"), R"({"apiKey":"[SECRET]","n":1})");
+  EXPECT_EQ(masked(R"({"token": "a\"b"})"), R"({"token": "[SECRET]"})");
+  EXPECT_EQ(labels(R"({"password": "", "secret": null, "token": "*****"})"), "");
+}
+
+TEST_F(DetectorTest, YamlValuesUnderSecretKeysAreMaskedQuotedOrNot) {
+  EXPECT_EQ(masked("db:\n  db_password: hunter2xyz\n  user: app\n"),
+            "db:\n  db_password: [SECRET]\n  user: app\n");
+  EXPECT_EQ(masked("db:\n  password: 'it is long'  # rotated\n"),
+            "db:\n  password: '[SECRET]'  # rotated\n");
+  EXPECT_EQ(masked("db:\n  password: correct horse battery staple # old\n"),
+            "db:\n  password: [SECRET] # old\n");
+  EXPECT_EQ(masked("credentials:\n  user: app\n  password: \"x y\"\n"),
+            "credentials:\n  user: app\n  password: \"[SECRET]\"\n");
+  EXPECT_EQ(labels("auth:\n  enabled: true\n  password: ${DB_PASSWORD}\n"), "");
+}
+
+TEST_F(DetectorTest, DotenvAssignmentsAreMasked) {
+  EXPECT_EQ(masked("export DB_PASSWORD=\"value\"\nexport DB_USER=app\n"),
+            "export DB_PASSWORD=\"[SECRET]\"\nexport DB_USER=app\n");
+  EXPECT_EQ(masked("STRIPE_SECRET=abc def\nDEBUG=1"), "STRIPE_SECRET=[SECRET]\nDEBUG=1");
+  EXPECT_EQ(masked("  - REDIS_PASS=p4ss\n"), "  - REDIS_PASS=[SECRET]\n");
+}
+
+TEST_F(DetectorTest, JavaPropertiesAreMasked) {
+  EXPECT_EQ(masked("spring.datasource.password=s3cretvalue"),
+            "spring.datasource.password=[SECRET]");
+  EXPECT_EQ(masked("spring.datasource.url=jdbc:h2:mem\nmail.smtp.auth.password = a b\n"),
+            "spring.datasource.url=jdbc:h2:mem\nmail.smtp.auth.password = [SECRET]\n");
+}
+
+TEST_F(DetectorTest, CommandLineSecretOptionsAreMasked) {
+  EXPECT_EQ(masked("pg_dump --db-password s3cret -h db"), "pg_dump --db-password [SECRET] -h db");
+  EXPECT_EQ(masked("run --password=s3cret --user app"), "run --password=[SECRET] --user app");
+  EXPECT_EQ(masked("cli --api-key 'k e y' --verbose"), "cli --api-key '[SECRET]' --verbose");
+  EXPECT_EQ(labels("psql --no-password -h db; tool --password-file /run/pw --token-ttl 5"), "");
+}
+
+TEST_F(DetectorTest, AuthorizationHeadersKeepTheScheme) {
+  EXPECT_EQ(masked("Authorization: Basic dXNlcjpwYXNz\nHost: x"),
+            "Authorization: Basic [SECRET]\nHost: x");
+  EXPECT_EQ(masked("req authorization: Token abc123 ok"), "req authorization: Token [SECRET] ok");
+  EXPECT_EQ(labels("pending authorization: approved by the manager"), "");
+}
+
+TEST_F(DetectorTest, ProseMentioningSecretsIsNotMasked) {
+  EXPECT_EQ(labels("Reset your password at the portal."), "");
+  EXPECT_EQ(labels("The token: a metaphor for trust."), "");
+  EXPECT_EQ(labels("Your password: see the guide. Forgot your password? Click here."), "");
+  EXPECT_EQ(labels("Password: required. Secret: none. token = null."), "");
+  EXPECT_EQ(labels("a password-based login, a passwordless one, a secret meeting"), "");
+  EXPECT_EQ(labels("meet at 10:30, ratio 3:1, see http://example.com:8080/"), "");
+  EXPECT_EQ(labels("if password == expected: return; withCredentials: true"), "");
+}
+
 // Digit-run values are found at word boundaries (the `\b` of their expressions, which the
 // native prefilter relies on): any non-word byte or the edge of the value on each side.
 TEST_F(DetectorTest, DigitValuesAfterPunctuationAreMasked) {

@@ -342,28 +342,6 @@ bool validateAwsSecret(std::string_view text, size_t& from, size_t& to) {
   return upper && lower && digit;
 }
 
-bool validateAssignment(std::string_view text, size_t& from, size_t& to) {
-  // The match is `keyword["']? [:=] ["']?value`; keep the keyword and mask the value.
-  size_t i = from;
-  while (i < to && text[i] != ':' && text[i] != '=') {
-    ++i;
-  }
-  ++i;
-  while (i < to && (text[i] == ' ' || text[i] == '\t' || text[i] == '"' || text[i] == '\'')) {
-    ++i;
-  }
-  if (i >= to) {
-    return false;
-  }
-  std::string_view value = text.substr(i, to - i);
-  // Already masked or a placeholder: nothing to hide.
-  if (allSame(value) && (value[0] == '*' || value[0] == 'x' || value[0] == 'X')) {
-    return false;
-  }
-  from = i;
-  return true;
-}
-
 bool validateUrlPassword(std::string_view text, size_t& from, size_t& to) {
   // The match is `scheme://user:password@`; mask the password only.
   size_t scheme_end = text.find("://", from);
