@@ -59,10 +59,12 @@ std::vector<DetectorSpec> makeBuiltins() {
                "STRIPE_KEY",
                {{R"(\b(sk|rk|pk)_(live|test)_[A-Za-z0-9]{10,}\b)",
                  R"([spr]k_(live|test)_[A-Za-z0-9]{10})", 0, nullptr}}});
+  // The user may be empty (`redis://:pw@host`); the password may hold `@` (the longest match,
+  // to the last `@` before the path, wins); JSON-escaped slashes count too.
   d.push_back({"url_password",
                "PASSWORD",
-               {{R"(\b[a-zA-Z][a-zA-Z0-9+.\-]{1,20}://[^\s:/@]+:[^\s@/]+@)",
-                 R"(://[^\s:/@]+:[^\s@/]+@)", 0, validateUrlPassword}}});
+               {{R"((://|:\\/\\/)[^\s:/?#"'<>]*:[^\s/?#"'<>]+@)",
+                 R"((://|:\\/\\/)[^\s/]*:[^\s/]*@)", 0, validateUrlPassword}}});
   // The keyword may end a compound key (`db_password`, `PGPASSWORD`, `dbPassword`): no `\b`
   // before it; validateAssignment checks the key and finds the value's extent. The exact
   // expressions stop one byte into the value so each candidate is reported once.

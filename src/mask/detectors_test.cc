@@ -245,6 +245,38 @@ TEST_F(DetectorTest, ProseMentioningSecretsIsNotMasked) {
   EXPECT_EQ(labels("if password == expected: return; withCredentials: true"), "");
 }
 
+TEST_F(DetectorTest, UriPasswordsAreMaskedForAnyScheme) {
+  EXPECT_EQ(masked("postgresql://user:secret@host/db"), "postgresql://user:[PASSWORD]@host/db");
+  EXPECT_EQ(masked("mysql://user:secret@host/db"), "mysql://user:[PASSWORD]@host/db");
+  EXPECT_EQ(masked("mongodb+srv://user:secret@cluster0.example.net/db"),
+            "mongodb+srv://user:[PASSWORD]@cluster0.example.net/db");
+  EXPECT_EQ(masked("redis://user:secret@host:6379/0"), "redis://user:[PASSWORD]@host:6379/0");
+  EXPECT_EQ(masked("amqp://user:secret@host/vhost"), "amqp://user:[PASSWORD]@host/vhost");
+  EXPECT_EQ(masked("https://user:pass@host"), "https://user:[PASSWORD]@host");
+  EXPECT_EQ(masked("jdbc:postgresql://u:p@h:5432/db"), "jdbc:postgresql://u:[PASSWORD]@h:5432/db");
+  EXPECT_EQ(masked("x_svc://u:p@h"), "x_svc://u:[PASSWORD]@h");
+}
+
+TEST_F(DetectorTest, UriPasswordWithAnEmptyUserOrAnAtIsMaskedWhole) {
+  EXPECT_EQ(masked("redis://:s3cret@cache:6379"), "redis://:[PASSWORD]@cache:6379");
+  EXPECT_EQ(masked("postgres://app:p@ss@db/x"), "postgres://app:[PASSWORD]@db/x");
+  EXPECT_EQ(masked("postgres://u:p!ss@db.example.com/x"),
+            "postgres://u:[PASSWORD]@db.example.com/x");
+}
+
+TEST_F(DetectorTest, JsonEscapedUriPasswordIsMasked) {
+  EXPECT_EQ(masked(R"({"url":"postgresql:\/\/user:secret@host\/db"})"),
+            R"({"url":"postgresql:\/\/user:[PASSWORD]@host\/db"})");
+}
+
+TEST_F(DetectorTest, UrisWithoutAPasswordAreLeftAlone) {
+  EXPECT_EQ(labels("scheme://host and postgres://db.internal:5432/app"), "");
+  EXPECT_EQ(labels("http://example.com:8080/ and https://example.com:443/@alice"), "");
+  EXPECT_EQ(labels("ssh://user@host/x and user@host and http://[::1]:8080/x"), "");
+  EXPECT_EQ(labels("https://example.com/path?x=a:b@c"), "");
+  EXPECT_EQ(labels("postgres://u:****@h/db"), "");
+}
+
 // Digit-run values are found at word boundaries (the `\b` of their expressions, which the
 // native prefilter relies on): any non-word byte or the edge of the value on each side.
 TEST_F(DetectorTest, DigitValuesAfterPunctuationAreMasked) {

@@ -431,4 +431,17 @@ bool validateFlagAssignment(std::string_view text, size_t& from, size_t& to) {
   return true;
 }
 
+bool validateUrlPassword(std::string_view text, size_t& from, size_t& to) {
+  // The match is `://user:password@` or `:\/\/user:password@`; mask the password only. The
+  // longest match the pattern reports ends at the last `@` of the authority.
+  size_t authority = from + (text.substr(from, 3) == "://" ? 3 : 5);
+  size_t colon = text.find(':', authority);
+  if (colon == kNone || colon + 1 >= to || text[to - 1] != '@') {
+    return false;
+  }
+  from = colon + 1;
+  to = to - 1;
+  return from < to && !isSecretPlaceholder(text.substr(from, to - from));
+}
+
 }  // namespace jg::mask

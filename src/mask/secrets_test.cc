@@ -152,5 +152,18 @@ TEST(SecretFlag, SwitchesAndGluedDashesAreNotOptions) {
   EXPECT_EQ(kept(validateFlagAssignment, "--bypass yes", 0), "<rejected>");
 }
 
+TEST(UrlPassword, PasswordRunsToTheLastAtOfTheAuthority) {
+  std::string_view uri = "postgresql://user:secret@host/db";
+  EXPECT_EQ(kept(validateUrlPassword, uri.substr(0, 25), 10), "secret");
+  std::string_view at = "postgres://app:p@ss@db/x";
+  EXPECT_EQ(kept(validateUrlPassword, at.substr(0, 20), 8), "p@ss");
+  std::string_view empty_user = "redis://:pw@host";
+  EXPECT_EQ(kept(validateUrlPassword, empty_user.substr(0, 12), 5), "pw");
+  std::string_view escaped = R"(redis:\/\/u:pw@host)";
+  EXPECT_EQ(kept(validateUrlPassword, escaped.substr(0, 15), 5), "pw");
+  std::string_view stand_in = "postgres://u:****@h";
+  EXPECT_EQ(kept(validateUrlPassword, stand_in.substr(0, 18), 8), "<rejected>");
+}
+
 }  // namespace
 }  // namespace jg::mask
