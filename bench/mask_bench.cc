@@ -10,6 +10,9 @@
 //   BM_Base64_2K   2 KB base64 blobs (random bytes, no line breaks)
 //   BM_NumericCsv2K  2 KB of comma-separated numbers: ids, prices, epoch milliseconds,
 //                  coordinates, counts
+//   BM_KeyValueLog1K  1 KB of key=value log lines with times, paths and URLs without
+//                  credentials, no PII (dense in the `=`, `:` and `://` the secret and URI
+//                  prefilters anchor on)
 //   BM_StdRegex*   a reference loop over the same exact patterns with std::regex
 // MB/s are computed from CPU time (Google Benchmark's default), so they hold on a busy machine.
 // Run: build/bench/mask_bench --benchmark_min_time=1 --benchmark_repetitions=3
@@ -222,6 +225,28 @@ std::vector<std::string> numericCsvCells(size_t n, size_t bytes) {
   return out;
 }
 
+std::vector<std::string> keyValueLogCells(size_t n, size_t bytes) {
+  std::mt19937 rng(17);
+  std::uniform_int_distribution<int> id(1, 999999), sec(0, 59), ms(1, 900), pick(0, 3);
+  const char* svcs[] = {"orders", "search", "billing", "auth-gateway"};
+  const char* paths[] = {"/v1/orders/", "/v1/items?page=", "/healthz?probe=", "/v2/token/refresh/"};
+  std::vector<std::string> out;
+  for (size_t i = 0; i < n; ++i) {
+    std::string s;
+    while (s.size() < bytes) {
+      int p = pick(rng);
+      s += "2024-03-05T10:" + std::to_string(10 + sec(rng) % 50) + ":" +
+           std::to_string(10 + sec(rng) % 50) + "Z level=info svc=" + svcs[p] +
+           " method=GET path=" + paths[p] + std::to_string(id(rng)) +
+           " status=200 latency_ms=" + std::to_string(ms(rng)) + " upstream=http://" + svcs[p] +
+           ".internal:8080/v1 user_id=" + std::to_string(id(rng)) + " retry=false\n";
+    }
+    s.resize(bytes);
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
 std::shared_ptr<const Engine> engine() {
   static std::shared_ptr<const Engine> e = [] {
     Settings s;
@@ -283,6 +308,10 @@ void BM_NumericCsv2K(benchmark::State& state) {
   static auto data = numericCsvCells(1000, 2048);
   runScanner(state, data, oid::kText);
 }
+void BM_KeyValueLog1K(benchmark::State& state) {
+  static auto data = keyValueLogCells(1000, 1024);
+  runScanner(state, data, oid::kText);
+}
 
 // The reference: every exact pattern compiled with std::regex, applied to each cell in turn.
 void runStdRegex(benchmark::State& state, const std::vector<std::string>& data) {
@@ -325,6 +354,7 @@ BENCHMARK(BM_HexEmail1Pct2K);
 BENCHMARK(BM_Uuid2K);
 BENCHMARK(BM_Base64_2K);
 BENCHMARK(BM_NumericCsv2K);
+BENCHMARK(BM_KeyValueLog1K);
 BENCHMARK(BM_StdRegexClean1K);
 BENCHMARK(BM_StdRegexJson4K);
 

@@ -6,6 +6,7 @@
 #include "mask/json_text.h"
 #include "mask/pg_array.h"
 #include "mask/scanner.h"
+#include "mask/secrets.h"
 
 namespace jg::mask {
 
@@ -131,10 +132,15 @@ Result<CellResult> Scanner::maskJson(const ColumnPlan& plan, std::string_view in
       return CellResult::kUnchanged;
     }
   }
-  auto fn = [&](JsonToken kind, std::string_view decoded, std::string& rep) -> Result<CellResult> {
+  auto fn = [&](JsonToken kind, std::string_view decoded, std::string_view key,
+                std::string& rep) -> Result<CellResult> {
     if (rule != nullptr) {
       return kind == JsonToken::kKey ? Result<CellResult>(CellResult::kUnchanged)
                                      : ruleText(*rule, decoded, rep);
+    }
+    Result<CellResult> secret = maskSecretMember(*plan.profile, key, decoded, rep);
+    if (!secret || *secret != CellResult::kUnchanged) {
+      return secret;
     }
     return detectText(*plan.profile, decoded, rep, kind != JsonToken::kKey);
   };
@@ -148,6 +154,26 @@ Result<CellResult> Scanner::maskJson(const ColumnPlan& plan, std::string_view in
     out.push_back('\x01');
   }
   out.append(body);
+  return CellResult::kRewritten;
+}
+
+Result<CellResult> Scanner::maskSecretMember(const Profile& profile, std::string_view key,
+                                             std::string_view value, std::string& out) {
+  if (profile.secret_keys_ < 0 || key.empty() || !isSecretKey(key) || isSecretPlaceholder(value)) {
+    return CellResult::kUnchanged;
+  }
+  const std::string& label = profile.label(static_cast<uint32_t>(profile.secret_keys_));
+  tally_.push_back(&label);
+  ++tally_values_;
+  if (profile.detectorStrategy() == Strategy::kNull) {
+    return CellResult::kNull;
+  }
+  out.clear();
+  if (Status s = applyStrategy(profile.detectorStrategy(), value, label, profile.keepLast(),
+                               engine_->keyer(), out);
+      !s) {
+    return s;
+  }
   return CellResult::kRewritten;
 }
 

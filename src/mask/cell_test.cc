@@ -194,6 +194,44 @@ TEST_F(CellTest, JsonNumbersAndKeysAreMaskedToo) {
   expectValidJson(out);
 }
 
+// In a json or jsonb column the key and its value are separate tokens, so the assignment
+// expression never sees them together: the member's name decides.
+TEST_F(CellTest, JsonMembersUnderASecretKeyAreMaskedAndTheKeyStays) {
+  std::string doc =
+      R"({"db": {"user": "app", "db_password": "hunter2xyz"}, "apiKey": 12345, "n": 1})";
+  std::string want =
+      R"({"db": {"user": "app", "db_password": "[SECRET]"}, "apiKey": "[SECRET]", "n": 1})";
+  EXPECT_EQ(mask(oid::kJsonb, 0, doc), want);
+  EXPECT_EQ(mask(oid::kJson, 0, doc), want);
+  EXPECT_EQ(mask(oid::kJsonb, 1, "\x01" + doc), "\x01" + want);
+  EXPECT_EQ(mask(oid::kJsonArray, 0, R"({"{\"password\": \"x1\"}"})"),
+            R"({"{\"password\": \"[SECRET]\"}"})");
+  EXPECT_EQ(counters_.by_label["SECRET"], 4u);
+}
+
+TEST_F(CellTest, JsonSecretMemberHiddenByAnEscapedKeyIsMasked) {
+  EXPECT_EQ(mask(oid::kJsonb, 0, R"({"pass\u0077ord": "hunter2"})"),
+            R"({"pass\u0077ord": "[SECRET]"})");
+}
+
+TEST_F(CellTest, JsonStandInsAndContainersUnderASecretKeyAreLeftAlone) {
+  for (std::string_view doc :
+       {R"({"password": "*****", "token": null, "secret": true})",
+        R"({"credentials": {"user": "app"}, "tokens": ["abc"], "password_hint": "dog"})",
+        R"(["password", "hunter2"])"}) {
+    EXPECT_EQ(mask(oid::kJsonb, 0, doc), doc);
+  }
+}
+
+TEST_F(CellTest, JsonSecretMemberBecomesNullUnderTheNullStrategy) {
+  Scanner nulls(nullEngine());
+  ColumnPlan plan = planColumn(*nulls.engine().profile(), oid::kJsonb, 0, nullptr);
+  std::string out;
+  auto r = nulls.maskCell(plan, R"({"password": "hunter2", "user": "app"})", out, counters_);
+  ASSERT_TRUE(r.isOk());
+  EXPECT_EQ(out, R"({"password": null, "user": "app"})");
+}
+
 TEST_F(CellTest, JsonKeepsNumberSpellingAndWhitespaceOfUntouchedParts) {
   std::string doc = "{ \"big\" : 123456789012345678901234567890 ,\n \"m\":\"a@example.com\" }";
   EXPECT_EQ(mask(oid::kJson, 0, doc),

@@ -2,6 +2,7 @@
 
 #include <hs/hs.h>
 
+#include "mask/secrets.h"
 #include "mask/shapes.h"
 
 namespace jg::mask {
@@ -58,16 +59,23 @@ std::vector<DetectorSpec> makeBuiltins() {
                "STRIPE_KEY",
                {{R"(\b(sk|rk|pk)_(live|test)_[A-Za-z0-9]{10,}\b)",
                  R"([spr]k_(live|test)_[A-Za-z0-9]{10})", 0, nullptr}}});
+  // The user may be empty (`redis://:pw@host`); the password may hold `@` (the longest match,
+  // to the last `@` before the path, wins); JSON-escaped slashes count too.
   d.push_back({"url_password",
                "PASSWORD",
-               {{R"(\b[a-zA-Z][a-zA-Z0-9+.\-]{1,20}://[^\s:/@]+:[^\s@/]+@)",
-                 R"(://[^\s:/@]+:[^\s@/]+@)", 0, validateUrlPassword}}});
+               {{R"((://|:\\/\\/)[^\s:/?#"'<>]*:[^\s/?#"'<>]+@)",
+                 R"((://|:\\/\\/)[^\s/]*:[^\s/]*@)", 0, validateUrlPassword}}});
+  // The keyword may end a compound key (`db_password`, `PGPASSWORD`, `dbPassword`): no `\b`
+  // before it; validateAssignment checks the key and finds the value's extent. The exact
+  // expressions stop one byte into the value so each candidate is reported once.
+  const std::string kw = "(" + secretKeywordExpr() + ")";
   d.push_back(
       {"secret_assignment",
        "SECRET",
-       {{R"(\b(password|passwd|pwd|pass|passphrase|secret|client_secret|secret_key|api_?key|access_token|auth_token|token)["']?\s{0,3}[:=]\s{0,3}["']?[^\s"',;&]+)",
-         R"((pass(word|wd|phrase)?|pwd|secret(_key)?|api_?key|token)(["']?[:=]|["']?\s{1,3}[:=]))",
-         HS_FLAG_CASELESS, validateAssignment}}});
+       {{kw + R"(["']?\s{0,3}[:=]\s{0,3}(["']\s*[^\s"']|[^\s"',;&]))",
+         kw + R"((["']?[:=]|["']?\s{1,3}[:=]))", HS_FLAG_CASELESS, validateAssignment},
+        {R"(--[a-z0-9_\-]*)" + kw + R"([ \t]{1,3}(["'][^"'\n]|[^\s"'\-]))",
+         R"(--[a-z0-9_\-]*)" + kw + R"([ \t])", HS_FLAG_CASELESS, validateFlagAssignment}}});
   d.push_back({"email",
                "EMAIL",
                {{R"([A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,24}\b)", "", 0,

@@ -158,6 +158,125 @@ TEST_F(DetectorTest, SecretAssignments) {
   EXPECT_EQ(labels("the password is long; a secret meeting; password=*****"), "");
 }
 
+TEST_F(DetectorTest, CompoundSecretKeysInPlainTextKeepTheKeyAndMaskTheValue) {
+  EXPECT_EQ(masked("db_password: hunter2xyz"), "db_password: [SECRET]");
+  EXPECT_EQ(masked("DB_PASSWORD=hunter2xyz"), "DB_PASSWORD=[SECRET]");
+  EXPECT_EQ(masked("mysql_pwd=s3cretvalue"), "mysql_pwd=[SECRET]");
+  EXPECT_EQ(masked("PGPASSWORD=s3cretvalue"), "PGPASSWORD=[SECRET]");
+  EXPECT_EQ(masked("set db-password = s3cretvalue;"), "set db-password = [SECRET];");
+  EXPECT_EQ(masked("conn host=db user=app password=s3cret sslmode=require"),
+            "conn host=db user=app password=[SECRET] sslmode=require");
+  EXPECT_EQ(masked("Server=db;User Id=app;Password=s3cret;"),
+            "Server=db;User Id=app;Password=[SECRET];");
+  EXPECT_EQ(masked("GET /cb?state=x&access_token=abc123&n=1"),
+            "GET /cb?state=x&access_token=[SECRET]&n=1");
+  EXPECT_EQ(masked("log: client_secret=abc stripe.apiKey=def x-api-key: ghi"),
+            "log: client_secret=[SECRET] stripe.apiKey=[SECRET] x-api-key: [SECRET]");
+}
+
+TEST_F(DetectorTest, CamelCaseSecretKeysAreMasked) {
+  EXPECT_EQ(masked("cfg dbPassword=s3cret clientSecret: abc"),
+            "cfg dbPassword=[SECRET] clientSecret: [SECRET]");
+  EXPECT_EQ(masked("x basicAuth=u:p privateKey=k1 dbPass=k2"),
+            "x basicAuth=[SECRET] privateKey=[SECRET] dbPass=[SECRET]");
+}
+
+TEST_F(DetectorTest, KeysThatOnlyContainAKeywordAreNotSecrets) {
+  EXPECT_EQ(labels("password_hint=dog passwordPolicy=strict passwords=3 tokens=512"), "");
+  EXPECT_EQ(labels("token_count=5 tokenizer=bpe secretary=Ann primary_key=id"), "");
+  EXPECT_EQ(labels("bypass=true compass: north oauth=enabled OAuth: on OLDPWD=x author: Ann"), "");
+}
+
+TEST_F(DetectorTest, JsonTextValuesUnderSecretKeysAreMasked) {
+  EXPECT_EQ(masked(R"({"db_password": "value", "user": "app"})"),
+            R"({"db_password": "[SECRET]", "user": "app"})");
+  EXPECT_EQ(masked(R"({"apiKey":"a b c","n":1})"), R"({"apiKey":"[SECRET]","n":1})");
+  EXPECT_EQ(masked(R"({"token": "a\"b"})"), R"({"token": "[SECRET]"})");
+  EXPECT_EQ(labels(R"({"password": "", "secret": null, "token": "*****"})"), "");
+}
+
+TEST_F(DetectorTest, YamlValuesUnderSecretKeysAreMaskedQuotedOrNot) {
+  EXPECT_EQ(masked("db:\n  db_password: hunter2xyz\n  user: app\n"),
+            "db:\n  db_password: [SECRET]\n  user: app\n");
+  EXPECT_EQ(masked("db:\n  password: 'it is long'  # rotated\n"),
+            "db:\n  password: '[SECRET]'  # rotated\n");
+  EXPECT_EQ(masked("db:\n  password: correct horse battery staple # old\n"),
+            "db:\n  password: [SECRET] # old\n");
+  EXPECT_EQ(masked("credentials:\n  user: app\n  password: \"x y\"\n"),
+            "credentials:\n  user: app\n  password: \"[SECRET]\"\n");
+  EXPECT_EQ(labels("auth:\n  enabled: true\n  password: ${DB_PASSWORD}\n"), "");
+}
+
+TEST_F(DetectorTest, DotenvAssignmentsAreMasked) {
+  EXPECT_EQ(masked("export DB_PASSWORD=\"value\"\nexport DB_USER=app\n"),
+            "export DB_PASSWORD=\"[SECRET]\"\nexport DB_USER=app\n");
+  EXPECT_EQ(masked("STRIPE_SECRET=abc def\nDEBUG=1"), "STRIPE_SECRET=[SECRET]\nDEBUG=1");
+  EXPECT_EQ(masked("  - REDIS_PASS=p4ss\n"), "  - REDIS_PASS=[SECRET]\n");
+}
+
+TEST_F(DetectorTest, JavaPropertiesAreMasked) {
+  EXPECT_EQ(masked("spring.datasource.password=s3cretvalue"),
+            "spring.datasource.password=[SECRET]");
+  EXPECT_EQ(masked("spring.datasource.url=jdbc:h2:mem\nmail.smtp.auth.password = a b\n"),
+            "spring.datasource.url=jdbc:h2:mem\nmail.smtp.auth.password = [SECRET]\n");
+}
+
+TEST_F(DetectorTest, CommandLineSecretOptionsAreMasked) {
+  EXPECT_EQ(masked("pg_dump --db-password s3cret -h db"), "pg_dump --db-password [SECRET] -h db");
+  EXPECT_EQ(masked("run --password=s3cret --user app"), "run --password=[SECRET] --user app");
+  EXPECT_EQ(masked("cli --api-key 'k e y' --verbose"), "cli --api-key '[SECRET]' --verbose");
+  EXPECT_EQ(labels("psql --no-password -h db; tool --password-file /run/pw --token-ttl 5"), "");
+}
+
+TEST_F(DetectorTest, AuthorizationHeadersKeepTheScheme) {
+  EXPECT_EQ(masked("Authorization: Basic dXNlcjpwYXNz\nHost: x"),
+            "Authorization: Basic [SECRET]\nHost: x");
+  EXPECT_EQ(masked("req authorization: Token abc123 ok"), "req authorization: Token [SECRET] ok");
+  EXPECT_EQ(labels("pending authorization: approved by the manager"), "");
+}
+
+TEST_F(DetectorTest, ProseMentioningSecretsIsNotMasked) {
+  EXPECT_EQ(labels("Reset your password at the portal."), "");
+  EXPECT_EQ(labels("The token: a metaphor for trust."), "");
+  EXPECT_EQ(labels("Your password: see the guide. Forgot your password? Click here."), "");
+  EXPECT_EQ(labels("Password: required. Secret: none. token = null."), "");
+  EXPECT_EQ(labels("a password-based login, a passwordless one, a secret meeting"), "");
+  EXPECT_EQ(labels("meet at 10:30, ratio 3:1, see http://example.com:8080/"), "");
+  EXPECT_EQ(labels("if password == expected: return; withCredentials: true"), "");
+}
+
+TEST_F(DetectorTest, UriPasswordsAreMaskedForAnyScheme) {
+  EXPECT_EQ(masked("postgresql://user:secret@host/db"), "postgresql://user:[PASSWORD]@host/db");
+  EXPECT_EQ(masked("mysql://user:secret@host/db"), "mysql://user:[PASSWORD]@host/db");
+  EXPECT_EQ(masked("mongodb+srv://user:secret@cluster0.example.net/db"),
+            "mongodb+srv://user:[PASSWORD]@cluster0.example.net/db");
+  EXPECT_EQ(masked("redis://user:secret@host:6379/0"), "redis://user:[PASSWORD]@host:6379/0");
+  EXPECT_EQ(masked("amqp://user:secret@host/vhost"), "amqp://user:[PASSWORD]@host/vhost");
+  EXPECT_EQ(masked("https://user:pass@host"), "https://user:[PASSWORD]@host");
+  EXPECT_EQ(masked("jdbc:postgresql://u:p@h:5432/db"), "jdbc:postgresql://u:[PASSWORD]@h:5432/db");
+  EXPECT_EQ(masked("x_svc://u:p@h"), "x_svc://u:[PASSWORD]@h");
+}
+
+TEST_F(DetectorTest, UriPasswordWithAnEmptyUserOrAnAtIsMaskedWhole) {
+  EXPECT_EQ(masked("redis://:s3cret@cache:6379"), "redis://:[PASSWORD]@cache:6379");
+  EXPECT_EQ(masked("postgres://app:p@ss@db/x"), "postgres://app:[PASSWORD]@db/x");
+  EXPECT_EQ(masked("postgres://u:p!ss@db.example.com/x"),
+            "postgres://u:[PASSWORD]@db.example.com/x");
+}
+
+TEST_F(DetectorTest, JsonEscapedUriPasswordIsMasked) {
+  EXPECT_EQ(masked(R"({"url":"postgresql:\/\/user:secret@host\/db"})"),
+            R"({"url":"postgresql:\/\/user:[PASSWORD]@host\/db"})");
+}
+
+TEST_F(DetectorTest, UrisWithoutAPasswordAreLeftAlone) {
+  EXPECT_EQ(labels("scheme://host and postgres://db.internal:5432/app"), "");
+  EXPECT_EQ(labels("http://example.com:8080/ and https://example.com:443/@alice"), "");
+  EXPECT_EQ(labels("ssh://user@host/x and user@host and http://[::1]:8080/x"), "");
+  EXPECT_EQ(labels("https://example.com/path?x=a:b@c"), "");
+  EXPECT_EQ(labels("postgres://u:****@h/db"), "");
+}
+
 // Digit-run values are found at word boundaries (the `\b` of their expressions, which the
 // native prefilter relies on): any non-word byte or the edge of the value on each side.
 TEST_F(DetectorTest, DigitValuesAfterPunctuationAreMasked) {

@@ -71,6 +71,9 @@ Status Engine::compile(const ProfileSettings& ps, const std::vector<CustomDetect
   std::vector<DetectorSpec> specs;
   for (const std::string& name : ps.detectors) {
     if (const DetectorSpec* b = findBuiltinDetector(name)) {
+      if (name == "secret_assignment") {
+        out.secret_keys_ = static_cast<int32_t>(specs.size());
+      }
       specs.push_back(*b);
       continue;
     }

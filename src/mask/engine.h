@@ -61,8 +61,11 @@ class Profile {
   std::vector<ColumnRule> columns_;
   std::vector<std::string> labels_;  // by detector index
   std::vector<Pattern> patterns_;    // by Vectorscan expression id
-  uint32_t shapes_ = 0;              // Shape bits whose patterns are prefiltered by hasShape()
-  Db prefilter_;                     // null when every pattern has a shape
+  // The index of the secret_assignment detector, or -1: a JSON member whose name is a secret
+  // key (secrets.h) has its value masked under that detector's label.
+  int32_t secret_keys_ = -1;
+  uint32_t shapes_ = 0;  // Shape bits whose patterns are prefiltered by hasShape()
+  Db prefilter_;         // null when every pattern has a shape
   Db exact_;
 };
 

@@ -76,12 +76,43 @@ std::string_view decodeString(std::string_view token, std::string& scratch) {
   return scratch;
 }
 
+bool isJsonSpace(char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
 bool followedByColon(std::string_view doc, size_t pos) {
-  while (pos < doc.size() &&
-         (doc[pos] == ' ' || doc[pos] == '\t' || doc[pos] == '\n' || doc[pos] == '\r')) {
+  while (pos < doc.size() && isJsonSpace(doc[pos])) {
     ++pos;
   }
   return pos < doc.size() && doc[pos] == ':';
+}
+
+// True if the token at `pos` is a member's value: the byte before it (past whitespace) is `:`.
+bool precededByColon(std::string_view doc, size_t pos) {
+  while (pos > 0 && isJsonSpace(doc[pos - 1])) {
+    --pos;
+  }
+  return pos > 0 && doc[pos - 1] == ':';
+}
+
+struct Token {
+  JsonToken kind;
+  size_t end;
+  std::string_view decoded;
+};
+
+// Reads the string or number starting at `i`. REQUIRES: doc is valid JSON.
+Token readToken(std::string_view doc, size_t i, std::string& scratch) {
+  if (doc[i] == '"') {
+    size_t end = stringEnd(doc, i);
+    std::string_view decoded = decodeString(doc.substr(i, end - i), scratch);
+    return {followedByColon(doc, end) ? JsonToken::kKey : JsonToken::kString, end, decoded};
+  }
+  size_t end = i;
+  while (end < doc.size() && isNumberByte(doc[end])) {
+    ++end;
+  }
+  return {JsonToken::kNumber, end, doc.substr(i, end - i)};
 }
 
 }  // namespace
@@ -90,49 +121,38 @@ Result<CellResult> rewriteJson(std::string_view doc, const JsonTokenFn& fn, std:
   if (Status s = validateJson(doc); !s) {
     return s;
   }
-  std::string result, decoded_buf, replacement;
+  std::string result, decoded_buf, replacement, key;
   bool changed = false;
   size_t copied = 0;  // doc[0, copied) is already in result
-  auto replace = [&](size_t from, size_t to, std::string_view with) {
-    result.append(doc.substr(copied, from - copied));
-    result.append(with);
-    copied = to;
-    changed = true;
-  };
   for (size_t i = 0; i < doc.size();) {
     char c = doc[i];
-    if (c == '"' || c == '-' || (c >= '0' && c <= '9')) {
-      size_t end = i;
-      JsonToken kind;
-      std::string_view decoded;
-      if (c == '"') {
-        end = stringEnd(doc, i);
-        decoded = decodeString(doc.substr(i, end - i), decoded_buf);
-        kind = followedByColon(doc, end) ? JsonToken::kKey : JsonToken::kString;
-      } else {
-        while (end < doc.size() && isNumberByte(doc[end])) {
-          ++end;
-        }
-        decoded = doc.substr(i, end - i);
-        kind = JsonToken::kNumber;
-      }
-      replacement.clear();
-      Result<CellResult> r = fn(kind, decoded, replacement);
-      if (!r) {
-        return r.status();
-      }
-      if (*r == CellResult::kRewritten) {
-        replace(i, end, boost::json::serialize(boost::json::string_view(replacement)));
-      } else if (*r == CellResult::kNull) {
-        if (kind == JsonToken::kKey) {
-          return internalError("a json key cannot become null");
-        }
-        replace(i, end, "null");
-      }
-      i = end;
-    } else {
+    if (c != '"' && c != '-' && (c < '0' || c > '9')) {
       ++i;  // structure, whitespace, true/false/null
+      continue;
     }
+    Token t = readToken(doc, i, decoded_buf);
+    if (t.kind == JsonToken::kKey) {
+      key.assign(t.decoded);
+    }
+    std::string_view member =
+        t.kind != JsonToken::kKey && precededByColon(doc, i) ? std::string_view(key) : "";
+    replacement.clear();
+    Result<CellResult> r = fn(t.kind, t.decoded, member, replacement);
+    if (!r) {
+      return r.status();
+    }
+    if (*r != CellResult::kUnchanged) {
+      if (*r == CellResult::kNull && t.kind == JsonToken::kKey) {
+        return internalError("a json key cannot become null");
+      }
+      result.append(doc.substr(copied, i - copied));
+      result.append(*r == CellResult::kNull
+                        ? std::string("null")
+                        : boost::json::serialize(boost::json::string_view(replacement)));
+      copied = t.end;
+      changed = true;
+    }
+    i = t.end;
   }
   if (!changed) {
     return CellResult::kUnchanged;

@@ -126,7 +126,7 @@ TEST(BinaryArray, LyingLengthsFailClosed) {
 
 TEST(JsonText, UnchangedDocumentIsNotCopied) {
   std::string out = "untouched";
-  auto fn = [](JsonToken, std::string_view, std::string&) -> Result<CellResult> {
+  auto fn = [](JsonToken, std::string_view, std::string_view, std::string&) -> Result<CellResult> {
     return CellResult::kUnchanged;
   };
   auto r = rewriteJson(R"({"a": [1, -2.5e3, "x", true, null]})", fn, out);
@@ -137,7 +137,8 @@ TEST(JsonText, UnchangedDocumentIsNotCopied) {
 
 TEST(JsonText, TokensAreClassifiedAndDecoded) {
   std::vector<std::string> seen;
-  auto fn = [&](JsonToken k, std::string_view v, std::string&) -> Result<CellResult> {
+  auto fn = [&](JsonToken k, std::string_view v, std::string_view,
+                std::string&) -> Result<CellResult> {
     seen.push_back((k == JsonToken::kKey      ? "K:"
                     : k == JsonToken::kString ? "S:"
                                               : "N:") +
@@ -150,8 +151,24 @@ TEST(JsonText, TokensAreClassifiedAndDecoded) {
   EXPECT_EQ(seen, want);
 }
 
+TEST(JsonText, MemberValuesCarryTheirKeyAndOtherTokensNone) {
+  std::vector<std::string> seen;
+  auto fn = [&](JsonToken, std::string_view v, std::string_view key,
+                std::string&) -> Result<CellResult> {
+    seen.push_back(std::string(v) + "<" + std::string(key) + ">");
+    return CellResult::kUnchanged;
+  };
+  std::string out;
+  ASSERT_TRUE(
+      rewriteJson(R"({"a": "x", "b" : {"c":1}, "d": ["y", 2], "e\u0041": "z"})", fn, out).isOk());
+  std::vector<std::string> want = {"a<>", "x<a>", "b<>", "c<>",  "1<c>",
+                                   "d<>", "y<>",  "2<>", "eA<>", "z<eA>"};
+  EXPECT_EQ(seen, want);
+}
+
 TEST(JsonText, ReplacementsAreEscaped) {
-  auto fn = [](JsonToken k, std::string_view v, std::string& out) -> Result<CellResult> {
+  auto fn = [](JsonToken k, std::string_view v, std::string_view,
+               std::string& out) -> Result<CellResult> {
     if (k != JsonToken::kString) {
       return CellResult::kUnchanged;
     }
@@ -164,7 +181,7 @@ TEST(JsonText, ReplacementsAreEscaped) {
 }
 
 TEST(JsonText, InvalidJsonIsAnError) {
-  auto fn = [](JsonToken, std::string_view, std::string&) -> Result<CellResult> {
+  auto fn = [](JsonToken, std::string_view, std::string_view, std::string&) -> Result<CellResult> {
     return CellResult::kUnchanged;
   };
   std::string out;

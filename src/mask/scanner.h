@@ -85,6 +85,11 @@ class Scanner {
   Result<CellResult> ruleText(const ColumnRule& rule, std::string_view in, std::string& out);
   Result<CellResult> maskByKind(const ColumnPlan& plan, std::string_view in, std::string& out);
   Result<CellResult> maskJson(const ColumnPlan& plan, std::string_view in, std::string& out);
+  // The value of a JSON member named by a secret key, masked whole under the label of the
+  // profile's secret_assignment detector. kUnchanged when the name or the value does not
+  // qualify (no such detector, not a secret key, a placeholder such as "*****").
+  Result<CellResult> maskSecretMember(const Profile& profile, std::string_view key,
+                                      std::string_view value, std::string& out);
   Result<CellResult> maskArray(const ColumnPlan& plan, std::string_view in, std::string& out);
   Result<CellResult> maskElement(const ColumnPlan& plan, std::string_view in, std::string& out);
   Result<CellResult> detectBinaryInt(const ColumnPlan& plan, std::string_view in);

@@ -211,19 +211,44 @@ bool ipv6Valid(std::string_view ip) {
   return inet_pton(AF_INET6, buf, addr) == 1;
 }
 
+namespace {
+
+// How far back from an address to look for the `scheme://user:` of a URI (bounded, so a long
+// run of addresses costs linear time).
+constexpr size_t kMaxUserinfoLookBack = 256;
+
+// True if `at` lies in the user information of a URI (`scheme://user:password@host`, also with
+// JSON-escaped slashes): the token holds `://`, then a `:` and no `/`, `?` or `#` before `at`.
+bool inUrlUserinfo(std::string_view text, size_t at) {
+  size_t start = at;
+  size_t limit = at > kMaxUserinfoLookBack ? at - kMaxUserinfoLookBack : 0;
+  while (start > limit && text[start - 1] != ' ' && text[start - 1] != '\n' &&
+         text[start - 1] != '\t') {
+    --start;
+  }
+  std::string_view token = text.substr(start, at - start);
+  size_t scheme = token.rfind("://");
+  size_t escaped = token.rfind(":\\/\\/");
+  size_t authority = scheme != std::string_view::npos    ? scheme + 3
+                     : escaped != std::string_view::npos ? escaped + 5
+                                                         : std::string_view::npos;
+  if (authority == std::string_view::npos) {
+    return false;
+  }
+  std::string_view userinfo = token.substr(authority);
+  return userinfo.find(':') != std::string_view::npos &&
+         userinfo.find_first_of("/?#") == std::string_view::npos;
+}
+
+}  // namespace
+
 bool validateEmail(std::string_view text, size_t& from, size_t& to) {
   while (from < to && (text[from] == '.' || text[from] == '-')) {
     ++from;
   }
   // `scheme://user:password@host` is a URL with credentials (url_password), not an address.
-  if (from > 0 && text[from - 1] == ':') {
-    size_t start = from - 1;
-    while (start > 0 && text[start - 1] != ' ' && text[start - 1] != '\n') {
-      --start;
-    }
-    if (text.substr(start, from - start).find("://") != std::string_view::npos) {
-      return false;
-    }
+  if (inUrlUserinfo(text, from)) {
+    return false;
   }
   return from < to && text[from] != '@';
 }
@@ -340,43 +365,6 @@ bool validateAwsSecret(std::string_view text, size_t& from, size_t& to) {
   bool lower = std::any_of(key.begin(), key.end(), isLower);
   bool digit = std::any_of(key.begin(), key.end(), isDigit);
   return upper && lower && digit;
-}
-
-bool validateAssignment(std::string_view text, size_t& from, size_t& to) {
-  // The match is `keyword["']? [:=] ["']?value`; keep the keyword and mask the value.
-  size_t i = from;
-  while (i < to && text[i] != ':' && text[i] != '=') {
-    ++i;
-  }
-  ++i;
-  while (i < to && (text[i] == ' ' || text[i] == '\t' || text[i] == '"' || text[i] == '\'')) {
-    ++i;
-  }
-  if (i >= to) {
-    return false;
-  }
-  std::string_view value = text.substr(i, to - i);
-  // Already masked or a placeholder: nothing to hide.
-  if (allSame(value) && (value[0] == '*' || value[0] == 'x' || value[0] == 'X')) {
-    return false;
-  }
-  from = i;
-  return true;
-}
-
-bool validateUrlPassword(std::string_view text, size_t& from, size_t& to) {
-  // The match is `scheme://user:password@`; mask the password only.
-  size_t scheme_end = text.find("://", from);
-  if (scheme_end == std::string_view::npos || scheme_end >= to) {
-    return false;
-  }
-  size_t colon = text.find(':', scheme_end + 3);
-  if (colon == std::string_view::npos || colon + 1 >= to - 1) {
-    return false;
-  }
-  from = colon + 1;
-  to = to - 1;  // drop the '@'
-  return from < to;
 }
 
 bool extendPemBlock(std::string_view text, size_t& from, size_t& to) {

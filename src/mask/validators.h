@@ -31,8 +31,6 @@ bool validateIban(std::string_view text, size_t& from, size_t& to);
 bool validateIpv4(std::string_view text, size_t& from, size_t& to);
 bool validateIpv6(std::string_view text, size_t& from, size_t& to);
 bool validateAwsSecret(std::string_view text, size_t& from, size_t& to);
-bool validateAssignment(std::string_view text, size_t& from, size_t& to);
-bool validateUrlPassword(std::string_view text, size_t& from, size_t& to);
 bool extendPemBlock(std::string_view text, size_t& from, size_t& to);
 
 // Validators a custom detector may name in configuration: "luhn", "card", "iban", "ssn",

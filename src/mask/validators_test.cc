@@ -62,13 +62,6 @@ TEST(Validators, CardSpanRejectsMixedSeparatorsAndUnknownNetworks) {
   EXPECT_FALSE(check("1234567812345670"));  // Luhn-valid, no such network
 }
 
-TEST(Validators, AssignmentKeepsTheKeywordAndMasksTheValue) {
-  std::string_view s = "password = \"hunter2\"";
-  size_t from = 0, to = s.size() - 1;
-  ASSERT_TRUE(validateAssignment(s, from, to));
-  EXPECT_EQ(s.substr(from, to - from), "hunter2");
-}
-
 TEST(Validators, PemBlockExtendsToItsEndLine) {
   std::string_view s = "x -----BEGIN PRIVATE KEY-----\nMIIB\n-----END PRIVATE KEY----- y";
   size_t from = 2, to = 29;
