@@ -4,6 +4,7 @@
 
 #include "access/broker.h"
 #include "access/notifier.h"
+#include "audit/anchor.h"
 #include "audit/codec.h"
 #include "audit/index.h"
 #include "audit/recorder.h"
@@ -96,13 +97,19 @@ Gateway::~Gateway() {
   if (issuer_) {
     issuer_->stop();
   }
-  // The broker records into the recorder, which indexes into the store: stop in that order.
+  // The broker records into the recorder, which indexes and anchors into the store: stop in
+  // that order. Sessions may still hold the recorder: close it here, so its closing checkpoint
+  // is written and anchored while the index and the anchors are alive.
   admin_.reset();
   if (broker_) {
     broker_->stop();
   }
   broker_.reset();
+  if (recorder_) {
+    (void)recorder_->close();
+  }
   recorder_.reset();
+  anchors_.reset();
   indexer_.reset();
   for (auto& c : contexts_) {
     c->stop();
@@ -219,22 +226,8 @@ Status Gateway::startAccess() {
     }
     store_ = std::move(*store);
   }
-  if (cfg.audit) {
-    audit::RecorderOptions options;
-    if (store_) {
-      if (auto st = store_->migrate("audit", audit::indexMigrations()); !st) {
-        return st;
-      }
-      indexer_ = std::make_unique<audit::Indexer>(*store_);
-      options.index = indexer_.get();
-    }
-    auto recorder = audit::Recorder::open(*cfg.audit, options);
-    if (!recorder) {
-      return recorder.status();
-    }
-    recorder_ = std::move(*recorder);
-    log::info("", "recording sessions to {} ({} durability)", cfg.audit->dir,
-              audit::durabilityName(cfg.audit->durability));
+  if (auto st = startRecorder(); !st) {
+    return st;
   }
   if (store_) {
     access::NotifierOptions notify;
@@ -303,6 +296,37 @@ Status Gateway::startAccess() {
     }
     log::info("", "admin API listening on {}", cfg.listen_admin.str());
   }
+  return Status::ok();
+}
+
+// The recorder, its index and its anchors (all in the state store when there is one).
+Status Gateway::startRecorder() {
+  const auto& cfg = *runtime()->config;
+  if (!cfg.audit) {
+    return Status::ok();
+  }
+  audit::RecorderOptions options;
+  if (store_) {
+    if (auto st = store_->migrate("audit", audit::indexMigrations()); !st) {
+      return st;
+    }
+    if (auto st = store_->migrate("audit_anchors", audit::anchorMigrations()); !st) {
+      return st;
+    }
+    indexer_ = std::make_unique<audit::Indexer>(*store_);
+    options.index = indexer_.get();
+  }
+  if (store_ || cfg.audit->witness != audit::Witness::kNone) {
+    anchors_ = std::make_unique<audit::StoreAnchors>(store_.get(), cfg.audit->witness);
+    options.anchors = anchors_.get();
+  }
+  auto recorder = audit::Recorder::open(*cfg.audit, options);
+  if (!recorder) {
+    return recorder.status();
+  }
+  recorder_ = std::move(*recorder);
+  log::info("", "recording sessions to {} ({} durability)", cfg.audit->dir,
+            audit::durabilityName(cfg.audit->durability));
   return Status::ok();
 }
 

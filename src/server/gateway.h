@@ -5,6 +5,7 @@
 // one thread for its whole life. SIGHUP reloads the configuration (an invalid file keeps the
 // old one and logs why), SIGTERM/SIGINT stop accepting, let sessions finish up to
 // timeouts.shutdown_grace, then end them with 57P01. run() blocks until shutdown completes.
+// Shutdown closes the recorder, which writes (and anchors) a closing checkpoint.
 #pragma once
 
 #include <atomic>
@@ -40,6 +41,7 @@ class Store;
 namespace jg::audit {
 class Recorder;
 class Indexer;
+class StoreAnchors;
 }  // namespace jg::audit
 
 namespace jg::server {
@@ -112,9 +114,11 @@ class Gateway {
   std::shared_ptr<access::Broker> broker_;
   std::unique_ptr<class AdminApi> admin_;
   std::unique_ptr<audit::Indexer> indexer_;
+  std::unique_ptr<audit::StoreAnchors> anchors_;
   std::shared_ptr<audit::Recorder> recorder_;
   std::shared_ptr<creds::TokenIssuer> token_issuer_;
   Status startAccess();
+  Status startRecorder();
   sql::Classifier classifier_{10000};
   asio::thread_pool blocking_{4};
   mutable std::mutex sessions_mu_;
