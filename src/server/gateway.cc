@@ -330,14 +330,22 @@ Status Gateway::startRecorder() {
   return Status::ok();
 }
 
+namespace {
+
+// One metric in the Prometheus text format.
+void appendMetric(std::string& out, std::string_view name, std::string_view type,
+                  std::string_view help, uint64_t value) {
+  out += fmt::format("# HELP {0} {1}\n# TYPE {0} {2}\n{0} {3}\n", name, help, type, value);
+}
+
+}  // namespace
+
 // Counters in the Prometheus text format: nothing in them identifies a caller or a query.
 std::string Gateway::metricsText() const {
   sql::CacheStats c = classifier_.stats();
   std::string out;
   auto metric = [&out](std::string_view name, std::string_view type, std::string_view help,
-                       uint64_t value) {
-    out += fmt::format("# HELP {0} {1}\n# TYPE {0} {2}\n{0} {3}\n", name, help, type, value);
-  };
+                       uint64_t value) { appendMetric(out, name, type, help, value); };
   metric("jitgate_sessions", "gauge", "Client sessions open now.", sessionCount());
   metric("jitgate_classifier_hits_total", "counter",
          "Statement classifications answered from the cache.", c.hits);
@@ -351,7 +359,43 @@ std::string Gateway::metricsText() const {
   metric("jitgate_classifier_entries", "gauge", "Entries in the classification cache.", c.entries);
   metric("jitgate_classifier_capacity", "gauge", "Capacity of the classification cache.",
          c.capacity);
+  auditMetrics(out);
   return out;
+}
+
+void Gateway::auditMetrics(std::string& out) const {
+  if (!recorder_) {
+    return;
+  }
+  auto metric = [&out](std::string_view name, std::string_view type, std::string_view help,
+                       uint64_t value) { appendMetric(out, name, type, help, value); };
+  audit::RecorderStats st = recorder_->stats();
+  metric("jitgate_audit_writable", "gauge",
+         "1 while the audit log can be written; 0 while new sessions and statements are refused.",
+         recorder_->writable() ? 1 : 0);
+  metric("jitgate_audit_write_failures_total", "counter",
+         "Times a write to the audit log failed and the gateway stopped serving.",
+         st.write_failures);
+  metric("jitgate_audit_recoveries_total", "counter",
+         "Times the audit log became writable again (a retried write succeeded).", st.recoveries);
+  metric("jitgate_audit_records_total", "counter", "Records chained into the audit log.",
+         st.records);
+  metric("jitgate_audit_queued_records", "gauge", "Records waiting to be written.", st.queued);
+  metric("jitgate_audit_last_seq", "gauge", "Sequence number of the newest durable record.",
+         st.last_seq);
+  metric("jitgate_audit_refused_sessions_total", "counter",
+         "Connections refused because the audit log could not be written.",
+         audit_refused_sessions_.load());
+  metric("jitgate_audit_refused_statements_total", "counter",
+         "Statements refused because the audit log could not be written.",
+         audit_refused_statements_.load());
+  if (anchors_) {
+    audit::AnchorStats a = anchors_->stats();
+    metric("jitgate_audit_anchored_seq", "gauge",
+           "Sequence number of the newest checkpoint anchored outside the log.", a.last_seq);
+    metric("jitgate_audit_anchor_failures_total", "counter",
+           "Checkpoints that could not be anchored in the state store.", a.failures);
+  }
 }
 
 asio::awaitable<void> Gateway::acceptLoop() {
@@ -368,6 +412,10 @@ asio::awaitable<void> Gateway::acceptLoop() {
     socket.set_option(tcp::no_delay(true), ec);
     if (sessionCount() >= runtime()->config->limits.max_sessions) {
       asio::co_spawn(ctx, rejectBusy(std::move(socket)), asio::detached);
+      continue;
+    }
+    if (recorder_ && !recorder_->writable()) {
+      asio::co_spawn(ctx, rejectUnrecorded(std::move(socket)), asio::detached);
       continue;
     }
     auto session = std::make_shared<Session>(*this, std::move(socket));
@@ -391,6 +439,29 @@ asio::awaitable<void> Gateway::rejectBusy(tcp::socket socket) {
   pg::encodeError(out, "FATAL", "53300", "sorry, too many clients already connected to jitgate");
   co_await asio::async_write(socket, asio::buffer(out), kNoThrow);
   error_code ec;
+  socket.close(ec);
+}
+
+// A session that could not be recorded is not admitted: FATAL 58030 before the startup packet,
+// as for max_sessions (libpq reads an ErrorResponse in place of the answer to SSLRequest too).
+asio::awaitable<void> Gateway::rejectUnrecorded(tcp::socket socket) {
+  audit_refused_sessions_.fetch_add(1);
+  log::warn("", "refusing a connection: the audit log cannot be written ({})",
+            recorder_->health().message());
+  std::string out;  // the cause stays in the log: the client is not authenticated yet
+  pg::encodeError(out, "FATAL", "58030",
+                  "the audit log cannot be written, so jitgate refuses new sessions until it "
+                  "recovers");
+  co_await asio::async_write(socket, asio::buffer(out), kNoThrow);
+  // Read what the client already sent (its startup packet): closing with unread bytes would
+  // reset the connection, and the client could lose the error.
+  error_code ec;
+  socket.shutdown(tcp::socket::shutdown_send, ec);
+  socket.non_blocking(true, ec);
+  char drain[4096];
+  while (!ec) {
+    socket.read_some(asio::buffer(drain), ec);
+  }
   socket.close(ec);
 }
 
