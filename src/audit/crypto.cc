@@ -191,9 +191,11 @@ Result<std::string> base64Decode(std::string_view text) {
   return out;
 }
 
-std::string checkpointMessage(std::string_view instance, uint64_t segment, uint64_t seq,
-                              const Hash& hash) {
-  std::string m = "jitgate-audit-checkpoint-v1";
+namespace {
+
+std::string signedMessage(std::string_view tag, std::string_view instance, uint64_t segment,
+                          uint64_t seq, const Hash& hash) {
+  std::string m(tag);
   m.push_back('\0');
   m.append(instance);
   m.push_back('\0');
@@ -204,6 +206,18 @@ std::string checkpointMessage(std::string_view instance, uint64_t segment, uint6
   }
   m.append(reinterpret_cast<const char*>(hash.data()), hash.size());
   return m;
+}
+
+}  // namespace
+
+std::string checkpointMessage(std::string_view instance, uint64_t segment, uint64_t seq,
+                              const Hash& hash) {
+  return signedMessage("jitgate-audit-checkpoint-v1", instance, segment, seq, hash);
+}
+
+std::string retentionMessage(std::string_view instance, uint64_t removed_upto, uint64_t prev_seq,
+                             const Hash& prev_hash) {
+  return signedMessage("jitgate-audit-retention-v1", instance, removed_upto, prev_seq, prev_hash);
 }
 
 Result<PublicKey> PublicKey::loadPem(const std::string& path) {

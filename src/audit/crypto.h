@@ -32,6 +32,11 @@ Result<std::string> base64Decode(std::string_view text);
 // number, the sequence number and the chain hash of that record.
 std::string checkpointMessage(std::string_view instance, uint64_t segment, uint64_t seq,
                               const Hash& hash);
+// The bytes a retention record signs: a domain tag, the instance, the highest segment number
+// removed (every lower one is gone too) and the chain position the oldest kept segment starts
+// from (its segment_start's prev_seq and prev_hash).
+std::string retentionMessage(std::string_view instance, uint64_t removed_upto, uint64_t prev_seq,
+                             const Hash& prev_hash);
 
 class PublicKey {
  public:

@@ -6,7 +6,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <boost/json.hpp>
 #include <condition_variable>
 #include <deque>
 #include <mutex>
@@ -14,15 +13,17 @@
 
 #include "audit/codec.h"
 #include "audit/crypto.h"
+#include "audit/log_writer.h"
 #include "core/log.h"
 
 namespace jg::audit {
-namespace json = boost::json;
 namespace {
 
-constexpr size_t kMaxBatchBytes = 8u << 20;
 constexpr size_t kMaxBatchRecords = 16384;
+constexpr size_t kMaxBatchBytes = 8u << 20;
 constexpr auto kRetentionEvery = std::chrono::hours(1);
+// While failed, a retry that fails again is logged only every this many attempts.
+constexpr uint64_t kLogRetryEvery = 60;
 
 struct Pending {
   enum class Kind { kRecord, kCheckpoint };
@@ -54,6 +55,20 @@ struct Waiter {
   Recorder::DurableCallback callback;
 };
 
+// Moves the callbacks out of `from` (their records stay) into `to`.
+void takeCallbacks(std::deque<Pending>& from, std::vector<Recorder::DurableCallback>& to) {
+  for (auto& p : from) {
+    if (p.callback) {
+      to.push_back(std::move(p.callback));
+      p.callback = nullptr;
+    }
+  }
+}
+
+Status closedError() {
+  return Status::error(Code::kUnavailable, "audit log closed", "58030");
+}
+
 }  // namespace
 
 class Recorder::Impl {
@@ -62,19 +77,15 @@ class Recorder::Impl {
   RecorderOptions opt;
   std::string inst_dir;
   int lock_fd = -1;
-  SigningKey signer;
   RawSealer sealer{std::nullopt};
+  std::unique_ptr<LogWriter> log;  // the writer thread's (open() uses it before the thread)
 
-  // Writer-thread state (set up by open() before the thread starts).
-  std::unique_ptr<SegmentWriter> seg;
-  std::atomic<uint64_t> segment_no{0};
-  uint64_t next_seq = 1;
-  Hash last_hash{};
-  uint64_t since_checkpoint = 0;
-  std::chrono::system_clock::time_point last_checkpoint_time;
+  // Writer-thread state.
   std::chrono::steady_clock::time_point last_retention;
+  Ticket retry_last = 0;                    // the last ticket of the frame that failed
+  std::vector<DurableEvent> retry_durable;  // its index events
+  uint64_t failed_attempts = 0;
 
-  std::mutex retention_mu;
   mutable std::mutex mu;
   std::condition_variable cv_writer;
   std::condition_variable cv_done;
@@ -84,13 +95,15 @@ class Recorder::Impl {
   std::chrono::steady_clock::time_point first_enqueued;
   Ticket next_ticket = 1;
   std::atomic<Ticket> durable_upto{0};
-  Status failed;
+  std::atomic<bool> writable{true};
+  Status failed;  // why the log is not writable (ok while it is)
   bool closing = false;
   bool stopped = false;
+  bool retention_requested = false;
+  uint64_t retention_runs = 0;
+  Result<std::vector<uint64_t>> retention_result{std::vector<uint64_t>()};
   RecorderStats stats;
   std::thread writer;
-
-  Result<Ticket> enqueue(Event event, DurableCallback callback);
 
   ~Impl() {
     if (lock_fd >= 0) {
@@ -108,200 +121,108 @@ class Recorder::Impl {
     return Status::ok();
   }
 
-  Entry chain(std::string record) {
-    Entry e;
-    e.seq = next_seq++;
-    e.hash = chainHash(last_hash, e.seq, record);
-    e.record = std::move(record);
-    last_hash = e.hash;
-    return e;
+  Result<Pending> encode(Event event, DurableCallback callback) const;
+  Result<Ticket> enqueue(Event event, DurableCallback callback);
+
+  // Copies the writer's counters into the stats readers see.
+  void publish() {
+    const WriterStats& w = log->stats();
+    std::lock_guard lk(mu);
+    stats.frames = w.frames;
+    stats.syncs = w.syncs;
+    stats.checkpoints = w.checkpoints;
+    stats.bytes = w.bytes;
+    stats.segment = w.segment;
+    stats.last_seq = w.last_seq;
   }
 
-  Result<Entry> checkpointEntry(std::string_view reason) {
-    uint64_t upto = next_seq - 1;
-    auto sig = signer.sign(checkpointMessage(s.instance, segment_no, upto, last_hash));
-    if (!sig) {
-      return sig.status();
-    }
-    json::object o{{"type", "checkpoint"},
-                   {"ts", toMicros(opt.clock->now())},
-                   {"reason", reason},
-                   {"instance", s.instance},
-                   {"segment", segment_no.load()},
-                   {"upto_seq", upto},
-                   {"upto_hash", hashHex(last_hash)},
-                   {"key", signer.id()},
-                   {"sig", base64Encode(*sig)}};
-    since_checkpoint = 0;
-    last_checkpoint_time = opt.clock->now();
-    ++stats.checkpoints;
-    return chain(json::serialize(o));
-  }
-
-  Status writeEntries(const std::vector<Entry>& entries) {
-    if (Status st = seg->appendFrame(entries); !st) {
-      return st;
-    }
-    if (s.durability != Durability::kOff) {
-      if (Status st = seg->sync(); !st) {
-        return st;
+  // Chains one batch into the pending frame (with count-triggered checkpoints).
+  Status chainBatch(std::deque<Pending>& batch, std::vector<DurableEvent>& durable) {
+    uint64_t records = 0;
+    for (auto& p : batch) {
+      if (p.kind == Pending::Kind::kCheckpoint) {
+        if (Status st = log->addCheckpoint("manual"); !st) {
+          return st;
+        }
+        continue;
+      }
+      uint64_t seq = log->add(std::move(p.record));
+      ++records;
+      if (p.index_event) {
+        durable.push_back(DurableEvent{seq, log->segment(), std::move(*p.index_event)});
       }
     }
     std::lock_guard lk(mu);
-    ++stats.frames;
-    stats.syncs += s.durability != Durability::kOff;
-    stats.bytes = seg->size();
-    stats.last_seq = next_seq - 1;
+    stats.records += records;
     return Status::ok();
   }
 
-  Status writeCheckpoint(std::string_view reason) {
-    auto cp = checkpointEntry(reason);
-    if (!cp) {
-      return cp.status();
+  void index(std::vector<DurableEvent>& durable) {
+    if (opt.index != nullptr && !durable.empty()) {
+      opt.index->onDurable(s.instance, std::move(durable));
     }
-    return writeEntries({std::move(*cp)});
+    durable.clear();
   }
 
-  // Creates segment `number` and writes its segment_start record, whose signed anchor names
-  // the last record before it.
-  Status startSegment(uint64_t number) {
-    std::string path = inst_dir + "/" + segmentFileName(number);
-    auto w = SegmentWriter::open(*opt.env, path, 0, s.zstd_level);
-    if (!w) {
-      return w.status();
-    }
-    seg = std::move(*w);
-    segment_no = number;
-    uint64_t prev = next_seq - 1;
-    auto sig = signer.sign(checkpointMessage(s.instance, number, prev, last_hash));
-    if (!sig) {
-      return sig.status();
-    }
-    json::object o{{"type", "segment_start"},
-                   {"ts", toMicros(opt.clock->now())},
-                   {"format", kFormatVersion},
-                   {"instance", s.instance},
-                   {"segment", number},
-                   {"raw", sealer.enabled() ? "encrypted" : "off"},
-                   {"raw_key", sealer.keyId()},
-                   {"key", signer.id()},
-                   {"prev_seq", prev},
-                   {"prev_hash", hashHex(last_hash)},
-                   {"prev_sig", base64Encode(*sig)}};
-    since_checkpoint = 0;
-    last_checkpoint_time = opt.clock->now();
-    {
-      std::lock_guard lk(mu);
-      stats.segment = number;
-    }
-    if (Status st = writeEntries({chain(json::serialize(o))}); !st) {
-      return st;
-    }
-    return opt.env->syncDir(inst_dir);
-  }
-
-  Status rotate() {
-    if (Status st = writeCheckpoint("close"); !st) {
-      return st;
-    }
-    if (Status st = seg->close(); !st) {
-      return st;
-    }
-    if (Status st = startSegment(segment_no + 1); !st) {
-      return st;
-    }
-    retention();
-    return Status::ok();
-  }
-
-  std::vector<uint64_t> retention() {
-    std::lock_guard retention_lock(retention_mu);
-    std::vector<uint64_t> removed;
-    last_retention = std::chrono::steady_clock::now();
-    if (s.retention.count() <= 0) {
-      return removed;
-    }
-    auto cutoff = opt.clock->now() - s.retention;
-    for (const auto& f : listSegments(inst_dir)) {
-      if (f.number >= segment_no) {
-        continue;
-      }
-      std::error_code ec;
-      auto mtime = std::filesystem::last_write_time(f.path, ec);
-      if (ec || std::chrono::file_clock::to_sys(mtime) >= cutoff) {
-        continue;
-      }
-      if (std::filesystem::remove(f.path, ec)) {
-        removed.push_back(f.number);
-      }
-    }
-    if (!removed.empty()) {
-      log::info("", "audit retention removed {} segment(s) of {}", removed.size(), s.instance);
-      if (opt.index != nullptr) {
-        opt.index->onSegmentsRemoved(s.instance, removed);
-      }
-    }
-    return removed;
-  }
-
-  // Writes one batch as one frame (plus count-triggered checkpoints in the same frame).
-  Status writeBatch(std::deque<Pending>& batch, std::vector<DurableEvent>& durable) {
-    std::vector<Entry> entries;
-    entries.reserve(batch.size() + 1);
-    for (auto& p : batch) {
-      if (p.kind == Pending::Kind::kCheckpoint) {
-        auto cp = checkpointEntry("manual");
-        if (!cp) {
-          return cp.status();
-        }
-        entries.push_back(std::move(*cp));
-        continue;
-      }
-      entries.push_back(chain(std::move(p.record)));
-      ++since_checkpoint;
-      if (p.index_event) {
-        durable.push_back(DurableEvent{entries.back().seq, segment_no, std::move(*p.index_event)});
-      }
-      if (since_checkpoint >= s.checkpoint_every) {
-        auto cp = checkpointEntry("count");
-        if (!cp) {
-          return cp.status();
-        }
-        entries.push_back(std::move(*cp));
-      }
-    }
-    {
-      std::lock_guard lk(mu);
-      stats.records += batch.size();
-    }
-    return writeEntries(entries);
-  }
-
-  void fail(Status st, std::deque<Pending>& batch) {
+  // The log could not be written: stop completing anything until a retry succeeds. Callers
+  // waiting now, and the callbacks of everything queued, learn it at once; the records stay.
+  void enterFailed(const Status& st, std::deque<Pending>& batch, Ticket last,
+                   std::vector<DurableEvent>& durable) {
     Status err =
         Status::error(Code::kUnavailable, "audit log unavailable: " + st.message(), "58030");
-    log::error("", "{}", err.message());
-    std::deque<Pending> rest;
+    log::error("", "{}; refusing new sessions and statements, retrying every {} ms", err.message(),
+               s.retry_interval.count());
+    retry_last = std::max(retry_last, last);
+    std::move(durable.begin(), durable.end(), std::back_inserter(retry_durable));
+    durable.clear();
+    failed_attempts = 0;
     std::vector<Waiter> waiting;
+    std::vector<DurableCallback> callbacks;
     {
       std::lock_guard lk(mu);
       failed = err;
-      rest.swap(queue);
+      writable.store(false, std::memory_order_release);
+      ++stats.write_failures;
       waiting.swap(waiters);
+      takeCallbacks(queue, callbacks);
     }
     cv_done.notify_all();
     cv_space.notify_all();
-    for (auto* list : {&batch, &rest}) {
-      for (auto& p : *list) {
-        if (p.callback) {
-          p.callback(err);
-        }
-      }
+    takeCallbacks(batch, callbacks);
+    for (auto& cb : callbacks) {
+      cb(err);
     }
     for (auto& w : waiting) {
       w.callback(err);
     }
+  }
+
+  // The probe: writes the failed frame again. True once the log is writable again.
+  bool retryFailed() {
+    Status st = log->commit();
+    ++failed_attempts;
+    if (!st) {
+      if (failed_attempts % kLogRetryEvery == 0) {
+        log::error("", "audit log still unavailable after {} retries: {}", failed_attempts,
+                   st.message());
+      }
+      return false;
+    }
+    {
+      std::lock_guard lk(mu);
+      failed = Status::ok();
+      writable.store(true, std::memory_order_release);
+      ++stats.recoveries;
+    }
+    log::info("", "audit log writable again after {} retries; serving sessions again",
+              failed_attempts);
+    std::deque<Pending> none;
+    if (retry_last > durable_upto.load()) {
+      completeUpto(retry_last, none);
+    }
+    index(retry_durable);
+    publish();
+    return true;
   }
 
   // Marks everything up to `last` durable and runs the callbacks that were waiting for it.
@@ -326,20 +247,85 @@ class Recorder::Impl {
     }
   }
 
-  // Housekeeping between batches: time-based checkpoint, rotation, hourly retention.
-  Status housekeeping() {
-    if (seg->size() >= s.segment_max_bytes) {
-      return rotate();
+  void runRetention() {
+    auto removed = log->retention();
+    last_retention = std::chrono::steady_clock::now();
+    if (removed && !removed->empty() && opt.index != nullptr) {
+      opt.index->onSegmentsRemoved(s.instance, *removed);
     }
-    if (since_checkpoint > 0 && opt.clock->now() - last_checkpoint_time >= s.checkpoint_interval) {
-      if (Status st = writeCheckpoint("interval"); !st) {
-        return st;
-      }
+    {
+      std::lock_guard lk(mu);
+      retention_result = removed;
+      retention_requested = false;
+      ++retention_runs;
     }
-    if (std::chrono::steady_clock::now() - last_retention >= kRetentionEvery) {
-      retention();
+    cv_done.notify_all();
+    if (!removed) {
+      std::deque<Pending> none;
+      std::vector<DurableEvent> nothing;
+      enterFailed(removed.status(), none, 0, nothing);
     }
-    return Status::ok();
+  }
+
+  // Between batches: a time-based checkpoint or a rotation, then retention after a rotation,
+  // hourly, or when asked for.
+  void housekeeping() {
+    bool rotated = false;
+    Status st = log->housekeeping(rotated);
+    publish();
+    if (!st) {
+      std::deque<Pending> none;
+      std::vector<DurableEvent> nothing;
+      enterFailed(st, none, 0, nothing);
+      return;
+    }
+    bool asked = false;
+    {
+      std::lock_guard lk(mu);
+      asked = retention_requested;
+    }
+    if (rotated || asked || std::chrono::steady_clock::now() - last_retention >= kRetentionEvery) {
+      runRetention();
+      publish();
+    }
+  }
+
+  void writeBatch(std::deque<Pending>& batch) {
+    Ticket last = batch.back().ticket;
+    std::vector<DurableEvent> durable;
+    Status st = chainBatch(batch, durable);
+    if (st) {
+      st = log->commit();
+    }
+    publish();
+    if (!st) {
+      enterFailed(st, batch, last, durable);
+      return;
+    }
+    completeUpto(last, batch);
+    index(durable);
+    housekeeping();
+  }
+
+  // Takes the next batch off the queue. REQUIRES: `lk` holds mu and the queue is not empty.
+  std::deque<Pending> takeBatch(std::unique_lock<std::mutex>& lk) {
+    if (s.durability != Durability::kStrict && !closing) {
+      // Nobody waits for these records: gather them for up to batch_delay (off as well, so
+      // that it costs what batched costs minus the fsync).
+      cv_writer.wait_until(lk, first_enqueued + s.batch_delay,
+                           [&] { return closing || queue.size() >= kMaxBatchRecords; });
+    }
+    std::deque<Pending> batch;
+    size_t bytes = 0;
+    while (!queue.empty() && batch.size() < kMaxBatchRecords && bytes < kMaxBatchBytes) {
+      bytes += queue.front().record.size();
+      batch.push_back(std::move(queue.front()));
+      queue.pop_front();
+    }
+    if (!queue.empty()) {
+      first_enqueued = std::chrono::steady_clock::now();
+    }
+    return batch;
   }
 
   void run() {
@@ -347,132 +333,75 @@ class Recorder::Impl {
         std::min<std::chrono::milliseconds>(s.checkpoint_interval, std::chrono::milliseconds(1000));
     std::unique_lock lk(mu);
     while (true) {
-      cv_writer.wait_for(lk, tick, [&] { return !queue.empty() || closing; });
       if (!failed.isOk()) {
-        break;
+        // Failed: nothing new is written; the failed frame is retried every retry_interval
+        // (once more at close).
+        if (!closing) {
+          cv_writer.wait_for(lk, s.retry_interval, [&] { return closing; });
+        }
+        bool was_closing = closing;
+        lk.unlock();
+        bool ok = retryFailed();
+        lk.lock();
+        if (!ok && was_closing) {
+          break;
+        }
+        continue;
       }
+      cv_writer.wait_for(lk, tick,
+                         [&] { return !queue.empty() || closing || retention_requested; });
       if (queue.empty()) {
         if (closing) {
           break;
         }
         lk.unlock();
-        Status st = housekeeping();
-        std::deque<Pending> none;
-        if (!st) {
-          fail(st, none);
-        }
+        housekeeping();
         lk.lock();
         continue;
       }
-      if (s.durability != Durability::kStrict && !closing) {
-        // Nobody waits for these records: gather them for up to batch_delay (off as well, so
-        // that it costs what batched costs minus the fsync).
-        cv_writer.wait_until(lk, first_enqueued + s.batch_delay,
-                             [&] { return closing || queue.size() >= kMaxBatchRecords; });
-      }
-      std::deque<Pending> batch;
-      size_t bytes = 0;
-      while (!queue.empty() && batch.size() < kMaxBatchRecords && bytes < kMaxBatchBytes) {
-        bytes += queue.front().record.size();
-        batch.push_back(std::move(queue.front()));
-        queue.pop_front();
-      }
-      if (!queue.empty()) {
-        first_enqueued = std::chrono::steady_clock::now();
-      }
-      Ticket last = batch.back().ticket;
+      std::deque<Pending> batch = takeBatch(lk);
       lk.unlock();
       cv_space.notify_all();
-      std::vector<DurableEvent> durable;
-      Status st = writeBatch(batch, durable);
-      if (!st) {
-        fail(st, batch);
-        lk.lock();
-        break;
-      }
-      completeUpto(last, batch);
-      if (opt.index != nullptr && !durable.empty()) {
-        opt.index->onDurable(s.instance, std::move(durable));
-      }
-      st = housekeeping();
-      if (!st) {
-        std::deque<Pending> none;
-        fail(st, none);
-        lk.lock();
-        break;
-      }
+      writeBatch(batch);
       lk.lock();
     }
-    bool ok = failed.isOk();
     lk.unlock();
-    if (ok && seg) {
-      Status st = writeCheckpoint("close");
-      if (st) {
-        st = seg->close();
-      }
-      if (!st) {
+    finish();
+  }
+
+  // After the loop: a closing checkpoint, or (still failed) a report of what is lost.
+  void finish() {
+    bool ok = failed.isOk();
+    if (ok) {
+      if (Status st = log->close(); !st) {
         log::error("", "audit log: closing segment failed: {}", st.message());
       }
+      publish();
     }
-    lk.lock();
+    std::unique_lock lk(mu);
     stopped = true;
     std::vector<Waiter> left;
     left.swap(waiters);
+    std::deque<Pending> lost;
+    lost.swap(queue);
+    Status err = failed.isOk() ? closedError() : failed;
     lk.unlock();
+    cv_done.notify_all();
+    cv_space.notify_all();
+    if (!ok) {
+      log::error("",
+                 "audit log: closed while unavailable; {} queued record(s) and the frame "
+                 "that failed were not written",
+                 lost.size());
+    }
+    std::vector<DurableCallback> callbacks;
+    takeCallbacks(lost, callbacks);
     for (auto& w : left) {
-      w.callback(failed.isOk() ? Status::error(Code::kUnavailable, "audit log closed", "58030")
-                               : failed);
+      w.callback(err);
     }
-  }
-
-  Status recover() {
-    auto segs = listSegments(inst_dir);
-    if (segs.empty()) {
-      return startSegment(1);
+    for (auto& cb : callbacks) {
+      cb(err);
     }
-    const auto& tail = segs.back();
-    auto info = recoverTail(*opt.env, tail.path);
-    if (!info) {
-      return info.status();
-    }
-    if (info->truncated) {
-      log::warn("", "audit log: truncated a torn frame at the end of {} ({})", tail.path,
-                info->error);
-    }
-    if (info->damaged) {
-      log::error("", "audit log: {} is damaged ({}); `jitgate audit verify` will report it",
-                 tail.path, info->error);
-    }
-    if (!info->has_entries) {
-      // Crashed right after creating the file: reuse its number.
-      std::error_code ec;
-      std::filesystem::remove(tail.path, ec);
-      if (segs.size() == 1) {
-        return startSegment(tail.number);
-      }
-      auto prev = recoverTail(*opt.env, segs[segs.size() - 2].path);
-      if (!prev || !prev->has_entries) {
-        return internalError("audit log: cannot find the chain head in " + inst_dir);
-      }
-      next_seq = prev->last.seq + 1;
-      last_hash = prev->last.hash;
-      return startSegment(tail.number);
-    }
-    next_seq = info->last.seq + 1;
-    last_hash = info->last.hash;
-    segment_no = tail.number;
-    if (!info->last_is_close && !info->damaged) {
-      auto w = SegmentWriter::open(*opt.env, tail.path, info->good_size, s.zstd_level);
-      if (!w) {
-        return w.status();
-      }
-      seg = std::move(*w);
-      if (Status st = writeCheckpoint("recovery"); !st) {
-        return st;
-      }
-      (void)seg->close();
-    }
-    return startSegment(tail.number + 1);
   }
 };
 
@@ -501,7 +430,6 @@ Result<std::unique_ptr<Recorder>> Recorder::open(const Settings& settings,
   if (!signer) {
     return signer.status();
   }
-  impl->signer = std::move(*signer);
   if (settings.raw_payloads) {
     auto key = AeadKey::loadFile(settings.key_file);
     if (!key) {
@@ -509,16 +437,28 @@ Result<std::unique_ptr<Recorder>> Recorder::open(const Settings& settings,
     }
     impl->sealer = RawSealer(std::move(*key));
   }
-  if (Status st = impl->recover(); !st) {
+  LogWriter::Options wo{impl->opt.clock, impl->opt.env, impl->opt.anchors, impl->sealer.enabled(),
+                        impl->sealer.keyId()};
+  impl->log = std::make_unique<LogWriter>(settings, impl->inst_dir, std::move(*signer), wo);
+  if (Status st = impl->log->open(); !st) {
     return st;
   }
-  impl->retention();
+  auto removed = impl->log->retention();
+  if (!removed) {
+    return removed.status();
+  }
+  if (!removed->empty() && impl->opt.index != nullptr) {
+    impl->opt.index->onSegmentsRemoved(settings.instance, *removed);
+  }
+  impl->last_retention = std::chrono::steady_clock::now();
+  impl->publish();
   Impl* raw = impl.get();
   impl->writer = std::thread([raw] { raw->run(); });
   return std::unique_ptr<Recorder>(new Recorder(std::move(impl)));
 }
 
-Result<Recorder::Ticket> Recorder::Impl::enqueue(Event event, DurableCallback callback) {
+// Encodes on the caller's thread: the writer only chains and writes.
+Result<Pending> Recorder::Impl::encode(Event event, DurableCallback callback) const {
   if (event.time == std::chrono::system_clock::time_point{}) {
     event.time = opt.clock->now();
   }
@@ -533,20 +473,36 @@ Result<Recorder::Ticket> Recorder::Impl::enqueue(Event event, DurableCallback ca
     stripForIndex(event);
     p.index_event = std::move(event);
   }
+  return p;
+}
+
+Result<Recorder::Ticket> Recorder::Impl::enqueue(Event event, DurableCallback callback) {
+  auto encoded = encode(std::move(event), std::move(callback));
+  if (!encoded) {
+    return encoded.status();
+  }
+  Pending& p = *encoded;
   std::unique_lock lk(mu);
+  // While the log is failed nothing drains the queue: a full queue refuses instead of blocking.
   cv_space.wait(lk, [&] { return queue.size() < s.queue_limit || !failed.isOk() || closing; });
-  if (!failed.isOk()) {
+  if (closing) {
+    return closedError();
+  }
+  if (queue.size() >= s.queue_limit) {
     return failed;
   }
-  if (closing) {
-    return Status::error(Code::kUnavailable, "audit log closed", "58030");
-  }
+  Status now = failed;
   p.ticket = next_ticket++;
   bool was_empty = queue.empty();
   if (was_empty) {
     first_enqueued = std::chrono::steady_clock::now();
   }
   Ticket t = p.ticket;
+  DurableCallback failed_callback;
+  if (!now.isOk()) {
+    failed_callback = std::move(p.callback);  // kept, but not durable now: reported at once
+    p.callback = nullptr;
+  }
   queue.push_back(std::move(p));
   // The writer waits for a first record (or, gathering, for a full batch): later records need
   // no wake-up, which would cost a context switch per record.
@@ -554,6 +510,9 @@ Result<Recorder::Ticket> Recorder::Impl::enqueue(Event event, DurableCallback ca
   lk.unlock();
   if (wake) {
     cv_writer.notify_one();
+  }
+  if (failed_callback) {
+    failed_callback(now);
   }
   return t;
 }
@@ -569,8 +528,7 @@ Status Recorder::waitDurable(Ticket ticket) {
   if (m.durable_upto >= ticket) {
     return Status::ok();
   }
-  return m.failed.isOk() ? Status::error(Code::kUnavailable, "audit log closed", "58030")
-                         : m.failed;
+  return m.failed.isOk() ? closedError() : m.failed;
 }
 
 Status Recorder::append(Event event) {
@@ -600,9 +558,7 @@ void Recorder::whenDurable(Ticket ticket, DurableCallback on_durable) {
       m.waiters.push_back(Waiter{ticket, std::move(on_durable)});
       return;
     }
-    now = m.durable_upto >= ticket ? Status::ok()
-          : m.failed.isOk()        ? Status::error(Code::kUnavailable, "audit log closed", "58030")
-                                   : m.failed;
+    now = m.durable_upto >= ticket ? Status::ok() : m.failed.isOk() ? closedError() : m.failed;
   }
   on_durable(now);
 }
@@ -615,7 +571,7 @@ Status Recorder::checkpointNow() {
   auto& m = *impl_;
   std::unique_lock lk(m.mu);
   if (!m.failed.isOk() || m.closing) {
-    return m.failed.isOk() ? Status::error(Code::kUnavailable, "audit log closed") : m.failed;
+    return m.failed.isOk() ? closedError() : m.failed;
   }
   Pending p;
   p.kind = Pending::Kind::kCheckpoint;
@@ -631,7 +587,19 @@ Status Recorder::checkpointNow() {
 }
 
 Result<std::vector<uint64_t>> Recorder::applyRetention() {
-  return impl_->retention();
+  auto& m = *impl_;
+  std::unique_lock lk(m.mu);
+  if (!m.failed.isOk() || m.closing) {
+    return m.failed.isOk() ? closedError() : m.failed;
+  }
+  uint64_t runs = m.retention_runs;
+  m.retention_requested = true;
+  m.cv_writer.notify_one();
+  m.cv_done.wait(lk, [&] { return m.retention_runs > runs || m.stopped || !m.failed.isOk(); });
+  if (m.retention_runs > runs) {
+    return m.retention_result;
+  }
+  return m.failed.isOk() ? closedError() : m.failed;
 }
 
 Durability Recorder::durability() const {
@@ -643,9 +611,15 @@ Status Recorder::health() const {
   return impl_->failed;
 }
 
+bool Recorder::writable() const {
+  return impl_->writable.load(std::memory_order_acquire);
+}
+
 RecorderStats Recorder::stats() const {
   std::lock_guard lk(impl_->mu);
-  return impl_->stats;
+  RecorderStats out = impl_->stats;
+  out.queued = impl_->queue.size();
+  return out;
 }
 
 const std::string& Recorder::instance() const {

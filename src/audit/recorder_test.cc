@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <boost/json.hpp>
 #include <fstream>
 #include <future>
 #include <thread>
@@ -30,12 +31,19 @@ KeyRing keys(const testing::TempAuditDir& dir) {
   return ring;
 }
 
-// Fails every sync once `fail_syncs` is set.
+// Fails every sync once `fail_syncs` is set; with `fail_writes`, every append writes half its
+// bytes and fails (what a full disk does), and no new file can be created; with `fail_opens`,
+// only the creation of files fails.
 class FaultyEnv final : public Env {
  public:
   std::atomic<bool> fail_syncs{false};
+  std::atomic<bool> fail_writes{false};
+  std::atomic<bool> fail_opens{false};
   Result<std::unique_ptr<WritableFile>> openAppend(const std::string& path,
                                                    uint64_t preallocate) override {
+    if (fail_writes || fail_opens) {
+      return Status::error(Code::kUnavailable, "open: no space left on device");
+    }
     auto f = Env::posix().openAppend(path, preallocate);
     if (!f) {
       return f.status();
@@ -49,7 +57,14 @@ class FaultyEnv final : public Env {
   class File final : public WritableFile {
    public:
     File(std::unique_ptr<WritableFile> f, FaultyEnv* env) : f_(std::move(f)), env_(env) {}
-    Status append(std::string_view d) override { return f_->append(d); }
+    Status append(std::string_view d) override {
+      if (env_->fail_writes) {
+        (void)f_->append(d.substr(0, d.size() / 2));
+        return Status::error(Code::kUnavailable, "write: no space left on device");
+      }
+      return f_->append(d);
+    }
+    Status truncate(uint64_t size) override { return f_->truncate(size); }
     Status sync() override {
       if (env_->fail_syncs) {
         return Status::error(Code::kUnavailable, "fsync: input/output error");
@@ -240,7 +255,9 @@ TEST(Recorder, RestartAfterACrashWithPreallocatedSpaceVerifies) {
   ASSERT_TRUE(rec.isOk()) << rec.status().message();
   ASSERT_TRUE((*rec)->append(stmt("s2", 1)).isOk());
   // A live segment verifies too (its preallocated space reads as the end of the log).
-  auto live = verifyDir(dir.auditDir(), keys(dir));
+  VerifyOptions running;
+  running.live = true;
+  auto live = verifyDir(dir.auditDir(), keys(dir), running);
   EXPECT_TRUE(live.ok) << live.first_bad->describe();
   ASSERT_TRUE((*rec)->close().isOk());
   auto report = verifyDir(dir.auditDir(), keys(dir));
@@ -248,20 +265,25 @@ TEST(Recorder, RestartAfterACrashWithPreallocatedSpaceVerifies) {
   EXPECT_EQ(std::filesystem::file_size(segs.back().path), end);
 }
 
-TEST(Recorder, DiskFailureFailsWaitingAndFutureStrictAppends) {
+TEST(Recorder, DiskFailureFailsWaitersAtOnceButKeepsTheRecords) {
   testing::TempAuditDir dir;
   FaultyEnv env;
   RecorderOptions opt;
   opt.env = &env;
-  auto rec = Recorder::open(dir.settings(), opt);
+  auto s = dir.settings();
+  s.retry_interval = std::chrono::hours(1);  // no retry during this test
+  auto rec = Recorder::open(s, opt);
   ASSERT_TRUE(rec.isOk());
   ASSERT_TRUE((*rec)->append(stmt("s1", 1)).isOk());
+  EXPECT_TRUE((*rec)->writable());
   env.fail_syncs = true;
   Status st = (*rec)->append(stmt("s1", 2));
   EXPECT_FALSE(st.isOk());
   EXPECT_EQ(st.code(), Code::kUnavailable);
+  EXPECT_EQ(st.sqlstate(), "58030");
   EXPECT_NE(st.message().find("audit log unavailable"), std::string::npos);
   EXPECT_FALSE((*rec)->health().isOk());
+  EXPECT_FALSE((*rec)->writable());
   std::promise<Status> cb;
   (*rec)->appendAsync(stmt("s1", 3), [&](const Status& s) { cb.set_value(s); });
   EXPECT_FALSE(cb.get_future().get().isOk());
@@ -269,6 +291,186 @@ TEST(Recorder, DiskFailureFailsWaitingAndFutureStrictAppends) {
   bool failed = false;
   (*rec)->whenDurable(1000, [&](const Status& s) { failed = !s.isOk(); });
   EXPECT_TRUE(failed);
+  EXPECT_EQ((*rec)->stats().queued, 2u);  // 3 and 4 wait; 2 is in the failed frame
+  EXPECT_EQ((*rec)->stats().write_failures, 1u);
+}
+
+// Waits until the recorder is writable again (its probe succeeded), up to 5 s.
+bool waitWritable(Recorder& rec) {
+  for (int i = 0; i < 500 && !rec.writable(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return rec.writable();
+}
+
+// Statement ids in the log, in order.
+std::vector<uint64_t> statementIds(const std::string& instance_dir) {
+  std::vector<uint64_t> out;
+  for (const auto& f : listSegments(instance_dir)) {
+    auto r = SegmentReader::open(f.path);
+    Frame frame;
+    while (r && r->next(frame) == SegmentReader::Outcome::kFrame) {
+      for (const auto& e : frame.entries) {
+        auto v = boost::json::parse(e.record).as_object();
+        if (v["type"] == "statement") {
+          out.push_back(v["stmt"].to_number<uint64_t>());
+        }
+      }
+    }
+  }
+  return out;
+}
+
+TEST(Recorder, RecordsOfAFailedWriteAreWrittenOnceTheDiskRecovers) {
+  for (auto mode : {Durability::kStrict, Durability::kBatched, Durability::kOff}) {
+    SCOPED_TRACE(std::string(durabilityName(mode)));
+    testing::TempAuditDir dir;
+    FaultyEnv env;
+    RecorderOptions opt;
+    opt.env = &env;
+    auto s = dir.settings();
+    s.durability = mode;
+    s.batch_delay = std::chrono::milliseconds(1);
+    s.retry_interval = std::chrono::milliseconds(20);
+    auto rec = Recorder::open(s, opt);
+    ASSERT_TRUE(rec.isOk());
+    ASSERT_TRUE((*rec)->append(stmt("s1", 1)).isOk());
+    env.fail_writes = true;  // a full disk: half of each frame reaches the file
+    EXPECT_FALSE((*rec)->append(stmt("s1", 2)).isOk());
+    EXPECT_FALSE((*rec)->writable());
+    for (uint64_t i = 3; i <= 5; ++i) {
+      EXPECT_TRUE((*rec)->submit(stmt("s1", i)).isOk());  // queued while failed
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));  // a few failed probes
+    EXPECT_FALSE((*rec)->writable());
+    env.fail_writes = false;
+    ASSERT_TRUE(waitWritable(**rec));
+    ASSERT_TRUE((*rec)->append(stmt("s1", 6)).isOk());
+    EXPECT_EQ((*rec)->stats().recoveries, 1u);
+    ASSERT_TRUE((*rec)->close().isOk());
+    auto report = verifyDir(dir.auditDir(), keys(dir));
+    ASSERT_TRUE(report.ok) << report.first_bad->describe();
+    EXPECT_EQ(statementIds(dir.instanceDir()), (std::vector<uint64_t>{1, 2, 3, 4, 5, 6}));
+  }
+}
+
+TEST(Recorder, RotationThatCannotCreateItsSegmentIsRetried) {
+  testing::TempAuditDir dir;
+  FaultyEnv env;
+  RecorderOptions opt;
+  opt.env = &env;
+  auto s = dir.settings();
+  s.segment_max_bytes = 4096;
+  s.retry_interval = std::chrono::milliseconds(20);
+  auto rec = Recorder::open(s, opt);
+  ASSERT_TRUE(rec.isOk());
+  uint64_t id = 0;
+  uint64_t first_segment = (*rec)->stats().segment;
+  env.fail_opens = true;  // the segment fills up, and the next one cannot be created
+  while ((*rec)->writable() && id < 1000) {
+    (void)(*rec)->append(stmt("s1", ++id, randomId(60)));
+  }
+  EXPECT_FALSE((*rec)->writable());
+  EXPECT_EQ((*rec)->stats().segment, first_segment);
+  env.fail_opens = false;
+  ASSERT_TRUE(waitWritable(**rec));
+  EXPECT_GT((*rec)->stats().segment, first_segment);
+  ASSERT_TRUE((*rec)->append(stmt("s1", ++id)).isOk());
+  ASSERT_TRUE((*rec)->close().isOk());
+  auto report = verifyDir(dir.auditDir(), keys(dir));
+  ASSERT_TRUE(report.ok) << report.first_bad->describe();
+  auto ids = statementIds(dir.instanceDir());
+  ASSERT_EQ(ids.size(), id);
+  EXPECT_EQ(ids.back(), id);
+}
+
+TEST(Recorder, FullQueueRefusesInsteadOfBlockingWhileFailed) {
+  testing::TempAuditDir dir;
+  FaultyEnv env;
+  RecorderOptions opt;
+  opt.env = &env;
+  auto s = dir.settings();
+  s.queue_limit = 16;
+  s.retry_interval = std::chrono::hours(1);
+  auto rec = Recorder::open(s, opt);
+  ASSERT_TRUE(rec.isOk());
+  env.fail_syncs = true;
+  EXPECT_FALSE((*rec)->append(stmt("s1", 1)).isOk());
+  size_t accepted = 0;
+  size_t refused = 0;
+  for (int i = 0; i < 20; ++i) {
+    (*rec)->submit(stmt("s1", 2 + i)).isOk() ? ++accepted : ++refused;
+  }
+  EXPECT_EQ(accepted, 16u);
+  EXPECT_EQ(refused, 4u);
+}
+
+TEST(Recorder, ClosingWhileFailedReportsWhatWasNotWritten) {
+  testing::TempAuditDir dir;
+  FaultyEnv env;
+  RecorderOptions opt;
+  opt.env = &env;
+  auto s = dir.settings();
+  s.retry_interval = std::chrono::hours(1);
+  auto rec = Recorder::open(s, opt);
+  ASSERT_TRUE(rec.isOk());
+  ASSERT_TRUE((*rec)->append(stmt("s1", 1)).isOk());
+  env.fail_syncs = true;
+  EXPECT_FALSE((*rec)->append(stmt("s1", 2)).isOk());
+  EXPECT_TRUE((*rec)->submit(stmt("s1", 3)).isOk());
+  Status closed = (*rec)->close();
+  EXPECT_FALSE(closed.isOk());
+  EXPECT_EQ(closed.sqlstate(), "58030");
+}
+
+TEST(Recorder, DurableCheckpointsAreAnchoredAndTheCloseIsTheNewest) {
+  testing::TempAuditDir dir;
+  testing::MemoryAnchors anchors;
+  RecorderOptions opt;
+  opt.anchors = &anchors;
+  auto s = dir.settings();
+  s.checkpoint_every = 5;
+  auto rec = Recorder::open(s, opt);
+  ASSERT_TRUE(rec.isOk());
+  for (int i = 1; i <= 12; ++i) {
+    ASSERT_TRUE((*rec)->append(stmt("s1", i)).isOk());
+  }
+  auto mid = anchors.all();
+  ASSERT_EQ(mid.count("gw1"), 1u);
+  EXPECT_EQ(mid["gw1"].seq, 12u);  // ss 1, stmts 2..5, cp 6, stmts 7..11, cp 12
+  ASSERT_TRUE((*rec)->close().isOk());
+  Anchor last = anchors.all()["gw1"];
+  EXPECT_EQ(last.seq, (*rec)->stats().last_seq);
+  EXPECT_EQ(last.upto_seq, last.seq - 1);
+  VerifyOptions vo;
+  vo.anchors = anchors.all();
+  vo.anchors_given = true;
+  auto report = verifyDir(dir.auditDir(), keys(dir), vo);
+  ASSERT_TRUE(report.ok) << report.first_bad->describe();
+  EXPECT_EQ(report.instances[0].anchored_seq, last.seq);
+}
+
+TEST(Recorder, RestartRefusesALogThatLostItsAnchoredCheckpoint) {
+  testing::TempAuditDir dir;
+  testing::MemoryAnchors anchors;
+  RecorderOptions opt;
+  opt.anchors = &anchors;
+  auto s = dir.settings();
+  s.segment_max_bytes = 4096;
+  for (int round = 0; round < 2; ++round) {
+    auto rec = Recorder::open(s, opt);
+    ASSERT_TRUE(rec.isOk()) << rec.status().message();
+    for (int i = 1; i <= 60; ++i) {
+      ASSERT_TRUE((*rec)->append(stmt("s1", i, randomId(40))).isOk());
+    }
+  }
+  auto segs = listSegments(dir.instanceDir());
+  ASSERT_GT(segs.size(), 2u);
+  std::filesystem::remove(segs.back().path);
+  auto rec = Recorder::open(s, opt);
+  ASSERT_FALSE(rec.isOk());
+  EXPECT_NE(rec.status().message().find("does not hold the checkpoint anchored"), std::string::npos)
+      << rec.status().message();
 }
 
 TEST(Recorder, RecoversFromATornTailAndVerifies) {
@@ -319,6 +521,29 @@ TEST(Recorder, RetentionRemovesOldSegmentsAndVerifyStartsFromTheAnchor) {
   ASSERT_TRUE(report.ok) << report.first_bad->describe();
   EXPECT_GT(report.instances[0].first_seq, 1u);
   EXPECT_EQ(report.instances[0].first_segment, segs[2].number);
+  EXPECT_EQ(report.instances[0].removed_upto, segs[1].number);  // a signed record says so
+}
+
+TEST(Recorder, RetentionRemovesOnlyTheOldestSegments) {
+  testing::TempAuditDir dir;
+  auto s = dir.settings();
+  s.segment_max_bytes = 4096;
+  s.retention = std::chrono::hours(24);
+  auto rec = Recorder::open(s);
+  ASSERT_TRUE(rec.isOk());
+  for (int i = 1; i <= 300; ++i) {
+    ASSERT_TRUE((*rec)->append(stmt("s1", i, randomId(40))).isOk());
+  }
+  auto segs = listSegments(dir.instanceDir());
+  ASSERT_GT(segs.size(), 3u);
+  // Segment 2 looks expired but segment 1 does not: removing 2 would break the chain.
+  std::filesystem::last_write_time(
+      segs[1].path, std::filesystem::file_time_type::clock::now() - std::chrono::hours(48));
+  auto removed = (*rec)->applyRetention();
+  ASSERT_TRUE(removed.isOk());
+  EXPECT_TRUE(removed->empty());
+  ASSERT_TRUE((*rec)->close().isOk());
+  EXPECT_TRUE(verifyDir(dir.auditDir(), keys(dir)).ok);
 }
 
 }  // namespace

@@ -72,6 +72,14 @@ class PosixFile final : public WritableFile {
     return Status::ok();
   }
   Status sync() override { return ::fdatasync(fd_) == 0 ? Status::ok() : ioError("fsync", path_); }
+  Status truncate(uint64_t size) override {
+    if (::ftruncate(fd_, static_cast<off_t>(size)) != 0) {
+      return ioError("truncate", path_);
+    }
+    end_ = size;
+    allocated_ = size;
+    return Status::ok();
+  }
   Status close() override {
     int fd = fd_;
     fd_ = -1;
@@ -92,13 +100,13 @@ class PosixFile final : public WritableFile {
  private:
   // Allocates whole chunks past `need`. Writes into allocated blocks then need no metadata
   // update at fdatasync (no size change, no new blocks to record in the journal). A file system
-  // without fallocate gets plain appends.
+  // without fallocate gets plain appends; a full one fails the write that follows.
   void grow(uint64_t need) {
     uint64_t target = (need + chunk_ - 1) / chunk_ * chunk_;
     if (::fallocate(fd_, 0, static_cast<off_t>(allocated_),
                     static_cast<off_t>(target - allocated_)) == 0) {
       allocated_ = target;
-    } else {
+    } else if (errno == EOPNOTSUPP || errno == ENOSYS) {
       chunk_ = 0;
     }
   }
@@ -243,6 +251,14 @@ Status SegmentWriter::appendFrame(const std::vector<Entry>& entries) {
     return st;
   }
   size_ += frame->size();
+  return Status::ok();
+}
+
+Status SegmentWriter::rollback(uint64_t size) {
+  if (Status st = file_->truncate(size); !st) {
+    return st;
+  }
+  size_ = size;
   return Status::ok();
 }
 
@@ -400,6 +416,32 @@ std::vector<SegmentFile> listSegments(const std::string& instance_dir) {
   }
   std::sort(out.begin(), out.end(),
             [](const SegmentFile& a, const SegmentFile& b) { return a.number < b.number; });
+  return out;
+}
+
+Result<SegmentStart> readSegmentStart(const std::string& path) {
+  auto reader = SegmentReader::open(path);
+  if (!reader) {
+    return reader.status();
+  }
+  Frame f;
+  if (reader->next(f) != SegmentReader::Outcome::kFrame || f.entries.empty()) {
+    return Status::error(Code::kInvalidArgument, "segment " + path + " has no readable records");
+  }
+  boost::json::error_code ec;
+  auto v = boost::json::parse(f.entries.front().record, ec);
+  const auto* o = !ec && v.is_object() ? &v.as_object() : nullptr;
+  const auto* type = o != nullptr ? o->if_contains("type") : nullptr;
+  const auto* seq = o != nullptr ? o->if_contains("prev_seq") : nullptr;
+  const auto* hash = o != nullptr ? o->if_contains("prev_hash") : nullptr;
+  SegmentStart out;
+  if (type == nullptr || !type->is_string() || type->as_string() != "segment_start" ||
+      seq == nullptr || !(seq->is_uint64() || (seq->is_int64() && seq->as_int64() >= 0)) ||
+      hash == nullptr || !hash->is_string() || !parseHashHex(hash->as_string(), out.prev_hash)) {
+    return Status::error(Code::kInvalidArgument,
+                         "segment " + path + " does not start with a segment_start record");
+  }
+  out.prev_seq = seq->is_uint64() ? seq->as_uint64() : static_cast<uint64_t>(seq->as_int64());
   return out;
 }
 

@@ -43,6 +43,9 @@ class WritableFile {
   // Writes at the end of what was written so far (not after preallocated space).
   virtual Status append(std::string_view data) = 0;
   virtual Status sync() = 0;  // fdatasync
+  // Cuts the file to `size` bytes (dropping any preallocated space): undoes a failed append, so
+  // that the frame can be written again at the same offset.
+  virtual Status truncate(uint64_t size) = 0;
   // Drops preallocated space past the data (made durable) and closes.
   virtual Status close() = 0;
 };
@@ -82,6 +85,9 @@ class SegmentWriter {
   // Appends one frame holding `entries`. Does not sync.
   Status appendFrame(const std::vector<Entry>& entries);
   Status sync() { return file_->sync(); }
+  // Cuts the file back to `size` (a frame boundary at or after the header), undoing an append
+  // that failed part way.
+  Status rollback(uint64_t size);
   Status close() { return file_->close(); }
   uint64_t size() const { return size_; }
   const std::string& path() const { return path_; }
@@ -150,6 +156,14 @@ struct TailInfo {
   Entry last;                  // last valid entry (seq, record, hash)
   bool last_is_close = false;  // the last record is a closing checkpoint
 };
+
+// The chain position a segment starts from: its segment_start's prev_seq and prev_hash.
+struct SegmentStart {
+  uint64_t prev_seq = 0;
+  Hash prev_hash{};
+};
+// Reads the first record of a segment (which must be its segment_start).
+Result<SegmentStart> readSegmentStart(const std::string& path);
 
 // Scans a segment, truncates a torn or bad final frame (and unused preallocated space) through
 // `env`, and reports the tail.

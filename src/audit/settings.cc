@@ -30,10 +30,10 @@ Settings parseSettings(const config::Node& section, config::Errors& errors) {
     errors.add(section, "must be a mapping");
     return s;
   }
-  section.checkKeys(
-      errors, {"dir", "instance", "durability", "batch_delay", "checkpoint_every",
-               "checkpoint_interval", "segment_max_bytes", "retention", "raw_payloads", "key_file",
-               "signing_key_file", "zstd_level", "queue_limit", "auditor_groups"});
+  section.checkKeys(errors, {"dir", "instance", "durability", "batch_delay", "checkpoint_every",
+                             "checkpoint_interval", "retry_interval", "witness",
+                             "segment_max_bytes", "retention", "raw_payloads", "key_file",
+                             "signing_key_file", "zstd_level", "queue_limit", "auditor_groups"});
   s.dir = section["dir"].requiredPath(errors);
   s.instance = section["instance"].str(errors, defaultInstance());
   if (s.instance.empty() || s.instance.find_first_of("/\\. ") != std::string::npos) {
@@ -47,6 +47,10 @@ Settings parseSettings(const config::Node& section, config::Errors& errors) {
   s.checkpoint_every =
       static_cast<uint64_t>(section["checkpoint_every"].integer(errors, 1000, 1, 100'000'000));
   s.checkpoint_interval = section["checkpoint_interval"].duration(errors, s.checkpoint_interval);
+  s.retry_interval = section["retry_interval"].duration(errors, s.retry_interval);
+  s.witness = section["witness"].oneOf(errors, {"none", "syslog"}, "none") == "syslog"
+                  ? Witness::kSyslog
+                  : Witness::kNone;
   s.segment_max_bytes = static_cast<uint64_t>(
       section["segment_max_bytes"].integer(errors, 64ll << 20, 4096, 1ll << 40));
   s.retention = section["retention"].duration(errors, s.retention);
@@ -68,6 +72,9 @@ Settings parseSettings(const config::Node& section, config::Errors& errors) {
   }
   if (s.checkpoint_interval.count() <= 0) {
     errors.add(section["checkpoint_interval"], "must be positive");
+  }
+  if (s.retry_interval.count() <= 0) {
+    errors.add(section["retry_interval"], "must be positive");
   }
   return s;
 }

@@ -7,6 +7,8 @@
 //     batch_delay: 5ms                  # batched, off: longest wait before a group commit
 //     checkpoint_every: 1000            # records between signed checkpoints
 //     checkpoint_interval: 30s          # and at most this long between them
+//     retry_interval: 1s                # while the log cannot be written: retry this often
+//     witness: none                     # none | syslog: also log every anchored checkpoint
 //     segment_max_bytes: 67108864
 //     retention: 30d                    # 0 keeps everything
 //     raw_payloads: encrypted           # encrypted | off
@@ -29,6 +31,8 @@ namespace jg::audit {
 
 enum class Durability { kStrict, kBatched, kOff };
 std::string_view durabilityName(Durability d);
+// Where anchored checkpoints are reported besides the state store (audit.witness).
+enum class Witness { kNone, kSyslog };
 
 struct Settings {
   std::string dir;
@@ -37,6 +41,10 @@ struct Settings {
   std::chrono::milliseconds batch_delay{5};
   uint64_t checkpoint_every = 1000;
   std::chrono::milliseconds checkpoint_interval{30'000};
+  // While a write has failed, the failed frame is written again this often (the probe).
+  std::chrono::milliseconds retry_interval{1000};
+  // Where anchored checkpoints are also reported, besides the state store.
+  Witness witness = Witness::kNone;
   uint64_t segment_max_bytes = 64ull << 20;
   std::chrono::milliseconds retention{30ll * 24 * 3600 * 1000};
   bool raw_payloads = true;  // "encrypted"; false is "off"

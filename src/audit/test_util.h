@@ -5,8 +5,11 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <map>
+#include <mutex>
 #include <string>
 
+#include "audit/anchor.h"
 #include "audit/crypto.h"
 #include "audit/settings.h"
 #include "core/random.h"
@@ -41,6 +44,28 @@ class TempAuditDir {
 
  private:
   std::filesystem::path root_;
+};
+
+// An AnchorSink in memory: keeps the newest anchor of each instance.
+class MemoryAnchors final : public AnchorSink {
+ public:
+  Result<std::optional<Anchor>> latest(const std::string& instance) override {
+    std::lock_guard lk(mu_);
+    auto it = anchors_.find(instance);
+    return it == anchors_.end() ? std::optional<Anchor>() : std::optional<Anchor>(it->second);
+  }
+  void onCheckpoint(const Anchor& a) override {
+    std::lock_guard lk(mu_);
+    anchors_[a.instance] = a;
+  }
+  std::map<std::string, Anchor> all() const {
+    std::lock_guard lk(mu_);
+    return anchors_;
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::map<std::string, Anchor> anchors_;
 };
 
 }  // namespace jg::audit::testing

@@ -1,10 +1,15 @@
 // Verification of the audit log: every frame checksum, every chain link, every signed
-// checkpoint and segment anchor, in order, stopping at the first bad record.
+// checkpoint and segment anchor, in order, stopping at the first bad record; then the ends of
+// the log.
 //
-// The oldest remaining segment (after retention) is trusted from its signed anchor; every
-// later record must link to its predecessor. A segment other than the newest must end with a
-// checkpoint. Records after the newest signed checkpoint are linked but unsigned; the report
-// notes how many. Stateless functions; thread-safe.
+// The oldest remaining segment is trusted from its signed anchor, but only if it is segment 1
+// or a signed retention record later in the log says the segments before it were removed. Every
+// later record must link to its predecessor, and a segment other than the newest must end with a
+// checkpoint. At the other end, the log must hold the newest checkpoint anchored outside it (the
+// state store, or a witness: VerifyOptions::anchors), and — unless the gateway is still running
+// (`live`) — its newest record must be a checkpoint: records after the last signature could be
+// cut or rewritten undetected. The rules are listed in docs/audit-format.md. Stateless
+// functions; thread-safe.
 #pragma once
 
 #include <map>
@@ -12,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "audit/anchor.h"
 #include "audit/crypto.h"
 #include "core/status.h"
 
@@ -39,12 +45,31 @@ struct InstanceSummary {
   uint64_t records = 0;
   uint64_t checkpoints = 0;
   uint64_t unsigned_tail = 0;  // records after the newest checkpoint (an open segment)
+  uint64_t removed_upto = 0;   // a signed retention record removed segments up to this one
+  uint64_t anchored_seq = 0;   // the anchored checkpoint, found in the log (0: none checked)
+  bool torn_tail = false;      // live: the newest segment ends inside a frame being written
 };
 
 struct VerifyReport {
   bool ok = true;
   std::optional<Problem> first_bad;
   std::vector<InstanceSummary> instances;
+};
+
+struct VerifyOptions {
+  // The gateway is still writing: records after the newest checkpoint, and a frame being written
+  // at the end of the newest segment, are reported (InstanceSummary) instead of failing.
+  bool live = false;
+  // The newest anchor of each instance. An anchor without a signature (a witness line) is
+  // trusted as given; one with a signature must verify.
+  std::map<std::string, Anchor> anchors;
+  // Anchors were looked up (a store or an --anchor was given): an instance whose log holds a
+  // checkpoint but that has no anchor is then an error. When false, the end of the log is not
+  // checked against anything outside it.
+  bool anchors_given = false;
+  // Only these instances (a replica's directory checked against a store shared by replicas);
+  // empty: every instance in the directory and every anchored one.
+  std::vector<std::string> only;
 };
 
 class KeyRing {
@@ -58,9 +83,15 @@ class KeyRing {
 };
 
 // Verifies one instance directory (`<dir>/<instance>`).
-VerifyReport verifyInstance(const std::string& instance_dir, const KeyRing& keys);
-// Verifies every instance directory under `dir`; stops at the first problem.
-VerifyReport verifyDir(const std::string& dir, const KeyRing& keys);
+VerifyReport verifyInstance(const std::string& instance_dir, const KeyRing& keys,
+                            const VerifyOptions& options = {});
+// Verifies every instance directory under `dir`, and every anchored instance; stops at the
+// first problem.
+VerifyReport verifyDir(const std::string& dir, const KeyRing& keys,
+                       const VerifyOptions& options = {});
+// Ok when the log in `instance_dir` holds the checkpoint `a` names (its segment, seq and hash);
+// else what is wrong. A quick check at recorder start; verify checks the whole chain.
+Status findAnchored(const std::string& instance_dir, const Anchor& a);
 // Instance subdirectories of an audit dir, sorted.
 std::vector<std::string> listInstances(const std::string& dir);
 

@@ -9,6 +9,7 @@
 #include <ctime>
 #include <iostream>
 
+#include "audit/anchor.h"
 #include "audit/index.h"
 #include "audit/recorder.h"
 #include "audit/replay.h"
@@ -28,6 +29,14 @@ struct Common {
   std::string store_url;
   std::vector<std::string> public_keys;  // verify
   std::vector<std::string> key_files;    // raw payload keys (replay --raw)
+};
+
+struct VerifyFlags {
+  bool json = false;
+  bool live = false;
+  bool no_anchor = false;
+  std::vector<std::string> anchors;  // INSTANCE:SEQ:HASH from a witness
+  std::vector<std::string> instances;
 };
 
 struct Loaded {
@@ -151,81 +160,173 @@ void addKeygen(CLI::App& audit_cmd) {
 
 // ---- audit verify ----------------------------------------------------------------------------
 
-int runVerify(const Common& c, bool as_json) {
-  auto l = load(c);
-  if (!l) {
-    return fail(l.status());
-  }
+Result<audit::KeyRing> verifyKeys(const Common& c, const Loaded& l) {
   audit::KeyRing keys;
   for (const auto& path : c.public_keys) {
     auto k = audit::PublicKey::loadPem(path);
     if (!k) {
-      return fail(k.status());
+      return k.status();
     }
     keys.add(std::move(*k));
   }
-  if (keys.empty() && !l->settings.signing_key_file.empty()) {
-    auto k = audit::PublicKey::loadPem(l->settings.signing_key_file);
+  if (keys.empty() && !l.settings.signing_key_file.empty()) {
+    auto k = audit::PublicKey::loadPem(l.settings.signing_key_file);
     if (!k) {
-      return fail(k.status());
+      return k.status();
     }
     keys.add(std::move(*k));
   }
   if (keys.empty()) {
-    return fail(invalidArgument("no verification key: pass --public-key FILE or --config"));
+    return invalidArgument("no verification key: pass --public-key FILE or --config");
   }
-  audit::VerifyReport r = audit::verifyDir(l->settings.dir, keys);
-  if (as_json) {
-    boost::json::object o{{"ok", r.ok}};
-    boost::json::array insts;
-    for (const auto& s : r.instances) {
-      insts.push_back({{"instance", s.instance},
-                       {"first_segment", s.first_segment},
-                       {"last_segment", s.last_segment},
-                       {"first_seq", s.first_seq},
-                       {"last_seq", s.last_seq},
-                       {"last_signed_seq", s.last_signed_seq},
-                       {"records", s.records},
-                       {"checkpoints", s.checkpoints},
-                       {"unsigned_tail", s.unsigned_tail}});
+  return keys;
+}
+
+// The anchors the end of the log is checked against: the state store's, and any given with
+// --anchor (the newer one wins). Read before the log, so a checkpoint written meanwhile is in
+// the log when it is looked for.
+Result<audit::VerifyOptions> verifyOptions(const Loaded& l, const VerifyFlags& f) {
+  audit::VerifyOptions o;
+  o.live = f.live;
+  o.only = f.instances;
+  if (!l.store_url.empty()) {
+    auto st = store::open(l.store_url);
+    if (!st) {
+      return st.status();
     }
-    o["instances"] = std::move(insts);
-    if (r.first_bad) {
-      const auto& p = *r.first_bad;
-      o["first_bad"] = {{"instance", p.instance}, {"segment", p.segment}, {"path", p.path},
+    if (Status m = (*st)->migrate("audit_anchors", audit::anchorMigrations()); !m) {
+      return m;
+    }
+    auto anchors = audit::loadAnchors(**st);
+    if (!anchors) {
+      return anchors.status();
+    }
+    o.anchors = std::move(*anchors);
+    o.anchors_given = true;
+  }
+  for (const auto& token : f.anchors) {
+    audit::Anchor a;
+    if (!audit::parseAnchorToken(token, a)) {
+      return invalidArgument("bad --anchor '" + token + "' (expected INSTANCE:SEQ:HASH)");
+    }
+    auto it = o.anchors.find(a.instance);
+    if (it == o.anchors.end() || it->second.seq < a.seq) {
+      o.anchors[a.instance] = a;
+    }
+    o.anchors_given = true;
+  }
+  if (!o.anchors_given && !f.no_anchor) {
+    return invalidArgument(
+        "nothing to check the end of the log against: give --config (with a store), --store URL "
+        "or --anchor INSTANCE:SEQ:HASH, or --no-anchor to check the directory alone");
+  }
+  return o;
+}
+
+void printVerifyJson(const audit::VerifyReport& r, const audit::VerifyOptions& o) {
+  boost::json::object out{{"ok", r.ok}, {"live", o.live}, {"anchors_checked", o.anchors_given}};
+  boost::json::array insts;
+  for (const auto& s : r.instances) {
+    insts.push_back({{"instance", s.instance},
+                     {"first_segment", s.first_segment},
+                     {"last_segment", s.last_segment},
+                     {"first_seq", s.first_seq},
+                     {"last_seq", s.last_seq},
+                     {"last_signed_seq", s.last_signed_seq},
+                     {"records", s.records},
+                     {"checkpoints", s.checkpoints},
+                     {"unsigned_tail", s.unsigned_tail},
+                     {"removed_upto", s.removed_upto},
+                     {"anchored_seq", s.anchored_seq},
+                     {"torn_tail", s.torn_tail}});
+  }
+  out["instances"] = std::move(insts);
+  if (r.first_bad) {
+    const auto& p = *r.first_bad;
+    out["first_bad"] = {{"instance", p.instance}, {"segment", p.segment}, {"path", p.path},
                         {"offset", p.offset},     {"seq", p.seq},         {"what", p.what}};
+  }
+  std::cout << boost::json::serialize(out) << "\n";
+}
+
+void printVerifyText(const audit::VerifyReport& r, const audit::VerifyOptions& o) {
+  for (const auto& s : r.instances) {
+    std::cout << s.instance << ": segments " << s.first_segment << ".." << s.last_segment
+              << ", records " << s.first_seq << ".." << s.last_seq << " (" << s.records
+              << " checked, " << s.checkpoints << " checkpoints, signed up to seq "
+              << s.last_signed_seq << ")\n";
+    if (s.removed_upto > 0) {
+      std::cout << "  segments up to " << s.removed_upto
+                << " were removed by retention (signed record)\n";
     }
-    std::cout << boost::json::serialize(o) << "\n";
+    if (s.anchored_seq > 0) {
+      std::cout << "  the anchored checkpoint (seq " << s.anchored_seq << ") is in the log\n";
+    }
+    if (r.ok && s.unsigned_tail > 0) {
+      std::cout << "  note: " << s.unsigned_tail
+                << " newest record(s) are chained but not yet covered by a checkpoint (--live: "
+                   "not anchored yet)\n";
+    }
+    if (s.torn_tail) {
+      std::cout << "  note: segment " << s.last_segment << " ends in a frame being written\n";
+    }
+  }
+  if (!o.anchors_given) {
+    std::cout << "note: --no-anchor: the end of the log was not checked against an anchor; "
+                 "records cut from the end would not be noticed\n";
+  }
+  if (r.ok) {
+    std::cout << "audit log OK\n";
   } else {
-    for (const auto& s : r.instances) {
-      std::cout << s.instance << ": segments " << s.first_segment << ".." << s.last_segment
-                << ", records " << s.first_seq << ".." << s.last_seq << " (" << s.records
-                << " checked, " << s.checkpoints << " checkpoints, signed up to seq "
-                << s.last_signed_seq << ")\n";
-      if (r.ok && s.unsigned_tail > 0) {
-        std::cout << "  note: " << s.unsigned_tail
-                  << " newest record(s) are chained but not yet covered by a checkpoint\n";
-      }
-    }
-    if (r.ok) {
-      std::cout << "audit log OK\n";
-    } else {
-      std::cout << "audit log FAILED: first bad record: " << r.first_bad->describe() << "\n";
-    }
+    std::cout << "audit log FAILED: first bad record: " << r.first_bad->describe() << "\n";
+  }
+}
+
+int runVerify(const Common& c, const VerifyFlags& f) {
+  auto l = load(c);
+  if (!l) {
+    return fail(l.status());
+  }
+  auto keys = verifyKeys(c, *l);
+  if (!keys) {
+    return fail(keys.status());
+  }
+  auto opts = verifyOptions(*l, f);
+  if (!opts) {
+    return fail(opts.status());
+  }
+  audit::VerifyReport r = audit::verifyDir(l->settings.dir, *keys, *opts);
+  if (f.json) {
+    printVerifyJson(r, *opts);
+  } else {
+    printVerifyText(r, *opts);
   }
   return r.ok ? 0 : 1;
 }
 
 void addVerify(CLI::App& audit_cmd) {
   auto c = std::make_shared<Common>();
-  auto as_json = std::make_shared<bool>(false);
+  auto f = std::make_shared<VerifyFlags>();
   auto* cmd = audit_cmd.add_subcommand(
       "verify",
-      "Check every chain link and signature; exit 0 if intact, 1 at the first bad record");
-  addCommon(cmd, *c, false);
+      "Check every chain link and signature, the head (retention) and the end of the log (the "
+      "anchored checkpoint); exit 0 if intact, 1 at the first problem");
+  addCommon(cmd, *c, true);
   cmd->add_option("--public-key", c->public_keys, "Ed25519 public key(s) (PEM); repeatable");
-  cmd->add_flag("--json", *as_json, "Machine-readable report");
-  cmd->callback([c, as_json] { setExitCode(runVerify(*c, *as_json)); });
+  cmd->add_flag("--json", f->json, "Machine-readable report");
+  cmd->add_flag("--live", f->live,
+                "The gateway is running: records after the newest checkpoint are reported, not "
+                "an error");
+  cmd->add_option("--anchor", f->anchors,
+                  "A checkpoint the log must hold, INSTANCE:SEQ:HASH (from the syslog witness); "
+                  "repeatable");
+  cmd->add_option("--instance", f->instances,
+                  "Check only this instance (default: every instance in the directory or the "
+                  "store); repeatable");
+  cmd->add_flag("--no-anchor", f->no_anchor,
+                "Check the directory alone, without a store or --anchor (the end of the log is "
+                "then not checked)");
+  cmd->callback([c, f] { setExitCode(runVerify(*c, *f)); });
 }
 
 // ---- audit search ----------------------------------------------------------------------------
@@ -355,13 +456,16 @@ Status recordReplay(const Loaded& l, const ReplayOpts& o, bool raw) {
   s.durability = audit::Durability::kStrict;
   std::unique_ptr<store::Store> index_store;
   std::unique_ptr<audit::Indexer> indexer;
+  std::unique_ptr<audit::StoreAnchors> anchors;
   audit::RecorderOptions opt;
   if (!l.store_url.empty()) {
     auto st = openIndex(l);
-    if (st) {
+    if (st && (*st)->migrate("audit_anchors", audit::anchorMigrations())) {
       index_store = std::move(*st);
       indexer = std::make_unique<audit::Indexer>(*index_store);
+      anchors = std::make_unique<audit::StoreAnchors>(index_store.get(), s.witness);
       opt.index = indexer.get();
+      opt.anchors = anchors.get();
     }
   }
   auto rec = audit::Recorder::open(s, opt);
@@ -373,6 +477,9 @@ Status recordReplay(const Loaded& l, const ReplayOpts& o, bool raw) {
   Status closed = (*rec)->close();
   if (indexer) {
     (void)indexer->flush();
+  }
+  if (anchors) {
+    (void)anchors->flush();
   }
   return st ? closed : st;
 }

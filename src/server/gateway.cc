@@ -4,6 +4,7 @@
 
 #include "access/broker.h"
 #include "access/notifier.h"
+#include "audit/anchor.h"
 #include "audit/codec.h"
 #include "audit/index.h"
 #include "audit/recorder.h"
@@ -96,13 +97,19 @@ Gateway::~Gateway() {
   if (issuer_) {
     issuer_->stop();
   }
-  // The broker records into the recorder, which indexes into the store: stop in that order.
+  // The broker records into the recorder, which indexes and anchors into the store: stop in
+  // that order. Sessions may still hold the recorder: close it here, so its closing checkpoint
+  // is written and anchored while the index and the anchors are alive.
   admin_.reset();
   if (broker_) {
     broker_->stop();
   }
   broker_.reset();
+  if (recorder_) {
+    (void)recorder_->close();
+  }
   recorder_.reset();
+  anchors_.reset();
   indexer_.reset();
   for (auto& c : contexts_) {
     c->stop();
@@ -219,22 +226,8 @@ Status Gateway::startAccess() {
     }
     store_ = std::move(*store);
   }
-  if (cfg.audit) {
-    audit::RecorderOptions options;
-    if (store_) {
-      if (auto st = store_->migrate("audit", audit::indexMigrations()); !st) {
-        return st;
-      }
-      indexer_ = std::make_unique<audit::Indexer>(*store_);
-      options.index = indexer_.get();
-    }
-    auto recorder = audit::Recorder::open(*cfg.audit, options);
-    if (!recorder) {
-      return recorder.status();
-    }
-    recorder_ = std::move(*recorder);
-    log::info("", "recording sessions to {} ({} durability)", cfg.audit->dir,
-              audit::durabilityName(cfg.audit->durability));
+  if (auto st = startRecorder(); !st) {
+    return st;
   }
   if (store_) {
     access::NotifierOptions notify;
@@ -306,14 +299,53 @@ Status Gateway::startAccess() {
   return Status::ok();
 }
 
+// The recorder, its index and its anchors (all in the state store when there is one).
+Status Gateway::startRecorder() {
+  const auto& cfg = *runtime()->config;
+  if (!cfg.audit) {
+    return Status::ok();
+  }
+  audit::RecorderOptions options;
+  if (store_) {
+    if (auto st = store_->migrate("audit", audit::indexMigrations()); !st) {
+      return st;
+    }
+    if (auto st = store_->migrate("audit_anchors", audit::anchorMigrations()); !st) {
+      return st;
+    }
+    indexer_ = std::make_unique<audit::Indexer>(*store_);
+    options.index = indexer_.get();
+  }
+  if (store_ || cfg.audit->witness != audit::Witness::kNone) {
+    anchors_ = std::make_unique<audit::StoreAnchors>(store_.get(), cfg.audit->witness);
+    options.anchors = anchors_.get();
+  }
+  auto recorder = audit::Recorder::open(*cfg.audit, options);
+  if (!recorder) {
+    return recorder.status();
+  }
+  recorder_ = std::move(*recorder);
+  log::info("", "recording sessions to {} ({} durability)", cfg.audit->dir,
+            audit::durabilityName(cfg.audit->durability));
+  return Status::ok();
+}
+
+namespace {
+
+// One metric in the Prometheus text format.
+void appendMetric(std::string& out, std::string_view name, std::string_view type,
+                  std::string_view help, uint64_t value) {
+  out += fmt::format("# HELP {0} {1}\n# TYPE {0} {2}\n{0} {3}\n", name, help, type, value);
+}
+
+}  // namespace
+
 // Counters in the Prometheus text format: nothing in them identifies a caller or a query.
 std::string Gateway::metricsText() const {
   sql::CacheStats c = classifier_.stats();
   std::string out;
   auto metric = [&out](std::string_view name, std::string_view type, std::string_view help,
-                       uint64_t value) {
-    out += fmt::format("# HELP {0} {1}\n# TYPE {0} {2}\n{0} {3}\n", name, help, type, value);
-  };
+                       uint64_t value) { appendMetric(out, name, type, help, value); };
   metric("jitgate_sessions", "gauge", "Client sessions open now.", sessionCount());
   metric("jitgate_classifier_hits_total", "counter",
          "Statement classifications answered from the cache.", c.hits);
@@ -327,7 +359,43 @@ std::string Gateway::metricsText() const {
   metric("jitgate_classifier_entries", "gauge", "Entries in the classification cache.", c.entries);
   metric("jitgate_classifier_capacity", "gauge", "Capacity of the classification cache.",
          c.capacity);
+  auditMetrics(out);
   return out;
+}
+
+void Gateway::auditMetrics(std::string& out) const {
+  if (!recorder_) {
+    return;
+  }
+  auto metric = [&out](std::string_view name, std::string_view type, std::string_view help,
+                       uint64_t value) { appendMetric(out, name, type, help, value); };
+  audit::RecorderStats st = recorder_->stats();
+  metric("jitgate_audit_writable", "gauge",
+         "1 while the audit log can be written; 0 while new sessions and statements are refused.",
+         recorder_->writable() ? 1 : 0);
+  metric("jitgate_audit_write_failures_total", "counter",
+         "Times a write to the audit log failed and the gateway stopped serving.",
+         st.write_failures);
+  metric("jitgate_audit_recoveries_total", "counter",
+         "Times the audit log became writable again (a retried write succeeded).", st.recoveries);
+  metric("jitgate_audit_records_total", "counter", "Records chained into the audit log.",
+         st.records);
+  metric("jitgate_audit_queued_records", "gauge", "Records waiting to be written.", st.queued);
+  metric("jitgate_audit_last_seq", "gauge", "Sequence number of the newest durable record.",
+         st.last_seq);
+  metric("jitgate_audit_refused_sessions_total", "counter",
+         "Connections refused because the audit log could not be written.",
+         audit_refused_sessions_.load());
+  metric("jitgate_audit_refused_statements_total", "counter",
+         "Statements refused because the audit log could not be written.",
+         audit_refused_statements_.load());
+  if (anchors_) {
+    audit::AnchorStats a = anchors_->stats();
+    metric("jitgate_audit_anchored_seq", "gauge",
+           "Sequence number of the newest checkpoint anchored outside the log.", a.last_seq);
+    metric("jitgate_audit_anchor_failures_total", "counter",
+           "Checkpoints that could not be anchored in the state store.", a.failures);
+  }
 }
 
 asio::awaitable<void> Gateway::acceptLoop() {
@@ -344,6 +412,10 @@ asio::awaitable<void> Gateway::acceptLoop() {
     socket.set_option(tcp::no_delay(true), ec);
     if (sessionCount() >= runtime()->config->limits.max_sessions) {
       asio::co_spawn(ctx, rejectBusy(std::move(socket)), asio::detached);
+      continue;
+    }
+    if (recorder_ && !recorder_->writable()) {
+      asio::co_spawn(ctx, rejectUnrecorded(std::move(socket)), asio::detached);
       continue;
     }
     auto session = std::make_shared<Session>(*this, std::move(socket));
@@ -367,6 +439,29 @@ asio::awaitable<void> Gateway::rejectBusy(tcp::socket socket) {
   pg::encodeError(out, "FATAL", "53300", "sorry, too many clients already connected to jitgate");
   co_await asio::async_write(socket, asio::buffer(out), kNoThrow);
   error_code ec;
+  socket.close(ec);
+}
+
+// A session that could not be recorded is not admitted: FATAL 58030 before the startup packet,
+// as for max_sessions (libpq reads an ErrorResponse in place of the answer to SSLRequest too).
+asio::awaitable<void> Gateway::rejectUnrecorded(tcp::socket socket) {
+  audit_refused_sessions_.fetch_add(1);
+  log::warn("", "refusing a connection: the audit log cannot be written ({})",
+            recorder_->health().message());
+  std::string out;  // the cause stays in the log: the client is not authenticated yet
+  pg::encodeError(out, "FATAL", "58030",
+                  "the audit log cannot be written, so jitgate refuses new sessions until it "
+                  "recovers");
+  co_await asio::async_write(socket, asio::buffer(out), kNoThrow);
+  // Read what the client already sent (its startup packet): closing with unread bytes would
+  // reset the connection, and the client could lose the error.
+  error_code ec;
+  socket.shutdown(tcp::socket::shutdown_send, ec);
+  socket.non_blocking(true, ec);
+  char drain[4096];
+  while (!ec) {
+    socket.read_some(asio::buffer(drain), ec);
+  }
   socket.close(ec);
 }
 

@@ -5,6 +5,9 @@
 // one thread for its whole life. SIGHUP reloads the configuration (an invalid file keeps the
 // old one and logs why), SIGTERM/SIGINT stop accepting, let sessions finish up to
 // timeouts.shutdown_grace, then end them with 57P01. run() blocks until shutdown completes.
+// While the audit log cannot be written, new connections are refused (FATAL 58030) and
+// sessions refuse statements; the gateway resumes by itself once the recorder's retried write
+// succeeds. Shutdown closes the recorder, which writes (and anchors) a closing checkpoint.
 #pragma once
 
 #include <atomic>
@@ -40,6 +43,7 @@ class Store;
 namespace jg::audit {
 class Recorder;
 class Indexer;
+class StoreAnchors;
 }  // namespace jg::audit
 
 namespace jg::server {
@@ -88,11 +92,15 @@ class Gateway {
   size_t sessionCount() const;
   // GET /metrics on the admin listener (Prometheus text format).
   std::string metricsText() const;
+  // A statement refused because the audit log cannot be written (for /metrics). Thread-safe.
+  void countUnrecordedRefusal() { audit_refused_statements_.fetch_add(1); }
 
  private:
   asio::awaitable<void> acceptLoop();
   asio::awaitable<void> signalLoop();
   asio::awaitable<void> rejectBusy(tcp::socket socket);
+  asio::awaitable<void> rejectUnrecorded(tcp::socket socket);
+  void auditMetrics(std::string& out) const;
   asio::awaitable<void> shutdown();
   void reload();
 
@@ -112,9 +120,13 @@ class Gateway {
   std::shared_ptr<access::Broker> broker_;
   std::unique_ptr<class AdminApi> admin_;
   std::unique_ptr<audit::Indexer> indexer_;
+  std::unique_ptr<audit::StoreAnchors> anchors_;
   std::shared_ptr<audit::Recorder> recorder_;
+  std::atomic<uint64_t> audit_refused_sessions_{0};
+  std::atomic<uint64_t> audit_refused_statements_{0};
   std::shared_ptr<creds::TokenIssuer> token_issuer_;
   Status startAccess();
+  Status startRecorder();
   sql::Classifier classifier_{10000};
   asio::thread_pool blocking_{4};
   mutable std::mutex sessions_mu_;

@@ -101,7 +101,7 @@ asio::awaitable<Status> sendUpstream(Batch& batch, const std::string& in,
                                      std::vector<asio::const_buffer>& bufs, Stream& upstream,
                                      SessionAudit* audit, bool recorded) {
   if (recorded && audit != nullptr && audit->strict()) {
-    if (Status st = co_await audit->durable(); !st) {
+    if (Status st = co_await audit->durable(SessionAudit::Need::kBeforeSend); !st) {
       co_return st;
     }
   }

@@ -466,6 +466,9 @@ bool Session::gated(char type) {
 }
 
 bool Session::refuseMessage(const pg::Frame& frame, std::string& substitute, std::string& error) {
+  if (audit_ && !audit_->writable() && frame.type != pg::fe::kDescribe) {
+    return refuseUnrecorded(frame, substitute, error);  // nothing runs unrecorded
+  }
   switch (frame.type) {
     case pg::fe::kBind:
       return refuseBind(frame, substitute, error);

@@ -89,6 +89,9 @@ class Session : public std::enable_shared_from_this<Session> {
   bool refuseBind(const pg::Frame& frame, std::string& substitute, std::string& error);
   // A Describe of a statement or portal the gateway does not know.
   bool refuseDescribe(const pg::Frame& frame, std::string& substitute, std::string& error);
+  // Any statement, bind or execute while the audit log cannot be written (58030); defined in
+  // session_audit.cc.
+  bool refuseUnrecorded(const pg::Frame& frame, std::string& substitute, std::string& error);
   // Counts, logs and records a refusal, and encodes the client's ErrorResponse into `error`
   // (SQLSTATE `sqlstate`, 42501 when empty).
   void reportRefusal(std::string_view rule_id, std::string_view sqlstate,

@@ -6,6 +6,9 @@
 
 #include "audit/codec.h"
 #include "proto/pg/decode.h"
+#include "proto/pg/encode.h"
+#include "server/gateway.h"
+#include "server/session.h"
 #include "sql/kind.h"
 
 namespace jg::server {
@@ -38,6 +41,14 @@ SessionAudit::~SessionAudit() {
 }
 
 void SessionAudit::append(audit::EventBody body) {
+  // A statement that may run (allowed, or held for review and sent once approved) or a bind;
+  // results are what a completion carries to the client.
+  const auto* st = std::get_if<audit::StatementEvent>(&body);
+  bool runs = st != nullptr && st->decision != "deny";
+  bool result = std::holds_alternative<audit::ResultStartEvent>(body) ||
+                std::holds_alternative<audit::ResultRowsEvent>(body) ||
+                std::holds_alternative<audit::ResultEndEvent>(body) ||
+                std::holds_alternative<audit::ResultEvent>(body);
   auto ticket = recorder_->submit(audit::Event{session_id_, {}, std::move(body)});
   if (!ticket) {
     // Outside strict mode nothing waits: a failing log is reported by the recorder's health
@@ -48,17 +59,24 @@ void SessionAudit::append(audit::EventBody body) {
     return;
   }
   last_ticket_ = *ticket;
+  send_ticket_ = runs ? *ticket : send_ticket_;
+  vital_ticket_ = runs || result ? *ticket : vital_ticket_;
 }
 
-asio::awaitable<Status> SessionAudit::durable() {
+asio::awaitable<Status> SessionAudit::durable(Need need) {
   if (!failure_.isOk()) {
     co_return failure_;
   }
-  if (last_ticket_ == 0 || recorder_->durableUpto() >= last_ticket_) {
+  audit::Recorder::Ticket target = last_ticket_;
+  if (!recorder_->writable()) {
+    // Refusals and errors recorded since stay queued: their answers carry no data.
+    target = need == Need::kBeforeSend ? send_ticket_ : vital_ticket_;
+  }
+  if (target == 0 || recorder_->durableUpto() >= target) {
     co_return shared_->failure;
   }
   shared_->done = false;
-  recorder_->whenDurable(last_ticket_, [shared = shared_, ex = executor_](const Status& st) {
+  recorder_->whenDurable(target, [shared = shared_, ex = executor_](const Status& st) {
     asio::post(ex, [shared, st] {
       if (!st && shared->failure.isOk()) {
         shared->failure = st;
@@ -264,6 +282,42 @@ void SessionAudit::sessionEnd(std::string reason) {
   e.statements = statement_id_;
   e.rows = total_rows_;
   append(std::move(e));
+}
+
+// The session's gate while the audit log cannot be written; it lives here with the rest of the
+// recording code. The statement is recorded as refused (queued: written once the log recovers)
+// and answered with ERROR 58030; the session stays open. A substitute the server rejects at the
+// same position keeps PostgreSQL's transaction semantics, as for any refusal.
+bool Session::refuseUnrecorded(const pg::Frame& frame, std::string& substitute,
+                               std::string& error) {
+  pg::Query q;
+  pg::Parse p;
+  if ((frame.type == pg::fe::kQuery && !pg::decodeQuery(frame.payload, q)) ||
+      (frame.type == pg::fe::kParse && !pg::decodeParse(frame.payload, p))) {
+    return false;  // the tracker reports the malformed message
+  }
+  // The cause (a file name, an errno) is in the gateway's log, not told to clients.
+  constexpr std::string_view kRule = "builtin:audit-unavailable";
+  const std::string message =
+      "the audit log cannot be written, so jitgate refuses statements until it recovers";
+  if (frame.type == pg::fe::kQuery || frame.type == pg::fe::kParse) {
+    policy::Decision d;
+    d.rule_id = kRule;
+    d.reason = "the audit log cannot be written";
+    d.sqlstate = "58030";
+    audit_->statement(frame.type == pg::fe::kQuery ? q.sql : p.sql, nullptr, {}, d,
+                      frame.type == pg::fe::kQuery ? "simple" : "extended", p.name);
+  }
+  reportRefusal(kRule, "58030", message, {}, error);
+  gateway_.countUnrecordedRefusal();
+  if (frame.type == pg::fe::kBind) {
+    pg::encodeBind(substitute, pg::Bind{.statement = "jitgate refused"});
+  } else if (frame.type == pg::fe::kExecute) {
+    pg::encodeExecute(substitute, pg::Execute{"jitgate refused", 0});
+  } else {
+    substituteRefused(frame, p.name, substitute);
+  }
+  return true;
 }
 
 }  // namespace jg::server

@@ -8,6 +8,14 @@
 // it returns at once when that is already durable, else one completion is posted back to the
 // session's executor.
 //
+// When the log cannot be written (any durability mode), every session behaves as in strict mode
+// without waiting: new statements are refused (writable(), checked by the session's gate), and
+// a batch that carries a statement, or a completion, passes only if the statements and results
+// it depends on were durable before the failure; otherwise durable() fails with 58030 and the
+// session ends. The records themselves stay queued in the recorder and are written once it
+// recovers. A session whose record could not even be queued ends at its next statement or
+// completion.
+//
 // A result that completes within one chunk of rows is recorded as one `result` record (columns,
 // rows, completion); a longer one as result_start, result_rows chunks and result_end, so memory
 // stays bounded. Rows are recorded as sent to the client (masked); the raw row is recorded too
@@ -38,7 +46,11 @@ class SessionAudit {
   SessionAudit(const SessionAudit&) = delete;
   SessionAudit& operator=(const SessionAudit&) = delete;
 
-  bool strict() const { return recorder_->strict(); }
+  // True while the log can be written; while false the session refuses new statements.
+  bool writable() const { return recorder_->writable(); }
+  // True when the pumps must call durable() before sending statements and completions: in
+  // strict mode, while the log cannot be written, and once a record of this session was lost.
+  bool strict() const { return recorder_->strict() || !recorder_->writable() || !failure_.isOk(); }
   void connect(audit::ConnectEvent e);
   void auth(bool ok, std::string_view method, const identity::Identity* who, std::string reason);
   // Records a statement and its decision; returns its id for the result events that follow.
@@ -64,9 +76,14 @@ class SessionAudit {
   uint64_t lastRecord() const { return current_; }
   void sessionEnd(std::string reason);
 
+  // What durable() needs while the log is writable: every record so far. While it is not,
+  // refusals and errors (whose answers carry no data) may stay queued: kBeforeSend (a batch
+  // with statements) needs the records up to the last statement that may run (not denied) or
+  // bind; kAll (a completion) also the result records.
+  enum class Need { kAll, kBeforeSend };
   // Waits until everything recorded so far is durable (strict mode). Rows of a result still in
   // progress are not included (they are recorded with the result's completion).
-  asio::awaitable<Status> durable();
+  asio::awaitable<Status> durable(Need need = Need::kAll);
   const Status& failure() const { return failure_; }
 
  private:
@@ -90,6 +107,8 @@ class SessionAudit {
   std::shared_ptr<Shared> shared_;
   asio::steady_timer wait_timer_;
   audit::Recorder::Ticket last_ticket_ = 0;
+  audit::Recorder::Ticket send_ticket_ = 0;   // the last statement or bind that may run
+  audit::Recorder::Ticket vital_ticket_ = 0;  // ... or result record
   Status failure_;
   uint64_t statement_id_ = 0;
   uint64_t current_ = 0;      // the last statement recorded

@@ -101,7 +101,7 @@ audit:
 
         gw.proc = None
         gw.start()  # same configuration, same audit directory
-        r = cli(gw, "audit", "verify", "--public-key", str(keys / "sign.pub"))
+        r = cli(gw, "audit", "verify", "--live", "--public-key", str(keys / "sign.pub"))
         assert r.returncode == 0, r.stdout + r.stderr
         assert "audit log OK" in r.stdout
 

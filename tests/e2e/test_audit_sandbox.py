@@ -75,7 +75,8 @@ def test_sandbox_replay_matches_raw_rows_and_skips_writes(sandbox_gw, pg):
     # Nothing was written by the replay.
     assert pg.sql("select count(*) from notes", db="sandboxkb").strip() == notes
     # The sandbox replay is itself recorded, with raw data opened.
-    r = subprocess.run([str(JITGATE), "audit", "verify", "--json", "--public-key",
+    r = subprocess.run([str(JITGATE), "audit", "verify", "--json", "--live", "--no-anchor",
+                        "--public-key",
                         str(sandbox_gw.keys / "sign.pub"), "--dir", str(sandbox_gw.audit_dir)],
                        capture_output=True, text=True)
     assert r.returncode == 0, r.stdout + r.stderr
