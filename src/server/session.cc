@@ -629,9 +629,7 @@ bool Session::refuseExecute(const pg::Frame& frame, std::string& substitute, std
     reportRefusal(d.rule_id, d.sqlstate, d.message() + " (decided again at execution)", d.detail,
                   error);
   }
-  // An Execute of a portal that does not exist: the server answers ErrorResponse and skips to
-  // Sync, as it would after the client's own failed Execute.
-  pg::encodeExecute(substitute, pg::Execute{"jitgate refused", 0});
+  substituteRefused(frame, {}, substitute);
   return true;
 }
 
@@ -652,10 +650,7 @@ bool Session::refuseBind(const pg::Frame& frame, std::string& substitute, std::s
   } else {
     return false;
   }
-  // A Bind of a statement that does not exist: the server rejects it and skips to Sync.
-  pg::Bind refused;
-  refused.statement = "jitgate refused";
-  pg::encodeBind(substitute, refused);
+  substituteRefused(frame, {}, substitute);
   return true;
 }
 
@@ -677,7 +672,7 @@ bool Session::refuseDescribe(const pg::Frame& frame, std::string& substitute, st
   } else {
     return false;
   }
-  pg::encodeDescribe(substitute, pg::Describe{d.target, "jitgate refused"});
+  substituteRefused(frame, {}, substitute);
   return true;
 }
 
@@ -696,13 +691,32 @@ void Session::reportRefusal(std::string_view rule_id, std::string_view sqlstate,
 
 void Session::substituteRefused(const pg::Frame& frame, std::string_view name,
                                 std::string& substitute) {
-  // A statement the server refuses with a syntax error: it aborts a transaction block, and in
-  // the extended protocol makes the server skip to Sync, exactly as a refused statement should.
+  // A message the server refuses: a syntax error for a statement, a name that does not exist
+  // for Bind, Execute and Describe. It aborts a transaction block, and in the extended protocol
+  // makes the server skip to Sync, exactly as a refused message should.
   constexpr std::string_view kRefused = "JITGATE REFUSED";
-  if (frame.type != pg::fe::kParse) {
-    pg::encodeQuery(substitute, kRefused);
-  } else {
-    pg::encodeParse(substitute, pg::Parse{name, kRefused, {}});
+  constexpr std::string_view kNoSuchName = "jitgate refused";
+  switch (frame.type) {
+    case pg::fe::kParse:
+      pg::encodeParse(substitute, pg::Parse{name, kRefused, {}});
+      return;
+    case pg::fe::kBind: {
+      pg::Bind b;
+      b.statement = kNoSuchName;
+      pg::encodeBind(substitute, b);
+      return;
+    }
+    case pg::fe::kExecute:
+      pg::encodeExecute(substitute, pg::Execute{kNoSuchName, 0});
+      return;
+    case pg::fe::kDescribe: {
+      pg::Describe d;
+      (void)pg::decodeDescribe(frame.payload, d);
+      pg::encodeDescribe(substitute, pg::Describe{d.target, kNoSuchName});
+      return;
+    }
+    default:
+      pg::encodeQuery(substitute, kRefused);
   }
 }
 

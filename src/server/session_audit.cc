@@ -310,13 +310,7 @@ bool Session::refuseUnrecorded(const pg::Frame& frame, std::string& substitute,
   }
   reportRefusal(kRule, "58030", message, {}, error);
   gateway_.countUnrecordedRefusal();
-  if (frame.type == pg::fe::kBind) {
-    pg::encodeBind(substitute, pg::Bind{.statement = "jitgate refused"});
-  } else if (frame.type == pg::fe::kExecute) {
-    pg::encodeExecute(substitute, pg::Execute{"jitgate refused", 0});
-  } else {
-    substituteRefused(frame, p.name, substitute);
-  }
+  substituteRefused(frame, p.name, substitute);
   return true;
 }
 
