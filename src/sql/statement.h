@@ -36,6 +36,25 @@ struct SettingValue {
   bool operator==(const SettingValue&) const = default;
 };
 
+// COPY's options as the server reads them, with PostgreSQL's defaults (text: tab and `\N`; csv:
+// comma, empty null string, quote and escape `"`), so the gateway parses COPY data lines exactly
+// as they were written.
+struct CopyOptions {
+  enum class Format { kText, kCsv, kBinary };
+  Format format = Format::kText;
+  char delimiter = '\t';
+  char quote = '"';   // csv only
+  char escape = '"';  // csv only; defaults to the quote
+  std::string null_string = "\\N";
+  bool header = false;               // the first line names the columns
+  std::string encoding;              // the ENCODING option, "" when absent
+  std::vector<std::string> columns;  // the column list; empty: every column of the table
+  // False when an option is not one the server accepts as written (not a constant, a delimiter
+  // of more than one byte): the server refuses such a COPY, and the gateway cannot parse it.
+  bool readable = true;
+  bool operator==(const CopyOptions&) const = default;
+};
+
 struct Statement {
   Kind kind = Kind::kUnknown;       // the top-level statement
   Kind explained = Kind::kUnknown;  // for EXPLAIN / PREPARE / DECLARE: the inner statement's kind
@@ -65,8 +84,9 @@ struct Statement {
   // PREPARE / EXECUTE / DEALLOCATE target ("" = ALL for DEALLOCATE); the cursor of DECLARE,
   // FETCH, MOVE and CLOSE ("" = CLOSE ALL)
   std::string prepared_name;
-  std::string text;           // this statement's own text (trimmed), for audit and errors
-  uint64_t fingerprint = 0;   // libpg_query fingerprint of `text` (0 when it could not be computed)
+  std::optional<CopyOptions> copy;  // COPY: its format and columns
+  std::string text;                 // this statement's own text (trimmed), for audit and errors
+  uint64_t fingerprint = 0;  // libpg_query fingerprint of `text` (0 when it could not be computed)
 };
 
 // The result of classifying a query string (one or more statements).

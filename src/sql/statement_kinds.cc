@@ -5,8 +5,103 @@
 
 namespace jg::sql::detail {
 
+namespace {
+
+// The one-byte value of a COPY option; nullopt when it is not a one-byte constant.
+std::optional<char> oneByte(const json::object& def) {
+  const json::value* arg = def.if_contains("arg");
+  std::optional<std::string> v = arg != nullptr ? constText(*arg) : std::nullopt;
+  if (!v && arg != nullptr && arg->is_object()) {
+    if (const json::object* s = objOf(arg->get_object(), "String")) {
+      v = std::string(strOf(*s, "sval"));
+    }
+  }
+  return v && v->size() == 1 ? std::optional<char>((*v)[0]) : std::nullopt;
+}
+
+// HEADER, HEADER true/false/on/off/1/0 (MATCH is for COPY FROM only).
+bool truthy(const json::object& def, bool& readable) {
+  const json::value* arg = def.if_contains("arg");
+  if (arg == nullptr || !arg->is_object()) {
+    return true;
+  }
+  const json::object& a = arg->get_object();
+  if (const json::object* b = objOf(a, "Boolean")) {
+    return boolOf(*b, "boolval");
+  }
+  if (const json::object* i = objOf(a, "Integer")) {
+    return i->contains("ival") && i->at("ival") != 0;
+  }
+  std::string v = lower(strOf(objOf(a, "String") ? *objOf(a, "String") : a, "sval"));
+  readable = readable && (v == "true" || v == "on" || v == "false" || v == "off");
+  return v == "true" || v == "on";
+}
+
+std::string stringArg(const json::object& def) {
+  const json::value* arg = def.if_contains("arg");
+  const json::object* s =
+      arg != nullptr && arg->is_object() ? objOf(arg->get_object(), "String") : nullptr;
+  return s != nullptr ? std::string(strOf(*s, "sval")) : std::string();
+}
+
+void copyOption(std::string_view name, const json::object& def, CopyOptions& c,
+                std::optional<char>& escape) {
+  if (name == "format") {
+    std::string f = lower(stringArg(def));
+    c.format = f == "csv"      ? CopyOptions::Format::kCsv
+               : f == "binary" ? CopyOptions::Format::kBinary
+                               : CopyOptions::Format::kText;
+    c.readable = c.readable && (f == "csv" || f == "binary" || f == "text");
+  } else if (name == "delimiter" || name == "quote" || name == "escape") {
+    std::optional<char> b = oneByte(def);
+    c.readable = c.readable && b.has_value();
+    char& field = name == "delimiter" ? c.delimiter : name == "quote" ? c.quote : c.escape;
+    field = b.value_or(field);
+    if (name == "escape") {
+      escape = b;
+    }
+  } else if (name == "null") {
+    c.null_string = stringArg(def);
+  } else if (name == "header") {
+    c.header = truthy(def, c.readable);
+  } else if (name == "encoding") {
+    c.encoding = stringArg(def);
+  }
+}
+
+CopyOptions copyOptions(const json::object& o) {
+  CopyOptions c;
+  std::optional<char> delimiter, escape;
+  bool null_given = false;
+  if (const json::array* opts = arrOf(o, "options")) {
+    for (const auto& d : *opts) {
+      const json::object* def = d.is_object() ? objOf(d.get_object(), "DefElem") : nullptr;
+      if (def == nullptr) {
+        continue;
+      }
+      std::string_view name = strOf(*def, "defname");
+      copyOption(name, *def, c, escape);
+      delimiter = name == "delimiter" ? std::optional<char>(c.delimiter) : delimiter;
+      null_given = null_given || name == "null";
+    }
+  }
+  bool csv = c.format == CopyOptions::Format::kCsv;
+  c.delimiter = delimiter.value_or(csv ? ',' : '\t');
+  c.null_string = null_given ? c.null_string : (csv ? "" : "\\N");
+  c.escape = escape.value_or(c.quote);
+  if (const json::array* cols = arrOf(o, "attlist")) {
+    for (const auto& col : *cols) {
+      c.columns.emplace_back(stringNode(col));
+    }
+  }
+  return c;
+}
+
+}  // namespace
+
 void Walker::copy(const json::object& o) {
   bool from = boolOf(o, "is_from");
+  st_.copy = copyOptions(o);
   st_.kind = from ? Kind::kCopyIn : Kind::kCopyOut;
   addKind(st_.kind);
   st_.copy_program = boolOf(o, "is_program");
