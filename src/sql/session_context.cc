@@ -75,6 +75,19 @@ void SessionContext::qualify(const TableRef& t, std::vector<TableRef>& out) cons
   }
 }
 
+const Statement* SessionContext::named(bool cursor, std::string_view name,
+                                       std::shared_ptr<const Classification>* owner) const {
+  const Named& names = cursor ? cursors_ : prepared_;
+  auto it = names.find(name);
+  if (it == names.end()) {
+    return nullptr;
+  }
+  if (owner != nullptr) {
+    *owner = it->second.owner;
+  }
+  return it->second.stmt;
+}
+
 // EXECUTE and (with decide_fetch_) FETCH/MOVE stand for a statement the session created
 // earlier: they are decided as that statement, its names resolved as they resolve now.
 void SessionContext::resolveNamed(const Named& names, const Statement& stmt, Resolved& out) const {

@@ -80,10 +80,16 @@ class SessionContext {
   const std::vector<std::string>& candidateSchemas() const { return candidates_; }
   bool pathUnknown() const { return path_unknown_; }
   void setUser(std::string user);
+  // Appends every schema-qualified table `t` may name (the candidates above; `t` itself when it
+  // has a schema), without duplicates.
+  void qualify(const TableRef& t, std::vector<TableRef>& out) const;
+  // The PREPARE (`cursor` false) or DECLARE (`cursor` true) statement the session holds under
+  // `name`, or null. It lives as long as `*owner` (when given) or until the next apply().
+  const Statement* named(bool cursor, std::string_view name,
+                         std::shared_ptr<const Classification>* owner = nullptr) const;
 
  private:
   void setPath(std::vector<std::string> path);
-  void qualify(const TableRef& t, std::vector<TableRef>& out) const;
 
   struct Prepared {
     std::shared_ptr<const Classification> owner;

@@ -14,6 +14,7 @@
 
 #include "core/status.h"
 #include "sql/kind.h"
+#include "sql/lineage.h"
 
 namespace jg::sql {
 
@@ -85,6 +86,7 @@ struct Statement {
   // FETCH, MOVE and CLOSE ("" = CLOSE ALL)
   std::string prepared_name;
   std::optional<CopyOptions> copy;  // COPY: its format and columns
+  Lineage lineage;                  // what each output column is computed from (lineage.h)
   std::string text;                 // this statement's own text (trimmed), for audit and errors
   uint64_t fingerprint = 0;  // libpg_query fingerprint of `text` (0 when it could not be computed)
 };

@@ -423,6 +423,7 @@ void classifyStatement(const json::object& stmt, Statement& out) {
     out.kinds.add(Kind::kOther);
   }
   w.finish();
+  traceLineage(stmt, out);
 }
 
 std::optional<std::vector<std::string>> splitIdentifierList(std::string_view text) {

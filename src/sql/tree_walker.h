@@ -19,6 +19,10 @@ namespace jg::sql::detail {
 // Fills `out` from the `stmt` member of one RawStmt: `{"SelectStmt": {...}}`.
 void classifyStatement(const boost::json::object& stmt, Statement& out);
 
+// Fills `out.lineage` from the same node (lineage.h). REQUIRES: classifyStatement filled `out`
+// (utility statements resolve their column references against `out.tables`).
+void traceLineage(const boost::json::object& stmt, Statement& out);
+
 // Splits a search_path value as PostgreSQL does (comma-separated identifiers; unquoted ones are
 // folded to lower case, double-quoted ones keep their case, "" inside quotes is a quote).
 std::optional<std::vector<std::string>> splitIdentifierList(std::string_view text);
