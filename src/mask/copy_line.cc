@@ -16,11 +16,13 @@ int hexValue(char c) {
   return -1;
 }
 
-std::string_view stripNewline(std::string_view line) {
-  if (!line.empty() && line.back() == '\n') {
-    line.remove_suffix(1);
+// The line ending PostgreSQL wrote ("\n"; "\r\n" is accepted too), or "" for a last line
+// without one. A raw CR is never data: text format escapes it, csv quotes it.
+std::string_view terminatorOf(std::string_view line) {
+  if (line.ends_with("\r\n")) {
+    return line.substr(line.size() - 2);
   }
-  return line;
+  return line.ends_with('\n') ? line.substr(line.size() - 1) : std::string_view();
 }
 
 // De-escapes one text-format field.
@@ -91,6 +93,9 @@ Status splitText(std::string_view line, const CopyFormat& f, std::vector<CopyFie
         fields.emplace_back();
       }
       CopyField& field = fields[n++];
+      field.raw_from = start;
+      field.raw_to = i;
+      field.quoted = false;
       field.is_null = raw == f.null_string;
       if (field.is_null) {
         field.value.clear();
@@ -142,6 +147,9 @@ Status splitCsv(std::string_view line, const CopyFormat& f, std::vector<CopyFiel
         ++i;
       }
     }
+    field.raw_from = start;
+    field.raw_to = i;
+    field.quoted = quoted_any;
     field.is_null = !quoted_any && line.substr(start, i - start) == f.null_string;
     if (field.is_null) {
       field.value.clear();
@@ -188,8 +196,9 @@ void encodeTextField(std::string_view v, char delimiter, std::string& out) {
   }
 }
 
-void encodeCsvField(std::string_view v, const CopyFormat& f, bool only_field, std::string& out) {
-  bool quote = v == f.null_string || (only_field && v == "\\.");
+void encodeCsvField(std::string_view v, const CopyFormat& f, bool only_field, bool force,
+                    std::string& out) {
+  bool quote = force || v == f.null_string || (only_field && v == "\\.");
   for (char c : v) {
     if (c == f.delimiter || c == f.quote || c == f.escape || c == '\n' || c == '\r') {
       quote = true;
@@ -214,12 +223,53 @@ bool isWordByte(char c) {
   return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
 }
 
+void encodeField(const CopyField& field, const CopyFormat& format, bool only_field,
+                 std::string& out) {
+  if (field.is_null) {
+    out.append(format.null_string);
+  } else if (format.csv) {
+    encodeCsvField(field.value, format, only_field, field.quoted, out);
+  } else {
+    encodeTextField(field.value, format.delimiter, out);
+  }
+}
+
+// Masks each field in place; true when any changed.
+Result<bool> maskFields(Scanner& scanner, std::span<const ColumnPlan> plans,
+                        std::vector<CopyField>& fields, std::vector<bool>& changed,
+                        Counters& counters) {
+  bool any = false;
+  std::string masked;
+  changed.assign(fields.size(), false);
+  for (size_t i = 0; i < fields.size(); ++i) {
+    if (fields[i].is_null) {
+      continue;
+    }
+    Result<CellResult> r = scanner.maskCell(plans[i], fields[i].value, masked, counters);
+    if (!r) {
+      return r.status();
+    }
+    if (*r == CellResult::kRewritten) {
+      fields[i].value.swap(masked);
+    } else if (*r == CellResult::kNull) {
+      fields[i].is_null = true;
+      fields[i].value.clear();
+    }
+    changed[i] = *r != CellResult::kUnchanged;
+    any = any || changed[i];
+  }
+  return any;
+}
+
+Status splitBody(std::string_view body, const CopyFormat& format, std::vector<CopyField>& fields) {
+  return format.csv ? splitCsv(body, format, fields) : splitText(body, format, fields);
+}
+
 }  // namespace
 
 Status splitCopyLine(std::string_view line, const CopyFormat& format,
                      std::vector<CopyField>& fields) {
-  line = stripNewline(line);
-  return format.csv ? splitCsv(line, format, fields) : splitText(line, format, fields);
+  return splitBody(line.substr(0, line.size() - terminatorOf(line).size()), format, fields);
 }
 
 void encodeCopyLine(std::span<const CopyField> fields, const CopyFormat& format, std::string& out) {
@@ -228,14 +278,7 @@ void encodeCopyLine(std::span<const CopyField> fields, const CopyFormat& format,
     if (i > 0) {
       out.push_back(format.delimiter);
     }
-    const CopyField& field = fields[i];
-    if (field.is_null) {
-      out.append(format.null_string);
-    } else if (format.csv) {
-      encodeCsvField(field.value, format, fields.size() == 1, out);
-    } else {
-      encodeTextField(field.value, format.delimiter, out);
-    }
+    encodeField(fields[i], format, fields.size() == 1, out);
   }
   out.push_back('\n');
 }
@@ -264,37 +307,34 @@ Result<CellResult> maskCopyLine(Scanner& scanner, std::span<const ColumnPlan> pl
       return CellResult::kUnchanged;
     }
   }
+  std::string_view end = terminatorOf(line);
+  std::string_view body = line.substr(0, line.size() - end.size());
   std::vector<CopyField> fields;
-  if (Status s = splitCopyLine(line, format, fields); !s) {
+  if (Status s = splitBody(body, format, fields); !s) {
     return s;
   }
   if (fields.size() != plans.size()) {
     return invalidArgument("COPY line has " + std::to_string(fields.size()) + " fields, expected " +
                            std::to_string(plans.size()));
   }
-  bool changed = false;
-  std::string masked;
+  std::vector<bool> changed;
+  Result<bool> any = maskFields(scanner, plans, fields, changed, counters);
+  if (!any || !*any) {
+    return any ? Result<CellResult>(CellResult::kUnchanged) : Result<CellResult>(any.status());
+  }
+  // Fields left alone keep their bytes (quoting, FORCE_QUOTE, escapes); the line keeps its end.
+  out.clear();
   for (size_t i = 0; i < fields.size(); ++i) {
-    if (fields[i].is_null) {
-      continue;
+    if (i > 0) {
+      out.push_back(format.delimiter);
     }
-    Result<CellResult> r = scanner.maskCell(plans[i], fields[i].value, masked, counters);
-    if (!r) {
-      return r;
-    }
-    if (*r == CellResult::kRewritten) {
-      fields[i].value.swap(masked);
-      changed = true;
-    } else if (*r == CellResult::kNull) {
-      fields[i].is_null = true;
-      fields[i].value.clear();
-      changed = true;
+    if (changed[i]) {
+      encodeField(fields[i], format, fields.size() == 1, out);
+    } else {
+      out.append(body.substr(fields[i].raw_from, fields[i].raw_to - fields[i].raw_from));
     }
   }
-  if (!changed) {
-    return CellResult::kUnchanged;
-  }
-  encodeCopyLine(fields, format, out);
+  out.append(end);
   return CellResult::kRewritten;
 }
 

@@ -8,7 +8,7 @@
 // quotes doubled (or preceded by the escape character); an unquoted field equal to the null
 // string (empty by default) is NULL, a quoted one is text. The encoder quotes only when needed
 // (delimiter, quote, escape, CR/LF, a value equal to the null string or to `\.`).
-// The session feeds one CopyData payload (one row, with its newline) at a time; the plans are
+// The session feeds one CopyData payload (one row, with its line ending) at a time; the plans are
 // built with format 0 and, when the column types are unknown, type OID 0 (treated as text).
 // Binary COPY is not handled here: the session must refuse it when masking applies.
 // Stateless functions; maskCopyLine uses the caller's Scanner (not thread-safe).
@@ -40,16 +40,21 @@ struct CopyFormat {
 struct CopyField {
   std::string value;
   bool is_null = false;
+  size_t raw_from = 0;  // the field's bytes in the line splitCopyLine read: [raw_from, raw_to)
+  size_t raw_to = 0;
+  bool quoted = false;  // csv: some part of the field was quoted
 };
 
-// Splits a line (its trailing "\n" optional) into decoded fields; `fields` is resized.
+// Splits a line (its trailing "\n" or "\r\n" optional) into decoded fields; `fields` is resized.
 [[nodiscard]] Status splitCopyLine(std::string_view line, const CopyFormat& format,
                                    std::vector<CopyField>& fields);
 // Encodes fields into `out` (cleared first), ending with "\n".
 void encodeCopyLine(std::span<const CopyField> fields, const CopyFormat& format, std::string& out);
 
 // Masks one line. `plans` has one entry per column; a field count that differs is an error.
-// kUnchanged: forward the input line. kRewritten: send `out`. Never kNull.
+// kUnchanged: forward the input line. kRewritten: send `out`, which keeps the line's ending
+// exactly ("\n", "\r\n" or none) and the bytes of every field left unmasked; a masked csv field
+// that was quoted stays quoted. Never kNull.
 [[nodiscard]] Result<CellResult> maskCopyLine(Scanner& scanner, std::span<const ColumnPlan> plans,
                                               const CopyFormat& format, std::string_view line,
                                               std::string& out, Counters& counters);

@@ -134,8 +134,9 @@ TEST_F(CopyMaskTest, ColumnRulesApplyToTheirField) {
   const ColumnRule* name = engine_->profile()->findRule("public", "users", "name");
   EXPECT_EQ(mask("7\tAda Lovelace\n", CopyFormat::text(), plans({nullptr, name})),
             "7\t**********ce\n");
+  // A quoted field stays quoted (FORCE_QUOTE output keeps its shape).
   EXPECT_EQ(mask("7,\"Ada, Countess\"\n", CopyFormat::csvFormat(), plans({nullptr, name})),
-            "7,***********ss\n");
+            "7,\"***********ss\"\n");
 }
 
 TEST_F(CopyMaskTest, CsvLinesAreMaskedAndStayParseable) {
@@ -160,6 +161,55 @@ TEST_F(CopyMaskTest, FieldCountMismatchFailsClosed) {
   EXPECT_FALSE(
       maskCopyLine(scanner_, p, CopyFormat::text(), "a\\tb bob@example.com\n", out, counters_)
           .isOk());
+}
+
+TEST_F(CopyMaskTest, MaskedAndUnmaskedLinesKeepTheirEndingByteForByte) {
+  const ColumnRule* name = engine_->profile()->findRule("public", "users", "name");
+  auto p = plans({nullptr, name});
+  for (std::string_view end : {"\n", "\r\n", ""}) {
+    std::string in = "7\tAda Lovelace" + std::string(end);
+    EXPECT_EQ(mask(in, CopyFormat::text(), p), "7\t**********ce" + std::string(end));
+    std::string clean = "7\t\\N" + std::string(end);
+    EXPECT_EQ(mask(clean, CopyFormat::text(), p), clean);
+  }
+}
+
+TEST_F(CopyMaskTest, UnmaskedFieldsKeepTheirBytesWhenAnotherFieldIsMasked) {
+  const ColumnRule* name = engine_->profile()->findRule("public", "users", "name");
+  // Forced quotes and an escaped tab around a masked field are not rewritten.
+  EXPECT_EQ(
+      mask("\"7\",Ada,\"x\"\"y\"\n", CopyFormat::csvFormat(), plans({nullptr, name, nullptr})),
+      "\"7\",*da,\"x\"\"y\"\n");
+  EXPECT_EQ(mask("a\\tb\tAda\t\\101\n", CopyFormat::text(), plans({nullptr, name, nullptr})),
+            "a\\tb\t*da\t\\101\n");
+}
+
+TEST_F(CopyMaskTest, CsvQuotedNewlinesStayInsideTheirField) {
+  const ColumnRule* name = engine_->profile()->findRule("public", "users", "name");
+  auto p = plans({name, nullptr});
+  EXPECT_EQ(mask("\"Ada\nLovelace\",\"two\nlines\"\n", CopyFormat::csvFormat(), p),
+            "\"**********ce\",\"two\nlines\"\n");
+  std::string last = "\"a\nb\",c";  // the last line of a stream without its ending
+  EXPECT_EQ(mask(last, CopyFormat::csvFormat(), p), "\"*\nb\",c");
+}
+
+TEST_F(CopyMaskTest, EveryLineRoundTripsThroughSplitAndEncode) {
+  CopyFormat semi = CopyFormat::csvFormat();
+  semi.delimiter = ';';
+  semi.null_string = "NUL";
+  for (const auto& [line, format] : std::vector<std::pair<std::string, CopyFormat>>{
+           {"1\tx\\ty\t\\N\n", CopyFormat::text()},
+           {"1,\"a,b\",,\"\"\n", CopyFormat::csvFormat()},
+           {"1;NUL;\"NUL\";\"q\"\"\"\n", semi}}) {
+    std::vector<CopyField> fields = split(line, format);
+    std::string again;
+    encodeCopyLine(fields, format, again);
+    EXPECT_EQ(show(split(again, format)), show(fields)) << line;
+    EXPECT_EQ(mask(line, format,
+                   std::vector<ColumnPlan>(fields.size(),
+                                           planColumn(*engine_->profile(), 0, 0, nullptr))),
+              line);
+  }
 }
 
 }  // namespace
