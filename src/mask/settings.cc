@@ -87,7 +87,8 @@ CustomDetector parseCustom(const config::Node& n, config::Errors& errors) {
 }
 
 ColumnRule parseColumn(const config::Node& n, const ProfileSettings& base, config::Errors& errors) {
-  n.checkKeys(errors, {"schema", "table", "column", "strategy", "keep_last", "label"});
+  n.checkKeys(errors, {"schema", "table", "column", "strategy", "keep_last", "label",
+                       "through_expressions", "functions"});
   ColumnRule r;
   r.schema = n["schema"].str(errors);
   r.table = n["table"].requiredStr(errors);
@@ -99,6 +100,13 @@ ColumnRule parseColumn(const config::Node& n, const ProfileSettings& base, confi
   r.strategy = strategyAt(n["strategy"], errors, Strategy::kRedact);
   r.keep_last = static_cast<int>(n["keep_last"].integer(errors, base.keep_last, 0, 64));
   r.label = upper(n["label"].str(errors, r.column));
+  r.through_expressions =
+      n["through_expressions"].oneOf(errors, {"mask", "refuse"}, "mask") == "refuse"
+          ? ThroughExpressions::kRefuse
+          : ThroughExpressions::kMask;
+  if (n.has("functions")) {
+    r.functions = n["functions"].strings(errors);
+  }
   return r;
 }
 
@@ -145,6 +153,33 @@ bool parseStrategy(std::string_view name, Strategy& out) {
     }
   }
   return false;
+}
+
+bool ColumnRule::allows(std::string_view function) const {
+  return !functions ||
+         std::find(functions->begin(), functions->end(), function) != functions->end();
+}
+
+int strictness(Strategy s) {
+  switch (s) {
+    case Strategy::kNull:
+      return 4;
+    case Strategy::kRedact:
+      return 3;
+    case Strategy::kHash:
+    case Strategy::kTokenize:
+      return 2;
+    case Strategy::kPartial:
+      return 1;
+  }
+  return 4;
+}
+
+const ColumnRule* stricter(const ColumnRule* a, const ColumnRule* b) {
+  if (a == nullptr || b == nullptr) {
+    return a != nullptr ? a : b;
+  }
+  return strictness(b->strategy) > strictness(a->strategy) ? b : a;
 }
 
 bool Settings::needsKey() const {

@@ -13,8 +13,17 @@
 //     columns:
 //       - { table: crm.customers, column: email, strategy: tokenize }
 //       - { schema: crm, table: customers, column: card, strategy: partial, keep_last: 4 }
+//       - { table: crm.customers, column: note, strategy: redact,
+//           through_expressions: refuse,        # or mask (default): see below
+//           functions: [lower, upper, length, "="] }
 //     profiles:                          # selected by a policy's mask_profile
 //       strict: { detectors: [...], strategy: hash, columns: [...] }
+//
+// A column rule also covers values computed from its column (lower(note), a UNION, to_json(row):
+// sql/lineage.h). `through_expressions: mask` applies the rule's strategy to the whole computed
+// value; `refuse` refuses the statement instead. `functions`, when present, lists the functions
+// and operators a statement may apply to the column (anywhere: result, WHERE, ORDER BY); any other
+// is refused. With several rules on one value the strictest strategy wins (strictness()).
 //
 // A profile inherits every key it does not set from the top level. Custom detectors are
 // enabled by naming them in `detectors` (or, when `detectors` is absent, always). Plain values;
@@ -22,6 +31,7 @@
 #pragma once
 
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -35,6 +45,9 @@ enum class Strategy { kRedact, kPartial, kHash, kTokenize, kNull };
 std::string_view strategyName(Strategy s);
 bool parseStrategy(std::string_view name, Strategy& out);
 
+// What a column rule does to a value computed from its column (not the column itself).
+enum class ThroughExpressions { kMask, kRefuse };
+
 struct ColumnRule {
   std::string schema;  // empty: any schema
   std::string table;
@@ -42,7 +55,18 @@ struct ColumnRule {
   Strategy strategy = Strategy::kRedact;
   int keep_last = 4;
   std::string label;  // counters key and redaction text; defaults to the upper-cased column
+  ThroughExpressions through_expressions = ThroughExpressions::kMask;
+  // The functions and operators statements may apply to the column, as the parser folds names
+  // (`lower`, `||`, `~~` for LIKE); absent: any.
+  std::optional<std::vector<std::string>> functions = std::nullopt;
+
+  bool allows(std::string_view function) const;
 };
+
+// How much of a value a strategy hides: null (4) > redact (3) > hash = tokenize (2) > partial (1).
+int strictness(Strategy s);
+// The stricter of two rules (either may be null); on a tie, `a`.
+const ColumnRule* stricter(const ColumnRule* a, const ColumnRule* b);
 
 struct CustomDetector {
   std::string name;

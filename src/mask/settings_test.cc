@@ -154,5 +154,52 @@ TEST(MaskSettings, ProfilesAreCompiledAndSelectedByName) {
   EXPECT_EQ(spans[0].from, 14u);
 }
 
+TEST(MaskSettings, ColumnRulesSayWhatHappensToValuesComputedFromTheirColumn) {
+  config::Errors errors;
+  Settings s = parse(R"(
+masking:
+  columns:
+    - { table: crm.customers, column: note }
+    - table: crm.customers
+      column: owner
+      through_expressions: refuse
+      functions: [lower, length, "||"]
+    - { table: crm.customers, column: card, functions: [] }
+)",
+                     errors);
+  ASSERT_TRUE(errors.empty()) << errors.joined();
+  const auto& cols = s.defaults.columns;
+  EXPECT_EQ(cols[0].through_expressions, ThroughExpressions::kMask);
+  EXPECT_FALSE(cols[0].functions.has_value());
+  EXPECT_TRUE(cols[0].allows("md5"));
+  EXPECT_EQ(cols[1].through_expressions, ThroughExpressions::kRefuse);
+  EXPECT_TRUE(cols[1].allows("||"));
+  EXPECT_FALSE(cols[1].allows("substr"));
+  EXPECT_FALSE(cols[2].allows("lower"));  // an empty list allows no function at all
+}
+
+TEST(MaskSettings, UnknownThroughExpressionsValueIsAnError) {
+  config::Errors errors;
+  parse("masking:\n  columns:\n    - { table: t, column: c, through_expressions: pass }\n", errors);
+  EXPECT_NE(errors.joined().find("through_expressions"), std::string::npos) << errors.joined();
+}
+
+TEST(MaskSettings, StricterStrategiesHideMore) {
+  auto rule = [](Strategy s) {
+    ColumnRule r;
+    r.strategy = s;
+    return r;
+  };
+  ColumnRule partial = rule(Strategy::kPartial), token = rule(Strategy::kTokenize),
+             hash = rule(Strategy::kHash), redact = rule(Strategy::kRedact),
+             null = rule(Strategy::kNull);
+  EXPECT_EQ(stricter(&partial, &token), &token);
+  EXPECT_EQ(stricter(&token, &hash), &token);  // a tie keeps the first
+  EXPECT_EQ(stricter(&hash, &redact), &redact);
+  EXPECT_EQ(stricter(&null, &redact), &null);
+  EXPECT_EQ(stricter(nullptr, &partial), &partial);
+  EXPECT_EQ(stricter(nullptr, nullptr), nullptr);
+}
+
 }  // namespace
 }  // namespace jg::mask
