@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstdlib>
 
 namespace jg::server {
@@ -123,6 +124,64 @@ Status CatalogCache::load(const std::vector<uint32_t>& oids) {
     }
   }
   return Status::ok();
+}
+
+namespace {
+
+// A text[] literal: every element double-quoted, `"` and `\` escaped.
+std::string textArray(const std::vector<std::string>& items) {
+  std::string out = "{";
+  for (size_t i = 0; i < items.size(); ++i) {
+    out += i ? ",\"" : "\"";
+    for (char c : items[i]) {
+      if (c == '"' || c == '\\') {
+        out.push_back('\\');
+      }
+      out.push_back(c);
+    }
+    out.push_back('"');
+  }
+  return out + "}";
+}
+
+}  // namespace
+
+Result<std::vector<TableColumns>> CatalogCache::tableColumns(
+    const std::string& table, const std::vector<std::string>& schemas) {
+  std::lock_guard conn_lock(conn_mu_);
+  if (auto st = connectLocked(); !st) {
+    return st;
+  }
+  bool any = std::find(schemas.begin(), schemas.end(), "*") != schemas.end();
+  std::string list = textArray(schemas);
+  const char* sql =
+      "SELECT n.nspname, a.attname FROM pg_catalog.pg_class c "
+      "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+      "JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 "
+      "AND NOT a.attisdropped "
+      "WHERE c.relname = $1 AND c.relkind IN ('r', 'p') "
+      "AND ($2::pg_catalog.text[] IS NULL OR n.nspname = ANY($2::pg_catalog.text[])) "
+      "ORDER BY n.nspname, a.attnum";
+  const char* params[] = {table.c_str(), any ? nullptr : list.c_str()};
+  PGresult* res = PQexecParams(conn_, sql, 2, nullptr, params, nullptr, nullptr, 0);
+  if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+    std::string why = PQresultErrorMessage(res);
+    PQclear(res);
+    PQfinish(conn_);
+    conn_ = nullptr;
+    return Status::error(Code::kUnavailable, "catalog lookup for COPY masking failed: " + why,
+                         "XX000");
+  }
+  std::vector<TableColumns> out;
+  for (int i = 0; i < PQntuples(res); ++i) {
+    std::string schema = PQgetvalue(res, i, 0);
+    if (out.empty() || out.back().schema != schema) {
+      out.push_back(TableColumns{schema, {}});
+    }
+    out.back().columns.emplace_back(PQgetvalue(res, i, 1));
+  }
+  PQclear(res);
+  return out;
 }
 
 std::optional<ColumnName> CatalogCache::lookup(uint32_t table_oid, int16_t attnum) const {

@@ -28,6 +28,12 @@ struct ColumnName {
   std::string column;
 };
 
+// A table's live columns, in attnum order.
+struct TableColumns {
+  std::string schema;
+  std::vector<std::string> columns;
+};
+
 class CatalogCache {
  public:
   explicit CatalogCache(UpstreamConfig upstream) : upstream_(std::move(upstream)) {}
@@ -40,6 +46,10 @@ class CatalogCache {
   // Fetches the given tables. Blocking.
   Status load(const std::vector<uint32_t>& oids);
   std::optional<ColumnName> lookup(uint32_t table_oid, int16_t attnum) const;
+  // The tables (ordinary or partitioned) named `table` in any of `schemas` ("*" = any schema),
+  // one per schema, with their columns. Not cached (COPY asks for it). Blocking.
+  Result<std::vector<TableColumns>> tableColumns(const std::string& table,
+                                                 const std::vector<std::string>& schemas);
 
  private:
   struct Table {

@@ -315,6 +315,9 @@ asio::awaitable<Status> Session::serverPump() {
           co_return ps;
         }
       }
+      if (masker_) {
+        masker_->beforeBackend(frame.type, tracker_.activeSql());  // before a request is popped
+      }
       uint64_t owner = audit_ ? tracker_.frontTag() : 0;  // before the tracker pops the request
       if (auto s = tracker_.onBackend(frame.type, frame.payload); !s) {
         co_return Status::error(Code::kProtocol, "upstream server: " + s.message(), "08P01");
@@ -584,7 +587,26 @@ asio::awaitable<Result<bool>> Session::maskBackend(const pg::Frame& frame, std::
     case pg::be::kParameterStatus:
       co_return masker_->onParameterStatus(frame.payload, out);
     case pg::be::kCopyOutResponse: {
-      Status st = masker_->onCopyOutResponse(frame.payload, tracker_.activeSql());
+      // The column order of `COPY t` (and of a `*` over t) comes from the catalog, off the I/O
+      // thread. Named task and result: see verifyToken().
+      std::vector<std::vector<TableColumns>> found;
+      for (const CopyTableLoad& load :
+           catalog_ ? masker_->copyTablesToLoad() : std::vector<CopyTableLoad>{}) {
+        auto tables = std::make_shared<std::vector<TableColumns>>();
+        auto task = [catalog = catalog_, load, tables]() -> asio::awaitable<Status> {
+          Result<std::vector<TableColumns>> r = catalog->tableColumns(load.table, load.schemas);
+          if (r) {
+            *tables = std::move(*r);
+          }
+          co_return r.status();
+        };
+        Status st = co_await asio::co_spawn(gateway_.blockingPool(), task, asio::use_awaitable);
+        if (!st) {
+          co_return Status::error(Code::kInternal, st.message(), "22000");
+        }
+        found.push_back(std::move(*tables));
+      }
+      Status st = masker_->onCopyOutResponse(frame.payload, found);
       if (!st) {
         co_return st;
       }

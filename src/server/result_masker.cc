@@ -1,13 +1,14 @@
 #include "server/result_masker.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cctype>
-
-#include <fmt/format.h>
 
 #include "mask/copy_line.h"
 #include "proto/pg/decode.h"
 #include "proto/pg/encode.h"
+#include "server/lineage_rules.h"
 
 namespace jg::server {
 namespace {
@@ -21,6 +22,63 @@ Status maskingFailed(std::string_view what, const Status& why) {
       "22000");
 }
 
+// The lineage of a statement the masker cannot name: every column from everything.
+const sql::Lineage& unknownLineage() {
+  static const sql::Lineage l = [] {
+    sql::Lineage u;
+    u.kind = sql::Outputs::kOpaque;
+    u.sources.push_back(sql::Source{"*", "*", "*"});
+    return u;
+  }();
+  return l;
+}
+
+const sql::SessionContext& noSession() {
+  static const sql::SessionContext ctx;
+  return ctx;
+}
+
+// Same text object (the tracker keeps the text of a request until it is answered).
+bool sameText(std::string_view a, std::string_view b) {
+  return a.data() == b.data() && a.size() == b.size();
+}
+
+// Whether `s` is a name the statement itself wrote (a table, column or function): a quoted
+// identifier in an error message, not a value.
+bool namesIn(const sql::Statement& st, std::string_view s) {
+  auto same = [&](const std::string& n) { return n == s; };
+  return std::any_of(st.columns.begin(), st.columns.end(), same) ||
+         std::any_of(st.functions.begin(), st.functions.end(), same) ||
+         std::any_of(st.tables.begin(), st.tables.end(),
+                     [&](const sql::TableRef& t) { return t.name == s || t.qualified() == s; });
+}
+
+// The span of an error message that may hold a value: from the first double quote to the last,
+// leaving out quoted names the statement wrote at either end. PostgreSQL does not escape quotes
+// inside a quoted value, so everything between the outer quotes counts as one value. Empty
+// when the message quotes nothing else.
+std::pair<size_t, size_t> quotedValue(std::string_view m, const sql::Statement* st) {
+  std::vector<size_t> q;
+  for (size_t i = m.find('"'); i != std::string_view::npos; i = m.find('"', i + 1)) {
+    q.push_back(i);
+  }
+  size_t lo = 0, hi = q.size();
+  auto name = [&](size_t a) {
+    return st != nullptr && namesIn(*st, m.substr(q[a] + 1, q[a + 1] - q[a] - 1));
+  };
+  while (hi - lo >= 2 && name(lo)) {
+    lo += 2;
+  }
+  while (hi - lo >= 2 && name(hi - 2)) {
+    hi -= 2;
+  }
+  if (hi == lo) {
+    return {0, 0};
+  }
+  size_t from = q[lo] + 1;
+  return {from, hi - lo == 1 ? m.size() : q[hi - 1]};
+}
+
 }  // namespace
 
 ResultMasker::ResultMasker(std::shared_ptr<const mask::Engine> engine,
@@ -29,6 +87,15 @@ ResultMasker::ResultMasker(std::shared_ptr<const mask::Engine> engine,
       catalog_(std::move(catalog)),
       scanner_(engine_),
       profile_(engine_->profile()) {}
+
+const sql::SessionContext& ResultMasker::ctx() const {
+  return ctx_ != nullptr ? *ctx_ : noSession();
+}
+
+void ResultMasker::attach(sql::Classifier& classifier, const sql::SessionContext& ctx) {
+  classifier_ = &classifier;
+  ctx_ = &ctx;
+}
 
 Status ResultMasker::setProfile(std::string_view name) {
   const mask::Profile* p = engine_->profile(name);
@@ -39,6 +106,18 @@ Status ResultMasker::setProfile(std::string_view name) {
   if (p != profile_) {
     profile_ = p;
     plans_.clear();
+  }
+  return Status::ok();
+}
+
+Status ResultMasker::checkStatements(const sql::Classification& c) const {
+  if (!c.status.isOk() || profile_->columns().empty()) {
+    return Status::ok();
+  }
+  for (const sql::Statement& st : c.statements) {
+    if (Status s = checkStatement(profile_->columns(), st, ctx()); !s) {
+      return s;
+    }
   }
   return Status::ok();
 }
@@ -56,9 +135,61 @@ std::vector<uint32_t> ResultMasker::tablesToLoad(const pg::Columns& cols) const 
   return catalog_->missing(oids);
 }
 
-const ResultMasker::Plans& ResultMasker::plansFor(const pg::ColumnsPtr& cols) {
+void ResultMasker::beforeBackend(char type, std::string_view sql) {
+  switch (type) {
+    case pg::be::kReadyForQuery:
+      completed_ = 0;
+      counted_sql_ = {};
+      seen_sql_ = {};
+      active_.reset();
+      statement_ = nullptr;
+      return;
+    case pg::be::kCommandComplete:
+    case pg::be::kEmptyQueryResponse:
+      // One statement of the request ended: the next result is the next statement's.
+      completed_ = sameText(sql, counted_sql_) ? completed_ + 1 : 1;
+      counted_sql_ = sql;
+      seen_sql_ = {};
+      return;
+    case pg::be::kRowDescription:
+    case pg::be::kDataRow:
+    case pg::be::kCopyOutResponse:
+    case pg::be::kErrorResponse:
+    case pg::be::kNoticeResponse:
+      if (!sameText(sql, seen_sql_)) {
+        resolve(sql);
+      }
+      return;
+    default:
+      return;
+  }
+}
+
+const sql::Statement* ResultMasker::resolve(std::string_view sql) {
+  seen_sql_ = sql;
+  statement_ = nullptr;
+  active_.reset();
+  row_owner_.reset();
+  if (classifier_ == nullptr || sql.empty()) {
+    return nullptr;
+  }
+  active_ = classifier_->classify(sql);
+  size_t index = sameText(sql, counted_sql_) ? completed_ : 0;
+  if (!active_->status.isOk() || index >= active_->statements.size()) {
+    return nullptr;
+  }
+  statement_ = rowSource(active_->statements[index], ctx(), &row_owner_);
+  return statement_;
+}
+
+const sql::Lineage* ResultMasker::lineage() const {
+  return statement_ != nullptr ? &statement_->lineage : nullptr;
+}
+
+const ResultMasker::Plans& ResultMasker::plansFor(const pg::ColumnsPtr& cols, bool values) {
+  uint64_t generation = ctx_ != nullptr ? ctx_->generation() : 0;
   auto it = plans_.find(cols.get());
-  if (it != plans_.end()) {
+  if (it != plans_.end() && it->second.generation == generation) {
     return it->second;
   }
   if (plans_.size() >= kMaxCachedPlans) {
@@ -66,23 +197,63 @@ const ResultMasker::Plans& ResultMasker::plansFor(const pg::ColumnsPtr& cols) {
   }
   Plans p;
   p.keep = cols;
+  p.generation = generation;
   p.plans.reserve(cols->size());
-  for (const auto& c : *cols) {
-    const mask::ColumnRule* rule = nullptr;
-    if (!profile_->columns().empty() && catalog_ && c.table_oid != 0) {
-      if (auto name = catalog_->lookup(c.table_oid, c.column)) {
-        rule = profile_->findRule(name->schema, name->table, name->column);
-      }
-    }
-    p.plans.push_back(mask::planColumn(*profile_, c.type_oid, c.format, rule));
+  std::vector<sql::SourceIds> from;
+  std::vector<bool> plain;
+  const sql::Lineage* l = lineage();
+  bool follow = !profile_->columns().empty() && (l != nullptr || values);
+  if (follow) {
+    (l != nullptr ? *l : unknownLineage()).align(cols->size(), from, plain);
+  }
+  for (size_t i = 0; i < cols->size(); ++i) {
+    p.plans.push_back(planOne((*cols)[i], i, follow ? &from : nullptr, plain, p.refusal));
     p.any = p.any || p.plans.back().action != mask::Action::kNone;
   }
-  return plans_.emplace(cols.get(), std::move(p)).first->second;
+  return plans_.insert_or_assign(cols.get(), std::move(p)).first->second;
+}
+
+// A column PostgreSQL names (table OID, attribute number) as a plain column gets that column's
+// rule; any other gets the strictest rule its lineage reaches, applied to the whole value.
+mask::ColumnPlan ResultMasker::planOne(const pg::Column& c, size_t i,
+                                       const std::vector<sql::SourceIds>* from,
+                                       const std::vector<bool>& plain, std::string& refusal) {
+  const mask::ColumnRule* direct = nullptr;
+  bool named = false;
+  if (!profile_->columns().empty() && catalog_ && c.table_oid != 0 && c.column > 0) {
+    if (auto name = catalog_->lookup(c.table_oid, c.column)) {
+      named = true;
+      direct = profile_->findRule(name->schema, name->table, name->column);
+    }
+  }
+  if (from == nullptr || (named && plain[i])) {
+    return mask::planColumn(*profile_, c.type_oid, c.format, direct);
+  }
+  const sql::Lineage& l = lineage() != nullptr ? *lineage() : unknownLineage();
+  Reach r = reach(profile_->columns(), l, (*from)[i], ctx());
+  if (r.refusing != nullptr && refusal.empty()) {
+    refusal = fmt::format(
+        "output column {} (\"{}\") is computed from {}, whose masking rule refuses values "
+        "computed from it (through_expressions: refuse); the result was withheld",
+        i + 1, c.name, ruleColumn(*r.refusing));
+  }
+  const mask::ColumnRule* rule = mask::stricter(direct, r.strictest);
+  mask::ColumnPlan plan = mask::planColumn(*profile_, c.type_oid, c.format, rule);
+  if (rule != direct && plan.kind == mask::ValueKind::kOtherText) {
+    // A computed non-text value (length(note)) becomes NULL: the client keeps the type it was
+    // told, which an Execute cannot change after a Describe.
+    plan.kind = mask::ValueKind::kOtherBinary;
+    plan.output_type_oid = plan.type_oid;
+  }
+  return plan;
 }
 
 Result<bool> ResultMasker::onRowDescription(const pg::RowDescription& rd,
                                             const pg::ColumnsPtr& cols, std::string& out) {
-  const Plans& p = plansFor(cols);
+  const Plans& p = plansFor(cols, /*values=*/false);
+  if (!p.refusal.empty()) {
+    return Status::error(Code::kPermissionDenied, p.refusal, "42501");
+  }
   bool retype = false;
   for (const auto& plan : p.plans) {
     retype = retype || plan.output_type_oid != plan.type_oid;
@@ -110,7 +281,10 @@ Result<bool> ResultMasker::onDataRow(std::string_view payload, const pg::Columns
                          "describe the portal); the result was withheld",
                          "22000");
   }
-  const Plans& p = plansFor(cols);
+  const Plans& p = plansFor(cols, /*values=*/true);
+  if (!p.refusal.empty()) {
+    return Status::error(Code::kPermissionDenied, p.refusal, "42501");
+  }
   if (!p.any) {
     return false;
   }
@@ -159,8 +333,79 @@ Result<bool> ResultMasker::onDataRow(std::string_view payload, const pg::Columns
   return true;
 }
 
-Result<bool> ResultMasker::onErrorOrNotice(char type, std::string_view payload, std::string& out) {
+// The strictest rule over every column the current statement reads, anywhere.
+const mask::ColumnRule* ResultMasker::touchedRule() const {
+  const sql::Lineage* l = lineage();
+  if (l == nullptr || profile_->columns().empty()) {
+    return nullptr;
+  }
+  sql::SourceIds all = l->read;
+  for (const sql::OutputColumn& o : l->outputs) {
+    sql::unite(all, o.sources);
+  }
+  if (l->kind == sql::Outputs::kOpaque) {
+    sql::unite(all, {sql::Lineage::kEverything});
+  }
+  return reach(profile_->columns(), *l, all, ctx()).strictest;
+}
+
+// M and H: the quoted value is masked with the rule. D and W (DETAIL, CONTEXT) quote data in
+// shapes a scan cannot bound (`Key (email)=(...)`, `Failing row contains (...)`, `JSON data, line
+// 1: ...`): they are withheld.
+Result<bool> ResultMasker::ruleField(char code, const mask::ColumnRule& rule, std::string& value) {
+  if (code == 'D' || code == 'W') {
+    value = fmt::format("(withheld: the statement reads {}, a column under a masking rule)",
+                        ruleColumn(rule));
+    counters_.count(rule.label);
+    return true;
+  }
+  auto [from, to] = quotedValue(value, statement_);
+  if (from == to) {
+    return false;
+  }
+  mask::ColumnPlan plan = mask::planColumn(*profile_, mask::oid::kText, 0, &rule);
+  std::string masked;
+  auto r =
+      scanner_.maskCell(plan, std::string_view(value).substr(from, to - from), masked, counters_);
+  if (!r) {
+    return maskingFailed("an error message", r.status());
+  }
+  if (*r == mask::CellResult::kNull) {
+    masked = "[" + rule.label + "]";
+  }
+  value.replace(from, to - from, masked);
+  return true;
+}
+
+// One field of an error or notice: the rule's masking (see ruleField), then the detectors.
+Result<bool> ResultMasker::maskMessageField(char code, const mask::ColumnRule* rule,
+                                            std::string& value) {
+  bool changed = false;
+  if (rule != nullptr && code != 'q') {
+    auto r = ruleField(code, *rule, value);
+    if (!r) {
+      return r;
+    }
+    changed = *r;
+  }
   if (!profile_->hasDetectors()) {
+    return changed;
+  }
+  std::string masked;
+  auto r = scanner_.maskFreeText(*profile_, value, masked, counters_);
+  if (!r) {
+    return maskingFailed("an error message", r.status());
+  }
+  if (*r == mask::CellResult::kRewritten) {
+    value.swap(masked);
+    return true;
+  }
+  return changed;
+}
+
+Result<bool> ResultMasker::onErrorOrNotice(char type, std::string_view payload, std::string& out) {
+  const mask::ColumnRule* rule = touchedRule();
+  if (rule == nullptr && !profile_->hasDetectors()) {
     return false;
   }
   pg::ErrorFields fields;
@@ -168,19 +413,19 @@ Result<bool> ResultMasker::onErrorOrNotice(char type, std::string_view payload, 
     return protocolError("upstream sent a malformed error or notice");
   }
   std::vector<std::string> storage;
-  storage.reserve(fields.fields.size());
+  storage.reserve(fields.fields.size());  // no reallocation: fields keep views into it
   bool changed = false;
   for (auto& [code, value] : fields.fields) {
     if (code != 'M' && code != 'D' && code != 'H' && code != 'W' && code != 'q') {
       continue;
     }
-    std::string masked;
-    auto r = scanner_.maskFreeText(*profile_, value, masked, counters_);
+    std::string text(value);
+    auto r = maskMessageField(code, rule, text);
     if (!r) {
-      return maskingFailed("an error message", r.status());
+      return r;
     }
-    if (*r == mask::CellResult::kRewritten) {
-      storage.push_back(std::move(masked));
+    if (*r) {
+      storage.push_back(std::move(text));
       value = storage.back();
       changed = true;
     }
@@ -237,51 +482,6 @@ Result<bool> ResultMasker::onParameterStatus(std::string_view payload, std::stri
     return r;
   }
   pg::encodeParameterStatus(out, ps.name, value);
-  return true;
-}
-
-Status ResultMasker::onCopyOutResponse(std::string_view payload, std::string_view sql) {
-  pg::CopyResponse cr;
-  if (!pg::decodeCopyResponse(payload, cr)) {
-    return protocolError("upstream sent a malformed CopyOutResponse");
-  }
-  if (cr.format != 0) {
-    return Status::error(Code::kPermissionDenied,
-                         "binary COPY TO STDOUT is refused while masking applies to this session; "
-                         "use format text or csv",
-                         "42501");
-  }
-  std::string lower(sql);
-  std::transform(lower.begin(), lower.end(), lower.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  copy_csv_ = lower.find("csv") != std::string::npos;
-  copy_plans_.assign(cr.column_formats.size(), mask::planColumn(*profile_, 0, 0, nullptr));
-  return Status::ok();
-}
-
-Result<bool> ResultMasker::onCopyData(std::string_view payload, std::string& out) {
-  if (copy_plans_.empty() || !profile_->hasDetectors()) {
-    return false;
-  }
-  std::string_view line = payload;
-  bool newline = !line.empty() && line.back() == '\n';
-  if (newline) {
-    line.remove_suffix(1);
-  }
-  std::string masked;
-  auto r = mask::maskCopyLine(scanner_, copy_plans_,
-                              copy_csv_ ? mask::CopyFormat::csvFormat() : mask::CopyFormat::text(),
-                              line, masked, counters_);
-  if (!r) {
-    return maskingFailed("a COPY line", r.status());
-  }
-  if (*r == mask::CellResult::kUnchanged) {
-    return false;
-  }
-  if (newline) {
-    masked.push_back('\n');
-  }
-  pg::encodeCopyData(out, masked);
   return true;
 }
 

@@ -560,6 +560,13 @@ bool Session::refuseStatement(const pg::Frame& frame, std::string& substitute, s
       d.effect = policy::Effect::kDeny;
       d.sqlstate = "XX000";
       d.parse_error = st.message();  // reported as the message below
+    } else if (Status chk = masker_->checkStatements(*classification); !chk) {
+      // A function a column rule does not allow, or a value computed from a column whose rule
+      // refuses that (through_expressions: refuse).
+      d.effect = policy::Effect::kDeny;
+      d.rule_id = "masking:column-rule";
+      d.sqlstate = "42501";
+      d.parse_error = chk.message();
     }
   }
   if (audit_) {
@@ -735,6 +742,9 @@ asio::awaitable<Status> Session::connectToUpstream(const pg::StartupMessage& sta
   sql_ctx_ = sql::SessionContext(std::move(path), creds.user);
   sql_ctx_.setLimit(cfg.limits.max_prepared_statements);
   sql_ctx_.setDecideFetch(cfg.policy->timeDependent());
+  if (masker_) {
+    masker_->attach(gateway_.classifier(), sql_ctx_);
+  }
   ssl::context* tls = nullptr;
   if (auto it = rt_->upstream_tls.find(resource_); it != rt_->upstream_tls.end()) {
     tls = it->second.get();
