@@ -20,9 +20,11 @@
 #include "cli/command.h"
 #include "config/node.h"
 #include "identity/verifier.h"
+#include "mask/settings.h"
 #include "net/http.h"
 #include "policy/golden.h"
 #include "policy/policy.h"
+#include "server/lineage_rules.h"
 #include "sql/classifier.h"
 
 namespace jg::cli {
@@ -102,6 +104,57 @@ void printStatement(const sql::Statement& st, const sql::Resolved& r) {
   }
 }
 
+// The column rules of the masking profile a decision selects (none without a masking section).
+std::vector<mask::ColumnRule> profileRules(const config::Node& root, std::string_view profile) {
+  if (!root["masking"].defined()) {
+    return {};
+  }
+  config::Errors errors;
+  mask::Settings settings = mask::parseSettings(root["masking"], errors);
+  auto it = settings.profiles.find(std::string(profile));
+  return it != settings.profiles.end() ? it->second.columns : settings.defaults.columns;
+}
+
+std::string sourcesOf(const sql::Lineage& l, const sql::SourceIds& ids) {
+  std::vector<std::string> names;
+  for (uint32_t id : ids) {
+    names.push_back(l.sources[id].everything() ? "*" : l.sources[id].qualified());
+  }
+  return list(names);
+}
+
+// What each output column is computed from, the column rule it reaches, and the masking checks
+// made before the statement runs (function allowlists, through_expressions: refuse).
+bool printMasking(const sql::Statement& st, const sql::SessionContext& ctx,
+                  const std::vector<mask::ColumnRule>& rules) {
+  const sql::Statement* rows = server::rowSource(st, ctx);
+  const sql::Lineage& l = rows != nullptr ? rows->lineage : st.lineage;
+  for (size_t i = 0; i < l.outputs.size(); ++i) {
+    const sql::OutputColumn& o = l.outputs[i];
+    server::Reach r = server::reach(rules, l, o.sources, ctx);
+    std::cout << (i == 0 ? "  outputs:   " : "             ") << i + 1 << " "
+              << (o.expands ? "*" : o.name) << " <- " << sourcesOf(l, o.sources)
+              << (o.plain ? " (plain column)" : "");
+    if (r.strictest != nullptr) {
+      std::cout << " [rule " << server::ruleColumn(*r.strictest) << ": "
+                << mask::strategyName(r.strictest->strategy)
+                << (r.refusing != nullptr ? ", refuses expressions" : "") << "]";
+    }
+    std::cout << "\n";
+  }
+  for (const mask::ColumnRule& r : rules) {
+    if (r.functions) {
+      std::cout << "  functions: " << server::ruleColumn(r) << " allows " << list(*r.functions)
+                << "\n";
+    }
+  }
+  Status check = server::checkStatement(rules, st, ctx);
+  if (!check) {
+    std::cout << "  masking:   refused (42501): " << check.message() << "\n";
+  }
+  return check.isOk();
+}
+
 void printDecision(const policy::Decision& d) {
   std::cout << "decision: " << policy::effectName(d.effect) << " — " << d.message() << "\n";
   if (!d.detail.empty()) {
@@ -179,7 +232,11 @@ int runExplain(const ExplainOptions& o) {
       std::cout << "  " << l << "\n";
     }
     printDecision(ex.decision);
-    worst = std::max(worst, ex.decision.allowed() ? 0 : 1);
+    bool masking_ok = true;
+    if (ex.decision.allowed()) {
+      masking_ok = printMasking(st, ctx, profileRules(*root, ex.decision.mask_profile));
+    }
+    worst = std::max(worst, ex.decision.allowed() && masking_ok ? 0 : 1);
     ctx.apply(st, c);
   }
   if (c->statements.size() > 1) {

@@ -34,6 +34,38 @@ def test_explain_shows_classification_decision_and_other_rules(tmp_path):
     assert "crm.customers" in r.stdout
 
 
+MASKING_CONFIG = """listen: { postgres: 127.0.0.1:6999 }
+tls: { require_client_tls: false, allow_plaintext_loopback: true }
+auth: { static: { enable_insecure_static: true, password_env: HOME } }
+resources: [{ name: kb, upstream: { user: app } }]
+policies:
+  - { id: read, reason: the pipeline reads, match: { resource: kb }, allow: [select] }
+masking:
+  columns:
+    - { table: crm.customers, column: note, strategy: redact, functions: [lower, "="] }
+    - { table: crm.customers, column: owner, strategy: "null", through_expressions: refuse }
+"""
+
+
+def test_explain_shows_lineage_rules_and_masking_refusals(tmp_path):
+    cfg = tmp_path / "gw.yaml"
+    cfg.write_text(MASKING_CONFIG)
+    who = {"sub": "bot", "groups": ["rag"]}
+    r = explain(cfg, who, "select id, lower(c.note) from crm.customers c")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "1 id <- crm.customers.id (plain column)" in r.stdout, r.stdout
+    assert "2 lower <- crm.customers.note [rule crm.customers.note: redact]" in r.stdout
+    assert "crm.customers.note allows lower, =" in r.stdout
+    # Unqualified, customers resolves to public only: no rule applies.
+    r = explain(cfg, who, "select substr(note, 1, 2) from customers")
+    assert r.returncode == 0, r.stdout + r.stderr
+    r = explain(cfg, who, "select upper(note) || owner from crm.customers")
+    assert r.returncode == 1
+    assert "[rule crm.customers.owner: null, refuses expressions]" in r.stdout, r.stdout
+    assert 'refused (42501): function or operator "upper" is not allowed on crm.customers.note' \
+        in r.stdout
+
+
 def test_policy_test_runs_the_golden_tables():
     r = subprocess.run([str(JITGATE), "policy", "test", str(ROOT / "tests" / "policy")],
                        capture_output=True, text=True, timeout=120)
