@@ -344,9 +344,14 @@ Cols Tracer::joinColumns(const Cols& l, const Cols& r, const json::object& o) {
   if (boolOf(o, "isNatural")) {
     auto unsure = [](const Col& c) { return c.expands || !c.certain; };
     if (std::any_of(l.begin(), l.end(), unsure) || std::any_of(r.begin(), r.end(), unsure)) {
+      // Which columns merge is unknown. A merged column of an inner or one-sided join is one
+      // side's column, so the run is as plain as both sides are.
+      auto plain = [](const Col& c) { return c.plain; };
+      bool all_plain =
+          std::all_of(l.begin(), l.end(), plain) && std::all_of(r.begin(), r.end(), plain);
       SourceIds all = allOf(l);
       unite(all, allOf(r));
-      return {run(std::move(all), false)};
+      return {run(std::move(all), all_plain)};
     }
     for (const Col& c : l) {
       if (std::any_of(r.begin(), r.end(), [&](const Col& d) { return d.name == c.name; })) {
@@ -363,6 +368,7 @@ Cols Tracer::joinColumns(const Cols& l, const Cols& r, const json::object& o) {
     Col& col = out.emplace_back();
     col.name = name;
     col.sources = std::move(ref.sources);
+    col.plain = ref.plain && ref.found;  // the server reports one side's column, or none (FULL)
   }
   for (const Cols* side : {&l, &r}) {
     for (const Col& c : *side) {

@@ -209,6 +209,17 @@ TEST(Lineage, StarOverDerivedTablesExpandsToTheirColumns) {
               ElementsAre(IsEmpty(), IsEmpty(), ElementsAre("t.note")));
 }
 
+TEST(Lineage, NaturalJoinOfATableIsOnePlainEntryOfUnknownWidth) {
+  Statement st = one("SELECT * FROM crm.customers NATURAL JOIN (SELECT id, note AS n FROM t) d");
+  ASSERT_EQ(st.lineage.outputs.size(), 1u);
+  EXPECT_TRUE(st.lineage.outputs[0].expands);
+  EXPECT_TRUE(st.lineage.outputs[0].plain);
+  EXPECT_THAT(names(st.lineage, st.lineage.outputs[0].sources),
+              UnorderedElementsAre("crm.customers.*", "t.id", "t.note"));
+  st = one("SELECT * FROM crm.customers NATURAL JOIN (SELECT lower(note) AS n FROM t) d");
+  EXPECT_FALSE(st.lineage.outputs[0].plain);
+}
+
 TEST(Lineage, TableAliasColumnNamesHideWhichColumnIsMeant) {
   EXPECT_THAT(first("SELECT lower(a) FROM crm.customers AS x(a, b)"),
               ElementsAre("crm.customers.*"));
