@@ -110,7 +110,7 @@ Status ResultMasker::setProfile(std::string_view name) {
   return Status::ok();
 }
 
-Status ResultMasker::checkStatements(const sql::Classification& c) const {
+Status ResultMasker::checkStatements(const sql::Classification& c) {
   if (!c.status.isOk() || profile_->columns().empty()) {
     return Status::ok();
   }
@@ -118,8 +118,26 @@ Status ResultMasker::checkStatements(const sql::Classification& c) const {
     if (Status s = checkStatement(profile_->columns(), st, ctx()); !s) {
       return s;
     }
+    noteSideChannels(st);
   }
   return Status::ok();
+}
+
+// pg_notify(channel, note) and set_config('application_name', note, ...) carry a value out of
+// the result: the notification (delivered at commit, maybe statements later) and the reported
+// setting get the strictest rule such a call reached, from then on in this session.
+void ResultMasker::noteSideChannels(const sql::Statement& st) {
+  const sql::Statement* rows = rowSource(st, ctx());
+  const sql::Lineage& l = rows != nullptr ? rows->lineage : st.lineage;
+  for (const sql::Call& call : l.calls) {
+    const mask::ColumnRule** sticky = call.name == "pg_notify"    ? &notify_rule_
+                                      : call.name == "set_config" ? &setting_rule_
+                                                                  : nullptr;
+    if (sticky != nullptr) {
+      *sticky =
+          mask::stricter(*sticky, reach(profile_->columns(), l, call.sources, ctx()).strictest);
+    }
+  }
 }
 
 std::vector<uint32_t> ResultMasker::tablesToLoad(const pg::Columns& cols) const {
@@ -363,18 +381,26 @@ Result<bool> ResultMasker::ruleField(char code, const mask::ColumnRule& rule, st
   if (from == to) {
     return false;
   }
-  mask::ColumnPlan plan = mask::planColumn(*profile_, mask::oid::kText, 0, &rule);
   std::string masked;
-  auto r =
-      scanner_.maskCell(plan, std::string_view(value).substr(from, to - from), masked, counters_);
-  if (!r) {
-    return maskingFailed("an error message", r.status());
-  }
-  if (*r == mask::CellResult::kNull) {
-    masked = "[" + rule.label + "]";
+  if (Status st = applyRule(rule, std::string_view(value).substr(from, to - from), masked); !st) {
+    return maskingFailed("an error message", st);
   }
   value.replace(from, to - from, masked);
   return true;
+}
+
+// The rule's strategy on a whole piece of free text; the null strategy redacts (text has no NULL).
+Status ResultMasker::applyRule(const mask::ColumnRule& rule, std::string_view in,
+                               std::string& out) {
+  mask::ColumnPlan plan = mask::planColumn(*profile_, mask::oid::kText, 0, &rule);
+  auto r = scanner_.maskCell(plan, in, out, counters_);
+  if (!r) {
+    return r.status();
+  }
+  if (*r == mask::CellResult::kNull) {
+    out = "[" + rule.label + "]";
+  }
+  return Status::ok();
 }
 
 // One field of an error or notice: the rule's masking (see ruleField), then the detectors.
@@ -437,17 +463,31 @@ Result<bool> ResultMasker::onErrorOrNotice(char type, std::string_view payload, 
   return true;
 }
 
-Result<bool> ResultMasker::maskText(std::string_view what, std::string_view text,
-                                    std::string& masked) {
+Result<bool> ResultMasker::maskText(std::string_view what, const mask::ColumnRule* rule,
+                                    std::string_view text, std::string& masked) {
+  std::string ruled;
+  if (rule != nullptr) {
+    if (Status st = applyRule(*rule, text, ruled); !st) {
+      return maskingFailed(what, st);
+    }
+    text = ruled;
+  }
+  if (!profile_->hasDetectors()) {
+    masked = std::move(ruled);
+    return rule != nullptr;
+  }
   auto r = scanner_.maskFreeText(*profile_, text, masked, counters_);
   if (!r) {
     return maskingFailed(what, r.status());
   }
-  return *r == mask::CellResult::kRewritten;
+  if (*r != mask::CellResult::kRewritten && rule != nullptr) {
+    masked = std::move(ruled);
+  }
+  return rule != nullptr || *r == mask::CellResult::kRewritten;
 }
 
 Result<bool> ResultMasker::onNotification(std::string_view payload, std::string& out) {
-  if (!profile_->hasDetectors()) {
+  if (!profile_->hasDetectors() && notify_rule_ == nullptr) {
     return false;
   }
   pg::NotificationResponse n;
@@ -455,8 +495,10 @@ Result<bool> ResultMasker::onNotification(std::string_view payload, std::string&
     return protocolError("upstream sent a malformed NotificationResponse");
   }
   std::string channel, text;
-  auto c = maskText("a notification channel", n.channel, channel);
-  auto p = maskText("a notification payload", n.payload, text);
+  // A notification reaches only the channels the session listens to, whose names it knows: the
+  // channel goes through the detectors only.
+  auto c = maskText("a notification channel", nullptr, n.channel, channel);
+  auto p = maskText("a notification payload", notify_rule_, n.payload, text);
   if (!c || !p) {
     return !c ? c : p;
   }
@@ -469,15 +511,21 @@ Result<bool> ResultMasker::onNotification(std::string_view payload, std::string&
 }
 
 Result<bool> ResultMasker::onParameterStatus(std::string_view payload, std::string& out) {
-  if (!profile_->hasDetectors()) {
+  if (!profile_->hasDetectors() && setting_rule_ == nullptr) {
     return false;
   }
   pg::ParameterStatus ps;
   if (!pg::decodeParameterStatus(payload, ps)) {
     return protocolError("upstream sent a malformed ParameterStatus");
   }
+  // application_name is the one reported setting that holds any text; the server validates the
+  // others (and the gateway pins client_encoding and standard_conforming_strings).
+  const mask::ColumnRule* rule = ps.name == "application_name" ? setting_rule_ : nullptr;
+  if (!profile_->hasDetectors() && rule == nullptr) {
+    return false;
+  }
   std::string value;
-  auto r = maskText(fmt::format("setting {}", ps.name), ps.value, value);
+  auto r = maskText(fmt::format("setting {}", ps.name), rule, ps.value, value);
   if (!r || !*r) {
     return r;
   }

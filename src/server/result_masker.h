@@ -15,8 +15,10 @@
 // `through_expressions: refuse`. The statement is the one the server is answering, told by the
 // pump before each message (beforeBackend) and looked up in the shared classifier (cached).
 // Errors and notices of a statement that reads a column under a rule have their quoted values
-// masked with that rule, and their DETAIL and CONTEXT withheld. COPY's format and columns come
-// from the parsed statement, and its column rules apply per COPY column.
+// masked with that rule, and their DETAIL and CONTEXT withheld. A ruled value a statement sends
+// through pg_notify or set_config('application_name', ...) makes the session's notifications or
+// application_name reports masked with that rule. COPY's format and columns come from the parsed
+// statement, and its column rules apply per COPY column.
 //
 // One per session; used from the session's executor only.
 #pragma once
@@ -57,8 +59,10 @@ class ResultMasker {
   // Selects the profile for the statements that follow ("" = default). Unknown → error.
   Status setProfile(std::string_view name);
   // The decision-time checks of the current profile's column rules (function allowlists,
-  // through_expressions: refuse) for every statement of `c`: OK or a 42501 error.
-  Status checkStatements(const sql::Classification& c) const;
+  // through_expressions: refuse) for every statement of `c`: OK or a 42501 error. A statement
+  // that passes and sends a ruled value through pg_notify or set_config makes later
+  // notifications (or application_name reports) of this session masked with that rule.
+  Status checkStatements(const sql::Classification& c);
   // The table OIDs of `cols` whose names must be loaded before planning (only when the
   // profile has column rules).
   std::vector<uint32_t> tablesToLoad(const pg::Columns& cols) const;
@@ -88,8 +92,12 @@ class ResultMasker {
   const mask::Counters& counters() const { return counters_; }
 
  private:
-  // Masks free text with the profile's detectors: true when `masked` holds a rewritten value.
-  Result<bool> maskText(std::string_view what, std::string_view text, std::string& masked);
+  // Masks free text with `rule` (when given) as a whole, then the profile's detectors: true when
+  // `masked` holds a rewritten value.
+  Result<bool> maskText(std::string_view what, const mask::ColumnRule* rule, std::string_view text,
+                        std::string& masked);
+  Status applyRule(const mask::ColumnRule& rule, std::string_view in, std::string& out);
+  void noteSideChannels(const sql::Statement& st);
   struct Plans {
     pg::ColumnsPtr keep;  // keeps the key alive
     std::vector<mask::ColumnPlan> plans;
@@ -129,6 +137,9 @@ class ResultMasker {
   // ReadyForQuery, and the text they were counted for.
   std::string_view counted_sql_;
   size_t completed_ = 0;
+  // Sticky for the session: see checkStatements.
+  const mask::ColumnRule* notify_rule_ = nullptr;
+  const mask::ColumnRule* setting_rule_ = nullptr;
   std::vector<mask::ColumnPlan> copy_plans_;
   mask::CopyFormat copy_format_;
   bool copy_skip_header_ = false;

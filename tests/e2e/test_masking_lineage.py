@@ -176,6 +176,21 @@ def test_prepared_statements_and_cursors_are_masked(lin_gw):
         assert v.startswith("tok_"), v
 
 
+def test_values_sent_through_notify_and_application_name_are_masked(lin_gw):
+    got = []
+    with psycopg.connect(lin_gw.dsn(), autocommit=True) as conn:
+        conn.add_notify_handler(got.append)
+        conn.execute("LISTEN jg_lineage")
+        conn.execute("SELECT pg_notify('jg_lineage', note) FROM crm.customers WHERE id = 1")
+        conn.execute("SELECT set_config('application_name', lower(note), false) "
+                     "FROM crm.customers WHERE id = 1")
+        conn.execute("SELECT 1")
+        reported = conn.info.parameter_status("application_name")
+    assert len(got) == 1 and got[0].channel == "jg_lineage", got
+    assert got[0].payload.startswith("tok_"), got[0].payload
+    assert reported is not None and reported.startswith("tok_"), reported
+
+
 def test_failing_cast_does_not_echo_the_value(lin_gw):
     with psycopg.connect(lin_gw.dsn(), autocommit=True) as conn:
         with pytest.raises(psycopg.errors.InvalidTextRepresentation) as e:
