@@ -31,6 +31,15 @@ void unite(SourceIds& a, const SourceIds& b) {
 
 namespace {
 
+template <typename C>
+SourceIds unionOf(const std::vector<C>& cols, size_t from, size_t to) {
+  SourceIds all;
+  for (size_t i = from; i < to; ++i) {
+    unite(all, cols[i].sources);
+  }
+  return all;
+}
+
 // Maps entries that may expand (see Lineage::align) onto `n` columns.
 template <typename C>
 void alignEntries(const std::vector<C>& cols, size_t n, std::vector<SourceIds>& out,
@@ -43,11 +52,7 @@ void alignEntries(const std::vector<C>& cols, size_t n, std::vector<SourceIds>& 
   size_t suffix = static_cast<size_t>(last - cols.rbegin());
   bool runs = first != cols.end();
   if ((!runs && cols.size() != n) || (runs && prefix + suffix > n)) {
-    SourceIds all;
-    for (const C& c : cols) {
-      unite(all, c.sources);
-    }
-    out.assign(n, all);
+    out.assign(n, unionOf(cols, 0, cols.size()));  // a shape that cannot fit: everything
     return;
   }
   for (size_t i = 0; i < prefix && i < n; ++i) {
@@ -61,12 +66,10 @@ void alignEntries(const std::vector<C>& cols, size_t n, std::vector<SourceIds>& 
     out[n - suffix + j] = cols[cols.size() - suffix + j].sources;
     plain[n - suffix + j] = cols[cols.size() - suffix + j].plain;
   }
-  SourceIds middle;
-  bool middle_plain = true;
-  for (size_t i = prefix; i < cols.size() - suffix; ++i) {
-    unite(middle, cols[i].sources);
-    middle_plain = middle_plain && cols[i].plain;
-  }
+  SourceIds middle = unionOf(cols, prefix, cols.size() - suffix);
+  bool middle_plain = std::all_of(cols.begin() + static_cast<std::ptrdiff_t>(prefix),
+                                  cols.end() - static_cast<std::ptrdiff_t>(suffix),
+                                  [](const C& c) { return c.plain; });
   for (size_t i = prefix; i < n - suffix; ++i) {
     out[i] = middle;
     plain[i] = middle_plain;

@@ -337,27 +337,41 @@ void Tracer::joinExpr(const json::object& o, Scope& scope, Cols& star) {
   star.insert(star.end(), joined.begin(), joined.end());
 }
 
+namespace {
+
+// The columns a NATURAL join merges: the names both sides certainly have, in the left side's
+// order; nullopt when a side has columns of unknown name.
+std::optional<std::vector<std::string>> naturalColumns(const Cols& l, const Cols& r) {
+  auto unsure = [](const Col& c) { return c.expands || !c.certain; };
+  if (std::any_of(l.begin(), l.end(), unsure) || std::any_of(r.begin(), r.end(), unsure)) {
+    return std::nullopt;
+  }
+  std::vector<std::string> merged;
+  for (const Col& c : l) {
+    if (std::any_of(r.begin(), r.end(), [&](const Col& d) { return d.name == c.name; })) {
+      merged.push_back(c.name);
+    }
+  }
+  return merged;
+}
+
+}  // namespace
+
 // The columns `*` gives for a join: the merged USING (or NATURAL) columns first, then the left
-// item's other columns, then the right item's.
+// item's other columns, then the right item's. When which columns merge is unknown, one run: a
+// merged column of an inner or one-sided join is one side's, so the run is as plain as they are.
 Cols Tracer::joinColumns(const Cols& l, const Cols& r, const json::object& o) {
   std::vector<std::string> merged = stringList(o, "usingClause");
   if (boolOf(o, "isNatural")) {
-    auto unsure = [](const Col& c) { return c.expands || !c.certain; };
-    if (std::any_of(l.begin(), l.end(), unsure) || std::any_of(r.begin(), r.end(), unsure)) {
-      // Which columns merge is unknown. A merged column of an inner or one-sided join is one
-      // side's column, so the run is as plain as both sides are.
+    std::optional<std::vector<std::string>> natural = naturalColumns(l, r);
+    if (!natural) {
       auto plain = [](const Col& c) { return c.plain; };
-      bool all_plain =
-          std::all_of(l.begin(), l.end(), plain) && std::all_of(r.begin(), r.end(), plain);
       SourceIds all = allOf(l);
       unite(all, allOf(r));
-      return {run(std::move(all), all_plain)};
+      return {run(std::move(all), std::all_of(l.begin(), l.end(), plain) &&
+                                      std::all_of(r.begin(), r.end(), plain))};
     }
-    for (const Col& c : l) {
-      if (std::any_of(r.begin(), r.end(), [&](const Col& d) { return d.name == c.name; })) {
-        merged.push_back(c.name);
-      }
-    }
+    merged.insert(merged.end(), natural->begin(), natural->end());
   }
   Cols out;
   for (const std::string& name : merged) {
