@@ -1,0 +1,295 @@
+#include "gate/gate.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <map>
+
+#include "sql/classifier.h"
+
+namespace jg::gate {
+namespace {
+
+using ::testing::HasSubstr;
+
+constexpr char kRules[] = R"(
+- { id: read, match: { groups: [rag], resource: kb, tables: [public.*, crm.*, hr.*, vault.*] }, allow: [select, set, transaction],
+    role: reader, row_limit: 100, mask: pii }
+- { id: owners-wait, match: { resource: kb, tables: [crm.customers] }, action: review,
+    approvers: { groups: [owners] }, grant: 30m, mode: wait }
+- { id: payroll-now, match: { resource: kb, tables: [hr.payroll] }, action: review,
+    approvers: { groups: [owners] }, mode: fail_fast }
+- { id: vault-session, match: { resource: kb, tables: [vault.*] }, action: review,
+    approvers: { groups: [owners] }, scope: session }
+- { id: office-hours, allow: [select],
+    match: { resource: kb, tables: [ops.*],
+             when: { days: [mon-fri], hours: "08:00-18:00", tz: UTC } } }
+- { id: no-ssn, reason: SSNs never leave, match: { columns: [ssn] }, action: deny }
+)";
+
+// An in-memory approval store: what settle() asked for and what it got.
+class FakeApprovals : public Approvals {
+ public:
+  std::optional<std::string> consume(const ApprovalKey& key) override {
+    ++consumed_calls;
+    auto it = approved.find(key.fingerprint + "/" + key.params_hash);
+    if (it == approved.end()) {
+      return std::nullopt;
+    }
+    std::string id = it->second;
+    approved.erase(it);  // one run
+    return id;
+  }
+  Result<CreatedReview> create(const ReviewDraft& draft) override {
+    if (fail_create) {
+      return Status::error(Code::kUnavailable, "store unavailable");
+    }
+    drafts.push_back(std::string(draft.rule_id) + ":" + std::string(draft.text));
+    return CreatedReview{"r-" + std::to_string(drafts.size()), "jitgate review approve"};
+  }
+  std::optional<GrantInfo> activeGrant(std::string_view) override { return grant; }
+
+  std::map<std::string, std::string> approved;  // key → review id
+  std::vector<std::string> drafts;
+  std::optional<GrantInfo> grant;
+  bool fail_create = false;
+  int consumed_calls = 0;
+};
+
+class GateTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto node = config::Node::parse(kRules, "policy.yaml");
+    ASSERT_TRUE(node);
+    config::Errors errors;
+    auto p = policy::Policy::compile(*node, errors);
+    ASSERT_TRUE(p) << errors.joined();
+    policy_ = *p;
+    identity::Identity who;
+    who.subject = "bot";
+    who.groups = {"rag"};
+    binding_ = policy_->bind(who, "kb", monday_noon_);
+  }
+  SqlRequest request(std::string_view sql, bool reusable = false) {
+    return SqlRequest{classifier_.classify(sql), ctx_, sql, reusable};
+  }
+  Verdict decide(std::string_view sql, std::chrono::system_clock::time_point at,
+                 std::vector<std::string> granted = {}) {
+    Gate gate(*policy_);
+    return gate.decide(Caller{binding_, granted}, request(sql), at);
+  }
+  Verdict settled(std::string_view sql, Approvals* approvals, bool reusable = false) {
+    Gate gate(*policy_);
+    SqlRequest r = request(sql, reusable);
+    Caller caller{binding_, {}};
+    return gate.settle(gate.decide(caller, r, monday_noon_), caller, r, approvals, monday_noon_);
+  }
+
+  std::shared_ptr<const policy::Policy> policy_;
+  policy::Binding binding_;
+  sql::Classifier classifier_{128};
+  sql::SessionContext ctx_;
+  // 2024-06-03 was a Monday.
+  std::chrono::system_clock::time_point monday_noon_{std::chrono::seconds(1717416000)};
+  std::chrono::system_clock::time_point monday_night_{std::chrono::seconds(1717452000)};
+};
+
+struct Row {
+  const char* sql;
+  Outcome outcome;
+  Refusal refusal;
+  const char* rule;
+};
+
+TEST_F(GateTest, EachRequestGetsTheVerdictOfItsRule) {
+  const Row rows[] = {
+      {"SELECT 1", Outcome::kAllow, Refusal::kNone, "read"},
+      {"SELECT title FROM docs", Outcome::kAllow, Refusal::kNone, "read"},
+      {"DELETE FROM docs", Outcome::kDeny, Refusal::kForbidden, "default-deny"},
+      {"SELECT ssn FROM people", Outcome::kDeny, Refusal::kForbidden, "no-ssn"},
+      {"SELEC 1", Outcome::kDeny, Refusal::kInvalidRequest, ""},
+      {"SELECT email FROM crm.customers", Outcome::kReview, Refusal::kNeedsApproval,
+       "owners-wait"},
+      {"SELECT pay FROM hr.payroll", Outcome::kReview, Refusal::kNeedsApproval, "payroll-now"},
+      {"SELECT k FROM vault.keys", Outcome::kReview, Refusal::kNeedsApproval, "vault-session"},
+      {"SELECT 1; DELETE FROM docs", Outcome::kDeny, Refusal::kForbidden, "default-deny"},
+      {"DO $$ BEGIN END $$", Outcome::kDeny, Refusal::kForbidden, "builtin:do-block"},
+  };
+  for (const Row& row : rows) {
+    Verdict v = decide(row.sql, monday_noon_);
+    EXPECT_EQ(v.outcome, row.outcome) << row.sql;
+    EXPECT_EQ(v.refusal, row.refusal) << row.sql << ": " << refusalName(v.refusal);
+    if (*row.rule != '\0') {
+      EXPECT_EQ(v.ruleId(), row.rule) << row.sql;
+    }
+  }
+}
+
+TEST_F(GateTest, AllowCarriesRowLimitMaskProfileAndRole) {
+  Verdict v = decide("SELECT title FROM docs", monday_noon_);
+  ASSERT_TRUE(v.allowed());
+  EXPECT_EQ(v.row_limit, 100);
+  EXPECT_EQ(v.row_limit_by, "rule read");
+  EXPECT_EQ(v.decision.mask_profile, "pii");
+  EXPECT_EQ(v.decision.role, "reader");
+}
+
+TEST_F(GateTest, DenyNamesRuleReasonAndWhatMatched) {
+  Verdict v = decide("SELECT ssn FROM people", monday_noon_);
+  EXPECT_EQ(v.message, "denied by rule no-ssn: SSNs never leave");
+  EXPECT_THAT(v.detail, HasSubstr("public.people"));
+}
+
+TEST_F(GateTest, ATimeWindowDecidesByTheGivenTimeOnly) {
+  EXPECT_TRUE(decide("SELECT name FROM ops.jobs", monday_noon_).allowed());
+  Verdict night = decide("SELECT name FROM ops.jobs", monday_night_);
+  EXPECT_EQ(night.outcome, Outcome::kDeny);
+  EXPECT_EQ(night.refusal, Refusal::kForbidden);
+}
+
+TEST_F(GateTest, DecidingAgainAtExecutionRefusesAfterTheWindowCloses) {
+  Gate gate(*policy_);
+  std::vector<std::shared_ptr<const sql::Classification>> sqls = {
+      classifier_.classify("SELECT name FROM ops.jobs")};
+  Caller caller{binding_, {}};
+  EXPECT_TRUE(gate.decideAgain(caller, sqls, ctx_, monday_noon_).allowed());
+  Verdict v = gate.decideAgain(caller, sqls, ctx_, monday_night_);
+  EXPECT_EQ(v.outcome, Outcome::kDeny);
+  EXPECT_THAT(v.message, HasSubstr("decided again at execution"));
+}
+
+TEST_F(GateTest, DecidingAgainNeverHoldsForReview) {
+  Gate gate(*policy_);
+  std::vector<std::shared_ptr<const sql::Classification>> sqls = {
+      classifier_.classify("SELECT email FROM crm.customers")};
+  Verdict v = gate.decideAgain(Caller{binding_, {}}, sqls, ctx_, monday_noon_);
+  EXPECT_EQ(v.outcome, Outcome::kDeny);
+  EXPECT_EQ(v.refusal, Refusal::kNeedsApproval);
+}
+
+TEST_F(GateTest, DecideIsPureTheSameInputsGiveTheSameVerdict) {
+  for (const char* sql : {"SELECT 1", "SELECT email FROM crm.customers", "DROP TABLE x"}) {
+    Verdict a = decide(sql, monday_noon_);
+    Verdict b = decide(sql, monday_noon_);
+    EXPECT_EQ(a.outcome, b.outcome) << sql;
+    EXPECT_EQ(a.message, b.message) << sql;
+    EXPECT_EQ(a.key.fingerprint, b.key.fingerprint) << sql;
+  }
+}
+
+TEST_F(GateTest, WaitModeReviewIsCreatedAndHeld) {
+  FakeApprovals approvals;
+  Verdict v = settled("SELECT email FROM crm.customers", &approvals);
+  EXPECT_EQ(v.outcome, Outcome::kReview);
+  EXPECT_TRUE(v.hold);
+  EXPECT_EQ(v.review_id, "r-1");
+  EXPECT_THAT(v.message, HasSubstr("review r-1 created"));
+  EXPECT_EQ(approvals.drafts, std::vector<std::string>{"owners-wait:SELECT email FROM crm.customers"});
+}
+
+TEST_F(GateTest, FailFastReviewIsCreatedAndRefusedNow) {
+  FakeApprovals approvals;
+  Verdict v = settled("SELECT pay FROM hr.payroll", &approvals);
+  EXPECT_EQ(v.outcome, Outcome::kDeny);
+  EXPECT_EQ(v.refusal, Refusal::kNeedsApproval);
+  EXPECT_FALSE(v.hold);
+  EXPECT_EQ(v.review_id, "r-1");
+  EXPECT_THAT(v.detail, HasSubstr("needs approval"));
+}
+
+TEST_F(GateTest, AnApprovalForExactlyThisStatementIsConsumedOnce) {
+  FakeApprovals approvals;
+  std::string sql = "SELECT pay FROM hr.payroll WHERE id = 7";
+  ApprovalKey key = approvalKey(*classifier_.classify(sql), sql);
+  approvals.approved[key.fingerprint + "/" + key.params_hash] = "r-9";
+  Verdict first = settled(sql, &approvals);
+  EXPECT_TRUE(first.allowed());
+  EXPECT_EQ(first.approval, "r-9");
+  EXPECT_EQ(first.decision.effect, policy::Effect::kAllow);
+  Verdict second = settled(sql, &approvals);
+  EXPECT_FALSE(second.allowed());
+  EXPECT_EQ(second.review_id, "r-1");
+}
+
+TEST_F(GateTest, AnApprovalDoesNotCoverOtherLiterals) {
+  FakeApprovals approvals;
+  std::string approved_sql = "SELECT pay FROM hr.payroll WHERE id = 7";
+  ApprovalKey key = approvalKey(*classifier_.classify(approved_sql), approved_sql);
+  approvals.approved[key.fingerprint + "/" + key.params_hash] = "r-9";
+  Verdict v = settled("SELECT pay FROM hr.payroll WHERE id = 8", &approvals);
+  EXPECT_FALSE(v.allowed());
+  EXPECT_EQ(approvals.approved.size(), 1u);
+}
+
+TEST_F(GateTest, ANamedPreparedStatementCannotWaitForAOneTimeApproval) {
+  FakeApprovals approvals;
+  Verdict v = settled("SELECT email FROM crm.customers", &approvals, /*reusable=*/true);
+  EXPECT_EQ(v.outcome, Outcome::kDeny);
+  EXPECT_THAT(v.message, HasSubstr("cannot be prepared as a named statement"));
+  EXPECT_EQ(approvals.consumed_calls, 0);
+  EXPECT_TRUE(approvals.drafts.empty());
+}
+
+TEST_F(GateTest, WithoutAStoreAReviewIsRefused) {
+  Verdict v = settled("SELECT email FROM crm.customers", nullptr);
+  EXPECT_EQ(v.outcome, Outcome::kDeny);
+  EXPECT_THAT(v.message, HasSubstr("no store for reviews"));
+}
+
+TEST_F(GateTest, AReviewThatCannotBeCreatedIsRefused) {
+  FakeApprovals approvals;
+  approvals.fail_create = true;
+  Verdict v = settled("SELECT email FROM crm.customers", &approvals);
+  EXPECT_EQ(v.outcome, Outcome::kDeny);
+  EXPECT_THAT(v.message, HasSubstr("cannot create a review: store unavailable"));
+}
+
+TEST_F(GateTest, ASessionGrantFoundLaterAllowsAndIsHandedBack) {
+  FakeApprovals approvals;
+  approvals.grant = GrantInfo{"g-1", "vault-session", monday_night_};
+  Verdict v = settled("SELECT k FROM vault.keys", &approvals);
+  EXPECT_TRUE(v.allowed());
+  ASSERT_TRUE(v.grant);
+  EXPECT_EQ(v.grant->id, "g-1");
+  EXPECT_TRUE(approvals.drafts.empty());  // session scope: no statement review
+}
+
+TEST_F(GateTest, SessionScopeWithoutAGrantIsRefusedWithoutCreatingAReview) {
+  FakeApprovals approvals;
+  Verdict v = settled("SELECT k FROM vault.keys", &approvals);
+  EXPECT_EQ(v.outcome, Outcome::kDeny);
+  EXPECT_EQ(v.refusal, Refusal::kNeedsApproval);
+  EXPECT_TRUE(approvals.drafts.empty());
+}
+
+TEST_F(GateTest, AGrantForAnotherRuleDoesNotCoverThisOne) {
+  FakeApprovals approvals;
+  approvals.grant = GrantInfo{"g-1", "payroll-now", monday_night_};
+  Verdict v = settled("SELECT k FROM vault.keys", &approvals);
+  EXPECT_EQ(v.outcome, Outcome::kDeny);
+}
+
+TEST_F(GateTest, GrantedRuleIdsUnlockTheirReview) {
+  Verdict v = decide("SELECT email FROM crm.customers", monday_noon_, {"owners-wait"});
+  EXPECT_TRUE(v.allowed());
+}
+
+TEST_F(GateTest, SettlingAnAllowOrDenyTouchesNoStore) {
+  FakeApprovals approvals;
+  EXPECT_TRUE(settled("SELECT 1", &approvals).allowed());
+  EXPECT_FALSE(settled("DELETE FROM docs", &approvals).allowed());
+  EXPECT_EQ(approvals.consumed_calls, 0);
+  EXPECT_TRUE(approvals.drafts.empty());
+}
+
+TEST_F(GateTest, RefusalNamesAreStable) {
+  EXPECT_EQ(refusalName(Refusal::kUnrecorded), "unrecorded");
+  EXPECT_EQ(refusalName(Refusal::kUnknownName), "unknown-name");
+  Verdict v = Verdict::refuse(Refusal::kLimit, "builtin:limits", "too many", "limits.x");
+  EXPECT_EQ(v.outcome, Outcome::kDeny);
+  EXPECT_EQ(v.ruleId(), "builtin:limits");
+  EXPECT_EQ(v.decision.effect, policy::Effect::kDeny);
+}
+
+}  // namespace
+}  // namespace jg::gate
