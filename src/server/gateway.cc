@@ -418,7 +418,9 @@ asio::awaitable<void> Gateway::acceptLoop() {
       asio::co_spawn(ctx, rejectUnrecorded(std::move(socket)), asio::detached);
       continue;
     }
-    auto session = std::make_shared<Session>(*this, std::move(socket));
+    auto executor = socket.get_executor();
+    auto session =
+        std::make_shared<Session>(*this, std::make_unique<Stream>(std::move(socket)), executor);
     addSession(session);
     asio::co_spawn(ctx, Session::run(session), [id = session->id()](std::exception_ptr e) {
       if (e) {
@@ -486,32 +488,11 @@ asio::awaitable<void> Gateway::shutdown() {
   stopping_ = true;
   error_code ec;
   acceptor_->close(ec);
-  auto ex = co_await asio::this_coro::executor;
-  asio::steady_timer timer(ex);
-  auto deadline = std::chrono::steady_clock::now() + runtime()->config->timeouts.shutdown_grace;
-  while (sessionCount() > 0 && std::chrono::steady_clock::now() < deadline) {
-    timer.expires_after(std::chrono::milliseconds(50));
-    co_await timer.async_wait(kNoThrow);
-  }
+  co_await waitForSessions(std::chrono::steady_clock::now() +
+                           runtime()->config->timeouts.shutdown_grace);
   if (sessionCount() > 0) {
-    std::vector<std::shared_ptr<Session>> live;
-    {
-      std::lock_guard lock(sessions_mu_);
-      for (auto& [p, w] : sessions_) {
-        if (auto s = w.lock()) {
-          live.push_back(std::move(s));
-        }
-      }
-    }
-    log::info("", "shutdown grace period over: ending {} sessions", live.size());
-    for (auto& s : live) {
-      s->terminate("57P01", "terminating connection due to administrator command");
-    }
-    auto hard = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-    while (sessionCount() > 0 && std::chrono::steady_clock::now() < hard) {
-      timer.expires_after(std::chrono::milliseconds(20));
-      co_await timer.async_wait(kNoThrow);
-    }
+    endLiveSessions();
+    co_await waitForSessions(std::chrono::steady_clock::now() + std::chrono::seconds(5));
   }
   signals_->cancel(ec);
   if (admin_) {
@@ -554,14 +535,53 @@ void Gateway::reload() {
   log::info("", "configuration reloaded from {} ({} resources)", file, (*cfg)->resources.size());
 }
 
+asio::awaitable<Result<UpstreamConnection>> Gateway::connectUpstream(
+    const ResourceConfig& resource, const UpstreamCredentials& creds, const StartupParams& params,
+    ssl::context* tls, std::chrono::milliseconds timeout, size_t max_message) {
+  return server::connectUpstream(resource, creds, params, tls, timeout, max_message);
+}
+
 void Gateway::addSession(const std::shared_ptr<Session>& s) {
   std::lock_guard lock(sessions_mu_);
   sessions_[s.get()] = s;
 }
 
-void Gateway::removeSession(Session* s) {
+asio::awaitable<void> Gateway::waitForSessions(std::chrono::steady_clock::time_point deadline) {
+  auto ex = co_await asio::this_coro::executor;
+  {
+    std::lock_guard lock(sessions_mu_);
+    if (sessions_.empty()) {
+      co_return;
+    }
+    drained_ = std::make_shared<asio::steady_timer>(ex, deadline);
+  }
+  co_await drained_->async_wait(kNoThrow);  // deadline, or cancelled by the last sessionEnded
+  std::lock_guard lock(sessions_mu_);
+  drained_.reset();
+}
+
+void Gateway::endLiveSessions() {
+  std::vector<std::shared_ptr<Session>> live;
+  {
+    std::lock_guard lock(sessions_mu_);
+    for (auto& [p, w] : sessions_) {
+      if (auto s = w.lock()) {
+        live.push_back(std::move(s));
+      }
+    }
+  }
+  log::info("", "shutdown grace period over: ending {} sessions", live.size());
+  for (auto& s : live) {
+    s->terminate("57P01", "terminating connection due to administrator command");
+  }
+}
+
+void Gateway::sessionEnded(Session* s) {
   std::lock_guard lock(sessions_mu_);
   sessions_.erase(s);
+  if (sessions_.empty() && drained_) {
+    asio::post(drained_->get_executor(), [timer = drained_] { timer->cancel(); });
+  }
 }
 
 size_t Gateway::sessionCount() const {

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "server/cancel_registry.h"
+#include "server/services.h"
 #include "server/config.h"
 #include "server/stream.h"
 #include "sql/classifier.h"
@@ -62,38 +63,42 @@ struct Runtime {
 
 Result<std::shared_ptr<const Runtime>> makeRuntime(ConfigPtr config);
 
-class Gateway {
+class Gateway : public SessionServices {
  public:
   explicit Gateway(std::shared_ptr<const Runtime> runtime);
-  ~Gateway();
+  ~Gateway() override;
 
   // Binds the listeners; fails with a clear message if the address is in use.
   Status start();
   // Serves until a shutdown signal; returns the process exit code.
   int run();
 
-  std::shared_ptr<const Runtime> runtime() const { return std::atomic_load(&runtime_); }
-  CancelRegistry& cancels() { return cancels_; }
-  sql::Classifier& classifier() { return classifier_; }
+  std::shared_ptr<const Runtime> runtime() const override { return std::atomic_load(&runtime_); }
+  CancelRegistry& cancels() override { return cancels_; }
+  sql::Classifier& classifier() override { return classifier_; }
   // Mints session roles. One per process (it tracks live roles): created at start() from the
   // initial configuration; credential settings change only on restart.
-  const std::shared_ptr<creds::Issuer>& issuer() const { return issuer_; }
+  const std::shared_ptr<creds::Issuer>& issuer() const override { return issuer_; }
   // Reviews and grants; null when no store is configured.
-  const std::shared_ptr<access::Broker>& broker() const { return broker_; }
+  const std::shared_ptr<access::Broker>& broker() const override { return broker_; }
   // The audit recorder; null when `audit` is not configured.
-  const std::shared_ptr<audit::Recorder>& recorder() const { return recorder_; }
+  const std::shared_ptr<audit::Recorder>& recorder() const override { return recorder_; }
   // For blocking work (signature checks, key fetches, admin SQL) off the I/O threads.
-  asio::thread_pool& blockingPool() { return blocking_; }
+  asio::thread_pool& blockingPool() override { return blocking_; }
   asio::io_context& nextContext();
-  bool listenerIsLoopback() const { return loopback_; }
+  bool listenerIsLoopback() const override { return loopback_; }
+  asio::awaitable<Result<UpstreamConnection>> connectUpstream(
+      const ResourceConfig& resource, const UpstreamCredentials& creds,
+      const StartupParams& params, ssl::context* tls, std::chrono::milliseconds timeout,
+      size_t max_message) override;
 
   void addSession(const std::shared_ptr<Session>& s);
-  void removeSession(Session* s);
+  void sessionEnded(Session* s) override;
   size_t sessionCount() const;
   // GET /metrics on the admin listener (Prometheus text format).
   std::string metricsText() const;
   // A statement refused because the audit log cannot be written (for /metrics). Thread-safe.
-  void countUnrecordedRefusal() { audit_refused_statements_.fetch_add(1); }
+  void countUnrecordedRefusal() override { audit_refused_statements_.fetch_add(1); }
 
  private:
   asio::awaitable<void> acceptLoop();
@@ -102,6 +107,9 @@ class Gateway {
   asio::awaitable<void> rejectUnrecorded(tcp::socket socket);
   void auditMetrics(std::string& out) const;
   asio::awaitable<void> shutdown();
+  // Waits until no session is left or `deadline` passes, woken by sessionEnded (no polling).
+  asio::awaitable<void> waitForSessions(std::chrono::steady_clock::time_point deadline);
+  void endLiveSessions();
   void reload();
 
   std::shared_ptr<const Runtime> runtime_;
@@ -131,6 +139,7 @@ class Gateway {
   asio::thread_pool blocking_{4};
   mutable std::mutex sessions_mu_;
   std::unordered_map<Session*, std::weak_ptr<Session>> sessions_;
+  std::shared_ptr<asio::steady_timer> drained_;  // while shutting down: cancelled when empty
 };
 
 }  // namespace jg::server

@@ -1,7 +1,6 @@
 // The authorization half of Session: the policy binding at connect time, just-in-time access
-// (grants, session and statement reviews) and the session's upstream credential.
-#include <openssl/sha.h>
-
+// (grants, session and statement reviews) and the session's upstream credential. Every call
+// that reaches the state store runs on the blocking pool, never on the I/O thread.
 #include <boost/asio/experimental/awaitable_operators.hpp>
 
 #include <algorithm>
@@ -10,14 +9,60 @@
 
 #include "core/clock.h"
 #include "core/log.h"
-#include "core/random.h"
 #include "proto/pg/encode.h"
+#include "server/broker_approvals.h"
 #include "server/gateway.h"
 #include "server/session.h"
 
 namespace jg::server {
 
 using namespace boost::asio::experimental::awaitable_operators;
+
+namespace {
+
+std::string notApproved(const std::string& review_id, access::ReviewState state,
+                        const std::string& reason) {
+  return fmt::format("review {} was not approved ({}){}{}", review_id,
+                     state == access::ReviewState::kPending ? "timed out" : stateName(state),
+                     reason.empty() ? "" : ": ", reason);
+}
+
+// The outcome of a wait for a review's decision, delivered on the session's executor.
+struct Decided {
+  enum class End { kPending, kDecided, kCanceled };
+  End end = End::kPending;
+  access::ReviewState state = access::ReviewState::kPending;
+  std::string reason;
+};
+
+// Asks the broker to call back when `review_id` is decided (or times out); the outcome is posted
+// to `ex` and wakes `timer`.
+std::shared_ptr<access::Waiter> watchDecision(access::Broker& broker, const std::string& review_id,
+                                              asio::any_io_executor ex,
+                                              std::shared_ptr<asio::steady_timer> timer,
+                                              std::shared_ptr<Decided> outcome) {
+  return broker.waitForDecision(
+      review_id, broker.settings().wait_timeout,
+      [ex, timer, outcome](access::ReviewState state, std::string reason) {
+        asio::post(ex, [timer, outcome, state, reason = std::move(reason)]() mutable {
+          if (outcome->end == Decided::End::kPending) {
+            *outcome = {Decided::End::kDecided, state, std::move(reason)};
+          }
+          timer->cancel();
+        });
+      });
+}
+
+}  // namespace
+
+// Not a coroutine itself. Callers name the function they pass and the result they get: GCC 12
+// destroys non-trivial temporaries of a co_await expression twice.
+template <typename T, typename F>
+asio::awaitable<T> Session::offThread(const F& fn) {
+  return asio::co_spawn(
+      services_.blockingPool(), [fn]() mutable -> asio::awaitable<T> { co_return fn(); },
+      asio::use_awaitable);
+}
 
 asio::awaitable<Status> Session::authorizeSession() {
   if (auto it = rt_->catalogs.find(resource_); it != rt_->catalogs.end()) {
@@ -26,13 +71,18 @@ asio::awaitable<Status> Session::authorizeSession() {
   if (rt_->mask_engine) {
     masker_ = std::make_unique<ResultMasker>(rt_->mask_engine, catalog_);
   }
-  const auto& policy = rt_->config->policy;
-  binding_ = policy->bind(identity_, resource_, Clock::system().now());
+  binding_ = rt_->config->policy->bind(identity_, resource_, Clock::system().now());
   const auto& d = binding_.session;
-  if (const auto& broker = gateway_.broker()) {
-    for (const auto& g : broker->activeGrants(identity_, resource_)) {
-      granted_.push_back(g.rule_id);
-    }
+  if (const auto& broker = services_.broker()) {
+    auto grants = [broker, this] {
+      std::vector<std::string> rules;
+      for (const auto& g : broker->activeGrants(identity_, resource_)) {
+        rules.push_back(g.rule_id);
+      }
+      return rules;
+    };
+    std::vector<std::string> rules = co_await offThread<std::vector<std::string>>(grants);
+    granted_ = std::move(rules);
   }
   if (d.effect == policy::Effect::kDeny) {
     log::info(id_, "session refused: {}", d.message());
@@ -44,7 +94,7 @@ asio::awaitable<Status> Session::authorizeSession() {
   co_return Status::ok();
 }
 
-void Session::attachGrant(const access::Grant& grant) {
+void Session::attachGrant(const gate::GrantInfo& grant) {
   if (grant.expires_at < deadline_) {
     deadline_ = grant.expires_at;
     deadline_reason_ = fmt::format("the grant {} for resource \"{}\" ended at {}", grant.id,
@@ -54,7 +104,7 @@ void Session::attachGrant(const access::Grant& grant) {
     granted_.push_back(grant.rule_id);
   }
   std::weak_ptr<Session> weak = weak_from_this();
-  grant_watch_ = gateway_.broker()->watchGrant(grant.id, [weak](std::string why) {
+  grant_watch_ = services_.broker()->watchGrant(grant.id, [weak](std::string why) {
     if (auto self = weak.lock()) {
       self->terminate("57P01", why);
     }
@@ -64,58 +114,52 @@ void Session::attachGrant(const access::Grant& grant) {
 }
 
 asio::awaitable<Status> Session::awaitSessionApproval(const policy::Decision& d) {
-  const auto& broker = gateway_.broker();
+  const auto& broker = services_.broker();
   if (!broker) {
     co_return Status::error(Code::kPermissionDenied,
                             d.message() + "; this gateway has no store for reviews (set store:)",
                             "42501");
   }
-  if (auto grant = broker->activeGrant(identity_, resource_, d.role)) {
-    attachGrant(*grant);
+  using Found = std::pair<std::optional<gate::GrantInfo>, std::optional<Result<gate::CreatedReview>>>;
+  auto lookup = [&]() -> Found {
+    BrokerApprovals approvals(*broker, identity_, resource_, id_);
+    if (auto grant = approvals.activeGrant(d.role)) {
+      return {grant, std::nullopt};
+    }
+    gate::ReviewDraft draft{gate::ReviewDraft::Scope::kSession, d.rule_id, d.reason, d.role,
+                            d.review, {}, {}};
+    return {std::nullopt, approvals.create(draft)};
+  };
+  Found found = co_await offThread<Found>(lookup);
+  if (found.first) {
+    attachGrant(*found.first);
     co_return Status::ok();
   }
-  access::ReviewRequest req;
-  req.requester = identity_;
-  req.scope = access::Scope::kSession;
-  req.resource = resource_;
-  req.role = std::string(d.role);
-  req.rule_id = std::string(d.rule_id);
-  req.reason = std::string(d.reason);
-  req.spec = *d.review;
-  req.session_id = id_;
-  auto review = broker->createReview(req);
-  if (!review) {
-    co_return Status::error(Code::kUnavailable, review.status().message(), "XX000");
+  if (!*found.second) {
+    co_return Status::error(Code::kUnavailable, found.second->status().message(), "XX000");
   }
-  std::string hint = broker->approvalHint(review->id);
+  const gate::CreatedReview& review = **found.second;
   if (d.review->mode == policy::ReviewSpec::Mode::kFailFast) {
     co_return Status::error(Code::kPermissionDenied,
                             fmt::format("access to resource \"{}\" needs approval: review {} "
                                         "(rule {}); {}",
-                                        resource_, review->id, d.rule_id, hint),
+                                        resource_, review.id, d.rule_id, review.hint),
                             "42501");
   }
-  std::string notice;
-  pg::encodeError(notice, "NOTICE", "00000",
-                  fmt::format("waiting for approval of review {}: {}", review->id, hint), {}, {},
-                  pg::be::kNoticeResponse);
-  if (auto ec = co_await client_->writeAll(notice)) {
-    co_return Status::error(Code::kUnavailable, ec.message());
+  if (Status st = co_await writeNotice(
+          fmt::format("waiting for approval of review {}: {}", review.id, review.hint));
+      !st) {
+    co_return st;
   }
-  log::info(id_, "waiting for approval of review {}", review->id);
-  // The decision arrives on another thread: it posts the outcome here and wakes the timer.
-  auto ex = co_await asio::this_coro::executor;
-  auto timer = std::make_shared<asio::steady_timer>(ex, std::chrono::hours(24 * 365));
-  auto outcome = std::make_shared<std::pair<access::ReviewState, std::string>>(
-      access::ReviewState::kPending, "");
-  auto waiter = broker->waitForDecision(
-      review->id, broker->settings().wait_timeout,
-      [ex, timer, outcome](access::ReviewState state, std::string reason) {
-        asio::post(ex, [timer, outcome, state, reason = std::move(reason)]() mutable {
-          *outcome = {state, std::move(reason)};
-          timer->cancel();
-        });
-      });
+  co_return co_await waitSessionDecision(review.id, d);
+}
+
+asio::awaitable<Status> Session::waitSessionDecision(const std::string& review_id,
+                                                     const policy::Decision& d) {
+  log::info(id_, "waiting for approval of review {}", review_id);
+  auto timer = std::make_shared<asio::steady_timer>(ex_, asio::steady_timer::time_point::max());
+  auto outcome = std::make_shared<Decided>();
+  auto waiter = watchDecision(*services_.broker(), review_id, ex_, timer, outcome);
   // Meanwhile, a client that goes away ends the wait.
   char probe;
   auto gone = client_->readSome(asio::buffer(&probe, 1));
@@ -124,160 +168,111 @@ asio::awaitable<Status> Session::awaitSessionApproval(const policy::Decision& d)
     waiter->cancel();
     co_return Status::error(Code::kUnavailable, "client went away while waiting for approval");
   }
-  if (outcome->first != access::ReviewState::kApproved) {
+  if (outcome->state != access::ReviewState::kApproved) {
     co_return Status::error(Code::kPermissionDenied,
-                            fmt::format("review {} was not approved ({}){}{}", review->id,
-                                        outcome->first == access::ReviewState::kPending
-                                            ? "timed out"
-                                            : access::stateName(outcome->first),
-                                        outcome->second.empty() ? "" : ": ", outcome->second),
-                            "42501");
+                            notApproved(review_id, outcome->state, outcome->reason), "42501");
   }
-  auto grant = broker->activeGrant(identity_, resource_, d.role);
+  auto lookup = [&] {
+    return BrokerApprovals(*services_.broker(), identity_, resource_, id_).activeGrant(d.role);
+  };
+  std::optional<gate::GrantInfo> grant =
+      co_await offThread<std::optional<gate::GrantInfo>>(lookup);
   if (!grant) {
-    co_return Status::error(Code::kPermissionDenied,
-                            fmt::format("review {} was approved but its grant is no longer "
-                                        "active",
-                                        review->id),
-                            "42501");
+    co_return Status::error(
+        Code::kPermissionDenied,
+        fmt::format("review {} was approved but its grant is no longer active", review_id),
+        "42501");
   }
   attachGrant(*grant);
   co_return Status::ok();
 }
 
-bool Session::statementApproved(const policy::Decision& d, const sql::Classification& c,
-                                std::string_view sql, std::string& message) {
-  const auto& broker = gateway_.broker();
-  if (!broker) {
-    message = d.message() + "; this gateway has no store for reviews";
-    return false;
+asio::awaitable<void> Session::settle(Gated& g) {
+  const auto& broker = services_.broker();
+  gate::SqlRequest request{g.classification, sql_ctx_, g.sql, !g.name.empty()};
+  auto settleIt = [&] {
+    gate::Gate gate(*rt_->config->policy);
+    if (!broker) {
+      return gate.settle(std::move(g.verdict), caller(), request, nullptr, Clock::system().now());
+    }
+    BrokerApprovals approvals(*broker, identity_, resource_, id_);
+    return gate.settle(std::move(g.verdict), caller(), request, &approvals,
+                       Clock::system().now());
+  };
+  gate::Verdict settled = co_await offThread<gate::Verdict>(settleIt);
+  g.verdict = std::move(settled);
+  if (g.verdict.grant) {
+    attachGrant(*g.verdict.grant);
   }
-  std::string fingerprint;
-  for (const auto& st : c.statements) {
-    fingerprint += fmt::format("{}{:016x}", fingerprint.empty() ? "" : ",", st.fingerprint);
+  if (!g.verdict.approval.empty()) {
+    log::info(id_, "statement runs under approval {}", g.verdict.approval);
   }
-  // Literals are part of "exactly this statement": the fingerprint normalizes them away, so the
-  // statement text's digest stands in for the parameters.
-  unsigned char digest[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(sql.data()), sql.size(), digest);
-  const std::string params_hash =
-      toHex(std::string_view(reinterpret_cast<const char*>(digest), sizeof digest));
-  if (auto approved =
-          broker->consumeStatementApproval(identity_, resource_, fingerprint, params_hash)) {
-    log::info(id_, "statement runs under approval {}", *approved);
-    return true;
-  }
-  access::ReviewRequest req;
-  req.requester = identity_;
-  req.scope = access::Scope::kStatement;
-  req.resource = resource_;
-  req.rule_id = std::string(d.rule_id);
-  req.reason = std::string(d.reason);
-  req.spec = *d.review;
-  req.statement_text = std::string(sql);
-  req.fingerprint = fingerprint;
-  req.params_hash = params_hash;
-  req.session_id = id_;
-  auto review = broker->createReview(req);
-  if (!review) {
-    message = "cannot create a review: " + review.status().message();
-    return false;
-  }
-  message = fmt::format("{}: review {} created; {}", d.message(), review->id,
-                        broker->approvalHint(review->id));
-  if (d.review->mode == policy::ReviewSpec::Mode::kWait) {
-    hold_review_ = review->id;  // the client pump holds the statement (holdForApproval)
-    hold_fingerprint_ = fingerprint;
-    hold_params_hash_ = params_hash;
-  }
-  return false;
 }
 
-asio::awaitable<void> Session::waitClientWriteFree() {
-  auto ex = co_await asio::this_coro::executor;
-  asio::steady_timer t(ex);
-  while (client_write_busy_) {
-    t.expires_after(std::chrono::milliseconds(1));
-    co_await t.async_wait(kNoThrow);
+asio::awaitable<Status> Session::writeNotice(const std::string& message) {
+  std::string notice;
+  pg::encodeError(notice, "NOTICE", "00000", message, {}, {}, pg::be::kNoticeResponse);
+  co_await client_write_.lock();
+  auto ec = co_await client_->writeAll(notice);
+  client_write_.unlock();
+  if (ec) {
+    co_return Status::error(Code::kUnavailable, "client disconnected");
   }
+  co_return Status::ok();
 }
 
 void Session::cancelHold() {
   auto self = shared_from_this();
-  asio::post(client_->socket().get_executor(), [self] {
+  asio::post(ex_, [self] {
     if (self->hold_cancel_) {
       self->hold_cancel_();
     }
   });
 }
 
-asio::awaitable<Status> Session::holdForApproval() {
-  const auto& broker = gateway_.broker();
-  const std::string review_id = hold_review_;
-  std::string notice;
-  pg::encodeError(notice, "NOTICE", "00000",
-                  fmt::format("waiting for approval of review {}: {}", review_id,
-                              broker->approvalHint(review_id)),
-                  {}, {}, pg::be::kNoticeResponse);
-  co_await waitClientWriteFree();
-  client_write_busy_ = true;
-  auto ec = co_await client_->writeAll(notice);
-  client_write_busy_ = false;
-  if (ec) {
-    co_return Status::error(Code::kUnavailable, "client disconnected");
+asio::awaitable<Status> Session::holdForApproval(const gate::Verdict& held) {
+  const std::string& review_id = held.review_id;
+  if (Status st = co_await writeNotice(fmt::format("waiting for approval of review {}: {}",
+                                                   review_id, held.approval_hint));
+      !st) {
+    co_return st;
   }
   log::info(id_, "holding a statement for approval of review {}", review_id);
-  auto ex = co_await asio::this_coro::executor;
-  auto timer = std::make_shared<asio::steady_timer>(ex, std::chrono::hours(24 * 365));
-  enum class End { kPending, kDecided, kCanceled };
-  auto outcome = std::make_shared<std::tuple<End, access::ReviewState, std::string>>(
-      End::kPending, access::ReviewState::kPending, "");
-  auto waiter = broker->waitForDecision(
-      review_id, broker->settings().wait_timeout,
-      [ex, timer, outcome](access::ReviewState state, std::string reason) {
-        asio::post(ex, [timer, outcome, state, reason = std::move(reason)]() mutable {
-          if (std::get<0>(*outcome) == End::kPending) {
-            *outcome = {End::kDecided, state, std::move(reason)};
-          }
-          timer->cancel();
-        });
-      });
+  auto timer = std::make_shared<asio::steady_timer>(ex_, asio::steady_timer::time_point::max());
+  auto outcome = std::make_shared<Decided>();
+  auto waiter = watchDecision(*services_.broker(), review_id, ex_, timer, outcome);
   hold_cancel_ = [timer, outcome] {
-    if (std::get<0>(*outcome) == End::kPending) {
-      std::get<0>(*outcome) = End::kCanceled;
+    if (outcome->end == Decided::End::kPending) {
+      outcome->end = Decided::End::kCanceled;
     }
     timer->cancel();
   };
   co_await timer->async_wait(kNoThrow);
   hold_cancel_ = nullptr;
-  if (std::get<0>(*outcome) == End::kCanceled) {
+  if (outcome->end == Decided::End::kCanceled) {
     waiter->cancel();
     co_return Status::error(Code::kUnavailable, "canceling statement due to user request", "57014");
   }
-  if (std::get<1>(*outcome) != access::ReviewState::kApproved) {
-    const auto state = std::get<1>(*outcome);
-    const std::string& reason = std::get<2>(*outcome);
+  if (outcome->state != access::ReviewState::kApproved) {
+    co_return Status::error(Code::kPermissionDenied,
+                            notApproved(review_id, outcome->state, outcome->reason), "42501");
+  }
+  auto consume = [&] {
+    return BrokerApprovals(*services_.broker(), identity_, resource_, id_).consume(held.key);
+  };
+  std::optional<std::string> consumed = co_await offThread<std::optional<std::string>>(consume);
+  if (!consumed) {
     co_return Status::error(
         Code::kPermissionDenied,
-        fmt::format("review {} was not approved ({}){}{}", review_id,
-                    state == access::ReviewState::kPending ? "timed out" : access::stateName(state),
-                    reason.empty() ? "" : ": ", reason),
+        fmt::format("review {} was approved but its approval is no longer valid", review_id),
         "42501");
-  }
-  if (!broker->consumeStatementApproval(identity_, resource_, hold_fingerprint_,
-                                        hold_params_hash_)) {
-    co_return Status::error(Code::kPermissionDenied,
-                            fmt::format("review {} was approved but its approval is no longer "
-                                        "valid",
-                                        review_id),
-                            "42501");
   }
   log::info(id_, "statement runs under approval {}", review_id);
   co_return Status::ok();
 }
 
 asio::awaitable<Status> Session::issueCredential(UpstreamCredentials& creds) {
-  const auto& issuer = gateway_.issuer();
+  const auto& issuer = services_.issuer();
   const creds::ResourceCreds* settings = issuer ? issuer->settings(resource_) : nullptr;
   if (settings == nullptr || settings->mode != creds::Mode::kEphemeral) {
     co_return Status::ok();  // static credentials from the resource
@@ -285,17 +280,17 @@ asio::awaitable<Status> Session::issueCredential(UpstreamCredentials& creds) {
   auto not_after = deadline_ != std::chrono::system_clock::time_point::max()
                        ? deadline_
                        : std::chrono::system_clock::now() + settings->max_ttl;
-  // Blocking admin SQL on the pool; named task and result (see verifyToken()).
-  auto task = [issuer, resource = resource_, role = std::string(binding_.session.role), id = id_,
-               not_after]() -> asio::awaitable<std::pair<Status, std::optional<creds::Lease>>> {
+  // Blocking admin SQL on the pool.
+  using Issued = std::pair<Status, std::optional<creds::Lease>>;
+  auto issue = [issuer, resource = resource_, role = std::string(binding_.session.role),
+                id = id_, not_after]() -> Issued {
     auto lease = issuer->issue(resource, role, id, not_after);
     if (!lease) {
-      co_return std::make_pair(lease.status(), std::optional<creds::Lease>());
+      return {lease.status(), std::nullopt};
     }
-    co_return std::make_pair(Status::ok(), std::optional<creds::Lease>(std::move(*lease)));
+    return {Status::ok(), std::move(*lease)};
   };
-  std::pair<Status, std::optional<creds::Lease>> result =
-      co_await asio::co_spawn(gateway_.blockingPool(), task, asio::use_awaitable);
+  Issued result = co_await offThread<Issued>(issue);
   if (!result.first) {
     log::warn(id_, "{}", result.first.message());
     co_return result.first;

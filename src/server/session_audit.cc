@@ -288,30 +288,4 @@ void SessionAudit::sessionEnd(std::string reason) {
 // recording code. The statement is recorded as refused (queued: written once the log recovers)
 // and answered with ERROR 58030; the session stays open. A substitute the server rejects at the
 // same position keeps PostgreSQL's transaction semantics, as for any refusal.
-bool Session::refuseUnrecorded(const pg::Frame& frame, std::string& substitute,
-                               std::string& error) {
-  pg::Query q;
-  pg::Parse p;
-  if ((frame.type == pg::fe::kQuery && !pg::decodeQuery(frame.payload, q)) ||
-      (frame.type == pg::fe::kParse && !pg::decodeParse(frame.payload, p))) {
-    return false;  // the tracker reports the malformed message
-  }
-  // The cause (a file name, an errno) is in the gateway's log, not told to clients.
-  constexpr std::string_view kRule = "builtin:audit-unavailable";
-  const std::string message =
-      "the audit log cannot be written, so jitgate refuses statements until it recovers";
-  if (frame.type == pg::fe::kQuery || frame.type == pg::fe::kParse) {
-    policy::Decision d;
-    d.rule_id = kRule;
-    d.reason = "the audit log cannot be written";
-    d.sqlstate = "58030";
-    audit_->statement(frame.type == pg::fe::kQuery ? q.sql : p.sql, nullptr, {}, d,
-                      frame.type == pg::fe::kQuery ? "simple" : "extended", p.name);
-  }
-  reportRefusal(kRule, "58030", message, {}, error);
-  gateway_.countUnrecordedRefusal();
-  substituteRefused(frame, p.name, substitute);
-  return true;
-}
-
 }  // namespace jg::server

@@ -182,9 +182,20 @@ asio::awaitable<std::tuple<error_code, size_t>> Stream::write(
   co_return std::tuple<error_code, size_t>{error_code(), total};
 }
 
-asio::awaitable<error_code> Stream::writeAll(std::string_view bytes) {
+asio::awaitable<error_code> ByteStream::writeAll(std::string_view bytes) {
   auto result = co_await write(asio::buffer(bytes.data(), bytes.size()));
   co_return std::get<0>(result);
+}
+
+void Stream::cancel() {
+  error_code ec;
+  socket_.cancel(ec);
+}
+
+bool Stream::peerIsLoopback() const {
+  error_code ec;
+  auto ep = socket_.remote_endpoint(ec);
+  return !ec && ep.address().is_loopback();
 }
 
 void Stream::close() {
@@ -202,7 +213,7 @@ std::string Stream::peer() const {
   return fmt::format("{}:{}", ep.address().to_string(), ep.port());
 }
 
-asio::awaitable<Result<pg::Frame>> MessageReader::next(Stream& stream, bool startup) {
+asio::awaitable<Result<pg::Frame>> MessageReader::next(ByteStream& stream, bool startup) {
   if (start_ > 0 && start_ == buf_.size()) {
     buf_.clear();
     start_ = 0;

@@ -24,10 +24,37 @@ using tcp = asio::ip::tcp;
 using boost::system::error_code;
 inline constexpr auto kNoThrow = asio::as_tuple(asio::use_awaitable);
 
-class Stream {
+// A byte stream as a session sees it: the client's connection or the upstream's. Stream is the
+// TCP/TLS one; MemoryStream (memory_stream.h) joins two ends in memory, for sessions driven by
+// tests without sockets.
+class ByteStream {
+ public:
+  virtual ~ByteStream() = default;
+  // Reads what is available (at least one byte, or an error; asio::error::eof at the end).
+  virtual asio::awaitable<std::tuple<error_code, size_t>> readSome(asio::mutable_buffer buf) = 0;
+  // Writes every buffer, in order.
+  virtual asio::awaitable<std::tuple<error_code, size_t>> write(
+      const std::vector<asio::const_buffer>& bufs) = 0;
+  virtual asio::awaitable<std::tuple<error_code, size_t>> write(asio::const_buffer buf) = 0;
+  asio::awaitable<error_code> writeAll(std::string_view bytes);
+  // Server-side TLS handshake on this stream (the client asked with SSLRequest).
+  virtual asio::awaitable<error_code> acceptTls(ssl::context& ctx) = 0;
+  // Ends the pending read and write with operation_aborted (the stream stays usable).
+  virtual void cancel() = 0;
+  // Closes the stream (no TLS close_notify: the peer is told by a protocol message first).
+  virtual void close() = 0;
+  virtual bool isTls() const = 0;
+  virtual SSL* nativeTls() = 0;
+  // True when the peer is on this host (plaintext passwords may be allowed there).
+  virtual bool peerIsLoopback() const = 0;
+  // Peer address for logs and audit, e.g. "127.0.0.1:51234".
+  virtual std::string peer() const = 0;
+};
+
+class Stream : public ByteStream {
  public:
   explicit Stream(tcp::socket socket) : socket_(std::move(socket)) {}
-  ~Stream();
+  ~Stream() override;
   Stream(const Stream&) = delete;
   Stream& operator=(const Stream&) = delete;
 
@@ -35,21 +62,22 @@ class Stream {
   // context's verification settings (mode, callback) apply.
   asio::awaitable<error_code> handshake(ssl::context& ctx, ssl::stream_base::handshake_type type,
                                         const std::string& sni = {});
-  // Reads what is available (at least one byte, or an error; asio::error::eof at the end).
-  asio::awaitable<std::tuple<error_code, size_t>> readSome(asio::mutable_buffer buf);
-  // Writes every buffer, in order. Over TLS, small buffers are gathered into records of up to
-  // 16 KiB, so a batch of small messages costs one record and one send.
+  asio::awaitable<std::tuple<error_code, size_t>> readSome(asio::mutable_buffer buf) override;
+  // Over TLS, small buffers are gathered into records of up to 16 KiB, so a batch of small
+  // messages costs one record and one send.
   asio::awaitable<std::tuple<error_code, size_t>> write(
-      const std::vector<asio::const_buffer>& bufs);
-  asio::awaitable<std::tuple<error_code, size_t>> write(asio::const_buffer buf);
-  asio::awaitable<error_code> writeAll(std::string_view bytes);
-  // Closes the socket (no TLS close_notify: the peer is told by a protocol message first).
-  void close();
-  bool isTls() const { return ssl_ != nullptr; }
-  SSL* nativeTls() { return ssl_; }
+      const std::vector<asio::const_buffer>& bufs) override;
+  asio::awaitable<std::tuple<error_code, size_t>> write(asio::const_buffer buf) override;
+  asio::awaitable<error_code> acceptTls(ssl::context& ctx) override {
+    return handshake(ctx, ssl::stream_base::server);
+  }
+  void cancel() override;
+  void close() override;
+  bool isTls() const override { return ssl_ != nullptr; }
+  SSL* nativeTls() override { return ssl_; }
+  bool peerIsLoopback() const override;
+  std::string peer() const override;
   tcp::socket& socket() { return socket_; }
-  // Peer address for logs and audit, e.g. "127.0.0.1:51234".
-  std::string peer() const;
 
  private:
   // Writes `len` bytes as TLS records, waiting while the socket is full.
@@ -71,7 +99,7 @@ class MessageReader {
   explicit MessageReader(size_t max_size) : max_size_(max_size) {}
   // Reads one typed message (or, with startup=true, one startup packet). The frame's payload
   // stays valid until the next call.
-  asio::awaitable<Result<pg::Frame>> next(Stream& stream, bool startup = false);
+  asio::awaitable<Result<pg::Frame>> next(ByteStream& stream, bool startup = false);
   // Bytes already received but not yet returned (pipelined by the client after startup).
   std::string_view leftover() const { return std::string_view(buf_).substr(start_); }
   void clearLeftover() {

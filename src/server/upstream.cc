@@ -203,8 +203,9 @@ asio::awaitable<Result<UpstreamConnection>> connectUpstream(
     co_return socket.status();
   }
   UpstreamConnection conn;
-  conn.stream = std::make_unique<Stream>(std::move(*socket));
-  Stream& s = *conn.stream;
+  auto stream = std::make_unique<Stream>(std::move(*socket));
+  Stream& s = *stream;
+  conn.stream = std::move(stream);
   if (auto st = co_await negotiateTls(s, r, tls_context); !st) {
     co_return st;
   }

@@ -18,7 +18,7 @@
 namespace jg::server {
 
 struct UpstreamConnection {
-  std::unique_ptr<Stream> stream;
+  std::unique_ptr<ByteStream> stream;
   std::vector<std::pair<std::string, std::string>> parameters;  // ParameterStatus, in order
   pg::BackendKeyData key;
   // Messages the server sent before ReadyForQuery that the client should see (notices).
