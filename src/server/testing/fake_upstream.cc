@@ -1,0 +1,248 @@
+#include "server/testing/fake_upstream.h"
+
+#include <fmt/format.h>
+
+#include "proto/pg/decode.h"
+#include "proto/pg/encode.h"
+#include "proto/pg/framer.h"
+
+namespace jg::server::testing {
+namespace {
+
+constexpr std::string_view kRefused = "JITGATE REFUSED";
+
+}  // namespace
+
+bool FakeUpstream::ran(std::string_view sql) const {
+  for (const auto& s : sql_) {
+    if (s == sql) {
+      return true;
+    }
+  }
+  return false;
+}
+
+asio::awaitable<void> FakeUpstream::serve(MemoryStream& stream) {
+  std::string in;
+  char buf[8192];
+  while (!terminated_ && !close_) {
+    auto [ec, n] = co_await stream.readSome(asio::buffer(buf));
+    if (ec) {
+      co_return;
+    }
+    in.append(buf, n);
+    std::string out;
+    size_t pos = 0;
+    pg::Frame frame;
+    std::string err;
+    while (!close_ &&
+           pg::nextFrame(std::string_view(in).substr(pos), 1 << 24, frame, err) ==
+               pg::FrameStatus::kReady) {
+      handle(frame, out);
+      pos += frame.size;
+    }
+    in.erase(0, pos);
+    if (!out.empty()) {
+      co_await stream.writeAll(out);
+    }
+  }
+  stream.close();
+}
+
+void FakeUpstream::handle(const pg::Frame& frame, std::string& out) {
+  types_ += frame.type;
+  if (frame.type == pg::fe::kTerminate) {
+    terminated_ = true;
+    return;
+  }
+  if (frame.type == pg::fe::kSync) {
+    skipping_ = false;
+    pg::encodeReadyForQuery(out, txn_);
+    return;
+  }
+  if (frame.type == pg::fe::kQuery) {
+    pg::Query q;
+    (void)pg::decodeQuery(frame.payload, q);
+    sql_.emplace_back(q.sql);
+    query(q.sql, out);
+    return;
+  }
+  if (skipping_) {
+    return;
+  }
+  switch (frame.type) {
+    case pg::fe::kParse:
+      return parse(frame.payload, out);
+    case pg::fe::kBind:
+      return bind(frame.payload, out);
+    case pg::fe::kDescribe:
+      return describe(frame.payload, out);
+    case pg::fe::kExecute:
+      return execute(frame.payload, out);
+    case pg::fe::kClose:
+      return close(frame.payload, out);
+    default:
+      return;  // Flush
+  }
+}
+
+const Canned* FakeUpstream::find(std::string_view sql) const {
+  auto it = canned_.find(sql);
+  return it == canned_.end() ? nullptr : &it->second;
+}
+
+void FakeUpstream::error(std::string_view sqlstate, std::string_view message, std::string& out) {
+  pg::encodeError(out, "ERROR", sqlstate, message);
+  skipping_ = true;
+  if (txn_ == 'T') {
+    txn_ = 'E';
+  }
+}
+
+void FakeUpstream::query(std::string_view sql, std::string& out) {
+  const Canned* c = find(sql);
+  if (sql == kRefused || c == nullptr) {
+    error("42601", fmt::format("syntax error at or near \"{}\"", sql.substr(0, 8)), out);
+  } else if (!c->error_sqlstate.empty() && c->error_after < 0) {
+    out += c->before;
+    error(c->error_sqlstate, c->error_message, out);
+  } else {
+    out += c->before;
+    rowDescription(*c, out);
+    rows(*c, 0, c->rows.size(), out);
+  }
+  skipping_ = false;
+  if (!close_) {
+    pg::encodeReadyForQuery(out, txn_);
+  }
+}
+
+void FakeUpstream::parse(std::string_view payload, std::string& out) {
+  pg::Parse p;
+  (void)pg::decodeParse(payload, p);
+  sql_.emplace_back(p.sql);
+  if (p.sql == kRefused || find(p.sql) == nullptr) {
+    return error("42601", "syntax error", out);
+  }
+  statements_[std::string(p.name)] = std::string(p.sql);
+  out += pg::be::kParseComplete;
+  out += std::string("\0\0\0\4", 4);
+}
+
+void FakeUpstream::bind(std::string_view payload, std::string& out) {
+  pg::Bind b;
+  (void)pg::decodeBind(payload, b);
+  auto it = statements_.find(b.statement);
+  if (it == statements_.end()) {
+    return error("26000", fmt::format("prepared statement \"{}\" does not exist", b.statement),
+                 out);
+  }
+  portals_[std::string(b.portal)] = Portal{it->second, 0};
+  out += pg::be::kBindComplete;
+  out += std::string("\0\0\0\4", 4);
+}
+
+void FakeUpstream::describe(std::string_view payload, std::string& out) {
+  pg::Describe d;
+  (void)pg::decodeDescribe(payload, d);
+  std::string sql;
+  if (d.target == 'S') {
+    auto it = statements_.find(d.name);
+    if (it == statements_.end()) {
+      return error("26000", "prepared statement does not exist", out);
+    }
+    sql = it->second;
+    pg::encodeParameterDescription(out, pg::ParameterDescription{});
+  } else {
+    auto it = portals_.find(d.name);
+    if (it == portals_.end()) {
+      return error("34000", "portal does not exist", out);
+    }
+    sql = it->second.sql;
+  }
+  const Canned* c = find(sql);
+  if (c == nullptr || c->columns.empty()) {
+    out += pg::be::kNoData;
+    out += std::string("\0\0\0\4", 4);
+    return;
+  }
+  rowDescription(*c, out);
+}
+
+void FakeUpstream::execute(std::string_view payload, std::string& out) {
+  pg::Execute e;
+  (void)pg::decodeExecute(payload, e);
+  auto it = portals_.find(e.portal);
+  if (it == portals_.end()) {
+    return error("34000", fmt::format("portal \"{}\" does not exist", e.portal), out);
+  }
+  const Canned& c = *find(it->second.sql);
+  size_t from = it->second.next_row;
+  size_t to = c.rows.size();
+  if (e.max_rows > 0 && from + e.max_rows < to) {
+    to = from + e.max_rows;
+    for (size_t i = from; i < to; ++i) {
+      std::vector<pg::DataRowReader::Cell> cells;
+      for (const auto& v : c.rows[i]) {
+        cells.push_back({v ? std::string_view(*v) : std::string_view(), !v});
+      }
+      pg::encodeDataRow(out, cells);
+    }
+    it->second.next_row = to;
+    out += pg::be::kPortalSuspended;
+    out += std::string("\0\0\0\4", 4);
+    return;
+  }
+  out += c.before;
+  rows(c, from, to, out);
+}
+
+void FakeUpstream::close(std::string_view payload, std::string& out) {
+  pg::Close c;
+  (void)pg::decodeClose(payload, c);
+  if (c.target == 'S') {
+    statements_.erase(std::string(c.name));
+  } else {
+    portals_.erase(std::string(c.name));
+  }
+  out += pg::be::kCloseComplete;
+  out += std::string("\0\0\0\4", 4);
+}
+
+void FakeUpstream::rowDescription(const Canned& c, std::string& out) const {
+  if (c.columns.empty()) {
+    return;
+  }
+  pg::RowDescription rd;
+  int16_t n = 0;
+  for (const auto& name : c.columns) {
+    rd.fields.push_back(pg::FieldDescription{name, c.table_oid, ++n, 25, -1, -1, 0});
+  }
+  pg::encodeRowDescription(out, rd);
+}
+
+void FakeUpstream::rows(const Canned& c, size_t from, size_t to, std::string& out) {
+  for (size_t i = from; i < to; ++i) {
+    if (c.error_after >= 0 && i == static_cast<size_t>(c.error_after)) {
+      break;
+    }
+    std::vector<pg::DataRowReader::Cell> cells;
+    for (const auto& v : c.rows[i]) {
+      cells.push_back({v ? std::string_view(*v) : std::string_view(), !v});
+    }
+    pg::encodeDataRow(out, cells);
+  }
+  if (c.close_after_rows) {
+    close_ = true;
+    return;
+  }
+  if (!c.error_sqlstate.empty()) {
+    return error(c.error_sqlstate, c.error_message, out);
+  }
+  if (c.txn_after != 0) {
+    txn_ = c.txn_after;
+  }
+  pg::encodeCommandComplete(out, c.tag.empty() ? fmt::format("SELECT {}", to - from) : c.tag);
+}
+
+}  // namespace jg::server::testing

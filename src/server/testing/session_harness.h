@@ -1,0 +1,150 @@
+// SessionHarness: a real Session driven without sockets. The test plays the client over a
+// MemoryStream; a FakeUpstream plays the PostgreSQL server over another. Policy, classifier,
+// broker (in-memory SQLite state store) and masking are the gateway's own; only the process
+// around the session (listeners, threads) is replaced.
+//
+//   SessionHarness h(kPolicies);
+//   h.upstream.on("SELECT 1", {.columns = {"x"}, .rows = {{"1"}}});
+//   h.run([&](Client& c) -> asio::awaitable<void> {
+//     co_await c.connect();
+//     auto answer = co_await c.query("SELECT 1");
+//     EXPECT_EQ(kinds(answer), "TDCZ");
+//   });
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "access/broker.h"
+#include "server/gateway.h"
+#include "server/memory_stream.h"
+#include "server/services.h"
+#include "server/testing/fake_upstream.h"
+#include "sql/classifier.h"
+#include "store/store.h"
+
+namespace jg::server::testing {
+
+// One message from the gateway to the client.
+struct Message {
+  char type = 0;
+  std::string payload;
+  std::string field(char code) const;  // ErrorResponse/NoticeResponse field ('C', 'M', 'D')
+  std::string code() const { return field('C'); }
+  std::string message() const { return field('M'); }
+  Row row() const;  // DataRow values
+};
+// The message types in order, e.g. "TDDCZ".
+std::string kinds(const std::vector<Message>& messages);
+// The SQLSTATEs of the ErrorResponses, in order.
+std::vector<std::string> errorCodes(const std::vector<Message>& messages);
+
+// Encoders of client messages.
+std::string Q(std::string_view sql);
+std::string P(std::string_view name, std::string_view sql);
+std::string B(std::string_view portal, std::string_view statement,
+              const std::vector<std::optional<std::string>>& params = {});
+std::string D(char target, std::string_view name);
+std::string E(std::string_view portal, int32_t max_rows = 0);
+std::string C(char target, std::string_view name);
+std::string S();  // Sync
+std::string H();  // Flush
+std::string X();  // Terminate
+std::string F();  // FunctionCall (fast path), oid 1
+
+class Client {
+ public:
+  explicit Client(MemoryStream& stream) : stream_(stream) {}
+  // Startup and password; the messages up to the first ReadyForQuery (or the FATAL).
+  asio::awaitable<std::vector<Message>> connect(std::string db = "kb",
+                                                std::string password = "secret");
+  asio::awaitable<void> send(std::string bytes);
+  // Sends a simple query and reads its answer up to ReadyForQuery.
+  asio::awaitable<std::vector<Message>> query(std::string sql);
+  // Sends the bytes (an extended-protocol batch ending in Sync) and reads up to ReadyForQuery.
+  asio::awaitable<std::vector<Message>> batch(std::string bytes);
+  // Reads messages up to and including ReadyForQuery (or the end of the stream).
+  asio::awaitable<std::vector<Message>> untilReady();
+  // Reads up to and including a message of type `type`.
+  asio::awaitable<std::vector<Message>> until(char type);
+  // The next message; nullopt when the gateway closed the connection.
+  asio::awaitable<std::optional<Message>> next();
+  // Reads everything until the gateway closes the connection.
+  asio::awaitable<std::vector<Message>> untilClosed();
+  void close() { stream_.close(); }
+  bool closed() const { return eof_; }
+
+ private:
+  MemoryStream& stream_;
+  std::string buf_;
+  bool eof_ = false;
+};
+
+class SessionHarness : public SessionServices {
+ public:
+  static constexpr const char* kAllowAll =
+      "policies:\n  - { id: allow-all, match: {}, allow: [all] }\n";
+  // `policies`: the `policies:` section; `extra`: more configuration (masking:, limits:, ...).
+  explicit SessionHarness(std::string policies = kAllowAll, std::string extra = {},
+                          std::vector<std::string> groups = {"eng"});
+  ~SessionHarness() override;
+
+  FakeUpstream upstream;
+
+  // Runs a session with `script` as its client, until the script returns and the session has
+  // ended (the harness closes the client's end if the script left it open).
+  void run(const std::function<asio::awaitable<void>(Client&)>& script);
+  // Runs `fn` on the harness's executor while a script is running (e.g. an approver's action
+  // after a delay).
+  asio::io_context& io() { return io_; }
+
+  // The approval side: approve or reject the pending review `id` as an approver of `groups`.
+  void decide(const std::string& review_id, bool approve);
+  // Pending review ids.
+  std::vector<std::string> pendingReviews();
+  // The session asks for a cancel of its held statement (a client CancelRequest).
+  void cancelHeld();
+  // Ends the session from outside (as a revocation or shutdown does).
+  void terminate(std::string sqlstate, std::string message);
+  bool sessionEnded() const { return ended_; }
+  const std::string& configError() const { return config_error_; }
+
+  // SessionServices
+  std::shared_ptr<const Runtime> runtime() const override { return runtime_; }
+  sql::Classifier& classifier() override { return classifier_; }
+  const std::shared_ptr<access::Broker>& broker() const override { return broker_; }
+  const std::shared_ptr<creds::Issuer>& issuer() const override { return issuer_; }
+  const std::shared_ptr<audit::Recorder>& recorder() const override { return recorder_; }
+  asio::thread_pool& blockingPool() override { return pool_; }
+  CancelRegistry& cancels() override { return cancels_; }
+  bool listenerIsLoopback() const override { return true; }
+  asio::awaitable<Result<UpstreamConnection>> connectUpstream(
+      const ResourceConfig& resource, const UpstreamCredentials& creds,
+      const StartupParams& params, ssl::context* tls, std::chrono::milliseconds timeout,
+      size_t max_message) override;
+  void countUnrecordedRefusal() override { ++unrecorded_refusals; }
+  void sessionEnded(Session*) override { ended_ = true; }
+
+  int unrecorded_refusals = 0;
+
+ private:
+  asio::io_context io_;
+  asio::thread_pool pool_{2};
+  std::string dir_;
+  std::string config_error_;
+  std::shared_ptr<const Runtime> runtime_;
+  sql::Classifier classifier_{1000};
+  std::unique_ptr<store::Store> store_;
+  std::shared_ptr<access::Broker> broker_;
+  std::shared_ptr<creds::Issuer> issuer_;
+  std::shared_ptr<audit::Recorder> recorder_;
+  CancelRegistry cancels_;
+  std::unique_ptr<MemoryStream> upstream_end_;  // the FakeUpstream's end
+  std::shared_ptr<Session> session_;
+  bool ended_ = false;
+};
+
+}  // namespace jg::server::testing
