@@ -88,6 +88,9 @@ struct AdminApi::Impl : std::enable_shared_from_this<AdminApi::Impl> {
 
   asio::awaitable<void> acceptLoop();
   asio::awaitable<void> serve(tcp::socket socket);
+  asio::awaitable<AdminResponse> respond(http::request<http::string_body>& req);
+  static http::response<http::string_body> toHttp(AdminResponse res, unsigned version,
+                                                  bool keep_alive);
   AdminResponse dispatch(AdminRequest& req, const std::string& authorization);
   std::optional<AdminResponse> authenticate(AdminRequest& req, const std::string& authorization);
 };
@@ -193,44 +196,16 @@ asio::awaitable<void> AdminApi::Impl::serve(tcp::socket socket) {
     unsigned version = 11;
     if (ec == http::error::body_limit) {
       res = jsonError(413, "too_large", "request bodies are limited to 64 KiB");
-    } else if (ec == http::error::end_of_stream || ec) {
+    } else if (ec) {
       break;
     } else {
       auto req = parser.release();
       keep_alive = req.keep_alive();
       version = req.version();
-      AdminRequest ar;
-      ar.method = req.method();
-      ar.body = std::move(req.body());
-      if (!parseTarget(req.target(), ar)) {
-        res = jsonError(400, "bad_request", "malformed request target");
-      } else {
-        const std::string authorization(req[http::field::authorization]);
-        // Verification and handlers may block: run them off the I/O thread.
-        res = co_await asio::co_spawn(
-            pool,
-            [&]() -> asio::awaitable<AdminResponse> {
-              try {
-                co_return dispatch(ar, authorization);
-              } catch (const std::exception& e) {
-                log::error("", "admin API: {} {} failed: {}", http::to_string(ar.method), ar.path,
-                           e.what());
-                co_return jsonError(500, "internal", "internal error");
-              }
-            },
-            asio::use_awaitable);
-      }
+      AdminResponse answered = co_await respond(req);  // named: see Session::offThread
+      res = std::move(answered);
     }
-    http::response<http::string_body> out{static_cast<http::status>(res.status), version};
-    out.set(http::field::server, "jitgate");
-    out.set(http::field::content_type, res.content_type);
-    out.set(http::field::cache_control, "no-store");
-    for (const auto& [k, v] : res.headers) {
-      out.set(k, v);
-    }
-    out.keep_alive(keep_alive);
-    out.body() = std::move(res.body);
-    out.prepare_payload();
+    auto out = toHttp(std::move(res), version, keep_alive);
     auto [wec, wn] = co_await http::async_write(stream, out, kNoThrow);
     if (wec || !keep_alive) {
       break;
@@ -238,6 +213,45 @@ asio::awaitable<void> AdminApi::Impl::serve(tcp::socket socket) {
   }
   beast::error_code ignored;
   stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+}
+
+asio::awaitable<AdminResponse> AdminApi::Impl::respond(http::request<http::string_body>& req) {
+  AdminRequest ar;
+  ar.method = req.method();
+  ar.body = std::move(req.body());
+  if (!parseTarget(req.target(), ar)) {
+    co_return jsonError(400, "bad_request", "malformed request target");
+  }
+  const std::string authorization(req[http::field::authorization]);
+  // Verification and handlers may block: run them off the I/O thread.
+  AdminResponse res = co_await asio::co_spawn(
+      pool,
+      [&]() -> asio::awaitable<AdminResponse> {
+        try {
+          co_return dispatch(ar, authorization);
+        } catch (const std::exception& e) {
+          log::error("", "admin API: {} {} failed: {}", http::to_string(ar.method), ar.path,
+                     e.what());
+          co_return jsonError(500, "internal", "internal error");
+        }
+      },
+      asio::use_awaitable);
+  co_return res;
+}
+
+http::response<http::string_body> AdminApi::Impl::toHttp(AdminResponse res, unsigned version,
+                                                         bool keep_alive) {
+  http::response<http::string_body> out{static_cast<http::status>(res.status), version};
+  out.set(http::field::server, "jitgate");
+  out.set(http::field::content_type, res.content_type);
+  out.set(http::field::cache_control, "no-store");
+  for (const auto& [k, v] : res.headers) {
+    out.set(k, v);
+  }
+  out.keep_alive(keep_alive);
+  out.body() = std::move(res.body);
+  out.prepare_payload();
+  return out;
 }
 
 Result<std::unique_ptr<AdminApi>> AdminApi::start(asio::io_context& io, AdminApiOptions options) {

@@ -202,6 +202,42 @@ void parseLimitsAndTimeouts(const Node& root, Errors& errors, GatewayConfig& cfg
   cfg.timeouts.shutdown_grace = t["shutdown_grace"].duration(errors, cfg.timeouts.shutdown_grace);
 }
 
+// The front-end authenticator: OIDC (identity) or the static development password.
+void parseIdentity(const Node& root, Errors& errors, GatewayConfig& cfg) {
+  if (root.has("identity")) {
+    cfg.identity = identity::parseSettings(root["identity"], errors);
+    if (cfg.static_auth.enabled) {
+      errors.add(root["auth"]["static"],
+                 "choose one authenticator: OIDC (identity) or static, not both");
+    }
+  } else if (!cfg.static_auth.enabled) {
+    errors.addRaw(fmt::format(
+        "{}: no front-end authenticator is configured: add an identity section (OIDC)", cfg.file));
+  }
+}
+
+// The sections each owned by another module: credentials, store, access, audit, tokens, masking.
+void parseServices(const Node& root, Errors& errors, GatewayConfig& cfg) {
+  cfg.creds = creds::parseAllResourceCreds(root["resources"], errors);
+  if (root.has("store")) {
+    cfg.store_url = store::parseSettings(root["store"], errors);
+  }
+  cfg.access = access::parseSettings(root["access"], errors);
+  if (root.has("audit")) {
+    cfg.audit = audit::parseSettings(root["audit"], errors);
+  }
+  if (Node t = root["upstream_tokens"]; t.defined()) {
+    t.checkKeys(errors, {"key_file", "issuer"});
+    cfg.upstream_token_key_file = t["key_file"].requiredPath(errors);
+    cfg.upstream_token_issuer = t["issuer"].str(errors, cfg.upstream_token_issuer);
+  }
+  cfg.instance =
+      root["instance"].str(errors, fmt::format("{}-{}", hostName(), cfg.listen_postgres.port));
+  if (root.has("masking")) {
+    cfg.masking = mask::parseSettings(root["masking"], errors);
+  }
+}
+
 Result<ConfigPtr> build(const Node& root, const std::string& file) {
   Errors errors;
   auto cfg = std::make_shared<GatewayConfig>();
@@ -221,34 +257,8 @@ Result<ConfigPtr> build(const Node& root, const std::string& file) {
   parseAuth(root["auth"], errors, *cfg);
   parseLimitsAndTimeouts(root, errors, *cfg);
   parseResources(root["resources"], errors, *cfg);
-  if (root.has("identity")) {
-    cfg->identity = identity::parseSettings(root["identity"], errors);
-    if (cfg->static_auth.enabled) {
-      errors.add(root["auth"]["static"],
-                 "choose one authenticator: OIDC (identity) or static, not both");
-    }
-  } else if (!cfg->static_auth.enabled) {
-    errors.addRaw(fmt::format(
-        "{}: no front-end authenticator is configured: add an identity section (OIDC)", file));
-  }
-  cfg->creds = creds::parseAllResourceCreds(root["resources"], errors);
-  if (root.has("store")) {
-    cfg->store_url = store::parseSettings(root["store"], errors);
-  }
-  cfg->access = access::parseSettings(root["access"], errors);
-  if (root.has("audit")) {
-    cfg->audit = audit::parseSettings(root["audit"], errors);
-  }
-  if (Node t = root["upstream_tokens"]; t.defined()) {
-    t.checkKeys(errors, {"key_file", "issuer"});
-    cfg->upstream_token_key_file = t["key_file"].requiredPath(errors);
-    cfg->upstream_token_issuer = t["issuer"].str(errors, cfg->upstream_token_issuer);
-  }
-  cfg->instance =
-      root["instance"].str(errors, fmt::format("{}-{}", hostName(), cfg->listen_postgres.port));
-  if (root.has("masking")) {
-    cfg->masking = mask::parseSettings(root["masking"], errors);
-  }
+  parseIdentity(root, errors, *cfg);
+  parseServices(root, errors, *cfg);
   if (!root.has("policies")) {
     errors.add(root, "a policies section is required (no rule means no access)");
   } else {

@@ -229,73 +229,95 @@ Status Gateway::startAccess() {
   if (auto st = startRecorder(); !st) {
     return st;
   }
-  if (store_) {
-    access::NotifierOptions notify;
-    notify.webhooks = cfg.access.webhooks;
-    notify.public_url = cfg.access.public_url;
-    notifier_ = std::make_shared<access::Notifier>(std::move(notify));
-    access::BrokerOptions options;
-    options.settings = cfg.access;
-    options.notify = [n = notifier_](const access::AccessEvent& e) { n->notify(e); };
-    if (recorder_) {
-      // Who asked, who approved, what was revoked: into the audit log, without blocking.
-      options.audit = [recorder = recorder_](const access::AccessEvent& e) {
-        recorder->appendAsync(audit::Event{"access", {}, accessRecord(e)}, {});
-      };
-    }
-    auto broker = access::Broker::create(*store_, std::move(options));
-    if (!broker) {
-      return broker.status();
-    }
-    broker_ = *broker;
+  if (auto st = startBroker(); !st) {
+    return st;
   }
-  if (cfg.listen_admin.port != 0) {
-    AdminApiOptions ao;
-    ao.listen = cfg.listen_admin;
-    ao.broker = broker_;
-    ao.authenticate = [this](std::string_view token) -> Result<identity::Identity> {
-      auto rt = runtime();
-      if (!rt->verifier) {
-        return Status::error(Code::kUnavailable, "no identity issuer is configured");
-      }
-      return rt->verifier->verify(token);
+  return cfg.listen_admin.port != 0 ? startAdmin() : Status::ok();
+}
+
+Status Gateway::startBroker() {
+  if (!store_) {
+    return Status::ok();
+  }
+  const auto& cfg = *runtime()->config;
+  access::NotifierOptions notify;
+  notify.webhooks = cfg.access.webhooks;
+  notify.public_url = cfg.access.public_url;
+  notifier_ = std::make_shared<access::Notifier>(std::move(notify));
+  access::BrokerOptions options;
+  options.settings = cfg.access;
+  options.notify = [n = notifier_](const access::AccessEvent& e) { n->notify(e); };
+  if (recorder_) {
+    // Who asked, who approved, what was revoked: into the audit log, without blocking.
+    options.audit = [recorder = recorder_](const access::AccessEvent& e) {
+      recorder->appendAsync(audit::Event{"access", {}, accessRecord(e)}, {});
     };
-    ao.policy = [this] { return runtime()->config->policy; };
-    auto api = AdminApi::start(*contexts_[0], std::move(ao));
-    if (!api) {
-      return api.status();
-    }
-    admin_ = std::move(*api);
-    if (!cfg.upstream_token_key_file.empty()) {
-      auto issuer = creds::TokenIssuer::load(cfg.upstream_token_key_file, cfg.upstream_token_issuer,
-                                             Clock::system());
-      if (!issuer) {
-        return issuer.status();
-      }
-      token_issuer_ = std::move(*issuer);
-      admin_->addRoute(
-          boost::beast::http::verb::get, "/.well-known/jwks.json",
-          [issuer = token_issuer_](const AdminRequest&) {
-            AdminResponse r;
-            r.content_type = "application/jwk-set+json";
-            r.body = issuer->jwksJson();
-            r.headers.emplace_back("Cache-Control", "max-age=300");
-            return r;
-          },
-          /*authenticated=*/false);
-    }
-    admin_->addRoute(
-        boost::beast::http::verb::get, "/metrics",
-        [this](const AdminRequest&) {
-          return AdminResponse{200, "text/plain; version=0.0.4", metricsText(), {}};
-        },
-        /*authenticated=*/false);
-    if (cfg.audit) {
-      registerAuditRoutes(*admin_, store_.get(),
-                          [this] { return runtime()->config->audit.value_or(audit::Settings{}); });
-    }
-    log::info("", "admin API listening on {}", cfg.listen_admin.str());
   }
+  auto broker = access::Broker::create(*store_, std::move(options));
+  if (!broker) {
+    return broker.status();
+  }
+  broker_ = *broker;
+  return Status::ok();
+}
+
+Status Gateway::startAdmin() {
+  const auto& cfg = *runtime()->config;
+  AdminApiOptions ao;
+  ao.listen = cfg.listen_admin;
+  ao.broker = broker_;
+  ao.authenticate = [this](std::string_view token) -> Result<identity::Identity> {
+    auto rt = runtime();
+    if (!rt->verifier) {
+      return Status::error(Code::kUnavailable, "no identity issuer is configured");
+    }
+    return rt->verifier->verify(token);
+  };
+  ao.policy = [this] { return runtime()->config->policy; };
+  auto api = AdminApi::start(*contexts_[0], std::move(ao));
+  if (!api) {
+    return api.status();
+  }
+  admin_ = std::move(*api);
+  if (auto st = publishTokenKeys(); !st) {
+    return st;
+  }
+  admin_->addRoute(
+      boost::beast::http::verb::get, "/metrics",
+      [this](const AdminRequest&) {
+        return AdminResponse{200, "text/plain; version=0.0.4", metricsText(), {}};
+      },
+      /*authenticated=*/false);
+  if (cfg.audit) {
+    registerAuditRoutes(*admin_, store_.get(),
+                        [this] { return runtime()->config->audit.value_or(audit::Settings{}); });
+  }
+  log::info("", "admin API listening on {}", cfg.listen_admin.str());
+  return Status::ok();
+}
+
+// The keys of the gateway-signed upstream tokens, at /.well-known/jwks.json.
+Status Gateway::publishTokenKeys() {
+  const auto& cfg = *runtime()->config;
+  if (cfg.upstream_token_key_file.empty()) {
+    return Status::ok();
+  }
+  auto issuer = creds::TokenIssuer::load(cfg.upstream_token_key_file, cfg.upstream_token_issuer,
+                                         Clock::system());
+  if (!issuer) {
+    return issuer.status();
+  }
+  token_issuer_ = std::move(*issuer);
+  admin_->addRoute(
+      boost::beast::http::verb::get, "/.well-known/jwks.json",
+      [issuer = token_issuer_](const AdminRequest&) {
+        AdminResponse r;
+        r.content_type = "application/jwk-set+json";
+        r.body = issuer->jwksJson();
+        r.headers.emplace_back("Cache-Control", "max-age=300");
+        return r;
+      },
+      /*authenticated=*/false);
   return Status::ok();
 }
 

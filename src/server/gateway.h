@@ -134,6 +134,9 @@ class Gateway : public SessionServices {
   std::atomic<uint64_t> audit_refused_statements_{0};
   std::shared_ptr<creds::TokenIssuer> token_issuer_;
   Status startAccess();
+  Status startBroker();
+  Status startAdmin();
+  Status publishTokenKeys();
   Status startRecorder();
   sql::Classifier classifier_{10000};
   asio::thread_pool blocking_{4};

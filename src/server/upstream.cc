@@ -120,6 +120,64 @@ std::string errorText(std::string_view payload) {
 }
 
 // Runs the authentication exchange until AuthenticationOk.
+// SCRAM-SHA-256, with channel binding (-PLUS) when the server offers it over TLS.
+Status startSasl(const pg::Authentication& auth, Stream& s, const ResourceConfig& r,
+                 const UpstreamCredentials& creds, std::unique_ptr<pg::ScramClient>& scram,
+                 std::string& out) {
+  bool plus = false, plain = false;
+  for (auto m : auth.mechanisms) {
+    plus = plus || m == "SCRAM-SHA-256-PLUS";
+    plain = plain || m == "SCRAM-SHA-256";
+  }
+  std::string cert_hash = (plus && s.isTls()) ? serverCertHash(s) : std::string();
+  if (!plain && cert_hash.empty()) {
+    return refused(r, "server offers no supported SASL mechanism");
+  }
+  scram = std::make_unique<pg::ScramClient>(creds.password, cert_hash, &saltedPasswords());
+  pg::encodeSaslInitialResponse(out, scram->mechanism(), scram->clientFirst());
+  return Status::ok();
+}
+
+// The answer to one authentication request, into `out` (nothing when none is due).
+Status answerAuthentication(const pg::Authentication& auth, Stream& s, const ResourceConfig& r,
+                            const UpstreamCredentials& creds,
+                            std::unique_ptr<pg::ScramClient>& scram, std::string& out) {
+  switch (auth.code) {
+    case pg::AuthCode::kCleartextPassword:
+      pg::encodePasswordMessage(out, creds.password);
+      return Status::ok();
+    case pg::AuthCode::kMd5Password:
+      pg::encodePasswordMessage(out,
+                                pg::md5PasswordResponse(creds.user, creds.password, auth.md5_salt));
+      return Status::ok();
+    case pg::AuthCode::kSasl:
+      return startSasl(auth, s, r, creds, scram, out);
+    case pg::AuthCode::kSaslContinue: {
+      if (!scram) {
+        return unavailable(r, "SASL continue without SASL start");
+      }
+      auto final_msg = scram->handleServerFirst(auth.data);
+      if (!final_msg) {
+        return refused(r, final_msg.status().message());
+      }
+      pg::encodeSaslResponse(out, *final_msg);
+      return Status::ok();
+    }
+    case pg::AuthCode::kSaslFinal: {
+      if (!scram) {
+        return unavailable(r, "SASL final without SASL start");
+      }
+      if (auto st = scram->verifyServerFinal(auth.data); !st) {
+        return refused(r, "server signature did not verify: " + st.message());
+      }
+      return Status::ok();  // AuthenticationOk follows
+    }
+    default:
+      return refused(r, fmt::format("unsupported authentication method (code {})",
+                                    static_cast<int>(auth.code)));
+  }
+}
+
 asio::awaitable<Status> authenticate(Stream& s, MessageReader& reader, const ResourceConfig& r,
                                      const UpstreamCredentials& creds) {
   std::unique_ptr<pg::ScramClient> scram;
@@ -138,54 +196,15 @@ asio::awaitable<Status> authenticate(Stream& s, MessageReader& reader, const Res
     if (!pg::decodeAuthentication(frame->payload, auth)) {
       co_return unavailable(r, "malformed authentication request");
     }
+    if (auth.code == pg::AuthCode::kOk) {
+      co_return Status::ok();
+    }
     std::string out;
-    switch (auth.code) {
-      case pg::AuthCode::kOk:
-        co_return Status::ok();
-      case pg::AuthCode::kCleartextPassword:
-        pg::encodePasswordMessage(out, creds.password);
-        break;
-      case pg::AuthCode::kMd5Password:
-        pg::encodePasswordMessage(
-            out, pg::md5PasswordResponse(creds.user, creds.password, auth.md5_salt));
-        break;
-      case pg::AuthCode::kSasl: {
-        bool plus = false, plain = false;
-        for (auto m : auth.mechanisms) {
-          plus = plus || m == "SCRAM-SHA-256-PLUS";
-          plain = plain || m == "SCRAM-SHA-256";
-        }
-        std::string cert_hash = (plus && s.isTls()) ? serverCertHash(s) : std::string();
-        if (!plain && cert_hash.empty()) {
-          co_return refused(r, "server offers no supported SASL mechanism");
-        }
-        scram = std::make_unique<pg::ScramClient>(creds.password, cert_hash, &saltedPasswords());
-        pg::encodeSaslInitialResponse(out, scram->mechanism(), scram->clientFirst());
-        break;
-      }
-      case pg::AuthCode::kSaslContinue: {
-        if (!scram) {
-          co_return unavailable(r, "SASL continue without SASL start");
-        }
-        auto final_msg = scram->handleServerFirst(auth.data);
-        if (!final_msg) {
-          co_return refused(r, final_msg.status().message());
-        }
-        pg::encodeSaslResponse(out, *final_msg);
-        break;
-      }
-      case pg::AuthCode::kSaslFinal: {
-        if (!scram) {
-          co_return unavailable(r, "SASL final without SASL start");
-        }
-        if (auto st = scram->verifyServerFinal(auth.data); !st) {
-          co_return refused(r, "server signature did not verify: " + st.message());
-        }
-        continue;  // AuthenticationOk follows
-      }
-      default:
-        co_return refused(r, fmt::format("unsupported authentication method (code {})",
-                                         static_cast<int>(auth.code)));
+    if (Status st = answerAuthentication(auth, s, r, creds, scram, out); !st) {
+      co_return st;
+    }
+    if (out.empty()) {
+      continue;
     }
     if (auto ec = co_await s.writeAll(out)) {
       co_return unavailable(r, ec.message());
@@ -194,6 +213,51 @@ asio::awaitable<Status> authenticate(Stream& s, MessageReader& reader, const Res
 }
 
 }  // namespace
+
+// One message between authentication and the first ReadyForQuery: kept in `conn`. True once
+// the server is ready.
+Result<bool> onStartupMessage(const pg::Frame& frame, const ResourceConfig& r,
+                              UpstreamConnection& conn) {
+  switch (frame.type) {
+    case pg::be::kParameterStatus: {
+      pg::ParameterStatus ps;
+      if (!pg::decodeParameterStatus(frame.payload, ps)) {
+        return unavailable(r, "malformed ParameterStatus");
+      }
+      conn.parameters.emplace_back(std::string(ps.name), std::string(ps.value));
+      return false;
+    }
+    case pg::be::kBackendKeyData:
+      if (!pg::decodeBackendKeyData(frame.payload, conn.key)) {
+        return unavailable(r, "malformed BackendKeyData");
+      }
+      return false;
+    case pg::be::kNoticeResponse:
+      conn.notices.push_back(frame.type);
+      conn.notices.append(std::string_view(frame.payload.data() - 4, frame.payload.size() + 4));
+      return false;
+    case pg::be::kErrorResponse:
+      return refused(r, errorText(frame.payload));
+    case pg::be::kReadyForQuery:
+      return true;
+    default:
+      return unavailable(r, "unexpected message before ReadyForQuery");
+  }
+}
+
+std::string startupPacket(const ResourceConfig& r, const UpstreamCredentials& creds,
+                          const StartupParams& params) {
+  pg::StartupMessage sm;
+  sm.protocol = pg::kProtocol30;
+  sm.params.emplace_back("user", creds.user);
+  sm.params.emplace_back("database", r.upstream.database);
+  for (const auto& [k, v] : params) {
+    sm.params.emplace_back(k, v);
+  }
+  std::string out;
+  pg::encodeStartupMessage(out, sm);
+  return out;
+}
 
 asio::awaitable<Result<UpstreamConnection>> connectUpstream(
     const ResourceConfig& r, const UpstreamCredentials& creds, const StartupParams& params,
@@ -209,16 +273,7 @@ asio::awaitable<Result<UpstreamConnection>> connectUpstream(
   if (auto st = co_await negotiateTls(s, r, tls_context); !st) {
     co_return st;
   }
-  pg::StartupMessage sm;
-  sm.protocol = pg::kProtocol30;
-  sm.params.emplace_back("user", creds.user);
-  sm.params.emplace_back("database", r.upstream.database);
-  for (const auto& [k, v] : params) {
-    sm.params.emplace_back(k, v);
-  }
-  std::string out;
-  pg::encodeStartupMessage(out, sm);
-  if (auto ec = co_await s.writeAll(out)) {
+  if (auto ec = co_await s.writeAll(startupPacket(r, creds, params))) {
     co_return unavailable(r, ec.message());
   }
   MessageReader reader(max_message);
@@ -230,31 +285,13 @@ asio::awaitable<Result<UpstreamConnection>> connectUpstream(
     if (!frame) {
       co_return unavailable(r, frame.status().message());
     }
-    switch (frame->type) {
-      case pg::be::kParameterStatus: {
-        pg::ParameterStatus ps;
-        if (!pg::decodeParameterStatus(frame->payload, ps)) {
-          co_return unavailable(r, "malformed ParameterStatus");
-        }
-        conn.parameters.emplace_back(std::string(ps.name), std::string(ps.value));
-        break;
-      }
-      case pg::be::kBackendKeyData:
-        if (!pg::decodeBackendKeyData(frame->payload, conn.key)) {
-          co_return unavailable(r, "malformed BackendKeyData");
-        }
-        break;
-      case pg::be::kNoticeResponse:
-        conn.notices.push_back(frame->type);
-        conn.notices.append(std::string_view(frame->payload.data() - 4, frame->payload.size() + 4));
-        break;
-      case pg::be::kErrorResponse:
-        co_return refused(r, errorText(frame->payload));
-      case pg::be::kReadyForQuery:
-        conn.leftover = std::string(reader.leftover());
-        co_return std::move(conn);
-      default:
-        co_return unavailable(r, "unexpected message before ReadyForQuery");
+    Result<bool> ready = onStartupMessage(*frame, r, conn);
+    if (!ready) {
+      co_return ready.status();
+    }
+    if (*ready) {
+      conn.leftover = std::string(reader.leftover());
+      co_return std::move(conn);
     }
   }
 }
