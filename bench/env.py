@@ -148,6 +148,7 @@ class Target:
     note: str = ""
     gateway: Optional[Gateway] = None
     proc: Optional[subprocess.Popen] = None
+    pidfile: Optional[Path] = None  # where a daemon started through runuser writes its pid
 
     def pgenv(self, db):
         e = dict(os.environ)
@@ -163,7 +164,13 @@ class Target:
     def pid(self):
         if self.gateway is not None:
             return self.gateway.proc.pid
+        if self.pidfile is not None and self.pidfile.exists():
+            return int(self.pidfile.read_text().split()[0])
         return self.proc.pid if self.proc else None
+
+    def proxy_pid(self):
+        """The proxy process whose CPU time a transaction costs (None for direct PostgreSQL)."""
+        return None if self.name == "direct" else self.pid()
 
 
 @dataclass
@@ -267,14 +274,18 @@ server_tls_sslmode = require
         wait_port(port, proc=proc)
         self.targets["pgbouncer"] = Target(
             "pgbouncer", port, "app", lambda: PgServer.APP_PASSWORD, True,
-            "pgbouncer 1.18, session mode, TLS both sides, SCRAM", proc=proc)
+            "pgbouncer 1.18, session mode, TLS both sides, SCRAM", proc=proc,
+            pidfile=d / "pgbouncer.pid")
 
     def _gateway(self, name, static_auth, policies, extra, resource_lines=()):
         gw = Gateway(self.pg, resources=[{"name": "bench", "extra": list(resource_lines)},
                                          {"name": "kb", "extra": list(resource_lines)}],
                      static_auth=static_auth, policies=policies, extra_yaml=extra)
         self.cleanups.append(gw.cleanup)
-        gw.start()
+        try:
+            gw.start()
+        except RuntimeError as exc:
+            raise RuntimeError(f"jitgate {name}: {exc}\n{gw.log_text()[-2000:]}") from exc
         return gw
 
     def _start_passthrough(self, log):
@@ -335,10 +346,25 @@ server_tls_sslmode = require
         log("starting jitgate full (" + ", ".join(
             k for k, v in self.features.items() if v == "on") + ")")
         gw = self._gateway("full", False, POLICIES, base + "".join(wired), wired_lines)
+        features = ", ".join(f"{k}: {v}" for k, v in self.features.items())
         self.targets["jitgate full"] = Target(
             "jitgate full", gw.port, "bench", self.token, True,
-            "OIDC + policy + " + ", ".join(f"{k}: {v}" for k, v in self.features.items()),
-            gateway=gw)
+            "OIDC + policy + " + features + " (recording strict)", gateway=gw)
+        if self.features.get("audit") == "on":
+            self._full_batched(base, wired, wired_lines, files, features)
+
+    def _full_batched(self, base, wired, wired_lines, files, features):
+        """The full configuration with recording `batched`, the mode most deployments run."""
+        batched_dir = files["audit_dir"] + "-batched"
+        Path(batched_dir).mkdir(exist_ok=True)
+        self.cleanups.append(lambda: shutil.rmtree(batched_dir, True))
+        snippets = [w.replace("durability: strict", "durability: batched")
+                     .replace(f"dir: {files['audit_dir']}\n", f"dir: {batched_dir}\n")
+                     for w in wired]
+        gw = self._gateway("full-batched", False, POLICIES, base + "".join(snippets), wired_lines)
+        self.targets["jitgate full (batched)"] = Target(
+            "jitgate full (batched)", gw.port, "bench", self.token, True,
+            "OIDC + policy + " + features + " (recording batched)", gateway=gw)
 
     def gateway_targets(self):
         return [t for t in self.targets.values() if t.gateway is not None]

@@ -45,16 +45,18 @@ def pgbench_table(results, names, unavailable):
             res = per.get(name)
             na = _na(name, res, unavailable)
             if na:
-                rows.append([mode, clients, name, na, "", "", "", ""])
+                rows.append([mode, clients, name, na, "", "", "", "", ""])
                 continue
             added = (res["p50_us"] - d["p50_us"]) if d.get("p50_us") is not None else None
             rows.append([mode, clients, name, _with_ratio(res["tps"], d.get("tps")),
                          _with_ratio(res["avg_us"], d.get("avg_us")),
                          _with_ratio(res["p50_us"], d.get("p50_us")),
                          _with_ratio(res["p99_us"], d.get("p99_us")),
-                         "" if name == "direct" else _num(added, "{:+,.0f}")])
+                         "" if name == "direct" else _num(added, "{:+,.0f}"),
+                         "" if name == "direct" else _num(res.get("cpu_us"), "{:,.1f}")])
     return _table(["mode", "clients", "configuration", "TPS (× direct)", "avg µs (× direct)",
-                   "p50 µs (× direct)", "p99 µs (× direct)", "p50 added µs"], rows)
+                   "p50 µs (× direct)", "p99 µs (× direct)", "p50 added µs",
+                   "proxy CPU µs/txn"], rows)
 
 
 def rag_table(results, names, unavailable):

@@ -67,18 +67,38 @@ def _median(values):
 # -- 1. pgbench ------------------------------------------------------------------------------
 
 
+def cpu_seconds(pid):
+    """utime + stime of a process, in seconds (/proc/<pid>/stat); None when unknown."""
+    if pid is None:
+        return None
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return None
+
+
 def pgbench_once(target, mode, clients, seconds):
-    """One pgbench -S run; latencies come from the per-transaction log (microseconds)."""
+    """One pgbench -S run; latencies come from the per-transaction log (microseconds), and the
+    proxy's CPU time (utime+stime) per transaction from /proc."""
     logdir = tempfile.mkdtemp(prefix="jg-pgbench-")
+    pid = target.proxy_pid()
+    cpu_before = cpu_seconds(pid)
     try:
         args = [PGBENCH, "-n", "-S", "-M", mode, "-c", str(clients), "-j",
                 str(min(clients, 2)), "-T", str(seconds), "-l",
                 "--log-prefix", os.path.join(logdir, "tx")]
         r = subprocess.run(args, env=target.pgenv("bench"), capture_output=True, text=True,
                            timeout=seconds * 4 + 120, cwd=logdir)
+        cpu_after = cpu_seconds(pid)
         m = re.search(r"tps = ([0-9.]+) \(without initial", r.stdout)
+        n = re.search(r"number of transactions actually processed: ([0-9]+)", r.stdout)
         if r.returncode != 0 or not m:
             return {"error": (r.stderr or r.stdout).strip().splitlines()[-1:]}
+        cpu_us = None
+        if cpu_before is not None and cpu_after is not None and n and int(n.group(1)) > 0:
+            cpu_us = (cpu_after - cpu_before) * 1e6 / int(n.group(1))
         lat = []
         for path in glob.glob(os.path.join(logdir, "tx*")):
             with open(path) as f:
@@ -89,7 +109,7 @@ def pgbench_once(target, mode, clients, seconds):
         lat.sort()
         return {"tps": float(m.group(1)), "avg_us": sum(lat) / len(lat),
                 "p50_us": _percentile(lat, 0.5), "p99_us": _percentile(lat, 0.99),
-                "args": " ".join(args[1:-2])}
+                "cpu_us": cpu_us, "args": " ".join(args[1:-2])}
     finally:
         shutil.rmtree(logdir, ignore_errors=True)
 
@@ -113,6 +133,8 @@ def pgbench_suite(env, targets, modes, client_counts, seconds, reps, log=print):
             summary = {"runs": len(ok), "errors": [r["error"] for r in runs if "error" in r]}
             for k in ("tps", "avg_us", "p50_us", "p99_us"):
                 summary[k] = _median([r[k] for r in ok])
+            cpu = [r["cpu_us"] for r in ok if r.get("cpu_us") is not None]
+            summary["cpu_us"] = _median(cpu) if cpu else None
             out.setdefault(key, {})[name] = summary
     return out
 
