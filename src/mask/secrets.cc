@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "core/text.h"
+
 namespace jg::mask {
 namespace {
 
@@ -51,21 +53,11 @@ constexpr std::string_view kPlaceholders[] = {
 constexpr std::string_view kAuthSchemes[] = {"basic", "bearer", "digest", "negotiate",
                                              "ntlm",  "token",  "apikey"};
 
-bool isDigit(char c) {
-  return c >= '0' && c <= '9';
-}
-bool isUpper(char c) {
-  return c >= 'A' && c <= 'Z';
-}
-bool isLower(char c) {
-  return c >= 'a' && c <= 'z';
-}
-bool isAlnum(char c) {
-  return isDigit(c) || isUpper(c) || isLower(c);
-}
-bool isLetter(char c) {
-  return isUpper(c) || isLower(c);
-}
+constexpr auto isDigit = isAsciiDigit;
+constexpr auto isUpper = isAsciiUpper;
+constexpr auto isLower = isAsciiLower;
+constexpr auto isAlnum = isAsciiAlnum;
+constexpr auto isLetter = isAsciiLetter;
 char lower(char c) {
   return isUpper(c) ? static_cast<char>(c - 'A' + 'a') : c;
 }

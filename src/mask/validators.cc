@@ -7,18 +7,14 @@
 #include <cstring>
 #include <string>
 
+#include "core/text.h"
+
 namespace jg::mask {
 namespace {
 
-bool isDigit(char c) {
-  return c >= '0' && c <= '9';
-}
-bool isUpper(char c) {
-  return c >= 'A' && c <= 'Z';
-}
-bool isLower(char c) {
-  return c >= 'a' && c <= 'z';
-}
+constexpr auto isDigit = isAsciiDigit;
+constexpr auto isUpper = isAsciiUpper;
+constexpr auto isLower = isAsciiLower;
 bool isBase64(char c) {
   return isDigit(c) || isUpper(c) || isLower(c) || c == '/' || c == '+';
 }

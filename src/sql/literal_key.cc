@@ -1,5 +1,7 @@
 #include "sql/literal_key.h"
 
+#include "core/text.h"
+
 namespace jg::sql {
 namespace {
 
@@ -7,11 +9,9 @@ constexpr char kInteger = '\x01';
 constexpr char kDecimal = '\x02';
 constexpr char kString = '\x03';
 
-bool isDigit(char c) {
-  return c >= '0' && c <= '9';
-}
+constexpr auto isDigit = isAsciiDigit;
 bool isNameStart(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
+  return isAsciiLetter(c) || c == '_';
 }
 bool isNameChar(char c) {
   return isNameStart(c) || isDigit(c);
