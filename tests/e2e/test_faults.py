@@ -9,11 +9,13 @@ timeouts; timings are only asserted as generous upper bounds."""
 import json
 import os
 import signal
+import socket
+import struct
 import subprocess
-import threading
 import time
 import urllib.request
 
+import psycopg
 import pytest
 
 import pgwire
@@ -85,6 +87,7 @@ def run(sock, sql, timeout=60):
 
 
 def answer(sock):
+    """The answer to what was sent, up to ReadyForQuery; the same shapes as run()."""
     msgs = pgwire.read_messages(sock, until={b"Z"}, limit=100000)
     errors = [pgwire.error_fields(p) for t, p in msgs if t == b"E"]
     if errors:
@@ -95,7 +98,7 @@ def answer(sock):
 
 
 def pgwire_row(payload):
-    import struct
+    """The text values of a DataRow (None for NULL)."""
     n, pos, row = struct.unpack("!h", payload[:2])[0], 2, []
     for _ in range(n):
         size = struct.unpack("!i", payload[pos:pos + 4])[0]
@@ -218,7 +221,6 @@ def test_postgres_killed_mid_query_then_down_then_restarted(own_pg, tmp_path):
 def assert_refused_while_postgres_stops_and_serves_after_restart(pg, gw):
     """A smart shutdown held open by one direct client: PostgreSQL answers 57P03, and so does the
     gateway. Stopped: 08001 at once. Started again: served."""
-    import psycopg
     blocker = psycopg.connect(pg.dsn("kb"), autocommit=True)
     try:
         pg_ctl(pg, "-m", "smart", "-W", "stop")
@@ -313,7 +315,6 @@ def test_provider_down_without_cached_keys_refuses_with_the_cause_then_recovers(
 
 
 def test_provider_that_accepts_but_never_answers_is_bounded_by_http_timeout(pg):
-    import socket
     with OidcProvider() as idp:
         tok = token(idp)
         idp.stop()
