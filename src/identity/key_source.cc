@@ -97,6 +97,11 @@ Result<std::vector<Jwk>> KeySource::keysFor(const std::string& kid, Alg alg) {
     (void)refreshLocked(/*rate_limited=*/true);
     snap = current();
     keys = matching(*snap);
+    if (keys.empty() && !last_error_.empty()) {
+      return keysUnavailable("signing key kid=" + quoteUntrusted(kid) +
+                             " is not among the cached keys of " + issuer_.issuer +
+                             ", and they cannot be refreshed: " + last_error_);
+    }
   }
   if (now - snap->fetched_at > settings_.jwks_max_staleness) {
     std::lock_guard lock(fetch_mu_);
@@ -118,6 +123,18 @@ Result<std::vector<Jwk>> KeySource::keysFor(const std::string& kid, Alg alg) {
 Status KeySource::refresh() {
   std::lock_guard lock(fetch_mu_);
   return refreshLocked(/*rate_limited=*/false);
+}
+
+void KeySource::adoptKeys(const KeySource& previous) {
+  if (previous.issuer_.issuer != issuer_.issuer || previous.issuer_.jwks_uri != issuer_.jwks_uri ||
+      previous.issuer_.jwks_file != issuer_.jwks_file) {
+    return;
+  }
+  auto theirs = previous.current();
+  std::lock_guard lock(snap_mu_);
+  if (!snapshot_ && theirs) {
+    snapshot_ = std::move(theirs);
+  }
 }
 
 Status KeySource::refreshLocked(bool rate_limited) {

@@ -6,7 +6,8 @@
 // set older than the refresh interval, or a `kid` the set does not contain. Fetches are
 // serialized and rate-limited per issuer (min_refresh_interval), so a flood of tokens with bogus
 // kids costs at most one request per interval. When a fetch fails the previous keys keep working
-// until they are older than jwks_max_staleness. With jwks_cache_dir set, every fetched key set is
+// until they are older than jwks_max_staleness; a token whose kid is not among them is then refused
+// as keys unavailable, naming the failed fetch. With jwks_cache_dir set, every fetched key set is
 // also written to disk (0600) and read back at startup, so a restart survives a provider outage.
 // Thread-safe.
 #pragma once
@@ -37,6 +38,10 @@ class KeySource {
 
   // Fetches now, ignoring the rate limit (background refresh, startup check).
   Status refresh();
+
+  // Takes the keys `previous` holds when this source has none and both read the same issuer
+  // from the same place: a configuration reload keeps working keys through a provider outage.
+  void adoptKeys(const KeySource& previous);
 
   const IssuerSettings& issuer() const { return issuer_; }
   // Where keys come from: the JWKS URL or file, or the discovery URL before the first fetch.

@@ -93,6 +93,14 @@ Status Verifier::refreshKeys() {
   return first;
 }
 
+void Verifier::adoptKeys(const Verifier& previous) {
+  for (auto& source : sources_) {
+    for (const auto& old : previous.sources_) {
+      source->adoptKeys(*old);
+    }
+  }
+}
+
 void Verifier::startBackgroundRefresh() {
   std::lock_guard lock(bg_mu_);
   if (bg_.joinable()) {

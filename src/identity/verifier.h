@@ -43,6 +43,10 @@ class Verifier {
   // Useful at startup to report a misconfigured issuer early; not required before verify().
   Status refreshKeys();
 
+  // Takes the keys `previous` holds for the same issuers (see KeySource::adoptKeys), so a
+  // configuration reload during a provider outage keeps tokens by known keys working.
+  void adoptKeys(const Verifier& previous);
+
   // Refreshes every issuer's keys each jwks_refresh on a background thread, until stop().
   void startBackgroundRefresh();
   void stop();

@@ -309,6 +309,43 @@ TEST_F(VerifierTest, UnreachableProviderWithoutCachedKeysIsReported) {
                         "https://idp.test/.well-known/openid-configuration"));
 }
 
+TEST_F(VerifierTest, UnknownKidWhileTheProviderIsDownNamesTheFailedFetch) {
+  ASSERT_TRUE(verifier().verify(good()).isOk());
+  http_->setDown(true);
+  clock_.advance(settings_.min_refresh_interval);
+  expectRefused(good(Alg::kES384), "kid=k-ES384 is not among the cached keys of https://idp.test",
+                "28000");
+  expectRefused(good(Alg::kES384), "cannot be refreshed: cannot connect to", "28000");
+  http_->setDown(false);
+  idp_.publish(*http_, {&sharedKey(Alg::kES384)});
+  clock_.advance(settings_.min_refresh_interval);
+  EXPECT_TRUE(verifier().verify(good(Alg::kES384)).isOk());
+}
+
+TEST_F(VerifierTest, ReloadedVerifierKeepsThePreviousKeysWhileTheProviderIsDown) {
+  ASSERT_TRUE(verifier().verify(good()).isOk());
+  http_->setDown(true);
+  auto reloaded = Verifier::create(settings_, clock_, http_);
+  ASSERT_TRUE(reloaded.isOk());
+  EXPECT_FALSE((*reloaded)->verify(good(Alg::kES256)).isOk());  // nothing cached of its own
+  auto adopted = Verifier::create(settings_, clock_, http_);
+  ASSERT_TRUE(adopted.isOk());
+  (*adopted)->adoptKeys(verifier());
+  auto r = (*adopted)->verify(good(Alg::kES256));
+  EXPECT_TRUE(r.isOk()) << r.status().message();
+}
+
+TEST_F(VerifierTest, KeysOfAnotherIssuerAreNotAdopted) {
+  ASSERT_TRUE(verifier().verify(good()).isOk());
+  http_->setDown(true);
+  Settings other = settings_;
+  other.issuers[0].jwks_uri = "https://idp.test/other-jwks";
+  auto reloaded = Verifier::create(other, clock_, http_);
+  ASSERT_TRUE(reloaded.isOk());
+  (*reloaded)->adoptKeys(verifier());
+  EXPECT_FALSE((*reloaded)->verify(good()).isOk());
+}
+
 TEST_F(VerifierTest, AlgorithmAllowListIsEnforced) {
   settings_.issuers[0].algorithms = {Alg::kES256};
   EXPECT_TRUE(verifier().verify(good(Alg::kES256)).isOk());

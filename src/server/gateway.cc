@@ -24,7 +24,7 @@
 
 namespace jg::server {
 
-Result<std::shared_ptr<const Runtime>> makeRuntime(ConfigPtr config) {
+Result<std::shared_ptr<const Runtime>> makeRuntime(ConfigPtr config, const Runtime* previous) {
   auto rt = std::make_shared<Runtime>();
   rt->config = config;
   if (config->tls.enabled()) {
@@ -76,6 +76,9 @@ Result<std::shared_ptr<const Runtime>> makeRuntime(ConfigPtr config) {
       return invalidArgument(verifier.status().message());
     }
     rt->verifier = std::shared_ptr<identity::Verifier>(std::move(*verifier));
+    if (previous && previous->verifier) {
+      rt->verifier->adoptKeys(*previous->verifier);
+    }
     rt->verifier->startBackgroundRefresh();
   }
   return std::shared_ptr<const Runtime>(std::move(rt));
@@ -352,74 +355,6 @@ Status Gateway::startRecorder() {
   return Status::ok();
 }
 
-namespace {
-
-// One metric in the Prometheus text format.
-void appendMetric(std::string& out, std::string_view name, std::string_view type,
-                  std::string_view help, uint64_t value) {
-  out += fmt::format("# HELP {0} {1}\n# TYPE {0} {2}\n{0} {3}\n", name, help, type, value);
-}
-
-}  // namespace
-
-// Counters in the Prometheus text format: nothing in them identifies a caller or a query.
-std::string Gateway::metricsText() const {
-  sql::CacheStats c = classifier_.stats();
-  std::string out;
-  auto metric = [&out](std::string_view name, std::string_view type, std::string_view help,
-                       uint64_t value) { appendMetric(out, name, type, help, value); };
-  metric("jitgate_sessions", "gauge", "Client sessions open now.", sessionCount());
-  metric("jitgate_classifier_hits_total", "counter",
-         "Statement classifications answered from the cache.", c.hits);
-  metric("jitgate_classifier_normalized_hits_total", "counter",
-         "Cache hits on a literal variant of a cached statement.", c.normalized_hits);
-  metric("jitgate_classifier_misses_total", "counter", "Statements parsed by libpg_query.",
-         c.misses);
-  metric("jitgate_classifier_evictions_total", "counter", "Cache entries evicted.", c.evictions);
-  metric("jitgate_classifier_parse_errors_total", "counter", "Statements that did not parse.",
-         c.parse_errors);
-  metric("jitgate_classifier_entries", "gauge", "Entries in the classification cache.", c.entries);
-  metric("jitgate_classifier_capacity", "gauge", "Capacity of the classification cache.",
-         c.capacity);
-  auditMetrics(out);
-  return out;
-}
-
-void Gateway::auditMetrics(std::string& out) const {
-  if (!recorder_) {
-    return;
-  }
-  auto metric = [&out](std::string_view name, std::string_view type, std::string_view help,
-                       uint64_t value) { appendMetric(out, name, type, help, value); };
-  audit::RecorderStats st = recorder_->stats();
-  metric("jitgate_audit_writable", "gauge",
-         "1 while the audit log can be written; 0 while new sessions and statements are refused.",
-         recorder_->writable() ? 1 : 0);
-  metric("jitgate_audit_write_failures_total", "counter",
-         "Times a write to the audit log failed and the gateway stopped serving.",
-         st.write_failures);
-  metric("jitgate_audit_recoveries_total", "counter",
-         "Times the audit log became writable again (a retried write succeeded).", st.recoveries);
-  metric("jitgate_audit_records_total", "counter", "Records chained into the audit log.",
-         st.records);
-  metric("jitgate_audit_queued_records", "gauge", "Records waiting to be written.", st.queued);
-  metric("jitgate_audit_last_seq", "gauge", "Sequence number of the newest durable record.",
-         st.last_seq);
-  metric("jitgate_audit_refused_sessions_total", "counter",
-         "Connections refused because the audit log could not be written.",
-         audit_refused_sessions_.load());
-  metric("jitgate_audit_refused_statements_total", "counter",
-         "Statements refused because the audit log could not be written.",
-         audit_refused_statements_.load());
-  if (anchors_) {
-    audit::AnchorStats a = anchors_->stats();
-    metric("jitgate_audit_anchored_seq", "gauge",
-           "Sequence number of the newest checkpoint anchored outside the log.", a.last_seq);
-    metric("jitgate_audit_anchor_failures_total", "counter",
-           "Checkpoints that could not be anchored in the state store.", a.failures);
-  }
-}
-
 asio::awaitable<void> Gateway::acceptLoop() {
   for (;;) {
     auto& ctx = nextContext();
@@ -510,6 +445,7 @@ asio::awaitable<void> Gateway::shutdown() {
   stopping_ = true;
   error_code ec;
   acceptor_->close(ec);
+  drainSessions();
   co_await waitForSessions(std::chrono::steady_clock::now() +
                            runtime()->config->timeouts.shutdown_grace);
   if (sessionCount() > 0) {
@@ -535,20 +471,24 @@ asio::awaitable<void> Gateway::shutdown() {
 }
 
 void Gateway::reload() {
-  const std::string file = runtime()->config->file;
+  const auto current = runtime();
+  const std::string file = current->config->file;
   auto cfg = loadConfig(file);
   if (!cfg) {
+    reload_failures_.fetch_add(1);
     log::error("", "configuration reload failed; keeping the current configuration:\n{}",
                cfg.status().message());
     return;
   }
-  auto rt = makeRuntime(*cfg);
+  auto rt = makeRuntime(*cfg, current.get());
   if (!rt) {
+    reload_failures_.fetch_add(1);
     log::error("", "configuration reload failed; keeping the current configuration: {}",
                rt.status().message());
     return;
   }
-  const auto& old = *runtime()->config;
+  reloads_.fetch_add(1);
+  const auto& old = *current->config;
   if (old.listen_postgres.str() != (*cfg)->listen_postgres.str()) {
     log::warn("", "listen addresses change only on restart; still listening on {}",
               old.listen_postgres.str());
@@ -560,7 +500,12 @@ void Gateway::reload() {
 asio::awaitable<Result<UpstreamConnection>> Gateway::connectUpstream(
     const ResourceConfig& resource, const UpstreamCredentials& creds, const StartupParams& params,
     ssl::context* tls, std::chrono::milliseconds timeout, size_t max_message) {
-  return server::connectUpstream(resource, creds, params, tls, timeout, max_message);
+  Result<UpstreamConnection> conn =
+      co_await server::connectUpstream(resource, creds, params, tls, timeout, max_message);
+  if (!conn) {
+    upstream_connect_failures_.fetch_add(1);
+  }
+  co_return std::move(conn);
 }
 
 void Gateway::addSession(const std::shared_ptr<Session>& s) {
@@ -582,16 +527,30 @@ asio::awaitable<void> Gateway::waitForSessions(std::chrono::steady_clock::time_p
   drained_.reset();
 }
 
-void Gateway::endLiveSessions() {
+std::vector<std::shared_ptr<Session>> Gateway::liveSessions() const {
   std::vector<std::shared_ptr<Session>> live;
-  {
-    std::lock_guard lock(sessions_mu_);
-    for (auto& [p, w] : sessions_) {
-      if (auto s = w.lock()) {
-        live.push_back(std::move(s));
-      }
+  std::lock_guard lock(sessions_mu_);
+  for (const auto& [p, w] : sessions_) {
+    if (auto s = w.lock()) {
+      live.push_back(std::move(s));
     }
   }
+  return live;
+}
+
+void Gateway::drainSessions() {
+  auto live = liveSessions();
+  log::info("",
+            "shutting down: ending {} sessions with 57P01 at their next idle point; statements "
+            "in flight may finish within {} ms",
+            live.size(), runtime()->config->timeouts.shutdown_grace.count());
+  for (auto& s : live) {
+    s->drain();
+  }
+}
+
+void Gateway::endLiveSessions() {
+  auto live = liveSessions();
   log::info("", "shutdown grace period over: ending {} sessions", live.size());
   for (auto& s : live) {
     s->terminate("57P01", "terminating connection due to administrator command");

@@ -3,8 +3,10 @@
 //
 // One io_context per I/O thread; accepted sockets are spread round-robin so a session runs on
 // one thread for its whole life. SIGHUP reloads the configuration (an invalid file keeps the
-// old one and logs why), SIGTERM/SIGINT stop accepting, let sessions finish up to
-// timeouts.shutdown_grace, then end them with 57P01. run() blocks until shutdown completes.
+// old one, logs why and counts it in jitgate_config_reload_failures_total), SIGTERM/SIGINT stop
+// accepting and end every session with 57P01 at its next idle point (idle ones at once); a
+// statement in flight may finish within timeouts.shutdown_grace, after which it is cancelled
+// upstream and its session ended. run() blocks until shutdown completes.
 // While the audit log cannot be written, new connections are refused (FATAL 58030) and
 // sessions refuse statements; the gateway resumes by itself once the recorder's retried write
 // succeeds. Shutdown closes the recorder, which writes (and anchors) a closing checkpoint.
@@ -61,7 +63,9 @@ struct Runtime {
   std::unordered_map<std::string, std::shared_ptr<class CatalogCache>> catalogs;  // by resource
 };
 
-Result<std::shared_ptr<const Runtime>> makeRuntime(ConfigPtr config);
+// `previous`: the snapshot a reload replaces; its identity keys carry over (Verifier::adoptKeys).
+Result<std::shared_ptr<const Runtime>> makeRuntime(ConfigPtr config,
+                                                   const Runtime* previous = nullptr);
 
 class Gateway : public SessionServices {
  public:
@@ -109,6 +113,9 @@ class Gateway : public SessionServices {
   asio::awaitable<void> shutdown();
   // Waits until no session is left or `deadline` passes, woken by sessionEnded (no polling).
   asio::awaitable<void> waitForSessions(std::chrono::steady_clock::time_point deadline);
+  // Ends each session at its next idle point (at once when it is idle now).
+  void drainSessions();
+  std::vector<std::shared_ptr<Session>> liveSessions() const;
   void endLiveSessions();
   void reload();
 
@@ -132,6 +139,9 @@ class Gateway : public SessionServices {
   std::shared_ptr<audit::Recorder> recorder_;
   std::atomic<uint64_t> audit_refused_sessions_{0};
   std::atomic<uint64_t> audit_refused_statements_{0};
+  std::atomic<uint64_t> reloads_{0};
+  std::atomic<uint64_t> reload_failures_{0};
+  std::atomic<uint64_t> upstream_connect_failures_{0};
   std::shared_ptr<creds::TokenIssuer> token_issuer_;
   Status startAccess();
   Status startBroker();

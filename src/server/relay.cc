@@ -241,6 +241,9 @@ asio::awaitable<Status> Session::serverPump() {
     if (Status s = co_await flushToClient(batch, in, completes, stop); !s || stop) {
       co_return s;
     }
+    if (endIfDrained()) {
+      co_return Status::ok();  // shutting down, and the client has every answer: fatal_ says so
+    }
     completes = false;
     in.consume(pos);
     auto [ec, n] = co_await upstream_->readSome(in.space());

@@ -66,6 +66,41 @@ void Session::terminate(std::string sqlstate, std::string message) {
   });
 }
 
+void Session::drain() {
+  auto self = shared_from_this();
+  asio::post(ex_, [self] {
+    self->draining_ = true;
+    if (self->relaying_ && self->endIfDrained()) {
+      // Idle: both pumps wait for bytes; waking them ends the session with fatal_.
+      if (self->upstream_) {
+        self->upstream_->cancel();
+      }
+      self->client_->cancel();
+    }
+  });
+}
+
+bool Session::endIfDrained() {
+  if (!draining_ || tracker_.busy()) {
+    return false;
+  }
+  if (!fatal_) {
+    fatal_ = Fatal{"57P01", "terminating connection due to administrator command"};
+  }
+  return true;
+}
+
+asio::awaitable<void> Session::cancelInFlight() {
+  auto target = services_.cancels().lookup(client_key_.process_id, client_key_.secret_key);
+  if (!target) {
+    co_return;
+  }
+  log::info(id_, "cancelling the statement still running upstream");
+  const CancelTarget& t = *target;
+  asio::steady_timer timer(ex_, std::chrono::seconds(2));
+  co_await (sendCancel(t) || timer.async_wait(kNoThrow));
+}
+
 asio::awaitable<void> Session::run(std::shared_ptr<Session> self) {
   co_await self->runImpl();
 }
@@ -76,6 +111,9 @@ asio::awaitable<void> Session::runImpl() {
   }
   log::info(id_, "connection from {}", client_addr_);
   Status end = co_await serve();
+  if (fatal_ && upstream_ && tracker_.busy()) {
+    co_await cancelInFlight();
+  }
   if (client_key_.process_id != 0) {
     services_.cancels().remove(client_key_.process_id);
   }
@@ -139,7 +177,10 @@ asio::awaitable<Status> Session::serve() {
   if (cancel_only_) {
     co_return Status::ok();
   }
-  st = co_await relay();
+  relaying_ = true;
+  if (!endIfDrained()) {  // shut down during startup: ends at its first idle point, now
+    st = co_await relay();
+  }
   if (fatal_) {
     Status f = Status::error(Code::kUnavailable, fatal_->message, fatal_->sqlstate);
     co_await sendError("FATAL", f);

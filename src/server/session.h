@@ -64,6 +64,9 @@ class Session : public std::enable_shared_from_this<Session> {
   void terminate(std::string sqlstate, std::string message);
   // Ends a statement's wait for approval (CancelRequest from the client). Thread-safe.
   void cancelHold();
+  // Shutdown: ends the session with FATAL 57P01 at its next idle point, at once when no request
+  // is in flight, otherwise as soon as the server has answered everything it owes. Thread-safe.
+  void drain();
 
   const std::string& id() const { return id_; }
 
@@ -89,6 +92,10 @@ class Session : public std::enable_shared_from_this<Session> {
   asio::awaitable<void> runImpl();
   asio::awaitable<Status> serve();
   void logEnd(const Status& end);
+  // The session is being ended (fatal_) while the upstream still runs a statement: cancel it.
+  asio::awaitable<void> cancelInFlight();
+  // Draining and nothing in flight: fatal_ says why the session ends; true when it is time.
+  bool endIfDrained();
   asio::awaitable<void> sendError(std::string_view severity, const Status& status);
   void touch() { last_activity_ = std::chrono::steady_clock::now(); }
 
@@ -241,6 +248,8 @@ class Session : public std::enable_shared_from_this<Session> {
   bool client_terminated_ = false;
   bool cancel_only_ = false;
   bool upstream_sent_fatal_ = false;
+  bool relaying_ = false;  // startup is over: the pumps run
+  bool draining_ = false;  // the gateway is shutting down (drain())
   std::chrono::steady_clock::time_point last_activity_;
   uint64_t statements_refused_ = 0;
   uint64_t bytes_from_client_ = 0;

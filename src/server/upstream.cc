@@ -111,13 +111,6 @@ std::string serverCertHash(Stream& s) {
   return hash ? *hash : std::string();
 }
 
-std::string errorText(std::string_view payload) {
-  pg::ErrorFields f;
-  if (!pg::decodeErrorFields(payload, f)) {
-    return "malformed error message";
-  }
-  return std::string(f.get('M'));
-}
 
 // Runs the authentication exchange until AuthenticationOk.
 // SCRAM-SHA-256, with channel binding (-PLUS) when the server offers it over TLS.
@@ -187,7 +180,7 @@ asio::awaitable<Status> authenticate(Stream& s, MessageReader& reader, const Res
       co_return unavailable(r, frame.status().message());
     }
     if (frame->type == pg::be::kErrorResponse) {
-      co_return refused(r, errorText(frame->payload));
+      co_return serverRefusal(r, frame->payload);
     }
     if (frame->type != pg::be::kAuthentication) {
       co_return unavailable(r, "unexpected message during authentication");
@@ -214,6 +207,23 @@ asio::awaitable<Status> authenticate(Stream& s, MessageReader& reader, const Res
 
 }  // namespace
 
+// An ErrorResponse the server sent before it was ready. Only an authentication failure (class
+// 28) is a refusal of the gateway's credentials; a server that is starting up, shutting down,
+// in recovery or out of connection slots (57P03, 53300, ...) is unavailable for now, and the
+// client gets the server's SQLSTATE so it can retry.
+Status serverRefusal(const ResourceConfig& r, std::string_view payload) {
+  pg::ErrorFields f;
+  if (!pg::decodeErrorFields(payload, f)) {
+    return unavailable(r, "malformed error message");
+  }
+  const std::string code(f.get('C'));
+  if (code.empty() || code.starts_with("28")) {
+    return refused(r, f.get('M'));
+  }
+  Status s = unavailable(r, f.get('M'));
+  return Status::error(Code::kUnavailable, s.message(), code);
+}
+
 // One message between authentication and the first ReadyForQuery: kept in `conn`. True once
 // the server is ready.
 Result<bool> onStartupMessage(const pg::Frame& frame, const ResourceConfig& r,
@@ -237,7 +247,7 @@ Result<bool> onStartupMessage(const pg::Frame& frame, const ResourceConfig& r,
       conn.notices.append(std::string_view(frame.payload.data() - 4, frame.payload.size() + 4));
       return false;
     case pg::be::kErrorResponse:
-      return refused(r, errorText(frame.payload));
+      return serverRefusal(r, frame.payload);
     case pg::be::kReadyForQuery:
       return true;
     default:

@@ -41,6 +41,11 @@ asio::awaitable<Result<UpstreamConnection>> connectUpstream(
     const ResourceConfig& resource, const UpstreamCredentials& creds, const StartupParams& params,
     ssl::context* tls_context, std::chrono::milliseconds timeout, size_t max_message);
 
+// The error for an ErrorResponse the upstream sent during startup: 28000 "refused the gateway's
+// credentials" for an authentication failure (class 28), otherwise "is unavailable" with the
+// server's own SQLSTATE (57P03 while it starts, stops or recovers; 53300 when it is full).
+Status serverRefusal(const ResourceConfig& resource, std::string_view payload);
+
 class Session;
 
 struct CancelTarget {

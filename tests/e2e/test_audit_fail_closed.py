@@ -152,6 +152,10 @@ audit:
         assert m["jitgate_audit_write_failures_total"] >= 1
         assert m["jitgate_audit_refused_sessions_total"] >= 1
         assert m["jitgate_audit_refused_statements_total"] >= 2
+        # The log names the cause; the client was only told that the audit log failed.
+        log = gw.log_text()
+        assert "audit log unavailable: audit log" in log and "No space left on device" in log
+        assert "No space left on device" not in fields["M"]
         time.sleep(0.6)  # a few failed probes: still refusing
         assert metrics(gw)["jitgate_audit_writable"] == 0
         assert pg.sql(f"select count(*) from {table} where n = 'refused'", db="kb").strip() == "0"

@@ -335,4 +335,10 @@ void SessionHarness::terminate(std::string sqlstate, std::string message) {
   }
 }
 
+void SessionHarness::drain() {
+  if (session_) {
+    session_->drain();
+  }
+}
+
 }  // namespace jg::server::testing

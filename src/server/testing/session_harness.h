@@ -109,6 +109,8 @@ class SessionHarness : public SessionServices {
   void cancelHeld();
   // Ends the session from outside (as a revocation or shutdown does).
   void terminate(std::string sqlstate, std::string message);
+  // Ends the session at its next idle point (as SIGTERM does).
+  void drain();
   bool sessionEnded() const { return ended_; }
   const std::string& configError() const { return config_error_; }
 
