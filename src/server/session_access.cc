@@ -71,7 +71,7 @@ asio::awaitable<Status> Session::authorizeSession() {
   if (rt_->mask_engine) {
     masker_ = std::make_unique<ResultMasker>(rt_->mask_engine, catalog_);
   }
-  binding_ = rt_->config->policy->bind(identity_, resource_, Clock::system().now());
+  binding_ = rt_->config->policy->bind(identity_, resource_, services_.clock().now());
   const auto& d = binding_.session;
   if (const auto& broker = services_.broker()) {
     auto grants = [broker, this] {
@@ -192,12 +192,12 @@ asio::awaitable<void> Session::settle(Gated& g) {
   gate::SqlRequest request{g.classification, sql_ctx_, g.sql, !g.name.empty()};
   auto settleIt = [&] {
     gate::Gate gate(*rt_->config->policy);
+    auto now = services_.clock().now();
     if (!broker) {
-      return gate.settle(std::move(g.verdict), caller(), request, nullptr, Clock::system().now());
+      return gate.settle(std::move(g.verdict), caller(), request, nullptr, now);
     }
     BrokerApprovals approvals(*broker, identity_, resource_, id_);
-    return gate.settle(std::move(g.verdict), caller(), request, &approvals,
-                       Clock::system().now());
+    return gate.settle(std::move(g.verdict), caller(), request, &approvals, now);
   };
   gate::Verdict settled = co_await offThread<gate::Verdict>(settleIt);
   g.verdict = std::move(settled);
