@@ -93,6 +93,18 @@ TEST_F(SessionTest, ACancelRequestWithAWrongKeyReachesNoSession) {
   });
 }
 
+TEST_F(SessionTest, ATerminationWhileAStatementIsHeldEndsTheSessionWithItsFatal) {
+  run([&](Client& c) -> asio::awaitable<void> {
+    co_await c.connect();
+    co_await sendHeld(c, h());
+    h().terminate("57P01", "the grant g-1 was revoked");
+    auto m = co_await c.untilClosed();
+    EXPECT_TRUE(endedWith(m, "57P01"));
+  });
+  EXPECT_TRUE(upstream().closed());
+  EXPECT_FALSE(upstream().ran(kHeld));
+}
+
 TEST_F(SessionTest, StatementsSentBeforeAHeldOneRunFirst) {
   run([&](Client& c) -> asio::awaitable<void> {
     co_await c.connect();

@@ -1,5 +1,5 @@
 // A client that goes away at any step: during startup, in the middle of a batch, while a result
-// streams. The session ends on its own, closes the
+// streams, while a statement is held for approval. The session ends on its own, closes the
 // upstream, and its audit log records the end. Also: what the audit log holds for a refusal.
 #include <algorithm>
 
@@ -72,6 +72,19 @@ TEST_F(DisconnectTest, AClientGoneWhileAResultStreamsEndsTheSessionAndClosesTheU
   });
   EXPECT_TRUE(h().sessionEnded());
   EXPECT_TRUE(upstream().closed());
+  expectEndRecorded();
+}
+
+TEST_F(DisconnectTest, AClientGoneWhileAStatementIsHeldEndsTheSessionAtOnce) {
+  run([&](Client& c) -> asio::awaitable<void> {
+    co_await c.connect();
+    co_await c.send(Q("SELECT email FROM crm.customers"));
+    co_await c.until('N');
+    c.close();
+  });
+  EXPECT_TRUE(h().sessionEnded());
+  EXPECT_TRUE(upstream().closed());
+  EXPECT_FALSE(upstream().ran("SELECT email FROM crm.customers"));
   expectEndRecorded();
 }
 
