@@ -107,7 +107,7 @@ asio::awaitable<Status> Session::clientPump() {
     }
     in.consume(pos);
     if (!held_input_.empty()) {
-      takeHeldInput(in);  // read while a statement was held for approval
+      takeHeldInput(in);  // read while the connection or a statement was held for approval
       continue;
     }
     auto [ec, n] = co_await client_->readSome(in.space());
@@ -124,8 +124,8 @@ asio::awaitable<Status> Session::clientPump() {
   }
 }
 
-// Moves what the client sent while a statement was held into the read buffer, behind what was
-// there.
+// Moves what the client sent while its connection or a statement was held into the read buffer,
+// behind what was there.
 void Session::takeHeldInput(ReadBuffer& in) {
   asio::mutable_buffer space = in.space();
   size_t n = std::min(space.size(), held_input_.size());

@@ -218,7 +218,8 @@ class Session : public std::enable_shared_from_this<Session> {
   std::string deadline_reason_;
   std::optional<creds::Lease> lease_;  // the session role minted for this session
   std::function<void()> hold_cancel_;    // ends a statement's wait for approval
-  std::string held_input_;  // what the client sent while a statement was held, not yet framed
+  // What the client sent while its connection or a statement was held, not yet framed.
+  std::string held_input_;
 
   // Results: masking and recording.
   std::unique_ptr<ResultMasker> masker_;   // null when masking is not configured

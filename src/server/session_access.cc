@@ -205,11 +205,9 @@ asio::awaitable<Status> Session::waitSessionDecision(const std::string& review_i
   auto timer = std::make_shared<asio::steady_timer>(ex_, asio::steady_timer::time_point::max());
   auto outcome = std::make_shared<Decided>();
   auto waiter = watchDecision(*services_.broker(), review_id, ex_, timer, outcome);
-  // Meanwhile, a client that goes away ends the wait.
-  char probe;
-  auto gone = client_->readSome(asio::buffer(&probe, 1));
-  auto which = co_await (timer->async_wait(kNoThrow) || std::move(gone));
-  if (which.index() == 1) {
+  // Meanwhile, a client that goes away ends the wait; what it sends is kept for the client pump.
+  Watched watched = co_await waitWatchingClient(*client_, *timer, *outcome, held_input_);
+  if (watched != Watched::kDecided) {
     waiter->cancel();
     co_return Status::error(Code::kUnavailable, "client went away while waiting for approval");
   }

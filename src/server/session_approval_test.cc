@@ -199,6 +199,29 @@ TEST_F(SessionTest, ASessionScopeReviewHoldsTheConnectionUntilApproved) {
   EXPECT_EQ(h().upstreamConnects(), 1);
 }
 
+TEST_F(SessionTest, AQuerySentWhileTheConnectionIsHeldRunsOnceItIsAdmitted) {
+  use(sessionReview("wait"));
+  run([&](Client& c) -> asio::awaitable<void> {
+    co_await connectUntilNotice(c);
+    co_await c.send(Q("SELECT 1"));  // pipelined ahead of ReadyForQuery
+    h().decide(review(), true);
+    auto admitted = co_await c.untilReady();
+    EXPECT_EQ(readyStatus(admitted), 'I');
+    EXPECT_EQ(kinds(co_await c.untilReady()), "TDCZ");
+  });
+  EXPECT_TRUE(upstream().ran("SELECT 1"));
+}
+
+TEST_F(SessionTest, AClientGoneWhileItsConnectionIsHeldEndsTheSession) {
+  use(sessionReview("wait"));
+  run([&](Client& c) -> asio::awaitable<void> {
+    co_await connectUntilNotice(c);
+    c.close();
+  });
+  EXPECT_TRUE(h().sessionEnded());
+  EXPECT_EQ(h().upstreamConnects(), 0);
+}
+
 TEST_F(SessionTest, ASessionScopeReviewRejectedRefusesTheConnectionWith42501) {
   use(sessionReview("wait"));
   run([&](Client& c) -> asio::awaitable<void> {
