@@ -141,6 +141,29 @@ TEST_F(SessionTest, StatementsSentWhileHeldRunAfterItInOrder) {
   });
 }
 
+TEST_F(SessionTest, ManyKilobytesSentWhileHeldAreKeptAndRunInOrder) {
+  run([&](Client& c) -> asio::awaitable<void> {
+    co_await c.connect();
+    std::string id = co_await sendHeld(c, h());
+    std::string many;
+    for (int i = 0; i < 1000; ++i) {
+      many += Q(i % 2 == 0 ? "SELECT 1" : "SELECT 2");  // 14 KB: past what a hold reads ahead
+    }
+    co_await c.send(many);
+    h().decide(id, true);
+    auto held = co_await c.untilReady();
+    EXPECT_EQ(rowAt(held, 1), Row{"x@y.z"});
+    for (int i = 0; i < 1000; ++i) {
+      Row expected{std::string(i % 2 == 0 ? "1" : "2")};
+      auto m = co_await c.untilReady();
+      if (rowAt(m, 1) != expected) {
+        ADD_FAILURE() << "answer " << i << " is " << kinds(m);
+        break;
+      }
+    }
+  });
+}
+
 TEST_F(SessionTest, AHeldParseInTheExtendedProtocolRunsOnceApproved) {
   run([&](Client& c) -> asio::awaitable<void> {
     co_await c.connect();
