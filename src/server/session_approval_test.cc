@@ -141,6 +141,20 @@ TEST_F(SessionTest, StatementsSentWhileHeldRunAfterItInOrder) {
   });
 }
 
+TEST_F(SessionTest, StatementsBatchedAfterAHeldOneWaitForItsDecision) {
+  run([&](Client& c) -> asio::awaitable<void> {
+    co_await c.connect();
+    co_await c.send(Q(kHeld) + Q("SELECT 2"));
+    co_await c.until('N');
+    EXPECT_FALSE(upstream().ran("SELECT 2"));
+    h().decide(review(), false);
+    auto refused = co_await c.untilReady();
+    EXPECT_THAT(errorCodes(refused), ElementsAre("42501"));
+    auto after = co_await c.untilReady();
+    EXPECT_EQ(rowAt(after, 1), Row{"2"});
+  });
+}
+
 TEST_F(SessionTest, ManyKilobytesSentWhileHeldAreKeptAndRunInOrder) {
   run([&](Client& c) -> asio::awaitable<void> {
     co_await c.connect();

@@ -104,6 +104,28 @@ TEST_F(DisconnectTest, TheUpstreamGoneMidResultIsRecordedAsTheSessionsEnd) {
   EXPECT_THAT(end->reason, HasSubstr("lost connection to the upstream server"));
 }
 
+TEST_F(DisconnectTest, AHeldStatementIsRecordedWithItsReviewAndRunsOnceApproved) {
+  run([&](Client& c) -> asio::awaitable<void> {
+    co_await c.connect();
+    co_await c.send(Q("SELECT email FROM crm.customers"));
+    co_await c.until('N');
+    h().decide(review(), true);
+    co_await c.untilReady();
+    co_await c.send(X());
+  });
+  auto events = h().auditEvents();
+  std::vector<audit::StatementEvent> statements;
+  for (const auto& e : events) {
+    if (const auto* st = std::get_if<audit::StatementEvent>(&e.body)) {
+      statements.push_back(*st);
+    }
+  }
+  ASSERT_EQ(statements.size(), 1u);
+  EXPECT_EQ(statements[0].decision, "review");
+  EXPECT_EQ(statements[0].rule_id, "owners");
+  EXPECT_THAT(statements[0].review_id, HasSubstr("r-"));
+}
+
 TEST_F(DisconnectTest, ARefusedStatementIsRecordedWithItsDecisionAndTheGatewaysError) {
   run([&](Client& c) -> asio::awaitable<void> {
     co_await c.connect();

@@ -102,6 +102,18 @@ TEST_F(SessionTest, ADescribeOfAnUnknownPortalIsRefusedWith34000) {
   });
 }
 
+TEST_F(SessionTest, ADescribeOfAStatementPreparedWithSqlIsNotRefused) {
+  upstream().on("PREPARE q AS SELECT 1", command("PREPARE"));
+  run([&](Client& c) -> asio::awaitable<void> {
+    co_await c.connect();
+    EXPECT_EQ(kinds(co_await c.query("PREPARE q AS SELECT 1")), "CZ");
+    auto m = co_await c.batch(D('S', "q") + S());
+    // The Describe reached the upstream: the answer is the fake's (it keeps no SQL-level
+    // statements), not the gateway's refusal naming "q".
+    EXPECT_EQ(first(m, 'E').message(), "prepared statement does not exist");
+  });
+}
+
 TEST_F(SessionTest, ACloseOfAnUnknownNameCompletesAsPostgreSQLWould) {
   run([&](Client& c) -> asio::awaitable<void> {
     co_await c.connect();
