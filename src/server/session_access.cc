@@ -68,8 +68,8 @@ asio::awaitable<Watched> waitWatchingClient(ByteStream& client, asio::steady_tim
                                             const Decided& outcome, std::string& stash) {
   std::array<char, kMaxHeldInput> chunk;
   auto ex = co_await asio::this_coro::executor;
+  auto state = co_await asio::this_coro::cancellation_state;
   while (outcome.end == Decided::End::kPending) {
-    auto state = co_await asio::this_coro::cancellation_state;
     if (state.cancelled() != asio::cancellation_type::none) {
       co_return Watched::kSessionEnding;
     }
@@ -83,8 +83,11 @@ asio::awaitable<Watched> waitWatchingClient(ByteStream& client, asio::steady_tim
     auto group = asio::experimental::make_parallel_group(std::move(wait), std::move(read));
     auto [order, waited, failed, got] =
         co_await group.async_wait(asio::experimental::wait_for_one(), asio::use_awaitable);
-    if (failed) {
-      continue;  // the read was cancelled before it had anything
+    if (failed) {  // the read threw: cancelled as the wait ended, or the stream failed
+      if (order[0] == 1 && state.cancelled() == asio::cancellation_type::none) {
+        co_return Watched::kClientGone;
+      }
+      continue;
     }
     auto [ec, n] = got;
     stash.append(chunk.data(), n);
