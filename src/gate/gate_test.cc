@@ -158,6 +158,29 @@ TEST_F(GateTest, DecidingAgainAtExecutionRefusesAfterTheWindowCloses) {
   EXPECT_THAT(v.message, HasSubstr("decided again at execution"));
 }
 
+TEST_F(GateTest, DecidingAgainRefusesWhenAnyTextAPortalMayRunIsOutsideItsWindow) {
+  Gate gate(*policy_);
+  std::vector<std::shared_ptr<const sql::Classification>> sqls = {
+      classifier_.classify("SELECT title FROM docs"),
+      classifier_.classify("SELECT name FROM ops.jobs")};
+  Caller caller{binding_, {}};
+  EXPECT_TRUE(gate.decideAgain(caller, sqls, ctx_, monday_noon_).allowed());
+  Verdict v = gate.decideAgain(caller, sqls, ctx_, monday_night_);
+  EXPECT_EQ(v.outcome, Outcome::kDeny);
+  EXPECT_EQ(v.refusal, Refusal::kForbidden);
+  EXPECT_EQ(v.ruleId(), "default-deny");
+}
+
+TEST_F(GateTest, DecidingAgainAtTheEndOfTheWindowRefuses) {
+  Gate gate(*policy_);
+  std::vector<std::shared_ptr<const sql::Classification>> sqls = {
+      classifier_.classify("SELECT name FROM ops.jobs")};
+  Caller caller{binding_, {}};
+  auto six_pm = monday_noon_ + std::chrono::hours(6);  // the window is 08:00-18:00, end exclusive
+  EXPECT_TRUE(gate.decideAgain(caller, sqls, ctx_, six_pm - std::chrono::seconds(1)).allowed());
+  EXPECT_EQ(gate.decideAgain(caller, sqls, ctx_, six_pm).outcome, Outcome::kDeny);
+}
+
 TEST_F(GateTest, DecidingAgainNeverHoldsForReview) {
   Gate gate(*policy_);
   std::vector<std::shared_ptr<const sql::Classification>> sqls = {

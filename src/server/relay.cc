@@ -9,6 +9,8 @@
 
 #include <fmt/format.h>
 
+#include <cstring>
+
 #include "core/log.h"
 #include "proto/pg/decode.h"
 #include "proto/pg/encode.h"
@@ -104,6 +106,10 @@ asio::awaitable<Status> Session::clientPump() {
       co_return Status::ok();
     }
     in.consume(pos);
+    if (!held_input_.empty()) {
+      takeHeldInput(in);  // read while the connection or a statement was held for approval
+      continue;
+    }
     auto [ec, n] = co_await client_->readSome(in.space());
     if (ec == asio::error::operation_aborted) {
       co_return Status::ok();  // cancelled: another part of the session is ending it
@@ -116,6 +122,17 @@ asio::awaitable<Status> Session::clientPump() {
     bytes_from_client_ += n;
     touch();
   }
+}
+
+// Moves what the client sent while its connection or a statement was held into the read buffer,
+// behind what was there.
+void Session::takeHeldInput(ReadBuffer& in) {
+  asio::mutable_buffer space = in.space();
+  size_t n = std::min(space.size(), held_input_.size());
+  std::memcpy(space.data(), held_input_.data(), n);
+  held_input_.erase(0, n);
+  in.commit(n);
+  bytes_from_client_ += n;
 }
 
 // The gate's steps that take time: a review settled in the store, then (wait mode) the hold.

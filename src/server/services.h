@@ -10,6 +10,7 @@
 
 #include <boost/asio/thread_pool.hpp>
 
+#include "core/clock.h"
 #include "core/status.h"
 #include "server/cancel_registry.h"
 #include "server/upstream.h"
@@ -39,6 +40,8 @@ class SessionServices {
   // The configuration snapshot a new session binds to.
   virtual std::shared_ptr<const Runtime> runtime() const = 0;
   virtual sql::Classifier& classifier() = 0;
+  // The time policy decisions are taken at (time windows, grants); tests supply their own.
+  virtual const Clock& clock() const { return Clock::system(); }
   // Reviews and grants; null when no store is configured. Its calls block: use blockingPool().
   virtual const std::shared_ptr<access::Broker>& broker() const = 0;
   // Mints session roles; null when no resource uses ephemeral credentials.

@@ -159,6 +159,7 @@ class Session : public std::enable_shared_from_this<Session> {
   asio::awaitable<Status> clientPump();
   asio::awaitable<Status> awaitGate(const pg::Frame& frame, Gated& g, Batch& batch,
                                     ReadBuffer& in, bool& recorded);
+  void takeHeldInput(ReadBuffer& in);
   Status passRefused(Gated& g, Batch& batch, bool& recorded);
   Status passClient(const pg::Frame& frame, size_t pos, const Gated& g, Batch& batch,
                     bool& recorded);
@@ -224,6 +225,8 @@ class Session : public std::enable_shared_from_this<Session> {
   std::string deadline_reason_;
   std::optional<creds::Lease> lease_;  // the session role minted for this session
   std::function<void()> hold_cancel_;    // ends a statement's wait for approval
+  // What the client sent while its connection or a statement was held, not yet framed.
+  std::string held_input_;
 
   // Results: masking and recording.
   std::unique_ptr<ResultMasker> masker_;   // null when masking is not configured

@@ -1,9 +1,12 @@
 // The authorization half of Session: the policy binding at connect time, just-in-time access
 // (grants, session and statement reviews) and the session's upstream credential. Every call
 // that reaches the state store runs on the blocking pool, never on the I/O thread.
+#include <boost/asio/deferred.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/experimental/parallel_group.hpp>
 
 #include <algorithm>
+#include <array>
 
 #include <fmt/format.h>
 
@@ -53,6 +56,51 @@ std::shared_ptr<access::Waiter> watchDecision(access::Broker& broker, const std:
       });
 }
 
+// What a client may send while one of its statements is held, kept for the client pump; beyond
+// it the session stops reading until the hold ends (backpressure).
+constexpr size_t kMaxHeldInput = 4096;
+
+enum class Watched { kDecided, kClientGone, kSessionEnding };
+
+// Waits until the review is decided or the hold cancelled (`timer` is woken then), reading what
+// the client sends meanwhile into `stash`: bytes read as the wait ends are kept too.
+asio::awaitable<Watched> waitWatchingClient(ByteStream& client, asio::steady_timer& timer,
+                                            const Decided& outcome, std::string& stash) {
+  std::array<char, kMaxHeldInput> chunk;
+  auto ex = co_await asio::this_coro::executor;
+  auto state = co_await asio::this_coro::cancellation_state;
+  while (outcome.end == Decided::End::kPending) {
+    if (state.cancelled() != asio::cancellation_type::none) {
+      co_return Watched::kSessionEnding;
+    }
+    if (stash.size() >= kMaxHeldInput) {
+      co_await timer.async_wait(kNoThrow);
+      continue;
+    }
+    // Named operations: GCC 12 mishandles temporaries in a co_await expression.
+    auto read = asio::co_spawn(ex, client.readSome(asio::buffer(chunk)), asio::deferred);
+    auto wait = timer.async_wait(asio::deferred);
+    auto group = asio::experimental::make_parallel_group(std::move(wait), std::move(read));
+    auto [order, waited, failed, got] =
+        co_await group.async_wait(asio::experimental::wait_for_one(), asio::use_awaitable);
+    if (failed) {  // the read threw: cancelled as the wait ended, or the stream failed
+      if (order[0] == 1 && state.cancelled() == asio::cancellation_type::none) {
+        co_return Watched::kClientGone;
+      }
+      continue;
+    }
+    auto [ec, n] = got;
+    stash.append(chunk.data(), n);
+    if (ec == asio::error::operation_aborted && order[0] == 1) {
+      co_return Watched::kSessionEnding;  // Session::terminate cancelled the read
+    }
+    if (ec && ec != asio::error::operation_aborted) {
+      co_return Watched::kClientGone;
+    }
+  }
+  co_return Watched::kDecided;
+}
+
 }  // namespace
 
 // Not a coroutine itself. Callers name the function they pass and the result they get: GCC 12
@@ -71,7 +119,7 @@ asio::awaitable<Status> Session::authorizeSession() {
   if (rt_->mask_engine) {
     masker_ = std::make_unique<ResultMasker>(rt_->mask_engine, catalog_);
   }
-  binding_ = rt_->config->policy->bind(identity_, resource_, Clock::system().now());
+  binding_ = rt_->config->policy->bind(identity_, resource_, services_.clock().now());
   const auto& d = binding_.session;
   if (const auto& broker = services_.broker()) {
     auto grants = [broker, this] {
@@ -160,11 +208,9 @@ asio::awaitable<Status> Session::waitSessionDecision(const std::string& review_i
   auto timer = std::make_shared<asio::steady_timer>(ex_, asio::steady_timer::time_point::max());
   auto outcome = std::make_shared<Decided>();
   auto waiter = watchDecision(*services_.broker(), review_id, ex_, timer, outcome);
-  // Meanwhile, a client that goes away ends the wait.
-  char probe;
-  auto gone = client_->readSome(asio::buffer(&probe, 1));
-  auto which = co_await (timer->async_wait(kNoThrow) || std::move(gone));
-  if (which.index() == 1) {
+  // Meanwhile, a client that goes away ends the wait; what it sends is kept for the client pump.
+  Watched watched = co_await waitWatchingClient(*client_, *timer, *outcome, held_input_);
+  if (watched != Watched::kDecided) {
     waiter->cancel();
     co_return Status::error(Code::kUnavailable, "client went away while waiting for approval");
   }
@@ -192,12 +238,12 @@ asio::awaitable<void> Session::settle(Gated& g) {
   gate::SqlRequest request{g.classification, sql_ctx_, g.sql, !g.name.empty()};
   auto settleIt = [&] {
     gate::Gate gate(*rt_->config->policy);
+    auto now = services_.clock().now();
     if (!broker) {
-      return gate.settle(std::move(g.verdict), caller(), request, nullptr, Clock::system().now());
+      return gate.settle(std::move(g.verdict), caller(), request, nullptr, now);
     }
     BrokerApprovals approvals(*broker, identity_, resource_, id_);
-    return gate.settle(std::move(g.verdict), caller(), request, &approvals,
-                       Clock::system().now());
+    return gate.settle(std::move(g.verdict), caller(), request, &approvals, now);
   };
   gate::Verdict settled = co_await offThread<gate::Verdict>(settleIt);
   g.verdict = std::move(settled);
@@ -247,8 +293,15 @@ asio::awaitable<Status> Session::holdForApproval(const gate::Verdict& held) {
     }
     timer->cancel();
   };
-  co_await timer->async_wait(kNoThrow);
+  // The client may go on sending (kept for the client pump), or go away: that ends the wait.
+  Watched watched = co_await waitWatchingClient(*client_, *timer, *outcome, held_input_);
   hold_cancel_ = nullptr;
+  if (watched != Watched::kDecided) {
+    waiter->cancel();
+    client_terminated_ = watched == Watched::kClientGone;  // nobody to tell
+    co_return Status::error(Code::kUnavailable,
+                            "the session ended while a statement waited for approval");
+  }
   if (outcome->end == Decided::End::kCanceled) {
     waiter->cancel();
     co_return Status::error(Code::kUnavailable, "canceling statement due to user request", "57014");

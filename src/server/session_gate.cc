@@ -92,7 +92,7 @@ Session::Gated Session::decideStatement(const pg::Frame& frame) {
   }
   gate::Gate gate(*rt_->config->policy);
   g.verdict = gate.decide(caller(), {g.classification, sql_ctx_, g.sql, !g.name.empty()},
-                          Clock::system().now());
+                          services_.clock().now());
   if (gate::Gate::needsSettling(g.verdict)) {
     g.step = Gated::Step::kSettle;  // the pump settles it off the I/O thread, then finishes
     return g;
@@ -187,7 +187,7 @@ Session::Gated Session::decideExecute(const pg::Frame& frame) {
     statements.push_back(services_.classifier().classify(*sql));
   }
   gate::Gate gate(*rt_->config->policy);
-  gate::Verdict v = gate.decideAgain(caller(), statements, sql_ctx_, Clock::system().now());
+  gate::Verdict v = gate.decideAgain(caller(), statements, sql_ctx_, services_.clock().now());
   if (!v.allowed()) {
     refuse(frame, {}, v, g);
   }

@@ -1,64 +1,19 @@
 // A PostgreSQL session, byte by byte, without sockets: the real Session between a scripted
-// client and a scripted upstream (testing/session_harness.h).
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
-
-#include "server/testing/session_harness.h"
+// client and a scripted upstream (testing/session_harness.h). This file: startup and the plain
+// path of a statement. Siblings: session_refusal_test.cc, session_extended_test.cc,
+// session_approval_test.cc, session_result_test.cc, session_disconnect_test.cc.
+#include "server/session_test_util.h"
 
 namespace jg::server::testing {
 namespace {
-
-using ::testing::ElementsAre;
-using ::testing::HasSubstr;
-
-using Script = std::function<asio::awaitable<void>(Client&)>;
-
-Canned rows(std::vector<std::string> columns, std::vector<Row> values) {
-  Canned c;
-  c.columns = std::move(columns);
-  c.rows = std::move(values);
-  return c;
-}
-
-Canned command(std::string tag, char txn_after = 0) {
-  Canned c;
-  c.tag = std::move(tag);
-  c.txn_after = txn_after;
-  return c;
-}
-
-constexpr char kPolicies[] = R"(policies:
-  - { id: limited, match: { groups: [eng], tables: [public.big] }, allow: [select], row_limit: 2 }
-  - { id: read, match: { groups: [eng] }, allow: [select, transaction, set, show] }
-  - { id: owners, match: { tables: [crm.customers] }, action: review, mode: wait,
-      approvers: { groups: [owners] } }
-  - { id: owners-now, match: { tables: [hr.payroll] }, action: review, mode: fail_fast,
-      approvers: { groups: [owners] } }
-)";
-
-class SessionTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    ASSERT_TRUE(h_.configError().empty()) << h_.configError();
-    h_.upstream.on("SELECT 1", rows({"x"}, {{"1"}}));
-    h_.upstream.on("SELECT title FROM docs", rows({"title"}, {{"a"}, {"b"}, {"c"}}));
-    h_.upstream.on("SELECT n FROM public.big", rows({"n"}, {{"1"}, {"2"}, {"3"}, {"4"}}));
-    h_.upstream.on("SELECT email FROM crm.customers", rows({"email"}, {{"x@y.z"}}));
-    h_.upstream.on("BEGIN", command("BEGIN", 'T'));
-    h_.upstream.on("COMMIT", command("COMMIT", 'I'));
-    h_.upstream.on("DELETE FROM docs", command("DELETE 3"));
-  }
-  void run(const Script& s) { h_.run(s); }
-
-  SessionHarness h_{kPolicies};
-};
 
 TEST_F(SessionTest, StartupEndsInReadyForQueryWithTheUpstreamsParameters) {
   run([&](Client& c) -> asio::awaitable<void> {
     auto m = co_await c.connect();
     EXPECT_EQ(kinds(m), "RSSSKZ");
+    EXPECT_EQ(readyStatus(m), 'I');
   });
-  EXPECT_TRUE(h_.sessionEnded());
+  EXPECT_TRUE(h().sessionEnded());
 }
 
 TEST_F(SessionTest, AWrongPasswordIsRefusedWith28P01) {
@@ -66,6 +21,47 @@ TEST_F(SessionTest, AWrongPasswordIsRefusedWith28P01) {
     auto m = co_await c.connect("kb", "wrong");
     EXPECT_THAT(errorCodes(m), ElementsAre("28P01"));
   });
+  EXPECT_EQ(h().upstreamConnects(), 0);
+}
+
+TEST_F(SessionTest, AReplicationConnectionIsRefusedAtStartupWith0A000) {
+  run([&](Client& c) -> asio::awaitable<void> {
+    Client::Params params = {{"replication", "database"}};
+    auto m = co_await c.startup(params);
+    EXPECT_TRUE(endedWith(m, "0A000"));
+    EXPECT_THAT(m.back().message(), HasSubstr("replication"));
+  });
+  EXPECT_EQ(h().upstreamConnects(), 0);
+}
+
+TEST_F(SessionTest, AnOptionsStartupParameterIsRefusedWith0A000) {
+  run([&](Client& c) -> asio::awaitable<void> {
+    Client::Params params = {{"options", "-c role=admin"}};
+    auto m = co_await c.startup(params);
+    EXPECT_TRUE(endedWith(m, "0A000"));
+  });
+  EXPECT_EQ(h().upstreamConnects(), 0);
+}
+
+TEST_F(SessionTest, AnUnknownResourceIsRefusedWith3D000) {
+  run([&](Client& c) -> asio::awaitable<void> {
+    auto m = co_await c.connect("nope");
+    EXPECT_TRUE(endedWith(m, "3D000"));
+  });
+  EXPECT_EQ(h().upstreamConnects(), 0);
+}
+
+TEST_F(SessionTest, ACallerDeniedByPolicyIsRefusedAtConnectWith42501) {
+  use(R"(policies:
+  - { id: no-eng, reason: eng has no access here, match: { groups: [eng] }, action: deny }
+  - { id: read, match: {}, allow: [select] }
+)");
+  run([&](Client& c) -> asio::awaitable<void> {
+    auto m = co_await c.connect();
+    EXPECT_TRUE(endedWith(m, "42501"));
+    EXPECT_THAT(m.back().message(), HasSubstr("no-eng"));
+  });
+  EXPECT_EQ(h().upstreamConnects(), 0);
 }
 
 TEST_F(SessionTest, AnAllowedQueryReachesTheUpstreamAndItsRowsTheClient) {
@@ -75,119 +71,38 @@ TEST_F(SessionTest, AnAllowedQueryReachesTheUpstreamAndItsRowsTheClient) {
     EXPECT_EQ(kinds(m), "TDDDCZ");
     EXPECT_EQ(m[1].row(), Row{"a"});
   });
-  EXPECT_TRUE(h_.upstream.ran("SELECT title FROM docs"));
+  EXPECT_TRUE(upstream().ran("SELECT title FROM docs"));
 }
 
-TEST_F(SessionTest, ADeniedQueryNeverReachesTheUpstream) {
+TEST_F(SessionTest, ATransactionBlockReportsItsStatusInReadyForQuery) {
   run([&](Client& c) -> asio::awaitable<void> {
     co_await c.connect();
-    auto m = co_await c.query("DELETE FROM docs");
-    EXPECT_THAT(errorCodes(m), ElementsAre("42501"));
-    EXPECT_THAT(m[0].message(), HasSubstr("default-deny"));
+    EXPECT_EQ(readyStatus(co_await c.query("BEGIN")), 'T');
+    EXPECT_EQ(readyStatus(co_await c.query("SELECT 1")), 'T');
+    EXPECT_EQ(readyStatus(co_await c.query("COMMIT")), 'I');
   });
-  EXPECT_FALSE(h_.upstream.ran("DELETE FROM docs"));
-  EXPECT_TRUE(h_.upstream.ran("JITGATE REFUSED"));
 }
 
-TEST_F(SessionTest, ARefusedStatementInAPipelineLeavesTheOthersToRun) {
+TEST_F(SessionTest, ATerminateEndsTheSessionAndReachesTheUpstream) {
   run([&](Client& c) -> asio::awaitable<void> {
     co_await c.connect();
-    auto m = co_await c.batch(P("", "SELECT 1") + B("", "") + E("") + S() +
-                              P("", "DELETE FROM docs") + B("", "") + E("") + S() +
-                              P("", "SELECT title FROM docs") + B("", "") + E("") + S());
-    m.push_back(Message{});  // separator: the first Sync's answer is read
-    auto second = co_await c.untilReady();
-    auto third = co_await c.untilReady();
-    EXPECT_EQ(kinds(m).substr(0, 5), "12DCZ");
-    EXPECT_THAT(errorCodes(second), ElementsAre("42501"));
-    EXPECT_EQ(kinds(third), "12DDDCZ");
+    co_await c.send(X());
+    auto rest = co_await c.untilClosed();
+    EXPECT_THAT(rest, IsEmpty());
   });
-  EXPECT_FALSE(h_.upstream.ran("DELETE FROM docs"));
+  EXPECT_TRUE(h().sessionEnded());
+  EXPECT_TRUE(upstream().terminated());
 }
 
-TEST_F(SessionTest, ARowLimitHoldsAcrossSeveralExecutesOfOnePortal) {
+TEST_F(SessionTest, ATerminationFromOutsideEndsTheSessionWithItsFatal) {
   run([&](Client& c) -> asio::awaitable<void> {
     co_await c.connect();
-    auto m = co_await c.batch(P("", "SELECT n FROM public.big") + B("p", "") + E("p", 1) +
-                              E("p", 1) + E("p", 1) + S());
-    EXPECT_EQ(kinds(m), "12DsDsEZ");
-    EXPECT_THAT(errorCodes(m), ElementsAre("54000"));
+    h().terminate("57P01", "the grant g-1 was revoked");
+    auto m = co_await c.untilClosed();
+    EXPECT_TRUE(endedWith(m, "57P01"));
+    EXPECT_THAT(m.back().message(), HasSubstr("revoked"));
   });
-}
-
-TEST_F(SessionTest, AnExecuteOfAnUnknownPortalIsRefusedWith34000) {
-  run([&](Client& c) -> asio::awaitable<void> {
-    co_await c.connect();
-    auto m = co_await c.batch(E("nope") + S());
-    EXPECT_THAT(errorCodes(m), ElementsAre("34000"));
-  });
-}
-
-TEST_F(SessionTest, AHeldStatementRunsOnceApproved) {
-  run([&](Client& c) -> asio::awaitable<void> {
-    co_await c.connect();
-    co_await c.send(Q("SELECT email FROM crm.customers"));
-    auto notice = co_await c.until('N');
-    EXPECT_THAT(notice.back().message(), HasSubstr("waiting for approval"));
-    auto pending = h_.pendingReviews();
-    EXPECT_EQ(pending.size(), 1u);
-    if (!pending.empty()) {
-      h_.decide(pending[0], true);
-    }
-    auto m = co_await c.untilReady();
-    EXPECT_EQ(kinds(m), "TDCZ");
-  });
-  EXPECT_TRUE(h_.upstream.ran("SELECT email FROM crm.customers"));
-}
-
-TEST_F(SessionTest, AHeldStatementRejectedIsRefusedAndNeverRuns) {
-  run([&](Client& c) -> asio::awaitable<void> {
-    co_await c.connect();
-    co_await c.send(Q("SELECT email FROM crm.customers"));
-    co_await c.until('N');
-    auto pending = h_.pendingReviews();
-    if (!pending.empty()) {
-      h_.decide(pending[0], false);
-    }
-    auto m = co_await c.untilReady();
-    EXPECT_THAT(errorCodes(m), ElementsAre("42501"));
-    EXPECT_THAT(m[0].message(), HasSubstr("rejected"));
-  });
-  EXPECT_FALSE(h_.upstream.ran("SELECT email FROM crm.customers"));
-}
-
-TEST_F(SessionTest, AFailFastReviewIsRefusedAtOnceWithItsId) {
-  h_.upstream.on("SELECT pay FROM hr.payroll", rows({"pay"}, {{"1"}}));
-  run([&](Client& c) -> asio::awaitable<void> {
-    co_await c.connect();
-    auto m = co_await c.query("SELECT pay FROM hr.payroll");
-    EXPECT_THAT(errorCodes(m), ElementsAre("42501"));
-    EXPECT_THAT(m[0].message(), HasSubstr("review r-"));
-  });
-  EXPECT_FALSE(h_.upstream.ran("SELECT pay FROM hr.payroll"));
-}
-
-TEST_F(SessionTest, AnUpstreamErrorMidResultReachesTheClient) {
-  Canned c = rows({"x"}, {{"1"}, {"2"}, {"3"}});
-  c.error_after = 2;
-  c.error_sqlstate = "22012";
-  c.error_message = "division by zero";
-  h_.upstream.on("SELECT x FROM docs", c);
-  run([&](Client& cl) -> asio::awaitable<void> {
-    co_await cl.connect();
-    auto m = co_await cl.query("SELECT x FROM docs");
-    EXPECT_EQ(kinds(m), "TDDEZ");
-    EXPECT_THAT(errorCodes(m), ElementsAre("22012"));
-  });
-}
-
-TEST_F(SessionTest, ClientDisconnectMidSessionEndsTheSession) {
-  run([&](Client& c) -> asio::awaitable<void> {
-    co_await c.connect();
-    co_await c.send(Q("SELECT 1"));
-    c.close();
-  });
-  EXPECT_TRUE(h_.sessionEnded());
+  EXPECT_TRUE(upstream().closed());
 }
 
 }  // namespace

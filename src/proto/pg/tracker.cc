@@ -161,12 +161,22 @@ uint64_t Tracker::portalTag(std::string_view name) const {
   return held != nullptr ? held->tag : 0;
 }
 
+namespace {
+
+// The entries of `names` but the unnamed statement or portal, which the limits do not count.
+template <typename Map>
+size_t named(const Map& names) {
+  return names.size() - names.count(std::string());
+}
+
+}  // namespace
+
 bool Tracker::statementsFull(std::string_view name) const {
-  return !name.empty() && statements_.size() + newest_parse_.size() >= limits_.max_statements;
+  return !name.empty() && named(statements_) + named(newest_parse_) >= limits_.max_statements;
 }
 
 bool Tracker::portalsFull(std::string_view name) const {
-  return !name.empty() && portals_.size() + newest_bind_.size() >= limits_.max_portals;
+  return !name.empty() && named(portals_) + named(newest_bind_) >= limits_.max_portals;
 }
 
 Status Tracker::push(PendingItem item) {
@@ -217,7 +227,7 @@ Status Tracker::onFrontend(char type, std::string_view payload) {
       if (!decodeParse(payload, p)) {
         return malformed("Parse");
       }
-      if (!p.name.empty() && statements_.size() >= limits_.max_statements) {
+      if (!p.name.empty() && named(statements_) >= limits_.max_statements) {
         return Status::error(
             Code::kResourceExhausted,
             fmt::format("too many prepared statements (limit {})", limits_.max_statements),
@@ -234,7 +244,7 @@ Status Tracker::onFrontend(char type, std::string_view payload) {
       if (!decodeBind(payload, b)) {
         return malformed("Bind");
       }
-      if (!b.portal.empty() && portals_.size() >= limits_.max_portals) {
+      if (!b.portal.empty() && named(portals_) >= limits_.max_portals) {
         return Status::error(Code::kResourceExhausted,
                              fmt::format("too many open portals (limit {})", limits_.max_portals),
                              "54000");

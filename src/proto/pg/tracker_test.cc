@@ -389,6 +389,18 @@ TEST(Tracker, LimitsCountPendingAndHeldNames) {
   EXPECT_TRUE(t.portalsFull("q"));
 }
 
+TEST(Tracker, TheUnnamedStatementAndPortalDoNotCountTowardsTheLimits) {
+  Tracker t(TrackerLimits{1, 1, 100000});
+  ASSERT_TRUE(feed(t, parseMsg("", "select 1") + bindMsg("", ""), true));
+  ASSERT_TRUE(feed(t, empty(be::kParseComplete) + empty(be::kBindComplete), false));
+  EXPECT_FALSE(t.statementsFull("a"));
+  EXPECT_FALSE(t.portalsFull("p"));
+  ASSERT_TRUE(feed(t, parseMsg("a", "select 2") + bindMsg("p", "a"), true));
+  ASSERT_TRUE(feed(t, empty(be::kParseComplete) + empty(be::kBindComplete), false));
+  EXPECT_TRUE(t.statementsFull("b"));
+  EXPECT_TRUE(t.portalsFull("q"));
+}
+
 TEST(Tracker, PortalTagComesFromItsBind) {
   Tracker t;
   ASSERT_TRUE(feed(t, parseMsg("s", "select 1") + bindMsg("p", "s"), true));

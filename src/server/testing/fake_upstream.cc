@@ -1,5 +1,7 @@
 #include "server/testing/fake_upstream.h"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 
 #include "proto/pg/decode.h"
@@ -28,6 +30,7 @@ asio::awaitable<void> FakeUpstream::serve(MemoryStream& stream) {
   while (!terminated_ && !close_) {
     auto [ec, n] = co_await stream.readSome(asio::buffer(buf));
     if (ec) {
+      closed_ = true;
       co_return;
     }
     in.append(buf, n);
@@ -55,8 +58,14 @@ void FakeUpstream::handle(const pg::Frame& frame, std::string& out) {
     terminated_ = true;
     return;
   }
+  if (stalled_) {
+    return;
+  }
   if (frame.type == pg::fe::kSync) {
     skipping_ = false;
+    if (txn_ == 'I') {
+      portals_.clear();  // portals end with their transaction
+    }
     pg::encodeReadyForQuery(out, txn_);
     return;
   }
@@ -91,29 +100,48 @@ const Canned* FakeUpstream::find(std::string_view sql) const {
   return it == canned_.end() ? nullptr : &it->second;
 }
 
-void FakeUpstream::error(std::string_view sqlstate, std::string_view message, std::string& out) {
-  pg::encodeError(out, "ERROR", sqlstate, message);
+void FakeUpstream::error(std::string_view sqlstate, std::string_view message, std::string& out,
+                         bool fatal) {
+  pg::encodeError(out, fatal ? "FATAL" : "ERROR", sqlstate, message);
+  close_ = close_ || fatal;
   skipping_ = true;
   if (txn_ == 'T') {
     txn_ = 'E';
   }
 }
 
+bool FakeUpstream::inFailedBlock(const Canned* c, std::string& out) {
+  if (txn_ != 'E' || (c != nullptr && c->txn_after == 'I')) {
+    return false;
+  }
+  error("25P02", "current transaction is aborted, commands ignored until end of transaction block",
+        out);
+  return true;
+}
+
 void FakeUpstream::query(std::string_view sql, std::string& out) {
   const Canned* c = find(sql);
+  if (!inFailedBlock(c, out)) {
+    answer(sql, c, out);
+  }
+  skipping_ = false;
+  if (!close_ && !stalled_) {
+    pg::encodeReadyForQuery(out, txn_);
+  }
+}
+
+void FakeUpstream::answer(std::string_view sql, const Canned* c, std::string& out) {
   if (sql == kRefused || c == nullptr) {
     error("42601", fmt::format("syntax error at or near \"{}\"", sql.substr(0, 8)), out);
   } else if (!c->error_sqlstate.empty() && c->error_after < 0) {
     out += c->before;
-    error(c->error_sqlstate, c->error_message, out);
+    error(c->error_sqlstate, c->error_message, out, c->fatal);
+  } else if (!c->copy_lines.empty()) {
+    copyOut(*c, out);
   } else {
     out += c->before;
     rowDescription(*c, out);
     rows(*c, 0, c->rows.size(), out);
-  }
-  skipping_ = false;
-  if (!close_) {
-    pg::encodeReadyForQuery(out, txn_);
   }
 }
 
@@ -121,6 +149,9 @@ void FakeUpstream::parse(std::string_view payload, std::string& out) {
   pg::Parse p;
   (void)pg::decodeParse(payload, p);
   sql_.emplace_back(p.sql);
+  if (inFailedBlock(find(p.sql), out)) {
+    return;
+  }
   if (p.sql == kRefused || find(p.sql) == nullptr) {
     return error("42601", "syntax error", out);
   }
@@ -136,6 +167,9 @@ void FakeUpstream::bind(std::string_view payload, std::string& out) {
   if (it == statements_.end()) {
     return error("26000", fmt::format("prepared statement \"{}\" does not exist", b.statement),
                  out);
+  }
+  if (inFailedBlock(find(it->second), out)) {
+    return;
   }
   portals_[std::string(b.portal)] = Portal{it->second, 0};
   out += pg::be::kBindComplete;
@@ -177,6 +211,9 @@ void FakeUpstream::execute(std::string_view payload, std::string& out) {
     return error("34000", fmt::format("portal \"{}\" does not exist", e.portal), out);
   }
   const Canned& c = *find(it->second.sql);
+  if (inFailedBlock(&c, out)) {
+    return;
+  }
   size_t from = it->second.next_row;
   size_t to = c.rows.size();
   if (e.max_rows > 0 && from + e.max_rows < to) {
@@ -221,10 +258,27 @@ void FakeUpstream::rowDescription(const Canned& c, std::string& out) const {
   pg::encodeRowDescription(out, rd);
 }
 
+void FakeUpstream::copyOut(const Canned& c, std::string& out) {
+  // One text format per column, as many columns as the first line has fields.
+  size_t columns = 1 + std::count(c.copy_lines[0].begin(), c.copy_lines[0].end(), '\t');
+  pg::CopyResponse response;
+  response.column_formats.assign(columns, 0);
+  pg::encodeCopyResponse(out, pg::be::kCopyOutResponse, response);
+  for (const auto& line : c.copy_lines) {
+    pg::encodeCopyData(out, line);
+  }
+  pg::encodeEmpty(out, pg::be::kCopyDone);
+  pg::encodeCommandComplete(out, fmt::format("COPY {}", c.copy_lines.size()));
+}
+
 void FakeUpstream::rows(const Canned& c, size_t from, size_t to, std::string& out) {
   for (size_t i = from; i < to; ++i) {
     if (c.error_after >= 0 && i == static_cast<size_t>(c.error_after)) {
       break;
+    }
+    if (c.stall_after >= 0 && i == static_cast<size_t>(c.stall_after)) {
+      stalled_ = true;
+      return;
     }
     std::vector<pg::DataRowReader::Cell> cells;
     for (const auto& v : c.rows[i]) {
@@ -236,8 +290,12 @@ void FakeUpstream::rows(const Canned& c, size_t from, size_t to, std::string& ou
     close_ = true;
     return;
   }
+  if (c.stall_after >= 0) {
+    stalled_ = true;
+    return;
+  }
   if (!c.error_sqlstate.empty()) {
-    return error(c.error_sqlstate, c.error_message, out);
+    return error(c.error_sqlstate, c.error_message, out, c.fatal);
   }
   if (c.txn_after != 0) {
     txn_ = c.txn_after;

@@ -4,8 +4,10 @@
 // It speaks the backend side of protocol 3.0 as far as the session's tests need: simple and
 // extended queries answered from canned results, the extended protocol's skip-to-Sync after an
 // error, unnamed and named statements and portals, Execute with a row count (PortalSuspended),
-// transaction status, and the substitute messages the gateway sends for refused ones (which it
-// rejects as PostgreSQL would). Everything it receives is kept for the test to inspect.
+// transaction status (in a failed transaction block only a statement that ends it runs, others
+// get 25P02), the substitute messages the gateway sends for refused ones (which it rejects as
+// PostgreSQL would), COPY TO STDOUT, results that stall or end with the connection. Everything
+// it receives is kept for the test to inspect.
 #pragma once
 
 #include <functional>
@@ -31,6 +33,12 @@ struct Canned {
   std::string error_message;
   int error_after = -1;
   bool close_after_rows = false;  // the server goes away after sending the rows
+  // A result that never ends: the RowDescription and this many rows, then the server answers
+  // nothing more (it keeps reading).
+  int stall_after = -1;
+  // COPY ... TO STDOUT: CopyOutResponse, one CopyData per line, CopyDone, "COPY <n>".
+  std::vector<std::string> copy_lines;
+  bool fatal = false;  // the error is a FATAL and the server closes the connection after it
   // Extra backend messages sent before the result (NoticeResponse, NotificationResponse...).
   std::string before;
   char txn_after = 0;  // transaction status after it ('T' for BEGIN, 'I' for COMMIT)
@@ -49,6 +57,8 @@ class FakeUpstream {
   const std::vector<std::string>& sql() const { return sql_; }
   bool ran(std::string_view sql) const;
   bool terminated() const { return terminated_; }
+  // The session closed the connection (with or without Terminate).
+  bool closed() const { return closed_ || terminated_; }
 
  private:
   struct Portal {
@@ -66,7 +76,12 @@ class FakeUpstream {
   void rowDescription(const Canned& c, std::string& out) const;
   // Rows [from, to) of `c`, then its completion or error; false when it ends the connection.
   void rows(const Canned& c, size_t from, size_t to, std::string& out);
-  void error(std::string_view sqlstate, std::string_view message, std::string& out);
+  void answer(std::string_view sql, const Canned* c, std::string& out);
+  void error(std::string_view sqlstate, std::string_view message, std::string& out,
+             bool fatal = false);
+  void copyOut(const Canned& c, std::string& out);
+  // In a failed transaction block: true (and the 25P02 error) unless `c` ends the block.
+  bool inFailedBlock(const Canned* c, std::string& out);
 
   std::map<std::string, Canned, std::less<>> canned_;
   std::map<std::string, std::string, std::less<>> statements_;
@@ -76,7 +91,9 @@ class FakeUpstream {
   bool skipping_ = false;  // after an error in the extended protocol, until Sync
   char txn_ = 'I';
   bool terminated_ = false;
+  bool closed_ = false;
   bool close_ = false;
+  bool stalled_ = false;  // a stalled result: nothing more is answered
 };
 
 }  // namespace jg::server::testing

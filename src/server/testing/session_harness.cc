@@ -8,6 +8,8 @@
 
 #include <fmt/format.h>
 
+#include "audit/crypto.h"
+#include "core/random.h"
 #include "proto/pg/decode.h"
 #include "proto/pg/encode.h"
 #include "proto/pg/framer.h"
@@ -23,20 +25,64 @@ void writeFile(const std::string& path, const std::string& text) {
                                          std::filesystem::perms::owner_write);
 }
 
-std::string baseConfig(const std::string& dir, const std::vector<std::string>& groups) {
+// `access` unless the test's configuration has its own.
+std::string baseConfig(const std::string& dir, const std::vector<std::string>& groups,
+                       bool access) {
   return fmt::format(
       "listen: {{ postgres: 127.0.0.1:0 }}\n"
       "tls: {{ require_client_tls: false, allow_plaintext_loopback: true }}\n"
       "auth: {{ static: {{ enable_insecure_static: true, password_file: {0}/client_password, "
       "groups: [{1}] }} }}\n"
       "timeouts: {{ idle: 0s }}\n"
-      "access: {{ wait_timeout: 2s }}\n"
+      "{2}"
       "resources:\n"
       "  - name: kb\n"
       "    upstream: {{ host: 127.0.0.1, port: 5432, database: kb, user: app, sslmode: disable, "
       "password_file: {0}/upstream_password }}\n",
-      dir, fmt::join(groups, ", "));
+      dir, fmt::join(groups, ", "), access ? "access: { wait_timeout: 2s }\n" : "");
 }
+
+std::string replaceAll(std::string text, std::string_view from, std::string_view to) {
+  for (size_t at = text.find(from); at != std::string::npos; at = text.find(from, at + to.size())) {
+    text.replace(at, from.size(), to);
+  }
+  return text;
+}
+
+}  // namespace
+
+TestClock::TestClock() {
+  auto now = std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
+  ns_ = std::chrono::duration_cast<std::chrono::nanoseconds>(now.time_since_epoch()).count();
+}
+
+std::chrono::system_clock::time_point TestClock::now() const {
+  return std::chrono::system_clock::time_point(
+      std::chrono::duration_cast<std::chrono::system_clock::duration>(
+          std::chrono::nanoseconds(ns_.load())));
+}
+
+void TestClock::set(std::chrono::system_clock::time_point t) {
+  ns_ = std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
+}
+
+void TestClock::advance(std::chrono::system_clock::duration d) {
+  ns_ += std::chrono::duration_cast<std::chrono::nanoseconds>(d).count();
+}
+
+void AuditSink::onDurable(const std::string&, std::vector<audit::DurableEvent>&& batch) {
+  std::lock_guard lock(mu_);
+  for (auto& e : batch) {
+    events_.push_back(std::move(e.event));
+  }
+}
+
+std::vector<audit::Event> AuditSink::events() const {
+  std::lock_guard lock(mu_);
+  return events_;
+}
+
+namespace {
 
 }  // namespace
 
@@ -155,6 +201,20 @@ asio::awaitable<std::vector<Message>> Client::connect(std::string db, std::strin
   co_return co_await untilReady();
 }
 
+asio::awaitable<std::vector<Message>> Client::startup(const Params& params) {
+  std::string out;
+  pg::StartupMessage sm;
+  sm.protocol = pg::kProtocol30;
+  sm.params = {{"user", "alice"}, {"database", "kb"}};
+  for (const auto& [k, v] : params) {
+    sm.params.emplace_back(k, v);
+  }
+  pg::encodeStartupMessage(out, sm);
+  co_await send(out);
+  std::optional<Message> first = co_await next();
+  co_return first ? std::vector<Message>{*first} : std::vector<Message>{};
+}
+
 asio::awaitable<void> Client::send(std::string bytes) {
   co_await stream_.writeAll(bytes);
 }
@@ -228,7 +288,11 @@ SessionHarness::SessionHarness(std::string policies, std::string extra,
   dir_ = mkdtemp(tmpl);
   writeFile(dir_ + "/client_password", "secret\n");
   writeFile(dir_ + "/upstream_password", "upstream\n");
-  auto cfg = parseConfig(baseConfig(dir_, groups) + extra + policies, dir_ + "/jitgate.yaml");
+  writeFile(dir_ + "/mask.key", randomId(32));
+  bool own_access = extra.starts_with("access:") || extra.find("\naccess:") != std::string::npos;
+  extra = replaceAll(std::move(extra), "$DIR", dir_);
+  auto cfg = parseConfig(baseConfig(dir_, groups, !own_access) + extra + policies,
+                         dir_ + "/jitgate.yaml");
   if (!cfg) {
     config_error_ = cfg.status().message();
     return;
@@ -248,6 +312,7 @@ SessionHarness::SessionHarness(std::string policies, std::string extra,
   access::BrokerOptions options;
   options.settings = runtime_->config->access;
   options.start_sweeper = false;
+  options.clock = &clock_;
   auto broker = access::Broker::create(*store_, std::move(options));
   if (broker) {
     broker_ = *broker;
@@ -256,6 +321,9 @@ SessionHarness::SessionHarness(std::string policies, std::string extra,
 
 SessionHarness::~SessionHarness() {
   pool_.join();
+  if (recorder_) {
+    (void)recorder_->close();
+  }
   if (broker_) {
     broker_->stop();
   }
@@ -266,6 +334,7 @@ SessionHarness::~SessionHarness() {
 asio::awaitable<Result<UpstreamConnection>> SessionHarness::connectUpstream(
     const ResourceConfig&, const UpstreamCredentials&, const StartupParams&, ssl::context*,
     std::chrono::milliseconds, size_t) {
+  ++upstream_connects_;
   auto [session_end, server_end] = memoryStreamPair(io_.get_executor());
   upstream_end_ = std::move(server_end);
   asio::co_spawn(io_, upstream.serve(*upstream_end_), asio::detached);
@@ -297,6 +366,9 @@ void SessionHarness::run(const std::function<asio::awaitable<void>(Client&)>& sc
       io_.restart();
     }
   }
+  // What the session's end has made ready (the upstream sees its connection closed).
+  io_.restart();
+  io_.poll();
   session_.reset();
 }
 
@@ -327,6 +399,54 @@ void SessionHarness::cancelHeld() {
   if (session_) {
     session_->cancelHold();
   }
+}
+
+bool SessionHarness::cancelRequest(const pg::BackendKeyData& key) {
+  auto target = cancels_.lookup(key.process_id, key.secret_key);
+  if (!target) {
+    return false;
+  }
+  if (auto session = target->session.lock()) {
+    session->cancelHold();
+  }
+  return true;
+}
+
+void SessionHarness::recordAudit(audit::Env* env) {
+  audit::Settings settings;
+  settings.dir = dir_ + "/audit";
+  settings.instance = "gw1";
+  settings.durability = audit::Durability::kOff;
+  settings.raw_payloads = false;
+  settings.signing_key_file = dir_ + "/sign.pem";
+  settings.retention = std::chrono::milliseconds(0);
+  (void)audit::SigningKey::generate(settings.signing_key_file, dir_ + "/sign.pub.pem");
+  audit::RecorderOptions options;
+  options.index = &audit_sink_;
+  if (env != nullptr) {
+    options.env = env;
+  }
+  auto recorder = audit::Recorder::open(settings, options);
+  if (!recorder) {
+    config_error_ = recorder.status().message();
+    return;
+  }
+  recorder_ = std::move(*recorder);
+}
+
+std::vector<audit::Event> SessionHarness::auditEvents() {
+  if (recorder_) {
+    (void)recorder_->close();  // every queued event is durable and handed to the sink
+  }
+  return audit_sink_.events();
+}
+
+std::vector<std::string> SessionHarness::auditTypes() {
+  std::vector<std::string> types;
+  for (const auto& e : auditEvents()) {
+    types.emplace_back(audit::typeName(e.body));
+  }
+  return types;
 }
 
 void SessionHarness::terminate(std::string sqlstate, std::string message) {

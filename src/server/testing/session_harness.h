@@ -12,13 +12,16 @@
 //   });
 #pragma once
 
+#include <atomic>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "access/broker.h"
+#include "audit/recorder.h"
 #include "server/gateway.h"
 #include "server/memory_stream.h"
 #include "server/services.h"
@@ -55,12 +58,41 @@ std::string H();  // Flush
 std::string X();  // Terminate
 std::string F();  // FunctionCall (fast path), oid 1
 
+// The time of the session's decisions and of the broker (time windows, review timeouts); it
+// starts at the real time and moves only when a test sets it. Thread-safe.
+class TestClock final : public Clock {
+ public:
+  TestClock();
+  std::chrono::system_clock::time_point now() const override;
+  void set(std::chrono::system_clock::time_point t);
+  void advance(std::chrono::system_clock::duration d);
+
+ private:
+  std::atomic<int64_t> ns_;
+};
+
+// Collects the audit events that became durable (an audit::IndexSink). Thread-safe.
+class AuditSink final : public audit::IndexSink {
+ public:
+  void onDurable(const std::string&, std::vector<audit::DurableEvent>&& batch) override;
+  void onSegmentsRemoved(const std::string&, const std::vector<uint64_t>&) override {}
+  std::vector<audit::Event> events() const;
+
+ private:
+  mutable std::mutex mu_;
+  std::vector<audit::Event> events_;
+};
+
 class Client {
  public:
   explicit Client(MemoryStream& stream) : stream_(stream) {}
   // Startup and password; the messages up to the first ReadyForQuery (or the FATAL).
   asio::awaitable<std::vector<Message>> connect(std::string db = "kb",
                                                 std::string password = "secret");
+  // Sends a StartupMessage for resource kb with `params` added (e.g. replication), and reads the
+  // gateway's first answer (the password request, or a FATAL).
+  using Params = std::vector<std::pair<std::string, std::string>>;
+  asio::awaitable<std::vector<Message>> startup(const Params& params);
   asio::awaitable<void> send(std::string bytes);
   // Sends a simple query and reads its answer up to ReadyForQuery.
   asio::awaitable<std::vector<Message>> query(std::string sql);
@@ -87,7 +119,8 @@ class SessionHarness : public SessionServices {
  public:
   static constexpr const char* kAllowAll =
       "policies:\n  - { id: allow-all, match: {}, allow: [all] }\n";
-  // `policies`: the `policies:` section; `extra`: more configuration (masking:, limits:, ...).
+  // `policies`: the `policies:` section; `extra`: more configuration (masking:, limits:,
+  // access:, ...), where $DIR stands for the harness's directory (it holds mask.key, 32 bytes).
   explicit SessionHarness(std::string policies = kAllowAll, std::string extra = {},
                           std::vector<std::string> groups = {"eng"});
   ~SessionHarness() override;
@@ -107,6 +140,20 @@ class SessionHarness : public SessionServices {
   std::vector<std::string> pendingReviews();
   // The session asks for a cancel of its held statement (a client CancelRequest).
   void cancelHeld();
+  // A CancelRequest with `key` (the client's BackendKeyData), routed as the gateway routes it:
+  // through the cancel registry to the session. False when the registry knows no such key.
+  bool cancelRequest(const pg::BackendKeyData& key);
+  // One pass of the broker's sweeper (expiries and wait timeouts at clock()'s time).
+  void sweep() { broker_->sweep(); }
+  // Records the session in an audit log under the harness's directory (call before run()),
+  // written through `env` (the real file system when null).
+  void recordAudit(audit::Env* env = nullptr);
+  // The audit events of the session once the log is closed, in log order.
+  std::vector<audit::Event> auditEvents();
+  // The record type names of auditEvents() ("connect", "statement", ..., "session_end").
+  std::vector<std::string> auditTypes();
+  int upstreamConnects() const { return upstream_connects_; }
+  TestClock& testClock() { return clock_; }
   // Ends the session from outside (as a revocation or shutdown does).
   void terminate(std::string sqlstate, std::string message);
   // Ends the session at its next idle point (as SIGTERM does).
@@ -117,6 +164,7 @@ class SessionHarness : public SessionServices {
   // SessionServices
   std::shared_ptr<const Runtime> runtime() const override { return runtime_; }
   sql::Classifier& classifier() override { return classifier_; }
+  const Clock& clock() const override { return clock_; }
   const std::shared_ptr<access::Broker>& broker() const override { return broker_; }
   const std::shared_ptr<creds::Issuer>& issuer() const override { return issuer_; }
   const std::shared_ptr<audit::Recorder>& recorder() const override { return recorder_; }
@@ -133,6 +181,9 @@ class SessionHarness : public SessionServices {
   int unrecorded_refusals = 0;
 
  private:
+  TestClock clock_;
+  AuditSink audit_sink_;
+  int upstream_connects_ = 0;
   asio::io_context io_;
   asio::thread_pool pool_{2};
   std::string dir_;
