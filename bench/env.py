@@ -11,6 +11,7 @@ Adding a feature to the "full" configuration later is one entry in FEATURES.
 """
 import os
 import pwd
+import re
 import shutil
 import subprocess
 import sys
@@ -24,6 +25,9 @@ sys.path.insert(0, str(ROOT / "tests" / "e2e"))
 
 from harness import JITGATE, PG_BIN, Gateway, PgServer, free_port, make_cert, wait_port  # noqa
 from oidc_provider import OidcProvider  # noqa: E402
+
+# An older jitgate to run beside the current one (bench/run.sh --help).
+BASELINE = os.environ.get("JITGATE_BASELINE_BIN")
 
 PGBENCH = str(PG_BIN / "pgbench")
 PGBOUNCER = "/usr/sbin/pgbouncer"
@@ -182,6 +186,7 @@ class Environment:
     unavailable: dict = field(default_factory=dict)  # target name -> reason
     features: dict = field(default_factory=dict)     # feature -> "on" | "n/a (...)"
     cleanups: list = field(default_factory=list)
+    _gateway_args: dict = field(default_factory=dict)  # id(Gateway) -> _gateway's arguments
     _token: Optional[str] = None
 
     def token(self):
@@ -220,7 +225,21 @@ class Environment:
         self._start_pgbouncer(log)
         self._start_passthrough(log)
         self._start_oidc_gateways(log)
+        if BASELINE:
+            self._start_baselines(log)
         return self
+
+    def _start_baselines(self, log):
+        """Each jitgate configuration again, run by the binary in $JITGATE_BASELINE_BIN (an
+        older build), so that before/after figures come from one interleaved run."""
+        for t in [t for t in self.targets.values() if t.gateway is not None]:
+            log(f"starting {t.name} (baseline: {BASELINE})")
+            name, static_auth, policies, extra, lines = self._gateway_args[id(t.gateway)]
+            gw = self._gateway(name + "-baseline", static_auth, policies,
+                               self._own_audit_dirs(extra), lines, binary=BASELINE)
+            self.targets[t.name + " (baseline)"] = Target(
+                t.name + " (baseline)", gw.port, t.user, t.password, t.tls,
+                t.note + f"; binary {BASELINE}", gateway=gw)
 
     def _start_pgbouncer(self, log):
         log("starting pgbouncer (session mode)")
@@ -277,10 +296,12 @@ server_tls_sslmode = require
             "pgbouncer 1.18, session mode, TLS both sides, SCRAM", proc=proc,
             pidfile=d / "pgbouncer.pid")
 
-    def _gateway(self, name, static_auth, policies, extra, resource_lines=()):
-        gw = Gateway(self.pg, resources=[{"name": "bench", "extra": list(resource_lines)},
-                                         {"name": "kb", "extra": list(resource_lines)}],
-                     static_auth=static_auth, policies=policies, extra_yaml=extra)
+    def _gateway(self, name, static_auth, policies, extra, resource_lines=(), binary=None):
+        args = dict(resources=[{"name": "bench", "extra": list(resource_lines)},
+                               {"name": "kb", "extra": list(resource_lines)}],
+                    static_auth=static_auth, policies=policies, extra_yaml=extra)
+        gw = Gateway(self.pg, binary=binary, **args)
+        self._gateway_args[id(gw)] = (name, static_auth, policies, extra, resource_lines)
         self.cleanups.append(gw.cleanup)
         try:
             gw.start()
@@ -365,6 +386,15 @@ server_tls_sslmode = require
         self.targets["jitgate full (batched)"] = Target(
             "jitgate full (batched)", gw.port, "bench", self.token, True,
             "OIDC + policy + " + features + " (recording batched)", gateway=gw)
+
+    def _own_audit_dirs(self, extra):
+        """`extra` with each audit `dir:` replaced by a fresh sibling directory."""
+        def fresh(m):
+            d = m.group(2) + "-baseline"
+            Path(d).mkdir(exist_ok=True)
+            self.cleanups.append(lambda: shutil.rmtree(d, True))
+            return m.group(1) + d + "\n"
+        return re.sub(r"(\bdir: )(\S+)\n", fresh, extra)
 
     def gateway_targets(self):
         return [t for t in self.targets.values() if t.gateway is not None]

@@ -8,7 +8,9 @@
 #
 # Environment: JITGATE_BIN (default build/jitgate), JITGATE_BENCH_DIR (default: the bench/
 # folder beside the binary), BENCH_SECONDS, BENCH_REPS, BENCH_LARGE, BENCH_MANY... override the
-# profile. Needs root (PostgreSQL and pgbouncer run as the `postgres` OS user).
+# profile. JITGATE_BASELINE_BIN names an older build: each jitgate configuration then also runs
+# on it, interleaved, as "<configuration> (baseline)", for before/after figures from one run.
+# Needs root (PostgreSQL and pgbouncer run as the `postgres` OS user).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export JITGATE_BIN="${JITGATE_BIN:-$PWD/build/jitgate}"

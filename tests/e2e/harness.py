@@ -191,8 +191,9 @@ class Gateway:
     ALLOW_ALL = "policies:\n  - { id: allow-all, reason: test gateway, match: {}, allow: [all] }\n"
 
     def __init__(self, pg, resources=None, tls=True, extra_yaml="", require_tls=None,
-                 static_auth=True, policies=None, admin=False):
+                 static_auth=True, policies=None, admin=False, binary=None):
         self.pg = pg
+        self.binary = Path(binary) if binary else JITGATE
         self.dir = Path(tempfile.mkdtemp(prefix="jg-gw-"))
         self.port = free_port()
         self.tls = tls
@@ -236,7 +237,7 @@ class Gateway:
 
     def start(self, extra_args=()):
         self.write_config()
-        self.proc = subprocess.Popen([str(JITGATE), "serve", "--config", str(self.config),
+        self.proc = subprocess.Popen([str(self.binary), "serve", "--config", str(self.config),
                                       *extra_args],
                                      stdout=open(self.log, "a"), stderr=subprocess.STDOUT)
         wait_port(self.port, proc=self.proc)
