@@ -4,6 +4,8 @@
 #include <boost/url/parse.hpp>
 #include <cctype>
 
+#include "core/text.h"
+
 namespace jg::server {
 
 bool parseAdminTarget(std::string_view target, AdminRequest& out) {
@@ -11,8 +13,15 @@ bool parseAdminTarget(std::string_view target, AdminRequest& out) {
   if (!url) {
     return false;
   }
+  // Answers quote the path and parameters in JSON, which must be UTF-8.
   out.path = std::string(url->path());
+  if (!isValidUtf8(out.path)) {
+    return false;
+  }
   for (const auto& p : url->params()) {
+    if (!isValidUtf8(p.key) || !isValidUtf8(p.value)) {
+      return false;
+    }
     out.query[std::string(p.key)] = std::string(p.value);
   }
   return true;

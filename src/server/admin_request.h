@@ -33,7 +33,8 @@ struct AdminResponse {
 };
 
 // Splits an origin-form request target ("/a/b?x=1&y=%20") into a decoded path and query
-// parameters (a repeated parameter keeps its last value). False when the target is malformed.
+// parameters (a repeated parameter keeps its last value). False when the target is malformed
+// or decodes to something that is not UTF-8.
 bool parseAdminTarget(std::string_view target, AdminRequest& out);
 
 // The token of "Bearer <token>" (scheme case-insensitive); empty when the header is not that.
