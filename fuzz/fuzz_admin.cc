@@ -4,9 +4,9 @@
 // caller comes from the bearer token ("Bearer alice": a requester, "olga": an approver, "audrey":
 // an auditor; anything else is unauthenticated and answered 401), and the request goes to the
 // access API (reviews, grants) or the audit API (statement search, session records). Each input
-// gets a fresh in-memory state store holding one approved review with its grant and one pending
+// sees the same in-memory state store: one approved review with its grant and one pending
 // review; "{review}", "{grant}" and "{pending}" in the target stand for their ids. Every answer
-// must be a JSON document. Time is fixed; the audit directory is an empty temporary one.
+// must be a JSON document. Time is fixed; the audit directory does not exist.
 #include <boost/beast/http/verb.hpp>
 #include <boost/json/parse.hpp>
 #include <cstdint>
@@ -63,7 +63,7 @@ identity::Identity person(std::string name, std::vector<std::string> groups) {
 const audit::Settings& auditSettings() {
   static const audit::Settings s = [] {
     audit::Settings a;
-    a.dir = std::filesystem::temp_directory_path() / "jitgate-fuzz-admin-audit-empty";
+    a.dir = std::filesystem::temp_directory_path() / "jitgate-fuzz-admin-no-audit-dir";
     a.auditor_groups = {"auditors"};
     return a;
   }();
@@ -164,7 +164,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   req.method = boost::beast::http::string_to_verb(line.substr(0, sp));
   req.body = std::string(in);
   req.caller = caller(authorization);
-  auto w = makeWorld();
+  // The state is made again after any request that may have changed it (not a GET).
+  static std::unique_ptr<World> w;
+  static bool changed = true;
+  if (changed) {
+    w.reset();
+    w = makeWorld();
+  }
+  changed = req.method != boost::beast::http::verb::get;
   std::string target(line.substr(std::min(sp + 1, line.size())));
   replaceAll(target, "{review}", w->review);
   replaceAll(target, "{grant}", w->grant);
