@@ -74,10 +74,12 @@ if ! cmake -S . -B "$build" -G Ninja \
   exit 2
 fi
 rm -f "$build.configure.log"
+build_start=$SECONDS
 if ! cmake --build "$build" -j "$jobs" --target "${targets[@]}"; then
   echo "fuzz: build failed" >&2
   exit 2
 fi
+echo "fuzz: built ${#targets[@]} targets in $((SECONDS - build_start))s"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/jitgate-fuzz.XXXXXX")
 trap 'rm -rf "$work"' EXIT
