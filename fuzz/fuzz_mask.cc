@@ -27,10 +27,19 @@ namespace {
 
 using namespace jg::mask;
 
+// A rule for column t.secret with the given strategy.
+ColumnRule secretRule(Strategy strategy) {
+  ColumnRule r;
+  r.table = "t";
+  r.column = "secret";
+  r.strategy = strategy;
+  return r;
+}
+
 std::shared_ptr<const Engine> makeEngine() {
   Settings s;
   s.defaults.detectors = builtinDetectorNames();
-  s.defaults.columns = {ColumnRule{"", "t", "secret", Strategy::kPartial}};
+  s.defaults.columns = {secretRule(Strategy::kPartial)};
   ProfileSettings tok = s.defaults;
   tok.detector_strategy = Strategy::kTokenize;
   s.profiles["tok"] = tok;
@@ -106,7 +115,7 @@ void splitAndMaskCopy(std::string_view line, const CopyFormat& format, const Pro
       std::abort();
     }
   }
-  static const ColumnRule rule{"", "t", "secret", Strategy::kRedact};
+  static const ColumnRule rule = secretRule(Strategy::kRedact);
   std::vector<ColumnPlan> plans;
   for (size_t i = 0; i < fields.size(); ++i) {
     plans.push_back(planColumn(profile, 0, 0, i == 1 ? &rule : nullptr));
@@ -120,7 +129,7 @@ void splitAndMaskCopy(std::string_view line, const CopyFormat& format, const Pro
 void maskCells(std::string_view in, int16_t format, const Profile& profile) {
   static const uint32_t kTypes[] = {oid::kText, oid::kJson,  oid::kJsonb, oid::kTextArray,
                                     oid::kInt8, oid::kBytea, oid::kJsonbArray, 1700 /* numeric */};
-  static const ColumnRule rule{"", "t", "secret", Strategy::kPartial};
+  static const ColumnRule rule = secretRule(Strategy::kPartial);
   Counters counters;
   std::string out;
   for (uint32_t type : kTypes) {
