@@ -267,9 +267,13 @@ Result<std::string> readSecretFile(const std::string& path, bool strict_mode) {
   if (!in) {
     return invalidArgument(fmt::format("secret file {} cannot be opened", path));
   }
-  std::stringstream ss;
-  ss << in.rdbuf();
-  std::string s = ss.str();
+  // Bounded: the path may name a device or a pipe (/dev/zero never ends).
+  std::string s(kMaxSecretFileBytes + 1, '\0');
+  in.read(s.data(), static_cast<std::streamsize>(s.size()));
+  s.resize(static_cast<size_t>(in.gcount()));
+  if (s.size() > kMaxSecretFileBytes) {
+    return invalidArgument(fmt::format("secret file {} is larger than 64 KiB", path));
+  }
   while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) {
     s.pop_back();
   }

@@ -34,6 +34,12 @@ TEST(ConfigNode, DurationsParse) {
   EXPECT_FALSE(parseDuration("-3s"));
 }
 
+TEST(ConfigNode, SecretFilesAreReadUpTo64KiBOnly) {
+  auto endless = readSecretFile("/dev/zero");
+  ASSERT_FALSE(endless.isOk());
+  EXPECT_EQ(endless.status().message(), "secret file /dev/zero is larger than 64 KiB");
+}
+
 TEST(ConfigNode, DurationsBeyondAHundredYearsAreRefusedInsteadOfOverflowing) {
   EXPECT_EQ(*parseDuration("36500d"), kMaxDuration);
   EXPECT_FALSE(parseDuration("36501d"));
