@@ -87,7 +87,7 @@ mkdir -p "$build/artifacts"
 
 # One target: its corpus, the run, a summary line; crash inputs are copied to artifacts/.
 run_target() {
-  local target=$1 kind=${1#fuzz_} corpus log rc start elapsed execs cov rate limit
+  local target=$1 kind=${1#fuzz_} corpus log rc start elapsed execs cov rate edges limit
   if [[ $mode == ci ]]; then
     corpus="$work/corpus-$kind"
     limit=(-max_total_time="$seconds")
@@ -108,9 +108,10 @@ run_target() {
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
   cov=$(grep -o 'cov: [0-9]*' "$log" | tail -1 | cut -d' ' -f2)
   rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -1)
+  edges=$(sed -n 's/^INFO: Loaded 1 modules *(\([0-9]*\) inline.*/\1/p' "$log" | head -1)
   if [[ $rc -eq 0 ]]; then
-    summary+=("$(printf 'fuzz: %-14s OK      %5ss  %10s runs  %7s exec/s  %5s edges' \
-      "$target" "$elapsed" "${execs:-?}" "${rate:-?}" "${cov:-?}")")
+    summary+=("$(printf 'fuzz: %-14s OK      %5ss  %10s runs  %7s exec/s  %5s of %6s edges' \
+      "$target" "$elapsed" "${execs:-?}" "${rate:-?}" "${cov:-?}" "${edges:-?}")")
     return
   fi
   failed=1
