@@ -145,8 +145,8 @@ server::AdminResponse dispatch(World& w, server::AdminRequest& req) {
   if (req.path.starts_with("/api/v1/audit/sessions/")) {
     return server::handleAuditSession(req, w.store.get(), auditSettings());
   }
-  access::ApiRequest ar{std::string(boost::beast::http::to_string(req.method)), req.path,
-                        req.query, req.body};
+  access::ApiRequest ar{std::string(boost::beast::http::to_string(req.method)), req.path, req.query,
+                        req.body};
   if (auto reply = w.api->handle(ar, *req.caller)) {
     return server::fromReply(*reply);
   }

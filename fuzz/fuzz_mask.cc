@@ -127,7 +127,7 @@ void splitAndMaskCopy(std::string_view line, const CopyFormat& format, const Pro
 
 // Every value kind of cell.h in one format.
 void maskCells(std::string_view in, int16_t format, const Profile& profile) {
-  static const uint32_t kTypes[] = {oid::kText, oid::kJson,  oid::kJsonb, oid::kTextArray,
+  static const uint32_t kTypes[] = {oid::kText, oid::kJson,  oid::kJsonb,      oid::kTextArray,
                                     oid::kInt8, oid::kBytea, oid::kJsonbArray, 1700 /* numeric */};
   static const ColumnRule rule = secretRule(Strategy::kPartial);
   Counters counters;

@@ -380,8 +380,8 @@ std::chrono::system_clock::time_point fromMicros(int64_t us) {
   using Tick = std::chrono::system_clock::duration;
   constexpr int64_t kLimit =
       std::chrono::duration_cast<std::chrono::microseconds>(Tick::max()).count();
-  return std::chrono::system_clock::time_point(std::chrono::duration_cast<Tick>(
-      std::chrono::microseconds(std::clamp(us, -kLimit, kLimit))));
+  return std::chrono::system_clock::time_point(
+      std::chrono::duration_cast<Tick>(std::chrono::microseconds(std::clamp(us, -kLimit, kLimit))));
 }
 
 Result<std::string> encodeEvent(const Event& event, const RawSealer& sealer,

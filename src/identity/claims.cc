@@ -28,8 +28,7 @@ Result<std::optional<int64_t>> numericDate(const boost::json::object& claims, co
     secs = v->get_int64();
   } else if (v->is_uint64() && v->get_uint64() <= static_cast<uint64_t>(INT64_MAX / 2)) {
     secs = static_cast<int64_t>(v->get_uint64());
-  } else if (v->is_double() && std::isfinite(v->get_double()) &&
-             std::abs(v->get_double()) < 1e15) {
+  } else if (v->is_double() && std::isfinite(v->get_double()) && std::abs(v->get_double()) < 1e15) {
     secs = static_cast<int64_t>(std::floor(v->get_double()));
   }
   if (!secs) {
