@@ -1,5 +1,7 @@
 #include "audit/codec.h"
 
+#include <algorithm>
+
 #include "audit/json_writer.h"
 #include "core/random.h"
 
@@ -375,9 +377,11 @@ int64_t toMicros(std::chrono::system_clock::time_point t) {
   return std::chrono::duration_cast<std::chrono::microseconds>(t.time_since_epoch()).count();
 }
 std::chrono::system_clock::time_point fromMicros(int64_t us) {
+  using Tick = std::chrono::system_clock::duration;
+  constexpr int64_t kLimit =
+      std::chrono::duration_cast<std::chrono::microseconds>(Tick::max()).count();
   return std::chrono::system_clock::time_point(
-      std::chrono::duration_cast<std::chrono::system_clock::duration>(
-          std::chrono::microseconds(us)));
+      std::chrono::duration_cast<Tick>(std::chrono::microseconds(std::clamp(us, -kLimit, kLimit))));
 }
 
 Result<std::string> encodeEvent(const Event& event, const RawSealer& sealer,

@@ -81,6 +81,8 @@ Result<std::vector<Row>> rawRowsView(std::string_view raw_json, const std::vecto
 std::string toValidUtf8(std::string_view s);
 
 int64_t toMicros(std::chrono::system_clock::time_point t);
+// Saturates at the clock's range (about the years 1678 to 2262): a record's `ts` is read, never
+// trusted to fit.
 std::chrono::system_clock::time_point fromMicros(int64_t us);
 
 }  // namespace jg::audit

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <boost/json/parse.hpp>
+
 #include "audit/test_util.h"
 
 namespace jg::audit {
@@ -190,6 +192,17 @@ TEST(Codec, InvalidUtf8CellsAreHexEncodedAndRoundTrip) {
 
 namespace jg::audit {
 namespace {
+
+TEST(Codec, TimestampsBeyondTheClockRangeSaturateInsteadOfOverflowing) {
+  EXPECT_EQ(fromMicros(18'000'000'000'000'000), fromMicros(INT64_MAX));  // the year 2540
+  EXPECT_GT(fromMicros(INT64_MAX), fromMicros(9'000'000'000'000'000));
+  EXPECT_LT(fromMicros(INT64_MIN), fromMicros(0));
+  EXPECT_EQ(toMicros(fromMicros(1'800'000'000'000'000)), 1'800'000'000'000'000);
+  auto record = boost::json::parse(R"({"type":"connect","ts":18000000000000000,"sid":"s1"})");
+  auto ev = decodeEvent(record.as_object());
+  ASSERT_TRUE(ev.isOk()) << ev.status().message();
+  EXPECT_EQ(ev->time, fromMicros(INT64_MAX));
+}
 
 TEST(ToValidUtf8, KeepsValidTextAndReplacesEachInvalidByte) {
   EXPECT_EQ(toValidUtf8("héllo"), "héllo");

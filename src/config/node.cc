@@ -184,23 +184,22 @@ std::optional<std::chrono::milliseconds> parseDuration(std::string_view text) {
     return std::nullopt;
   }
   std::string_view unit(p, text.data() + text.size() - p);
-  using std::chrono::milliseconds;
+  int64_t unit_ms = 0;
   if (unit.empty() || unit == "s") {
-    return milliseconds(v * 1000);
+    unit_ms = 1000;
+  } else if (unit == "ms") {
+    unit_ms = 1;
+  } else if (unit == "m") {
+    unit_ms = 60'000;
+  } else if (unit == "h") {
+    unit_ms = 3'600'000;
+  } else if (unit == "d") {
+    unit_ms = 86'400'000;
   }
-  if (unit == "ms") {
-    return milliseconds(v);
+  if (unit_ms == 0 || v > kMaxDuration.count() / unit_ms) {
+    return std::nullopt;
   }
-  if (unit == "m") {
-    return milliseconds(v * 60'000);
-  }
-  if (unit == "h") {
-    return milliseconds(v * 3'600'000);
-  }
-  if (unit == "d") {
-    return milliseconds(v * 86'400'000);
-  }
-  return std::nullopt;
+  return std::chrono::milliseconds(v * unit_ms);
 }
 
 std::chrono::milliseconds Node::duration(Errors& errors, std::chrono::milliseconds def) const {
@@ -210,7 +209,8 @@ std::chrono::milliseconds Node::duration(Errors& errors, std::chrono::millisecon
   auto d = node_.IsScalar() ? parseDuration(node_.Scalar()) : std::nullopt;
   if (!d) {
     errors.add(*this,
-               fmt::format("expected a duration such as 500ms, 30s, 5m, 1h or 2d, got \"{}\"",
+               fmt::format("expected a duration such as 500ms, 30s, 5m, 1h or 2d (at most 36500d), "
+                           "got \"{}\"",
                            node_.IsScalar() ? node_.Scalar() : std::string("(not a scalar)")));
     return def;
   }
@@ -267,9 +267,13 @@ Result<std::string> readSecretFile(const std::string& path, bool strict_mode) {
   if (!in) {
     return invalidArgument(fmt::format("secret file {} cannot be opened", path));
   }
-  std::stringstream ss;
-  ss << in.rdbuf();
-  std::string s = ss.str();
+  // Bounded: the path may name a device or a pipe (/dev/zero never ends).
+  std::string s(kMaxSecretFileBytes + 1, '\0');
+  in.read(s.data(), static_cast<std::streamsize>(s.size()));
+  s.resize(static_cast<size_t>(in.gcount()));
+  if (s.size() > kMaxSecretFileBytes) {
+    return invalidArgument(fmt::format("secret file {} is larger than 64 KiB", path));
+  }
   while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) {
     s.pop_back();
   }

@@ -92,11 +92,19 @@ class Node {
   int line_;
 };
 
-// Parses "250ms", "30s", "5m", "1h", "2d" or a bare number of seconds.
+// The longest duration accepted: 100 years, so that a point in time that far from now is still
+// representable (the system clock counts nanoseconds in an int64, up to the year 2262).
+inline constexpr std::chrono::milliseconds kMaxDuration{int64_t{36'500} * 86'400'000};
+
+// Parses "250ms", "30s", "5m", "1h", "2d" or a bare number of seconds; nullopt when malformed
+// or longer than kMaxDuration.
 std::optional<std::chrono::milliseconds> parseDuration(std::string_view text);
 
-// Reads a secret from a file (trailing newline stripped). The error names the file, never
-// the content. Files readable by group or others are refused when `strict_mode` is set.
+inline constexpr size_t kMaxSecretFileBytes = 64 * 1024;
+
+// Reads a secret from a file (trailing newline stripped) of at most kMaxSecretFileBytes. The
+// error names the file, never the content. Files readable by group or others are refused when
+// `strict_mode` is set.
 Result<std::string> readSecretFile(const std::string& path, bool strict_mode = false);
 
 // `path` as named in `config_file`: absolute as is, relative to the file's directory otherwise.

@@ -34,6 +34,20 @@ TEST(ConfigNode, DurationsParse) {
   EXPECT_FALSE(parseDuration("-3s"));
 }
 
+TEST(ConfigNode, SecretFilesAreReadUpTo64KiBOnly) {
+  auto endless = readSecretFile("/dev/zero");
+  ASSERT_FALSE(endless.isOk());
+  EXPECT_EQ(endless.status().message(), "secret file /dev/zero is larger than 64 KiB");
+}
+
+TEST(ConfigNode, DurationsBeyondAHundredYearsAreRefusedInsteadOfOverflowing) {
+  EXPECT_EQ(*parseDuration("36500d"), kMaxDuration);
+  EXPECT_FALSE(parseDuration("36501d"));
+  EXPECT_FALSE(parseDuration("9223372036854775807ms"));
+  EXPECT_FALSE(parseDuration("9223372036854775s"));  // overflowed to a negative duration
+  EXPECT_FALSE(parseDuration("2562047788016h"));
+}
+
 TEST(ConfigNode, InvalidYamlNamesTheLine) {
   auto root = Node::parse("a: [1, 2\nb: 3\n", "bad.yaml");
   ASSERT_FALSE(root.isOk());

@@ -12,23 +12,33 @@ namespace {
 
 using TimePoint = std::chrono::system_clock::time_point;
 
+// The NumericDates we accept: 1970-01-01 to 2200-01-01. The clock counts nanoseconds in an
+// int64 (up to the year 2262), and expiry, skew and maximum age are added to these dates.
+constexpr int64_t kMaxNumericDate = 7'258'118'400;
+
 // A NumericDate (seconds since the epoch, integer or fraction). nullopt when absent; an error
-// when present but not a number.
+// when present but not a number, or out of range.
 Result<std::optional<int64_t>> numericDate(const boost::json::object& claims, const char* name) {
   const auto* v = claims.if_contains(name);
   if (!v) {
     return std::optional<int64_t>();
   }
+  std::optional<int64_t> secs;
   if (v->is_int64()) {
-    return std::optional<int64_t>(v->get_int64());
+    secs = v->get_int64();
+  } else if (v->is_uint64() && v->get_uint64() <= static_cast<uint64_t>(INT64_MAX / 2)) {
+    secs = static_cast<int64_t>(v->get_uint64());
+  } else if (v->is_double() && std::isfinite(v->get_double()) && std::abs(v->get_double()) < 1e15) {
+    secs = static_cast<int64_t>(std::floor(v->get_double()));
   }
-  if (v->is_uint64() && v->get_uint64() <= static_cast<uint64_t>(INT64_MAX / 2)) {
-    return std::optional<int64_t>(static_cast<int64_t>(v->get_uint64()));
+  if (!secs) {
+    return invalidToken(std::string("malformed token: \"") + name + "\" is not a NumericDate");
   }
-  if (v->is_double() && std::isfinite(v->get_double()) && std::abs(v->get_double()) < 1e15) {
-    return std::optional<int64_t>(static_cast<int64_t>(std::floor(v->get_double())));
+  if (*secs < 0 || *secs > kMaxNumericDate) {
+    return invalidToken(std::string("malformed token: \"") + name +
+                        "\" is not a date between 1970 and 2200");
   }
-  return invalidToken(std::string("malformed token: \"") + name + "\" is not a NumericDate");
+  return secs;
 }
 
 TimePoint fromUnix(int64_t secs) {

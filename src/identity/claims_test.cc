@@ -57,6 +57,19 @@ TEST_F(ClaimsTest, ExpiredTokenIsRefusedOnlyAfterTheSkew) {
   EXPECT_EQ(check().status().sqlstate(), "28P01");
 }
 
+TEST_F(ClaimsTest, DatesTheClockCannotHoldAreRefusedAsMalformed) {
+  claims_["exp"] = int64_t{9'799'990'000};  // beyond the year 2262 in nanoseconds
+  EXPECT_THAT(refusal(), HasSubstr("\"exp\" is not a date between 1970 and 2200"));
+  claims_["exp"] = kNow + 600;
+  claims_["iat"] = 1e14;
+  EXPECT_THAT(refusal(), HasSubstr("\"iat\" is not a date"));
+  claims_["iat"] = int64_t{-1};
+  EXPECT_THAT(refusal(), HasSubstr("\"iat\" is not a date"));
+  claims_["iat"] = kNow - 10;
+  claims_["exp"] = int64_t{7'258'118'400};  // 2200-01-01: still accepted
+  EXPECT_TRUE(check().isOk());
+}
+
 TEST_F(ClaimsTest, NotBeforeInTheFutureIsRefusedBeyondTheSkew) {
   claims_["nbf"] = kNow + 50;
   EXPECT_TRUE(check().isOk());

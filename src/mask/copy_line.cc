@@ -84,6 +84,10 @@ Status splitText(std::string_view line, const CopyFormat& f, std::vector<CopyFie
   size_t n = 0, start = 0;
   for (size_t i = 0; i <= line.size(); ++i) {
     if (i < line.size() && line[i] == '\\') {
+      if (i + 1 == line.size()) {
+        // PostgreSQL escapes every backslash it writes: the line is not COPY output.
+        return invalidArgument("COPY text line ends with a lone backslash");
+      }
       ++i;  // the escaped character never splits
       continue;
     }

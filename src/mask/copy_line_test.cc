@@ -27,6 +27,13 @@ TEST(CopyText, SplitsOnTabsAndDecodesEscapes) {
   EXPECT_EQ(show(f), "[a][b\tc]<NULL>[\\N][line\nbreak][AAq][]");
 }
 
+TEST(CopyText, ALoneBackslashAtTheEndIsAnErrorNotALostField) {
+  std::vector<CopyField> fields;
+  EXPECT_FALSE(splitCopyLine("a\tsecret\\\n", CopyFormat::text(), fields).isOk());
+  EXPECT_FALSE(splitCopyLine("\\", CopyFormat::text(), fields).isOk());
+  EXPECT_EQ(show(split("a\tb\\\\\n", CopyFormat::text())), "[a][b\\]");
+}
+
 TEST(CopyText, EscapedDelimiterDoesNotSplit) {
   CopyFormat pipe = CopyFormat::text();
   pipe.delimiter = '|';
@@ -161,6 +168,14 @@ TEST_F(CopyMaskTest, FieldCountMismatchFailsClosed) {
   EXPECT_FALSE(
       maskCopyLine(scanner_, p, CopyFormat::text(), "a\\tb bob@example.com\n", out, counters_)
           .isOk());
+}
+
+TEST_F(CopyMaskTest, ALastFieldEndingInALoneBackslashFailsClosed) {
+  std::string out;
+  auto p = plans({nullptr});
+  EXPECT_FALSE(maskCopyLine(scanner_, p, CopyFormat::text(), "x\tbob@example.com\\\n", out,
+                            counters_)
+                   .isOk());
 }
 
 TEST_F(CopyMaskTest, MaskedAndUnmaskedLinesKeepTheirEndingByteForByte) {

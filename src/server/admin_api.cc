@@ -5,12 +5,12 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/json.hpp>
-#include <boost/url/parse.hpp>
 
 #include <atomic>
 
 #include "core/log.h"
 #include "identity/verifier.h"
+#include "server/admin_request.h"
 
 namespace jg::server {
 namespace {
@@ -29,49 +29,11 @@ struct Route {
   bool authenticated = true;
 };
 
-AdminResponse fromReply(const access::ApiReply& r) {
-  return AdminResponse{r.status, "application/json", json::serialize(r.body), {}};
-}
-
 bool isApiPath(std::string_view path) {
   return path == "/api" || path.starts_with("/api/");
 }
 
-std::string bearerToken(std::string_view header) {
-  constexpr std::string_view kBearer = "bearer ";
-  if (header.size() <= kBearer.size()) {
-    return {};
-  }
-  for (size_t i = 0; i < kBearer.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(header[i])) != kBearer[i]) {
-      return {};
-    }
-  }
-  std::string_view token = header.substr(kBearer.size());
-  while (!token.empty() && token.front() == ' ') {
-    token.remove_prefix(1);
-  }
-  return std::string(token);
-}
-
-// Splits a request target into a decoded path and query parameters.
-bool parseTarget(std::string_view target, AdminRequest& out) {
-  auto url = boost::urls::parse_origin_form(target);
-  if (!url) {
-    return false;
-  }
-  out.path = std::string(url->path());
-  for (const auto& p : url->params()) {
-    out.query[std::string(p.key)] = std::string(p.value);
-  }
-  return true;
-}
-
 }  // namespace
-
-AdminResponse jsonError(int status, std::string code, std::string message) {
-  return fromReply(access::Api::error(status, std::move(code), std::move(message)));
-}
 
 struct AdminApi::Impl : std::enable_shared_from_this<AdminApi::Impl> {
   Impl(asio::io_context& io, AdminApiOptions o)
@@ -219,7 +181,7 @@ asio::awaitable<AdminResponse> AdminApi::Impl::respond(http::request<http::strin
   AdminRequest ar;
   ar.method = req.method();
   ar.body = std::move(req.body());
-  if (!parseTarget(req.target(), ar)) {
+  if (!parseAdminTarget(req.target(), ar)) {
     co_return jsonError(400, "bad_request", "malformed request target");
   }
   const std::string authorization(req[http::field::authorization]);

@@ -30,6 +30,7 @@
 #include "access/broker.h"
 #include "core/status.h"
 #include "identity/identity.h"
+#include "server/admin_request.h"
 #include "server/config.h"
 
 namespace jg::identity {
@@ -37,21 +38,6 @@ class Verifier;
 }
 
 namespace jg::server {
-
-struct AdminRequest {
-  boost::beast::http::verb method;
-  std::string path;  // without the query string
-  std::map<std::string, std::string> query;
-  std::string body;
-  std::optional<identity::Identity> caller;  // set on authenticated routes
-};
-
-struct AdminResponse {
-  int status = 200;
-  std::string content_type = "application/json";
-  std::string body;
-  std::vector<std::pair<std::string, std::string>> headers;
-};
 
 using AdminHandler = std::function<AdminResponse(const AdminRequest&)>;
 using Authenticator = std::function<Result<identity::Identity>(std::string_view token)>;
@@ -90,8 +76,5 @@ class AdminApi {
   explicit AdminApi(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
   std::shared_ptr<Impl> impl_;
 };
-
-// {"error": code, "message": message} with the status.
-AdminResponse jsonError(int status, std::string code, std::string message);
 
 }  // namespace jg::server

@@ -17,11 +17,8 @@
 namespace jg::server {
 namespace {
 
-namespace http = boost::beast::http;
 namespace json = boost::json;
 
-constexpr std::string_view kStatementsPath = "/api/v1/audit/statements";
-constexpr std::string_view kSessionsPrefix = "/api/v1/audit/sessions/";
 constexpr int kMaxStatements = 1000;
 constexpr int kDefaultSessionRecords = 10000;
 constexpr int kMaxSessionRecords = 100000;
@@ -203,17 +200,6 @@ AdminResponse handleAuditSession(const AdminRequest& req, store::Store* store,
   }
   return jsonOk(
       json::object{{"session", id}, {"records", std::move(records)}, {"truncated", truncated}});
-}
-
-void registerAuditRoutes(AdminApi& api, store::Store* store, AuditSettingsSource settings) {
-  api.addRoute(http::verb::get, std::string(kStatementsPath),
-               [store, settings](const AdminRequest& req) {
-                 return handleAuditStatements(req, store, settings());
-               });
-  api.addPrefixRoute(http::verb::get, std::string(kSessionsPrefix),
-                     [store, settings](const AdminRequest& req) {
-                       return handleAuditSession(req, store, settings());
-                     });
 }
 
 }  // namespace jg::server

@@ -16,6 +16,7 @@
 
 #include <functional>
 #include <string>
+#include <string_view>
 
 #include "audit/settings.h"
 #include "server/admin_api.h"
@@ -26,14 +27,26 @@ namespace jg::server {
 // The current audit settings (the gateway passes one that follows configuration reloads).
 using AuditSettingsSource = std::function<audit::Settings()>;
 
-// Registers the routes on `api`. `store` (may be null: then statement search answers 503) must be
-// migrated with audit::indexMigrations() and outlive the AdminApi.
-void registerAuditRoutes(AdminApi& api, store::Store* store, AuditSettingsSource settings);
+inline constexpr std::string_view kStatementsPath = "/api/v1/audit/statements";
+inline constexpr std::string_view kSessionsPrefix = "/api/v1/audit/sessions/";
 
 // The handlers, exposed for tests. REQUIRES: req.caller is set (authenticated routes).
 AdminResponse handleAuditStatements(const AdminRequest& req, store::Store* store,
                                     const audit::Settings& settings);
 AdminResponse handleAuditSession(const AdminRequest& req, store::Store* store,
                                  const audit::Settings& settings);
+
+// Registers the routes on `api`. `store` (may be null: then statement search answers 503) must be
+// migrated with audit::indexMigrations() and outlive the AdminApi.
+inline void registerAuditRoutes(AdminApi& api, store::Store* store, AuditSettingsSource settings) {
+  api.addRoute(boost::beast::http::verb::get, std::string(kStatementsPath),
+               [store, settings](const AdminRequest& req) {
+                 return handleAuditStatements(req, store, settings());
+               });
+  api.addPrefixRoute(boost::beast::http::verb::get, std::string(kSessionsPrefix),
+                     [store, settings](const AdminRequest& req) {
+                       return handleAuditSession(req, store, settings());
+                     });
+}
 
 }  // namespace jg::server
