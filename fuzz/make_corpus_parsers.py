@@ -19,6 +19,8 @@ import subprocess
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, utils
 
+from make_corpus import write
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 
@@ -216,14 +218,6 @@ def admin_seeds():
                               "audrey")
     yield "audit_session", req("GET /api/v1/audit/sessions/s-1.a_b?limit=3", "audrey")
     yield "unauthenticated", req("GET /api/v1/reviews", "")
-
-
-def write(kind, seeds):
-    d = os.path.join(HERE, "corpus", kind)
-    os.makedirs(d, exist_ok=True)
-    for name, data in seeds:
-        with open(os.path.join(d, name), "wb") as f:
-            f.write(data)
 
 
 if __name__ == "__main__":

@@ -41,3 +41,12 @@ def gateway(pg):
     gw = Gateway(pg).start()
     yield gw
     gw.cleanup()
+
+
+@pytest.fixture()
+def own_pg():
+    """A PostgreSQL server of the test's own, for tests that stop, kill or restart it."""
+    server = PgServer().start()
+    server.create_db("kb")
+    yield server
+    server.cleanup()

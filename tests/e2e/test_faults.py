@@ -16,10 +16,9 @@ import time
 import urllib.request
 
 import psycopg
-import pytest
 
 import pgwire
-from harness import JITGATE, PG_BIN, Gateway, PgServer, make_keys
+from harness import JITGATE, PG_BIN, Gateway, make_keys
 from oidc_provider import OidcProvider
 
 SHUTDOWN = "terminating connection due to administrator command"
@@ -161,13 +160,6 @@ def backend_running(pg, marker, db="kb"):
 
 
 # -- 1. PostgreSQL killed mid-query, unavailable, restarted -----------------------------------
-
-@pytest.fixture()
-def own_pg():
-    server = PgServer().start()
-    server.create_db("kb")
-    yield server
-    server.cleanup()
 
 
 def pg_ctl(pg, *args):

@@ -7,13 +7,6 @@ import pytest
 from harness import Gateway, PgServer
 
 
-@pytest.fixture()
-def own_pg():
-    server = PgServer().start()
-    server.create_db("kb")
-    yield server
-    server.cleanup()
-
 
 def test_upstream_down_gives_clean_error(own_pg):
     with Gateway(own_pg) as gw:
