@@ -108,8 +108,7 @@ TEST_F(GateTest, EachRequestGetsTheVerdictOfItsRule) {
       {"DELETE FROM docs", Outcome::kDeny, Refusal::kForbidden, "default-deny"},
       {"SELECT ssn FROM people", Outcome::kDeny, Refusal::kForbidden, "no-ssn"},
       {"SELEC 1", Outcome::kDeny, Refusal::kInvalidRequest, ""},
-      {"SELECT email FROM crm.customers", Outcome::kReview, Refusal::kNeedsApproval,
-       "owners-wait"},
+      {"SELECT email FROM crm.customers", Outcome::kReview, Refusal::kNeedsApproval, "owners-wait"},
       {"SELECT pay FROM hr.payroll", Outcome::kReview, Refusal::kNeedsApproval, "payroll-now"},
       {"SELECT k FROM vault.keys", Outcome::kReview, Refusal::kNeedsApproval, "vault-session"},
       {"SELECT 1; DELETE FROM docs", Outcome::kDeny, Refusal::kForbidden, "default-deny"},
@@ -207,7 +206,8 @@ TEST_F(GateTest, WaitModeReviewIsCreatedAndHeld) {
   EXPECT_TRUE(v.hold);
   EXPECT_EQ(v.review_id, "r-1");
   EXPECT_THAT(v.message, HasSubstr("review r-1 created"));
-  EXPECT_EQ(approvals.drafts, std::vector<std::string>{"owners-wait:SELECT email FROM crm.customers"});
+  EXPECT_EQ(approvals.drafts,
+            std::vector<std::string>{"owners-wait:SELECT email FROM crm.customers"});
 }
 
 TEST_F(GateTest, FailFastReviewIsCreatedAndRefusedNow) {

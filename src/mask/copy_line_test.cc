@@ -173,9 +173,9 @@ TEST_F(CopyMaskTest, FieldCountMismatchFailsClosed) {
 TEST_F(CopyMaskTest, ALastFieldEndingInALoneBackslashFailsClosed) {
   std::string out;
   auto p = plans({nullptr});
-  EXPECT_FALSE(maskCopyLine(scanner_, p, CopyFormat::text(), "x\tbob@example.com\\\n", out,
-                            counters_)
-                   .isOk());
+  EXPECT_FALSE(
+      maskCopyLine(scanner_, p, CopyFormat::text(), "x\tbob@example.com\\\n", out, counters_)
+          .isOk());
 }
 
 TEST_F(CopyMaskTest, MaskedAndUnmaskedLinesKeepTheirEndingByteForByte) {

@@ -21,8 +21,8 @@
 #include <vector>
 
 #include "server/cancel_registry.h"
-#include "server/services.h"
 #include "server/config.h"
+#include "server/services.h"
 #include "server/stream.h"
 #include "sql/classifier.h"
 
@@ -92,9 +92,8 @@ class Gateway : public SessionServices {
   asio::io_context& nextContext();
   bool listenerIsLoopback() const override { return loopback_; }
   asio::awaitable<Result<UpstreamConnection>> connectUpstream(
-      const ResourceConfig& resource, const UpstreamCredentials& creds,
-      const StartupParams& params, ssl::context* tls, std::chrono::milliseconds timeout,
-      size_t max_message) override;
+      const ResourceConfig& resource, const UpstreamCredentials& creds, const StartupParams& params,
+      ssl::context* tls, std::chrono::milliseconds timeout, size_t max_message) override;
 
   void addSession(const std::shared_ptr<Session>& s);
   void sessionEnded(Session* s) override;

@@ -382,8 +382,8 @@ asio::awaitable<Status> Session::relayResult(const pg::Frame& frame, size_t pos,
   co_return Status::ok();
 }
 
-asio::awaitable<Status> Session::flushToClient(Batch& batch, const ReadBuffer& in,
-                                               bool completes, bool& stop) {
+asio::awaitable<Status> Session::flushToClient(Batch& batch, const ReadBuffer& in, bool completes,
+                                               bool& stop) {
   if (completes && audit_ && audit_->strict()) {
     // Strict durability: a result completes for the client only once it is in the log.
     if (Status st = co_await audit_->durable(); !st) {

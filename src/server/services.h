@@ -55,9 +55,8 @@ class SessionServices {
   virtual bool listenerIsLoopback() const = 0;
   // Connects and authenticates to a resource's upstream (upstream.h, connectUpstream).
   virtual asio::awaitable<Result<UpstreamConnection>> connectUpstream(
-      const ResourceConfig& resource, const UpstreamCredentials& creds,
-      const StartupParams& params, ssl::context* tls, std::chrono::milliseconds timeout,
-      size_t max_message) = 0;
+      const ResourceConfig& resource, const UpstreamCredentials& creds, const StartupParams& params,
+      ssl::context* tls, std::chrono::milliseconds timeout, size_t max_message) = 0;
   // A statement refused because the audit log cannot be written (for /metrics). Thread-safe.
   virtual void countUnrecordedRefusal() = 0;
   // The session has ended; called once, from the session's thread.

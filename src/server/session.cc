@@ -122,8 +122,9 @@ asio::awaitable<void> Session::runImpl() {
   }
   client_->close();
   if (lease_) {
-    asio::post(services_.blockingPool(),
-               [issuer = services_.issuer(), lease = std::move(*lease_)] { issuer->release(lease); });
+    asio::post(services_.blockingPool(), [issuer = services_.issuer(), lease = std::move(*lease_)] {
+      issuer->release(lease);
+    });
     lease_.reset();
   }
   if (audit_ && !cancel_only_) {

@@ -157,8 +157,8 @@ class Session : public std::enable_shared_from_this<Session> {
   // -- the pumps (relay.cc) -------------------------------------------------------------------
   asio::awaitable<Status> relay();
   asio::awaitable<Status> clientPump();
-  asio::awaitable<Status> awaitGate(const pg::Frame& frame, Gated& g, Batch& batch,
-                                    ReadBuffer& in, bool& recorded);
+  asio::awaitable<Status> awaitGate(const pg::Frame& frame, Gated& g, Batch& batch, ReadBuffer& in,
+                                    bool& recorded);
   void takeHeldInput(ReadBuffer& in);
   Status passRefused(Gated& g, Batch& batch, bool& recorded);
   Status passClient(const pg::Frame& frame, size_t pos, const Gated& g, Batch& batch,
@@ -224,7 +224,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::chrono::system_clock::time_point deadline_ = std::chrono::system_clock::time_point::max();
   std::string deadline_reason_;
   std::optional<creds::Lease> lease_;  // the session role minted for this session
-  std::function<void()> hold_cancel_;    // ends a statement's wait for approval
+  std::function<void()> hold_cancel_;  // ends a statement's wait for approval
   // What the client sent while its connection or a statement was held, not yet framed.
   std::string held_input_;
 

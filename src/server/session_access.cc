@@ -168,14 +168,15 @@ asio::awaitable<Status> Session::awaitSessionApproval(const policy::Decision& d)
                             d.message() + "; this gateway has no store for reviews (set store:)",
                             "42501");
   }
-  using Found = std::pair<std::optional<gate::GrantInfo>, std::optional<Result<gate::CreatedReview>>>;
+  using Found =
+      std::pair<std::optional<gate::GrantInfo>, std::optional<Result<gate::CreatedReview>>>;
   auto lookup = [&]() -> Found {
     BrokerApprovals approvals(*broker, identity_, resource_, id_);
     if (auto grant = approvals.activeGrant(d.role)) {
       return {grant, std::nullopt};
     }
-    gate::ReviewDraft draft{gate::ReviewDraft::Scope::kSession, d.rule_id, d.reason, d.role,
-                            d.review, {}, {}};
+    gate::ReviewDraft draft{
+        gate::ReviewDraft::Scope::kSession, d.rule_id, d.reason, d.role, d.review, {}, {}};
     return {std::nullopt, approvals.create(draft)};
   };
   Found found = co_await offThread<Found>(lookup);
@@ -221,8 +222,7 @@ asio::awaitable<Status> Session::waitSessionDecision(const std::string& review_i
   auto lookup = [&] {
     return BrokerApprovals(*services_.broker(), identity_, resource_, id_).activeGrant(d.role);
   };
-  std::optional<gate::GrantInfo> grant =
-      co_await offThread<std::optional<gate::GrantInfo>>(lookup);
+  std::optional<gate::GrantInfo> grant = co_await offThread<std::optional<gate::GrantInfo>>(lookup);
   if (!grant) {
     co_return Status::error(
         Code::kPermissionDenied,
@@ -278,8 +278,8 @@ void Session::cancelHold() {
 
 asio::awaitable<Status> Session::holdForApproval(const gate::Verdict& held) {
   const std::string& review_id = held.review_id;
-  if (Status st = co_await writeNotice(fmt::format("waiting for approval of review {}: {}",
-                                                   review_id, held.approval_hint));
+  if (Status st = co_await writeNotice(
+          fmt::format("waiting for approval of review {}: {}", review_id, held.approval_hint));
       !st) {
     co_return st;
   }
@@ -335,8 +335,8 @@ asio::awaitable<Status> Session::issueCredential(UpstreamCredentials& creds) {
                        : std::chrono::system_clock::now() + settings->max_ttl;
   // Blocking admin SQL on the pool.
   using Issued = std::pair<Status, std::optional<creds::Lease>>;
-  auto issue = [issuer, resource = resource_, role = std::string(binding_.session.role),
-                id = id_, not_after]() -> Issued {
+  auto issue = [issuer, resource = resource_, role = std::string(binding_.session.role), id = id_,
+                not_after]() -> Issued {
     auto lease = issuer->issue(resource, role, id, not_after);
     if (!lease) {
       return {lease.status(), std::nullopt};

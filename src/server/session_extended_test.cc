@@ -143,8 +143,8 @@ TEST_F(SessionTest, TheUnnamedStatementDoesNotCountTowardsTheLimitOfNamedOnes) {
   run([&](Client& c) -> asio::awaitable<void> {
     co_await c.connect();
     EXPECT_EQ(kinds(co_await c.batch(P("", "SELECT 1") + B("", "") + E("") + S())), "12DCZ");
-    auto m = co_await c.batch(P("s1", "SELECT 1") + P("s2", "SELECT 2") + P("s3", "SELECT 1") +
-                              S());
+    auto m =
+        co_await c.batch(P("s1", "SELECT 1") + P("s2", "SELECT 2") + P("s3", "SELECT 1") + S());
     EXPECT_EQ(kinds(m), "111Z");
     EXPECT_EQ(kinds(co_await c.batch(B("", "s3") + E("") + S())), "2DCZ");
   });

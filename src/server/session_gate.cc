@@ -202,11 +202,11 @@ Session::Gated Session::decideBind(const pg::Frame& frame) {
     return g;  // the tracker reports the malformed message
   }
   if (!tracker_.statementSql(b.statement)) {
-    refuse(frame, {},
-           gate::Verdict::refuse(gate::Refusal::kUnknownName, "builtin:unknown-statement",
-                                 fmt::format("prepared statement \"{}\" does not exist",
-                                             b.statement)),
-           g);
+    refuse(
+        frame, {},
+        gate::Verdict::refuse(gate::Refusal::kUnknownName, "builtin:unknown-statement",
+                              fmt::format("prepared statement \"{}\" does not exist", b.statement)),
+        g);
   } else if (tracker_.portalsFull(b.portal)) {
     refuse(frame, {},
            gate::Verdict::refuse(gate::Refusal::kLimit, "builtin:limits",
@@ -271,7 +271,7 @@ Session::Gated Session::refuseUnrecorded(const pg::Frame& frame) {
 
 void Session::refuse(const pg::Frame& frame, std::string_view name, const gate::Verdict& v,
                      Gated& g, std::string_view sqlstate) {
-  std::string_view code = !sqlstate.empty()            ? sqlstate
+  std::string_view code = !sqlstate.empty()              ? sqlstate
                           : !v.decision.sqlstate.empty() ? v.decision.sqlstate
                                                          : pgSqlstate(v.refusal);
   ++statements_refused_;

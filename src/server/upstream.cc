@@ -111,7 +111,6 @@ std::string serverCertHash(Stream& s) {
   return hash ? *hash : std::string();
 }
 
-
 // Runs the authentication exchange until AuthenticationOk.
 // SCRAM-SHA-256, with channel binding (-PLUS) when the server offers it over TLS.
 Status startSasl(const pg::Authentication& auth, Stream& s, const ResourceConfig& r,

@@ -38,8 +38,8 @@ TEST(UpstreamStartup, FullServerIsUnavailableWith53300) {
 }
 
 TEST(UpstreamStartup, AuthenticationFailureIsARefusalOfTheGatewaysCredentials) {
-  Status s = serverRefusal(resource(),
-                           errorPayload("28P01", "password authentication failed for user \"app\""));
+  Status s = serverRefusal(
+      resource(), errorPayload("28P01", "password authentication failed for user \"app\""));
   EXPECT_EQ(s.code(), Code::kPermissionDenied);
   EXPECT_EQ(s.sqlstate(), "28000");
   EXPECT_NE(s.message().find("refused the gateway's credentials"), std::string::npos);

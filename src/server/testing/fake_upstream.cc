@@ -38,9 +38,8 @@ asio::awaitable<void> FakeUpstream::serve(MemoryStream& stream) {
     size_t pos = 0;
     pg::Frame frame;
     std::string err;
-    while (!close_ &&
-           pg::nextFrame(std::string_view(in).substr(pos), 1 << 24, frame, err) ==
-               pg::FrameStatus::kReady) {
+    while (!close_ && pg::nextFrame(std::string_view(in).substr(pos), 1 << 24, frame, err) ==
+                          pg::FrameStatus::kReady) {
       handle(frame, out);
       pos += frame.size;
     }

@@ -41,7 +41,7 @@ struct Canned {
   bool fatal = false;  // the error is a FATAL and the server closes the connection after it
   // Extra backend messages sent before the result (NoticeResponse, NotificationResponse...).
   std::string before;
-  char txn_after = 0;  // transaction status after it ('T' for BEGIN, 'I' for COMMIT)
+  char txn_after = 0;      // transaction status after it ('T' for BEGIN, 'I' for COMMIT)
   uint32_t table_oid = 0;  // RowDescription's table oid for every column
 };
 

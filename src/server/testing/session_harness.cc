@@ -21,8 +21,8 @@ namespace {
 
 void writeFile(const std::string& path, const std::string& text) {
   std::ofstream(path) << text;
-  std::filesystem::permissions(path, std::filesystem::perms::owner_read |
-                                         std::filesystem::perms::owner_write);
+  std::filesystem::permissions(
+      path, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
 }
 
 // `access` unless the test's configuration has its own.
@@ -82,9 +82,7 @@ std::vector<audit::Event> AuditSink::events() const {
   return events_;
 }
 
-namespace {
-
-}  // namespace
+namespace {}  // namespace
 
 std::string Message::field(char code) const {
   pg::ErrorFields f;
@@ -291,8 +289,8 @@ SessionHarness::SessionHarness(std::string policies, std::string extra,
   writeFile(dir_ + "/mask.key", randomId(32));
   bool own_access = extra.starts_with("access:") || extra.find("\naccess:") != std::string::npos;
   extra = replaceAll(std::move(extra), "$DIR", dir_);
-  auto cfg = parseConfig(baseConfig(dir_, groups, !own_access) + extra + policies,
-                         dir_ + "/jitgate.yaml");
+  auto cfg =
+      parseConfig(baseConfig(dir_, groups, !own_access) + extra + policies, dir_ + "/jitgate.yaml");
   if (!cfg) {
     config_error_ = cfg.status().message();
     return;
@@ -378,8 +376,8 @@ void SessionHarness::decide(const std::string& review_id, bool approve) {
   owner.subject = "olga";
   owner.email = "olga@corp.example";
   owner.groups = {"owners"};
-  auto r = approve ? broker_->approve(review_id, owner, "ok")
-                   : broker_->reject(review_id, owner, "no");
+  auto r =
+      approve ? broker_->approve(review_id, owner, "ok") : broker_->reject(review_id, owner, "no");
   (void)r;
 }
 

@@ -172,9 +172,8 @@ class SessionHarness : public SessionServices {
   CancelRegistry& cancels() override { return cancels_; }
   bool listenerIsLoopback() const override { return true; }
   asio::awaitable<Result<UpstreamConnection>> connectUpstream(
-      const ResourceConfig& resource, const UpstreamCredentials& creds,
-      const StartupParams& params, ssl::context* tls, std::chrono::milliseconds timeout,
-      size_t max_message) override;
+      const ResourceConfig& resource, const UpstreamCredentials& creds, const StartupParams& params,
+      ssl::context* tls, std::chrono::milliseconds timeout, size_t max_message) override;
   void countUnrecordedRefusal() override { ++unrecorded_refusals; }
   void sessionEnded(Session*) override { ended_ = true; }
 
