@@ -215,84 +215,24 @@ void Tracker::pop() {
 
 Status Tracker::onFrontend(char type, std::string_view payload) {
   switch (type) {
-    case fe::kQuery: {
-      Query q;
-      if (!decodeQuery(payload, q)) {
-        return malformed("Query");
-      }
-      return push({Pending::kQuery, 0, std::string(q.sql), nullptr, nullptr, {}, 0, {}, 0});
-    }
-    case fe::kParse: {
-      Parse p;
-      if (!decodeParse(payload, p)) {
-        return malformed("Parse");
-      }
-      if (!p.name.empty() && named(statements_) >= limits_.max_statements) {
-        return Status::error(
-            Code::kResourceExhausted,
-            fmt::format("too many prepared statements (limit {})", limits_.max_statements),
-            "54000");
-      }
-      auto stmt = std::make_unique<PreparedStatement>();
-      stmt->sql = std::make_shared<const std::string>(p.sql);
-      stmt->param_types = p.param_types;
-      return push(
-          {Pending::kParse, 0, std::string(p.name), std::move(stmt), nullptr, {}, 0, {}, 0});
-    }
-    case fe::kBind: {
-      Bind b;
-      if (!decodeBind(payload, b)) {
-        return malformed("Bind");
-      }
-      if (!b.portal.empty() && named(portals_) >= limits_.max_portals) {
-        return Status::error(Code::kResourceExhausted,
-                             fmt::format("too many open portals (limit {})", limits_.max_portals),
-                             "54000");
-      }
-      auto portal = std::make_unique<Portal>();
-      portal->statement = std::string(b.statement);
-      portal->result_formats = b.result_formats;
-      return push(
-          {Pending::kBind, 0, std::string(b.portal), nullptr, std::move(portal), {}, 0, {}, 0});
-    }
-    case fe::kDescribe: {
-      Describe d;
-      if (!decodeDescribe(payload, d) || (d.target != 'S' && d.target != 'P')) {
-        return malformed("Describe");
-      }
-      return push({d.target == 'S' ? Pending::kDescribeStatement : Pending::kDescribePortal,
-                   0,
-                   std::string(d.name),
-                   nullptr,
-                   nullptr,
-                   {},
-                   0,
-                   {},
-                   0});
-    }
-    case fe::kExecute: {
-      Execute e;
-      if (!decodeExecute(payload, e)) {
-        return malformed("Execute");
-      }
-      return push({Pending::kExecute, 0, std::string(e.portal), nullptr, nullptr, {}, 0, {}, 0});
-    }
-    case fe::kClose: {
-      Close c;
-      if (!decodeClose(payload, c) || (c.target != 'S' && c.target != 'P')) {
-        return malformed("Close");
-      }
-      return push({Pending::kClose, c.target, std::string(c.name), nullptr, nullptr, {}, 0, {}, 0});
-    }
+    case fe::kQuery:
+      return onQuery(payload);
+    case fe::kParse:
+      return onParse(payload);
+    case fe::kBind:
+      return onBind(payload);
+    case fe::kDescribe:
+      return onDescribe(payload);
+    case fe::kExecute:
+      return onExecute(payload);
+    case fe::kClose:
+      return onClose(payload);
     case fe::kSync:
-      return decodeEmpty(payload) ? push({Pending::kSync, 0, {}, nullptr, nullptr, {}, 0, {}, 0})
-                                  : malformed("Sync");
+      return decodeEmpty(payload) ? push({.kind = Pending::kSync}) : malformed("Sync");
     case fe::kFunctionCall: {
       FunctionCall f;
-      if (!decodeFunctionCall(payload, f)) {
-        return malformed("FunctionCall");
-      }
-      return push({Pending::kFunctionCall, 0, {}, nullptr, nullptr, {}, 0, {}, 0});
+      return decodeFunctionCall(payload, f) ? push({.kind = Pending::kFunctionCall})
+                                            : malformed("FunctionCall");
     }
     case fe::kFlush:
       return decodeEmpty(payload) ? Status::ok() : malformed("Flush");
@@ -315,6 +255,71 @@ Status Tracker::onFrontend(char type, std::string_view payload) {
                            : fmt::format("unexpected message type 0x{:02x} from client", c));
 }
 
+Status Tracker::onQuery(std::string_view payload) {
+  Query q;
+  if (!decodeQuery(payload, q)) {
+    return malformed("Query");
+  }
+  return push({.kind = Pending::kQuery, .name = std::string(q.sql)});
+}
+
+Status Tracker::onParse(std::string_view payload) {
+  Parse p;
+  if (!decodeParse(payload, p)) {
+    return malformed("Parse");
+  }
+  if (!p.name.empty() && named(statements_) >= limits_.max_statements) {
+    return Status::error(
+        Code::kResourceExhausted,
+        fmt::format("too many prepared statements (limit {})", limits_.max_statements), "54000");
+  }
+  auto stmt = std::make_unique<PreparedStatement>();
+  stmt->sql = std::make_shared<const std::string>(p.sql);
+  stmt->param_types = p.param_types;
+  return push({.kind = Pending::kParse, .name = std::string(p.name), .stmt = std::move(stmt)});
+}
+
+Status Tracker::onBind(std::string_view payload) {
+  Bind b;
+  if (!decodeBind(payload, b)) {
+    return malformed("Bind");
+  }
+  if (!b.portal.empty() && named(portals_) >= limits_.max_portals) {
+    return Status::error(Code::kResourceExhausted,
+                         fmt::format("too many open portals (limit {})", limits_.max_portals),
+                         "54000");
+  }
+  auto portal = std::make_unique<Portal>();
+  portal->statement = std::string(b.statement);
+  portal->result_formats = b.result_formats;
+  return push({.kind = Pending::kBind, .name = std::string(b.portal), .portal = std::move(portal)});
+}
+
+Status Tracker::onDescribe(std::string_view payload) {
+  Describe d;
+  if (!decodeDescribe(payload, d) || (d.target != 'S' && d.target != 'P')) {
+    return malformed("Describe");
+  }
+  return push({.kind = d.target == 'S' ? Pending::kDescribeStatement : Pending::kDescribePortal,
+               .name = std::string(d.name)});
+}
+
+Status Tracker::onExecute(std::string_view payload) {
+  Execute e;
+  if (!decodeExecute(payload, e)) {
+    return malformed("Execute");
+  }
+  return push({.kind = Pending::kExecute, .name = std::string(e.portal)});
+}
+
+Status Tracker::onClose(std::string_view payload) {
+  Close c;
+  if (!decodeClose(payload, c) || (c.target != 'S' && c.target != 'P')) {
+    return malformed("Close");
+  }
+  return push({.kind = Pending::kClose, .target = c.target, .name = std::string(c.name)});
+}
+
 Status Tracker::expect(Pending kind, const char* what) {
   if (pending_.empty() || pending_.front().kind != kind) {
     return protocolError(
@@ -334,44 +339,12 @@ Status Tracker::onBackend(char type, std::string_view payload) {
       return Status::ok();  // asynchronous; validated by whoever reads them
     case be::kErrorResponse:
       return onErrorResponse();
-    case be::kParseComplete: {
-      if (auto s = expect(Pending::kParse, "ParseComplete"); !s) {
-        return s;
-      }
-      auto& item = pending_.front();
-      statements_[item.name] = std::move(*item.stmt);
-      pop();
-      return Status::ok();
-    }
-    case be::kBindComplete: {
-      if (auto s = expect(Pending::kBind, "BindComplete"); !s) {
-        return s;
-      }
-      auto& item = pending_.front();
-      Portal portal = std::move(*item.portal);
-      portal.tag = item.tag;
-      if (auto it = statements_.find(portal.statement); it != statements_.end()) {
-        portal.columns = withFormats(it->second.columns, portal.result_formats);
-        portal.described = it->second.described;
-        portal.sql = it->second.sql;
-      }
-      portals_[item.name] = std::move(portal);
-      pop();
-      return Status::ok();
-    }
-    case be::kCloseComplete: {
-      if (auto s = expect(Pending::kClose, "CloseComplete"); !s) {
-        return s;
-      }
-      auto& item = pending_.front();
-      if (item.target == 'S') {
-        statements_.erase(item.name);
-      } else {
-        portals_.erase(item.name);
-      }
-      pop();
-      return Status::ok();
-    }
+    case be::kParseComplete:
+      return onParseComplete();
+    case be::kBindComplete:
+      return onBindComplete();
+    case be::kCloseComplete:
+      return onCloseComplete();
     case be::kParameterDescription:
       return onParameterDescription(payload);
     case be::kRowDescription:
@@ -402,6 +375,47 @@ Status Tracker::onBackend(char type, std::string_view payload) {
   }
   return protocolError(fmt::format("unexpected message type 0x{:02x} from server",
                                    static_cast<unsigned char>(type)));
+}
+
+Status Tracker::onParseComplete() {
+  if (auto s = expect(Pending::kParse, "ParseComplete"); !s) {
+    return s;
+  }
+  auto& item = pending_.front();
+  statements_[item.name] = std::move(*item.stmt);
+  pop();
+  return Status::ok();
+}
+
+Status Tracker::onBindComplete() {
+  if (auto s = expect(Pending::kBind, "BindComplete"); !s) {
+    return s;
+  }
+  auto& item = pending_.front();
+  Portal portal = std::move(*item.portal);
+  portal.tag = item.tag;
+  if (auto it = statements_.find(portal.statement); it != statements_.end()) {
+    portal.columns = withFormats(it->second.columns, portal.result_formats);
+    portal.described = it->second.described;
+    portal.sql = it->second.sql;
+  }
+  portals_[item.name] = std::move(portal);
+  pop();
+  return Status::ok();
+}
+
+Status Tracker::onCloseComplete() {
+  if (auto s = expect(Pending::kClose, "CloseComplete"); !s) {
+    return s;
+  }
+  auto& item = pending_.front();
+  if (item.target == 'S') {
+    statements_.erase(item.name);
+  } else {
+    portals_.erase(item.name);
+  }
+  pop();
+  return Status::ok();
 }
 
 Status Tracker::onDataRow() {

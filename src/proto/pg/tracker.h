@@ -160,19 +160,29 @@ class Tracker {
  private:
   struct PendingItem {
     Pending kind;
-    char target = 0;   // kClose: 'S' or 'P'
-    std::string name;  // statement or portal name; kQuery: the SQL text
+    char target = 0;     // kClose: 'S' or 'P'
+    std::string name{};  // statement or portal name; kQuery: the SQL text
     // kParse: the statement being created; kBind: the portal being created.
-    std::unique_ptr<PreparedStatement> stmt;
-    std::unique_ptr<Portal> portal;
-    std::string replace_error;  // see annotateLast()
-    int64_t row_limit = 0;      // kQuery: see limitLastRows()
-    std::string row_limit_by;
+    std::unique_ptr<PreparedStatement> stmt{};
+    std::unique_ptr<Portal> portal{};
+    std::string replace_error{};  // see annotateLast()
+    int64_t row_limit = 0;        // kQuery: see limitLastRows()
+    std::string row_limit_by{};
     uint64_t tag = 0;  // see tagLast()
   };
 
   Status push(PendingItem item);
   Status expect(Pending kind, const char* what);
+  // One handler per client message that the server answers.
+  Status onQuery(std::string_view payload);
+  Status onParse(std::string_view payload);
+  Status onBind(std::string_view payload);
+  Status onDescribe(std::string_view payload);
+  Status onExecute(std::string_view payload);
+  Status onClose(std::string_view payload);
+  Status onParseComplete();
+  Status onBindComplete();
+  Status onCloseComplete();
   Status onRowDescription(std::string_view payload);
   Status onNoData();
   Status onParameterDescription(std::string_view payload);
