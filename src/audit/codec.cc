@@ -403,6 +403,74 @@ Result<std::string> encodeEvent(const Event& event, const RawSealer& sealer,
   return out;
 }
 
+namespace {
+
+// One function per event record with many fields.
+AuthEvent authEventFrom(const json::object& o) {
+  AuthEvent e;
+  auto* okv = o.if_contains("ok");
+  e.ok = okv && okv->is_bool() && okv->as_bool();
+  e.method = getStr(o, "method");
+  if (auto* p = o.if_contains("principal"); p && p->is_object()) {
+    e.principal = principalFrom(p->as_object());
+  }
+  e.reason = getStr(o, "reason");
+  return e;
+}
+
+StatementEvent statementEventFrom(const json::object& o) {
+  StatementEvent e;
+  e.statement_id = getU64(o, "stmt");
+  e.text = getStr(o, "text");
+  e.kind = getStr(o, "kind");
+  e.tables = getStrings(o, "tables");
+  e.fingerprint = getStr(o, "fingerprint");
+  e.decision = getStr(o, "decision");
+  e.rule_id = getStr(o, "rule");
+  e.reason = getStr(o, "reason");
+  e.review_id = getStr(o, "review");
+  e.grant_id = getStr(o, "grant");
+  e.protocol = getStr(o, "protocol");
+  e.prepared_name = getStr(o, "prepared");
+  e.param_digests = getStrings(o, "param_digests");
+  e.params = getSealed(o, "params");
+  return e;
+}
+
+ResultRowsEvent resultRowsEventFrom(const json::object& o) {
+  ResultRowsEvent e;
+  e.statement_id = getU64(o, "stmt");
+  e.rows = rowsFrom(o.if_contains("rows"));
+  e.raw_rows = getSealed(o, "raw_rows");
+  e.document_ids = getStrings(o, "documents");
+  return e;
+}
+
+ResultEndEvent resultEndEventFrom(const json::object& o) {
+  ResultEndEvent e;
+  e.statement_id = getU64(o, "stmt");
+  e.command_tag = getStr(o, "tag");
+  e.rows = getU64(o, "rows");
+  e.bytes = getU64(o, "bytes");
+  e.masked_cells = maskedFrom(o);
+  return e;
+}
+
+ResultEvent resultEventFrom(const json::object& o) {
+  ResultEvent e;
+  e.statement_id = getU64(o, "stmt");
+  e.columns = columnsFrom(o);
+  e.rows = rowsFrom(o.if_contains("rows"));
+  e.raw_rows = getSealed(o, "raw_rows");
+  e.document_ids = getStrings(o, "documents");
+  e.command_tag = getStr(o, "tag");
+  e.bytes = getU64(o, "bytes");
+  e.masked_cells = maskedFrom(o);
+  return e;
+}
+
+}  // namespace
+
 Result<Event> decodeEvent(const json::object& o) {
   Event ev;
   std::string type = getStr(o, "type");
@@ -415,60 +483,17 @@ Result<Event> decodeEvent(const json::object& o) {
                            getStr(o, "tls_version"), getStr(o, "tls_cipher"), getStr(o, "app"),
                            getStr(o, "db_user")};
   } else if (type == "auth") {
-    AuthEvent e;
-    auto* okv = o.if_contains("ok");
-    e.ok = okv && okv->is_bool() && okv->as_bool();
-    e.method = getStr(o, "method");
-    if (auto* p = o.if_contains("principal"); p && p->is_object()) {
-      e.principal = principalFrom(p->as_object());
-    }
-    e.reason = getStr(o, "reason");
-    ev.body = std::move(e);
+    ev.body = authEventFrom(o);
   } else if (type == "statement") {
-    StatementEvent e;
-    e.statement_id = stmt;
-    e.text = getStr(o, "text");
-    e.kind = getStr(o, "kind");
-    e.tables = getStrings(o, "tables");
-    e.fingerprint = getStr(o, "fingerprint");
-    e.decision = getStr(o, "decision");
-    e.rule_id = getStr(o, "rule");
-    e.reason = getStr(o, "reason");
-    e.review_id = getStr(o, "review");
-    e.grant_id = getStr(o, "grant");
-    e.protocol = getStr(o, "protocol");
-    e.prepared_name = getStr(o, "prepared");
-    e.param_digests = getStrings(o, "param_digests");
-    e.params = getSealed(o, "params");
-    ev.body = std::move(e);
+    ev.body = statementEventFrom(o);
   } else if (type == "result_start") {
     ev.body = ResultStartEvent{stmt, columnsFrom(o)};
   } else if (type == "result_rows") {
-    ResultRowsEvent e;
-    e.statement_id = stmt;
-    e.rows = rowsFrom(o.if_contains("rows"));
-    e.raw_rows = getSealed(o, "raw_rows");
-    e.document_ids = getStrings(o, "documents");
-    ev.body = std::move(e);
+    ev.body = resultRowsEventFrom(o);
   } else if (type == "result_end") {
-    ResultEndEvent e;
-    e.statement_id = stmt;
-    e.command_tag = getStr(o, "tag");
-    e.rows = getU64(o, "rows");
-    e.bytes = getU64(o, "bytes");
-    e.masked_cells = maskedFrom(o);
-    ev.body = std::move(e);
+    ev.body = resultEndEventFrom(o);
   } else if (type == "result") {
-    ResultEvent e;
-    e.statement_id = stmt;
-    e.columns = columnsFrom(o);
-    e.rows = rowsFrom(o.if_contains("rows"));
-    e.raw_rows = getSealed(o, "raw_rows");
-    e.document_ids = getStrings(o, "documents");
-    e.command_tag = getStr(o, "tag");
-    e.bytes = getU64(o, "bytes");
-    e.masked_cells = maskedFrom(o);
-    ev.body = std::move(e);
+    ev.body = resultEventFrom(o);
   } else if (type == "error") {
     ev.body = ErrorEvent{stmt, getStr(o, "source"), getStr(o, "severity"), getStr(o, "sqlstate"),
                          getStr(o, "message")};
