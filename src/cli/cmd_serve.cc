@@ -4,6 +4,7 @@
 #include "cli/command.h"
 #include "core/log.h"
 #include "server/config.h"
+#include "server/http_front.h"
 #include "server/gateway.h"
 
 namespace jg::cli {
@@ -56,6 +57,12 @@ void printPaths(const server::GatewayConfig& c) {
   line("tls.cert", c.tls.cert_file);
   line("tls.key", c.tls.key_file);
   for (const auto& r : c.resources) {
+    if (r.isHttp()) {
+      std::cout << "  resources[" << r.name << "]: http " << r.http->mount << " -> "
+                << r.http->upstream.url << "\n";
+      line("resources[" + r.name + "].upstream.ca_file", r.http->upstream.ca_file);
+      continue;
+    }
     line("resources[" + r.name + "].upstream.sslrootcert", r.upstream.sslrootcert);
   }
   if (c.masking) {
@@ -80,6 +87,11 @@ void addCheckConfig(CLI::App& app) {
       auto rt = server::makeRuntime(*cfg);
       if (!rt) {
         std::cerr << *file << ": " << rt.status().message() << "\n";
+        setExitCode(1);
+        return;
+      }
+      if (auto http = server::makeHttpRuntime(*rt, nullptr, false); !http) {
+        std::cerr << *file << ": " << http.status().message() << "\n";
         setExitCode(1);
         return;
       }

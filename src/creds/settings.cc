@@ -161,6 +161,9 @@ std::map<std::string, ResourceCreds> parseAllResourceCreds(const Node& resources
     return out;
   }
   for (size_t i = 0; i < resources.size(); ++i) {
+    if (resources.at(i)["kind"].str(errors) == "http") {
+      continue;  // HTTP resources have their own credential (server/http_config.h)
+    }
     ResourceCreds rc = parseResourceCreds(resources.at(i), errors);
     if (!rc.resource.empty()) {
       out.emplace(rc.resource, std::move(rc));

@@ -93,9 +93,14 @@ void parseResources(const Node& list, Errors& errors, GatewayConfig& cfg) {
                          "max_ttl"});
     ResourceConfig res;
     res.name = r["name"].requiredStr(errors);
-    res.kind = r["kind"].oneOf(errors, {"postgres"}, "postgres");
+    res.kind = r["kind"].oneOf(errors, {"postgres", "http"}, "postgres");
     if (!res.name.empty() && !names.insert(res.name).second) {
       errors.add(r["name"], fmt::format("duplicate resource name \"{}\"", res.name));
+    }
+    if (res.kind == "http") {
+      res.http = std::make_shared<const HttpResourceConfig>(parseHttpResource(r, res.name, errors));
+      cfg.resources.push_back(std::move(res));
+      continue;
     }
     Node u = r["upstream"];
     if (!u.defined()) {
@@ -182,7 +187,7 @@ void parseAuth(const Node& a, Errors& errors, GatewayConfig& cfg) {
 void parseLimitsAndTimeouts(const Node& root, Errors& errors, GatewayConfig& cfg) {
   Node l = root["limits"];
   l.checkKeys(errors, {"max_startup_bytes", "max_message_bytes", "max_sessions",
-                       "max_prepared_statements", "max_portals"});
+                       "max_prepared_statements", "max_portals", "http"});
   cfg.limits.max_startup_bytes =
       static_cast<size_t>(l["max_startup_bytes"].integer(errors, 10'000, 64, 1 << 20));
   cfg.limits.max_message_bytes = static_cast<size_t>(
@@ -194,7 +199,8 @@ void parseLimitsAndTimeouts(const Node& root, Errors& errors, GatewayConfig& cfg
   cfg.limits.max_portals =
       static_cast<size_t>(l["max_portals"].integer(errors, 10'000, 1, 1'000'000));
   Node t = root["timeouts"];
-  t.checkKeys(errors, {"startup", "upstream_connect", "idle", "shutdown_grace"});
+  t.checkKeys(errors, {"startup", "upstream_connect", "idle", "shutdown_grace", "http"});
+  cfg.http_limits = parseHttpLimits(l["http"], t["http"], errors);
   cfg.timeouts.startup = t["startup"].duration(errors, cfg.timeouts.startup);
   cfg.timeouts.upstream_connect =
       t["upstream_connect"].duration(errors, cfg.timeouts.upstream_connect);
@@ -238,6 +244,30 @@ void parseServices(const Node& root, Errors& errors, GatewayConfig& cfg) {
   }
 }
 
+// Cross-checks of HTTP resources: a listener to reach them, one mount per prefix and host.
+void checkHttpResources(const Node& root, Errors& errors, const GatewayConfig& cfg) {
+  std::set<std::pair<std::string, std::string>> mounts;
+  bool any = false;
+  for (const auto& r : cfg.resources) {
+    if (!r.isHttp()) {
+      continue;
+    }
+    any = true;
+    if (!mounts.emplace(r.http->host, r.http->mount).second) {
+      errors.add(root["resources"], fmt::format("resource \"{}\": mount {} is used twice",
+                                                r.name, r.http->mount));
+    }
+    if (!r.http->masking.json_paths.empty() && !root.has("masking")) {
+      errors.add(root["resources"],
+                 fmt::format("resource \"{}\": masking.json_paths need a masking section",
+                             r.name));
+    }
+  }
+  if (any && cfg.listen_http.port == 0) {
+    errors.add(root["listen"], "HTTP resources are configured: set listen.http (host:port)");
+  }
+}
+
 Result<ConfigPtr> build(const Node& root, const std::string& file) {
   Errors errors;
   auto cfg = std::make_shared<GatewayConfig>();
@@ -249,9 +279,10 @@ Result<ConfigPtr> build(const Node& root, const std::string& file) {
       errors, {"listen", "threads", "tls", "auth", "limits", "timeouts", "resources", "identity",
                "policies", "masking", "audit", "store", "access", "instance", "upstream_tokens"});
   Node listen = root["listen"];
-  listen.checkKeys(errors, {"postgres", "admin"});
+  listen.checkKeys(errors, {"postgres", "admin", "http"});
   cfg->listen_postgres = parseEndpoint(listen["postgres"], errors, cfg->listen_postgres);
   cfg->listen_admin = parseEndpoint(listen["admin"], errors, cfg->listen_admin);
+  cfg->listen_http = parseEndpoint(listen["http"], errors, cfg->listen_http);
   cfg->threads = static_cast<int>(root["threads"].integer(errors, 0, 0, 256));
   parseTls(root["tls"], errors, *cfg);
   parseAuth(root["auth"], errors, *cfg);
@@ -259,6 +290,7 @@ Result<ConfigPtr> build(const Node& root, const std::string& file) {
   parseResources(root["resources"], errors, *cfg);
   parseIdentity(root, errors, *cfg);
   parseServices(root, errors, *cfg);
+  checkHttpResources(root, errors, *cfg);
   if (!root.has("policies")) {
     errors.add(root, "a policies section is required (no rule means no access)");
   } else {

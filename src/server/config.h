@@ -19,6 +19,7 @@
 #include "creds/settings.h"
 #include "identity/settings.h"
 #include "mask/settings.h"
+#include "server/http_config.h"
 
 namespace jg::policy {
 class Policy;
@@ -55,6 +56,9 @@ struct ResourceConfig {
   // Document lineage: ids in this column of results from this table are indexed in the audit
   // log ("who retrieved document 42"). Empty when not configured.
   std::string documents_schema, documents_table, documents_id_column;
+  // kind == "http": the HTTP resource (mount, upstream URL, credential, masking).
+  std::shared_ptr<const HttpResourceConfig> http;
+  bool isHttp() const { return http != nullptr; }
 };
 
 struct TlsConfig {
@@ -98,6 +102,8 @@ struct GatewayConfig {
   std::string file;  // where it was loaded from
   Endpoint listen_postgres{"127.0.0.1", 6432};
   Endpoint listen_admin{"127.0.0.1", 0};  // port 0 = admin listener off
+  Endpoint listen_http{"127.0.0.1", 0};   // port 0 = HTTP listener off
+  HttpLimitsConfig http_limits;
   int threads = 0;                        // 0 = number of cores
   TlsConfig tls;
   StaticAuthConfig static_auth;

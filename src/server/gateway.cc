@@ -1,4 +1,5 @@
 #include "server/gateway.h"
+#include "server/http_front.h"
 
 #include <fmt/format.h>
 
@@ -48,7 +49,7 @@ Result<std::shared_ptr<const Runtime>> makeRuntime(ConfigPtr config, const Runti
     rt->client_tls = std::move(ctx);
   }
   for (const auto& r : config->resources) {
-    if (r.upstream.sslmode == SslMode::kDisable) {
+    if (r.isHttp() || r.upstream.sslmode == SslMode::kDisable) {
       continue;
     }
     auto ctx = makeUpstreamTlsContext(r.upstream);
@@ -65,7 +66,7 @@ Result<std::shared_ptr<const Runtime>> makeRuntime(ConfigPtr config, const Runti
     rt->mask_engine = *engine;
   }
   for (const auto& r : config->resources) {
-    if (rt->mask_engine || !r.documents_table.empty()) {
+    if (!r.isHttp() && (rt->mask_engine || !r.documents_table.empty())) {
       rt->catalogs[r.name] = std::make_shared<CatalogCache>(r.upstream);
     }
   }
@@ -156,6 +157,12 @@ Status Gateway::start() {
   issuer_ = std::move(*issuer);
   issuer_->startReaper(std::chrono::seconds(60));
   if (auto st = startAccess(); !st) {
+    return st;
+  }
+  http_ = std::make_unique<HttpFrontEnd>(
+      *this, [this]() -> asio::io_context& { return nextContext(); }, token_issuer_,
+      [this] { httpConnectionEnded(); });
+  if (auto st = http_->start(ctx); !st) {
     return st;
   }
   // Clients can connect only once the store is open and the audit log is recovered.
@@ -445,6 +452,9 @@ asio::awaitable<void> Gateway::shutdown() {
   stopping_ = true;
   error_code ec;
   acceptor_->close(ec);
+  if (http_) {
+    http_->stop();  // idle keep-alive connections close now, busy ones after their exchange
+  }
   drainSessions();
   co_await waitForSessions(std::chrono::steady_clock::now() +
                            runtime()->config->timeouts.shutdown_grace);
@@ -494,6 +504,11 @@ void Gateway::reload() {
               old.listen_postgres.str());
   }
   std::atomic_store(&runtime_, *rt);
+  if (http_) {
+    if (Status st = http_->reload(); !st) {
+      log::error("", "HTTP resources keep their previous configuration: {}", st.message());
+    }
+  }
   log::info("", "configuration reloaded from {} ({} resources)", file, (*cfg)->resources.size());
 }
 
@@ -517,7 +532,7 @@ asio::awaitable<void> Gateway::waitForSessions(std::chrono::steady_clock::time_p
   auto ex = co_await asio::this_coro::executor;
   {
     std::lock_guard lock(sessions_mu_);
-    if (sessions_.empty()) {
+    if (sessions_.empty() && httpConnections() == 0) {
       co_return;
     }
     drained_ = std::make_shared<asio::steady_timer>(ex, deadline);
@@ -557,10 +572,19 @@ void Gateway::endLiveSessions() {
   }
 }
 
+size_t Gateway::httpConnections() const { return http_ ? http_->connectionCount() : 0; }
+
+void Gateway::httpConnectionEnded() {
+  std::lock_guard lock(sessions_mu_);
+  if (sessions_.empty() && httpConnections() == 0 && drained_) {
+    asio::post(drained_->get_executor(), [timer = drained_] { timer->cancel(); });
+  }
+}
+
 void Gateway::sessionEnded(Session* s) {
   std::lock_guard lock(sessions_mu_);
   sessions_.erase(s);
-  if (sessions_.empty() && drained_) {
+  if (sessions_.empty() && httpConnections() == 0 && drained_) {
     asio::post(drained_->get_executor(), [timer = drained_] { timer->cancel(); });
   }
 }

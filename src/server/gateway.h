@@ -52,6 +52,7 @@ class StoreAnchors;
 namespace jg::server {
 
 class Session;
+class HttpFrontEnd;
 
 // Everything derived from one configuration snapshot.
 struct Runtime {
@@ -102,6 +103,8 @@ class Gateway : public SessionServices {
   std::string metricsText() const;
   // A statement refused because the audit log cannot be written (for /metrics). Thread-safe.
   void countUnrecordedRefusal() override { audit_refused_statements_.fetch_add(1); }
+  // Open connections on the HTTP listener (0 when it is off).
+  size_t httpConnections() const;
 
  private:
   asio::awaitable<void> acceptLoop();
@@ -117,6 +120,7 @@ class Gateway : public SessionServices {
   std::vector<std::shared_ptr<Session>> liveSessions() const;
   void endLiveSessions();
   void reload();
+  void httpConnectionEnded();
 
   std::shared_ptr<const Runtime> runtime_;
   std::vector<std::unique_ptr<asio::io_context>> contexts_;
@@ -133,6 +137,7 @@ class Gateway : public SessionServices {
   std::shared_ptr<access::Notifier> notifier_;
   std::shared_ptr<access::Broker> broker_;
   std::unique_ptr<class AdminApi> admin_;
+  std::unique_ptr<HttpFrontEnd> http_;
   std::unique_ptr<audit::Indexer> indexer_;
   std::unique_ptr<audit::StoreAnchors> anchors_;
   std::shared_ptr<audit::Recorder> recorder_;

@@ -191,7 +191,8 @@ class Gateway:
     ALLOW_ALL = "policies:\n  - { id: allow-all, reason: test gateway, match: {}, allow: [all] }\n"
 
     def __init__(self, pg, resources=None, tls=True, extra_yaml="", require_tls=None,
-                 static_auth=True, policies=None, admin=False, binary=None):
+                 static_auth=True, policies=None, admin=False, binary=None, http=False,
+                 extra_resources=()):
         self.pg = pg
         self.binary = Path(binary) if binary else JITGATE
         self.dir = Path(tempfile.mkdtemp(prefix="jg-gw-"))
@@ -203,6 +204,8 @@ class Gateway:
         self.static_auth = static_auth
         self.policies = self.ALLOW_ALL if policies is None else policies
         self.admin_port = free_port() if admin else None  # the admin HTTP listener
+        self.http_port = free_port() if http else None  # the HTTP listener (kind: http)
+        self.extra_resources = list(extra_resources)  # YAML lines of more resource entries
         self.proc = None
         self.log = self.dir / "jitgate.log"
         self.config = self.dir / "jitgate.yaml"
@@ -213,6 +216,8 @@ class Gateway:
         os.chmod(self.dir / "client_password", 0o600)
         os.chmod(self.dir / "upstream_password", 0o600)
         admin = f", admin: 127.0.0.1:{self.admin_port}" if self.admin_port else ""
+        if self.http_port:
+            admin += f", http: 127.0.0.1:{self.http_port}"
         lines = [f"listen: {{ postgres: 127.0.0.1:{self.port}{admin} }}", "threads: 2"]
         if self.tls:
             cert, key = make_cert(self.dir)
@@ -233,6 +238,7 @@ class Gateway:
             if r.get("documents"):
                 lines.append(f"    documents: {r['documents']}")
             lines += [f"    {line}" for line in r.get("extra", [])]
+        lines += self.extra_resources
         self.config.write_text("\n".join(lines) + "\n" + self.policies + self.extra_yaml)
 
     def start(self, extra_args=()):

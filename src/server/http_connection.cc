@@ -1,0 +1,248 @@
+#include "server/http_connection.h"
+
+#include <boost/beast/http.hpp>
+#include <fmt/format.h>
+
+#include "core/log.h"
+#include "server/gateway.h"
+#include "server/http_exchange.h"
+
+namespace jg::server {
+namespace {
+
+constexpr auto kAwait = asio::as_tuple(asio::use_awaitable);
+
+}  // namespace
+
+HttpConnection::HttpConnection(HttpFrontEnd& front, std::unique_ptr<HttpStream> stream,
+                               std::string id, std::string peer)
+    : front_(front), stream_(std::move(stream)), id_(std::move(id)), peer_(std::move(peer)) {}
+
+HttpConnection::~HttpConnection() = default;
+
+void HttpConnection::closeIfIdle() {
+  auto self = shared_from_this();
+  asio::post(stream_->tcp().get_executor(), [self] {
+    if (self->idle_) {
+      self->stream_->tcp().cancel();
+    }
+  });
+}
+
+template <class Msg>
+asio::awaitable<error_code> HttpConnection::write(Msg& msg) {
+  stream_->tcp().expires_after(front_.httpRuntime()->runtime->config->http_limits.idle);
+  auto op = [&](auto& s) { return bhttp::async_write(s, msg, kAwait); };
+  auto [ec, n] = co_await stream_->visit(op);
+  stream_->tcp().expires_never();
+  co_return ec;
+}
+template asio::awaitable<error_code> HttpConnection::write(bhttp::response<bhttp::string_body>&);
+
+asio::awaitable<void> HttpConnection::run(std::shared_ptr<HttpConnection> self) {
+  self->rt_ = self->front_.httpRuntime();
+  if (co_await self->handshake()) {
+    for (bool first = true; !self->front_.stopping(); first = false) {
+      std::optional<HttpRequestMsg> req = co_await self->readRequest(first);
+      if (!req) {
+        break;
+      }
+      bool go_on = co_await self->serve(*req);
+      if (!go_on || !req->keep_alive()) {
+        break;
+      }
+    }
+  }
+  self->endAudit(self->front_.stopping() ? "shutdown" : "client-closed");
+  co_await self->stream_->close();
+  self->front_.connectionEnded(self.get());
+}
+
+asio::awaitable<bool> HttpConnection::handshake() {
+  if (!stream_->tls()) {
+    co_return true;
+  }
+  stream_->tcp().expires_after(rt_->runtime->config->http_limits.first_byte);
+  auto op = [&](auto& s) -> asio::awaitable<std::tuple<error_code>> {
+    if constexpr (std::is_same_v<std::decay_t<decltype(s)>, TlsHttpStream>) {
+      co_return co_await s.async_handshake(ssl::stream_base::server, kAwait);
+    } else {
+      co_return std::make_tuple(error_code());
+    }
+  };
+  auto [ec] = co_await stream_->visit(op);
+  stream_->tcp().expires_never();
+  if (ec) {
+    log::info(id_, "TLS handshake with {} failed: {}", peer_, ec.message());
+    front_.metrics().refused("tls");
+    co_return false;
+  }
+  co_return true;
+}
+
+// Reads the header (idle timeout before the first byte of a later request, the first-byte
+// timeout for the first), checks its framing, then the body within the body limit.
+asio::awaitable<std::optional<HttpRequestMsg>> HttpConnection::readRequest(bool first) {
+  const auto& limits = rt_->runtime->config->http_limits;
+  bhttp::request_parser<bhttp::string_body> parser;
+  parser.header_limit(static_cast<std::uint32_t>(limits.max_header_bytes));
+  parser.body_limit(limits.max_body_bytes);
+  idle_ = buffer_.size() == 0;
+  stream_->tcp().expires_after(first ? limits.first_byte : limits.idle);
+  auto read_header = [&](auto& s) { return bhttp::async_read_header(s, buffer_, parser, kAwait); };
+  auto [ec, n] = co_await stream_->visit(read_header);
+  idle_ = false;
+  if (ec == bhttp::error::end_of_stream || ec == asio::error::eof ||
+      ec == asio::error::operation_aborted || (ec && buffer_.size() == 0 && !parser.got_some())) {
+    co_return std::nullopt;  // closed, or idle past the timeout: nothing to answer
+  }
+  if (ec == beast::error::timeout) {
+    front_.metrics().refused("timeout");
+    co_await problem(nullptr, http::Problem{.status = 408, .title = "Request Timeout",
+                                            .detail = "the request header did not arrive in time"},
+                     false);
+    co_return std::nullopt;
+  }
+  if (ec) {
+    int status = http::statusForParseError(ec);
+    front_.metrics().refused(status == 431 ? "header-too-large" : "malformed");
+    co_await problem(nullptr,
+                     http::Problem{.status = status,
+                                   .title = status == 431 ? "Request Header Fields Too Large"
+                                                          : "Bad Request",
+                                   .detail = fmt::format("the request could not be read: {}",
+                                                         ec.message())},
+                     false);
+    co_return std::nullopt;
+  }
+  if (auto bad = http::checkFraming(parser.get().base())) {
+    front_.metrics().refused("framing");
+    co_await problem(nullptr, http::Problem{.status = bad->status, .title = bad->title,
+                                            .detail = bad->detail},
+                     false);
+    co_return std::nullopt;
+  }
+  if (parser.get()[bhttp::field::expect] == "100-continue") {
+    bhttp::response<bhttp::empty_body> cont{bhttp::status::continue_, parser.get().version()};
+    auto op = [&](auto& s) { return bhttp::async_write(s, cont, kAwait); };
+    co_await stream_->visit(op);
+  }
+  stream_->tcp().expires_after(limits.first_byte);
+  auto read_body = [&](auto& s) { return bhttp::async_read(s, buffer_, parser, kAwait); };
+  auto [bec, bn] = co_await stream_->visit(read_body);
+  stream_->tcp().expires_never();
+  if (bec) {
+    int status = bec == beast::error::timeout ? 408 : http::statusForParseError(bec);
+    front_.metrics().refused(status == 413 ? "body-too-large" : "malformed");
+    co_await problem(nullptr,
+                     http::Problem{.status = status,
+                                   .title = status == 413   ? "Content Too Large"
+                                            : status == 408 ? "Request Timeout"
+                                                            : "Bad Request",
+                                   .detail = status == 413
+                                                 ? fmt::format("the request body is larger than "
+                                                               "limits.http.max_body_bytes ({})",
+                                                               limits.max_body_bytes)
+                                                 : fmt::format("the request body could not be "
+                                                               "read: {}",
+                                                               bec.message())},
+                     false);
+    co_return std::nullopt;
+  }
+  co_return parser.release();
+}
+
+asio::awaitable<bool> HttpConnection::serve(HttpRequestMsg& req) {
+  Exchange x(req);
+  x.request_id = ++requests_;
+  if (!front_.tryBeginRequest()) {
+    front_.metrics().refused("busy");
+    co_return co_await problem(
+        &x,
+        http::Problem{.status = 503, .title = "Service Unavailable",
+                      .detail = "the gateway is at limits.http.max_concurrent_requests; retry"},
+        false, {{"Retry-After", "1"}});
+  }
+  bool go_on = co_await exchange(x);
+  front_.endRequest();
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - x.started)
+                       .count();
+  if (!x.resource.empty()) {
+    front_.metrics().request(x.resource, x.decision, x.status, seconds, x.masked);
+  }
+  co_return go_on;
+}
+
+asio::awaitable<bool> HttpConnection::problem(
+    Exchange* x, http::Problem p, bool keep_alive,
+    std::vector<std::pair<std::string, std::string>> headers) {
+  bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(p.status), 11};
+  res.set(bhttp::field::content_type, http::kProblemContentType);
+  res.set(bhttp::field::cache_control, "no-store");
+  for (auto& [name, value] : headers) {
+    res.set(name, value);
+  }
+  res.body() = http::problemJson(p);
+  res.keep_alive(keep_alive && (x == nullptr || x->req.keep_alive()));
+  res.prepare_payload();
+  HttpAudit* audit = audit_ ? &*audit_ : auditFor("");
+  if (x != nullptr) {
+    x->status = p.status;
+    if (audit && x->request_recorded) {
+      ResponseRecord rec(*audit, x->request_id);
+      rec.start(p.status, {{"content-type", std::string(http::kProblemContentType)}},
+                std::string(http::kProblemContentType));
+      rec.body(res.body(), res.body(), {});
+      rec.finish("gateway-error", {}, false);
+    }
+  }
+  if (audit && (x == nullptr || !x->request_recorded)) {
+    audit->record(audit::ErrorEvent{.statement_id = x ? x->request_id : 0,
+                                     .source = "gateway",
+                                     .severity = "ERROR",
+                                     .message = p.detail,
+                                     .http_status = p.status});
+  }
+  log::info(id_, "{} {}: {}", p.status, p.title, p.detail);
+  error_code ec = co_await write(res);
+  co_return !ec && res.keep_alive();
+}
+
+HttpAudit* HttpConnection::auditFor(std::string_view resource) {
+  const auto& recorder = front_.services().recorder();
+  if (!recorder) {
+    return nullptr;
+  }
+  if (audit_ && audit_resource_ == resource) {
+    return &*audit_;
+  }
+  endAudit("resource-changed");
+  std::string sid = audit_sessions_++ == 0 ? id_ : fmt::format("{}.{}", id_, audit_sessions_);
+  audit_.emplace(recorder, std::move(sid), stream_->tcp().get_executor());
+  audit_resource_ = std::string(resource);
+  audit_requests_ = 0;
+  audit::ConnectEvent c{.client_addr = peer_, .resource = audit_resource_, .protocol = "http"};
+  if (stream_->tls()) {
+    SSL* ssl = nullptr;
+    stream_->visit([&](auto& s) {
+      if constexpr (std::is_same_v<std::decay_t<decltype(s)>, TlsHttpStream>) {
+        ssl = s.native_handle();
+      }
+    });
+    c.tls_version = SSL_get_version(ssl);
+    c.tls_cipher = SSL_get_cipher_name(ssl);
+  }
+  audit_->record(std::move(c));
+  auth_token_hash_.clear();
+  return &*audit_;
+}
+
+void HttpConnection::endAudit(std::string reason) {
+  if (audit_) {
+    audit_->record(audit::SessionEndEvent{.reason = std::move(reason),
+                                          .statements = audit_requests_});
+    audit_.reset();
+  }
+}
+
+}  // namespace jg::server

@@ -1,0 +1,104 @@
+// HttpConnection: one client connection on the HTTP listener, as one coroutine.
+//
+// For each request on the (keep-alive) connection: read the header within the first-byte
+// timeout, check its framing (no smuggling), read the body within the body limit, then run the
+// exchange — route to a resource, verify the caller's token, decide with the gate (allow, hold
+// for approval, refuse), record the request, forward it upstream with the resource's credential,
+// and relay the response through the body masker while recording it. Every refusal is a status
+// with an application/problem+json body and an audit record. Nothing is sent unmasked: a body
+// that cannot be masked is a 502 when the response has not started, and an aborted connection
+// (no final chunk) when it has.
+// Used from its own executor only.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include <boost/beast/http.hpp>
+
+#include "gate/verdict.h"
+#include "identity/identity.h"
+#include "policy/policy.h"
+#include "proto/http/http.h"
+#include "server/http_audit.h"
+#include "server/http_front.h"
+
+namespace jg::mask {
+class Scanner;
+}
+
+namespace jg::server {
+
+namespace bhttp = boost::beast::http;
+using HttpRequestMsg = bhttp::request<bhttp::string_body>;
+
+class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
+ public:
+  HttpConnection(HttpFrontEnd& front, std::unique_ptr<HttpStream> stream, std::string id,
+                 std::string peer);
+  ~HttpConnection();
+
+  static asio::awaitable<void> run(std::shared_ptr<HttpConnection> self);
+  const std::string& id() const { return id_; }
+  // Ends the connection if it waits for a request (called from any thread).
+  void closeIfIdle();
+
+ private:
+  struct Exchange;  // one request in progress (http_exchange.cc)
+
+  asio::awaitable<bool> handshake();
+  // Reads one request; false when the connection should end (answered or closed).
+  asio::awaitable<std::optional<HttpRequestMsg>> readRequest(bool first);
+  asio::awaitable<bool> serve(HttpRequestMsg& req);
+
+  // http_exchange.cc: route, authenticate, decide.
+  asio::awaitable<bool> exchange(Exchange& x);
+  asio::awaitable<bool> authenticate(Exchange& x);
+  asio::awaitable<bool> admit(Exchange& x);
+  asio::awaitable<bool> decide(Exchange& x);
+  asio::awaitable<bool> holdForApproval(Exchange& x);
+  void recordRequest(Exchange& x);
+
+  // http_relay.cc: forward upstream and relay the response.
+  struct Relay;  // one response being relayed
+  asio::awaitable<bool> forward(Exchange& x);
+  asio::awaitable<bool> exchangeUpstream(Exchange& x, bhttp::request<bhttp::string_body>& out);
+  // http_relay_body.cc
+  asio::awaitable<bool> relayResponse(Relay& r, boost::beast::flat_buffer& upbuf);
+  Status prepareMasking(Relay& r, const std::string& content_type);
+  asio::awaitable<Status> pushBody(Relay& r, std::string_view raw);
+  asio::awaitable<error_code> commit(Relay& r, bool whole);
+  asio::awaitable<error_code> writeRaw(std::string_view bytes);
+  asio::awaitable<bool> failRelay(Relay& r, std::string outcome, const Status& why);
+  asio::awaitable<bool> finishRelay(Relay& r);
+
+  // Writes a problem response (and records it); returns whether the connection may go on.
+  asio::awaitable<bool> problem(Exchange* x, http::Problem p, bool keep_alive = true,
+                                std::vector<std::pair<std::string, std::string>> headers = {});
+  asio::awaitable<bool> refuse(Exchange& x, const gate::Verdict& v);
+  template <class Msg>
+  asio::awaitable<error_code> write(Msg& msg);
+  // The audit session of this connection for `resource` (null when nothing is recorded). A
+  // connection that moves to another resource starts a new audit session.
+  HttpAudit* auditFor(std::string_view resource);
+  void endAudit(std::string reason);
+
+  HttpFrontEnd& front_;
+  std::unique_ptr<HttpStream> stream_;
+  std::string id_;
+  std::string peer_;
+  std::shared_ptr<const HttpRuntime> rt_;
+  std::optional<HttpAudit> audit_;
+  boost::beast::flat_buffer buffer_;
+  std::unique_ptr<mask::Scanner> scanner_;  // made on the first masked response
+  std::atomic<bool> idle_{false};
+  uint64_t requests_ = 0;
+  std::string auth_token_hash_;  // the token last recorded in an auth record
+  std::string audit_resource_;
+  int audit_sessions_ = 0;
+  uint64_t audit_requests_ = 0;
+};
+
+}  // namespace jg::server

@@ -1,0 +1,365 @@
+// The deciding half of an HTTP exchange: route, authenticate, parse the body's facts, decide with
+// the gate (and settle reviews through the broker), hold for approval, record the request.
+#include <boost/json.hpp>
+#include <fmt/format.h>
+#include <openssl/sha.h>
+
+#include "access/broker.h"
+#include "audit/event.h"
+#include "core/log.h"
+#include "identity/verifier.h"
+#include "mask/body.h"
+#include "server/broker_approvals.h"
+#include "server/gateway.h"
+#include "server/http_exchange.h"
+
+namespace jg::server {
+namespace {
+
+constexpr size_t kApproverBodyBytes = 4096;  // of the body shown to approvers
+constexpr size_t kRecordedBodyBytes = 64 * 1024;
+
+int statusOf(gate::Refusal r) {
+  switch (r) {
+    case gate::Refusal::kInvalidRequest:
+      return 400;
+    case gate::Refusal::kLimit:
+      return 429;
+    case gate::Refusal::kUnknownName:
+      return 404;
+    case gate::Refusal::kAborted:
+      return 409;
+    case gate::Refusal::kUnrecorded:
+      return 503;
+    case gate::Refusal::kInternal:
+      return 500;
+    case gate::Refusal::kNone:
+    case gate::Refusal::kForbidden:
+    case gate::Refusal::kNeedsApproval:
+      return 403;
+  }
+  return 403;
+}
+
+bool isJsonBody(const HttpRequestMsg& req) {
+  auto kind = mask::bodyKindOf(sv(req[bhttp::field::content_type]));
+  return kind && *kind == mask::BodyKind::kJson;
+}
+
+}  // namespace
+
+asio::awaitable<bool> HttpConnection::exchange(Exchange& x) {
+  auto target = x.req.target();
+  auto parsed = http::parseTarget(sv(target));
+  if (!parsed) {
+    co_return co_await problem(&x, http::Problem{.status = 400, .title = "Bad Request",
+                                                 .detail = parsed.status().message(),
+                                                 .type = problemType("bad-target")});
+  }
+  x.target = std::move(*parsed);
+  auto host = x.req[bhttp::field::host];
+  auto match = rt_->router->match(sv(host), x.target.path);
+  if (!match) {
+    front_.metrics().refused("no-route");
+    co_return co_await problem(
+        &x, http::Problem{.status = 404, .title = "Not Found",
+                          .detail = fmt::format("no resource is mounted at {}", x.target.path),
+                          .type = problemType("no-route")});
+  }
+  x.resource = match->mount->resource;
+  x.route = std::string(match->rest);
+  x.res = rt_->resources.find(x.resource)->second.get();
+  auditFor(x.resource);
+  if (!co_await authenticate(x)) {
+    co_return x.status == 0 || x.req.keep_alive();
+  }
+  if (!x.req.body().empty()) {
+    x.body_digest = audit::sha256Hex(x.req.body());
+    if (isJsonBody(x.req)) {
+      boost::json::parse_options opts;
+      opts.max_depth = 64;
+      boost::system::error_code ec;
+      auto v = boost::json::parse(x.req.body(), ec, {}, opts);
+      if (ec) {
+        recordRequest(x);
+        co_return co_await problem(
+            &x, http::Problem{.status = 400, .title = "Bad Request",
+                              .detail = fmt::format("the request body is not valid JSON: {}",
+                                                    ec.message()),
+                              .type = problemType("invalid-json")});
+      }
+      x.body_json = std::move(v);
+    }
+  }
+  x.approver_text = fmt::format("{} {}", sv(x.req.method_string()), sv(target));
+  if (!x.req.body().empty()) {
+    x.approver_text += "\n\n" + x.req.body().substr(0, kApproverBodyBytes);
+  }
+  if (!co_await decide(x)) {
+    co_return x.req.keep_alive();
+  }
+  recordRequest(x);
+  if (audit_ && audit_->strict()) {
+    Status st = co_await audit_->durable();
+    if (!st) {
+      co_return co_await problem(
+          &x, http::Problem{.status = 503, .title = "Service Unavailable",
+                            .detail = "the audit log cannot be written, so the request was not "
+                                      "sent",
+                            .type = problemType("unrecorded")},
+          false);
+    }
+  }
+  co_return co_await forward(x);
+}
+
+asio::awaitable<bool> HttpConnection::authenticate(Exchange& x) {
+  const auto& src = x.res->token;
+  std::string where = src.header == "authorization"
+                          ? fmt::format("Authorization: {} <token>", src.scheme)
+                          : fmt::format("the {} header", src.header);
+  auto token = http::extractToken(x.req.base(), src);
+  const auto& verifier = rt_->runtime->verifier;
+  std::string reason;
+  if (!token) {
+    reason = token.status().message();
+  } else if (!*token) {
+    reason = fmt::format("no access token: send your OIDC access token in {}", where);
+  } else if (!verifier) {
+    reason = "this gateway has no OIDC issuer configured (identity), so it cannot verify tokens";
+  } else {
+    auto verify = [verifier, t = **token]() -> Result<identity::Identity> {
+      return verifier->verify(t);
+    };
+    Result<identity::Identity> who = co_await offThread<Result<identity::Identity>>(
+        front_.services().blockingPool(), verify);
+    if (who) {
+      x.who = std::move(*who);
+    } else {
+      reason = fmt::format("the access token was not accepted: {}", who.status().message());
+    }
+  }
+  if (!reason.empty()) {
+    if (audit_) {
+      audit_->record(audit::AuthEvent{.ok = false, .method = "oidc-bearer", .reason = reason});
+      auth_token_hash_.clear();
+    }
+    std::string error = token && !*token ? "" : "invalid_token";
+    co_await problem(&x,
+                     http::Problem{.status = 401, .title = "Unauthorized", .detail = reason,
+                                   .type = problemType("unauthenticated")},
+                     true,
+                     {{"WWW-Authenticate", http::wwwAuthenticate("jitgate", error, reason)}});
+    co_return false;
+  }
+  if (audit_ && auth_token_hash_ != x.who.token_hash) {
+    audit_->record(audit::AuthEvent{
+        .ok = true,
+        .method = src.header == "authorization" ? "oidc-bearer" : "oidc-api-key-header",
+        .principal = audit::Principal::from(x.who)});
+    auth_token_hash_ = x.who.token_hash;
+  }
+  co_return co_await admit(x);
+}
+
+// The session-level decision for this caller and resource: denied, admitted, or admitted under
+// an active grant of a session-scope review (else that review is created and the request
+// refused with its id).
+asio::awaitable<bool> HttpConnection::admit(Exchange& x) {
+  const auto& policy = *rt_->runtime->config->policy;
+  auto now = front_.services().clock().now();
+  x.binding = policy.bind(x.who, x.resource, now);
+  const auto& broker = front_.services().broker();
+  if (broker) {
+    auto grants = [broker, who = x.who, resource = x.resource] {
+      std::vector<std::string> rules;
+      for (const auto& g : broker->activeGrants(who, resource)) {
+        rules.push_back(g.rule_id);
+      }
+      return rules;
+    };
+    x.granted = co_await offThread<std::vector<std::string>>(front_.services().blockingPool(),
+                                                             grants);
+  }
+  const auto& d = x.binding->session;
+  if (d.effect == policy::Effect::kAllow) {
+    co_return true;
+  }
+  if (d.effect == policy::Effect::kReview &&
+      std::find(x.granted.begin(), x.granted.end(), d.rule_id) != x.granted.end()) {
+    co_return true;
+  }
+  x.verdict = gate::Verdict::refuse(gate::Refusal::kForbidden, d.rule_id, d.message(), d.detail);
+  x.verdict.decision = d;
+  if (d.effect == policy::Effect::kReview && broker) {
+    auto create = [&x, broker, sid = audit_ ? audit_->sessionId() : id_] {
+      BrokerApprovals approvals(*broker, x.who, x.resource, sid);
+      gate::ReviewDraft draft{.scope = gate::ReviewDraft::Scope::kSession,
+                              .rule_id = x.binding->session.rule_id,
+                              .reason = x.binding->session.reason,
+                              .role = x.binding->session.role,
+                              .spec = x.binding->session.review,
+                              .text = x.approver_text};
+      return approvals.create(draft);
+    };
+    Result<gate::CreatedReview> review = co_await offThread<Result<gate::CreatedReview>>(
+        front_.services().blockingPool(), create);
+    if (review) {
+      x.verdict.outcome = gate::Outcome::kReview;
+      x.verdict.review_id = review->id;
+      x.verdict.approval_hint = review->hint;
+    }
+  }
+  recordRequest(x);
+  co_await refuse(x, x.verdict);
+  co_return false;
+}
+
+asio::awaitable<bool> HttpConnection::decide(Exchange& x) {
+  const auto& policy = *rt_->runtime->config->policy;
+  gate::Gate gate(policy);
+  gate::Caller caller{.binding = *x.binding, .granted = x.granted};
+  auto facts = x.facts();
+  gate::HttpRequest request{.facts = facts, .text = x.approver_text, .body_digest = x.body_digest};
+  auto now = front_.services().clock().now();
+  x.verdict = gate.decide(caller, request, now);
+  const auto& broker = front_.services().broker();
+  if (gate::Gate::needsSettling(x.verdict)) {
+    auto settle = [&, broker, sid = audit_ ? audit_->sessionId() : id_] {
+      if (!broker) {
+        return gate.settle(x.verdict, caller, request, nullptr, now);
+      }
+      BrokerApprovals approvals(*broker, x.who, x.resource, sid);
+      return gate.settle(x.verdict, caller, request, &approvals, now);
+    };
+    x.verdict = co_await offThread<gate::Verdict>(front_.services().blockingPool(), settle);
+  }
+  if (x.verdict.allowed()) {
+    x.decision = "allow";
+    co_return true;
+  }
+  if (x.verdict.outcome == gate::Outcome::kReview && x.verdict.hold && broker) {
+    co_return co_await holdForApproval(x);
+  }
+  recordRequest(x);
+  co_await refuse(x, x.verdict);
+  co_return false;
+}
+
+asio::awaitable<bool> HttpConnection::refuse(Exchange& x, const gate::Verdict& v) {
+  http::Problem p;
+  p.extra.emplace_back("rule", boost::json::value(std::string(v.ruleId())));
+  if (v.outcome == gate::Outcome::kReview) {
+    x.decision = "review";
+    p.status = 403;
+    p.title = "Approval required";
+    p.type = problemType("approval-required");
+    p.detail = fmt::format("{}; review {} was created: once it is approved, send the same request "
+                           "again ({})",
+                           v.message.empty() ? v.decision.message() : v.message, v.review_id,
+                           v.approval_hint);
+    p.extra.emplace_back("review_id", boost::json::value(v.review_id));
+    p.extra.emplace_back("review_url", boost::json::value("/api/v1/reviews/" + v.review_id));
+  } else {
+    x.decision = "deny";
+    p.status = statusOf(v.refusal);
+    p.title = p.status == 403 ? "Forbidden by policy" : "Request refused";
+    p.type = problemType(gate::refusalName(v.refusal));
+    p.detail = v.message.empty() ? v.decision.message() : v.message;
+    if (!v.detail.empty()) {
+      p.detail += fmt::format(" ({})", v.detail);
+    }
+  }
+  co_return co_await problem(&x, std::move(p));
+}
+
+void HttpConnection::recordRequest(Exchange& x) {
+  if (!audit_ || x.request_recorded) {
+    return;
+  }
+  x.request_recorded = true;
+  ++audit_requests_;
+  const auto& v = x.verdict;
+  audit::HttpRequestEvent e{
+      .request_id = x.request_id,
+      .method = std::string(sv(x.req.method_string())),
+      .path = x.target.path,
+      .query = x.target.raw_query,
+      .route = x.route,
+      .headers = http::recordedHeaders(x.req.base(), x.res ? x.res->token : http::TokenSource{}),
+      .body = x.req.body().substr(0, kRecordedBodyBytes),
+      .body_bytes = x.req.body().size(),
+      .body_digest = x.body_digest,
+      .decision = x.decision,
+      .rule_id = std::string(v.ruleId()),
+      .reason = v.allowed() ? std::string(v.decision.reason) : v.message,
+      .review_id = v.review_id,
+      .grant_id = v.grant ? v.grant->id : std::string(),
+      .approval_id = v.approval};
+  audit_->record(std::move(e));
+}
+
+}  // namespace jg::server
+
+namespace jg::server {
+
+// Wait mode: the request is held (the client waits for its response) until the review is
+// decided or access.wait_timeout passes; approved, it runs once under the approval it consumes.
+asio::awaitable<bool> HttpConnection::holdForApproval(Exchange& x) {
+  const auto& broker = front_.services().broker();
+  x.decision = "review";
+  log::info(id_, "holding {} {} for approval of review {}", sv(x.req.method_string()),
+            x.target.path, x.verdict.review_id);
+  auto ex = co_await asio::this_coro::executor;
+  auto timer = std::make_shared<asio::steady_timer>(ex, asio::steady_timer::time_point::max());
+  struct Outcome {
+    bool decided = false;
+    access::ReviewState state = access::ReviewState::kPending;
+    std::string reason;
+  };
+  auto outcome = std::make_shared<Outcome>();
+  auto waiter = broker->waitForDecision(
+      x.verdict.review_id, broker->settings().wait_timeout,
+      [ex, timer, outcome](access::ReviewState state, std::string reason) {
+        asio::post(ex, [timer, outcome, state, reason = std::move(reason)]() mutable {
+          *outcome = Outcome{.decided = true, .state = state, .reason = std::move(reason)};
+          timer->cancel();
+        });
+      });
+  auto [ec] = co_await timer->async_wait(asio::as_tuple(asio::use_awaitable));
+  (void)ec;
+  if (!outcome->decided || outcome->state != access::ReviewState::kApproved) {
+    waiter->cancel();
+    x.verdict.message = fmt::format(
+        "review {} was not approved ({}){}{}", x.verdict.review_id,
+        outcome->state == access::ReviewState::kPending ? "timed out"
+                                                        : access::stateName(outcome->state),
+        outcome->reason.empty() ? "" : ": ", outcome->reason);
+    x.verdict.outcome = gate::Outcome::kDeny;
+    x.verdict.refusal = gate::Refusal::kNeedsApproval;
+    recordRequest(x);
+    co_await refuse(x, x.verdict);
+    co_return false;
+  }
+  auto consume = [&x, broker, key = x.verdict.key, sid = audit_ ? audit_->sessionId() : id_] {
+    return BrokerApprovals(*broker, x.who, x.resource, sid).consume(key);
+  };
+  std::optional<std::string> consumed = co_await offThread<std::optional<std::string>>(
+      front_.services().blockingPool(), consume);
+  if (!consumed) {
+    x.verdict.outcome = gate::Outcome::kDeny;
+    x.verdict.refusal = gate::Refusal::kNeedsApproval;
+    x.verdict.message = fmt::format("review {} was approved but its approval is no longer valid",
+                                    x.verdict.review_id);
+    recordRequest(x);
+    co_await refuse(x, x.verdict);
+    co_return false;
+  }
+  x.verdict.outcome = gate::Outcome::kAllow;
+  x.verdict.refusal = gate::Refusal::kNone;
+  x.verdict.approval = *consumed;
+  x.decision = "allow";
+  co_return true;
+}
+
+}  // namespace jg::server

@@ -1,0 +1,252 @@
+#include "server/http_upstream.h"
+
+#include <boost/json.hpp>
+#include <boost/url/encode.hpp>
+#include <boost/url/rfc/unreserved_chars.hpp>
+#include <fmt/format.h>
+#include <openssl/evp.h>
+
+#include "creds/token_issuer.h"
+#include "net/http.h"
+
+namespace jg::server {
+namespace {
+
+constexpr auto kAwait = asio::as_tuple(asio::use_awaitable);
+
+std::string base64(std::string_view in) {
+  std::string out(4 * ((in.size() + 2) / 3) + 1, '\0');
+  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                          reinterpret_cast<const unsigned char*>(in.data()),
+                          static_cast<int>(in.size()));
+  out.resize(static_cast<size_t>(n));
+  return out;
+}
+
+std::string formComponent(std::string_view s) {
+  return boost::urls::encode(s, boost::urls::unreserved_chars);
+}
+
+}  // namespace
+
+beast::tcp_stream& HttpStream::tcp() {
+  if (auto* plain = std::get_if<PlainHttpStream>(&s_)) {
+    return *plain;
+  }
+  return beast::get_lowest_layer(std::get<TlsHttpStream>(s_));
+}
+
+asio::awaitable<void> HttpStream::close() {
+  if (auto* t = std::get_if<TlsHttpStream>(&s_)) {
+    beast::get_lowest_layer(*t).expires_after(std::chrono::milliseconds(500));
+    co_await t->async_shutdown(kAwait);
+  }
+  error_code ec;
+  tcp().socket().shutdown(asio::ip::tcp::socket::shutdown_both, ec);
+  tcp().close();
+}
+
+Result<std::shared_ptr<ssl::context>> makeHttpUpstreamTls(const HttpUpstreamConfig& u) {
+  auto ctx = std::make_shared<ssl::context>(ssl::context::tls_client);
+  ctx->set_options(ssl::context::no_sslv2 | ssl::context::no_sslv3 | ssl::context::no_tlsv1 |
+                   ssl::context::no_tlsv1_1);
+  SSL_CTX_set_mode(ctx->native_handle(), SSL_MODE_RELEASE_BUFFERS);
+  if (!u.verify) {
+    ctx->set_verify_mode(ssl::verify_none);
+    return ctx;
+  }
+  error_code ec;
+  if (u.ca_file.empty()) {
+    ctx->set_default_verify_paths(ec);
+  } else {
+    ctx->load_verify_file(u.ca_file, ec);
+  }
+  if (ec) {
+    return invalidArgument(fmt::format("cannot load the CA file {}: {}",
+                                       u.ca_file.empty() ? "(system)" : u.ca_file, ec.message()));
+  }
+  ctx->set_verify_mode(ssl::verify_peer);
+  return ctx;
+}
+
+asio::awaitable<Result<std::unique_ptr<HttpStream>>> HttpPool::acquire() {
+  auto ex = co_await asio::this_coro::executor;
+  const void* key = &asio::query(ex, asio::execution::context);
+  for (;;) {
+    std::unique_ptr<HttpStream> s;
+    {
+      std::lock_guard lock(mu_);
+      auto& list = idle_[key];
+      if (list.empty()) {
+        break;
+      }
+      s = std::move(list.back());
+      list.pop_back();
+    }
+    // A connection the upstream closed while idle reads as ready with EOF: skip it.
+    error_code ec;
+    auto& sock = s->tcp().socket();
+    sock.non_blocking(true, ec);
+    char probe;
+    size_t n = sock.receive(asio::buffer(&probe, 1), asio::socket_base::message_peek, ec);
+    if (ec == asio::error::would_block || ec == asio::error::try_again) {
+      co_return std::move(s);
+    }
+    (void)n;  // data or EOF on an idle connection: it is unusable
+  }
+  co_return co_await connect();
+}
+
+asio::awaitable<Result<std::unique_ptr<HttpStream>>> HttpPool::connect() {
+  auto ex = co_await asio::this_coro::executor;
+  auto unavailable = [&](std::string_view what, const error_code& ec) {
+    return Status::error(Code::kUnavailable, fmt::format("upstream {}: {}: {}", config_.url, what,
+                                                         ec.message()));
+  };
+  asio::ip::tcp::resolver resolver(ex);
+  auto [rec, results] =
+      co_await resolver.async_resolve(config_.host, std::to_string(config_.port), kAwait);
+  if (rec) {
+    co_return unavailable("cannot resolve the host", rec);
+  }
+  beast::tcp_stream tcp(ex);
+  tcp.expires_after(config_.connect_timeout);
+  auto [cec, ep] = co_await tcp.async_connect(results, kAwait);
+  if (cec) {
+    co_return unavailable("cannot connect", cec);
+  }
+  tcp.socket().set_option(asio::ip::tcp::no_delay(true));
+  if (!config_.tls) {
+    tcp.expires_never();
+    co_return std::make_unique<HttpStream>(std::move(tcp));
+  }
+  TlsHttpStream tls(std::move(tcp), *tls_);
+  if (!SSL_set_tlsext_host_name(tls.native_handle(), config_.host.c_str())) {
+    co_return Status::error(Code::kUnavailable, "cannot set the TLS server name");
+  }
+  if (config_.verify) {
+    tls.set_verify_callback(ssl::host_name_verification(config_.host));
+  }
+  auto [hec] = co_await tls.async_handshake(ssl::stream_base::client, kAwait);
+  if (hec) {
+    co_return unavailable("TLS handshake failed", hec);
+  }
+  beast::get_lowest_layer(tls).expires_never();
+  co_return std::make_unique<HttpStream>(std::move(tls));
+}
+
+void HttpPool::release(std::unique_ptr<HttpStream> s) {
+  const void* key = &asio::query(s->tcp().get_executor(), asio::execution::context);
+  std::lock_guard lock(mu_);
+  auto& list = idle_[key];
+  if (list.size() < config_.max_idle_connections) {
+    list.push_back(std::move(s));
+  }
+}
+
+size_t HttpPool::idleCount() const {
+  std::lock_guard lock(mu_);
+  size_t n = 0;
+  for (const auto& [key, list] : idle_) {
+    n += list.size();
+  }
+  return n;
+}
+
+const char* UpstreamCredential::kindName() const {
+  switch (config_.kind) {
+    case HttpCredentialConfig::Kind::kNone:
+      return "none";
+    case HttpCredentialConfig::Kind::kHeader:
+      return "header";
+    case HttpCredentialConfig::Kind::kJwt:
+      return "jwt";
+    case HttpCredentialConfig::Kind::kOAuth2:
+      return "oauth2";
+  }
+  return "?";
+}
+
+Result<std::optional<std::pair<std::string, std::string>>> UpstreamCredential::header(
+    const identity::Identity& caller) {
+  using Kind = HttpCredentialConfig::Kind;
+  auto withScheme = [&](const std::string& v) {
+    return std::make_optional(std::make_pair(
+        config_.header, config_.scheme.empty() ? v : fmt::format("{} {}", config_.scheme, v)));
+  };
+  switch (config_.kind) {
+    case Kind::kNone:
+      return std::optional<std::pair<std::string, std::string>>();
+    case Kind::kHeader:
+      return withScheme(config_.value);
+    case Kind::kJwt: {
+      if (!issuer_) {
+        return Status::error(Code::kInvalidArgument,
+                             "upstream_tokens.key_file is required for jwt credentials");
+      }
+      auto token = issuer_->sign(caller.subject.empty() ? "anonymous" : caller.subject,
+                                 config_.audience, config_.ttl);
+      if (!token) {
+        return token.status();
+      }
+      return withScheme(*token);
+    }
+    case Kind::kOAuth2: {
+      auto token = oauthToken();
+      if (!token) {
+        return token.status();
+      }
+      return withScheme(*token);
+    }
+  }
+  return Status::error(Code::kInternal, "unknown credential kind");
+}
+
+// Client credentials (RFC 6749 §4.4) with client_secret_basic; the token is reused until 30 s
+// before its expires_in (at most an hour when the server gives none).
+Result<std::string> UpstreamCredential::oauthToken() {
+  std::lock_guard lock(mu_);
+  auto now = std::chrono::steady_clock::now();
+  if (!cached_.empty() && now < cached_until_) {
+    return cached_;
+  }
+  net::HttpClient client(net::HttpClient::Options{.ca_file = config_.ca_file});
+  net::HttpRequest req;
+  req.method = "POST";
+  req.url = config_.token_url;
+  std::vector<std::pair<std::string, std::string>> form{{"grant_type", "client_credentials"}};
+  if (!config_.scope.empty()) {
+    form.emplace_back("scope", config_.scope);
+  }
+  if (!config_.resource.empty()) {
+    form.emplace_back("resource", config_.resource);
+  }
+  req.body = net::formEncode(form);
+  req.headers = {{"Content-Type", "application/x-www-form-urlencoded"},
+                 {"Accept", "application/json"},
+                 {"Authorization",
+                  "Basic " + base64(formComponent(config_.client_id) + ":" +
+                                    formComponent(config_.client_secret))}};
+  auto resp = client.send(req, std::chrono::seconds(10));
+  if (!resp) {
+    return resp.status();
+  }
+  boost::system::error_code ec;
+  auto doc = boost::json::parse(resp->body, ec);
+  const auto* obj = ec ? nullptr : doc.if_object();
+  const auto* tok = obj ? obj->if_contains("access_token") : nullptr;
+  if (resp->status != 200 || tok == nullptr || !tok->is_string()) {
+    return Status::error(Code::kUnavailable,
+                         fmt::format("the token endpoint {} answered {} without an access_token",
+                                     config_.token_url, resp->status));
+  }
+  int64_t ttl = 3600;
+  if (const auto* exp = obj->if_contains("expires_in"); exp && exp->is_int64()) {
+    ttl = exp->as_int64();
+  }
+  cached_ = std::string(tok->as_string());
+  cached_until_ = now + std::chrono::seconds(std::max<int64_t>(ttl - 30, 0));
+  return cached_;
+}
+
+}  // namespace jg::server
