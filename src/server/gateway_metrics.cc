@@ -4,6 +4,7 @@
 #include "audit/anchor.h"
 #include "audit/recorder.h"
 #include "server/gateway.h"
+#include "server/http_front.h"
 
 namespace jg::server {
 
@@ -47,6 +48,11 @@ std::string Gateway::metricsText() const {
          "previous configuration stays in force.",
          reload_failures_.load());
   auditMetrics(out);
+  if (http_) {
+    metric("jitgate_http_connections", "gauge", "HTTP client connections open now.",
+           http_->connectionCount());
+    out += http_->metrics().text();
+  }
   return out;
 }
 

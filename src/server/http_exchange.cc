@@ -9,6 +9,7 @@
 #include "core/log.h"
 #include "identity/verifier.h"
 #include "mask/body.h"
+#include "policy/rule.h"
 #include "server/broker_approvals.h"
 #include "server/gateway.h"
 #include "server/http_exchange.h"
@@ -39,6 +40,20 @@ int statusOf(gate::Refusal r) {
       return 403;
   }
   return 403;
+}
+
+// Whether any rule bound for this caller is a review rule: only then can a grant matter, and
+// only then is the store asked for the caller's active grants.
+bool hasReviewRule(const policy::Policy& policy, const policy::Binding& b) {
+  if (b.session.effect == policy::Effect::kReview) {
+    return true;
+  }
+  for (uint32_t i : b.rules()) {
+    if (policy.rule(i).effect == policy::Effect::kReview) {
+      return true;
+    }
+  }
+  return false;
 }
 
 bool isJsonBody(const HttpRequestMsg& req) {
@@ -170,7 +185,8 @@ asio::awaitable<bool> HttpConnection::admit(Exchange& x) {
   auto now = front_.services().clock().now();
   x.binding = policy.bind(x.who, x.resource, now);
   const auto& broker = front_.services().broker();
-  if (broker) {
+  bool any_review = hasReviewRule(policy, *x.binding);
+  if (broker && any_review) {
     auto grants = [broker, who = x.who, resource = x.resource] {
       std::vector<std::string> rules;
       for (const auto& g : broker->activeGrants(who, resource)) {

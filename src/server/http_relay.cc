@@ -94,6 +94,7 @@ asio::awaitable<bool> HttpConnection::exchangeUpstream(Exchange& x,
                                                  .type = problemType("upstream-unavailable")});
   }
   r.parser.body_limit(boost::none);
+  r.parser.skip(x.req.method() == bhttp::verb::head);  // a HEAD response has no body
   beast::flat_buffer upbuf;
   auto read_header = [&](auto& s) { return bhttp::async_read_header(s, upbuf, r.parser, kAwait); };
   auto [hec, hn] = co_await r.up->visit(read_header);
