@@ -1,15 +1,20 @@
 #!/usr/bin/python3
 """`make demo`: the main job end to end on embedded defaults.
 
-A throwaway PostgreSQL with a sample knowledge base (documents with PII), a real OIDC provider,
-and jitgate with its SQLite store in front. A RAG retriever authenticates with a service-account
-token, gets masked chunks, is refused customer records until a data owner approves, and the
-session is then found in the audit log and replayed. Everything is local and removed at the end.
+A throwaway PostgreSQL with a sample knowledge base (documents with PII), a vector store holding
+the same documents (a Qdrant-compatible service), a real OIDC provider, and jitgate with its
+SQLite store in front of both. A RAG retriever authenticates with a service-account token, gets
+masked chunks over SQL and over HTTP (the official Qdrant client, the token as its API key), is
+refused customer records and over-broad searches, waits for a data owner's approval, and the
+retrievals of one document are then found together in the audit log and replayed. Everything is
+local and removed at the end.
 """
+import json
 import re
 import subprocess
 import sys
 import textwrap
+import time
 import urllib.request
 from pathlib import Path
 
@@ -22,6 +27,7 @@ import psycopg  # noqa: E402
 from harness import JITGATE, PSQL, Gateway, PgServer, make_keys  # noqa: E402
 from oidc_provider import OidcProvider  # noqa: E402
 import rag_retriever  # noqa: E402
+from http_peers import VectorStore, run_qdrant_client  # noqa: E402
 
 POLICIES = """policies:
   - { id: rag-read, reason: the RAG pipeline reads the knowledge base,
@@ -29,6 +35,18 @@ POLICIES = """policies:
   - { id: crm-review, reason: customer records need a data owner's approval,
       match: { groups: [rag], resource: kb, tables: ["crm.*"] }, action: review,
       scope: statement, mode: fail_fast, approvers: { groups: [data-owners], count: 1 } }
+  - id: kb-search
+    reason: the RAG pipeline searches the vector store, at most 10 hits at a time
+    match: { groups: [rag], resource: kb-search, methods: [POST],
+             paths: ["/collections/docs/points/search", "/collections/docs/points/query"],
+             body: [{ pointer: /limit, max: 10 }] }
+    action: allow
+  - id: protected-review
+    reason: customer records need a data owner's approval
+    match: { groups: [rag], resource: kb-search, paths: ["/collections/protected/**"] }
+    action: review
+    mode: wait
+    approvers: { groups: [data-owners], count: 1 }
 """
 
 
@@ -48,8 +66,21 @@ def run(*args):
 
 
 class DemoGateway(Gateway):
-    def __init__(self, pg, idp, state):
-        super().__init__(pg, static_auth=False, policies=POLICIES, admin=True)
+    def __init__(self, pg, idp, state, store):
+        (state / "qdrant.key").write_text(store.api_key + "\n")
+        (state / "qdrant.key").chmod(0o600)
+        search = [
+            "  - name: kb-search", "    kind: http",
+            f"    upstream: {{ url: {store.url}, ca_file: {store.ca} }}",
+            f"    credential: {{ header: {{ name: api-key, value_file: {state}/qdrant.key }} }}",
+            "    token: { header: api-key }",
+            '    masking: { json_paths: [{ path: "$.result[*].payload.owner", strategy: '
+            'tokenize }] }',
+            '    documents: { json_paths: ["$.result[*].id"] }']
+        super().__init__(pg, static_auth=False, policies=POLICIES, admin=True, http=True,
+                         resources=[{"name": "kb", "database": "kb",
+                                     "documents": "{ table: public.chunks, id_column: doc_id }"}],
+                         extra_resources=search)
         self.extra_yaml = idp.identity_yaml() + f"""store: sqlite://{state}/state.db
 access: {{ pending_expiry: 10m }}
 masking:
@@ -68,6 +99,52 @@ audit:
 
 
 
+def http_retrieval(gw, idp, token):
+    url, ca = f"https://127.0.0.1:{gw.http_port}/kb-search", gw.dir / "server.crt"
+    step("RAG retrieval over HTTP: the official Qdrant client searches the vector store "
+         "through jitgate, the access token as its API key; chunks come back masked")
+    rc, out, err = run_qdrant_client(url, token, "search", "--collection", "docs", "--text",
+                                     "refund", "--limit", "3", ca=ca)
+    if rc != 0:
+        raise SystemExit(f"the search failed:\n{err}")
+    for hit in json.loads(out):
+        p = hit["payload"]
+        print(f"    [doc {hit['id']}] {p.get('title')}  owner={p.get('owner')}")
+        show(textwrap.fill(p.get("text", ""), 92, initial_indent="  ", subsequent_indent="  "))
+
+    step("An over-broad search (limit 500) is refused by the rule's bound")
+    rc, out, err = run_qdrant_client(url, token, "search", "--collection", "docs", "--text",
+                                     "refund", "--limit", "500", ca=ca)
+    show(err.strip()[:600])
+
+    step("A search of the protected collection waits while a data owner approves it")
+    held = subprocess.Popen(["node", str(ROOT / "tests" / "peers" / "qdrant_client.mjs"), "--url",
+                             url, "--api-key", token, "--ca", str(ca), "search", "--collection",
+                             "protected", "--text", "refund dispute", "--limit", "1"],
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    owner = idp.token(user="dana", groups=["data-owners"], email="dana@corp.example")
+    admin = f"http://127.0.0.1:{gw.admin_port}"
+    review_id = None
+    for _ in range(100):
+        listing = run("review", "list", "--gateway", admin, "--token", owner)
+        found = re.findall(r"(r-[a-z0-9]+)", listing)
+        if found:
+            review_id = found[-1]
+            show(listing)
+            break
+        time.sleep(0.1)
+    if review_id is None:
+        held.kill()
+        raise SystemExit("no review appeared for the held search")
+    show(run("review", "approve", review_id, "--comment", "dispute #4411", "--gateway", admin,
+             "--token", owner))
+    out, err = held.communicate(timeout=60)
+    if held.returncode != 0:
+        raise SystemExit(f"the held search failed:\n{err}")
+    for hit in json.loads(out):
+        print(f"    [customer {hit['id']}] " + json.dumps(hit["payload"])[:200])
+
+
 def main():
     step("A throwaway PostgreSQL with a sample knowledge base (documents containing PII)")
     with PgServer() as pg, OidcProvider() as idp:
@@ -82,12 +159,16 @@ def main():
         print(f"    OIDC provider (oidc-provider) at {idp.issuer}")
 
         state = make_keys(Path(pg.dir) / "jitgate-state")
+        store = VectorStore(api_key="qdrant-demo-key", tls=True).start()
+        print(f"    vector store (Qdrant REST API on @orama/orama) at {store.url}, "
+              "same documents, its own API key")
 
-        step("jitgate in front of it: OIDC tokens, SQL policy, masking, approvals, strict audit")
-        gw = DemoGateway(pg, idp, state).start()
+        step("jitgate in front of both: OIDC tokens, policy, masking, approvals, strict audit")
+        gw = DemoGateway(pg, idp, state, store).start()
         try:
-            print(f"    PostgreSQL clients: 127.0.0.1:{gw.port} (TLS)   admin API: "
-                  f"127.0.0.1:{gw.admin_port}   config: {gw.config}")
+            print(f"    PostgreSQL clients: 127.0.0.1:{gw.port} (TLS)   HTTP clients: "
+                  f"https://127.0.0.1:{gw.http_port}/kb-search   admin API: "
+                  f"127.0.0.1:{gw.admin_port}\n    config: {gw.config}")
 
             step("The RAG pipeline gets a token by client credentials (no database password)")
             token = idp.token(client="rag-pipeline", groups=["rag"])
@@ -135,11 +216,15 @@ def main():
                 except psycopg.errors.InsufficientPrivilege:
                     print("    (a second run is refused again: the approval was for one run)")
 
+            http_retrieval(gw, idp, token)
+
             step("Gateway metrics (GET /metrics on the admin listener)")
             with urllib.request.urlopen(f"http://127.0.0.1:{gw.admin_port}/metrics") as res:
                 show("\n".join(line for line in res.read().decode().splitlines()
                                if not line.startswith("#")))
 
+            step("Audit: who retrieved document 1, over SQL and over HTTP?")
+            show(run("audit", "search", "--config", str(gw.config), "--document", "1"))
             step("Audit: who read crm.customers, and what did they see?")
             show(run("audit", "search", "--config", str(gw.config), "--table", "crm.customers"))
             session = re.findall(r"\[(s-[a-z0-9]+)\] authenticated", gw.log_text())[-1]
@@ -154,6 +239,7 @@ def main():
                      str(state / "sign.pub")))
         finally:
             gw.cleanup()
+            store.stop()
     print("\nDemo finished; everything it started has been stopped and removed.")
 
 
