@@ -138,11 +138,7 @@ Result<CellResult> Scanner::maskJson(const ColumnPlan& plan, std::string_view in
       return kind == JsonToken::kKey ? Result<CellResult>(CellResult::kUnchanged)
                                      : ruleText(*rule, decoded, rep);
     }
-    Result<CellResult> secret = maskSecretMember(*plan.profile, key, decoded, rep);
-    if (!secret || *secret != CellResult::kUnchanged) {
-      return secret;
-    }
-    return detectText(*plan.profile, decoded, rep, kind != JsonToken::kKey);
+    return jsonToken(*plan.profile, kind, decoded, key, rep);
   };
   std::string body;
   Result<CellResult> r = rewriteJson(doc, fn, body);
@@ -155,6 +151,42 @@ Result<CellResult> Scanner::maskJson(const ColumnPlan& plan, std::string_view in
   }
   out.append(body);
   return CellResult::kRewritten;
+}
+
+Result<CellResult> Scanner::jsonToken(const Profile& profile, JsonToken kind,
+                                      std::string_view decoded, std::string_view member,
+                                      std::string& out) {
+  Result<CellResult> secret = maskSecretMember(profile, member, decoded, out);
+  if (!secret || *secret != CellResult::kUnchanged) {
+    return secret;
+  }
+  return detectText(profile, decoded, out, kind != JsonToken::kKey);
+}
+
+Result<CellResult> Scanner::maskJsonToken(const Profile& profile, JsonToken kind,
+                                          std::string_view decoded, std::string_view member,
+                                          std::string& out, Counters& counters) {
+  tally_.clear();
+  tally_values_ = 0;
+  Result<CellResult> r = jsonToken(profile, kind, decoded, member, out);
+  if (r && *r == CellResult::kNull && kind == JsonToken::kKey) {
+    return internalError("a json key cannot become null");
+  }
+  if (r) {
+    commitTally(*r, counters);
+  }
+  return r;
+}
+
+Result<CellResult> Scanner::maskByRule(const ColumnRule& rule, std::string_view in,
+                                       std::string& out, Counters& counters) {
+  tally_.clear();
+  tally_values_ = 0;
+  Result<CellResult> r = ruleText(rule, in, out);
+  if (r) {
+    commitTally(*r, counters);
+  }
+  return r;
 }
 
 Result<CellResult> Scanner::maskSecretMember(const Profile& profile, std::string_view key,

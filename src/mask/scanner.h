@@ -20,6 +20,7 @@
 #include "mask/counters.h"
 #include "mask/engine.h"
 #include "mask/hs_runtime.h"
+#include "mask/json_text.h"
 
 namespace jg::mask {
 
@@ -56,6 +57,17 @@ class Scanner {
   [[nodiscard]] Result<CellResult> maskFreeText(const Profile& profile, std::string_view in,
                                                 std::string& out, Counters& counters);
 
+  // Masks one token of a JSON document as in a json cell: the value of a member named by a
+  // secret key (`member`: the member's name, empty for keys and array elements) under the
+  // secret_assignment label, else the profile's detectors. kNull (the null strategy) only for
+  // values; a key is redacted instead. A number that is rewritten must be written as a string.
+  [[nodiscard]] Result<CellResult> maskJsonToken(const Profile& profile, JsonToken kind,
+                                                 std::string_view decoded, std::string_view member,
+                                                 std::string& out, Counters& counters);
+  // Masks a whole value by `rule` (a cell's column rule, or a JSON path rule of a body).
+  [[nodiscard]] Result<CellResult> maskByRule(const ColumnRule& rule, std::string_view in,
+                                              std::string& out, Counters& counters);
+
   // True if the prefilter matches anywhere in `text` (the cheap first pass).
   [[nodiscard]] Result<bool> prefilterHits(const Profile& profile, std::string_view text);
   // The validated, merged, ordered spans of `text`. Empty when nothing matches.
@@ -90,6 +102,9 @@ class Scanner {
   // qualify (no such detector, not a secret key, a placeholder such as "*****").
   Result<CellResult> maskSecretMember(const Profile& profile, std::string_view key,
                                       std::string_view value, std::string& out);
+  // One JSON token, tallied but not committed (maskJson and maskJsonToken).
+  Result<CellResult> jsonToken(const Profile& profile, JsonToken kind, std::string_view decoded,
+                               std::string_view member, std::string& out);
   Result<CellResult> maskArray(const ColumnPlan& plan, std::string_view in, std::string& out);
   Result<CellResult> maskElement(const ColumnPlan& plan, std::string_view in, std::string& out);
   Result<CellResult> detectBinaryInt(const ColumnPlan& plan, std::string_view in);
