@@ -32,8 +32,8 @@ asio::awaitable<Status> HttpAudit::durable() {
   if (last_ == 0 || recorder_->durableUpto() >= last_) {
     co_return Status::ok();
   }
-  auto timer = std::make_shared<asio::steady_timer>(executor_,
-                                                    asio::steady_timer::time_point::max());
+  auto timer =
+      std::make_shared<asio::steady_timer>(executor_, asio::steady_timer::time_point::max());
   auto result = std::make_shared<Status>();
   recorder_->whenDurable(last_, [timer, result, ex = executor_](const Status& st) {
     asio::post(ex, [timer, result, st] {

@@ -2,8 +2,8 @@
 
 #include <algorithm>
 
-#include <boost/url/parse.hpp>
 #include <fmt/format.h>
+#include <boost/url/parse.hpp>
 
 #include "mask/settings.h"
 
@@ -50,8 +50,8 @@ void parseUpstream(const Node& u, Errors& errors, HttpUpstreamConfig& out) {
     errors.add(u, "required: { url: https://host:port }");
     return;
   }
-  u.checkKeys(errors, {"url", "ca_file", "verify", "connect_timeout", "timeout",
-                       "max_idle_connections"});
+  u.checkKeys(errors,
+              {"url", "ca_file", "verify", "connect_timeout", "timeout", "max_idle_connections"});
   parseUpstreamUrl(u["url"], errors, out);
   out.ca_file = u["ca_file"].path(errors);
   out.verify = u["verify"].boolean(errors, true);
@@ -215,8 +215,8 @@ HttpResourceConfig parseHttpResource(const Node& r, const std::string& name, Err
     d.checkKeys(errors, {"json_paths"});
     out.document_paths = d["json_paths"].strings(errors);
   }
-  out.max_response_bytes = static_cast<size_t>(
-      r["max_response_bytes"].integer(errors, 0, 0, int64_t{1} << 40));
+  out.max_response_bytes =
+      static_cast<size_t>(r["max_response_bytes"].integer(errors, 0, 0, int64_t{1} << 40));
   return out;
 }
 

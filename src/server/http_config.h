@@ -56,8 +56,8 @@ struct HttpPathRuleConfig {
 };
 
 struct HttpMaskingConfig {
-  bool enabled = true;   // masking applies when the gateway has a `masking` section
-  std::string profile;   // "" = the default profile
+  bool enabled = true;  // masking applies when the gateway has a `masking` section
+  std::string profile;  // "" = the default profile
   std::vector<HttpPathRuleConfig> json_paths;
   // Media types let through unmasked ("image/png", "image/*"); recorded as such.
   std::vector<std::string> allow_unmasked;

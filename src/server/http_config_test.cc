@@ -11,7 +11,8 @@ std::string withHttp(std::string_view listen, std::string_view resource) {
   return std::string(R"(tls: { require_client_tls: false, allow_plaintext_loopback: true }
 auth: { static: { enable_insecure_static: true, password_env: JG_TEST_PW } }
 )") + std::string(listen) +
-         "\nresources:\n" + std::string(resource) + "policies: [{ id: a, match: {}, allow: [all] }]\n";
+         "\nresources:\n" + std::string(resource) +
+         "policies: [{ id: a, match: {}, allow: [all] }]\n";
 }
 
 constexpr const char* kSearch = R"(  - name: kb-search

@@ -1,7 +1,7 @@
 #include "server/http_connection.h"
 
-#include <boost/beast/http.hpp>
 #include <fmt/format.h>
+#include <boost/beast/http.hpp>
 
 #include "core/log.h"
 #include "server/gateway.h"
@@ -87,39 +87,54 @@ asio::awaitable<std::optional<HttpRequestMsg>> HttpConnection::readRequest(bool 
   bhttp::request_parser<bhttp::string_body> parser;
   parser.header_limit(static_cast<std::uint32_t>(limits.max_header_bytes));
   parser.body_limit(limits.max_body_bytes);
-  idle_ = buffer_.size() == 0;
-  stream_->tcp().expires_after(first ? limits.first_byte : limits.idle);
-  auto read_header = [&](auto& s) { return bhttp::async_read_header(s, buffer_, parser, kAwait); };
-  auto [ec, n] = co_await stream_->visit(read_header);
-  idle_ = false;
-  if (ec == bhttp::error::end_of_stream || ec == asio::error::eof ||
-      ec == asio::error::operation_aborted || (ec && buffer_.size() == 0 && !parser.got_some())) {
+  HeadRead head = co_await readHead(first);
+  if (head == HeadRead::kClosed) {
     co_return std::nullopt;  // closed, or idle past the timeout: nothing to answer
   }
-  if (ec == beast::error::timeout) {
-    front_.metrics().refused("timeout");
-    co_await problem(nullptr, http::Problem{.status = 408, .title = "Request Timeout",
-                                            .detail = "the request header did not arrive in time"},
-                     false);
+  if (head != HeadRead::kComplete) {
+    bool timeout = head == HeadRead::kTimeout;
+    front_.metrics().refused(timeout ? "timeout" : "header-too-large");
+    prepareProblem(
+        nullptr,
+        http::Problem{.status = timeout ? 408 : 431,
+                      .title = timeout ? "Request Timeout" : "Request Header Fields Too Large",
+                      .detail = timeout ? "the request header did not arrive in time"
+                                        : fmt::format("the request header is larger "
+                                                      "than limits.http."
+                                                      "max_header_bytes ({})",
+                                                      limits.max_header_bytes)},
+        false);
+    co_await sendReply();
     co_return std::nullopt;
   }
+  auto bytes = buffer_.data();
+  if (auto bad = http::checkHeadBytes(
+          std::string_view(static_cast<const char*>(bytes.data()), bytes.size()))) {
+    front_.metrics().refused("framing");
+    prepareProblem(nullptr,
+                   http::Problem{.status = bad->status, .title = bad->title, .detail = bad->detail},
+                   false);
+    co_await sendReply();
+    co_return std::nullopt;
+  }
+  stream_->tcp().expires_after(limits.first_byte);
+  auto read_header = [&](auto& s) { return bhttp::async_read_header(s, buffer_, parser, kAwait); };
+  auto [ec, n] = co_await stream_->visit(read_header);
   if (ec) {
-    int status = http::statusForParseError(ec);
-    front_.metrics().refused(status == 431 ? "header-too-large" : "malformed");
-    co_await problem(nullptr,
-                     http::Problem{.status = status,
-                                   .title = status == 431 ? "Request Header Fields Too Large"
-                                                          : "Bad Request",
-                                   .detail = fmt::format("the request could not be read: {}",
-                                                         ec.message())},
-                     false);
+    http::Refusal bad = http::refusalForParseError(ec);
+    front_.metrics().refused(bad.status == 431 ? "header-too-large" : "malformed");
+    prepareProblem(nullptr,
+                   http::Problem{.status = bad.status, .title = bad.title, .detail = bad.detail},
+                   false);
+    co_await sendReply();
     co_return std::nullopt;
   }
   if (auto bad = http::checkFraming(parser.get().base())) {
     front_.metrics().refused("framing");
-    co_await problem(nullptr, http::Problem{.status = bad->status, .title = bad->title,
-                                            .detail = bad->detail},
-                     false);
+    prepareProblem(nullptr,
+                   http::Problem{.status = bad->status, .title = bad->title, .detail = bad->detail},
+                   false);
+    co_await sendReply();
     co_return std::nullopt;
   }
   if (parser.get()[bhttp::field::expect] == "100-continue") {
@@ -134,22 +149,53 @@ asio::awaitable<std::optional<HttpRequestMsg>> HttpConnection::readRequest(bool 
   if (bec) {
     int status = bec == beast::error::timeout ? 408 : http::statusForParseError(bec);
     front_.metrics().refused(status == 413 ? "body-too-large" : "malformed");
-    co_await problem(nullptr,
-                     http::Problem{.status = status,
-                                   .title = status == 413   ? "Content Too Large"
-                                            : status == 408 ? "Request Timeout"
-                                                            : "Bad Request",
-                                   .detail = status == 413
-                                                 ? fmt::format("the request body is larger than "
-                                                               "limits.http.max_body_bytes ({})",
-                                                               limits.max_body_bytes)
-                                                 : fmt::format("the request body could not be "
-                                                               "read: {}",
-                                                               bec.message())},
-                     false);
+    prepareProblem(
+        nullptr,
+        http::Problem{.status = status,
+                      .title = status == 413   ? "Content Too Large"
+                               : status == 408 ? "Request Timeout"
+                                               : "Bad Request",
+                      .detail = status == 413 ? fmt::format("the request body is larger than "
+                                                            "limits.http.max_body_bytes ({})",
+                                                            limits.max_body_bytes)
+                                              : fmt::format("the request body could not be "
+                                                            "read: {}",
+                                                            bec.message())},
+        false);
+    co_await sendReply();
     co_return std::nullopt;
   }
   co_return parser.release();
+}
+
+// Reads until the buffer holds a whole request head (up to the empty line), so that its bytes
+// can be checked before the parser unfolds them. Idle timeout before the first byte of a later
+// request, first-byte timeout for the first request and once a head has begun.
+asio::awaitable<HttpConnection::HeadRead> HttpConnection::readHead(bool first) {
+  const auto& limits = rt_->runtime->config->http_limits;
+  for (;;) {
+    auto data = buffer_.data();
+    std::string_view have(static_cast<const char*>(data.data()), data.size());
+    if (have.find("\r\n\r\n") != std::string_view::npos) {
+      co_return HeadRead::kComplete;
+    }
+    if (have.size() > limits.max_header_bytes) {
+      co_return HeadRead::kTooLarge;
+    }
+    idle_ = have.empty();
+    stream_->tcp().expires_after(first || !have.empty() ? limits.first_byte : limits.idle);
+    auto space = buffer_.prepare(std::min<size_t>(16 * 1024, limits.max_header_bytes + 4));
+    auto read = [&](auto& s) { return s.async_read_some(space, kAwait); };
+    auto [ec, n] = co_await stream_->visit(read);
+    idle_ = false;
+    buffer_.commit(n);
+    if (ec == beast::error::timeout && buffer_.size() > 0) {
+      co_return HeadRead::kTimeout;
+    }
+    if (ec) {
+      co_return HeadRead::kClosed;
+    }
+  }
 }
 
 asio::awaitable<bool> HttpConnection::serve(HttpRequestMsg& req) {
@@ -157,26 +203,29 @@ asio::awaitable<bool> HttpConnection::serve(HttpRequestMsg& req) {
   x.request_id = ++requests_;
   if (!front_.tryBeginRequest()) {
     front_.metrics().refused("busy");
-    co_return co_await problem(
+    prepareProblem(
         &x,
-        http::Problem{.status = 503, .title = "Service Unavailable",
+        http::Problem{.status = 503,
+                      .title = "Service Unavailable",
                       .detail = "the gateway is at limits.http.max_concurrent_requests; retry"},
         false, {{"Retry-After", "1"}});
+    co_return co_await sendReply();
   }
   bool go_on = co_await exchange(x);
   front_.endRequest();
-  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - x.started)
-                       .count();
+  double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - x.started).count();
   if (!x.resource.empty()) {
     front_.metrics().request(x.resource, x.decision, x.status, seconds, x.masked);
   }
   co_return go_on;
 }
 
-asio::awaitable<bool> HttpConnection::problem(
-    Exchange* x, http::Problem p, bool keep_alive,
-    std::vector<std::pair<std::string, std::string>> headers) {
-  bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(p.status), 11};
+void HttpConnection::prepareProblem(
+    Exchange* x, const http::Problem& p, bool keep_alive,
+    const std::vector<std::pair<std::string, std::string>>& headers) {
+  reply_ = bhttp::response<bhttp::string_body>{static_cast<bhttp::status>(p.status), 11};
+  auto& res = reply_;
   res.set(bhttp::field::content_type, http::kProblemContentType);
   res.set(bhttp::field::cache_control, "no-store");
   for (auto& [name, value] : headers) {
@@ -198,14 +247,17 @@ asio::awaitable<bool> HttpConnection::problem(
   }
   if (audit && (x == nullptr || !x->request_recorded)) {
     audit->record(audit::ErrorEvent{.statement_id = x ? x->request_id : 0,
-                                     .source = "gateway",
-                                     .severity = "ERROR",
-                                     .message = p.detail,
-                                     .http_status = p.status});
+                                    .source = "gateway",
+                                    .severity = "ERROR",
+                                    .message = p.detail,
+                                    .http_status = p.status});
   }
   log::info(id_, "{} {}: {}", p.status, p.title, p.detail);
-  error_code ec = co_await write(res);
-  co_return !ec && res.keep_alive();
+}
+
+asio::awaitable<bool> HttpConnection::sendReply() {
+  error_code ec = co_await write(reply_);
+  co_return !ec && reply_.keep_alive();
 }
 
 HttpAudit* HttpConnection::auditFor(std::string_view resource) {
@@ -239,8 +291,8 @@ HttpAudit* HttpConnection::auditFor(std::string_view resource) {
 
 void HttpConnection::endAudit(std::string reason) {
   if (audit_) {
-    audit_->record(audit::SessionEndEvent{.reason = std::move(reason),
-                                          .statements = audit_requests_});
+    audit_->record(
+        audit::SessionEndEvent{.reason = std::move(reason), .statements = audit_requests_});
     audit_.reset();
   }
 }

@@ -49,6 +49,8 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
   struct Exchange;  // one request in progress (http_exchange.cc)
 
   asio::awaitable<bool> handshake();
+  enum class HeadRead { kComplete, kClosed, kTimeout, kTooLarge };
+  asio::awaitable<HeadRead> readHead(bool first);
   // Reads one request; false when the connection should end (answered or closed).
   asio::awaitable<std::optional<HttpRequestMsg>> readRequest(bool first);
   asio::awaitable<bool> serve(HttpRequestMsg& req);
@@ -71,13 +73,19 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
   asio::awaitable<Status> pushBody(Relay& r, std::string_view raw);
   asio::awaitable<error_code> commit(Relay& r, bool whole);
   asio::awaitable<error_code> writeRaw(std::string_view bytes);
-  asio::awaitable<bool> failRelay(Relay& r, std::string outcome, const Status& why);
+  // Records the failure; true when a problem reply was prepared (the response had not started),
+  // false when the connection must be cut.
+  bool failRelay(Relay& r, std::string_view outcome, const Status& why);
   asio::awaitable<bool> finishRelay(Relay& r);
 
-  // Writes a problem response (and records it); returns whether the connection may go on.
-  asio::awaitable<bool> problem(Exchange* x, http::Problem p, bool keep_alive = true,
-                                std::vector<std::pair<std::string, std::string>> headers = {});
-  asio::awaitable<bool> refuse(Exchange& x, const gate::Verdict& v);
+  // Builds (and records) a problem response as the next reply. Coroutines send it with
+  // sendReply() in a statement of its own: GCC 12 destroys the temporaries of a co_await
+  // expression twice, so nothing non-trivial is built inside one.
+  void prepareProblem(Exchange* x, const http::Problem& p, bool keep_alive = true,
+                      const std::vector<std::pair<std::string, std::string>>& headers = {});
+  void prepareRefusal(Exchange& x, const gate::Verdict& v);
+  // Writes the prepared reply; returns whether the connection may go on.
+  asio::awaitable<bool> sendReply();
   template <class Msg>
   asio::awaitable<error_code> write(Msg& msg);
   // The audit session of this connection for `resource` (null when nothing is recorded). A
@@ -92,6 +100,7 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
   std::shared_ptr<const HttpRuntime> rt_;
   std::optional<HttpAudit> audit_;
   boost::beast::flat_buffer buffer_;
+  bhttp::response<bhttp::string_body> reply_;
   std::unique_ptr<mask::Scanner> scanner_;  // made on the first masked response
   std::atomic<bool> idle_{false};
   uint64_t requests_ = 0;

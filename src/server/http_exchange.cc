@@ -1,8 +1,8 @@
 // The deciding half of an HTTP exchange: route, authenticate, parse the body's facts, decide with
 // the gate (and settle reviews through the broker), hold for approval, record the request.
-#include <boost/json.hpp>
 #include <fmt/format.h>
 #include <openssl/sha.h>
+#include <boost/json.hpp>
 
 #include "access/broker.h"
 #include "audit/event.h"
@@ -67,19 +67,23 @@ asio::awaitable<bool> HttpConnection::exchange(Exchange& x) {
   auto target = x.req.target();
   auto parsed = http::parseTarget(sv(target));
   if (!parsed) {
-    co_return co_await problem(&x, http::Problem{.status = 400, .title = "Bad Request",
-                                                 .detail = parsed.status().message(),
-                                                 .type = problemType("bad-target")});
+    prepareProblem(&x, http::Problem{.status = 400,
+                                     .title = "Bad Request",
+                                     .detail = parsed.status().message(),
+                                     .type = problemType("bad-target")});
+    co_return co_await sendReply();
   }
   x.target = std::move(*parsed);
   auto host = x.req[bhttp::field::host];
   auto match = rt_->router->match(sv(host), x.target.path);
   if (!match) {
     front_.metrics().refused("no-route");
-    co_return co_await problem(
-        &x, http::Problem{.status = 404, .title = "Not Found",
+    prepareProblem(
+        &x, http::Problem{.status = 404,
+                          .title = "Not Found",
                           .detail = fmt::format("no resource is mounted at {}", x.target.path),
                           .type = problemType("no-route")});
+    co_return co_await sendReply();
   }
   x.resource = match->mount->resource;
   x.route = std::string(match->rest);
@@ -97,11 +101,13 @@ asio::awaitable<bool> HttpConnection::exchange(Exchange& x) {
       auto v = boost::json::parse(x.req.body(), ec, {}, opts);
       if (ec) {
         recordRequest(x);
-        co_return co_await problem(
-            &x, http::Problem{.status = 400, .title = "Bad Request",
-                              .detail = fmt::format("the request body is not valid JSON: {}",
-                                                    ec.message()),
-                              .type = problemType("invalid-json")});
+        prepareProblem(
+            &x, http::Problem{
+                    .status = 400,
+                    .title = "Bad Request",
+                    .detail = fmt::format("the request body is not valid JSON: {}", ec.message()),
+                    .type = problemType("invalid-json")});
+        co_return co_await sendReply();
       }
       x.body_json = std::move(v);
     }
@@ -117,12 +123,15 @@ asio::awaitable<bool> HttpConnection::exchange(Exchange& x) {
   if (audit_ && audit_->strict()) {
     Status st = co_await audit_->durable();
     if (!st) {
-      co_return co_await problem(
-          &x, http::Problem{.status = 503, .title = "Service Unavailable",
-                            .detail = "the audit log cannot be written, so the request was not "
-                                      "sent",
-                            .type = problemType("unrecorded")},
+      prepareProblem(
+          &x,
+          http::Problem{.status = 503,
+                        .title = "Service Unavailable",
+                        .detail = "the audit log cannot be written, so the request was not "
+                                  "sent",
+                        .type = problemType("unrecorded")},
           false);
+      co_return co_await sendReply();
     }
   }
   co_return co_await forward(x);
@@ -146,8 +155,8 @@ asio::awaitable<bool> HttpConnection::authenticate(Exchange& x) {
     auto verify = [verifier, t = **token]() -> Result<identity::Identity> {
       return verifier->verify(t);
     };
-    Result<identity::Identity> who = co_await offThread<Result<identity::Identity>>(
-        front_.services().blockingPool(), verify);
+    Result<identity::Identity> who =
+        co_await offThread<Result<identity::Identity>>(front_.services().blockingPool(), verify);
     if (who) {
       x.who = std::move(*who);
     } else {
@@ -160,11 +169,13 @@ asio::awaitable<bool> HttpConnection::authenticate(Exchange& x) {
       auth_token_hash_.clear();
     }
     std::string error = token && !*token ? "" : "invalid_token";
-    co_await problem(&x,
-                     http::Problem{.status = 401, .title = "Unauthorized", .detail = reason,
-                                   .type = problemType("unauthenticated")},
-                     true,
-                     {{"WWW-Authenticate", http::wwwAuthenticate("jitgate", error, reason)}});
+    prepareProblem(&x,
+                   http::Problem{.status = 401,
+                                 .title = "Unauthorized",
+                                 .detail = reason,
+                                 .type = problemType("unauthenticated")},
+                   true, {{"WWW-Authenticate", http::wwwAuthenticate("jitgate", error, reason)}});
+    co_await sendReply();
     co_return false;
   }
   if (audit_ && auth_token_hash_ != x.who.token_hash) {
@@ -194,8 +205,8 @@ asio::awaitable<bool> HttpConnection::admit(Exchange& x) {
       }
       return rules;
     };
-    x.granted = co_await offThread<std::vector<std::string>>(front_.services().blockingPool(),
-                                                             grants);
+    x.granted =
+        co_await offThread<std::vector<std::string>>(front_.services().blockingPool(), grants);
   }
   const auto& d = x.binding->session;
   if (d.effect == policy::Effect::kAllow) {
@@ -218,8 +229,8 @@ asio::awaitable<bool> HttpConnection::admit(Exchange& x) {
                               .text = x.approver_text};
       return approvals.create(draft);
     };
-    Result<gate::CreatedReview> review = co_await offThread<Result<gate::CreatedReview>>(
-        front_.services().blockingPool(), create);
+    Result<gate::CreatedReview> review =
+        co_await offThread<Result<gate::CreatedReview>>(front_.services().blockingPool(), create);
     if (review) {
       x.verdict.outcome = gate::Outcome::kReview;
       x.verdict.review_id = review->id;
@@ -227,7 +238,8 @@ asio::awaitable<bool> HttpConnection::admit(Exchange& x) {
     }
   }
   recordRequest(x);
-  co_await refuse(x, x.verdict);
+  prepareRefusal(x, x.verdict);
+  co_await sendReply();
   co_return false;
 }
 
@@ -258,11 +270,12 @@ asio::awaitable<bool> HttpConnection::decide(Exchange& x) {
     co_return co_await holdForApproval(x);
   }
   recordRequest(x);
-  co_await refuse(x, x.verdict);
+  prepareRefusal(x, x.verdict);
+  co_await sendReply();
   co_return false;
 }
 
-asio::awaitable<bool> HttpConnection::refuse(Exchange& x, const gate::Verdict& v) {
+void HttpConnection::prepareRefusal(Exchange& x, const gate::Verdict& v) {
   http::Problem p;
   p.extra.emplace_back("rule", boost::json::value(std::string(v.ruleId())));
   if (v.outcome == gate::Outcome::kReview) {
@@ -270,10 +283,10 @@ asio::awaitable<bool> HttpConnection::refuse(Exchange& x, const gate::Verdict& v
     p.status = 403;
     p.title = "Approval required";
     p.type = problemType("approval-required");
-    p.detail = fmt::format("{}; review {} was created: once it is approved, send the same request "
-                           "again ({})",
-                           v.message.empty() ? v.decision.message() : v.message, v.review_id,
-                           v.approval_hint);
+    p.detail = fmt::format(
+        "{}; review {} was created: once it is approved, send the same request "
+        "again ({})",
+        v.message.empty() ? v.decision.message() : v.message, v.review_id, v.approval_hint);
     p.extra.emplace_back("review_id", boost::json::value(v.review_id));
     p.extra.emplace_back("review_url", boost::json::value("/api/v1/reviews/" + v.review_id));
   } else {
@@ -286,7 +299,7 @@ asio::awaitable<bool> HttpConnection::refuse(Exchange& x, const gate::Verdict& v
       p.detail += fmt::format(" ({})", v.detail);
     }
   }
-  co_return co_await problem(&x, std::move(p));
+  prepareProblem(&x, p);
 }
 
 void HttpConnection::recordRequest(Exchange& x) {
@@ -346,29 +359,31 @@ asio::awaitable<bool> HttpConnection::holdForApproval(Exchange& x) {
   (void)ec;
   if (!outcome->decided || outcome->state != access::ReviewState::kApproved) {
     waiter->cancel();
-    x.verdict.message = fmt::format(
-        "review {} was not approved ({}){}{}", x.verdict.review_id,
-        outcome->state == access::ReviewState::kPending ? "timed out"
-                                                        : access::stateName(outcome->state),
-        outcome->reason.empty() ? "" : ": ", outcome->reason);
+    x.verdict.message = fmt::format("review {} was not approved ({}){}{}", x.verdict.review_id,
+                                    outcome->state == access::ReviewState::kPending
+                                        ? "timed out"
+                                        : access::stateName(outcome->state),
+                                    outcome->reason.empty() ? "" : ": ", outcome->reason);
     x.verdict.outcome = gate::Outcome::kDeny;
     x.verdict.refusal = gate::Refusal::kNeedsApproval;
     recordRequest(x);
-    co_await refuse(x, x.verdict);
+    prepareRefusal(x, x.verdict);
+    co_await sendReply();
     co_return false;
   }
   auto consume = [&x, broker, key = x.verdict.key, sid = audit_ ? audit_->sessionId() : id_] {
     return BrokerApprovals(*broker, x.who, x.resource, sid).consume(key);
   };
-  std::optional<std::string> consumed = co_await offThread<std::optional<std::string>>(
-      front_.services().blockingPool(), consume);
+  std::optional<std::string> consumed =
+      co_await offThread<std::optional<std::string>>(front_.services().blockingPool(), consume);
   if (!consumed) {
     x.verdict.outcome = gate::Outcome::kDeny;
     x.verdict.refusal = gate::Refusal::kNeedsApproval;
     x.verdict.message = fmt::format("review {} was approved but its approval is no longer valid",
                                     x.verdict.review_id);
     recordRequest(x);
-    co_await refuse(x, x.verdict);
+    prepareRefusal(x, x.verdict);
+    co_await sendReply();
     co_return false;
   }
   x.verdict.outcome = gate::Outcome::kAllow;

@@ -10,14 +10,16 @@
 #include <boost/json/value.hpp>
 
 #include "gate/gate.h"
-#include "policy/http.h"
 #include "mask/body.h"
+#include "policy/http.h"
 #include "proto/http/http.h"
 #include "server/http_connection.h"
 
 namespace jg::server {
 
-inline std::string_view sv(boost::beast::string_view s) { return {s.data(), s.size()}; }
+inline std::string_view sv(boost::beast::string_view s) {
+  return {s.data(), s.size()};
+}
 
 inline std::string problemType(std::string_view kind) {
   return "https://jitgate.dev/problems/" + std::string(kind);

@@ -2,11 +2,11 @@
 // routing table, the per-resource upstream pools and credentials, the compiled body-masking
 // plans, and the HTTP metrics.
 //
-// An accepted connection runs as one HttpConnection coroutine on one I/O thread (http_connection.h).
-// The shared state is derived from the gateway's configuration snapshot (HttpRuntime) and rebuilt
-// on reload; an exchange keeps the snapshot it started with. stop() closes the listener and ends
-// idle keep-alive connections at once; an exchange in flight finishes (the gateway's shutdown
-// grace bounds it) and its connection then closes. Thread-safe.
+// An accepted connection runs as one HttpConnection coroutine on one I/O thread
+// (http_connection.h). The shared state is derived from the gateway's configuration snapshot
+// (HttpRuntime) and rebuilt on reload; an exchange keeps the snapshot it started with. stop()
+// closes the listener and ends idle keep-alive connections at once; an exchange in flight finishes
+// (the gateway's shutdown grace bounds it) and its connection then closes. Thread-safe.
 #pragma once
 
 #include <atomic>
@@ -69,8 +69,8 @@ Result<std::shared_ptr<const HttpRuntime>> makeHttpRuntime(
 // Counters for /metrics, by resource.
 class HttpMetrics {
  public:
-  void request(const std::string& resource, std::string_view decision, int status,
-               double seconds, uint64_t masked);
+  void request(const std::string& resource, std::string_view decision, int status, double seconds,
+               uint64_t masked);
   void refused(std::string_view why);  // before routing: limits, framing, no route
   std::string text() const;
 

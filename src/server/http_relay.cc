@@ -3,9 +3,9 @@
 // recorded. A response is buffered (masked whole, so a failure is a clean 502) up to
 // limits.http.buffer_response_bytes; beyond that, or for an event stream, it streams chunk by
 // chunk and a masking failure aborts the connection before any unmasked byte is sent.
+#include <fmt/format.h>
 #include <boost/url/encode.hpp>
 #include <boost/url/rfc/pchars.hpp>
-#include <fmt/format.h>
 
 #include "core/log.h"
 #include "mask/scanner.h"
@@ -44,17 +44,17 @@ asio::awaitable<bool> HttpConnection::forward(Exchange& x) {
   }
   if (!cred) {
     log::warn(id_, "upstream credential for {}: {}", x.resource, cred.status().message());
-    co_return co_await problem(&x, http::Problem{.status = 502, .title = "Bad Gateway",
-                                                 .detail = "the gateway could not obtain the "
-                                                           "upstream credential",
-                                                 .type = problemType("upstream-credential")});
+    prepareProblem(&x, http::Problem{.status = 502,
+                                     .title = "Bad Gateway",
+                                     .detail = "the gateway could not obtain the "
+                                               "upstream credential",
+                                     .type = problemType("upstream-credential")});
+    co_return co_await sendReply();
   }
-  bhttp::request<bhttp::string_body> out{x.req.method(), upstreamTarget(up, x.target, x.route),
-                                         11};
+  bhttp::request<bhttp::string_body> out{x.req.method(), upstreamTarget(up, x.target, x.route), 11};
   http::copyForwardHeaders(x.req.base(), out.base(), res.token, /*decode_ok=*/true);
-  out.set(bhttp::field::host, up.port == (up.tls ? 443 : 80)
-                                  ? up.host
-                                  : fmt::format("{}:{}", up.host, up.port));
+  out.set(bhttp::field::host,
+          up.port == (up.tls ? 443 : 80) ? up.host : fmt::format("{}:{}", up.host, up.port));
   out.set("x-forwarded-for", peer_.substr(0, peer_.rfind(':')));
   out.set("x-forwarded-proto", stream_->tls() ? "https" : "http");
   out.set("x-request-id", fmt::format("{}-{}", id_, x.request_id));
@@ -74,9 +74,11 @@ asio::awaitable<bool> HttpConnection::exchangeUpstream(Exchange& x,
   for (int attempt = 0;; ++attempt) {
     auto conn = co_await x.res->pool->acquire();
     if (!conn) {
-      co_return co_await problem(&x, http::Problem{.status = 502, .title = "Bad Gateway",
-                                                   .detail = conn.status().message(),
-                                                   .type = problemType("upstream-unavailable")});
+      prepareProblem(&x, http::Problem{.status = 502,
+                                       .title = "Bad Gateway",
+                                       .detail = conn.status().message(),
+                                       .type = problemType("upstream-unavailable")});
+      co_return co_await sendReply();
     }
     r.up = std::move(*conn);
     r.up->tcp().expires_after(up.response_timeout);
@@ -88,10 +90,12 @@ asio::awaitable<bool> HttpConnection::exchangeUpstream(Exchange& x,
     if (attempt == 0) {
       continue;  // a kept-alive connection the upstream had closed: one fresh try
     }
-    co_return co_await problem(&x, http::Problem{.status = 502, .title = "Bad Gateway",
-                                                 .detail = fmt::format("upstream {}: {}", up.url,
-                                                                       wec.message()),
-                                                 .type = problemType("upstream-unavailable")});
+    prepareProblem(&x,
+                   http::Problem{.status = 502,
+                                 .title = "Bad Gateway",
+                                 .detail = fmt::format("upstream {}: {}", up.url, wec.message()),
+                                 .type = problemType("upstream-unavailable")});
+    co_return co_await sendReply();
   }
   r.parser.body_limit(boost::none);
   r.parser.skip(x.req.method() == bhttp::verb::head);  // a HEAD response has no body
@@ -100,12 +104,12 @@ asio::awaitable<bool> HttpConnection::exchangeUpstream(Exchange& x,
   auto [hec, hn] = co_await r.up->visit(read_header);
   if (hec) {
     bool timeout = hec == beast::error::timeout;
-    co_return co_await problem(
-        &x, http::Problem{.status = timeout ? 504 : 502,
-                          .title = timeout ? "Gateway Timeout" : "Bad Gateway",
-                          .detail = fmt::format("upstream {} did not answer: {}", up.url,
-                                                timeout ? "timed out" : hec.message()),
-                          .type = problemType("upstream-unavailable")});
+    prepareProblem(&x, http::Problem{.status = timeout ? 504 : 502,
+                                     .title = timeout ? "Gateway Timeout" : "Bad Gateway",
+                                     .detail = fmt::format("upstream {} did not answer: {}", up.url,
+                                                           timeout ? "timed out" : hec.message()),
+                                     .type = problemType("upstream-unavailable")});
+    co_return co_await sendReply();
   }
   co_return co_await relayResponse(r, upbuf);
 }

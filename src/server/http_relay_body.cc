@@ -97,8 +97,8 @@ Status HttpConnection::prepareMasking(Relay& r, const std::string& content_type)
   if (!scanner_) {
     scanner_ = std::make_unique<mask::Scanner>(rt_->engine);
   }
-  r.masker = mask::makeBodyMasker(*kind, **plan, *scanner_,
-                                  mask::BodyLimits{.max_items = v.max_items});
+  r.masker =
+      mask::makeBodyMasker(*kind, **plan, *scanner_, mask::BodyLimits{.max_items = v.max_items});
   return Status::ok();
 }
 
@@ -168,8 +168,9 @@ asio::awaitable<Status> HttpConnection::pushBody(Relay& r, std::string_view raw)
     r.record->body(sent, in, std::move(ids));
   }
   r.pending.append(sent);
-  if (!r.committed && (r.kind == mask::BodyKind::kSse || !r.masker ||
-                       r.pending.size() > rt_->runtime->config->http_limits.buffer_response_bytes)) {
+  if (!r.committed &&
+      (r.kind == mask::BodyKind::kSse || !r.masker ||
+       r.pending.size() > rt_->runtime->config->http_limits.buffer_response_bytes)) {
     if (error_code ec = co_await commit(r, false); ec) {
       co_return Status::error(Code::kUnavailable, "client: " + ec.message());
     }
@@ -200,7 +201,10 @@ asio::awaitable<bool> HttpConnection::relayResponse(Relay& r, beast::flat_buffer
   const bool no_body = hasNoBody(x.status, x.req.method()) || r.parser.is_done();
   if (!no_body) {
     if (Status st = prepareMasking(r, ct); !st) {
-      co_return co_await failRelay(r, "masking-failed", st);
+      if (!failRelay(r, "masking-failed", st)) {
+        co_return false;
+      }
+      co_return co_await sendReply();
     }
   }
   if (no_body || (!r.masker && !r.inflater)) {
@@ -224,14 +228,20 @@ asio::awaitable<bool> HttpConnection::relayResponse(Relay& r, beast::flat_buffer
       Status st = co_await pushBody(r, std::string_view(buf.data(), got));
       if (!st) {
         bool client_gone = st.message().starts_with("client: ");
-        co_return co_await failRelay(r, client_gone ? "client-closed" : "masking-failed", st);
+        if (!failRelay(r, client_gone ? "client-closed" : "masking-failed", st)) {
+          co_return false;
+        }
+        co_return co_await sendReply();
       }
     }
     if (ec) {
-      co_return co_await failRelay(
-          r, "upstream-closed",
-          Status::error(Code::kUnavailable,
-                        fmt::format("the upstream connection failed mid-body: {}", ec.message())));
+      if (!failRelay(r, "upstream-closed",
+                     Status::error(Code::kUnavailable,
+                                   fmt::format("the upstream connection failed mid-body: {}",
+                                               ec.message())))) {
+        co_return false;
+      }
+      co_return co_await sendReply();
     }
   }
   co_return co_await finishRelay(r);
@@ -242,12 +252,18 @@ asio::awaitable<bool> HttpConnection::finishRelay(Relay& r) {
   std::string tail;
   if (r.inflater) {
     if (Status st = r.inflater->finish(); !st) {
-      co_return co_await failRelay(r, "masking-failed", st);
+      if (!failRelay(r, "masking-failed", st)) {
+        co_return false;
+      }
+      co_return co_await sendReply();
     }
   }
   if (r.masker) {
     if (Status st = r.masker->finish(tail); !st) {
-      co_return co_await failRelay(r, "masking-failed", st);
+      if (!failRelay(r, "masking-failed", st)) {
+        co_return false;
+      }
+      co_return co_await sendReply();
     }
     if (r.record && !tail.empty()) {
       r.record->body(tail, "", r.masker->takeDocumentIds());
@@ -293,22 +309,23 @@ asio::awaitable<bool> HttpConnection::finishRelay(Relay& r) {
 // The body cannot be relayed. Before the status line went out the client gets a 502 (or 504)
 // problem; after, the connection is cut without the final chunk, so the client sees an
 // incomplete response and never an unmasked byte.
-asio::awaitable<bool> HttpConnection::failRelay(Relay& r, std::string outcome, const Status& why) {
+bool HttpConnection::failRelay(Relay& r, std::string_view outcome, const Status& why) {
   log::warn(id_, "response to {} {}: {} ({})", sv(r.x.req.method_string()), r.x.target.path,
             outcome, why.message());
   if (r.record) {
-    r.record->finish(outcome, maskedByLabel(r.masker.get()), r.unmasked_binary);
+    r.record->finish(std::string(outcome), maskedByLabel(r.masker.get()), r.unmasked_binary);
   }
   r.up.reset();  // never reused: its state is unknown
   if (r.committed || outcome == "client-closed") {
-    co_return false;
+    return false;
   }
   bool too_large = why.code() == Code::kResourceExhausted;
-  co_return co_await problem(
-      &r.x, http::Problem{.status = 502,
-                          .title = "Bad Gateway",
-                          .detail = why.message(),
-                          .type = problemType(too_large ? "response-too-large" : outcome)});
+  prepareProblem(&r.x,
+                 http::Problem{.status = 502,
+                               .title = "Bad Gateway",
+                               .detail = why.message(),
+                               .type = problemType(too_large ? "response-too-large" : outcome)});
+  return true;
 }
 
 }  // namespace jg::server

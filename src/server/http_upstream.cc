@@ -1,10 +1,10 @@
 #include "server/http_upstream.h"
 
+#include <fmt/format.h>
+#include <openssl/evp.h>
 #include <boost/json.hpp>
 #include <boost/url/encode.hpp>
 #include <boost/url/rfc/unreserved_chars.hpp>
-#include <fmt/format.h>
-#include <openssl/evp.h>
 
 #include "creds/token_issuer.h"
 #include "net/http.h"
@@ -100,8 +100,8 @@ asio::awaitable<Result<std::unique_ptr<HttpStream>>> HttpPool::acquire() {
 asio::awaitable<Result<std::unique_ptr<HttpStream>>> HttpPool::connect() {
   auto ex = co_await asio::this_coro::executor;
   auto unavailable = [&](std::string_view what, const error_code& ec) {
-    return Status::error(Code::kUnavailable, fmt::format("upstream {}: {}: {}", config_.url, what,
-                                                         ec.message()));
+    return Status::error(Code::kUnavailable,
+                         fmt::format("upstream {}: {}: {}", config_.url, what, ec.message()));
   };
   asio::ip::tcp::resolver resolver(ex);
   auto [rec, results] =
@@ -224,9 +224,8 @@ Result<std::string> UpstreamCredential::oauthToken() {
   req.body = net::formEncode(form);
   req.headers = {{"Content-Type", "application/x-www-form-urlencoded"},
                  {"Accept", "application/json"},
-                 {"Authorization",
-                  "Basic " + base64(formComponent(config_.client_id) + ":" +
-                                    formComponent(config_.client_secret))}};
+                 {"Authorization", "Basic " + base64(formComponent(config_.client_id) + ":" +
+                                                     formComponent(config_.client_secret))}};
   auto resp = client.send(req, std::chrono::seconds(10));
   if (!resp) {
     return resp.status();
