@@ -4,10 +4,10 @@
 //   node tests/peers/make_kb.mjs --check    # exit 1 when kb.json is not what it would write
 //
 // Collection `docs`: one point per document of public.documents; the point id and payload.doc_id
-// are the SQL doc_id, payload.chunks are that document's rows of public.chunks and payload.text
-// their bodies joined (the text that is embedded). payload.email/phone repeat the first contact in
-// the text (a field for JSON-path masking rules). Collection `protected`: one point per row of
-// crm.customers (for approval tests). Vectors come from embed.mjs.
+// are the SQL doc_id, payload.chunks are that document's rows of public.chunks, payload.text their
+// bodies joined, and the vector embeds title + "\n" + text. payload.email/phone repeat the first
+// contact in the text (a field for JSON-path masking rules). Collection `protected`: one point per
+// row of crm.customers (for approval tests); the vector embeds name + "\n" + notes.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -82,14 +82,14 @@ function docPoints(tables) {
     payload.email = (kEmail.exec(text) ?? [owner])[0];
     const phone = kPhone.exec(text);
     if (phone) payload.phone = phone[0];
-    return { id: docId, vector: embed(text), payload };
+    return { id: docId, vector: embed(`${title}\n${text}`), payload };
   });
 }
 
 function customerPoints(tables) {
   return tables['crm.customers'].map(([id, name, email, phone, card, ssn, notes]) => {
     const payload = { customer_id: id, name, email, phone, card, ssn, notes, text: notes };
-    return { id, vector: embed(notes), payload };
+    return { id, vector: embed(`${name}\n${notes}`), payload };
   });
 }
 
