@@ -1,14 +1,18 @@
-// Writes tests/peers/kb.json, the vector store's sample knowledge base, from examples/kb/schema.sql.
+// Writes the HTTP peers' sample data from examples/kb/schema.sql (the SQL demo's knowledge base),
+// so an HTTP retrieval and an SQL retrieval of one document carry the same document id:
+// tests/peers/kb.json for vector_store.mjs and tests/peers/docs_db.json for json-server.
 //
-//   node tests/peers/make_kb.mjs            # rewrite kb.json
-//   node tests/peers/make_kb.mjs --check    # exit 1 when kb.json is not what it would write
+//   node tests/peers/make_kb.mjs            # rewrite both files
+//   node tests/peers/make_kb.mjs --check    # exit 1 when either is not what it would write
 //
 // Collection `docs`: one point per document of public.documents; the point id and payload.doc_id
 // are the SQL doc_id, payload.chunks are that document's rows of public.chunks, payload.text their
 // bodies joined, and the vector embeds title + "\n" + text. payload.email/phone repeat the first
 // contact in the text (a field for JSON-path masking rules). Collection `protected`: one point per
 // row of crm.customers (for approval tests); the vector embeds name + "\n" + notes.
-import { readFileSync, writeFileSync } from 'node:fs';
+// docs_db.json: json-server resources `documents` (id = doc_id, body = the chunks joined) and
+// `customers` (the crm.customers rows).
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -16,7 +20,6 @@ import { embed, kDims } from './embed.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const schemaPath = join(here, '..', '..', 'examples', 'kb', 'schema.sql');
-const kbPath = join(here, 'kb.json');
 
 // Reads one SQL literal (number, NULL or '...' with '' escapes) at sql[i]; returns [value, next].
 function readLiteral(sql, i) {
@@ -105,11 +108,42 @@ export function buildKb(sql) {
   };
 }
 
-const text = JSON.stringify(buildKb(readFileSync(schemaPath, 'utf8')), null, 1) + '\n';
-if (process.argv.includes('--check')) {
-  const same = readFileSync(kbPath, 'utf8') === text;
-  console.log(same ? 'kb.json is up to date' : 'kb.json differs: run node tests/peers/make_kb.mjs');
-  process.exit(same ? 0 : 1);
+export function buildDocsDb(sql) {
+  const docs = docPoints(parseInserts(sql)).map(({ payload: p }) => ({
+    id: p.doc_id,
+    doc_id: p.doc_id,
+    title: p.title,
+    source: p.source,
+    owner: p.owner,
+    email: p.email,
+    body: p.text,
+  }));
+  const customers = customerPoints(parseInserts(sql)).map(({ payload: p }) => ({
+    id: p.customer_id,
+    name: p.name,
+    email: p.email,
+    phone: p.phone,
+    card: p.card,
+    ssn: p.ssn,
+    notes: p.notes,
+  }));
+  return { documents: docs, customers };
 }
-writeFileSync(kbPath, text);
-console.log(`wrote ${kbPath}`);
+
+const sql = readFileSync(schemaPath, 'utf8');
+const outputs = [
+  [join(here, 'kb.json'), buildKb(sql)],
+  [join(here, 'docs_db.json'), buildDocsDb(sql)],
+];
+let stale = 0;
+for (const [path, value] of outputs) {
+  const text = JSON.stringify(value, null, 1) + '\n';
+  if (!process.argv.includes('--check')) {
+    writeFileSync(path, text);
+    console.log(`wrote ${path}`);
+  } else if (!existsSync(path) || readFileSync(path, 'utf8') !== text) {
+    console.log(`${path} is stale: run node tests/peers/make_kb.mjs`);
+    stale++;
+  }
+}
+process.exit(stale ? 1 : 0);

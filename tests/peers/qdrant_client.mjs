@@ -151,7 +151,8 @@ async function main() {
       process.stderr.write(`HTTP ${err.status}\n${body}\n`);
       process.exit(2);
     }
-    process.stderr.write(`qdrant_client: ${err?.stack ?? err}\n`);
+    const cause = err?.cause ? ` (${err.cause.code ?? ''} ${err.cause.message ?? err.cause})` : '';
+    process.stderr.write(`qdrant_client: ${err?.message ?? err}${cause}\n`);
     process.exit(1);
   }
 }
