@@ -137,7 +137,8 @@ UPSTREAM_SERVER = """  server {{
       if ($http_api_key != "{upstream_key}") {{
         return 401 '{{"status":{{"error":"Invalid api-key"}},"time":0}}';
       }}
-      return 200 '{response}';
+{response_parts}
+      return 200 "{response_vars}";
     }}
   }}"""
 
@@ -159,6 +160,14 @@ PROXY_SERVER = """  upstream kb {{
       proxy_ssl_session_reuse on;
     }}
   }}"""
+
+
+def nginx_text(text, part=2000):
+    """`set` lines and the "$r0$r1..." value that together make `text` in an nginx `return`:
+    nginx refuses a configuration token longer than 4 KB."""
+    parts = [text[i:i + part] for i in range(0, len(text), part)]
+    sets = "\n".join(f"      set $r{i} '{p}';" for i, p in enumerate(parts))
+    return {"response_parts": sets, "response_vars": "".join(f"$r{i}" for i in range(len(parts)))}
 
 
 class Nginx:
@@ -380,7 +389,7 @@ class Suite:
         self.response = search_response()
         upstream = Nginx(self.dir, "upstream", UPSTREAM_SERVER.format(
             port=up_port, cert=cert, key=key, upstream_key=UPSTREAM_KEY,
-            response=self.response), self.threads)
+            **nginx_text(self.response)), self.threads)
         self.stoppers.append(upstream.stop)
         upstream.start(up_port)
         proxy = Nginx(self.dir, "proxy", PROXY_SERVER.format(
