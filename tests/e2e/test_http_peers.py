@@ -107,6 +107,8 @@ def test_locked_store_answers_the_js_client_over_tls_with_its_api_key(vector_sto
     hits = client_json(vs.url, vs.api_key, "search", "--text", "refund policy", "--limit", "1",
                        ca=vs.ca)
     assert hits[0]["payload"]["doc_id"] == 1
+    # Node's fetch asks for gzip and inflates it: the client read a compressed response.
+    assert "POST /collections/docs/points/search 200 gzip" in vs.log_text()
 
 
 def test_js_client_without_the_ca_fails_on_the_self_signed_certificate(vector_store_locked):

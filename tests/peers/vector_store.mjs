@@ -17,6 +17,7 @@
 //                                       then `event: end` with data: {"count": n}
 // --api-key: every request needs header `api-key: K` (or Authorization: Bearer K), else 401.
 // --gzip: responses are gzip-compressed when the request's Accept-Encoding allows gzip.
+// Each request is logged on stderr as `METHOD URL STATUS [gzip]` (--quiet: not at all).
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
@@ -83,8 +84,16 @@ function send(req, res, status, body) {
     headers.vary = 'accept-encoding';
   }
   headers['content-length'] = data.length;
-  res.writeHead(status, headers);
+  writeHead(res, status, headers);
   res.end(data);
+}
+
+// setHeader, unlike writeHead's argument, keeps the headers readable for the request log.
+function writeHead(res, status, headers) {
+  for (const [name, value] of Object.entries(headers)) {
+    res.setHeader(name, value);
+  }
+  res.writeHead(status);
 }
 
 const elapsed = (started) => Number(process.hrtime.bigint() - started) / 1e9;
@@ -278,7 +287,7 @@ async function streamFrames(req, res, contentType, frames, delayMs) {
     out = zlib.createGzip();
     out.pipe(res);
   }
-  res.writeHead(200, headers);
+  writeHead(res, 200, headers);
   for (const [i, frame] of frames.entries()) {
     if (i > 0 && delayMs > 0) {
       await sleep(delayMs);
@@ -342,7 +351,8 @@ async function handle(req, res) {
   const started = process.hrtime.bigint();
   res.on('finish', () => {
     if (!opts.quiet) {
-      process.stderr.write(`${req.method} ${req.url} ${res.statusCode}\n`);
+      const encoding = res.getHeader('content-encoding') ?? '';
+      process.stderr.write(`${req.method} ${req.url} ${res.statusCode} ${encoding}\n`);
     }
   });
   try {
