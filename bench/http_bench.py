@@ -32,7 +32,9 @@ import statistics
 import subprocess
 import sys
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Optional
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "e2e"))
@@ -72,7 +74,7 @@ def children(pid):
         return []
 
 
-# -- the request and the response -----------------------------------------------------------------
+# -- the request and the response ------------------------------------------------------------------
 
 def search_response():
     """A Qdrant search response of about RESPONSE_BYTES built from the sample knowledge base
@@ -109,7 +111,7 @@ def wrk_script(directory, key):
     return path
 
 
-# -- nginx ------------------------------------------------------------------------------------------
+# -- nginx -----------------------------------------------------------------------------------------
 
 NGINX_MAIN = """{user}worker_processes {workers};
 daemon off;
@@ -203,7 +205,7 @@ class Nginx:
                 self.proc.wait()
 
 
-# -- jitgate ------------------------------------------------------------------------------------------
+# -- jitgate ---------------------------------------------------------------------------------------
 
 # level: what each jitgate configuration adds; `None` identity = no identity section.
 JITGATE_LEVELS = [
@@ -304,7 +306,7 @@ class Jitgate:
                 self.proc.wait()
 
 
-# -- wrk ------------------------------------------------------------------------------------------------
+# -- wrk -------------------------------------------------------------------------------------------
 
 UNITS = {"us": 1, "ms": 1e3, "s": 1e6}
 
@@ -370,16 +372,28 @@ def emails_of(body):
         return []
 
 
-# -- the suite ------------------------------------------------------------------------------------------
+# -- the suite -------------------------------------------------------------------------------------
+
+@dataclass
+class Target:
+    """One configuration: where wrk sends the search, with which api-key header value."""
+    name: str
+    url: str
+    key: str
+    script: Path
+    proxy: Optional[Any] = None  # Nginx or Jitgate, whose CPU time is measured
+    note: str = ""
+
 
 class Suite:
     """Starts the configurations, runs wrk over them interleaved, stops everything."""
 
     def __init__(self, seconds, reps, connections, threads, log=log):
-        self.seconds, self.reps, self.connections, self.threads = seconds, reps, connections, threads
+        self.seconds, self.reps = seconds, reps
+        self.connections, self.threads = connections, threads
         self.log = log
         self.dir = Path(tempfile.mkdtemp(prefix="jg-httpbench-"))
-        self.targets = []        # (name, url, script, process or None, note)
+        self.targets = []        # Target
         self.unavailable = {}    # name -> reason
         self.stoppers = []
 
@@ -397,10 +411,12 @@ class Suite:
         self.stoppers.append(proxy.stop)
         proxy.start(proxy_port)
         script = wrk_script(self.dir, UPSTREAM_KEY)
-        self.targets.append(("direct", f"https://127.0.0.1:{up_port}{SEARCH_PATH}", script, None,
-                             f"nginx `return 200` of a {len(self.response)}-byte JSON body, TLS"))
-        self.targets.append(("nginx proxy", f"https://127.0.0.1:{proxy_port}{SEARCH_PATH}",
-                             script, proxy, "nginx reverse proxy, TLS both sides, keepalive"))
+        self.targets.append(Target(
+            "direct", f"https://127.0.0.1:{up_port}{SEARCH_PATH}", UPSTREAM_KEY, script,
+            note=f"nginx `return 200` of a {len(self.response)}-byte JSON body, TLS"))
+        self.targets.append(Target(
+            "nginx proxy", f"https://127.0.0.1:{proxy_port}{SEARCH_PATH}", UPSTREAM_KEY, script,
+            proxy, "nginx reverse proxy, TLS both sides, keepalive"))
         return up_port, cert
 
     def start_jitgates(self, up_port, ca):
@@ -429,17 +445,15 @@ class Suite:
                 self.unavailable[name] = f"skipped: did not start ({err})"
                 continue
             note = what + (f"; {gw.note}" if gw.note else "")
-            self.targets.append((name, gw.url(), script, gw, note))
+            self.targets.append(Target(name, gw.url(), token, script, gw, note))
 
-    def check(self, name, url, script):
-        key = UPSTREAM_KEY if "token" not in str(script) else None
-        if key is None:
-            key = re.search(r"\[==\[(.*)\]==\]\n$", script.read_text()).group(1)
-        status, body = probe(url, key)
+    def check(self, target):
+        """Why `target` cannot be measured (one search must succeed), or None."""
+        status, body = probe(target.url, target.key)
         if status != 200:
             return f"a probe request got {status}: {str(body)[:160]}"
-        if name == "jitgate mask+record" and emails_of(body) == emails_of(json.loads(
-                self.response)):
+        unmasked = emails_of(body) == emails_of(json.loads(self.response))
+        if target.name == "jitgate mask+record" and unmasked:
             return "the probe's e-mail addresses came back unmasked"
         return None
 
@@ -449,12 +463,12 @@ class Suite:
             self.start_jitgates(up_port, ca)
             ready = []
             for target in self.targets:
-                problem = self.check(target[0], target[1], target[2])
-                if problem and not target[0].startswith("jitgate"):
-                    raise RuntimeError(f"{target[0]}: {problem}")
+                problem = self.check(target)
+                if problem and not target.name.startswith("jitgate"):
+                    raise RuntimeError(f"{target.name}: {problem}")
                 if problem:
-                    self.unavailable[target[0]] = "skipped: " + problem
-                    self.log(f"  {target[0]}: {problem}")
+                    self.unavailable[target.name] = "skipped: " + problem
+                    self.log(f"  {target.name}: {problem}")
                     continue
                 ready.append(target)
             return self.measure(ready)
@@ -464,19 +478,19 @@ class Suite:
             shutil.rmtree(self.dir, ignore_errors=True)
 
     def measure(self, targets):
-        runs = {name: [] for name, *_ in targets}
-        for name, url, script, proc, _ in targets:  # warm-up: connections, TLS, caches
-            wrk_once(url, script, 1, self.connections, None)
+        runs = {t.name: [] for t in targets}
+        for t in targets:  # warm-up: connections, TLS sessions, caches
+            wrk_once(t.url, t.script, 1, self.connections, None)
         for rep in range(self.reps):
-            for name, url, script, proc, _ in targets:
-                res = wrk_once(url, script, self.seconds, self.connections,
-                               proc.pids() if proc else None)
-                runs[name].append(res)
-                self.log(f"  http rep {rep + 1}/{self.reps} {name}: " + (
+            for t in targets:
+                res = wrk_once(t.url, t.script, self.seconds, self.connections,
+                               t.proxy.pids() if t.proxy else None)
+                runs[t.name].append(res)
+                self.log(f"  http rep {rep + 1}/{self.reps} {t.name}: " + (
                     f"{res['rps']:.0f} req/s, p50 {res['p50_us']:.0f} us"
                     + (f", {res['non2xx']} non-2xx" if res["non2xx"] else "")
                     if "rps" in res else f"error {res['error']}"))
-        out = {"order": [t[0] for t in targets], "notes": {t[0]: t[4] for t in targets},
+        out = {"order": [t.name for t in targets], "notes": {t.name: t.note for t in targets},
                "unavailable": dict(self.unavailable), "results": {},
                "response_bytes": len(self.response), "request_bytes": len(search_request()),
                "seconds": self.seconds, "reps": self.reps, "connections": self.connections,
@@ -495,7 +509,7 @@ def run(seconds=5, reps=3, connections=8, threads=1, log=log):
     return Suite(seconds, reps, connections, threads, log).run()
 
 
-# -- the report -----------------------------------------------------------------------------------------
+# -- the report ------------------------------------------------------------------------------------
 
 def _fmt(value, spec, unit=""):
     return "–" if value is None else f"{value:{spec}}{unit}"

@@ -83,7 +83,7 @@ function makeClient() {
     headers[h.slice(0, at).trim()] = h.slice(at + 1).trim();
   }
   return new QdrantClient({
-    url: `${url.protocol}//${url.hostname.includes(':') ? `[${url.hostname}]` : url.hostname}:${port}`,
+    url: `${url.protocol}//${url.host.replace(/:\d+$/, '')}:${port}`,
     prefix: prefix || undefined,
     port,
     apiKey: opts['api-key'],

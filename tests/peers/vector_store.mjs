@@ -27,7 +27,8 @@ import zlib from 'node:zlib';
 import { Collection, InputError, checkPointId, renderPoint } from './collection.mjs';
 
 const kMaxBody = 8 << 20;
-const kVersion = '1.18.0';
+const kVersion = '1.18.0'; // the client's version: its compatibility check then passes
+const kTitle = 'jitgate test vector store (Qdrant REST subset)';
 
 class HttpError extends Error {
   constructor(status, message) {
@@ -60,6 +61,8 @@ function load(path) {
     collections.set(name, collection);
   }
 }
+
+const named = (name) => ({ name });
 
 function collectionOf(name) {
   const collection = collections.get(name);
@@ -249,9 +252,9 @@ function createCollection(name, body) {
 // [method, path pattern, handler(match groups, body, query) → result]. Bodies are read for
 // methods other than GET and DELETE.
 const routes = [
-  ['GET', '^/$', () => ({ title: 'jitgate test vector store (Qdrant REST subset)', version: kVersion })],
+  ['GET', '^/$', () => ({ title: kTitle, version: kVersion })],
   ['GET', '^/healthz$', () => 'healthz check passed'],
-  ['GET', '^/collections$', () => ({ collections: [...collections.keys()].map((name) => ({ name })) })],
+  ['GET', '^/collections$', () => ({ collections: [...collections.keys()].map(named) })],
   ['GET', '^/collections/(?<c>[^/]+)$', (g) => collectionOf(g.c).info()],
   ['PUT', '^/collections/(?<c>[^/]+)$', (g, body) => createCollection(g.c, body)],
   ['DELETE', '^/collections/(?<c>[^/]+)$', (g) => collections.delete(g.c)],
