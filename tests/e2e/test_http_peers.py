@@ -148,6 +148,11 @@ def test_collection_lifecycle_create_upsert_search_scroll_delete():
         texts = result_of("POST", base + "/points/scroll",
                           {"filter": {"must": [{"key": "text", "match": {"text": "red boat"}}]}})
         assert [p["id"] for p in texts["points"]] == [3]
+        again = {"points": [{"id": 3, "vector": embed("blue sky"), "payload": {"text": "blue"}}]}
+        assert request("PUT", base + "/points", again)[0] == 200
+        hits = result_of("POST", base + "/points/search", {"vector": embed("red"), "limit": 3})
+        assert [h["id"] for h in hits][0] == 1 and hits[-1]["score"] == 0
+        assert result_of("POST", base + "/points", {"ids": [3]})[0]["payload"] == {"text": "blue"}
         assert result_of("DELETE", base) is True
         status, _, raw = request("GET", base)
         assert status == 404 and "doesn't exist" in json.loads(raw)["status"]["error"]
