@@ -17,19 +17,21 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import env as benchenv  # noqa: E402
+import http_bench  # noqa: E402
 import kernels  # noqa: E402
 import report  # noqa: E402
 import workloads  # noqa: E402
 
 ROOT = benchenv.ROOT
-SECTIONS = ["pgbench", "rag", "large", "connect", "many", "kernels"]
+SECTIONS = ["pgbench", "rag", "large", "connect", "many", "kernels", "http"]
+PG_SECTIONS = SECTIONS[:5]  # the sections that need PostgreSQL and the gateways of bench/env.py
 
 PROFILES = {
     # seconds per pgbench/RAG run, interleaved repetitions, large-result bytes, connections
     "full": dict(seconds=5, reps=3, large=1 << 30, connects=200, many=2000, many_tx=50,
-                 kernel_min_time=0.3, chunks=40000),
+                 kernel_min_time=0.3, chunks=40000, http_seconds=5),
     "quick": dict(seconds=2, reps=1, large=128 << 20, connects=40, many=300, many_tx=20,
-                  kernel_min_time=0.05, chunks=8000),
+                  kernel_min_time=0.05, chunks=8000, http_seconds=2),
 }
 
 
@@ -108,7 +110,8 @@ def main():
             P[key] = type(P[key])(os.environ["BENCH_" + key.upper()])
     only = [s for s in args.only.split(",") if s]
     fd_limit = raise_fd_limit(4 * P["many"] + 1024)
-    if not Path(benchenv.JITGATE).exists():
+    needs_pg = any(s in only for s in PG_SECTIONS)
+    if needs_pg and not Path(benchenv.JITGATE).exists():
         sys.exit(f"bench: {benchenv.JITGATE} does not exist (build it or set JITGATE_BIN)")
     started = time.time()
     meta = {"date": datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z"),
@@ -119,8 +122,9 @@ def main():
     e = benchenv.Environment(max_connections=P["many"] + 300)
     results = {}
     try:
-        e.start(log)
-        workloads.load_data(e, P["chunks"], log)
+        if needs_pg:
+            e.start(log)
+            workloads.load_data(e, P["chunks"], log)
         names = list(e.targets)
         gw_names = [n for n in names if n.startswith("jitgate")]
         if "pgbench" in only:
@@ -147,6 +151,9 @@ def main():
     if "kernels" in only:
         log("6. kernels")
         results["kernels"] = kernels.run_kernels(args.bench_dir, P["kernel_min_time"], log)
+    if "http" in only:
+        log("7. HTTP proxy overhead (bench/http_bench.py)")
+        results["http"] = http_bench.run(P["http_seconds"], P["reps"], 8, 1, log)
     meta["minutes"] = (time.time() - started) / 60
     md = render(meta, P, e, names, results)
     print("\n" + md)
@@ -221,9 +228,16 @@ def render(meta, P, e, names, results):
     if "kernels" in results:
         out += ["### 6. Kernels (Google Benchmark, one core, CPU time)", "",
                 report.kernels_table(results["kernels"]), ""]
+    if "http" in results:
+        out += ["### 7. HTTP: a vector-search API direct, through nginx and through jitgate", "",
+                http_bench.table(results["http"]), "",
+                "The upstream is nginx answering every search with the same JSON; jitgate "
+                "rows that its binary cannot serve yet (no HTTP front end) are listed as "
+                "skipped.", ""]
     out += ["### Commands", "", "```", "make bench            # = bench/run.sh (build/jitgate)",
             "bench/run.sh --quick  # ~3 minutes",
-            "JITGATE_BIN=build-x/jitgate bench/run.sh --only pgbench,large --no-docs"]
+            "JITGATE_BIN=build-x/jitgate bench/run.sh --only pgbench,large --no-docs",
+            "bench/run.sh --only http --no-docs   # = bench/http_bench.py"]
     if "pgbench" in results:
         out += ["# 1. for each mode, clients, repetition, configuration (interleaved):",
                 f"pgbench -n -S -M {{simple|extended|prepared}} -c {{1|8}} -j {{1|2}} "

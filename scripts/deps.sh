@@ -11,7 +11,7 @@ packages=(
   libboost1.81-dev libboost-json1.81-dev libssl-dev libyaml-cpp-dev libpg-query-dev
   libvectorscan-dev libsqlite3-dev libpq-dev libspdlog-dev libfmt-dev libcli11-dev libzstd-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  postgresql-15 postgresql-client-15 pgbouncer
+  postgresql-15 postgresql-client-15 pgbouncer nginx wrk
   python3-psycopg python3-pytest zstd
 )
 
@@ -32,7 +32,7 @@ fi
 
 if [ -f package-lock.json ]; then
   if ! command -v npm >/dev/null; then
-    echo "deps: npm is required (Node.js 20) for the test identity provider" >&2
+    echo "deps: npm is required (Node.js 20) for the test peers (OIDC provider, HTTP upstreams)" >&2
     exit 1
   fi
   stamp=node_modules/.jitgate-lock

@@ -6,6 +6,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 from harness import Gateway, PgServer  # noqa: E402
+from http_peers import json_server, mcp_everything, vector_store, vector_store_locked  # noqa: E402,F401
 
 
 @pytest.fixture(scope="session")
