@@ -220,6 +220,31 @@ TEST(Framing, HeaderOverTheLimitArrivingInPiecesIsAnswered431) {
   EXPECT_EQ(p.ec, bhttp::error::header_limit);
 }
 
+TEST(Framing, DefaultLimitsAppliedToAParserGive431Over16KiBAnd413Over10MiB) {
+  const Limits limits;
+  const std::string big_header =
+      "GET / HTTP/1.1\r\nHost: a\r\nX-Big: " + std::string(16 * 1024, 'x') + "\r\n\r\n";
+  const std::string fits =
+      "GET / HTTP/1.1\r\nHost: a\r\nX-Big: " + std::string(15 * 1024, 'x') + "\r\n\r\n";
+  const std::string big_body =
+      "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: " + std::to_string((10u << 20) + 1) +
+      "\r\n\r\n";
+  const std::string body_fits =
+      "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: " + std::to_string(10u << 20) + "\r\n\r\n";
+  auto status = [&](const std::string& bytes) {
+    bhttp::request_parser<bhttp::string_body> parser;
+    applyLimits(parser, limits);
+    parser.eager(false);
+    beast::error_code ec;
+    parser.put(boost::asio::buffer(bytes.data(), bytes.size()), ec);
+    return ec ? statusForParseError(ec) : 0;
+  };
+  EXPECT_EQ(status(big_header), 431);
+  EXPECT_EQ(status(fits), 0);
+  EXPECT_EQ(status(big_body), 413);
+  EXPECT_EQ(status(body_fits), 0);
+}
+
 TEST(Framing, DeclaredBodyOverTheLimitIsAnswered413BeforeItIsRead) {
   const auto p =
       parse("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 2000\r\n\r\n", 16 * 1024, 1000, true);
