@@ -119,6 +119,20 @@ TEST(Framing, ChunkedTwiceIsRefusedByBeastAndSplitCodingsHere) {
             "framing");
 }
 
+TEST(Framing, TwoTransferEncodingFieldsAreRefusedEvenWhenBothSayChunked) {
+  // The parser refuses this itself; a header assembled elsewhere gets the same answer here.
+  bhttp::request_header<> header;
+  header.method(bhttp::verb::post);
+  header.target("/");
+  header.version(11);
+  header.insert(bhttp::field::host, "a");
+  header.insert(bhttp::field::transfer_encoding, "chunked");
+  header.insert(bhttp::field::transfer_encoding, "chunked");
+  const auto r = checkFraming(header);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 400);
+}
+
 TEST(Framing, TransferEncodingInHttp10IsRefusedHere) {
   const std::string req =
       "POST / HTTP/1.0\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n";
