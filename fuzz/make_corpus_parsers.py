@@ -1,11 +1,13 @@
 #!/usr/bin/env python3
-"""Writes the seed corpora of the parser fuzz targets (fuzz/corpus/{jwt,sql,mask,config,audit,admin}/).
+"""Writes the seed corpora of the parser fuzz targets
+(fuzz/corpus/{jwt,sql,mask,config,audit,admin,http_request}/).
 
 Seeds are realistic inputs: signed tokens and a JWKS, statements of the kinds policy decides
 on, masking inputs (JSON, arrays, COPY lines, cells) with the selector byte fuzz_mask.cc reads,
 configurations and policies from examples/ and tests/policy/, audit segments built here
 (header, zstd frame through the zstd command, CRC-32C, hash chain) independently of the C++
-writer, and admin API requests in the format fuzz_admin.cc reads. Inputs a fuzz run found (crashes that were fixed) are kept beside these as
+writer, admin API requests in the format fuzz_admin.cc reads, and raw HTTP/1.1 requests (with
+gzip and deflate bodies made by Python's zlib) for fuzz_http_request.cc. Inputs a fuzz run found (crashes that were fixed) are kept beside these as
 `finding-*` files and are not rewritten. Run from anywhere:
 /usr/bin/python3 fuzz/make_corpus_parsers.py
 """
@@ -15,6 +17,7 @@ import json
 import os
 import struct
 import subprocess
+import zlib
 
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, utils
@@ -220,6 +223,50 @@ def admin_seeds():
     yield "unauthenticated", req("GET /api/v1/reviews", "")
 
 
+def http_request_seeds():
+    def req(line, headers, body=b""):
+        head = line + "\r\n" + "".join("%s: %s\r\n" % h for h in headers) + "\r\n"
+        return head.encode() + body
+
+    def chunked(body):
+        return b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body)
+
+    doc = b'{"query":"refund policy","top_k":5,"filter":{"tenant":"acme"}}'
+    gz = zlib.compressobj(6, zlib.DEFLATED, 31)
+    gzipped = gz.compress(doc) + gz.flush()
+    raw = zlib.compressobj(6, zlib.DEFLATED, -15)
+    raw_deflated = raw.compress(doc) + raw.flush()
+    yield "get", req("GET /kb/search?q=caf%C3%A9+menu&top_k=5 HTTP/1.1",
+                     [("Host", "kb.example:8443"), ("Authorization", "Bearer eyJhbGciOi.x.y"),
+                      ("Accept", "application/json"), ("User-Agent", "python-httpx/0.27"),
+                      ("X-Request-Id", "r-1")])
+    yield "post_json", req("POST /v1/embeddings HTTP/1.1",
+                           [("Host", "eu.example"), ("X-Api-Key", "sk-test"),
+                            ("Content-Type", "application/json"),
+                            ("Content-Length", str(len(doc)))], doc)
+    yield "post_chunked", req("POST /kb/search/query HTTP/1.1",
+                              [("Host", "root.example"), ("Authorization", "Api-Key k1"),
+                               ("Transfer-Encoding", "chunked"), ("Connection", "keep-alive, X-A"),
+                               ("X-A", "1"), ("Cookie", "sid=2")], chunked(doc))
+    yield "post_gzip", req("POST /kb/docs HTTP/1.1",
+                           [("Host", "kb.example"), ("Content-Encoding", "gzip"),
+                            ("Content-Length", str(len(gzipped)))], gzipped)
+    yield "post_deflate", req("PUT /kb/docs/1 HTTP/1.1",
+                              [("Host", "kb.example"), ("Content-Encoding", "deflate"),
+                               ("Content-Length", str(len(raw_deflated)))], raw_deflated)
+    yield "absolute_form", req("GET http://kb.example/kb/./a/%2e/b?x=1&&y HTTP/1.1",
+                               [("Host", "kb.example")])
+    yield "smuggle_cl_te", req("POST / HTTP/1.1",
+                               [("Host", "a"), ("Content-Length", "4"),
+                                ("Transfer-Encoding", "chunked")], b"0\r\n\r\n")
+    yield "smuggle_te_list", req("POST / HTTP/1.1",
+                                 [("Host", "a"), ("Transfer-Encoding", "chunked, identity")])
+    yield "obs_fold", b"GET / HTTP/1.1\r\nHost: a\r\nX-Note: one\r\n two\r\n\r\n"
+    yield "http10", req("GET /kb HTTP/1.0", [("Host", "a"), ("Content-Length", "0"),
+                                             ("Content-Length", "0")])
+    yield "bad_target", req("GET /kb/a%2Fb/../c%00?%zz HTTP/1.1", [("Host", "a")])
+
+
 if __name__ == "__main__":
     write("jwt", jwt_seeds())
     write("sql", sql_seeds())
@@ -227,3 +274,4 @@ if __name__ == "__main__":
     write("config", config_seeds())
     write("audit", audit_seeds())
     write("admin", admin_seeds())
+    write("http_request", http_request_seeds())

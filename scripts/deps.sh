@@ -10,6 +10,7 @@ packages=(
   clang libclang-rt-14-dev
   libboost1.81-dev libboost-json1.81-dev libssl-dev libyaml-cpp-dev libpg-query-dev
   libvectorscan-dev libsqlite3-dev libpq-dev libspdlog-dev libfmt-dev libcli11-dev libzstd-dev
+  zlib1g-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   postgresql-15 postgresql-client-15 pgbouncer nginx wrk
   python3-psycopg python3-pytest zstd

@@ -9,8 +9,8 @@
 // protocol (PostgreSQL: server/refusal.h) and records it in the audit log with the protocol's
 // own facts (statement name, resolved tables, HTTP route).
 //
-// Today's request kind is SQL (a classification from sql::Classifier); an HTTP front end adds its
-// own request description and reuses everything else.
+// Two request kinds share the flow: SQL (a classification from sql::Classifier) and HTTP (the
+// request facts the HTTP front end builds, policy/http.h). Both bind the same policy::Binding.
 #pragma once
 
 #include <chrono>
@@ -22,6 +22,7 @@
 
 #include "gate/approvals.h"
 #include "gate/verdict.h"
+#include "policy/http.h"
 #include "policy/policy.h"
 #include "sql/session_context.h"
 #include "sql/statement.h"
@@ -46,6 +47,15 @@ struct SqlRequest {
   bool reusable = false;
 };
 
+// One HTTP request. The facts and the text must outlive the call.
+struct HttpRequest {
+  const policy::HttpFacts& facts;
+  std::string_view
+      text;  // the request as an approver reads it: "POST /kb/collections/x/points/search"
+             // plus the body (the front end builds it, bounded)
+  std::string_view body_digest;  // SHA-256 hex of the raw body bytes ("" if none)
+};
+
 class Gate {
  public:
   explicit Gate(const policy::Policy& policy) : policy_(policy) {}
@@ -64,14 +74,24 @@ class Gate {
   Verdict settle(Verdict v, const Caller& caller, const SqlRequest& request, Approvals* approvals,
                  TimePoint now) const;
 
- private:
-  Verdict fromDecision(policy::Decision d, const SqlRequest& request) const;
-  Verdict settleStatement(Verdict v, const SqlRequest& request, Approvals& approvals) const;
+  // The same for one HTTP request (Policy::evaluateHttp). An allow carries the deciding rule's
+  // response limits (max_items, items_path, max_response_bytes).
+  Verdict decide(const Caller& caller, const HttpRequest& request, TimePoint now) const;
+  // Statement scope consumes a one-time approval of exactly this request (approvalKey below:
+  // method, path, query and body) or creates the review with `request.text`; session scope finds
+  // an active grant, as for SQL.
+  Verdict settle(Verdict v, const Caller& caller, const HttpRequest& request, Approvals* approvals,
+                 TimePoint now) const;
 
+ private:
   const policy::Policy& policy_;
 };
 
 // The key a one-time approval of `text` must match.
 ApprovalKey approvalKey(const sql::Classification& c, std::string_view text);
+// The key a one-time approval of this exact HTTP request must match: the fingerprint is
+// "http:<METHOD> <path>" (the literal path), the params_hash a SHA-256 over the method, the
+// path, every query parameter in order and the body digest, each length-prefixed.
+ApprovalKey approvalKey(const policy::HttpFacts& facts, std::string_view body_digest);
 
 }  // namespace jg::gate

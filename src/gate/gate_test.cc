@@ -3,6 +3,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <boost/json/parse.hpp>
 #include <map>
 
 #include "sql/classifier.h"
@@ -312,6 +313,149 @@ TEST_F(GateTest, RefusalNamesAreStable) {
   EXPECT_EQ(v.outcome, Outcome::kDeny);
   EXPECT_EQ(v.ruleId(), "builtin:limits");
   EXPECT_EQ(v.decision.effect, policy::Effect::kDeny);
+}
+
+constexpr char kHttpRules[] = R"(
+- { id: search, reason: pipelines search, action: allow, role: searcher,
+    match: { groups: [rag], resource: kb-http, methods: [POST],
+             paths: ["/collections/{c}/points/search"], body: [{ pointer: /limit, max: 100 }] },
+    response: { max_items: 50, items: $.result, max_bytes: 1MB } }
+- { id: wide-review, reason: wide searches need an owner, action: review, mode: wait,
+    match: { resource: kb-http, paths: ["/collections/{c}/points/search"],
+             body: [{ pointer: /limit, min: 51 }] },
+    approvers: { groups: [owners] } }
+- { id: admin, match: { groups: [rag], resource: kb-http, paths: ["/admin/**"] }, action: allow }
+- { id: admin-session, match: { resource: kb-http, paths: ["/admin/**"] }, action: review,
+    approvers: { groups: [owners] }, scope: session }
+- { id: no-delete, reason: nothing is deleted, match: { resource: kb-http, methods: [DELETE] },
+    action: deny }
+)";
+
+class HttpGateTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto node = config::Node::parse(kHttpRules, "policy.yaml");
+    ASSERT_TRUE(node);
+    config::Errors errors;
+    auto p = policy::Policy::compile(*node, errors);
+    ASSERT_TRUE(p) << errors.joined();
+    policy_ = *p;
+    identity::Identity who;
+    who.subject = "bot";
+    who.groups = {"rag"};
+    binding_ = policy_->bind(who, "kb-http", now_);
+  }
+  // Decides and settles one request; `body` is JSON text, `digest` stands for its SHA-256.
+  Verdict run(std::string method, std::string path, std::string body, std::string digest,
+              Approvals* approvals, bool settle = true) {
+    boost::system::error_code ec;
+    boost::json::value parsed = boost::json::parse(body, ec);
+    policy::HttpFacts facts{.method = method,
+                            .path = path,
+                            .body = body.empty() || ec ? nullptr : &parsed,
+                            .body_present = !body.empty()};
+    std::string text = method + " " + path + "\n" + body;
+    HttpRequest request{.facts = facts, .text = text, .body_digest = digest};
+    Gate gate(*policy_);
+    Caller caller{binding_, {}};
+    Verdict v = gate.decide(caller, request, now_);
+    return settle ? gate.settle(std::move(v), caller, request, approvals, now_) : v;
+  }
+  static std::string keyOf(std::string method, std::string path, std::string digest) {
+    policy::HttpFacts facts{.method = method, .path = path};
+    ApprovalKey key = approvalKey(facts, digest);
+    return key.fingerprint + "/" + key.params_hash;
+  }
+
+  std::shared_ptr<const policy::Policy> policy_;
+  policy::Binding binding_;
+  std::chrono::system_clock::time_point now_{std::chrono::seconds(1717416000)};
+};
+
+TEST_F(HttpGateTest, AnAllowedRequestCarriesTheRulesResponseLimits) {
+  FakeApprovals approvals;
+  Verdict v = run("POST", "/collections/docs/points/search", R"({"limit":10})", "d1", &approvals);
+  ASSERT_TRUE(v.allowed()) << v.message << v.detail;
+  EXPECT_EQ(v.ruleId(), "search");
+  EXPECT_EQ(v.max_items, 50);
+  EXPECT_EQ(v.items_path, "$.result");
+  EXPECT_EQ(v.max_response_bytes, 1024 * 1024);
+  EXPECT_EQ(v.decision.role, "searcher");
+  EXPECT_EQ(approvals.consumed_calls, 0);
+}
+
+TEST_F(HttpGateTest, ADeniedRequestIsForbiddenAndNamesRuleAndRequest) {
+  Verdict v = run("DELETE", "/collections/docs", "", "", nullptr);
+  EXPECT_EQ(v.outcome, Outcome::kDeny);
+  EXPECT_EQ(v.refusal, Refusal::kForbidden);
+  EXPECT_EQ(v.message, "denied by rule no-delete: nothing is deleted");
+  EXPECT_EQ(v.detail, "DELETE /collections/docs");
+  Verdict over = run("POST", "/collections/docs/points/search", R"({"limit":500})", "d", nullptr);
+  EXPECT_EQ(over.ruleId(), "default-deny");
+  EXPECT_EQ(over.detail, "body /limit is 500, above the maximum 100 of rule search");
+}
+
+TEST_F(HttpGateTest, AReviewIsCreatedWithTheRequestTextAndHeld) {
+  FakeApprovals approvals;
+  Verdict v = run("POST", "/collections/docs/points/search", R"({"limit":60})", "d1", &approvals);
+  EXPECT_EQ(v.outcome, Outcome::kReview);
+  EXPECT_TRUE(v.hold);
+  EXPECT_THAT(v.detail, HasSubstr("this request needs approval"));
+  EXPECT_EQ(v.key.fingerprint, "http:POST /collections/docs/points/search");
+  EXPECT_EQ(
+      approvals.drafts,
+      std::vector<std::string>{"wide-review:POST /collections/docs/points/search\n{\"limit\":60}"});
+}
+
+TEST_F(HttpGateTest, AOneTimeApprovalIsConsumedOnlyByTheSameBody) {
+  FakeApprovals approvals;
+  approvals.approved[keyOf("POST", "/collections/docs/points/search", "digest-60")] = "r-7";
+  Verdict other =
+      run("POST", "/collections/docs/points/search", R"({"limit":61})", "digest-61", &approvals);
+  EXPECT_FALSE(other.allowed());
+  EXPECT_EQ(approvals.approved.size(), 1u);
+  Verdict same =
+      run("POST", "/collections/docs/points/search", R"({"limit":60})", "digest-60", &approvals);
+  ASSERT_TRUE(same.allowed()) << same.message;
+  EXPECT_EQ(same.approval, "r-7");
+  EXPECT_EQ(same.max_items, 50);  // the allow rule still limits an approved request
+  EXPECT_TRUE(approvals.approved.empty());
+  Verdict again =
+      run("POST", "/collections/docs/points/search", R"({"limit":60})", "digest-60", &approvals);
+  EXPECT_FALSE(again.allowed());
+}
+
+TEST_F(HttpGateTest, TheApprovalKeyCoversMethodPathQueryAndBody) {
+  std::vector<std::pair<std::string, std::string>> q1 = {{"a", "1"}}, q2 = {{"a", "2"}};
+  std::vector<std::pair<std::string, std::string>> split = {{"a", "1b"}, {"", ""}};
+  auto key = [](std::string_view m, std::string_view p,
+                const std::vector<std::pair<std::string, std::string>>& q, std::string_view d) {
+    policy::HttpFacts f{.method = m, .path = p, .query = q};
+    return approvalKey(f, d).params_hash;
+  };
+  std::string base = key("POST", "/x", q1, "d");
+  EXPECT_EQ(base, key("post", "/x", q1, "d"));
+  EXPECT_NE(base, key("PUT", "/x", q1, "d"));
+  EXPECT_NE(base, key("POST", "/y", q1, "d"));
+  EXPECT_NE(base, key("POST", "/x", q2, "d"));
+  EXPECT_NE(base, key("POST", "/x", {}, "d"));
+  EXPECT_NE(base, key("POST", "/x", q1, "e"));
+  EXPECT_NE(key("POST", "/x", q1, "b"), key("POST", "/x", split, ""));
+  EXPECT_EQ(base.size(), 64u);
+}
+
+TEST_F(HttpGateTest, ASessionGrantAllowsTheRequestsItsRuleReviews) {
+  FakeApprovals approvals;
+  Verdict held = run("GET", "/admin/stats", "", "", &approvals);
+  EXPECT_EQ(held.outcome, Outcome::kDeny);
+  EXPECT_EQ(held.refusal, Refusal::kNeedsApproval);
+  EXPECT_TRUE(approvals.drafts.empty());
+  approvals.grant = GrantInfo{"g-1", "admin-session", now_ + std::chrono::hours(1)};
+  Verdict v = run("GET", "/admin/stats", "", "", &approvals);
+  ASSERT_TRUE(v.allowed()) << v.message;
+  EXPECT_EQ(v.ruleId(), "admin");
+  ASSERT_TRUE(v.grant);
+  EXPECT_EQ(v.grant->id, "g-1");
 }
 
 }  // namespace

@@ -59,6 +59,10 @@ struct Verdict {
   // kAllow: modifiers.
   int64_t row_limit = 0;  // 0 = none
   std::string row_limit_by;
+  // HTTP: the response limits of the deciding allow rule (0 / empty = none).
+  int64_t max_items = 0;
+  std::string items_path;  // JSON path of the array max_items counts; empty = the top level
+  int64_t max_response_bytes = 0;
   std::string approval;            // the approval this run consumed (statement scope)
   std::optional<GrantInfo> grant;  // a session grant found while settling; the caller attaches it
 

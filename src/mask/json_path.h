@@ -55,7 +55,8 @@ class PathMatcher {
   // Appends the states of the document root to `out`.
   void root(std::vector<State>& out) const;
   // Appends to `out` the states of a child of a node whose states are `parent`: the member
-  // named `*key`, or an array element when `key` is null. Each state appears once.
+  // named `*key`, or an array element when `key` is null. Each state appears once; at most
+  // two per parent state (`parent` may live in `out` when out has room for them).
   void step(std::span<const State> parent, const std::string_view* key,
             std::vector<State>& out) const;
   // The index of the path `state` ends, or -1 when the state is not at a path's end.

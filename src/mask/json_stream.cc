@@ -182,6 +182,8 @@ JsonStream::Value JsonStream::beginValue() {
     plan_.paths().root(states_);
   } else {
     Frame& f = frames_.back();
+    // A child has at most two states per parent state; reserving keeps `parent` valid.
+    states_.reserve(v.states + 2 * (v.states - f.states));
     std::span<const PathMatcher::State> parent(states_.data() + f.states, v.states - f.states);
     std::string_view key = key_;
     if (!parent.empty()) {
@@ -260,6 +262,12 @@ bool JsonStream::capture(std::string_view bytes) {
   return true;
 }
 
+bool JsonStream::tooLong() {
+  return fail(Status::error(
+      Code::kResourceExhausted,
+      "JSON string exceeds the limit of " + std::to_string(limits_.max_string_bytes) + " bytes"));
+}
+
 bool JsonStream::stringPart(std::string_view part, bool key) {
   if (!(key ? in_key_ : in_scalar_)) {
     if (key) {
@@ -273,9 +281,7 @@ bool JsonStream::stringPart(std::string_view part, bool key) {
   }
   std::string& buf = key ? key_ : text_;
   if (buf.size() + part.size() > limits_.max_string_bytes) {
-    return fail(Status::error(
-        Code::kResourceExhausted,
-        "JSON string exceeds the limit of " + std::to_string(limits_.max_string_bytes) + " bytes"));
+    return tooLong();
   }
   buf.append(part);
   return true;
@@ -284,6 +290,9 @@ bool JsonStream::stringPart(std::string_view part, bool key) {
 bool JsonStream::stringEnd(std::string_view part, bool key) {
   if (key) {
     if (!in_key_) {
+      if (part.size() > limits_.max_string_bytes) {
+        return tooLong();
+      }
       key_.assign(part);
     } else if (!stringPart(part, true)) {
       return false;
@@ -297,6 +306,8 @@ bool JsonStream::stringEnd(std::string_view part, bool key) {
       return false;
     }
     text = text_;
+  } else if (part.size() > limits_.max_string_bytes) {
+    return tooLong();
   } else {
     value_ = beginValue();
   }
@@ -315,6 +326,8 @@ bool JsonStream::numberEnd(std::string_view part) {
       return false;
     }
     text = text_;
+  } else if (part.size() > limits_.max_string_bytes) {
+    return tooLong();
   } else {
     value_ = beginValue();
   }

@@ -88,6 +88,7 @@ class JsonStream {
   bool writeToken(std::string& sink, std::string_view text, JsonToken kind);
   bool capture(std::string_view bytes);
   bool fail(Status status);
+  bool tooLong();
   [[nodiscard]] Status settle();
   [[nodiscard]] Status run(bool more, std::string_view chunk, std::string& out);
 

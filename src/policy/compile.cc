@@ -98,7 +98,8 @@ bool parseKinds(const config::Node& node, config::Errors& errors, sql::KindSet& 
 
 void parseMatch(const config::Node& m, config::Errors& errors, Rule& r) {
   m.checkKeys(errors, {"subjects", "emails", "groups", "client_ids", "resource", "resources",
-                       "kinds", "tables", "columns", "functions", "when"});
+                       "kinds", "tables", "columns", "functions", "when", "methods", "paths",
+                       "path_params", "query", "body"});
   r.subjects = m["subjects"].strings(errors);
   for (auto e : m["emails"].strings(errors)) {
     for (char& c : e) {
@@ -139,6 +140,29 @@ void parseMatch(const config::Node& m, config::Errors& errors, Rule& r) {
   if (m["when"].defined()) {
     r.when = TimeWindow::parse(m["when"], errors);
   }
+  parseHttpMatch(m, errors, r.http);
+}
+
+// HTTP and SQL conditions and modifiers do not mix in one rule.
+void checkProtocol(const config::Node& n, config::Errors& errors, const Rule& r) {
+  if (r.hasStatementConditions() && r.hasHttpConditions()) {
+    errors.add(n,
+               "a rule has statement conditions (kinds, tables, columns, functions, or an "
+               "allow:/deny:/review: list) or HTTP conditions (methods, paths, path_params, "
+               "query, body), not both");
+  }
+  if (n["response"].defined() && r.effect != Effect::kAllow) {
+    errors.add(n["response"], "response limits apply only to allow rules");
+  }
+  if (n["response"].defined() && r.hasStatementConditions()) {
+    errors.add(n["response"], "response limits apply to HTTP requests; SQL uses row_limit");
+  }
+  if (r.hasHttpConditions() && r.row_limit > 0) {
+    errors.add(n["row_limit"], "row_limit applies to SQL; HTTP rules use response: { max_items }");
+  }
+  if (r.hasHttpConditions() && !r.unlock.empty()) {
+    errors.add(n["unlock"], "guardrails are SQL only; an HTTP rule cannot unlock them");
+  }
 }
 
 void parseReview(const config::Node& n, config::Errors& errors, Rule& r) {
@@ -169,7 +193,8 @@ void parseReview(const config::Node& n, config::Errors& errors, Rule& r) {
 
 std::optional<Rule> parseRule(const config::Node& n, config::Errors& errors) {
   n.checkKeys(errors, {"id", "reason", "match", "action", "allow", "deny", "review", "role", "mask",
-                       "row_limit", "read_only", "unlock", "approvers", "grant", "mode", "scope"});
+                       "row_limit", "read_only", "unlock", "approvers", "grant", "mode", "scope",
+                       "response"});
   Rule r;
   r.id = n["id"].requiredStr(errors);
   r.where = n.file() + ":" + std::to_string(n.line());
@@ -235,6 +260,8 @@ std::optional<Rule> parseRule(const config::Node& n, config::Errors& errors) {
     errors.add(n["unlock"], "only allow rules can unlock guardrails");
   }
   parseReview(n, errors, r);
+  r.response = parseResponseLimits(n["response"], errors);
+  checkProtocol(n, errors, r);
   return r;
 }
 

@@ -18,25 +18,11 @@ int rank(Effect e) {
 }
 
 bool isGranted(const Request& r, const std::string& id) {
-  return std::find(r.granted.begin(), r.granted.end(), id) != r.granted.end();
+  return detail::isGranted(r.granted, id);
 }
 
-Decision denyWith(std::string_view id, std::string_view reason, std::string detail) {
-  Decision d;
-  d.effect = Effect::kDeny;
-  d.rule_id = id;
-  d.reason = reason;
-  d.detail = std::move(detail);
-  d.sqlstate = kDenied;
-  return d;
-}
-
-void applyModifiers(Decision& d, const Rule& r) {
-  d.role = r.role;
-  d.mask_profile = r.mask;
-  d.row_limit = r.row_limit;
-  d.read_only = r.read_only;
-}
+using detail::applyModifiers;
+using detail::denyWith;
 
 // The first allow rule of `b` that covers the statement and unlocks every guardrail of `guards`
 // (one rule must cover the whole statement, as for any allow). When there is none, `blamed` is
@@ -67,9 +53,55 @@ const Rule* unlockingRule(const std::vector<Rule>& rules, const Binding& b, cons
   return nullptr;
 }
 
+}  // namespace
+
+namespace detail {
+
+bool isGranted(std::span<const std::string> granted, const std::string& id) {
+  return std::find(granted.begin(), granted.end(), id) != granted.end();
+}
+
+Decision denyWith(std::string_view id, std::string_view reason, std::string detail) {
+  Decision d;
+  d.effect = Effect::kDeny;
+  d.rule_id = id;
+  d.reason = reason;
+  d.detail = std::move(detail);
+  d.sqlstate = kDenied;
+  return d;
+}
+
+void applyModifiers(Decision& d, const Rule& r) {
+  d.role = r.role;
+  d.mask_profile = r.mask;
+  d.row_limit = r.row_limit;
+  d.read_only = r.read_only;
+}
+
+std::string sessionLine(const Binding& b) {
+  return "session: " + std::string(effectName(b.session.effect)) + " by " +
+         std::string(b.session.rule_id) +
+         (b.session.role.empty() ? "" : " (role " + std::string(b.session.role) + ")");
+}
+
+std::string ruleHead(const Rule& r) {
+  return "[" + std::string(effectName(r.effect)) + "] " + r.id + " (" + r.where + "): ";
+}
+
+std::string unboundWhy(const Rule& r, const identity::Identity& who, std::string_view resource) {
+  std::string why;
+  if (r.id == "builtin:session") {
+    why = "the session is not admitted";
+  } else {
+    (void)identityMatches(r, who, resource, &why);
+  }
+  return why;
+}
+
+}  // namespace detail
+
 // The rule that lets every admitted session run transaction control, SET/RESET/SHOW,
 // DEALLOCATE and cursor FETCH/CLOSE (guardrails still apply: SET ROLE stays blocked).
-}  // namespace
 
 Rule builtinSessionRule() {
   Rule r;
@@ -122,7 +154,7 @@ Binding Policy::bind(const identity::Identity& who, std::string_view resource,
       continue;
     }
     b.rules_.push_back(i);
-    bool unconditional = !r.hasStatementConditions() && (!r.when || r.when->contains(now));
+    bool unconditional = !r.hasRequestConditions() && (!r.when || r.when->contains(now));
     if (r.effect == Effect::kDeny && unconditional && deny == nullptr) {
       deny = &r;
     } else if (r.effect == Effect::kAllow) {
@@ -131,7 +163,7 @@ Binding Policy::bind(const identity::Identity& who, std::string_view resource,
         allow = &r;  // the first allow rule that names a role, else the first allow rule
       }
     } else if (r.effect == Effect::kReview) {
-      bool whole = r.review.scope == ReviewSpec::Scope::kSession && !r.hasStatementConditions();
+      bool whole = r.review.scope == ReviewSpec::Scope::kSession && !r.hasRequestConditions();
       if (whole && session_review == nullptr) {
         session_review = &r;  // statement-scope reviews do not admit a session by themselves
       }
@@ -325,22 +357,14 @@ Explanation Policy::explain(const identity::Identity& who, std::string_view reso
                             const Request& req) const {
   Explanation ex;
   Binding b = bind(who, resource, req.now);
-  ex.lines.push_back("session: " + std::string(effectName(b.session.effect)) + " by " +
-                     std::string(b.session.rule_id) +
-                     (b.session.role.empty() ? "" : " (role " + std::string(b.session.role) + ")"));
+  ex.lines.push_back(detail::sessionLine(b));
   for (uint32_t i = 0; i < rules_.size(); ++i) {
     const Rule& r = rules_[i];
-    std::string head =
-        "[" + std::string(effectName(r.effect)) + "] " + r.id + " (" + r.where + "): ";
+    std::string head = detail::ruleHead(r);
     std::string why;
     bool bound = std::find(b.rules().begin(), b.rules().end(), i) != b.rules().end();
     if (!bound) {
-      if (r.id == "builtin:session") {
-        why = "the session is not admitted";
-      } else {
-        (void)detail::identityMatches(r, who, resource, &why);
-      }
-      ex.lines.push_back(head + "not applicable: " + why);
+      ex.lines.push_back(head + "not applicable: " + detail::unboundWhy(r, who, resource));
       continue;
     }
     if (!req.stmt.known || req.stmt.stmt == nullptr) {

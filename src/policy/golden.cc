@@ -2,10 +2,13 @@
 
 #include <algorithm>
 #include <boost/json.hpp>
+#include <cctype>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <iomanip>
+#include <map>
+#include <span>
 #include <sstream>
 
 #include "policy/policy.h"
@@ -95,12 +98,123 @@ Result<Scenario> loadRules(const std::string& path) {
   return sc;
 }
 
+int hexValue(char c) {
+  if (c >= '0' && c <= '9') {
+    return c - '0';
+  }
+  c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+std::string percentDecoded(std::string_view s) {
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    int hi = s[i] == '%' && i + 2 < s.size() ? hexValue(s[i + 1]) : -1;
+    int lo = hi >= 0 ? hexValue(s[i + 2]) : -1;
+    if (lo >= 0) {
+      out += static_cast<char>(hi * 16 + lo);
+      i += 2;
+    } else {
+      out += s[i];
+    }
+  }
+  return out;
+}
+
+std::vector<std::pair<std::string, std::string>> parseQuery(std::string_view q) {
+  std::vector<std::pair<std::string, std::string>> out;
+  while (!q.empty()) {
+    size_t amp = q.find('&');
+    std::string_view part = q.substr(0, amp);
+    size_t eq = part.find('=');
+    if (!part.empty()) {
+      out.emplace_back(percentDecoded(part.substr(0, eq)),
+                       eq == std::string_view::npos ? "" : percentDecoded(part.substr(eq + 1)));
+    }
+    q = amp == std::string_view::npos ? std::string_view{} : q.substr(amp + 1);
+  }
+  return out;
+}
+
+// Decides one golden case's text on a bound session: an HTTP request or SQL.
+Result<Decision> decideCase(const Scenario& sc, const Binding& b, sql::Classifier& classifier,
+                            sql::SessionContext& ctx, const std::string& text,
+                            std::chrono::system_clock::time_point now,
+                            std::span<const std::string> granted) {
+  if (looksLikeHttp(text)) {
+    std::string_view rest = text;
+    std::string method = nextToken(rest);
+    std::string target = nextToken(rest);
+    size_t b0 = std::min(rest.find_first_not_of(" \t"), rest.size());
+    auto hc = parseHttpCase(method + " " + target, rest.substr(b0));
+    if (!hc) {
+      return hc.status();
+    }
+    HttpFacts f = hc->facts();
+    return sc.policy->evaluateHttp(b, HttpRequest{.facts = f, .now = now, .granted = granted});
+  }
+  auto c = classifier.classify(text);
+  Decision d = sc.policy->evaluateBatch(b, c, ctx, now, granted);
+  if (d.allowed()) {
+    ctx.applyAll(c);
+  }
+  return d;
+}
+
 std::string outcome(const Decision& d) {
   std::string e = d.sqlstate == "42601" ? "error" : std::string(effectName(d.effect));
   return e + "@" + std::string(d.rule_id);
 }
 
 }  // namespace
+
+HttpFacts HttpCase::facts() const {
+  return HttpFacts{.method = method,
+                   .path = path,
+                   .query = query,
+                   .body = json ? &*json : nullptr,
+                   .body_present = !body.empty()};
+}
+
+Result<HttpCase> parseHttpCase(std::string_view request_line, std::string_view body) {
+  std::string_view rest = request_line;
+  HttpCase hc;
+  hc.method = nextToken(rest);
+  std::string target = nextToken(rest);
+  if (!nextToken(rest).empty() || hc.method.empty() || !target.starts_with('/')) {
+    return invalidArgument(
+        "expected an HTTP request like 'POST /collections/x/points/search', "
+        "got '" +
+        std::string(request_line) + "'");
+  }
+  for (char& c : hc.method) {
+    c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  }
+  size_t q = target.find('?');
+  hc.path = target.substr(0, q);
+  if (q != std::string::npos) {
+    hc.query = parseQuery(std::string_view(target).substr(q + 1));
+  }
+  hc.body = std::string(body);
+  if (!hc.body.empty()) {
+    boost::system::error_code ec;
+    json::value v = json::parse(hc.body, ec);
+    if (!ec) {
+      hc.json = std::move(v);
+    }
+  }
+  return hc;
+}
+
+bool looksLikeHttp(std::string_view text) {
+  for (std::string_view m : {"GET ", "HEAD ", "POST ", "PUT ", "PATCH ", "DELETE ", "OPTIONS "}) {
+    if (text.starts_with(m)) {
+      std::string_view target = text.substr(m.size());
+      return target.starts_with('/') && !target.starts_with("/*");
+    }
+  }
+  return false;
+}
 
 identity::Identity identityFromNode(const config::Node& node, config::Errors& errors) {
   node.checkKeys(errors, {"sub", "email", "groups", "client_id", "name"});
@@ -219,8 +333,8 @@ Result<GoldenReport> runGoldenDir(const std::string& dir) {
       auto idit = sc->identities.find(who);
       if (idit == sc->identities.end() || resource.empty() || text.empty()) {
         return invalidArgument(where +
-                               "expected '<expect> <identity> <resource> <sql>' with an "
-                               "identity from the rules file");
+                               "expected '<expect> <identity> <resource> <sql or HTTP request>' "
+                               "with an identity from the rules file");
       }
       ++report.cases;
       if (!cont) {
@@ -231,11 +345,11 @@ Result<GoldenReport> runGoldenDir(const std::string& dir) {
       bool approved = d.effect == Effect::kReview &&
                       std::find(granted.begin(), granted.end(), d.rule_id) != granted.end();
       if (d.effect == Effect::kAllow || approved) {
-        auto c = classifier.classify(text);
-        d = sc->policy->evaluateBatch(binding, c, ctx, now, granted);
-        if (d.allowed()) {
-          ctx.applyAll(c);
+        auto decided = decideCase(*sc, binding, classifier, ctx, text, now, granted);
+        if (!decided) {
+          return invalidArgument(where + decided.status().message());
         }
+        d = std::move(*decided);
       }
       std::string got = outcome(d);
       bool ok =

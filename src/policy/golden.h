@@ -12,15 +12,26 @@
 // previous case's session (search_path and prepared statements carry over); otherwise each case
 // starts a new session. In <sql>, `\n` and `\t` stand for a newline and a tab. `#` starts a
 // comment line. Runs on one thread.
+//
+// A case whose text starts with an HTTP method and a path is an HTTP request instead:
+//
+//   <expect>[@<rule-id>]  <identity>  <resource>  [at=...] [granted=...]  <METHOD> <path>[?<query>]
+//   [<body>]
+//
+// (parseHttpCase): the body is the rest of the line, JSON or not.
 #pragma once
 
+#include <boost/json/value.hpp>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "config/node.h"
 #include "core/status.h"
 #include "identity/identity.h"
+#include "policy/http.h"
 
 namespace jg::policy {
 
@@ -33,6 +44,23 @@ struct GoldenReport {
 // Runs every <name>.rules / <name>.eval pair of `dir`. Fails when the directory holds no pair
 // or a file is malformed; case mismatches are reported in the result, not as an error.
 Result<GoldenReport> runGoldenDir(const std::string& dir);
+
+// One HTTP request as the policy tools write it (golden tables, `jitgate policy explain --http`):
+// a request line `POST /collections/docs/points/search?consistency=all` and a body. The path is
+// taken as the front end hands it over (decoded, without dot-segments); query names and values
+// are percent-decoded. A body that does not parse as JSON is a body that is not JSON.
+struct HttpCase {
+  std::string method, path;
+  std::vector<std::pair<std::string, std::string>> query;
+  std::string body;
+  std::optional<boost::json::value> json;  // the body, when it is JSON
+
+  // Points into this object: keep it in place while the facts are used.
+  HttpFacts facts() const;
+};
+Result<HttpCase> parseHttpCase(std::string_view request_line, std::string_view body);
+// Whether a golden case's text is an HTTP request ("GET /x", not "DELETE /* c */ FROM t").
+bool looksLikeHttp(std::string_view text);
 
 // `{"sub":"alice","email":"a@x","groups":["rag"],"client_id":"..."}` → Identity.
 Result<identity::Identity> parseIdentityJson(std::string_view json);

@@ -317,6 +317,9 @@ bool statementMatches(const Rule& r, const Request& req, Mode mode, std::string*
     }
     return false;
   };
+  if (r.hasHttpConditions()) {
+    return fail("the rule has HTTP conditions (HTTP only)");
+  }
   const sql::Statement& st = *req.stmt.stmt;
   const bool any = mode == Mode::kAny;
   const sql::KindSet kinds = kindsOf(req);

@@ -7,7 +7,9 @@
 // function must be named by the rule. When `why` is non-null a failed check explains itself.
 #pragma once
 
+#include <span>
 #include <string>
+#include <vector>
 
 #include "policy/rule.h"
 
@@ -22,5 +24,25 @@ bool statementMatches(const Rule& r, const Request& req, Mode mode, std::string*
 bool guardrailMatches(const Rule& r, const Request& req, std::string* what);
 // "kind delete; tables crm.customers (write)"
 std::string describe(const Request& req);
+
+// Shared by the SQL and HTTP evaluation (evaluate.cc).
+bool isGranted(std::span<const std::string> granted, const std::string& id);
+Decision denyWith(std::string_view id, std::string_view reason, std::string detail);
+void applyModifiers(Decision& d, const Rule& r);
+std::string sessionLine(const Binding& b);  // "session: allow by r (role x)"
+std::string ruleHead(const Rule& r);        // "[allow] r (file:3): "
+std::string unboundWhy(const Rule& r, const identity::Identity& who, std::string_view resource);
+
+// HTTP (http_match.cc). The same two modes: a deny or review rule matches a request that sends
+// one value within a query parameter's globs, and a body it cannot read; an allow rule must cover
+// every value sent, and no body condition of an allow rule holds on a body that is not JSON.
+// Counts the rule's conditions that do not hold; with `why`, all of them, each explained
+// ("body /limit is 500, above the maximum 50"); without, it stops at the first.
+int httpFailures(const Rule& r, const HttpRequest& req, Mode mode, std::vector<std::string>* why);
+bool httpMatches(const Rule& r, const HttpRequest& req, Mode mode);
+// GET, HEAD and OPTIONS: the methods a read_only rule allows.
+bool isSafeMethod(std::string_view method);
+// "POST /collections/docs/points/search" (no query, no body: they may hold secrets).
+std::string describeHttp(const HttpFacts& f);
 
 }  // namespace jg::policy::detail

@@ -12,7 +12,8 @@
 //    session resolved. The allow path allocates nothing: a Decision points into the Policy
 //    (rule id, reason, role, mask profile), so the Policy must outlive its Decisions.
 // Order: a built-in guardrail or a deny rule beats review, review beats allow, and no matching
-// rule means deny. See docs/policy.md for the file format and matching semantics.
+// rule means deny. HTTP requests (http.h) are decided by evaluateHttp on the same Binding.
+// See docs/policy.md for the file format and matching semantics.
 #pragma once
 
 #include <chrono>
@@ -25,6 +26,7 @@
 
 #include "config/node.h"
 #include "identity/identity.h"
+#include "policy/http.h"
 #include "sql/session_context.h"
 #include "sql/statement.h"
 
@@ -55,6 +57,12 @@ struct Decision {
   std::string_view mask_profile;  // empty = default masking
   int64_t row_limit = 0;          // 0 = no limit
   bool read_only = false;
+  // HTTP response limits of the deciding allow rule (on review: of the rule that allows the
+  // request once approved).
+  int64_t max_items = 0;               // 0 = none
+  std::string_view items_path;         // JSON path of the array max_items counts ("$.result");
+                                       // empty = the top-level array
+  int64_t max_response_bytes = 0;      // 0 = none
   const ReviewSpec* review = nullptr;  // effect == kReview: what the approval flow needs
   int statement_index = -1;            // in a batch: the statement that decided
 
@@ -110,6 +118,13 @@ class Policy {
   Explanation explain(const identity::Identity& who, std::string_view resource,
                       const Request& r) const;
 
+  // One HTTP request on a resource bound with bind(). Guardrails and builtin:session are SQL
+  // only; a rule with statement conditions never matches HTTP, a rule with HTTP conditions never
+  // matches SQL. A default deny names, in `detail`, the condition the closest allow rule failed.
+  Decision evaluateHttp(const Binding& b, const HttpRequest& r) const;
+  Explanation explainHttp(const identity::Identity& who, std::string_view resource,
+                          const HttpRequest& r) const;
+
   // True when some rule has a time window: a decision taken at Parse may not hold at Execute.
   bool timeDependent() const { return time_dependent_; }
 
@@ -118,6 +133,7 @@ class Policy {
 
  private:
   Policy();
+  std::string closestMiss(const Binding& b, const HttpRequest& r) const;
   std::vector<Rule> rules_;
   bool time_dependent_ = false;
 };

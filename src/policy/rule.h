@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "policy/http_rule.h"
 #include "policy/policy.h"
 #include "policy/time_window.h"
 #include "sql/kind.h"
@@ -59,6 +60,8 @@ struct Rule {
   std::vector<ColumnPattern> columns;
   std::vector<std::string> functions;
   std::optional<TimeWindow> when;
+  // HTTP conditions (empty = any); a rule with them never matches SQL.
+  HttpConditions http;
 
   // Modifiers and review.
   std::string role, mask;
@@ -66,10 +69,14 @@ struct Rule {
   bool read_only = false;
   std::vector<std::string> unlock;  // guardrail names this allow rule lifts
   ReviewSpec review;
+  ResponseLimits response;  // HTTP allow rules
 
   bool hasStatementConditions() const {
     return has_kinds || !tables.empty() || !columns.empty() || !functions.empty();
   }
+  bool hasHttpConditions() const { return http.any(); }
+  // Conditions on the request itself (SQL or HTTP), beyond who asks and when.
+  bool hasRequestConditions() const { return hasStatementConditions() || hasHttpConditions(); }
 };
 
 // Glob match (`*`, `?`, `[...]`) through fnmatch(3).

@@ -12,8 +12,12 @@
 // checkHeadBytes. Pure functions; thread-safe.
 #pragma once
 
+#include <algorithm>
+#include <boost/beast/http/parser.hpp>
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
+#include <limits>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -31,6 +35,15 @@ struct Limits {
   std::chrono::milliseconds idle{60'000};        // keep-alive idle → close
   size_t max_concurrent_requests = 1024;         // per listener → 503
 };
+
+// Sets the parser limits of `limits` on a request parser (header → 431, body → 413).
+template <class Body, class Allocator>
+void applyLimits(bhttp::request_parser<Body, Allocator>& parser, const Limits& limits) {
+  const size_t header =
+      std::min<size_t>(limits.max_header_bytes, std::numeric_limits<std::uint32_t>::max());
+  parser.header_limit(static_cast<std::uint32_t>(header));
+  parser.body_limit(limits.max_body_bytes);
+}
 
 // Why a request is refused before it reaches policy: the status and the text of a problem
 // document (problem.h).

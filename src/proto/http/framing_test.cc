@@ -119,6 +119,20 @@ TEST(Framing, ChunkedTwiceIsRefusedByBeastAndSplitCodingsHere) {
             "framing");
 }
 
+TEST(Framing, TwoTransferEncodingFieldsAreRefusedEvenWhenBothSayChunked) {
+  // The parser refuses this itself; a header assembled elsewhere gets the same answer here.
+  bhttp::request_header<> header;
+  header.method(bhttp::verb::post);
+  header.target("/");
+  header.version(11);
+  header.insert(bhttp::field::host, "a");
+  header.insert(bhttp::field::transfer_encoding, "chunked");
+  header.insert(bhttp::field::transfer_encoding, "chunked");
+  const auto r = checkFraming(header);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 400);
+}
+
 TEST(Framing, TransferEncodingInHttp10IsRefusedHere) {
   const std::string req =
       "POST / HTTP/1.0\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n";
@@ -218,6 +232,31 @@ TEST(Framing, HeaderOverTheLimitArrivingInPiecesIsAnswered431) {
       "GET / HTTP/1.1\r\nHost: a\r\nX-Big: " + std::string(2000, 'x') + "\r\n\r\n";
   const auto p = parse(req, 1024, 1 << 20, true, /*step=*/100);
   EXPECT_EQ(p.ec, bhttp::error::header_limit);
+}
+
+TEST(Framing, DefaultLimitsAppliedToAParserGive431Over16KiBAnd413Over10MiB) {
+  const Limits limits;
+  const std::string big_header =
+      "GET / HTTP/1.1\r\nHost: a\r\nX-Big: " + std::string(16 * 1024, 'x') + "\r\n\r\n";
+  const std::string fits =
+      "GET / HTTP/1.1\r\nHost: a\r\nX-Big: " + std::string(15 * 1024, 'x') + "\r\n\r\n";
+  const std::string big_body =
+      "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: " + std::to_string((10u << 20) + 1) +
+      "\r\n\r\n";
+  const std::string body_fits =
+      "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: " + std::to_string(10u << 20) + "\r\n\r\n";
+  auto status = [&](const std::string& bytes) {
+    bhttp::request_parser<bhttp::string_body> parser;
+    applyLimits(parser, limits);
+    parser.eager(false);
+    beast::error_code ec;
+    parser.put(boost::asio::buffer(bytes.data(), bytes.size()), ec);
+    return ec ? statusForParseError(ec) : 0;
+  };
+  EXPECT_EQ(status(big_header), 431);
+  EXPECT_EQ(status(fits), 0);
+  EXPECT_EQ(status(big_body), 413);
+  EXPECT_EQ(status(body_fits), 0);
 }
 
 TEST(Framing, DeclaredBodyOverTheLimitIsAnswered413BeforeItIsRead) {

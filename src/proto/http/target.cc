@@ -175,6 +175,13 @@ Status splitAbsoluteForm(std::string_view target, std::string_view& rest, Target
   if (authority.empty() || authority.find('@') != std::string_view::npos) {
     return refuse("the absolute-form target needs a host and no user information");
   }
+  for (const char c : authority) {
+    const bool ok = isAsciiAlnum(c) || c == '.' || c == '-' || c == '_' || c == ':' || c == '[' ||
+                    c == ']' || c == '~' || c == '%';
+    if (!ok) {
+      return refuse("the host of the absolute-form target is not a host name with a port");
+    }
+  }
   out.authority = std::string(authority);
   rest = end == std::string_view::npos ? std::string_view("/") : after.substr(end);
   return Status::ok();

@@ -133,6 +133,8 @@ TEST(Target, AbsoluteFormIsAcceptedOnlyWhenAsked) {
   EXPECT_NE(refusal("ftp://a/b", proxy).find("http"), std::string::npos);
   EXPECT_NE(refusal("http://user@a/b", proxy).find("user"), std::string::npos);
   EXPECT_NE(refusal("http:///b", proxy).find("host"), std::string::npos);
+  EXPECT_NE(refusal("http://a\xC3\xA9/b", proxy).find("host"), std::string::npos);
+  EXPECT_NE(refusal("http://a\\b/c", proxy).find("host"), std::string::npos);
   EXPECT_NE(refusal("http://a/%2e%2e/b", proxy).find("'..'"), std::string::npos);
 }
 
