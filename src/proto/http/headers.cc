@@ -66,11 +66,31 @@ void copyFields(const bhttp::fields& from, bhttp::fields& to, Drop drop) {
   }
 }
 
-bool hasBlankOrControl(std::string_view s) {
+bool hasBlankControlOrNonAscii(std::string_view s) {
   return std::any_of(s.begin(), s.end(), [](char ch) {
     const auto c = static_cast<unsigned char>(ch);
-    return c <= 0x20 || c == 0x7F;
+    return c <= 0x20 || c >= 0x7F;
   });
+}
+
+// `value` as text for a record: kept when it is UTF-8, else each byte above 0x7F as "\xNN".
+std::string recordable(std::string_view value) {
+  if (isValidUtf8(value)) {
+    return std::string(value);
+  }
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (const char ch : value) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c < 0x80) {
+      out += ch;
+    } else {
+      out += "\\x";
+      out += kHex[c >> 4];
+      out += kHex[c & 0x0F];
+    }
+  }
+  return out;
 }
 
 Status malformed(std::string message) {
@@ -126,8 +146,9 @@ Result<std::optional<std::string>> extractToken(const bhttp::fields& headers,
   if (value.empty()) {
     return malformed("the " + src.header + " header carries an empty token");
   }
-  if (hasBlankOrControl(value)) {
-    return malformed("the token in the " + src.header + " header contains white space");
+  if (hasBlankControlOrNonAscii(value)) {
+    return malformed("the token in the " + src.header +
+                     " header contains white space, a control or a non-ASCII byte");
   }
   return std::optional<std::string>(std::string(value));
 }
@@ -195,7 +216,7 @@ std::vector<std::pair<std::string, std::string>> recordedHeaders(const bhttp::fi
     if (name == token_header || contains(kCredentials, name)) {
       out.emplace_back(std::move(name), "[redacted]");
     } else if (contains(kRecorded, name)) {
-      out.emplace_back(std::move(name), std::string(f.value()));
+      out.emplace_back(std::move(name), recordable(f.value()));
     }
   }
   return out;

@@ -26,7 +26,8 @@ struct TokenSource {
 };
 
 // nullopt: no token (→ 401); an error (kInvalidArgument, → 400 or 401 invalid_request):
-// malformed (the token header twice, empty token, wrong scheme, white space in the token).
+// malformed (the token header twice, empty token, wrong scheme, white space, controls or
+// non-ASCII bytes in the token).
 Result<std::optional<std::string>> extractToken(const bhttp::fields& headers,
                                                 const TokenSource& src);
 
@@ -55,7 +56,7 @@ void copyResponseHeaders(const bhttp::fields& from, bhttp::fields& to, bool body
 // transfer-encoding, accept, accept-encoding, user-agent, x-request-id, traceparent,
 // idempotency-key, openai-organization...; credentials (the token header, Authorization,
 // Proxy-Authorization, Cookie, Set-Cookie, api-key, x-api-key) present as "[redacted]".
-// Names are lower-case.
+// Names are lower-case; a value that is not UTF-8 has its bytes above 0x7F written as "\xNN".
 std::vector<std::pair<std::string, std::string>> recordedHeaders(const bhttp::fields& headers,
                                                                  const TokenSource& src);
 

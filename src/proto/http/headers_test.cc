@@ -54,6 +54,7 @@ TEST(Token, BearerTokenTable) {
   EXPECT_EQ(token({{"Authorization", "Basic dXNlcjpwdw=="}}), "error");
   EXPECT_EQ(token({{"Authorization", "Bearerabc"}}), "error");
   EXPECT_EQ(token({{"Authorization", "Bearer a b"}}), "error");
+  EXPECT_EQ(token({{"Authorization", "Bearer caf\xC3\xA9"}}), "error");
 }
 
 TEST(Token, NamedHeaderWithoutSchemeTable) {
@@ -200,6 +201,16 @@ TEST(RecordedHeaders, UsefulHeadersAreKeptAndSecretsRedacted) {
                         {"authorization", "[redacted]"},
                         {"cookie", "[redacted]"},
                         {"x-api-key", "[redacted]"}}));
+}
+
+TEST(RecordedHeaders, ValuesThatAreNotUtf8HaveTheirHighBytesEscaped) {
+  const auto p =
+      testing::parse("GET / HTTP/1.1\r\nHost: a\r\nUser-Agent: caf\xE9 \xC3\xA9\r\n\r\n");
+  ASSERT_FALSE(p.ec);  // Beast lets obs-text through
+  EXPECT_EQ(recordedHeaders(p.header(), TokenSource{}),
+            (Pairs{{"host", "a"}, {"user-agent", "caf\\xE9 \\xC3\\xA9"}}));
+  const bhttp::fields utf8 = fieldsOf({{"User-Agent", "caf\xC3\xA9"}});
+  EXPECT_EQ(recordedHeaders(utf8, TokenSource{}), (Pairs{{"user-agent", "caf\xC3\xA9"}}));
 }
 
 TEST(RecordedHeaders, TheConfiguredTokenHeaderIsRedactedWhateverItsName) {

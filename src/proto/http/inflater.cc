@@ -100,6 +100,17 @@ Status Inflater::write(std::string_view in, std::string& out) {
   return inflateSome(first, out);
 }
 
+Status Inflater::take(std::string_view decoded, std::string& out) {
+  if (decoded.size() > limit_ - decoded_) {
+    return fail(Status::error(
+        Code::kResourceExhausted,
+        "content decoding: the decoded body is larger than " + std::to_string(limit_) + " bytes"));
+  }
+  out.append(decoded);
+  decoded_ += decoded.size();
+  return Status::ok();
+}
+
 Status Inflater::inflateSome(std::string_view in, std::string& out) {
   z_stream& z = stream_->z;
   z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
@@ -119,14 +130,9 @@ Status Inflater::inflateSome(std::string_view in, std::string& out) {
     z.next_out = reinterpret_cast<Bytef*>(buf);
     z.avail_out = sizeof(buf);
     const int rc = inflate(&z, Z_NO_FLUSH);
-    const size_t produced = sizeof(buf) - z.avail_out;
-    if (produced > limit_ - decoded_) {
-      return fail(Status::error(Code::kResourceExhausted,
-                                "content decoding: the decoded body is larger than " +
-                                    std::to_string(limit_) + " bytes"));
+    if (auto s = take(std::string_view(buf, sizeof(buf) - z.avail_out), out); !s) {
+      return s;
     }
-    out.append(buf, produced);
-    decoded_ += produced;
     if (rc == Z_STREAM_END) {
       ended_ = true;
       continue;

@@ -45,6 +45,7 @@ class Inflater {
   struct Stream;
   [[nodiscard]] Status start(std::string_view first_bytes);
   [[nodiscard]] Status inflateSome(std::string_view in, std::string& out);
+  [[nodiscard]] Status take(std::string_view decoded, std::string& out);  // within the bound
   [[nodiscard]] Status fail(Status s);
 
   Format format_;

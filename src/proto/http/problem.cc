@@ -21,4 +21,8 @@ std::string problemJson(const Problem& p) {
   return boost::json::serialize(doc);
 }
 
+Problem problemOf(const Refusal& r) {
+  return Problem{.status = r.status, .title = r.title, .detail = r.detail, .type = "about:blank"};
+}
+
 }  // namespace jg::http

@@ -11,6 +11,8 @@
 #include <utility>
 #include <vector>
 
+#include "proto/http/framing.h"
+
 namespace jg::http {
 
 struct Problem {
@@ -25,6 +27,9 @@ struct Problem {
 // The JSON document of `p`; an empty type is written as "about:blank", an empty detail is left
 // out.
 std::string problemJson(const Problem& p);
+
+// The problem document of a framing or parse refusal (type "about:blank": the status says it).
+Problem problemOf(const Refusal& r);
 
 inline constexpr std::string_view kProblemContentType = "application/problem+json";
 

@@ -58,6 +58,15 @@ TEST(Problem, ExtraMembersNeverReplaceTheStandardOnes) {
   EXPECT_EQ(o.at("a"), 1);
 }
 
+TEST(Problem, RefusalBecomesAProblemWithItsStatusTitleAndDetail) {
+  const json::object o = parsed(problemOf(
+      Refusal{.status = 431, .title = "Request header fields too large", .detail = "fewer"}));
+  EXPECT_EQ(o.at("status"), 431);
+  EXPECT_EQ(o.at("title"), "Request header fields too large");
+  EXPECT_EQ(o.at("detail"), "fewer");
+  EXPECT_EQ(o.at("type"), "about:blank");
+}
+
 TEST(Problem, ContentTypeIsProblemJson) {
   EXPECT_EQ(kProblemContentType, "application/problem+json");
 }
