@@ -246,11 +246,13 @@ void HttpConnection::prepareProblem(
     }
   }
   if (audit && (x == nullptr || !x->request_recorded)) {
-    audit->record(audit::ErrorEvent{.statement_id = x ? x->request_id : 0,
-                                    .source = "gateway",
-                                    .severity = "ERROR",
-                                    .message = p.detail,
-                                    .http_status = p.status});
+    audit::ErrorEvent e;
+    e.statement_id = x ? x->request_id : 0;
+    e.source = "gateway";
+    e.severity = "ERROR";
+    e.message = p.detail;
+    e.http_status = p.status;
+    audit->record(std::move(e));
   }
   log::info(id_, "{} {}: {}", p.status, p.title, p.detail);
 }
@@ -273,7 +275,10 @@ HttpAudit* HttpConnection::auditFor(std::string_view resource) {
   audit_.emplace(recorder, std::move(sid), stream_->tcp().get_executor());
   audit_resource_ = std::string(resource);
   audit_requests_ = 0;
-  audit::ConnectEvent c{.client_addr = peer_, .resource = audit_resource_, .protocol = "http"};
+  audit::ConnectEvent c;
+  c.client_addr = peer_;
+  c.resource = audit_resource_;
+  c.protocol = "http";
   if (stream_->tls()) {
     SSL* ssl = nullptr;
     stream_->visit([&](auto& s) {
@@ -291,8 +296,10 @@ HttpAudit* HttpConnection::auditFor(std::string_view resource) {
 
 void HttpConnection::endAudit(std::string reason) {
   if (audit_) {
-    audit_->record(
-        audit::SessionEndEvent{.reason = std::move(reason), .statements = audit_requests_});
+    audit::SessionEndEvent end;
+    end.reason = std::move(reason);
+    end.statements = audit_requests_;
+    audit_->record(std::move(end));
     audit_.reset();
   }
 }

@@ -165,7 +165,10 @@ asio::awaitable<bool> HttpConnection::authenticate(Exchange& x) {
   }
   if (!reason.empty()) {
     if (audit_) {
-      audit_->record(audit::AuthEvent{.ok = false, .method = "oidc-bearer", .reason = reason});
+      audit::AuthEvent e;
+      e.method = "oidc-bearer";
+      e.reason = reason;
+      audit_->record(std::move(e));
       auth_token_hash_.clear();
     }
     std::string error = token && !*token ? "" : "invalid_token";
@@ -179,10 +182,11 @@ asio::awaitable<bool> HttpConnection::authenticate(Exchange& x) {
     co_return false;
   }
   if (audit_ && auth_token_hash_ != x.who.token_hash) {
-    audit_->record(audit::AuthEvent{
-        .ok = true,
-        .method = src.header == "authorization" ? "oidc-bearer" : "oidc-api-key-header",
-        .principal = audit::Principal::from(x.who)});
+    audit::AuthEvent e;
+    e.ok = true;
+    e.method = src.header == "authorization" ? "oidc-bearer" : "oidc-api-key-header";
+    e.principal = audit::Principal::from(x.who);
+    audit_->record(std::move(e));
     auth_token_hash_ = x.who.token_hash;
   }
   co_return co_await admit(x);
@@ -226,7 +230,8 @@ asio::awaitable<bool> HttpConnection::admit(Exchange& x) {
                               .reason = x.binding->session.reason,
                               .role = x.binding->session.role,
                               .spec = x.binding->session.review,
-                              .text = x.approver_text};
+                              .text = x.approver_text,
+                              .key = {}};
       return approvals.create(draft);
     };
     Result<gate::CreatedReview> review =

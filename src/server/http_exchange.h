@@ -29,9 +29,12 @@ inline std::string problemType(std::string_view kind) {
 // the task and the result are named, never temporaries of the co_await expression.)
 template <class T, class F>
 asio::awaitable<T> offThread(asio::thread_pool& pool, F fn) {
-  auto task = [fn = std::move(fn)]() mutable -> asio::awaitable<T> { co_return fn(); };
-  T result = co_await asio::co_spawn(pool, std::move(task), asio::use_awaitable);
-  co_return result;
+  // co_spawn needs a default-constructible result: carry T in an optional.
+  auto task = [fn = std::move(fn)]() mutable -> asio::awaitable<std::optional<T>> {
+    co_return std::optional<T>(fn());
+  };
+  std::optional<T> result = co_await asio::co_spawn(pool, std::move(task), asio::use_awaitable);
+  co_return std::move(*result);
 }
 
 struct HttpConnection::Exchange {

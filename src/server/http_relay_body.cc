@@ -41,11 +41,6 @@ bool hasNoBody(int status, bhttp::verb method) {
          (status >= 100 && status < 200);
 }
 
-bool hasNoBody(int status, bhttp::verb method) {
-  return method == bhttp::verb::head || status == 204 || status == 304 ||
-         (status >= 100 && status < 200);
-}
-
 std::map<std::string, uint64_t> maskedByLabel(const mask::BodyMasker* m) {
   std::map<std::string, uint64_t> out;
   if (m != nullptr) {
@@ -80,7 +75,7 @@ Status HttpConnection::prepareMasking(Relay& r, const std::string& content_type)
   }
   r.kind = *kind;
   auto ce = sv(r.parser.get()[bhttp::field::content_encoding]);
-  if (!ce.empty() && ce != "identity") {
+  if (!http::isIdentityEncoding(ce)) {
     auto format = http::Inflater::formatOf(ce);
     if (!format) {
       return Status::error(Code::kInvalidArgument,
