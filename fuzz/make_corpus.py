@@ -1,13 +1,15 @@
 #!/usr/bin/env python3
-"""Writes the seed corpora for the libFuzzer targets (fuzz/corpus/{frontend,backend}/).
+"""Writes the seed corpora for the libFuzzer targets (fuzz/corpus/{frontend,backend,audit}/).
 
 Each seed is a short, valid PostgreSQL protocol 3.0 conversation built here with `struct`,
-independently of the C++ encoders, so the fuzzers start from what real clients and servers send.
+independently of the C++ encoders, so the fuzzers start from what real clients and servers send;
+the audit seeds are records of an HTTP session, one JSON object per line.
 Run from anywhere: /usr/bin/python3 fuzz/make_corpus.py
 """
 import base64
 import hashlib
 import hmac
+import json
 import os
 import struct
 
@@ -174,6 +176,43 @@ def backend_seeds():
                                  msg("V", struct.pack("!i", -1)) + ready())
 
 
+def audit_record(rtype, ts, **fields):
+    rec = {"type": rtype, "ts": 1800000000000000 + ts, "sid": "h1"}
+    rec.update(fields)
+    return json.dumps(rec, separators=(",", ":")).encode()
+
+
+def audit_seeds():
+    """Records of an HTTP session (fuzz_audit: first byte odd = one record per line, written as
+    a well-formed segment), so the decoders of every HTTP record type are reached."""
+    sealed = base64.b64encode(bytes(range(40))).decode()
+    records = [
+        audit_record("connect", 1, client="127.0.0.1:5555", resource="vectors", protocol="http"),
+        audit_record("auth", 2, ok=True, method="oidc-bearer",
+                     principal={"sub": "svc", "groups": ["rag"]}),
+        audit_record("http_request", 3, req=1, method="POST",
+                     path="/vectors/collections/docs/points/search", query="wait=true",
+                     route="/collections/docs/points/search",
+                     headers=[["content-type", "application/json"]],
+                     body='{"vector":[0.1],"limit":1}', body_bytes=26, body_digest="00" * 32,
+                     decision="allow", rule="r1", review="rv1", grant="g1", approval="a1"),
+        audit_record("http_response", 4, req=1, status=200,
+                     headers=[["content-type", "application/json"]],
+                     content_type="application/json", body='{"id":42}', raw_body=sealed,
+                     documents=["42"], complete=True, bytes=9, masked={"email": 1},
+                     outcome="complete", unmasked_binary=True),
+        audit_record("http_request", 5, req=2, method="GET", path="/vectors/x", decision="allow"),
+        audit_record("http_response", 6, req=2, status=200, content_type="text/event-stream"),
+        audit_record("http_body", 7, req=2, body_b64=base64.b64encode(b"\xff\x00data").decode(),
+                     raw_body=sealed, documents=["43"]),
+        audit_record("http_response_end", 8, req=2, bytes=4096, masked={}, outcome="truncated"),
+        audit_record("error", 9, stmt=3, source="gateway", severity="ERROR", message="denied",
+                     http_status=403),
+        audit_record("session_end", 10, reason="client-closed", statements=2, rows=0),
+    ]
+    yield "http_records", b"\x01" + b"\n".join(records)
+
+
 def write(kind, seeds):
     d = os.path.join(HERE, "corpus", kind)
     os.makedirs(d, exist_ok=True)
@@ -185,3 +224,4 @@ def write(kind, seeds):
 if __name__ == "__main__":
     write("frontend", frontend_seeds())
     write("backend", backend_seeds())
+    write("audit", audit_seeds())

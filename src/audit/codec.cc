@@ -2,53 +2,17 @@
 
 #include <algorithm>
 
+#include "audit/codec_fields.h"
+#include "audit/codec_http.h"
 #include "audit/json_writer.h"
 #include "core/random.h"
 
 namespace jg::audit {
 namespace json = boost::json;
+
+using namespace fields;  // NOLINT(google-build-using-namespace)
+
 namespace {
-
-std::string getStr(const json::object& o, std::string_view key) {
-  auto* v = o.if_contains(key);
-  return (v && v->is_string()) ? std::string(v->as_string()) : std::string();
-}
-uint64_t getU64(const json::object& o, std::string_view key) {
-  auto* v = o.if_contains(key);
-  if (v && v->is_uint64()) {
-    return v->as_uint64();
-  }
-  return (v && v->is_int64() && v->as_int64() >= 0) ? static_cast<uint64_t>(v->as_int64()) : 0;
-}
-std::vector<std::string> getStrings(const json::object& o, std::string_view key) {
-  std::vector<std::string> out;
-  auto* v = o.if_contains(key);
-  if (v && v->is_array()) {
-    for (const auto& x : v->as_array()) {
-      if (x.is_string()) {
-        out.emplace_back(x.as_string());
-      }
-    }
-  }
-  return out;
-}
-RawBytes getSealed(const json::object& o, std::string_view key) {
-  std::string b64 = getStr(o, key);
-  if (b64.empty()) {
-    return {};
-  }
-  auto raw = base64Decode(b64);
-  return raw ? RawBytes::sealedFrom(std::move(*raw)) : RawBytes();
-}
-
-void writeStrings(JsonWriter& w, std::string_view key, const std::vector<std::string>& v) {
-  w.key(key);
-  w.beginArray();
-  for (const auto& s : v) {
-    w.str(s);
-  }
-  w.endArray();
-}
 
 // A cell: null, a string when the bytes are valid UTF-8, else {"hex": "..."}.
 void writeCell(JsonWriter& w, const std::optional<std::string>& cell) {
@@ -94,15 +58,6 @@ void writeColumns(JsonWriter& w, const std::vector<Column>& columns) {
     w.endObject();
   }
   w.endArray();
-}
-
-void writeMasked(JsonWriter& w, const std::map<std::string, uint64_t>& masked) {
-  w.key("masked");
-  w.beginObject();
-  for (const auto& [label, n] : masked) {
-    w.fieldU64(label, n);
-  }
-  w.endObject();
 }
 
 void writePrincipal(JsonWriter& w, const Principal& p) {
@@ -227,7 +182,20 @@ struct Encoder {
     w.fieldIfSet("severity", e.severity);
     w.fieldIfSet("sqlstate", e.sqlstate);
     w.field("message", redact(e.message));
+    if (e.http_status != 0) {
+      w.key("http_status");
+      w.i64(e.http_status);
+    }
   }
+  http_codec::SealFn sealFn() {
+    return [this](std::string_view type, std::string_view key, const RawBytes& raw) {
+      sealed(type, key, raw);
+    };
+  }
+  void operator()(const HttpRequestEvent& e) { http_codec::write(w, e, redact); }
+  void operator()(const HttpResponseEvent& e) { http_codec::write(w, e, redact, sealFn()); }
+  void operator()(const HttpBodyEvent& e) { http_codec::write(w, e, sealFn()); }
+  void operator()(const HttpResponseEndEvent& e) { http_codec::write(w, e); }
   void operator()(const CancelEvent& e) {
     w.fieldU64IfSet("stmt", e.statement_id);
     w.fieldIfSet("outcome", e.outcome);
@@ -301,18 +269,6 @@ std::vector<Column> columnsFrom(const json::object& o) {
       const auto& co = c.as_object();
       out.push_back(Column{getStr(co, "name"), static_cast<uint32_t>(getU64(co, "oid")),
                            getStr(co, "table"), static_cast<int16_t>(getU64(co, "format"))});
-    }
-  }
-  return out;
-}
-
-std::map<std::string, uint64_t> maskedFrom(const json::object& o) {
-  std::map<std::string, uint64_t> out;
-  if (auto* m = o.if_contains("masked"); m && m->is_object()) {
-    for (const auto& kv : m->as_object()) {
-      out[std::string(kv.key())] = kv.value().is_uint64()  ? kv.value().as_uint64()
-                                   : kv.value().is_int64() ? kv.value().as_int64()
-                                                           : 0;
     }
   }
   return out;
@@ -495,8 +451,12 @@ Result<Event> decodeEvent(const json::object& o) {
   } else if (type == "result") {
     ev.body = resultEventFrom(o);
   } else if (type == "error") {
-    ev.body = ErrorEvent{stmt, getStr(o, "source"), getStr(o, "severity"), getStr(o, "sqlstate"),
-                         getStr(o, "message")};
+    ev.body = ErrorEvent{.statement_id = stmt,
+                         .source = getStr(o, "source"),
+                         .severity = getStr(o, "severity"),
+                         .sqlstate = getStr(o, "sqlstate"),
+                         .message = getStr(o, "message"),
+                         .http_status = static_cast<int>(getU64(o, "http_status"))};
   } else if (type == "cancel") {
     ev.body = CancelEvent{stmt, getStr(o, "outcome")};
   } else if (type == "session_end") {
@@ -509,6 +469,8 @@ Result<Event> decodeEvent(const json::object& o) {
     ev.body = AccessEvent{getStr(o, "action"),   getStr(o, "review"), getStr(o, "grant"),
                           getStr(o, "resource"), getStr(o, "rule"),   getStr(o, "requester"),
                           getStr(o, "actor"),    getStr(o, "comment")};
+  } else if (auto http = http_codec::decode(type, o)) {
+    ev.body = std::move(*http);
   } else {
     return Status::error(Code::kNotFound, "not an event record: " + type);
   }

@@ -60,8 +60,10 @@ void ResultEvent::setChangedRawRows(const RawRows& raw) {
 
 std::string_view typeName(const EventBody& body) {
   static constexpr std::string_view kNames[] = {
-      "connect", "auth",   "statement",   "result_start", "result_rows", "result_end",
-      "error",   "cancel", "session_end", "replay",       "access",      "result"};
+      "connect",      "auth",          "statement", "result_start",
+      "result_rows",  "result_end",    "error",     "cancel",
+      "session_end",  "replay",        "access",    "result",
+      "http_request", "http_response", "http_body", "http_response_end"};
   static_assert(std::size(kNames) == std::variant_size_v<EventBody>);
   return kNames[body.index()];
 }

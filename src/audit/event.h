@@ -8,6 +8,10 @@
 // non-secret claims of an identity::Identity, and free text (statement text, error messages) is
 // passed through the secret scrubber (redact.h) before it is written.
 //
+// HTTP sessions (ConnectEvent.protocol "http") record http_request, http_response, http_body and
+// http_response_end events instead of statements and results; the body of a response travels
+// masked in clear and, before masking, as RawBytes.
+//
 // Events are plain values, movable and copyable; thread-compatible.
 #pragma once
 
@@ -62,10 +66,10 @@ struct Principal {
 };
 
 struct ConnectEvent {
-  std::string client_addr;  // "203.0.113.7:51234"
-  std::string resource;     // the resource name the client connected to
-  std::string protocol = "postgres";
-  std::string tls_version;  // empty when not TLS
+  std::string client_addr;            // "203.0.113.7:51234"
+  std::string resource;               // the resource name the client connected to
+  std::string protocol = "postgres";  // "postgres" | "http"
+  std::string tls_version;            // empty when not TLS
   std::string tls_cipher;
   std::string application_name;
   std::string db_user;  // the startup user name (informational; identity comes from the token)
@@ -73,7 +77,7 @@ struct ConnectEvent {
 
 struct AuthEvent {
   bool ok = false;
-  std::string method;   // "oidc-password"
+  std::string method;   // "oidc-password"; HTTP: "oidc-bearer" | "oidc-api-key-header"
   Principal principal;  // empty on failure before verification
   std::string reason;   // why it failed
 };
@@ -156,11 +160,12 @@ struct ResultEvent {
 };
 
 struct ErrorEvent {
-  uint64_t statement_id = 0;  // 0 when not about a statement
+  uint64_t statement_id = 0;  // 0 when not about a statement (HTTP: the request id)
   std::string source;         // "gateway" | "upstream" | "client"
   std::string severity;
   std::string sqlstate;
   std::string message;
+  int http_status = 0;  // HTTP sessions: the status the client was sent (0: none)
 };
 
 struct CancelEvent {
@@ -194,9 +199,68 @@ struct AccessEvent {
   std::string comment;
 };
 
-using EventBody = std::variant<ConnectEvent, AuthEvent, StatementEvent, ResultStartEvent,
-                               ResultRowsEvent, ResultEndEvent, ErrorEvent, CancelEvent,
-                               SessionEndEvent, ReplayEvent, AccessEvent, ResultEvent>;
+using Headers = std::vector<std::pair<std::string, std::string>>;
+
+// One HTTP request as the gateway received it, and what the gate decided. `query`, header
+// values and `body` are free text: the recorder scrubs secrets from them (redact.h).
+struct HttpRequestEvent {
+  uint64_t request_id = 0;    // per-connection, increasing; the response events refer to it
+  std::string method{};       // "POST"
+  std::string path{};         // the full path as received (normalized)
+  std::string query{};        // the raw query string, without '?'
+  std::string route{};        // the path relative to the resource's mount prefix
+  Headers headers{};          // selected, secrets already scrubbed
+  std::string body{};         // the request body in clear, truncated to a bound
+  uint64_t body_bytes = 0;    // the full size
+  std::string body_digest{};  // SHA-256 hex of the full body
+  std::string decision{};     // "allow" | "deny" | "review"
+  std::string rule_id{};
+  std::string reason{};
+  std::string review_id{};
+  std::string grant_id{};
+  std::string approval_id{};
+};
+
+// The start of a response (status and headers) plus its first body bytes, or all of it.
+struct HttpResponseEvent {
+  uint64_t request_id = 0;
+  int status = 0;
+  Headers headers{};  // selected, scrubbed
+  std::string content_type{};
+  std::string body{};   // bytes as sent to the client (masked)
+  RawBytes raw_body{};  // pre-masking bytes, sealed (or dropped) by the recorder
+  std::vector<std::string> document_ids{};
+  bool complete = false;  // true: the whole response is in this record (small responses)
+  // Filled when complete:
+  uint64_t bytes = 0;
+  std::map<std::string, uint64_t> masked_values{};  // by label
+  std::string outcome{};  // "complete" | "masking-failed" | "upstream-closed" | "client-closed" |
+                          // "truncated" | "too-large" | "gateway-error"
+  bool unmasked_binary = false;  // a binary type let through unmasked by configuration
+};
+
+// Later body bytes of a streamed response.
+struct HttpBodyEvent {
+  uint64_t request_id = 0;
+  std::string body{};
+  RawBytes raw_body{};
+  std::vector<std::string> document_ids{};
+};
+
+// The end of a streamed response.
+struct HttpResponseEndEvent {
+  uint64_t request_id = 0;
+  uint64_t bytes = 0;
+  std::map<std::string, uint64_t> masked_values{};
+  std::string outcome{};
+  bool unmasked_binary = false;
+};
+
+using EventBody =
+    std::variant<ConnectEvent, AuthEvent, StatementEvent, ResultStartEvent, ResultRowsEvent,
+                 ResultEndEvent, ErrorEvent, CancelEvent, SessionEndEvent, ReplayEvent, AccessEvent,
+                 ResultEvent, HttpRequestEvent, HttpResponseEvent, HttpBodyEvent,
+                 HttpResponseEndEvent>;
 
 struct Event {
   std::string session_id;
@@ -207,7 +271,7 @@ struct Event {
 
 // The record type name of a body ("connect", "auth", "statement", "result_start",
 // "result_rows", "result_end", "error", "cancel", "session_end", "replay", "access",
-// "result").
+// "result", "http_request", "http_response", "http_body", "http_response_end").
 std::string_view typeName(const EventBody& body);
 
 // Hex SHA-256 of a value, as used for parameter digests.

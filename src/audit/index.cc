@@ -4,6 +4,7 @@
 #include <map>
 
 #include "audit/codec.h"
+#include "audit/index_http.h"
 #include "audit/segment.h"
 #include "audit/verify.h"
 #include "core/clock.h"
@@ -133,17 +134,9 @@ struct RowWriter {
   }
   Status operator()(const StatementEvent& e) { return insertStatement(e.statement_id, e); }
   Status operator()(const ResultStartEvent&) { return Status::ok(); }
+  index_http::RowContext http() const { return {tx, instance, de}; }
   Status documents(uint64_t statement_id, const std::vector<std::string>& ids) {
-    for (const auto& id : ids) {
-      if (Status st = tx.exec(
-              "INSERT INTO audit_documents(instance, seq, segment, session_id, statement_id, "
-              "document_id, ts) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-              {instance, i64(de.seq), i64(de.segment), sid(), i64(statement_id), id, ts()});
-          !st) {
-        return st;
-      }
-    }
-    return Status::ok();
+    return index_http::documents(http(), statement_id, ids);
   }
   Status completed(uint64_t statement_id, uint64_t rows, uint64_t bytes) {
     if (completions != nullptr) {
@@ -169,10 +162,25 @@ struct RowWriter {
     if (e.statement_id == 0) {
       return Status::ok();
     }
-    return tx.exec(
-        "UPDATE audit_statements SET error = ? WHERE session_id = ? AND statement_id = ?",
-        {(e.sqlstate.empty() ? "" : e.sqlstate + ": ") + e.message, sid(), i64(e.statement_id)});
+    std::string code = e.http_status != 0 ? "HTTP " + std::to_string(e.http_status) : e.sqlstate;
+    if (Status st = tx.exec(
+            "UPDATE audit_statements SET error = ? WHERE session_id = ? AND statement_id = ?",
+            {(code.empty() ? "" : code + ": ") + e.message, sid(), i64(e.statement_id)});
+        !st) {
+      return st;
+    }
+    return e.http_status != 0 ? index_http::errorStatus(http(), e.statement_id, e.http_status)
+                              : Status::ok();
   }
+  Status operator()(const HttpRequestEvent& e) {
+    if (Status st = ensureSession(""); !st) {
+      return st;
+    }
+    return index_http::request(http(), e);
+  }
+  Status operator()(const HttpResponseEvent& e) { return index_http::response(http(), e); }
+  Status operator()(const HttpBodyEvent& e) { return index_http::body(http(), e); }
+  Status operator()(const HttpResponseEndEvent& e) { return index_http::end(http(), e); }
   Status operator()(const CancelEvent&) { return Status::ok(); }
   Status operator()(const SessionEndEvent& e) {
     return tx.exec("UPDATE audit_sessions SET ended_at = ?, end_reason = ? WHERE session_id = ?",
@@ -238,6 +246,7 @@ const std::vector<store::Migration>& indexMigrations() {
              ts INTEGER NOT NULL, PRIMARY KEY(instance, seq, document_id)))",
         "CREATE INDEX audit_documents_id ON audit_documents(document_id, ts)",
         "CREATE INDEX audit_documents_stmt ON audit_documents(session_id, statement_id)"}},
+      {2, "audit index: HTTP exchanges (method, path, status)", index_http::migration2()},
   };
   return kMigrations;
 }
@@ -355,7 +364,8 @@ Result<std::vector<StatementHit>> search(store::Store& store, const SearchQuery&
   std::string sql =
       "SELECT st.session_id, st.statement_id, st.ts, st.instance, st.segment, st.seq, "
       "se.subject, se.email, se.resource, se.client_addr, st.kind, st.decision, st.rule_id, "
-      "st.review_id, st.text, st.tables, st.rows, st.error "
+      "st.review_id, st.text, st.tables, st.rows, st.error, se.protocol, st.method, st.path, "
+      "st.status, st.bytes "
       "FROM audit_statements st LEFT JOIN audit_sessions se ON se.session_id = st.session_id "
       "WHERE 1 = 1";
   std::vector<Value> p;
@@ -387,6 +397,17 @@ Result<std::vector<StatementHit>> search(store::Store& store, const SearchQuery&
      " AND EXISTS (SELECT 1 FROM audit_documents d WHERE d.session_id = st.session_id AND "
      "d.statement_id = st.statement_id AND d.document_id = ?)");
   eq(q.contains, " AND instr(st.text, ?) > 0");
+  eq(q.protocol, " AND se.protocol = ?");
+  eq(q.method, " AND upper(st.method) = upper(?)");
+  if (!q.path.empty()) {
+    bool sqlite = store.dialect() == "sqlite";
+    sql += sqlite ? " AND st.path GLOB ?" : " AND st.path LIKE ? ESCAPE '\\'";
+    p.emplace_back(sqlite ? q.path : index_http::globToLike(q.path));
+  }
+  if (q.status) {
+    sql += " AND st.status = ?";
+    p.emplace_back(int64_t{*q.status});
+  }
   if (q.since_us) {
     sql += " AND st.ts >= ?";
     p.emplace_back(*q.since_us);
@@ -418,6 +439,11 @@ Result<std::vector<StatementHit>> search(store::Store& store, const SearchQuery&
     h.tables = store::asString(r[15]);
     h.rows = store::isNull(r[16]) ? -1 : store::asInt(r[16]);
     h.error = store::asString(r[17]);
+    h.protocol = store::asString(r[18]);
+    h.method = store::asString(r[19]);
+    h.path = store::asString(r[20]);
+    h.status = store::isNull(r[21]) ? 0 : static_cast<int>(store::asInt(r[21]));
+    h.bytes = store::isNull(r[22]) ? -1 : store::asInt(r[22]);
     hits.push_back(std::move(h));
     return true;
   });
@@ -495,6 +521,19 @@ boost::json::object toJson(const StatementHit& h) {
                         {"error", h.error}};
   if (h.rows >= 0) {
     j["rows"] = h.rows;
+  }
+  if (!h.protocol.empty()) {
+    j["protocol"] = h.protocol;
+  }
+  if (!h.method.empty()) {
+    j["method"] = h.method;
+    j["path"] = h.path;
+  }
+  if (h.status != 0) {
+    j["status"] = h.status;
+  }
+  if (h.bytes >= 0) {
+    j["bytes"] = h.bytes;
   }
   return j;
 }

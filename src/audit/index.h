@@ -1,4 +1,5 @@
-// The audit search index: sessions, statements, tables and retrieved documents, kept in the
+// The audit search index: sessions, statements and HTTP requests, tables and retrieved documents
+// (from SQL results and HTTP responses alike, index_http.h), kept in the
 // state store (store::Store) so `jitgate audit search` and the admin API answer "who ran what,
 // on which resource, and who retrieved document 42" without scanning segments.
 //
@@ -73,11 +74,16 @@ struct SearchQuery {
   std::string document{};  // a document id from the resource's documents table
   std::string contains{};  // substring of the statement text
   std::string session{};
+  std::string protocol{};             // the session's protocol: "postgres" | "http"
+  std::string method{};               // HTTP method, case-insensitive
+  std::string path{};                 // HTTP path glob: `*` any characters, `?` one
+  std::optional<int> status{};        // HTTP status sent to the client
   std::optional<int64_t> since_us{};  // unix microseconds, inclusive
   std::optional<int64_t> until_us{};  // exclusive
   int limit = 100;
 };
 
+// A statement, or an HTTP request (kind "http", statement_id the request id).
 struct StatementHit {
   std::string session_id;
   uint64_t statement_id = 0;
@@ -97,6 +103,11 @@ struct StatementHit {
   std::string tables;  // comma-separated
   int64_t rows = -1;   // -1 when no result was recorded
   std::string error;
+  std::string protocol;  // the session's ("postgres", "http")
+  std::string method;    // HTTP exchanges (kind "http"): method, path, status, body bytes
+  std::string path;
+  int status = 0;      // 0 when no status was recorded
+  int64_t bytes = -1;  // -1 when not known
 };
 
 // The JSON form of a search hit, shared by `jitgate audit search --json` and the HTTP API.

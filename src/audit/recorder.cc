@@ -34,7 +34,9 @@ struct Pending {
   Recorder::DurableCallback callback;
 };
 
-void stripForIndex(Event& e) {
+// What the index needs of an event: no cells, bodies or raw payloads, and free text scrubbed as
+// in the record.
+void stripForIndex(Event& e, const Redactor& redact) {
   if (auto* rows = std::get_if<ResultRowsEvent>(&e.body)) {
     rows->rows.clear();
     rows->raw_rows = RawBytes();
@@ -47,6 +49,18 @@ void stripForIndex(Event& e) {
     result->raw_rows = RawBytes();
   } else if (auto* st = std::get_if<StatementEvent>(&e.body)) {
     st->params = RawBytes();
+    st->text = redact(st->text);
+  } else if (auto* req = std::get_if<HttpRequestEvent>(&e.body)) {
+    req->query = redact(scrubQuery(req->query));
+    req->headers.clear();
+    req->body.clear();
+  } else if (auto* resp = std::get_if<HttpResponseEvent>(&e.body)) {
+    resp->headers.clear();
+    resp->body.clear();
+    resp->raw_body = RawBytes();
+  } else if (auto* part = std::get_if<HttpBodyEvent>(&e.body)) {
+    part->body.clear();
+    part->raw_body = RawBytes();
   }
 }
 
@@ -470,7 +484,7 @@ Result<Pending> Recorder::Impl::encode(Event event, DurableCallback callback) co
   p.record = std::move(*record);
   p.callback = std::move(callback);
   if (opt.index != nullptr) {
-    stripForIndex(event);
+    stripForIndex(event, opt.redactor);
     p.index_event = std::move(event);
   }
   return p;

@@ -31,8 +31,10 @@ bool iequalsAt(std::string_view text, size_t pos, std::string_view word) {
 }
 
 // If a secret keyword starts at `pos`, returns the span [value_begin, value_end) of its value.
+// A keyword may follow '_' or '-' (the end of a longer name: access_token, x-api-key), not
+// another letter or digit.
 bool secretValueAt(std::string_view t, size_t pos, size_t& vb, size_t& ve) {
-  if (pos > 0 && isWordChar(t[pos - 1])) {
+  if (pos > 0 && isWordChar(t[pos - 1]) && t[pos - 1] != '_') {
     return false;
   }
   for (auto key : kSecretKeys) {
@@ -116,7 +118,74 @@ bool mayStartSecret(char c) {
   }
 }
 
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) {
+    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  }
+  return out;
+}
+
 }  // namespace
+
+bool isSecretName(std::string_view name) {
+  static constexpr std::array<std::string_view, 13> kParts = {
+      "password",   "passwd",      "secret",    "token",      "api_key", "api-key", "apikey",
+      "access_key", "private_key", "signature", "credential", "session", "cookie"};
+  static constexpr std::array<std::string_view, 5> kWhole = {"key", "sig", "code", "authorization",
+                                                             "auth"};
+  std::string n = lower(name);
+  for (auto part : kParts) {
+    if (n.find(part) != std::string::npos) {
+      return true;
+    }
+  }
+  for (auto whole : kWhole) {
+    if (n == whole || n.ends_with("-" + std::string(whole)) ||
+        n.ends_with("_" + std::string(whole))) {
+      return true;
+    }
+  }
+  return false;
+}
+
+std::string scrubQuery(std::string_view query) {
+  std::string out;
+  out.reserve(query.size());
+  size_t i = 0;
+  while (i <= query.size()) {
+    size_t amp = query.find_first_of("&;", i);
+    size_t end = amp == std::string_view::npos ? query.size() : amp;
+    std::string_view pair = query.substr(i, end - i);
+    size_t eq = pair.find('=');
+    if (eq != std::string_view::npos && eq + 1 < pair.size() && isSecretName(pair.substr(0, eq))) {
+      out.append(pair.substr(0, eq + 1));
+      out.append(kRedacted);
+    } else {
+      out.append(pair);
+    }
+    if (end == query.size()) {
+      break;
+    }
+    out.push_back(query[end]);
+    i = end + 1;
+  }
+  return out;
+}
+
+std::string scrubHeaderValue(std::string_view name, std::string_view value) {
+  if (!isSecretName(name) || value.empty()) {
+    return std::string(value);
+  }
+  std::string n = lower(name);
+  if (n == "authorization" || n == "proxy-authorization") {
+    size_t sp = value.find(' ');
+    if (sp != std::string_view::npos && sp > 0) {
+      return std::string(value.substr(0, sp + 1)) + std::string(kRedacted);
+    }
+  }
+  return std::string(kRedacted);
+}
 
 std::string scrubSecrets(std::string_view t) {
   std::string out;

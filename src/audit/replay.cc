@@ -4,6 +4,7 @@
 
 #include <map>
 
+#include "audit/json_writer.h"
 #include "audit/segment.h"
 #include "audit/verify.h"
 #include "core/clock.h"
@@ -114,8 +115,111 @@ struct TextRenderer {
         << e.bytes << " bytes" << (masked.empty() ? "" : ", masked " + masked) << ")\n";
   }
   void operator()(const ErrorEvent& e) {
+    std::string code = e.http_status != 0 ? fmt::format("HTTP {}", e.http_status) : e.sqlstate;
     out << "error     " << (e.statement_id ? fmt::format("[{}] ", e.statement_id) : "") << e.source
-        << " " << e.severity << " " << e.sqlstate << ": " << e.message << "\n";
+        << " " << e.severity << " " << code << ": " << e.message << "\n";
+  }
+  // A body, indented under its record: text as is, other bytes summarized.
+  void body(std::string_view label, std::string_view bytes) {
+    if (bytes.empty()) {
+      return;
+    }
+    if (!validUtf8(bytes)) {
+      line(fmt::format("{}: ({} bytes, not text, sha256:{})", label, bytes.size(),
+                       sha256Hex(bytes).substr(0, 12)));
+      return;
+    }
+    line(std::string(label) + ":");
+    size_t start = 0;
+    while (start <= bytes.size()) {
+      size_t nl = bytes.find('\n', start);
+      size_t end = nl == std::string_view::npos ? bytes.size() : nl;
+      if (end > start || nl != std::string_view::npos) {
+        line("  " + std::string(bytes.substr(start, end - start)));
+      }
+      if (nl == std::string_view::npos) {
+        break;
+      }
+      start = nl + 1;
+    }
+  }
+  // The pre-masking body of an http_response / http_body record, when a key is given.
+  void rawBody(const RawBytes& raw, std::string_view type) {
+    if (opener == nullptr || raw.empty()) {
+      return;
+    }
+    auto plain =
+        opener->open(raw, rec->raw_key_id, rawAad(rec->event.session_id, type, "raw_body"));
+    if (plain) {
+      body("raw (before masking)", *plain);
+    } else {
+      line("(raw body not shown: " + plain.status().message() + ")");
+    }
+  }
+  void documents(const std::vector<std::string>& ids) {
+    std::string all;
+    for (const auto& d : ids) {
+      all += (all.empty() ? "" : ",") + d;
+    }
+    if (!all.empty()) {
+      line("documents: " + all);
+    }
+  }
+  static std::string completion(uint64_t bytes, const std::map<std::string, uint64_t>& masked,
+                                const std::string& outcome, bool unmasked_binary) {
+    std::string m;
+    for (const auto& [label, n] : masked) {
+      m += fmt::format("{}{}={}", m.empty() ? "" : ",", label, n);
+    }
+    return fmt::format("{} ({} bytes{}{})", outcome.empty() ? "?" : outcome, bytes,
+                       m.empty() ? "" : ", masked " + m,
+                       unmasked_binary ? ", binary not masked by configuration" : "");
+  }
+  void operator()(const HttpRequestEvent& e) {
+    out << "request   [" << e.request_id << "] " << e.method << " " << e.path
+        << (e.query.empty() ? "" : "?" + e.query) << "\n";
+    if (!e.route.empty() && e.route != e.path) {
+      line("route " + e.route);
+    }
+    line(fmt::format("{}{}{}{}{}{}", e.decision.empty() ? "?" : e.decision,
+                     e.rule_id.empty() ? "" : " by rule " + e.rule_id,
+                     e.review_id.empty() ? "" : " review " + e.review_id,
+                     e.grant_id.empty() ? "" : " grant " + e.grant_id,
+                     e.approval_id.empty() ? "" : " approval " + e.approval_id,
+                     e.reason.empty() ? "" : " (" + e.reason + ")"));
+    for (const auto& [name, value] : e.headers) {
+      line(name + ": " + value);
+    }
+    if (e.body_bytes != 0) {
+      line(fmt::format(
+          "body {} bytes{}{}", e.body_bytes,
+          e.body.size() < e.body_bytes ? fmt::format(", {} recorded", e.body.size()) : "",
+          e.body_digest.empty() ? "" : ", sha256:" + e.body_digest.substr(0, 12)));
+    }
+    body("body", e.body);
+  }
+  void operator()(const HttpResponseEvent& e) {
+    out << "response  [" << e.request_id << "] " << e.status
+        << (e.content_type.empty() ? "" : " " + e.content_type)
+        << (e.complete ? ", " + completion(e.bytes, e.masked_values, e.outcome, e.unmasked_binary)
+                       : ", streamed")
+        << "\n";
+    for (const auto& [name, value] : e.headers) {
+      line(name + ": " + value);
+    }
+    body("body (as sent)", e.body);
+    rawBody(e.raw_body, "http_response");
+    documents(e.document_ids);
+  }
+  void operator()(const HttpBodyEvent& e) {
+    out << "body      [" << e.request_id << "] " << e.body.size() << " bytes\n";
+    body("body (as sent)", e.body);
+    rawBody(e.raw_body, "http_body");
+    documents(e.document_ids);
+  }
+  void operator()(const HttpResponseEndEvent& e) {
+    out << "end       [" << e.request_id << "] "
+        << completion(e.bytes, e.masked_values, e.outcome, e.unmasked_binary) << "\n";
   }
   void operator()(const CancelEvent& e) {
     out << "cancel    [" << e.statement_id << "] " << e.outcome << "\n";
@@ -149,6 +253,32 @@ struct TextRenderer {
 
 json::value rowsJson(const std::vector<Row>& rows) {
   return json::parse(rowsToJson(rows));
+}
+
+// JSON replay: the opened raw body of an http_response / http_body record as `body_raw` (or
+// `body_raw_b64` when it is not text).
+void openRawBody(const RawOpener& opener, const ReplayedRecord& r, json::object& o) {
+  const RawBytes* raw = nullptr;
+  std::string_view type;
+  if (auto* resp = std::get_if<HttpResponseEvent>(&r.event.body)) {
+    raw = &resp->raw_body;
+    type = "http_response";
+  } else if (auto* part = std::get_if<HttpBodyEvent>(&r.event.body)) {
+    raw = &part->raw_body;
+    type = "http_body";
+  }
+  if (raw == nullptr || raw->empty()) {
+    return;
+  }
+  auto plain = opener.open(*raw, r.raw_key_id, rawAad(r.event.session_id, type, "raw_body"));
+  if (!plain) {
+    return;
+  }
+  if (validUtf8(*plain)) {
+    o["body_raw"] = *plain;
+  } else {
+    o["body_raw_b64"] = base64Encode(*plain);
+  }
 }
 
 }  // namespace
@@ -274,6 +404,7 @@ Result<uint64_t> renderSession(const std::string& dir, const std::string& sessio
       o["instance"] = r.instance;
       o.erase("params");
       o.erase("raw_rows");
+      o.erase("raw_body");
       if (opener != nullptr) {
         auto open = [&](const RawBytes& raw, std::string_view type, std::string_view field,
                         std::string_view key, const std::vector<Row>* sent) {
@@ -291,6 +422,7 @@ Result<uint64_t> renderSession(const std::string& dir, const std::string& sessio
         if (auto* rr = std::get_if<ResultRowsEvent>(&r.event.body); rr && !rr->raw_rows.empty()) {
           open(rr->raw_rows, "result_rows", "raw_rows", "rows_raw", &rr->rows);
         }
+        openRawBody(*opener, r, o);
       }
       out << json::serialize(o) << "\n";
       return;

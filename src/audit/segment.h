@@ -8,8 +8,9 @@
 // Format 2 files are preallocated in chunks while they are written (so that an fdatasync after
 // a frame rewrites allocated blocks instead of growing the file, which would cost a journal
 // commit each time): the space after the last frame reads as zeros, an all-zero frame header
-// marks the end of the log, and closing the file truncates the unused space. Readers accept
-// format 1 (no zero tail) and 2.
+// marks the end of the log, and closing the file truncates the unused space. Format 3 has the
+// file layout of format 2 and adds the HTTP record types (a reader that does not know them must
+// not take a segment holding them for complete). Readers accept formats 1 (no zero tail) to 3.
 //
 // File access goes through Env/WritableFile so tests can inject write and fsync failures.
 // SegmentWriter and SegmentReader are not thread-safe (the recorder's writer thread owns the
@@ -29,7 +30,7 @@
 namespace jg::audit {
 
 inline constexpr char kSegmentMagic[8] = {'J', 'G', 'A', 'U', 'D', 'I', 'T', '\n'};
-inline constexpr uint32_t kFormatVersion = 2;  // written; readers also accept 1
+inline constexpr uint32_t kFormatVersion = 3;  // written; readers also accept 1 and 2
 inline constexpr uint32_t kOldestFormatVersion = 1;
 inline constexpr size_t kSegmentHeaderSize = 16;
 inline constexpr size_t kFrameHeaderSize = 8;
