@@ -280,7 +280,8 @@ class Jitgate:
                 if self.level == 0 and with_identity:
                     self.note = f"needs an identity section: {message}"
                 return None
-            message = ((r.stdout + r.stderr).strip().splitlines() or ["failed"])[-1][:200]
+            text = (r.stdout + r.stderr).replace(str(self.config), "jitgate.yaml")
+            message = (text.strip().splitlines() or ["failed"])[-1][:200]
         return f"check-config: {message}"
 
     def start(self):

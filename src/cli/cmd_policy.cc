@@ -2,10 +2,12 @@
 //
 //   jitgate policy explain --config F --as '<identity JSON | access token | ->' --resource kb
 //                          --sql '...' [--search-path 'crm, public'] [--at RFC3339] [--granted id]
-//     prints each statement's classification, the decision, and why every rule did or did not
-//     match. An identity JSON is used as is ({"sub":"alice","email":"a@x","groups":["rag"]});
-//     anything else is an access token, verified with the config's identity section ("-" reads
-//     it from standard input). Exit status: 0 allowed, 1 denied or review, 2 bad input.
+//   jitgate policy explain ... --http 'POST /collections/docs/points/search?x=1' [--body '{...}']
+//     prints each statement's classification (or the HTTP request's facts), the decision, and
+//     why every rule did or did not match. An identity JSON is used as is
+//     ({"sub":"alice","email":"a@x","groups":["rag"]}); anything else is an access token, verified
+//     with the config's identity section ("-" reads it from standard input). Exit status: 0
+//     allowed, 1 denied or review, 2 bad input.
 //   jitgate policy test DIR
 //     runs the golden tables DIR/<name>.rules + <name>.eval (see src/policy/golden.h).
 //     Exit status: 0 all cases pass, 1 mismatches, 2 unreadable tables.
@@ -31,7 +33,7 @@ namespace jg::cli {
 namespace {
 
 struct ExplainOptions {
-  std::string config_file, as, resource, sql, search_path, at;
+  std::string config_file, as, resource, sql, search_path, at, http, body;
   std::vector<std::string> granted;
 };
 
@@ -155,12 +157,20 @@ bool printMasking(const sql::Statement& st, const sql::SessionContext& ctx,
   return check.isOk();
 }
 
-void printDecision(const policy::Decision& d) {
+void printDecision(const policy::Decision& d, bool http = false) {
   std::cout << "decision: " << policy::effectName(d.effect) << " — " << d.message() << "\n";
   if (!d.detail.empty()) {
     std::cout << "  detail:   " << d.detail << "\n";
   }
-  if (d.allowed()) {
+  if (d.allowed() && http) {
+    std::string items = d.items_path.empty() ? "$" : std::string(d.items_path);
+    std::cout << "  role: " << (d.role.empty() ? "-" : d.role)
+              << ", mask: " << (d.mask_profile.empty() ? "default" : d.mask_profile)
+              << ", max items: "
+              << (d.max_items ? std::to_string(d.max_items) + " at " + items : "none")
+              << ", max bytes: "
+              << (d.max_response_bytes ? std::to_string(d.max_response_bytes) : "none") << "\n";
+  } else if (d.allowed()) {
     std::cout << "  role: " << (d.role.empty() ? "-" : d.role)
               << ", mask: " << (d.mask_profile.empty() ? "default" : d.mask_profile)
               << ", row limit: " << (d.row_limit ? std::to_string(d.row_limit) : "none")
@@ -175,7 +185,42 @@ void printDecision(const policy::Decision& d) {
   }
 }
 
+int runExplainHttp(const ExplainOptions& o, const policy::Policy& policy,
+                   const identity::Identity& who, std::chrono::system_clock::time_point now) {
+  auto hc = policy::parseHttpCase(o.http, o.body);
+  if (!hc) {
+    std::cerr << "--http: " << hc.status().message() << "\n";
+    return 2;
+  }
+  std::cout << "\nrequest: " << hc->method << " " << hc->path << "\n";
+  for (const auto& [k, v] : hc->query) {
+    std::cout << "  query:   " << k << " = '" << v << "'\n";
+  }
+  std::cout << "  body:    "
+            << (hc->body.empty() ? "none"
+                : hc->json       ? "JSON, " + std::to_string(hc->body.size()) + " bytes"
+                                 : "not JSON, " + std::to_string(hc->body.size()) + " bytes")
+            << "\n";
+  policy::HttpFacts facts = hc->facts();
+  policy::Explanation ex = policy.explainHttp(
+      who, o.resource, policy::HttpRequest{.facts = facts, .now = now, .granted = o.granted});
+  std::cout << "rules:\n";
+  for (const auto& l : ex.lines) {
+    std::cout << "  " << l << "\n";
+  }
+  printDecision(ex.decision, /*http=*/true);
+  return ex.decision.allowed() ? 0 : 1;
+}
+
 int runExplain(const ExplainOptions& o) {
+  if (o.sql.empty() == o.http.empty()) {
+    std::cerr << "give either --sql or --http\n";
+    return 2;
+  }
+  if (!o.body.empty() && o.http.empty()) {
+    std::cerr << "--body goes with --http\n";
+    return 2;
+  }
   auto root = config::Node::loadFile(o.config_file);
   if (!root) {
     std::cerr << root.status().message() << "\n";
@@ -210,6 +255,9 @@ int runExplain(const ExplainOptions& o) {
   std::cout << "identity: " << who->display() << " groups [" << list(who->groups) << "]"
             << (who->client_id.empty() ? "" : " client " + who->client_id) << "\n";
   std::cout << "resource: " << o.resource << "\n";
+  if (!o.http.empty()) {
+    return runExplainHttp(o, **policy, *who, *now);
+  }
   sql::Classifier classifier(16);
   auto c = classifier.classify(o.sql);
   if (!c->status.isOk()) {
@@ -283,11 +331,15 @@ void addPolicy(CLI::App& app) {
   cmd->require_subcommand(1);
 
   auto eo = std::make_shared<ExplainOptions>();
-  auto* explain = cmd->add_subcommand("explain", "Show how a statement is classified and decided");
+  auto* explain =
+      cmd->add_subcommand("explain", "Show how a statement or an HTTP request is decided");
   explain->add_option("--config", eo->config_file, "Gateway configuration file")->required();
   explain->add_option("--as", eo->as, "Identity JSON, an access token, or - for stdin")->required();
   explain->add_option("--resource", eo->resource, "Resource (database name)")->required();
-  explain->add_option("--sql", eo->sql, "The query text")->required();
+  explain->add_option("--sql", eo->sql, "The query text");
+  explain->add_option("--http", eo->http,
+                      "An HTTP request instead: 'POST /collections/docs/points/search?x=1'");
+  explain->add_option("--body", eo->body, "The HTTP request's body (with --http)");
   explain->add_option("--search-path", eo->search_path, "Server default search_path");
   explain->add_option("--at", eo->at, "Evaluation time (UTC, 2024-06-05T10:00:00Z)");
   explain->add_option("--granted", eo->granted, "Review rule ids with an active approval");

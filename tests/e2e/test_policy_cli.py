@@ -88,3 +88,69 @@ def test_policy_test_reports_a_wrong_expectation(tmp_path):
                        text=True, timeout=60)
     assert r.returncode != 0
     assert "1 failed" in r.stdout, r.stdout
+
+
+HTTP_CONFIG = """listen: { postgres: 127.0.0.1:6999 }
+tls: { require_client_tls: false, allow_plaintext_loopback: true }
+auth: { static: { enable_insecure_static: true, password_env: HOME } }
+resources: [{ name: kb, upstream: { user: app } }]
+policies:
+  - id: kb-search
+    reason: pipelines search the knowledge base, at most 50 hits at a time
+    match:
+      groups: [rag]
+      resource: kb-search
+      methods: [POST]
+      paths: ["/collections/{collection}/points/search"]
+      path_params: { collection: [docs, faq-*] }
+      body: [{ pointer: /limit, max: 50 }]
+    action: allow
+    response: { max_items: 50, items: $.result, max_bytes: 10MB }
+  - { id: no-delete, reason: nothing is deleted, match: { methods: [DELETE] }, action: deny }
+"""
+
+
+def explain_http(cfg, request, body=None):
+    args = [str(JITGATE), "policy", "explain", "--config", str(cfg), "--as",
+            json.dumps({"sub": "bot", "groups": ["rag"]}), "--resource", "kb-search",
+            "--http", request]
+    if body is not None:
+        args += ["--body", body]
+    return subprocess.run(args, capture_output=True, text=True, timeout=30)
+
+
+def test_explain_decides_an_http_request_and_says_which_condition_failed(tmp_path):
+    cfg = tmp_path / "gw.yaml"
+    cfg.write_text(HTTP_CONFIG)
+    r = explain_http(cfg, "POST /collections/docs/points/search", '{"limit":500}')
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "request: POST /collections/docs/points/search" in r.stdout
+    assert "body:    JSON, 13 bytes" in r.stdout
+    assert "decision: deny — denied by rule default-deny: no rule allows this request" in r.stdout
+    assert "detail:   body /limit is 500, above the maximum 50 of rule kb-search" in r.stdout
+    assert "builtin:copy-program (built-in): not applicable: SQL only" in r.stdout
+    assert "[deny] no-delete" in r.stdout and "method POST is not in [DELETE]" in r.stdout
+
+    r = explain_http(cfg, "POST /collections/faq-en/points/search?consistency=all",
+                     '{"limit":10}')
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "decision: allow — allowed by rule kb-search" in r.stdout
+    assert "max items: 50 at $.result, max bytes: 10485760" in r.stdout
+    assert "query:   consistency = 'all'" in r.stdout
+
+    r = explain_http(cfg, "DELETE /collections/docs")
+    assert r.returncode == 1
+    assert "denied by rule no-delete: nothing is deleted" in r.stdout
+
+
+def test_explain_refuses_both_sql_and_http_or_a_malformed_request(tmp_path):
+    cfg = tmp_path / "gw.yaml"
+    cfg.write_text(HTTP_CONFIG)
+    r = explain_http(cfg, "collections/docs")
+    assert r.returncode == 2
+    assert "expected an HTTP request" in r.stderr
+    r = subprocess.run([str(JITGATE), "policy", "explain", "--config", str(cfg), "--as",
+                        '{"sub":"bot"}', "--resource", "kb", "--sql", "select 1", "--http",
+                        "GET /"], capture_output=True, text=True, timeout=30)
+    assert r.returncode == 2
+    assert "either --sql or --http" in r.stderr

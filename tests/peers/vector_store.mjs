@@ -391,7 +391,10 @@ function main() {
   server.listen(Number(opts.port), opts.host, () => {
     process.stdout.write(`listening ${server.address().port}\n`);
   });
-  const stop = () => server.close(() => process.exit(0)) && server.closeAllConnections();
+  const stop = () => {
+    server.close(() => process.exit(0));
+    server.closeAllConnections(); // keep-alive and streaming connections end now
+  };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
 }
