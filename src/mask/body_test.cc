@@ -357,6 +357,19 @@ TEST_F(BodyTest, SseMasksJsonDataAsJsonAndTextDataAsText) {
             ": keep-alive\n\n"
             "data: hello [EMAIL]\ndata: second line\n\n"
             "data: [DONE]\n\n");
+  EXPECT_EQ(masker_->counters().by_label.at("EMAIL"), 2u);
+  EXPECT_EQ(masker_->counters().by_label.at("SSN"), 1u);
+}
+
+TEST_F(BodyTest, SseDataThatIsAlmostJsonIsMaskedAndCountedOnceAsText) {
+  auto p = plan({}, {"$.id"});
+  EXPECT_EQ(ok(BodyKind::kSse, *p, "data: {\"id\": 1, \"m\": \"bob@example.com\"} tail\n\n"),
+            "data: {\"id\": 1, \"m\": \"[EMAIL]\"} tail\n\n");
+  EXPECT_EQ(masker_->counters().by_label.at("EMAIL"), 1u);
+  EXPECT_TRUE(masker_->takeDocumentIds().empty());
+  EXPECT_EQ(ok(BodyKind::kSse, *p, ": c bob@example.com\ndata: {\"id\": 2}\n\n"),
+            ": c [EMAIL]\ndata: {\"id\":2}\n\n");
+  EXPECT_EQ(masker_->takeDocumentIds(), (std::vector<std::string>{"2"}));
 }
 
 TEST_F(BodyTest, SseMultiLineJsonDataIsJoinedThenMasked) {
