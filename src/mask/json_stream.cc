@@ -407,7 +407,8 @@ bool JsonStream::writeToken(std::string& sink, std::string_view text, JsonToken 
   return true;
 }
 
-// isSecretKey, remembered for the first kSecretKeyMemo member names (they repeat in every item).
+// isSecretKey, remembered for the first kSecretKeyMemo short member names (they repeat in every
+// item).
 bool JsonStream::secretKey(std::string_view member) {
   for (const auto& [name, secret] : secret_keys_) {
     if (name == member) {
@@ -415,7 +416,7 @@ bool JsonStream::secretKey(std::string_view member) {
     }
   }
   bool secret = isSecretKey(member);
-  if (secret_keys_.size() < kSecretKeyMemo) {
+  if (secret_keys_.size() < kSecretKeyMemo && member.size() < kShortToken) {
     secret_keys_.emplace_back(member, secret);
   }
   return secret;
