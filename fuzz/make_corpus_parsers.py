@@ -1,9 +1,14 @@
 #!/usr/bin/env python3
+<<<<<<< HEAD
 """Writes the seed corpora of the parser fuzz targets
 (fuzz/corpus/{jwt,sql,mask,config,audit,admin,http_request}/).
+=======
+"""Writes the seed corpora of the parser fuzz targets (fuzz/corpus/{jwt,sql,mask,body,config,audit,admin}/).
+>>>>>>> jsonmask
 
 Seeds are realistic inputs: signed tokens and a JWKS, statements of the kinds policy decides
 on, masking inputs (JSON, arrays, COPY lines, cells) with the selector byte fuzz_mask.cc reads,
+HTTP bodies (JSON, NDJSON, SSE, text) with the selector byte fuzz_body.cc reads,
 configurations and policies from examples/ and tests/policy/, audit segments built here
 (header, zstd frame through the zstd command, CRC-32C, hash chain) independently of the C++
 writer, admin API requests in the format fuzz_admin.cc reads, and raw HTTP/1.1 requests (with
@@ -130,6 +135,24 @@ def mask_seeds():
     yield "cell_binary_jsonb", b"\x06" + b"\x01" + json.dumps({"card": card}).encode()
     yield "cell_binary_int8", b"\x0e" + struct.pack("!q", 4111111111111111)
     yield "free_text", b"\x07" + ('Key (email)=(%s) already exists.' % email).encode()
+
+
+def body_seeds():
+    """Bodies for fuzz_body.cc: selector byte = kind (bits 0-1) | (chunk size - 1) << 2."""
+    email = "alice@example.com"
+    search = {"items": [{"id": 1, "v": "4111 1111 1111 1111", "h": {"x": [1, 2]},
+                         "payload": {"email": email, "text": "call +1 415 555 2671"}},
+                        {"id": "d2", "doc": 7}, {"id": 3}, {"id": 4, "v": True}],
+              "a": [1.50, None], "meta": {"n": "x", "db_password": "hunter2"}}
+    yield "json", bytes([0 | 63 << 2]) + json.dumps(search).encode()
+    yield "json_split", bytes([0 | 6 << 2]) + json.dumps(search).encode()
+    yield "json_escapes", bytes([0 | 2 << 2]) + b'{"e": "bob\\u0040example.com", "q": "\\"\\n"}'
+    yield "ndjson", bytes([1 | 9 << 2]) + (json.dumps({"email": email, "doc": 1}) +
+                                           "\r\n\n[1]\n2\n3\n").encode()
+    yield "sse", bytes([2 | 11 << 2]) + (
+        'event: delta\r\nid: 1\r\ndata: {"items": [{"v": "x"}]}\r\n\r\n'
+        ": ping\n\ndata: hi %s\ndata: two\r\r" % email).encode()
+    yield "text", bytes([3 | 15 << 2]) + ("line %s\r\nplain\nend" % email).encode()
 
 
 def config_seeds():
@@ -271,6 +294,7 @@ if __name__ == "__main__":
     write("jwt", jwt_seeds())
     write("sql", sql_seeds())
     write("mask", mask_seeds())
+    write("body", body_seeds())
     write("config", config_seeds())
     write("audit", audit_seeds())
     write("admin", admin_seeds())

@@ -46,10 +46,10 @@ std::optional<BodyKind> bodyKindOf(std::string_view content_type);
 // A rule on a JSON path (json_path.h): the value at the path, whatever its type, is masked
 // whole with the strategy. `label` defaults to the last named step, upper-cased ("EMAIL").
 struct JsonPathRule {
-  std::string path;
+  std::string path{};
   Strategy strategy = Strategy::kRedact;
   int keep_last = 4;
-  std::string label;
+  std::string label{};
 };
 
 // The paths a masker follows and what each one is for. Immutable; thread-safe to share.

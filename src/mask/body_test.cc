@@ -105,6 +105,26 @@ TEST_F(BodyTest, JsonDetectorsMaskStringsKeysAndNumbersAtAnyDepth) {
   EXPECT_EQ(masker_->counters().by_label.at("CREDIT_CARD"), 1u);
 }
 
+TEST_F(BodyTest, ShortTokensBatchedAcrossManyKilobytesAreMaskedWhereTheyHit) {
+  auto p = plan();
+  std::string doc = "[", want = "[";
+  for (int i = 0; i < 2000; ++i) {
+    bool pii = i % 397 == 5;
+    std::string v = pii ? "u" + std::to_string(i) + "@example.com" : "w" + std::to_string(i);
+    doc +=
+        (i ? ", " : "") + std::string("{\"k\": \"") + v + "\", \"n\": " + std::to_string(i) + "}";
+    want += (i ? "," : "") + std::string("{\"k\":\"") + (pii ? "[EMAIL]" : v) +
+            "\",\"n\":" + std::to_string(i) + "}";
+  }
+  doc += "]";
+  want += "]";
+  EXPECT_EQ(ok(BodyKind::kJson, *p, doc), want);
+  EXPECT_EQ(masker_->counters().by_label.at("EMAIL"), 6u);
+  Masked m = run(BodyKind::kJson, *p,
+                 {std::string_view(doc).substr(0, 7777), std::string_view(doc).substr(7777)});
+  EXPECT_EQ(m.out, want);
+}
+
 TEST_F(BodyTest, JsonEscapesCannotHideAValue) {
   auto p = plan();
   EXPECT_EQ(ok(BodyKind::kJson, *p, R"({"e": "bob\u0040example.com", "q": "say \"hi\"\n"})"),
@@ -337,6 +357,19 @@ TEST_F(BodyTest, SseMasksJsonDataAsJsonAndTextDataAsText) {
             ": keep-alive\n\n"
             "data: hello [EMAIL]\ndata: second line\n\n"
             "data: [DONE]\n\n");
+  EXPECT_EQ(masker_->counters().by_label.at("EMAIL"), 2u);
+  EXPECT_EQ(masker_->counters().by_label.at("SSN"), 1u);
+}
+
+TEST_F(BodyTest, SseDataThatIsAlmostJsonIsMaskedAndCountedOnceAsText) {
+  auto p = plan({}, {"$.id"});
+  EXPECT_EQ(ok(BodyKind::kSse, *p, "data: {\"id\": 1, \"m\": \"bob@example.com\"} tail\n\n"),
+            "data: {\"id\": 1, \"m\": \"[EMAIL]\"} tail\n\n");
+  EXPECT_EQ(masker_->counters().by_label.at("EMAIL"), 1u);
+  EXPECT_TRUE(masker_->takeDocumentIds().empty());
+  EXPECT_EQ(ok(BodyKind::kSse, *p, ": c bob@example.com\ndata: {\"id\": 2}\n\n"),
+            ": c [EMAIL]\ndata: {\"id\":2}\n\n");
+  EXPECT_EQ(masker_->takeDocumentIds(), (std::vector<std::string>{"2"}));
 }
 
 TEST_F(BodyTest, SseMultiLineJsonDataIsJoinedThenMasked) {

@@ -30,12 +30,12 @@ enum class StepKind {
 
 struct PathStep {
   StepKind kind = StepKind::kName;
-  std::string name;  // kName and kDescendName
+  std::string name{};  // kName and kDescendName
 };
 
 struct JsonPath {
-  std::string text;
-  std::vector<PathStep> steps;
+  std::string text{};
+  std::vector<PathStep> steps{};
 };
 
 // Errors name the path and what is wrong with it.

@@ -1,6 +1,7 @@
 #include "mask/json_stream.h"
 
 #include <boost/json/basic_parser_impl.hpp>
+#include <boost/json/detail/sse2.hpp>
 #include <boost/json/serialize.hpp>
 
 #include "mask/secrets.h"
@@ -22,6 +23,9 @@ std::string_view view(JsonView s) {
 }
 
 bool needsEscape(std::string_view text) {
+  // Boost.JSON's serializer scan (SSE2, 16 bytes a step) clears the long prefix; the bytes it
+  // stopped at are checked one by one.
+  text.remove_prefix(boost::json::detail::count_unescaped(text.data(), text.size()));
   for (char c : text) {
     if (static_cast<unsigned char>(c) < 0x20 || c == '"' || c == '\\') {
       return true;
@@ -403,10 +407,25 @@ bool JsonStream::writeToken(std::string& sink, std::string_view text, JsonToken 
   return true;
 }
 
+// isSecretKey, remembered for the first kSecretKeyMemo short member names (they repeat in every
+// item).
+bool JsonStream::secretKey(std::string_view member) {
+  for (const auto& [name, secret] : secret_keys_) {
+    if (name == member) {
+      return secret;
+    }
+  }
+  bool secret = isSecretKey(member);
+  if (secret_keys_.size() < kSecretKeyMemo && member.size() < kShortToken) {
+    secret_keys_.emplace_back(member, secret);
+  }
+  return secret;
+}
+
 // A key, string or number through the detectors: long strings and secret members now, short
 // tokens into the batch.
 bool JsonStream::detect(std::string_view text, JsonToken kind, std::string_view member) {
-  bool secret = !member.empty() && isSecretKey(member);
+  bool secret = !member.empty() && secretKey(member);
   if (!secret && text.size() < kShortToken) {
     size_t from = out_->size();
     writeToken(*out_, text, kind);

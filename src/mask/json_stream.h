@@ -17,6 +17,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "core/status.h"
@@ -84,6 +85,7 @@ class JsonStream {
   bool finishScalar(std::string_view text, JsonToken kind, bool literal);
   bool writeKey();
   bool detect(std::string_view text, JsonToken kind, std::string_view member);
+  bool secretKey(std::string_view member);
   bool maskWhole(const ColumnRule& rule, std::string_view text);
   bool writeToken(std::string& sink, std::string_view text, JsonToken kind);
   bool capture(std::string_view bytes);
@@ -116,6 +118,8 @@ class JsonStream {
   std::string masked_;
   std::string batch_;
   std::vector<Pending> pending_;
+  static constexpr size_t kSecretKeyMemo = 32;
+  std::vector<std::pair<std::string, bool>> secret_keys_;
 };
 
 // Appends `text` as a JSON string (quoted, escaped) to `out`. REQUIRES: valid UTF-8.

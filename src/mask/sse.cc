@@ -22,7 +22,7 @@ class SseMasker final : public BodyMasker {
       : plan_(plan),
         scanner_(scanner),
         limits_(limits),
-        json_(plan, scanner, limits, stats_, /*item_limit=*/false) {}
+        json_(plan, scanner, limits, data_stats_, /*item_limit=*/false) {}
 
   Status write(std::string_view chunk, std::string& out) override {
     if (!failure_.isOk()) {
@@ -140,11 +140,17 @@ class SseMasker final : public BodyMasker {
   Status maskData(std::string& out) {
     masked_.clear();
     json_.reset();
+    data_stats_ = BodyStats();
     Status s = json_.write(data_, masked_);
     if (s) {
       s = json_.finish(masked_);
     }
     if (s) {
+      // Only data that is JSON counts its JSON values and ids (text data is counted below).
+      stats_.counters.add(data_stats_.counters);
+      for (const std::string& id : data_stats_.document_ids) {
+        stats_.addDocumentId(id);
+      }
       out.append("data: ").append(masked_).push_back('\n');
       return Status::ok();
     }
@@ -169,6 +175,7 @@ class SseMasker final : public BodyMasker {
   const BodyPlan& plan_;
   Scanner& scanner_;
   BodyLimits limits_;
+  BodyStats data_stats_;  // what the JSON attempt on one event's data saw
   JsonStream json_;
   Status failure_;
   std::string line_;  // a line that spans chunks

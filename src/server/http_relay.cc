@@ -52,7 +52,18 @@ asio::awaitable<bool> HttpConnection::forward(Exchange& x) {
     co_return co_await sendReply();
   }
   bhttp::request<bhttp::string_body> out{x.req.method(), upstreamTarget(up, x.target, x.route), 11};
-  http::copyForwardHeaders(x.req.base(), out.base(), res.token, /*decode_ok=*/true);
+  // A body the gateway masks is decoded by it (gzip, deflate); one it passes through keeps the
+  // encodings the client accepts.
+  const bool masks = res.masks() || x.verdict.max_items > 0;
+  http::copyForwardHeaders(x.req.base(), out.base(), res.token, /*decode_ok=*/masks);
+  if (!masks) {
+    auto accept = x.req[bhttp::field::accept_encoding];
+    if (accept.empty()) {
+      out.erase(bhttp::field::accept_encoding);
+    } else {
+      out.set(bhttp::field::accept_encoding, accept);
+    }
+  }
   out.set(bhttp::field::host,
           up.port == (up.tls ? 443 : 80) ? up.host : fmt::format("{}:{}", up.host, up.port));
   out.set("x-forwarded-for", peer_.substr(0, peer_.rfind(':')));
