@@ -1,10 +1,6 @@
 #!/usr/bin/env python3
-<<<<<<< HEAD
 """Writes the seed corpora of the parser fuzz targets
-(fuzz/corpus/{jwt,sql,mask,config,audit,admin,http_request}/).
-=======
-"""Writes the seed corpora of the parser fuzz targets (fuzz/corpus/{jwt,sql,mask,body,config,audit,admin}/).
->>>>>>> jsonmask
+(fuzz/corpus/{jwt,sql,mask,body,config,audit,admin,http_request}/).
 
 Seeds are realistic inputs: signed tokens and a JWKS, statements of the kinds policy decides
 on, masking inputs (JSON, arrays, COPY lines, cells) with the selector byte fuzz_mask.cc reads,
@@ -12,7 +8,8 @@ HTTP bodies (JSON, NDJSON, SSE, text) with the selector byte fuzz_body.cc reads,
 configurations and policies from examples/ and tests/policy/, audit segments built here
 (header, zstd frame through the zstd command, CRC-32C, hash chain) independently of the C++
 writer, admin API requests in the format fuzz_admin.cc reads, and raw HTTP/1.1 requests (with
-gzip and deflate bodies made by Python's zlib) for fuzz_http_request.cc. Inputs a fuzz run found (crashes that were fixed) are kept beside these as
+gzip and deflate bodies made by Python's zlib) for fuzz_http_request.cc. Inputs a fuzz run
+found (crashes that were fixed) are kept beside these as
 `finding-*` files and are not rewritten. Run from anywhere:
 /usr/bin/python3 fuzz/make_corpus_parsers.py
 """
