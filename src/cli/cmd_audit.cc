@@ -1,5 +1,7 @@
 // `jitgate audit keygen|verify|search|reindex`, `jitgate replay SESSION` and
-// `jitgate replay SESSION --sandbox DSN` (re-runs the read-only statements, audit/sandbox.h).
+// `jitgate replay SESSION --sandbox DSN` (re-runs the read-only statements, audit/sandbox.h) and
+// `jitgate replay SESSION --sandbox-url URL` (re-sends an HTTP session's requests,
+// audit/sandbox_http.h).
 //
 // Every command reads the audit directory, keys and store URL from `--config FILE` (only the
 // `audit:` and `store:` sections are parsed) or from `--dir` / `--store` / key flags.
@@ -14,10 +16,12 @@
 #include "audit/recorder.h"
 #include "audit/replay.h"
 #include "audit/sandbox.h"
+#include "audit/sandbox_http.h"
 #include "audit/verify.h"
 #include "cli/command.h"
 #include "config/node.h"
 #include "core/random.h"
+#include "net/http.h"
 #include "store/store.h"
 
 namespace jg::cli {
@@ -336,10 +340,14 @@ struct SearchOpts {
   audit::SearchQuery q;
   std::string since;
   std::string until;
+  int status = 0;  // 0: any
   bool json = false;
 };
 
 int runSearch(SearchOpts& o) {
+  if (o.status != 0) {
+    o.q.status = o.status;
+  }
   auto l = load(o.c);
   if (!l) {
     return fail(l.status());
@@ -372,17 +380,20 @@ int runSearch(SearchOpts& o) {
     std::string text = h.text.size() > 80 ? h.text.substr(0, 77) + "..." : h.text;
     std::cout << when << "  " << who << "  " << h.resource << "  " << h.session_id << "#"
               << h.statement_id << "  " << h.decision << (h.rule.empty() ? "" : "(" + h.rule + ")")
-              << (h.rows >= 0 ? "  rows=" + std::to_string(h.rows) : "") << "  " << text << "\n";
+              << (h.rows >= 0 ? "  rows=" + std::to_string(h.rows) : "")
+              << (h.status != 0 ? "  status=" + std::to_string(h.status) : "") << "  " << text
+              << "\n";
   }
   if (!o.json) {
-    std::cerr << hits->size() << " statement(s)\n";
+    std::cerr << hits->size() << " statement(s) or request(s)\n";
   }
   return 0;
 }
 
 void addSearch(CLI::App& audit_cmd) {
   auto o = std::make_shared<SearchOpts>();
-  auto* cmd = audit_cmd.add_subcommand("search", "Find recorded statements (newest first)");
+  auto* cmd = audit_cmd.add_subcommand("search",
+                                       "Find recorded statements and HTTP requests (newest first)");
   addCommon(cmd, o->c, true);
   cmd->add_option("--user", o->q.user, "Subject or email");
   cmd->add_option("--group", o->q.group, "Group of the caller");
@@ -396,6 +407,12 @@ void addSearch(CLI::App& audit_cmd) {
   cmd->add_option("--document", o->q.document, "Document id returned in a result");
   cmd->add_option("--contains", o->q.contains, "Text the statement contains");
   cmd->add_option("--session", o->q.session, "Session id");
+  cmd->add_option("--protocol", o->q.protocol, "Session protocol")
+      ->check(CLI::IsMember({"postgres", "http"}));
+  cmd->add_option("--method", o->q.method, "HTTP method (GET, POST, ...)");
+  cmd->add_option("--path", o->q.path, "HTTP path glob (/kb/collections/*/points/search)");
+  cmd->add_option("--status", o->status, "HTTP status sent to the client")
+      ->check(CLI::Range(100, 599));
   cmd->add_option("--since", o->since, "From (2026-11-29, 2026-11-29T08:00:00Z, or 2h ago)");
   cmd->add_option("--until", o->until, "Until (exclusive; same forms)");
   cmd->add_option("--limit", o->q.limit, "Most hits to print")->check(CLI::Range(1, 100000));
@@ -439,7 +456,8 @@ struct ReplayOpts {
   std::string session;
   std::string format = "text";
   bool raw = false;
-  std::string sandbox;  // DSN of the sandbox database
+  std::string sandbox;      // DSN of the sandbox database
+  std::string sandbox_url;  // base URL of the sandbox HTTP service
   std::string statement_timeout = "30s";
 };
 
@@ -533,6 +551,38 @@ int runSandbox(const ReplayOpts& o, const Loaded& l,
   return report->exitCode();
 }
 
+int runHttpSandbox(const ReplayOpts& o, const Loaded& l,
+                   const std::optional<audit::SessionLocation>& hint) {
+  audit::RawOpener opener;
+  auto keys = loadKeys(o, l, opener);
+  if (!keys) {
+    return fail(keys.status());
+  }
+  auto timeout = config::parseDuration(o.statement_timeout);
+  if (!timeout) {
+    return fail(invalidArgument("bad --statement-timeout '" + o.statement_timeout + "'"));
+  }
+  if (*keys > 0 || !l.settings.signing_key_file.empty()) {
+    if (Status st = recordReplay(l, o, *keys > 0); !st) {
+      return fail(Status::error(st.code(), "cannot record this replay: " + st.message()));
+    }
+  }
+  net::HttpClient client;
+  auto wait = timeout->count() > 0 ? *timeout : std::chrono::milliseconds(std::chrono::hours(24));
+  auto send = [&](const net::HttpRequest& r) { return client.send(r, wait); };
+  auto report = audit::httpSandboxReplay(l.settings.dir, o.session, hint, o.sandbox_url, send,
+                                         *keys > 0 ? &opener : nullptr);
+  if (!report) {
+    return fail(report.status());
+  }
+  if (o.format == "json") {
+    std::cout << boost::json::serialize(audit::httpSandboxJson(*report)) << "\n";
+  } else {
+    audit::renderHttpSandboxText(*report, std::cout);
+  }
+  return report->exitCode();
+}
+
 int runReplay(const ReplayOpts& o) {
   auto l = load(o.c);
   if (!l) {
@@ -548,6 +598,9 @@ int runReplay(const ReplayOpts& o) {
   }
   if (!o.sandbox.empty()) {
     return runSandbox(o, *l, hint);
+  }
+  if (!o.sandbox_url.empty()) {
+    return runHttpSandbox(o, *l, hint);
   }
   audit::RawOpener opener;
   if (o.raw) {
@@ -580,13 +633,19 @@ void addReplay(CLI::App& app) {
   cmd->add_option("session", o->session, "Session id")->required();
   addCommon(cmd, o->c, true);
   cmd->add_option("--format", o->format, "text or json")->check(CLI::IsMember({"text", "json"}));
-  cmd->add_flag("--raw", o->raw, "Show pre-masking rows and parameters (needs the key; recorded)");
+  cmd->add_flag("--raw", o->raw,
+                "Show pre-masking rows, parameters and HTTP bodies (needs the key; recorded)");
   cmd->add_option("--key-file", o->c.key_files, "Raw payload key file(s); repeatable");
   cmd->add_option("--sandbox", o->sandbox,
                   "Re-run the read-only statements on this PostgreSQL database (libpq DSN) in a "
                   "read-only transaction and compare rows; exit 0 all match, 1 differ, 2 error");
+  cmd->add_option("--sandbox-url", o->sandbox_url,
+                  "Re-send an HTTP session's allowed requests to this base URL "
+                  "(http://127.0.0.1:8081) and compare status and body; exit codes as --sandbox")
+      ->excludes("--sandbox");
   cmd->add_option("--statement-timeout", o->statement_timeout,
-                  "With --sandbox: longest a statement may run (default 30s; 0 = no limit)");
+                  "With --sandbox: longest a statement may run; with --sandbox-url: longest a "
+                  "request may take (default 30s; 0 = no limit)");
   cmd->callback([o] { setExitCode(runReplay(*o)); });
 }
 
