@@ -223,6 +223,24 @@ TEST(Segment, FormatOneSegmentsAreStillRead) {
   EXPECT_FALSE(SegmentReader::open(path).isOk());
 }
 
+TEST(Segment, FormatTwoSegmentsWithAZeroTailAreStillRead) {
+  testing::TempAuditDir dir;
+  std::string path = dir.path("000000000001.seg");
+  std::string data = segmentHeader();
+  storeU32(data.data() + 8, 2);
+  auto frame = buildFrame(entries(1, 3), 3);
+  ASSERT_TRUE(frame.isOk());
+  data += *frame + std::string(4096, '\0');
+  std::ofstream(path, std::ios::binary) << data;
+  auto r = SegmentReader::open(path);
+  ASSERT_TRUE(r.isOk()) << r.status().message();
+  EXPECT_EQ(r->version(), 2u);
+  Frame f;
+  ASSERT_EQ(r->next(f), SegmentReader::Outcome::kFrame);
+  EXPECT_EQ(f.entries.back().seq, 3u);
+  EXPECT_EQ(r->next(f), SegmentReader::Outcome::kEnd);
+}
+
 TEST(Segment, ListsSegmentsInNumericOrder) {
   testing::TempAuditDir dir;
   for (uint64_t n : {10, 2, 1}) {

@@ -1,35 +1,25 @@
-// `jitgate audit keygen|verify|search|reindex`, `jitgate replay SESSION` and
-// `jitgate replay SESSION --sandbox DSN` (re-runs the read-only statements, audit/sandbox.h).
+// `jitgate audit keygen|verify|search|reindex` (`jitgate replay` is in cmd_replay.cc).
 //
 // Every command reads the audit directory, keys and store URL from `--config FILE` (only the
 // `audit:` and `store:` sections are parsed) or from `--dir` / `--store` / key flags.
-#include <unistd.h>
 
 #include <boost/json.hpp>
 #include <ctime>
 #include <iostream>
 
 #include "audit/anchor.h"
+#include "audit/codec.h"
 #include "audit/index.h"
-#include "audit/recorder.h"
-#include "audit/replay.h"
-#include "audit/sandbox.h"
 #include "audit/verify.h"
+#include "cli/audit_common.h"
 #include "cli/command.h"
 #include "config/node.h"
-#include "core/random.h"
 #include "store/store.h"
 
 namespace jg::cli {
 namespace {
 
-struct Common {
-  std::string config;
-  std::string dir;
-  std::string store_url;
-  std::vector<std::string> public_keys;  // verify
-  std::vector<std::string> key_files;    // raw payload keys (replay --raw)
-};
+using namespace auditcli;  // NOLINT(google-build-using-namespace)
 
 struct VerifyFlags {
   bool json = false;
@@ -38,63 +28,6 @@ struct VerifyFlags {
   std::vector<std::string> anchors;  // INSTANCE:SEQ:HASH from a witness
   std::vector<std::string> instances;
 };
-
-struct Loaded {
-  audit::Settings settings;
-  std::string store_url;
-};
-
-void addCommon(CLI::App* cmd, Common& c, bool with_store) {
-  cmd->add_option("-c,--config", c.config, "Gateway configuration (audit: and store: sections)");
-  cmd->add_option("--dir", c.dir, "Audit directory (overrides the configuration)");
-  if (with_store) {
-    cmd->add_option("--store", c.store_url, "State store URL, e.g. sqlite:///var/lib/x.db");
-  }
-}
-
-Result<Loaded> load(const Common& c) {
-  Loaded l;
-  if (!c.config.empty()) {
-    auto root = config::Node::loadFile(c.config);
-    if (!root) {
-      return root.status();
-    }
-    config::Errors errors;  // only what a command needs is checked below
-    l.settings = audit::parseSettings((*root)["audit"], errors);
-    if (root->has("store")) {
-      l.store_url = store::parseSettings((*root)["store"], errors);
-    }
-  }
-  if (!c.dir.empty()) {
-    l.settings.dir = c.dir;
-  }
-  if (!c.store_url.empty()) {
-    l.store_url = c.store_url;
-  }
-  if (l.settings.dir.empty()) {
-    return invalidArgument("no audit directory: pass --config FILE or --dir DIR");
-  }
-  return l;
-}
-
-Result<std::unique_ptr<store::Store>> openIndex(const Loaded& l) {
-  if (l.store_url.empty()) {
-    return invalidArgument("no state store: pass --config FILE or --store URL");
-  }
-  auto st = store::open(l.store_url);
-  if (!st) {
-    return st.status();
-  }
-  if (Status m = (*st)->migrate("audit", audit::indexMigrations()); !m) {
-    return m;
-  }
-  return st;
-}
-
-int fail(const Status& st, int code = 2) {
-  std::cerr << "jitgate: " << st.message() << "\n";
-  return code;
-}
 
 // "2026-11-29", "2026-11-29T08:00:00Z", or a duration ago ("2h", "7d").
 std::optional<int64_t> parseTime(const std::string& text) {
@@ -110,15 +43,6 @@ std::optional<int64_t> parseTime(const std::string& text) {
   tm.tm_year -= 1900;
   tm.tm_mon -= 1;
   return static_cast<int64_t>(timegm(&tm)) * 1'000'000;
-}
-
-std::string actor() {
-  for (const char* var : {"SUDO_USER", "USER", "LOGNAME"}) {
-    if (const char* v = std::getenv(var); v != nullptr && *v != '\0') {
-      return v;
-    }
-  }
-  return "uid:" + std::to_string(::getuid());
 }
 
 // ---- audit keygen ----------------------------------------------------------------------------
@@ -336,10 +260,14 @@ struct SearchOpts {
   audit::SearchQuery q;
   std::string since;
   std::string until;
+  int status = 0;  // 0: any
   bool json = false;
 };
 
 int runSearch(SearchOpts& o) {
+  if (o.status != 0) {
+    o.q.status = o.status;
+  }
   auto l = load(o.c);
   if (!l) {
     return fail(l.status());
@@ -372,17 +300,20 @@ int runSearch(SearchOpts& o) {
     std::string text = h.text.size() > 80 ? h.text.substr(0, 77) + "..." : h.text;
     std::cout << when << "  " << who << "  " << h.resource << "  " << h.session_id << "#"
               << h.statement_id << "  " << h.decision << (h.rule.empty() ? "" : "(" + h.rule + ")")
-              << (h.rows >= 0 ? "  rows=" + std::to_string(h.rows) : "") << "  " << text << "\n";
+              << (h.rows >= 0 ? "  rows=" + std::to_string(h.rows) : "")
+              << (h.status != 0 ? "  status=" + std::to_string(h.status) : "") << "  " << text
+              << "\n";
   }
   if (!o.json) {
-    std::cerr << hits->size() << " statement(s)\n";
+    std::cerr << hits->size() << " statement(s) or request(s)\n";
   }
   return 0;
 }
 
 void addSearch(CLI::App& audit_cmd) {
   auto o = std::make_shared<SearchOpts>();
-  auto* cmd = audit_cmd.add_subcommand("search", "Find recorded statements (newest first)");
+  auto* cmd = audit_cmd.add_subcommand("search",
+                                       "Find recorded statements and HTTP requests (newest first)");
   addCommon(cmd, o->c, true);
   cmd->add_option("--user", o->q.user, "Subject or email");
   cmd->add_option("--group", o->q.group, "Group of the caller");
@@ -396,6 +327,12 @@ void addSearch(CLI::App& audit_cmd) {
   cmd->add_option("--document", o->q.document, "Document id returned in a result");
   cmd->add_option("--contains", o->q.contains, "Text the statement contains");
   cmd->add_option("--session", o->q.session, "Session id");
+  cmd->add_option("--protocol", o->q.protocol, "Session protocol")
+      ->check(CLI::IsMember({"postgres", "http"}));
+  cmd->add_option("--method", o->q.method, "HTTP method (GET, POST, ...)");
+  cmd->add_option("--path", o->q.path, "HTTP path glob (/kb/collections/*/points/search)");
+  cmd->add_option("--status", o->status, "HTTP status sent to the client")
+      ->check(CLI::Range(100, 599));
   cmd->add_option("--since", o->since, "From (2026-11-29, 2026-11-29T08:00:00Z, or 2h ago)");
   cmd->add_option("--until", o->until, "Until (exclusive; same forms)");
   cmd->add_option("--limit", o->q.limit, "Most hits to print")->check(CLI::Range(1, 100000));
@@ -432,167 +369,8 @@ void addAudit(CLI::App& app) {
   addReindex(*cmd);
 }
 
-// ---- replay ----------------------------------------------------------------------------------
-
-struct ReplayOpts {
-  Common c;
-  std::string session;
-  std::string format = "text";
-  bool raw = false;
-  std::string sandbox;  // DSN of the sandbox database
-  std::string statement_timeout = "30s";
-};
-
-// Appends the ReplayEvent (and indexes it when a store is configured). Fails closed.
-// `raw` says whether raw data (values before masking, bind parameters) was opened.
-Status recordReplay(const Loaded& l, const ReplayOpts& o, bool raw) {
-  if (l.settings.signing_key_file.empty()) {
-    return invalidArgument("replay --raw must be recorded: give --config with audit keys");
-  }
-  audit::Settings s = l.settings;
-  s.instance = "replay-" + (s.instance.empty() ? audit::defaultInstance() : s.instance);
-  s.raw_payloads = false;
-  s.retention = std::chrono::milliseconds(0);
-  s.durability = audit::Durability::kStrict;
-  std::unique_ptr<store::Store> index_store;
-  std::unique_ptr<audit::Indexer> indexer;
-  std::unique_ptr<audit::StoreAnchors> anchors;
-  audit::RecorderOptions opt;
-  if (!l.store_url.empty()) {
-    auto st = openIndex(l);
-    if (st && (*st)->migrate("audit_anchors", audit::anchorMigrations())) {
-      index_store = std::move(*st);
-      indexer = std::make_unique<audit::Indexer>(*index_store);
-      anchors = std::make_unique<audit::StoreAnchors>(index_store.get(), s.witness);
-      opt.index = indexer.get();
-      opt.anchors = anchors.get();
-    }
-  }
-  auto rec = audit::Recorder::open(s, opt);
-  if (!rec) {
-    return rec.status();
-  }
-  Status st = (*rec)->append(
-      audit::Event{"replay-" + randomId(12), {}, audit::ReplayEvent{o.session, raw, actor()}});
-  Status closed = (*rec)->close();
-  if (indexer) {
-    (void)indexer->flush();
-  }
-  if (anchors) {
-    (void)anchors->flush();
-  }
-  return st ? closed : st;
-}
-
-// Loads the raw payload keys: every --key-file, and the configured key with --raw.
-Result<size_t> loadKeys(const ReplayOpts& o, const Loaded& l, audit::RawOpener& opener) {
-  std::vector<std::string> files = o.c.key_files;
-  if (o.raw && !l.settings.key_file.empty()) {
-    files.push_back(l.settings.key_file);
-  }
-  for (const auto& f : files) {
-    auto k = audit::AeadKey::loadFile(f);
-    if (!k) {
-      return k.status();
-    }
-    opener.addKey(std::move(*k));
-  }
-  return files.size();
-}
-
-int runSandbox(const ReplayOpts& o, const Loaded& l,
-               const std::optional<audit::SessionLocation>& hint) {
-  audit::RawOpener opener;
-  auto keys = loadKeys(o, l, opener);
-  if (!keys) {
-    return fail(keys.status());
-  }
-  auto timeout = config::parseDuration(o.statement_timeout);
-  if (!timeout) {
-    return fail(invalidArgument("bad --statement-timeout '" + o.statement_timeout + "'"));
-  }
-  auto exec = audit::connectSandbox(o.sandbox, *timeout);
-  if (!exec) {
-    return fail(exec.status());
-  }
-  if (*keys > 0 || !l.settings.signing_key_file.empty()) {
-    if (Status st = recordReplay(l, o, *keys > 0); !st) {
-      return fail(Status::error(st.code(), "cannot record this replay: " + st.message()));
-    }
-  }
-  auto report =
-      audit::sandboxReplay(l.settings.dir, o.session, hint, **exec, *keys > 0 ? &opener : nullptr);
-  if (!report) {
-    return fail(report.status());
-  }
-  if (o.format == "json") {
-    std::cout << boost::json::serialize(audit::sandboxJson(*report)) << "\n";
-  } else {
-    audit::renderSandboxText(*report, std::cout);
-  }
-  return report->exitCode();
-}
-
-int runReplay(const ReplayOpts& o) {
-  auto l = load(o.c);
-  if (!l) {
-    return fail(l.status());
-  }
-  std::optional<audit::SessionLocation> hint;
-  if (!l->store_url.empty()) {
-    if (auto st = openIndex(*l)) {
-      if (auto loc = audit::findSession(**st, o.session); loc && loc->has_value()) {
-        hint = **loc;
-      }
-    }
-  }
-  if (!o.sandbox.empty()) {
-    return runSandbox(o, *l, hint);
-  }
-  audit::RawOpener opener;
-  if (o.raw) {
-    auto keys = loadKeys(o, *l, opener);
-    if (!keys) {
-      return fail(keys.status());
-    }
-    if (*keys == 0) {
-      return fail(invalidArgument("--raw needs the raw payload key (--key-file or --config)"));
-    }
-  }
-  if (o.raw || !l->settings.signing_key_file.empty()) {
-    if (Status st = recordReplay(*l, o, o.raw); !st) {
-      return fail(Status::error(st.code(), "cannot record this replay: " + st.message()));
-    }
-  }
-  auto n = audit::renderSession(
-      l->settings.dir, o.session, hint,
-      o.format == "json" ? audit::ReplayFormat::kJson : audit::ReplayFormat::kText,
-      o.raw ? &opener : nullptr, std::cout);
-  if (!n) {
-    return fail(n.status(), n.status().code() == Code::kNotFound ? 1 : 2);
-  }
-  return 0;
-}
-
-void addReplay(CLI::App& app) {
-  auto o = std::make_shared<ReplayOpts>();
-  auto* cmd = app.add_subcommand("replay", "Print a recorded session as it happened");
-  cmd->add_option("session", o->session, "Session id")->required();
-  addCommon(cmd, o->c, true);
-  cmd->add_option("--format", o->format, "text or json")->check(CLI::IsMember({"text", "json"}));
-  cmd->add_flag("--raw", o->raw, "Show pre-masking rows and parameters (needs the key; recorded)");
-  cmd->add_option("--key-file", o->c.key_files, "Raw payload key file(s); repeatable");
-  cmd->add_option("--sandbox", o->sandbox,
-                  "Re-run the read-only statements on this PostgreSQL database (libpq DSN) in a "
-                  "read-only transaction and compare rows; exit 0 all match, 1 differ, 2 error");
-  cmd->add_option("--statement-timeout", o->statement_timeout,
-                  "With --sandbox: longest a statement may run (default 30s; 0 = no limit)");
-  cmd->callback([o] { setExitCode(runReplay(*o)); });
-}
-
 }  // namespace
 
 JITGATE_COMMAND(addAudit);
-JITGATE_COMMAND(addReplay);
 
 }  // namespace jg::cli

@@ -106,7 +106,8 @@ AdminResponse handleAuditStatements(const AdminRequest& req, store::Store* store
       {"user", &q.user},         {"group", &q.group},       {"resource", &q.resource},
       {"table", &q.table},       {"kind", &q.kind},         {"decision", &q.decision},
       {"rule", &q.rule},         {"review", &q.review},     {"fingerprint", &q.fingerprint},
-      {"document", &q.document}, {"contains", &q.contains}, {"session", &q.session}};
+      {"document", &q.document}, {"contains", &q.contains}, {"session", &q.session},
+      {"protocol", &q.protocol}, {"method", &q.method},     {"path", &q.path}};
   for (const auto& [key, value] : req.query) {
     if (auto it = text_filters.find(key); it != text_filters.end()) {
       *it->second = value;
@@ -118,6 +119,12 @@ AdminResponse handleAuditStatements(const AdminRequest& req, store::Store* store
             fmt::format("bad {} '{}' (use 2026-11-29, 2026-11-29T08:00:00Z or 2h)", key, value));
       }
       (key == "since" ? q.since_us : q.until_us) = *t;
+    } else if (key == "status") {
+      auto status = parseLimit(value, 599);
+      if (!status || *status < 100) {
+        return jsonError(400, "bad_request", "status must be an HTTP status from 100 to 599");
+      }
+      q.status = *status;
     } else if (key == "limit") {
       auto limit = parseLimit(value, kMaxStatements);
       if (!limit) {
@@ -132,6 +139,9 @@ AdminResponse handleAuditStatements(const AdminRequest& req, store::Store* store
   if (!q.decision.empty() && q.decision != "allow" && q.decision != "deny" &&
       q.decision != "review") {
     return jsonError(400, "bad_request", "decision must be allow, deny or review");
+  }
+  if (!q.protocol.empty() && q.protocol != "postgres" && q.protocol != "http") {
+    return jsonError(400, "bad_request", "protocol must be postgres or http");
   }
   if (store == nullptr) {
     return jsonError(503, "unavailable", "no state store is configured: the audit index is off");
@@ -188,6 +198,7 @@ AdminResponse handleAuditSession(const AdminRequest& req, store::Store* store,
     json::object o = std::move(r.record);
     o.erase("params");  // sealed values: never served here
     o.erase("raw_rows");
+    o.erase("raw_body");
     o["seq"] = r.seq;
     o["instance"] = r.instance;
     records.push_back(std::move(o));
