@@ -80,63 +80,87 @@ asio::awaitable<bool> HttpConnection::handshake() {
   co_return true;
 }
 
-// Reads the header (idle timeout before the first byte of a later request, the first-byte
-// timeout for the first), checks its framing, then the body within the body limit.
+namespace {
+
+// The problem for a request head that did not arrive whole.
+http::Problem headProblem(HttpConnection::HeadRead head, size_t max_header_bytes) {
+  if (head == HttpConnection::HeadRead::kTimeout) {
+    return http::Problem{.status = 408, .title = "Request Timeout",
+                         .detail = "the request header did not arrive in time"};
+  }
+  return http::Problem{.status = 431, .title = "Request Header Fields Too Large",
+                       .detail = fmt::format("the request header is larger than "
+                                             "limits.http.max_header_bytes ({})",
+                                             max_header_bytes)};
+}
+
+http::Problem bodyProblem(const error_code& ec, size_t max_body_bytes) {
+  int status = ec == beast::error::timeout ? 408 : http::statusForParseError(ec);
+  if (status == 413) {
+    return http::Problem{.status = 413, .title = "Content Too Large",
+                         .detail = fmt::format("the request body is larger than "
+                                               "limits.http.max_body_bytes ({})",
+                                               max_body_bytes)};
+  }
+  return http::Problem{.status = status,
+                       .title = status == 408 ? "Request Timeout" : "Bad Request",
+                       .detail = fmt::format("the request body could not be read: {}",
+                                             ec.message())};
+}
+
+}  // namespace
+
+asio::awaitable<void> HttpConnection::refuseRequest(std::string_view cause,
+                                                    const http::Problem& p) {
+  front_.metrics().refused(cause);
+  prepareProblem(nullptr, p, false);
+  co_await sendReply();
+}
+
+// Reads the head (idle timeout before the first byte of a later request, the first-byte timeout
+// for the first), checks its bytes and its framing, then the body within the body limit. A
+// refused request is answered here and ends the connection (nullopt).
 asio::awaitable<std::optional<HttpRequestMsg>> HttpConnection::readRequest(bool first) {
   const auto& limits = rt_->runtime->config->http_limits;
-  bhttp::request_parser<bhttp::string_body> parser;
-  parser.header_limit(static_cast<std::uint32_t>(limits.max_header_bytes));
-  parser.body_limit(limits.max_body_bytes);
   HeadRead head = co_await readHead(first);
   if (head == HeadRead::kClosed) {
     co_return std::nullopt;  // closed, or idle past the timeout: nothing to answer
   }
   if (head != HeadRead::kComplete) {
-    bool timeout = head == HeadRead::kTimeout;
-    front_.metrics().refused(timeout ? "timeout" : "header-too-large");
-    prepareProblem(
-        nullptr,
-        http::Problem{.status = timeout ? 408 : 431,
-                      .title = timeout ? "Request Timeout" : "Request Header Fields Too Large",
-                      .detail = timeout ? "the request header did not arrive in time"
-                                        : fmt::format("the request header is larger "
-                                                      "than limits.http."
-                                                      "max_header_bytes ({})",
-                                                      limits.max_header_bytes)},
-        false);
-    co_await sendReply();
+    http::Problem p = headProblem(head, limits.max_header_bytes);
+    co_await refuseRequest(head == HeadRead::kTimeout ? "timeout" : "header-too-large", p);
     co_return std::nullopt;
   }
   auto bytes = buffer_.data();
   if (auto bad = http::checkHeadBytes(
           std::string_view(static_cast<const char*>(bytes.data()), bytes.size()))) {
-    front_.metrics().refused("framing");
-    prepareProblem(nullptr,
-                   http::Problem{.status = bad->status, .title = bad->title, .detail = bad->detail},
-                   false);
-    co_await sendReply();
+    http::Problem p = http::problemOf(*bad);
+    co_await refuseRequest("framing", p);
     co_return std::nullopt;
   }
+  bhttp::request_parser<bhttp::string_body> parser;
+  parser.header_limit(static_cast<std::uint32_t>(limits.max_header_bytes));
+  parser.body_limit(limits.max_body_bytes);
   stream_->tcp().expires_after(limits.first_byte);
   auto read_header = [&](auto& s) { return bhttp::async_read_header(s, buffer_, parser, kAwait); };
   auto [ec, n] = co_await stream_->visit(read_header);
+  std::optional<http::Refusal> bad;
   if (ec) {
-    http::Refusal bad = http::refusalForParseError(ec);
-    front_.metrics().refused(bad.status == 431 ? "header-too-large" : "malformed");
-    prepareProblem(nullptr,
-                   http::Problem{.status = bad.status, .title = bad.title, .detail = bad.detail},
-                   false);
-    co_await sendReply();
+    bad = http::refusalForParseError(ec);
+  } else {
+    bad = http::checkFraming(parser.get().base());
+  }
+  if (bad) {
+    http::Problem p = http::problemOf(*bad);
+    co_await refuseRequest(bad->status == 431 ? "header-too-large" : "framing", p);
     co_return std::nullopt;
   }
-  if (auto bad = http::checkFraming(parser.get().base())) {
-    front_.metrics().refused("framing");
-    prepareProblem(nullptr,
-                   http::Problem{.status = bad->status, .title = bad->title, .detail = bad->detail},
-                   false);
-    co_await sendReply();
-    co_return std::nullopt;
-  }
+  co_return co_await readBody(parser);
+}
+
+asio::awaitable<std::optional<HttpRequestMsg>> HttpConnection::readBody(
+    bhttp::request_parser<bhttp::string_body>& parser) {
+  const auto& limits = rt_->runtime->config->http_limits;
   if (parser.get()[bhttp::field::expect] == "100-continue") {
     bhttp::response<bhttp::empty_body> cont{bhttp::status::continue_, parser.get().version()};
     auto op = [&](auto& s) { return bhttp::async_write(s, cont, kAwait); };
@@ -144,25 +168,11 @@ asio::awaitable<std::optional<HttpRequestMsg>> HttpConnection::readRequest(bool 
   }
   stream_->tcp().expires_after(limits.first_byte);
   auto read_body = [&](auto& s) { return bhttp::async_read(s, buffer_, parser, kAwait); };
-  auto [bec, bn] = co_await stream_->visit(read_body);
+  auto [ec, n] = co_await stream_->visit(read_body);
   stream_->tcp().expires_never();
-  if (bec) {
-    int status = bec == beast::error::timeout ? 408 : http::statusForParseError(bec);
-    front_.metrics().refused(status == 413 ? "body-too-large" : "malformed");
-    prepareProblem(
-        nullptr,
-        http::Problem{.status = status,
-                      .title = status == 413   ? "Content Too Large"
-                               : status == 408 ? "Request Timeout"
-                                               : "Bad Request",
-                      .detail = status == 413 ? fmt::format("the request body is larger than "
-                                                            "limits.http.max_body_bytes ({})",
-                                                            limits.max_body_bytes)
-                                              : fmt::format("the request body could not be "
-                                                            "read: {}",
-                                                            bec.message())},
-        false);
-    co_await sendReply();
+  if (ec) {
+    http::Problem p = bodyProblem(ec, limits.max_body_bytes);
+    co_await refuseRequest(p.status == 413 ? "body-too-large" : "malformed", p);
     co_return std::nullopt;
   }
   co_return parser.release();

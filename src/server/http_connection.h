@@ -42,6 +42,7 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
 
   static asio::awaitable<void> run(std::shared_ptr<HttpConnection> self);
   const std::string& id() const { return id_; }
+  enum class HeadRead { kComplete, kClosed, kTimeout, kTooLarge };
   // Ends the connection if it waits for a request (called from any thread).
   void closeIfIdle();
 
@@ -49,8 +50,11 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
   struct Exchange;  // one request in progress (http_exchange.cc)
 
   asio::awaitable<bool> handshake();
-  enum class HeadRead { kComplete, kClosed, kTimeout, kTooLarge };
   asio::awaitable<HeadRead> readHead(bool first);
+  asio::awaitable<std::optional<HttpRequestMsg>> readBody(
+      bhttp::request_parser<bhttp::string_body>& parser);
+  // Answers a request the connection cannot go on after (and counts it by `cause`).
+  asio::awaitable<void> refuseRequest(std::string_view cause, const http::Problem& p);
   // Reads one request; false when the connection should end (answered or closed).
   asio::awaitable<std::optional<HttpRequestMsg>> readRequest(bool first);
   asio::awaitable<bool> serve(HttpRequestMsg& req);
