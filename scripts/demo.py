@@ -41,6 +41,11 @@ POLICIES = """policies:
              paths: ["/collections/docs/points/search", "/collections/docs/points/query"],
              body: [{ pointer: /limit, max: 10 }] }
     action: allow
+  - id: protected-read
+    reason: the RAG pipeline may search customer records once a data owner approves
+    match: { groups: [rag], resource: kb-search, methods: [POST],
+             paths: ["/collections/protected/points/search"] }
+    action: allow
   - id: protected-review
     reason: customer records need a data owner's approval
     match: { groups: [rag], resource: kb-search, paths: ["/collections/protected/**"] }

@@ -89,11 +89,13 @@ void parseResources(const Node& list, Errors& errors, GatewayConfig& cfg) {
   std::set<std::string> names;
   for (size_t i = 0; i < list.size(); ++i) {
     Node r = list.at(i);
-    r.checkKeys(errors, {"name", "kind", "upstream", "admin", "roles", "documents", "credentials",
-                         "max_ttl"});
     ResourceConfig res;
     res.name = r["name"].requiredStr(errors);
     res.kind = r["kind"].oneOf(errors, {"postgres", "http"}, "postgres");
+    if (res.kind != "http") {
+      r.checkKeys(errors, {"name", "kind", "upstream", "admin", "roles", "documents",
+                           "credentials", "max_ttl"});
+    }
     if (!res.name.empty() && !names.insert(res.name).second) {
       errors.add(r["name"], fmt::format("duplicate resource name \"{}\"", res.name));
     }

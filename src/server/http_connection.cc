@@ -85,10 +85,12 @@ namespace {
 // The problem for a request head that did not arrive whole.
 http::Problem headProblem(HttpConnection::HeadRead head, size_t max_header_bytes) {
   if (head == HttpConnection::HeadRead::kTimeout) {
-    return http::Problem{.status = 408, .title = "Request Timeout",
+    return http::Problem{.status = 408,
+                         .title = "Request Timeout",
                          .detail = "the request header did not arrive in time"};
   }
-  return http::Problem{.status = 431, .title = "Request Header Fields Too Large",
+  return http::Problem{.status = 431,
+                       .title = "Request Header Fields Too Large",
                        .detail = fmt::format("the request header is larger than "
                                              "limits.http.max_header_bytes ({})",
                                              max_header_bytes)};
@@ -97,15 +99,16 @@ http::Problem headProblem(HttpConnection::HeadRead head, size_t max_header_bytes
 http::Problem bodyProblem(const error_code& ec, size_t max_body_bytes) {
   int status = ec == beast::error::timeout ? 408 : http::statusForParseError(ec);
   if (status == 413) {
-    return http::Problem{.status = 413, .title = "Content Too Large",
+    return http::Problem{.status = 413,
+                         .title = "Content Too Large",
                          .detail = fmt::format("the request body is larger than "
                                                "limits.http.max_body_bytes ({})",
                                                max_body_bytes)};
   }
-  return http::Problem{.status = status,
-                       .title = status == 408 ? "Request Timeout" : "Bad Request",
-                       .detail = fmt::format("the request body could not be read: {}",
-                                             ec.message())};
+  return http::Problem{
+      .status = status,
+      .title = status == 408 ? "Request Timeout" : "Bad Request",
+      .detail = fmt::format("the request body could not be read: {}", ec.message())};
 }
 
 }  // namespace
@@ -144,6 +147,11 @@ asio::awaitable<std::optional<HttpRequestMsg>> HttpConnection::readRequest(bool 
   stream_->tcp().expires_after(limits.first_byte);
   auto read_header = [&](auto& s) { return bhttp::async_read_header(s, buffer_, parser, kAwait); };
   auto [ec, n] = co_await stream_->visit(read_header);
+  if (ec == bhttp::error::body_limit) {  // a Content-Length over the limit: refused unread
+    http::Problem p = bodyProblem(ec, limits.max_body_bytes);
+    co_await refuseRequest("body-too-large", p);
+    co_return std::nullopt;
+  }
   std::optional<http::Refusal> bad;
   if (ec) {
     bad = http::refusalForParseError(ec);

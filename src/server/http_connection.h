@@ -63,6 +63,7 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
   asio::awaitable<bool> exchange(Exchange& x);
   asio::awaitable<bool> authenticate(Exchange& x);
   asio::awaitable<bool> admit(Exchange& x);
+  bool parseBody(Exchange& x);
   asio::awaitable<bool> decide(Exchange& x);
   asio::awaitable<bool> holdForApproval(Exchange& x);
   void recordRequest(Exchange& x);

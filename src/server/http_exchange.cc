@@ -89,52 +89,62 @@ asio::awaitable<bool> HttpConnection::exchange(Exchange& x) {
   x.route = std::string(match->rest);
   x.res = rt_->resources.find(x.resource)->second.get();
   auditFor(x.resource);
-  if (!co_await authenticate(x)) {
-    co_return x.status == 0 || x.req.keep_alive();
-  }
-  if (!x.req.body().empty()) {
-    x.body_digest = audit::sha256Hex(x.req.body());
-    if (isJsonBody(x.req)) {
-      boost::json::parse_options opts;
-      opts.max_depth = 64;
-      boost::system::error_code ec;
-      auto v = boost::json::parse(x.req.body(), ec, {}, opts);
-      if (ec) {
-        recordRequest(x);
-        prepareProblem(
-            &x, http::Problem{
-                    .status = 400,
-                    .title = "Bad Request",
-                    .detail = fmt::format("the request body is not valid JSON: {}", ec.message()),
-                    .type = problemType("invalid-json")});
-        co_return co_await sendReply();
-      }
-      x.body_json = std::move(v);
-    }
-  }
   x.approver_text = fmt::format("{} {}", sv(x.req.method_string()), sv(target));
   if (!x.req.body().empty()) {
     x.approver_text += "\n\n" + x.req.body().substr(0, kApproverBodyBytes);
+  }
+  if (!co_await authenticate(x)) {
+    co_return x.status == 0 || x.req.keep_alive();
+  }
+  if (!parseBody(x)) {
+    co_return co_await sendReply();
   }
   if (!co_await decide(x)) {
     co_return x.req.keep_alive();
   }
   recordRequest(x);
+  Status recorded = Status::ok();
   if (audit_ && audit_->strict()) {
-    Status st = co_await audit_->durable();
-    if (!st) {
-      prepareProblem(
-          &x,
-          http::Problem{.status = 503,
-                        .title = "Service Unavailable",
-                        .detail = "the audit log cannot be written, so the request was not "
-                                  "sent",
-                        .type = problemType("unrecorded")},
-          false);
-      co_return co_await sendReply();
-    }
+    recorded = co_await audit_->durable();
+  }
+  if (!recorded || (audit_ && !audit_->writable())) {
+    prepareProblem(&x,
+                   http::Problem{.status = 503,
+                                 .title = "Service Unavailable",
+                                 .detail = "the audit log cannot be written, so the request was "
+                                           "not sent; retry once the gateway has recovered",
+                                 .type = problemType("unrecorded")},
+                   false, {{"Retry-After", "5"}});
+    co_return co_await sendReply();
   }
   co_return co_await forward(x);
+}
+
+// The body's digest and, for a JSON body, its parsed value (the policy's facts). False (with the
+// problem prepared) when a JSON body does not parse.
+bool HttpConnection::parseBody(Exchange& x) {
+  if (x.req.body().empty()) {
+    return true;
+  }
+  x.body_digest = audit::sha256Hex(x.req.body());
+  if (!isJsonBody(x.req)) {
+    return true;
+  }
+  boost::json::parse_options opts;
+  opts.max_depth = 64;
+  boost::system::error_code ec;
+  auto v = boost::json::parse(x.req.body(), ec, {}, opts);
+  if (ec) {
+    recordRequest(x);
+    prepareProblem(&x, http::Problem{.status = 400,
+                                     .title = "Bad Request",
+                                     .detail = fmt::format("the request body is not valid JSON: {}",
+                                                           ec.message()),
+                                     .type = problemType("invalid-json")});
+    return false;
+  }
+  x.body_json = std::move(v);
+  return true;
 }
 
 asio::awaitable<bool> HttpConnection::authenticate(Exchange& x) {
@@ -283,7 +293,7 @@ asio::awaitable<bool> HttpConnection::decide(Exchange& x) {
 void HttpConnection::prepareRefusal(Exchange& x, const gate::Verdict& v) {
   http::Problem p;
   p.extra.emplace_back("rule", boost::json::value(std::string(v.ruleId())));
-  if (v.outcome == gate::Outcome::kReview) {
+  if (v.outcome == gate::Outcome::kReview || !v.review_id.empty()) {
     x.decision = "review";
     p.status = 403;
     p.title = "Approval required";

@@ -82,7 +82,7 @@ struct HttpConnection::Relay {
   bool chunked = false;
   size_t limit_bytes = 0;  // of the (decoded) upstream body; 0 = none
   size_t upstream_bytes = 0;
-  std::string pending;  // masked bytes not yet sent
+  std::string pending{};  // masked bytes not yet sent
 };
 
 }  // namespace jg::server
