@@ -84,7 +84,7 @@ class DemoGateway(Gateway):
             '    documents: { json_paths: ["$.result[*].id"] }']
         super().__init__(pg, static_auth=False, policies=POLICIES, admin=True, http=True,
                          resources=[{"name": "kb", "database": "kb",
-                                     "documents": "{ table: public.chunks, id_column: doc_id }"}],
+                                     "documents": "{ table: public.documents, id_column: doc_id }"}],
                          extra_resources=search)
         self.extra_yaml = idp.identity_yaml() + f"""store: sqlite://{state}/state.db
 access: {{ pending_expiry: 10m }}
@@ -132,10 +132,11 @@ def http_retrieval(gw, idp, token):
     review_id = None
     for _ in range(100):
         listing = run("review", "list", "--gateway", admin, "--token", owner)
-        found = re.findall(r"(r-[a-z0-9]+)", listing)
-        if found:
-            review_id = found[-1]
-            show(listing)
+        held_lines = [line for line in listing.splitlines()
+                      if "pending" in line and "protected-review" in line]
+        if held_lines:
+            review_id = re.search(r"(r-[a-z0-9]+)", held_lines[0]).group(1)
+            show("\n".join(held_lines))
             break
         time.sleep(0.1)
     if review_id is None:
