@@ -191,6 +191,14 @@ asio::awaitable<std::optional<HttpRequestMsg>> HttpConnection::readBody(
 // request, first-byte timeout for the first request and once a head has begun.
 asio::awaitable<HttpConnection::HeadRead> HttpConnection::readHead(bool first) {
   const auto& limits = rt_->runtime->config->http_limits;
+  // One deadline for the whole head (a client sending a byte at a time gets no more time). A
+  // timer cancels the read rather than the stream's own timeout, which would close the socket
+  // before the 408 could be sent.
+  auto now = std::chrono::steady_clock::now();
+  bool begun = first || buffer_.size() > 0;
+  asio::steady_timer timer(stream_->tcp().get_executor(),
+                           now + (begun ? limits.first_byte : limits.idle));
+  bool expired = false;
   for (;;) {
     auto data = buffer_.data();
     std::string_view have(static_cast<const char*>(data.data()), data.size());
@@ -200,15 +208,26 @@ asio::awaitable<HttpConnection::HeadRead> HttpConnection::readHead(bool first) {
     if (have.size() > limits.max_header_bytes) {
       co_return HeadRead::kTooLarge;
     }
+    if (!begun && !have.empty()) {
+      begun = true;
+      timer.expires_after(limits.first_byte);
+    }
+    timer.async_wait([this, &expired](const error_code& ec) {
+      if (!ec) {
+        expired = true;
+        error_code ignored;
+        stream_->tcp().socket().cancel(ignored);
+      }
+    });
     idle_ = have.empty();
-    stream_->tcp().expires_after(first || !have.empty() ? limits.first_byte : limits.idle);
     auto space = buffer_.prepare(std::min<size_t>(16 * 1024, limits.max_header_bytes + 4));
     auto read = [&](auto& s) { return s.async_read_some(space, kAwait); };
     auto [ec, n] = co_await stream_->visit(read);
     idle_ = false;
     buffer_.commit(n);
-    if (ec == beast::error::timeout && buffer_.size() > 0) {
-      co_return HeadRead::kTimeout;
+    timer.cancel();  // re-armed, with the same expiry, on the next turn
+    if (expired) {
+      co_return buffer_.size() > 0 ? HeadRead::kTimeout : HeadRead::kClosed;
     }
     if (ec) {
       co_return HeadRead::kClosed;
