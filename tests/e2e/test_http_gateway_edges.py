@@ -71,7 +71,7 @@ POLICIES = """upstream_tokens: { key_file: {key} }
 policies:
   - id: read
     reason: tests read the echo API
-    match: { groups: [rag], resource: [echo, signed], methods: [GET, HEAD] }
+    match: { groups: [rag], resource: [echo, signed, oauth], methods: [GET, HEAD] }
     action: allow
 """
 
@@ -105,11 +105,17 @@ def gw(idp, nginx):
     key = g.dir / "upstream-token.pem"
     subprocess.run([str(JITGATE), "creds", "keygen", str(key)], check=True, capture_output=True)
     g.policies = POLICIES.replace("{key}", str(key))
+    secret = g.write_secret("oauth-client.secret", idp.add_client("gateway-upstream",
+                                                                  groups=["upstream"]))
     g.resources = [
         {"name": "echo", "url": nginx,
          "masking": "{ allow_unmasked: [image/*] }"},
         {"name": "signed", "url": nginx, "masking": "{ enabled: false }",
          "credential": "{ jwt: { audience: echo-api, ttl: 30s } }"},
+        {"name": "oauth", "url": nginx, "masking": "{ enabled: false }",
+         "credential": f"{{ oauth2: {{ token_url: {idp.issuer}/token, client_id: "
+                       f"gateway-upstream, client_secret_file: {secret}, scope: db.read, "
+                       f"resource: '{idp.AUDIENCE}' }} }}"},
     ]
     g.start()
     yield g
@@ -161,6 +167,17 @@ def test_gateway_signed_jwt_reaches_upstream_and_verifies_with_the_published_jwk
                         "-in", str(tmp_path / "data"), "-sigfile", str(tmp_path / "sig")],
                        capture_output=True, text=True)
     assert v.returncode == 0, v.stdout + v.stderr
+
+
+def test_oauth2_client_credentials_token_is_fetched_once_and_reused(gw, token):
+    first = get(gw, "oauth", "/echo-auth", token)
+    assert first.status_code == 200, first.text
+    scheme, upstream_token = first.json()["authorization"].split(" ")
+    assert scheme == "Bearer" and upstream_token != token
+    claims = json.loads(b64url(upstream_token.split(".")[1]))
+    assert claims["client_id"] == "gateway-upstream"
+    second = get(gw, "oauth", "/echo-auth", token)
+    assert second.json()["authorization"] == first.json()["authorization"]  # cached
 
 
 def test_invalid_json_under_application_json_is_502_never_the_raw_body(gw, token):
