@@ -30,6 +30,13 @@ Verifier::~Verifier() {
   stop();
 }
 
+std::optional<Identity> Verifier::cached(std::string_view token) const {
+  if (token.size() > settings_.max_token_bytes) {
+    return std::nullopt;
+  }
+  return cache_.find(sha256(token), clock_.now());
+}
+
 Result<Identity> Verifier::verify(std::string_view token) {
   if (token.size() > settings_.max_token_bytes) {
     return invalidToken("token too large: " + std::to_string(token.size()) + " bytes (limit " +

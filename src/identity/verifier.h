@@ -38,6 +38,10 @@ class Verifier {
   Verifier& operator=(const Verifier&) = delete;
 
   Result<Identity> verify(std::string_view token);
+  // The identity of a token verified before and still valid, from the cache; never blocks (a
+  // hash and a map lookup), so a front end may call it on its I/O thread and go to verify()
+  // off the thread only on a miss.
+  std::optional<Identity> cached(std::string_view token) const;
 
   // Fetches every issuer's keys now; returns the first failure (all issuers are attempted).
   // Useful at startup to report a misconfigured issuer early; not required before verify().

@@ -99,7 +99,9 @@ bool templateMatches(const PathTemplate& t, const std::vector<std::string_view>&
 
 // The first path parameter of `captures` outside its globs, as a message; "" when all hold.
 std::string pathParamFailure(const HttpConditions& c, const Captures& captures, Mode mode) {
-  for (const auto& [name, globs] : c.path_params) {
+  for (const auto& param : c.path_params) {
+    const auto& name = param.first;  // (clang 14 cannot capture a structured binding)
+    const auto& globs = param.second;
     auto it = std::find_if(captures.begin(), captures.end(),
                            [&](const auto& cap) { return cap.first == name; });
     if (it == captures.end()) {

@@ -161,6 +161,8 @@ asio::awaitable<bool> HttpConnection::authenticate(Exchange& x) {
     reason = fmt::format("no access token: send your OIDC access token in {}", where);
   } else if (!verifier) {
     reason = "this gateway has no OIDC issuer configured (identity), so it cannot verify tokens";
+  } else if (auto known = verifier->cached(**token)) {
+    x.who = std::move(*known);  // verified before: no hop off the I/O thread
   } else {
     auto verify = [verifier, t = **token]() -> Result<identity::Identity> {
       return verifier->verify(t);
