@@ -40,7 +40,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "e2e"))
 
 from embed import embed  # noqa: E402
-from harness import JITGATE, free_port, make_cert, wait_port  # noqa: E402
+from harness import JITGATE, free_port, make_cert, make_keys, wait_port  # noqa: E402
 
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 WRK = shutil.which("wrk") or "/usr/bin/wrk"
@@ -258,7 +258,9 @@ class Jitgate:
                       "strategy: tokenize }] }",
                       '    documents: { json_paths: ["$.result[*].id"] }',
                       f"masking: {{ key_file: {self.dir / 'mask.key'} }}",
-                      f"audit: {{ dir: {self.dir / 'audit'} }}"]
+                      f"audit: {{ dir: {self.dir / 'audit'}, durability: batched, "
+                      f"raw_payloads: encrypted, "
+                      f"key_file: {make_keys(self.dir / 'keys')}/raw.key }}"]
         text = "\n".join(lines) + "\n"
         if with_identity:
             text += self.idp.identity_yaml()

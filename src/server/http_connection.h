@@ -106,7 +106,9 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
   std::optional<HttpAudit> audit_;
   boost::beast::flat_buffer buffer_;
   bhttp::response<bhttp::string_body> reply_;
-  std::unique_ptr<mask::Scanner> scanner_;  // made on the first masked response
+  std::unique_ptr<mask::Scanner> scanner_;     // made on the first masked response
+  boost::beast::flat_buffer upstream_buffer_;  // what the upstream sent, for Beast's parser
+  std::unique_ptr<char[]> read_chunk_;         // response body pieces, made on first use
   std::atomic<bool> idle_{false};
   uint64_t requests_ = 0;
   std::string auth_token_hash_;  // the token last recorded in an auth record

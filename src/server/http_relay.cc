@@ -110,7 +110,8 @@ asio::awaitable<bool> HttpConnection::exchangeUpstream(Exchange& x,
   }
   r.parser.body_limit(boost::none);
   r.parser.skip(x.req.method() == bhttp::verb::head);  // a HEAD response has no body
-  beast::flat_buffer upbuf;
+  beast::flat_buffer& upbuf = upstream_buffer_;
+  upbuf.clear();
   auto read_header = [&](auto& s) { return bhttp::async_read_header(s, upbuf, r.parser, kAwait); };
   auto [hec, hn] = co_await r.up->visit(read_header);
   if (hec) {

@@ -207,20 +207,23 @@ asio::awaitable<bool> HttpConnection::relayResponse(Relay& r, beast::flat_buffer
       co_return false;
     }
   }
-  std::vector<char> buf(kReadChunk);
+  if (!read_chunk_) {
+    read_chunk_ = std::make_unique_for_overwrite<char[]>(kReadChunk);  // once per connection
+  }
+  char* buf = read_chunk_.get();
   const auto timeout = x.res->pool->config().response_timeout;
   while (!r.parser.is_done()) {
-    r.parser.get().body().data = buf.data();
-    r.parser.get().body().size = buf.size();
+    r.parser.get().body().data = buf;
+    r.parser.get().body().size = kReadChunk;
     r.up->tcp().expires_after(timeout);
     auto read = [&](auto& s) { return bhttp::async_read_some(s, upbuf, r.parser, kAwait); };
     auto [ec, n] = co_await r.up->visit(read);
     if (ec == bhttp::error::need_buffer) {
       ec = {};
     }
-    size_t got = buf.size() - r.parser.get().body().size;
+    size_t got = kReadChunk - r.parser.get().body().size;
     if (got > 0) {
-      Status st = co_await pushBody(r, std::string_view(buf.data(), got));
+      Status st = co_await pushBody(r, std::string_view(buf, got));
       if (!st) {
         bool client_gone = st.message().starts_with("client: ");
         if (!failRelay(r, client_gone ? "client-closed" : "masking-failed", st)) {
@@ -295,7 +298,8 @@ asio::awaitable<bool> HttpConnection::finishRelay(Relay& r) {
   if (r.masker) {
     x.masked = r.masker->counters().values_masked;
   }
-  if (r.parser.is_done() && r.parser.keep_alive()) {
+  // Reused only when nothing beyond this response was read from it.
+  if (r.parser.is_done() && r.parser.keep_alive() && upstream_buffer_.size() == 0) {
     x.res->pool->release(std::move(r.up));
   }
   co_return !ec && x.req.keep_alive();

@@ -1,5 +1,9 @@
 #include "server/http_upstream.h"
 
+#include <sys/socket.h>
+
+#include <cerrno>
+
 #include <fmt/format.h>
 #include <openssl/evp.h>
 #include <boost/json.hpp>
@@ -84,15 +88,12 @@ asio::awaitable<Result<std::unique_ptr<HttpStream>>> HttpPool::acquire() {
       list.pop_back();
     }
     // A connection the upstream closed while idle reads as ready with EOF: skip it.
-    error_code ec;
-    auto& sock = s->tcp().socket();
-    sock.non_blocking(true, ec);
     char probe;
-    size_t n = sock.receive(asio::buffer(&probe, 1), asio::socket_base::message_peek, ec);
-    if (ec == asio::error::would_block || ec == asio::error::try_again) {
+    ssize_t n = ::recv(s->tcp().socket().native_handle(), &probe, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
       co_return std::move(s);
     }
-    (void)n;  // data or EOF on an idle connection: it is unusable
+    // Data or EOF on an idle connection: it is unusable.
   }
   co_return co_await connect();
 }
