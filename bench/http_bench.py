@@ -254,13 +254,14 @@ class Jitgate:
                  f"{self.dir / 'qdrant.key'} }} }}",
                  "    token: { header: api-key }"]
         if self.level >= 2:
+            keys = make_keys(self.dir / "keys")
             lines += ['    masking: { json_paths: [{ path: "$.result[*].payload.email", '
                       "strategy: tokenize }] }",
                       '    documents: { json_paths: ["$.result[*].id"] }',
                       f"masking: {{ key_file: {self.dir / 'mask.key'} }}",
                       f"audit: {{ dir: {self.dir / 'audit'}, durability: batched, "
-                      f"raw_payloads: encrypted, "
-                      f"key_file: {make_keys(self.dir / 'keys')}/raw.key }}"]
+                      f"raw_payloads: encrypted, key_file: {keys}/raw.key, "
+                      f"signing_key_file: {keys}/sign.pem }}"]
         text = "\n".join(lines) + "\n"
         if with_identity:
             text += self.idp.identity_yaml()
