@@ -231,6 +231,18 @@ TEST_F(VerifierTest, VerifiedTokensAreCachedUntilTheyExpire) {
   expectRefused(token, "token expired at");
 }
 
+TEST_F(VerifierTest, CachedAnswersOnlyForTokensVerifiedBeforeAndStillValid) {
+  const std::string token = good();
+  EXPECT_FALSE(verifier().cached(token).has_value());  // never verified: no answer, no fetch
+  ASSERT_TRUE(verifier().verify(token).isOk());
+  auto hit = verifier().cached(token);
+  ASSERT_TRUE(hit.has_value());
+  EXPECT_EQ(hit->subject, "alice");
+  EXPECT_FALSE(verifier().cached(token + "x").has_value());
+  clock_.advance(std::chrono::minutes(62));  // past exp + skew
+  EXPECT_FALSE(verifier().cached(token).has_value());
+}
+
 TEST_F(VerifierTest, CacheIsBoundedBySize) {
   settings_.token_cache_size = 3;
   for (int i = 0; i < 10; ++i) {

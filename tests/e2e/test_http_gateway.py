@@ -46,6 +46,17 @@ POLICIES = """policies:
     action: review
     mode: fail_fast
     approvers: { groups: [data-owners] }
+  - id: docs-scroll
+    reason: pipelines may page through the knowledge base once a data owner agrees
+    match: { groups: [rag], resource: kb-search, methods: [POST],
+             paths: ["/collections/docs/points/scroll"] }
+    action: allow
+  - id: scroll-review
+    reason: a full scroll of the knowledge base waits for a data owner
+    match: { resource: kb-search, paths: ["/collections/docs/points/scroll"] }
+    action: review
+    mode: wait
+    approvers: { groups: [data-owners] }
   - id: no-delete
     reason: nothing is deleted through the gateway
     match: { resource: kb-search, methods: [DELETE] }
@@ -263,6 +274,40 @@ def test_protected_collection_needs_approval_then_runs_once(gw, idp, token):
     assert all(h["payload"]["card"] == "[CREDIT_CARD]" for h in hits)
     third = search(gw, token, limit=2, collection="protected")
     assert third.status_code == 403  # a one-time approval
+
+
+def test_wait_mode_holds_the_request_until_a_data_owner_approves(gw, idp, token):
+    result = {}
+
+    def held():
+        result["r"] = requests.post(gw.url("kb-search", "/collections/docs/points/scroll"),
+                                    json={"limit": 2, "with_payload": True},
+                                    headers={"api-key": token}, verify=gw.ca, timeout=60)
+
+    t = threading.Thread(target=held)
+    t.start()
+    owner = idp.token(user="dora", groups=["data-owners"], email="dora@example.com")
+    review = None
+    for _ in range(100):
+        req = urllib.request.Request(f"{gw.admin_url}/api/v1/reviews?state=pending",
+                                     headers={"Authorization": f"Bearer {owner}"})
+        with urllib.request.urlopen(req, timeout=10) as res:
+            pending = [r for r in json.loads(res.read())["reviews"]
+                       if "scroll-review" in json.dumps(r)]
+        if pending:
+            review = pending[0]["id"]
+            break
+        time.sleep(0.1)
+    assert review, "no pending review for the held request"
+    assert t.is_alive()  # still held: nothing was answered yet
+    req = urllib.request.Request(f"{gw.admin_url}/api/v1/reviews/{review}/approve", data=b"{}",
+                                 method="POST", headers={"Authorization": f"Bearer {owner}",
+                                                         "Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=10) as res:
+        assert res.status == 200
+    t.join(timeout=60)
+    assert result["r"].status_code == 200, result["r"].text
+    assert "@acme.example" not in result["r"].text
 
 
 # ---- 1. listener limits and bad input --------------------------------------------------------
