@@ -15,7 +15,7 @@ import requests
 
 from embed import embed
 from http_gateway import HttpGateway
-from http_peers import JsonServer, VectorStore, run_qdrant_client
+from http_peers import JsonServer, McpEverything, VectorStore, run_qdrant_client
 
 POLICIES = """policies:
   - id: kb-search
@@ -65,6 +65,10 @@ POLICIES = """policies:
     reason: pipelines read the documents API
     match: { groups: [rag], resource: docs-api, methods: [GET] }
     action: allow
+  - id: mcp-post
+    reason: agents talk to the MCP server over Streamable HTTP
+    match: { groups: [rag], resource: tools, methods: [POST], paths: ["/mcp"] }
+    action: allow
 """
 
 
@@ -81,7 +85,13 @@ def docs_api():
 
 
 @pytest.fixture(scope="module")
-def gw(idp, store, docs_api):
+def mcp():
+    with McpEverything() as m:
+        yield m
+
+
+@pytest.fixture(scope="module")
+def gw(idp, store, docs_api, mcp):
     g = HttpGateway(idp, resources=[], policies=POLICIES, masking=True, audit=True)
     key = g.write_secret("qdrant.key", store.api_key)
     g.resources = [
@@ -91,6 +101,7 @@ def gw(idp, store, docs_api):
          "masking": '{ json_paths: [{ path: "$.result[*].payload.owner", strategy: tokenize }] }',
          "documents": '{ json_paths: ["$.result[*].id"] }'},
         {"name": "docs-api", "url": docs_api.url},
+        {"name": "tools", "url": mcp.url.rsplit("/mcp", 1)[0]},
     ]
     g.start()
     yield g
@@ -249,6 +260,20 @@ def test_docs_api_over_plain_http_upstream_is_masked(gw, idp, token):
                   verify=gw.ca, timeout=10)
     assert r.status_code == 200, r.text
     assert "@" not in r.text or "[EMAIL]" in r.text
+
+
+def test_mcp_server_sse_response_streams_through_as_masked_events(gw, token):
+    init = {"jsonrpc": "2.0", "id": 1, "method": "initialize",
+            "params": {"protocolVersion": "2025-06-18", "capabilities": {},
+                       "clientInfo": {"name": "jitgate-test", "version": "1"}}}
+    r = requests.post(gw.url("tools", "/mcp"), json=init, verify=gw.ca, timeout=30,
+                      headers={"authorization": f"Bearer {token}",
+                               "accept": "application/json, text/event-stream"})
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"].startswith("text/event-stream")
+    data = [json.loads(line[5:]) for line in r.text.splitlines() if line.startswith("data:")]
+    assert data and data[0]["result"]["serverInfo"]["name"]
+    assert r.headers.get("mcp-session-id")  # the server's session header comes back
 
 
 # ---- 5. approvals ---------------------------------------------------------------------------

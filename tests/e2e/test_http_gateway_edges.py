@@ -71,7 +71,7 @@ POLICIES = """upstream_tokens: { key_file: {key} }
 policies:
   - id: read
     reason: tests read the echo API
-    match: { groups: [rag], resource: [echo, signed, oauth], methods: [GET, HEAD] }
+    match: { groups: [rag], resource: [echo, signed, oauth, capped], methods: [GET, HEAD] }
     action: allow
 """
 
@@ -112,6 +112,7 @@ def gw(idp, nginx):
          "masking": "{ allow_unmasked: [image/*] }"},
         {"name": "signed", "url": nginx, "masking": "{ enabled: false }",
          "credential": "{ jwt: { audience: echo-api, ttl: 30s } }"},
+        {"name": "capped", "url": nginx, "max_response_bytes": 100000},
         {"name": "oauth", "url": nginx, "masking": "{ enabled: false }",
          "credential": f"{{ oauth2: {{ token_url: {idp.issuer}/token, client_id: "
                        f"gateway-upstream, client_secret_file: {secret}, scope: db.read, "
@@ -210,6 +211,12 @@ def test_large_json_streams_masked_in_chunks(gw, token):
     doc = r.json()
     assert len(doc["result"]) == 6000
     assert "@example.com" not in r.text
+
+
+def test_response_over_max_response_bytes_is_refused(gw, token):
+    r = get(gw, "capped", "/big", token)
+    assert r.status_code == 502
+    assert "100000 bytes" in r.json()["detail"]
 
 
 def test_slow_client_gets_408_and_the_gateway_keeps_serving(gw, token):
