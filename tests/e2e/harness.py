@@ -183,7 +183,54 @@ class PgServer:
         self.cleanup()
 
 
-class Gateway:
+class JitgateProcess:
+    """What a running jitgate process offers its tests: its log, memory, signals, and a stop that
+    returns the exit code. Subclasses set `proc`, `dir` and `log` and define start()."""
+
+    def log_text(self):
+        return self.log.read_text() if self.log.exists() else ""
+
+    def rss_kb(self):
+        with open(f"/proc/{self.proc.pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+        return 0
+
+    def peak_rss_kb(self):
+        with open(f"/proc/{self.proc.pid}/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+        return 0
+
+    def signal(self, sig):
+        self.proc.send_signal(sig)
+
+    def stop(self, timeout=40):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        code = self.proc.returncode if self.proc else 0
+        self.proc = None
+        return code
+
+    def cleanup(self):
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.cleanup()
+
+
+class Gateway(JitgateProcess):
     """The real jitgate binary with a generated configuration."""
 
     CLIENT_PASSWORD = "dev-password-7d1e"
@@ -291,45 +338,3 @@ class Gateway:
                   "PGUSER": "alice", "PGPASSWORD": self.CLIENT_PASSWORD,
                   "PGSSLMODE": "require" if self.tls else "disable"})
         return e
-
-    def log_text(self):
-        return self.log.read_text() if self.log.exists() else ""
-
-    def rss_kb(self):
-        with open(f"/proc/{self.proc.pid}/status") as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1])
-        return 0
-
-    def peak_rss_kb(self):
-        with open(f"/proc/{self.proc.pid}/status") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1])
-        return 0
-
-    def signal(self, sig):
-        self.proc.send_signal(sig)
-
-    def stop(self, timeout=40):
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        code = self.proc.returncode if self.proc else 0
-        self.proc = None
-        return code
-
-    def cleanup(self):
-        self.stop()
-        shutil.rmtree(self.dir, ignore_errors=True)
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.cleanup()

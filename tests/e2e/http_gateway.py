@@ -12,13 +12,11 @@ credential (YAML text), token (YAML text), masking (YAML text), documents (YAML 
 max_response_bytes. Everything runs on loopback in a temporary directory.
 """
 import os
-import shutil
-import signal
 import subprocess
 import tempfile
 from pathlib import Path
 
-from harness import JITGATE, free_port, make_cert, make_keys, wait_port
+from harness import JITGATE, JitgateProcess, free_port, make_cert, make_keys, wait_port
 
 MASKING = """masking:
   key_file: {keys}/mask.key
@@ -33,7 +31,7 @@ AUDIT = """audit:
 """
 
 
-class HttpGateway:
+class HttpGateway(JitgateProcess):
     def __init__(self, idp, resources, policies, masking=False, audit=False, store=False,
                  durability="batched", tls=True, extra_yaml="", limits_yaml=""):
         self.idp = idp
@@ -118,38 +116,3 @@ class HttpGateway:
             raise AssertionError(f"jitgate {' '.join(args)} failed ({r.returncode}):\n"
                                  f"{r.stdout}\n{r.stderr}")
         return r
-
-    def log_text(self):
-        return self.log.read_text() if self.log.exists() else ""
-
-    def rss_kb(self, field="VmRSS:"):
-        with open(f"/proc/{self.proc.pid}/status") as f:
-            for line in f:
-                if line.startswith(field):
-                    return int(line.split()[1])
-        return 0
-
-    def signal(self, sig):
-        self.proc.send_signal(sig)
-
-    def stop(self, timeout=40):
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        code = self.proc.returncode if self.proc else 0
-        self.proc = None
-        return code
-
-    def cleanup(self):
-        self.stop()
-        shutil.rmtree(self.dir, ignore_errors=True)
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.cleanup()
