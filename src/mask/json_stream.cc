@@ -304,19 +304,7 @@ bool JsonStream::stringEnd(std::string_view part, bool key) {
     in_key_ = false;
     return writeKey();
   }
-  std::string_view text = part;
-  if (in_scalar_) {
-    if (!stringPart(part, false)) {
-      return false;
-    }
-    text = text_;
-  } else if (part.size() > limits_.max_string_bytes) {
-    return tooLong();
-  } else {
-    value_ = beginValue();
-  }
-  in_scalar_ = false;
-  return finishScalar(text, JsonToken::kString, false);
+  return scalarEnd(part, JsonToken::kString);
 }
 
 bool JsonStream::numberPart(std::string_view part) {
@@ -324,6 +312,12 @@ bool JsonStream::numberPart(std::string_view part) {
 }
 
 bool JsonStream::numberEnd(std::string_view part) {
+  return scalarEnd(part, JsonToken::kNumber);
+}
+
+// The last part of a string value or a number: joined to the parts before it (if any), within
+// the string limit, then masked and written.
+bool JsonStream::scalarEnd(std::string_view part, JsonToken kind) {
   std::string_view text = part;
   if (in_scalar_) {
     if (!stringPart(part, false)) {
@@ -336,7 +330,7 @@ bool JsonStream::numberEnd(std::string_view part) {
     value_ = beginValue();
   }
   in_scalar_ = false;
-  return finishScalar(text, JsonToken::kNumber, false);
+  return finishScalar(text, kind, false);
 }
 
 bool JsonStream::literal(std::string_view text) {

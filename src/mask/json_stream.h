@@ -78,6 +78,7 @@ class JsonStream {
   bool stringEnd(std::string_view part, bool key);
   bool numberPart(std::string_view part);
   bool numberEnd(std::string_view part);
+  bool scalarEnd(std::string_view part, JsonToken kind);
   bool literal(std::string_view text);
 
   Value beginValue();
