@@ -66,6 +66,7 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
   bool parseBody(Exchange& x);
   asio::awaitable<bool> decide(Exchange& x);
   asio::awaitable<bool> holdForApproval(Exchange& x);
+  void refuseHeld(Exchange& x, std::string message);
   void recordRequest(Exchange& x);
 
   // http_relay.cc: forward upstream and relay the response.
@@ -82,6 +83,8 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
   // false when the connection must be cut.
   bool failRelay(Relay& r, std::string_view outcome, const Status& why);
   asio::awaitable<bool> finishRelay(Relay& r);
+  Status finishBody(Relay& r);
+  void recordEnd(Relay& r);
 
   // Builds (and records) a problem response as the next reply. Coroutines send it with
   // sendReply() in a statement of its own: GCC 12 destroys the temporaries of a co_await

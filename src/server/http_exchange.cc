@@ -349,42 +349,58 @@ void HttpConnection::recordRequest(Exchange& x) {
 
 namespace jg::server {
 
-// Wait mode: the request is held (the client waits for its response) until the review is
+namespace {
+
+// How a held request's review ended: decided (approved or not), or still pending when
+// access.wait_timeout passed.
+struct Decided {
+  bool decided = false;
+  access::ReviewState state = access::ReviewState::kPending;
+  std::string reason;
+};
+
+asio::awaitable<Decided> awaitDecision(access::Broker& broker, const std::string& review_id) {
+  auto ex = co_await asio::this_coro::executor;
+  auto timer = std::make_shared<asio::steady_timer>(ex, asio::steady_timer::time_point::max());
+  auto outcome = std::make_shared<Decided>();
+  auto waiter = broker.waitForDecision(
+      review_id, broker.settings().wait_timeout,
+      [ex, timer, outcome](access::ReviewState state, std::string reason) {
+        asio::post(ex, [timer, outcome, state, reason = std::move(reason)]() mutable {
+          *outcome = Decided{.decided = true, .state = state, .reason = std::move(reason)};
+          timer->cancel();
+        });
+      });
+  auto [ec] = co_await timer->async_wait(asio::as_tuple(asio::use_awaitable));
+  (void)ec;
+  if (!outcome->decided) {
+    waiter->cancel();
+  }
+  co_return *outcome;
+}
+
+}  // namespace
+
+void HttpConnection::refuseHeld(Exchange& x, std::string message) {
+  x.verdict.outcome = gate::Outcome::kDeny;
+  x.verdict.refusal = gate::Refusal::kNeedsApproval;
+  x.verdict.message = std::move(message);
+  recordRequest(x);
+  prepareRefusal(x, x.verdict);
+}
+
+// Wait mode: the request is held (the client simply waits for its response) until the review is
 // decided or access.wait_timeout passes; approved, it runs once under the approval it consumes.
 asio::awaitable<bool> HttpConnection::holdForApproval(Exchange& x) {
   const auto& broker = front_.services().broker();
   x.decision = "review";
   log::info(id_, "holding {} {} for approval of review {}", sv(x.req.method_string()),
             x.target.path, x.verdict.review_id);
-  auto ex = co_await asio::this_coro::executor;
-  auto timer = std::make_shared<asio::steady_timer>(ex, asio::steady_timer::time_point::max());
-  struct Outcome {
-    bool decided = false;
-    access::ReviewState state = access::ReviewState::kPending;
-    std::string reason;
-  };
-  auto outcome = std::make_shared<Outcome>();
-  auto waiter = broker->waitForDecision(
-      x.verdict.review_id, broker->settings().wait_timeout,
-      [ex, timer, outcome](access::ReviewState state, std::string reason) {
-        asio::post(ex, [timer, outcome, state, reason = std::move(reason)]() mutable {
-          *outcome = Outcome{.decided = true, .state = state, .reason = std::move(reason)};
-          timer->cancel();
-        });
-      });
-  auto [ec] = co_await timer->async_wait(asio::as_tuple(asio::use_awaitable));
-  (void)ec;
-  if (!outcome->decided || outcome->state != access::ReviewState::kApproved) {
-    waiter->cancel();
-    x.verdict.message = fmt::format("review {} was not approved ({}){}{}", x.verdict.review_id,
-                                    outcome->state == access::ReviewState::kPending
-                                        ? "timed out"
-                                        : access::stateName(outcome->state),
-                                    outcome->reason.empty() ? "" : ": ", outcome->reason);
-    x.verdict.outcome = gate::Outcome::kDeny;
-    x.verdict.refusal = gate::Refusal::kNeedsApproval;
-    recordRequest(x);
-    prepareRefusal(x, x.verdict);
+  Decided d = co_await awaitDecision(*broker, x.verdict.review_id);
+  if (d.state != access::ReviewState::kApproved) {
+    refuseHeld(x, fmt::format("review {} was not approved ({}){}{}", x.verdict.review_id,
+                              d.decided ? access::stateName(d.state) : "timed out",
+                              d.reason.empty() ? "" : ": ", d.reason));
     co_await sendReply();
     co_return false;
   }
@@ -394,12 +410,8 @@ asio::awaitable<bool> HttpConnection::holdForApproval(Exchange& x) {
   std::optional<std::string> consumed =
       co_await offThread<std::optional<std::string>>(front_.services().blockingPool(), consume);
   if (!consumed) {
-    x.verdict.outcome = gate::Outcome::kDeny;
-    x.verdict.refusal = gate::Refusal::kNeedsApproval;
-    x.verdict.message = fmt::format("review {} was approved but its approval is no longer valid",
-                                    x.verdict.review_id);
-    recordRequest(x);
-    prepareRefusal(x, x.verdict);
+    refuseHeld(x, fmt::format("review {} was approved but its approval is no longer valid",
+                              x.verdict.review_id));
     co_await sendReply();
     co_return false;
   }

@@ -245,64 +245,69 @@ asio::awaitable<bool> HttpConnection::relayResponse(Relay& r, beast::flat_buffer
   co_return co_await finishRelay(r);
 }
 
-asio::awaitable<bool> HttpConnection::finishRelay(Relay& r) {
-  Exchange& x = r.x;
-  std::string tail;
+// The end of the body: the decoder and the masker must end cleanly; what the masker still held
+// is added to what is pending.
+Status HttpConnection::finishBody(Relay& r) {
   if (r.inflater) {
     if (Status st = r.inflater->finish(); !st) {
-      if (!failRelay(r, "masking-failed", st)) {
-        co_return false;
-      }
-      co_return co_await sendReply();
+      return st;
     }
   }
-  if (r.masker) {
-    if (Status st = r.masker->finish(tail); !st) {
-      if (!failRelay(r, "masking-failed", st)) {
-        co_return false;
-      }
-      co_return co_await sendReply();
+  if (!r.masker) {
+    return Status::ok();
+  }
+  std::string tail;
+  if (Status st = r.masker->finish(tail); !st) {
+    return st;
+  }
+  if (r.record && !tail.empty()) {
+    r.record->body(tail, "", r.masker->takeDocumentIds());
+  }
+  r.pending += tail;
+  return Status::ok();
+}
+
+void HttpConnection::recordEnd(Relay& r) {
+  if (r.record) {
+    r.record->finish(r.masker && r.masker->truncated() ? "truncated" : "complete",
+                     maskedByLabel(r.masker.get()), r.unmasked_binary);
+  }
+}
+
+asio::awaitable<bool> HttpConnection::finishRelay(Relay& r) {
+  if (Status st = finishBody(r); !st) {
+    if (!failRelay(r, "masking-failed", st)) {
+      co_return false;
     }
-    if (r.record && !tail.empty()) {
-      r.record->body(tail, "", r.masker->takeDocumentIds());
-    }
-    r.pending += tail;
+    co_return co_await sendReply();
   }
   if (!r.committed) {
     if (error_code ec = co_await commit(r, true); ec) {
       co_return false;
     }
   }
-  std::string frame;
+  std::string frame = std::move(r.pending);
   if (r.chunked) {
-    frame = r.pending.empty() ? "0\r\n\r\n"
-                              : fmt::format("{:x}\r\n{}\r\n0\r\n\r\n", r.pending.size(), r.pending);
-  } else {
-    frame = std::move(r.pending);
+    frame =
+        frame.empty() ? "0\r\n\r\n" : fmt::format("{:x}\r\n{}\r\n0\r\n\r\n", frame.size(), frame);
   }
   r.pending.clear();
   if (audit_ && audit_->strict()) {
-    if (r.record) {
-      r.record->finish(r.masker && r.masker->truncated() ? "truncated" : "complete",
-                       maskedByLabel(r.masker.get()), r.unmasked_binary);
-    }
+    recordEnd(r);
     if (Status st = co_await audit_->durable(); !st) {
       co_return false;  // the end of the response is not sent unrecorded
     }
   }
   error_code ec = co_await writeRaw(frame);
-  if (r.record) {
-    r.record->finish(r.masker && r.masker->truncated() ? "truncated" : "complete",
-                     maskedByLabel(r.masker.get()), r.unmasked_binary);
-  }
+  recordEnd(r);  // (already recorded in strict mode: finish() records once)
   if (r.masker) {
-    x.masked = r.masker->counters().values_masked;
+    r.x.masked = r.masker->counters().values_masked;
   }
   // Reused only when nothing beyond this response was read from it.
   if (r.parser.is_done() && r.parser.keep_alive() && upstream_buffer_.size() == 0) {
-    x.res->pool->release(std::move(r.up));
+    r.x.res->pool->release(std::move(r.up));
   }
-  co_return !ec && x.req.keep_alive();
+  co_return !ec && r.x.req.keep_alive();
 }
 
 // The body cannot be relayed. Before the status line went out the client gets a 502 (or 504)
