@@ -75,6 +75,7 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
   asio::awaitable<bool> exchangeUpstream(Exchange& x, bhttp::request<bhttp::string_body>& out);
   // http_relay_body.cc
   asio::awaitable<bool> relayResponse(Relay& r, boost::beast::flat_buffer& upbuf);
+  asio::awaitable<bool> relayBody(Relay& r, boost::beast::flat_buffer& upbuf);
   Status prepareMasking(Relay& r, const std::string& content_type);
   asio::awaitable<Status> pushBody(Relay& r, std::string_view raw);
   asio::awaitable<error_code> commit(Relay& r, bool whole);

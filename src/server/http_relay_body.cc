@@ -207,11 +207,17 @@ asio::awaitable<bool> HttpConnection::relayResponse(Relay& r, beast::flat_buffer
       co_return false;
     }
   }
+  co_return co_await relayBody(r, upbuf);
+}
+
+// Reads the upstream body in pieces into the connection's read buffer and pushes each through
+// pushBody; the upstream failing mid-body fails the relay.
+asio::awaitable<bool> HttpConnection::relayBody(Relay& r, beast::flat_buffer& upbuf) {
   if (!read_chunk_) {
     read_chunk_ = std::make_unique_for_overwrite<char[]>(kReadChunk);  // once per connection
   }
   char* buf = read_chunk_.get();
-  const auto timeout = x.res->pool->config().response_timeout;
+  const auto timeout = r.x.res->pool->config().response_timeout;
   while (!r.parser.is_done()) {
     r.parser.get().body().data = buf;
     r.parser.get().body().size = kReadChunk;
