@@ -4,8 +4,8 @@
 #include "cli/command.h"
 #include "core/log.h"
 #include "server/config.h"
-#include "server/http_front.h"
 #include "server/gateway.h"
+#include "server/http_front.h"
 
 namespace jg::cli {
 namespace {

@@ -93,8 +93,8 @@ void parseResources(const Node& list, Errors& errors, GatewayConfig& cfg) {
     res.name = r["name"].requiredStr(errors);
     res.kind = r["kind"].oneOf(errors, {"postgres", "http"}, "postgres");
     if (res.kind != "http") {
-      r.checkKeys(errors, {"name", "kind", "upstream", "admin", "roles", "documents",
-                           "credentials", "max_ttl"});
+      r.checkKeys(errors, {"name", "kind", "upstream", "admin", "roles", "documents", "credentials",
+                           "max_ttl"});
     }
     if (!res.name.empty() && !names.insert(res.name).second) {
       errors.add(r["name"], fmt::format("duplicate resource name \"{}\"", res.name));
@@ -256,13 +256,12 @@ void checkHttpResources(const Node& root, Errors& errors, const GatewayConfig& c
     }
     any = true;
     if (!mounts.emplace(r.http->host, r.http->mount).second) {
-      errors.add(root["resources"], fmt::format("resource \"{}\": mount {} is used twice",
-                                                r.name, r.http->mount));
+      errors.add(root["resources"],
+                 fmt::format("resource \"{}\": mount {} is used twice", r.name, r.http->mount));
     }
     if (!r.http->masking.json_paths.empty() && !root.has("masking")) {
       errors.add(root["resources"],
-                 fmt::format("resource \"{}\": masking.json_paths need a masking section",
-                             r.name));
+                 fmt::format("resource \"{}\": masking.json_paths need a masking section", r.name));
     }
   }
   if (any && cfg.listen_http.port == 0) {

@@ -104,7 +104,7 @@ struct GatewayConfig {
   Endpoint listen_admin{"127.0.0.1", 0};  // port 0 = admin listener off
   Endpoint listen_http{"127.0.0.1", 0};   // port 0 = HTTP listener off
   HttpLimitsConfig http_limits;
-  int threads = 0;                        // 0 = number of cores
+  int threads = 0;  // 0 = number of cores
   TlsConfig tls;
   StaticAuthConfig static_auth;
   AuthConfig auth;

@@ -572,7 +572,9 @@ void Gateway::endLiveSessions() {
   }
 }
 
-size_t Gateway::httpConnections() const { return http_ ? http_->connectionCount() : 0; }
+size_t Gateway::httpConnections() const {
+  return http_ ? http_->connectionCount() : 0;
+}
 
 void Gateway::httpConnectionEnded() {
   std::lock_guard lock(sessions_mu_);
