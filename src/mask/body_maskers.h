@@ -3,10 +3,26 @@
 #pragma once
 
 #include <memory>
+#include <string>
 
 #include "mask/body.h"
 
 namespace jg::mask {
+
+// One step of a masker that fails for good: once `failure` is set every call returns it, and a
+// step that fails leaves `out` as it was, so nothing of it can be sent.
+template <class Step>
+Status stickyStep(Status& failure, std::string& out, Step&& step) {
+  if (!failure.isOk()) {
+    return failure;
+  }
+  size_t start = out.size();
+  failure = step();
+  if (!failure.isOk()) {
+    out.resize(start);
+  }
+  return failure;
+}
 
 std::unique_ptr<BodyMasker> makeJsonMasker(const BodyPlan& plan, Scanner& scanner,
                                            BodyLimits limits);

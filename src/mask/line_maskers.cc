@@ -21,28 +21,18 @@ class TextMasker final : public BodyMasker {
       : plan_(plan), scanner_(scanner), limits_(limits) {}
 
   Status write(std::string_view chunk, std::string& out) override {
-    if (!failure_.isOk()) {
-      return failure_;
-    }
-    size_t start = out.size();
-    failure_ = consume(chunk, out);
-    if (!failure_.isOk()) {
-      out.resize(start);
-    }
-    return failure_;
+    return stickyStep(failure_, out, [&] { return consume(chunk, out); });
   }
 
   Status finish(std::string& out) override {
-    if (!failure_.isOk() || line_.empty()) {
+    if (line_.empty()) {
       return failure_;
     }
-    size_t start = out.size();
-    failure_ = maskText(plan_, scanner_, line_, scratch_, stats_.counters, out);
-    line_.clear();
-    if (!failure_.isOk()) {
-      out.resize(start);
-    }
-    return failure_;
+    return stickyStep(failure_, out, [&] {
+      Status st = maskText(plan_, scanner_, line_, scratch_, stats_.counters, out);
+      line_.clear();
+      return st;
+    });
   }
 
  private:
@@ -92,26 +82,14 @@ class NdjsonMasker final : public BodyMasker {
       : limits_(limits), stream_(plan, scanner, limits, stats_, /*item_limit=*/false) {}
 
   Status write(std::string_view chunk, std::string& out) override {
-    if (!failure_.isOk()) {
-      return failure_;
-    }
-    size_t start = out.size();
-    failure_ = consume(chunk, out);
-    if (!failure_.isOk()) {
-      out.resize(start);
-    }
-    return failure_;
+    return stickyStep(failure_, out, [&] { return consume(chunk, out); });
   }
 
   Status finish(std::string& out) override {
-    if (failure_.isOk() && !blank_ && !dropped_) {
-      size_t start = out.size();
-      failure_ = stream_.finish(out);
-      if (!failure_.isOk()) {
-        out.resize(start);
-      }
+    if (blank_ || dropped_) {
+      return failure_;
     }
-    return failure_;
+    return stickyStep(failure_, out, [&] { return stream_.finish(out); });
   }
 
  private:

@@ -25,15 +25,7 @@ class SseMasker final : public BodyMasker {
         json_(plan, scanner, limits, data_stats_, /*item_limit=*/false) {}
 
   Status write(std::string_view chunk, std::string& out) override {
-    if (!failure_.isOk()) {
-      return failure_;
-    }
-    size_t start = out.size();
-    failure_ = consume(chunk, out);
-    if (!failure_.isOk()) {
-      out.resize(start);
-    }
-    return failure_;
+    return stickyStep(failure_, out, [&] { return consume(chunk, out); });
   }
 
   Status finish(std::string& out) override {
