@@ -62,8 +62,6 @@ class ResponseRecord {
   // The end: writes what is pending as one complete record or as the last chunk and an end.
   void finish(std::string outcome, const std::map<std::string, uint64_t>& masked,
               bool unmasked_binary);
-  bool finished() const { return finished_; }
-  uint64_t bytes() const { return bytes_; }
 
  private:
   void flush(bool final);

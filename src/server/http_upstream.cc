@@ -145,29 +145,6 @@ void HttpPool::release(std::unique_ptr<HttpStream> s) {
   }
 }
 
-size_t HttpPool::idleCount() const {
-  std::lock_guard lock(mu_);
-  size_t n = 0;
-  for (const auto& [key, list] : idle_) {
-    n += list.size();
-  }
-  return n;
-}
-
-const char* UpstreamCredential::kindName() const {
-  switch (config_.kind) {
-    case HttpCredentialConfig::Kind::kNone:
-      return "none";
-    case HttpCredentialConfig::Kind::kHeader:
-      return "header";
-    case HttpCredentialConfig::Kind::kJwt:
-      return "jwt";
-    case HttpCredentialConfig::Kind::kOAuth2:
-      return "oauth2";
-  }
-  return "?";
-}
-
 Result<std::optional<std::pair<std::string, std::string>>> UpstreamCredential::header(
     const identity::Identity& caller) {
   using Kind = HttpCredentialConfig::Kind;

@@ -78,7 +78,6 @@ class HttpPool {
   asio::awaitable<Result<std::unique_ptr<HttpStream>>> acquire();
   // Gives back a connection whose last response was read completely and may be reused.
   void release(std::unique_ptr<HttpStream> s);
-  size_t idleCount() const;
 
  private:
   asio::awaitable<Result<std::unique_ptr<HttpStream>>> connect();
@@ -101,7 +100,6 @@ class UpstreamCredential {
   // The header (name, value) the upstream gets for a request by `caller`; nullopt for none.
   Result<std::optional<std::pair<std::string, std::string>>> header(
       const identity::Identity& caller);
-  const char* kindName() const;
 
  private:
   Result<std::string> oauthToken();
