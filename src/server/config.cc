@@ -77,6 +77,53 @@ SslMode parseSslMode(const Node& n, Errors& errors) {
   return SslMode::kPrefer;
 }
 
+// `documents: { table, id_column }`: the ids indexed for document lineage.
+void parseDocuments(const Node& docs, Errors& errors, ResourceConfig& res) {
+  if (!docs.defined()) {
+    return;
+  }
+  docs.checkKeys(errors, {"table", "id_column"});
+  std::string table = docs["table"].requiredStr(errors);
+  auto dot = table.find('.');
+  if (!table.empty() && (dot == std::string::npos || dot == 0 || dot + 1 == table.size())) {
+    errors.add(docs["table"], "expected a schema-qualified table such as public.chunks");
+  } else if (!table.empty()) {
+    res.documents_schema = table.substr(0, dot);
+    res.documents_table = table.substr(dot + 1);
+  }
+  res.documents_id_column = docs["id_column"].requiredStr(errors);
+}
+
+// The keys of a `kind: postgres` resource (the default kind).
+void parsePostgresResource(const Node& r, Errors& errors, ResourceConfig& res) {
+  r.checkKeys(errors, {"name", "kind", "upstream", "admin", "roles", "documents", "credentials",
+                       "max_ttl"});
+  Node u = r["upstream"];
+  if (!u.defined()) {
+    errors.add(u, "required");
+  }
+  u.checkKeys(errors, {"host", "port", "database", "sslmode", "sslrootcert", "user",
+                       "password_file", "password_env", "password", "search_path"});
+  res.upstream.host = u["host"].str(errors, "127.0.0.1");
+  res.upstream.port = static_cast<uint16_t>(u["port"].integer(errors, 5432, 1, 65535));
+  res.upstream.database = u["database"].str(errors, res.name);
+  res.upstream.sslmode = parseSslMode(u["sslmode"], errors);
+  res.upstream.search_path = u["search_path"].str(errors, res.upstream.search_path);
+  if (!sql::parseSearchPath(res.upstream.search_path)) {
+    errors.add(u["search_path"], "expected a comma-separated list of schema names");
+  }
+  res.upstream.sslrootcert = u["sslrootcert"].path(errors);
+  if ((res.upstream.sslmode == SslMode::kVerifyCa ||
+       res.upstream.sslmode == SslMode::kVerifyFull) &&
+      res.upstream.sslrootcert.empty()) {
+    errors.add(u["sslrootcert"], "required for sslmode verify-ca and verify-full");
+  }
+  // With an admin connection, sessions log in with roles minted for them (creds).
+  res.upstream.user = r.has("admin") ? u["user"].str(errors) : u["user"].requiredStr(errors);
+  res.upstream.password = parseSecret(u, errors, res.upstream.has_password);
+  parseDocuments(r["documents"], errors, res);
+}
+
 void parseResources(const Node& list, Errors& errors, GatewayConfig& cfg) {
   if (!list.defined()) {
     errors.add(list, "at least one resource is required");
@@ -92,52 +139,13 @@ void parseResources(const Node& list, Errors& errors, GatewayConfig& cfg) {
     ResourceConfig res;
     res.name = r["name"].requiredStr(errors);
     res.kind = r["kind"].oneOf(errors, {"postgres", "http"}, "postgres");
-    if (res.kind != "http") {
-      r.checkKeys(errors, {"name", "kind", "upstream", "admin", "roles", "documents", "credentials",
-                           "max_ttl"});
-    }
     if (!res.name.empty() && !names.insert(res.name).second) {
       errors.add(r["name"], fmt::format("duplicate resource name \"{}\"", res.name));
     }
     if (res.kind == "http") {
       res.http = std::make_shared<const HttpResourceConfig>(parseHttpResource(r, res.name, errors));
-      cfg.resources.push_back(std::move(res));
-      continue;
-    }
-    Node u = r["upstream"];
-    if (!u.defined()) {
-      errors.add(u, "required");
-    }
-    u.checkKeys(errors, {"host", "port", "database", "sslmode", "sslrootcert", "user",
-                         "password_file", "password_env", "password", "search_path"});
-    res.upstream.host = u["host"].str(errors, "127.0.0.1");
-    res.upstream.port = static_cast<uint16_t>(u["port"].integer(errors, 5432, 1, 65535));
-    res.upstream.database = u["database"].str(errors, res.name);
-    res.upstream.sslmode = parseSslMode(u["sslmode"], errors);
-    res.upstream.search_path = u["search_path"].str(errors, res.upstream.search_path);
-    if (!sql::parseSearchPath(res.upstream.search_path)) {
-      errors.add(u["search_path"], "expected a comma-separated list of schema names");
-    }
-    res.upstream.sslrootcert = u["sslrootcert"].path(errors);
-    if ((res.upstream.sslmode == SslMode::kVerifyCa ||
-         res.upstream.sslmode == SslMode::kVerifyFull) &&
-        res.upstream.sslrootcert.empty()) {
-      errors.add(u["sslrootcert"], "required for sslmode verify-ca and verify-full");
-    }
-    // With an admin connection, sessions log in with roles minted for them (creds).
-    res.upstream.user = r.has("admin") ? u["user"].str(errors) : u["user"].requiredStr(errors);
-    res.upstream.password = parseSecret(u, errors, res.upstream.has_password);
-    if (Node docs = r["documents"]; docs.defined()) {
-      docs.checkKeys(errors, {"table", "id_column"});
-      std::string table = docs["table"].requiredStr(errors);
-      auto dot = table.find('.');
-      if (!table.empty() && (dot == std::string::npos || dot == 0 || dot + 1 == table.size())) {
-        errors.add(docs["table"], "expected a schema-qualified table such as public.chunks");
-      } else if (!table.empty()) {
-        res.documents_schema = table.substr(0, dot);
-        res.documents_table = table.substr(dot + 1);
-      }
-      res.documents_id_column = docs["id_column"].requiredStr(errors);
+    } else {
+      parsePostgresResource(r, errors, res);
     }
     cfg.resources.push_back(std::move(res));
   }
