@@ -32,6 +32,7 @@ demo: build
 	/usr/bin/python3 scripts/demo.py
 
 bench: build
+	cmake --build $(BUILD) -j $(JOBS) --target bench_kernels
 	bench/run.sh
 
 fuzz: build

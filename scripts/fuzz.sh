@@ -9,7 +9,7 @@
 #                            coverage; then 2000 random sessions through the gateway
 #                            (build/jitgate, or JITGATE_BIN), checked against what PostgreSQL
 #                            ran, from a random seed that is printed
-#   scripts/fuzz.sh --ci [target...]  12 s per target on a throw-away copy of the seed corpus;
+#   scripts/fuzz.sh --ci [target...]  8 s per target on a throw-away copy of the seed corpus;
 #                            exits non-zero if any target finds a crash, leak, timeout or UB (the
 #                            differential test runs in the end-to-end suite, 40 sessions)
 #
@@ -51,7 +51,7 @@ if [[ ${#targets[@]} -eq 0 ]]; then
   targets=("${all_targets[@]}")
   [[ $mode == full ]] && differential=1
 fi
-seconds=${FUZZ_SECONDS:-12}
+seconds=${FUZZ_SECONDS:-8}
 runs=${FUZZ_RUNS:-10000000}
 max_seconds=${FUZZ_MAX_SECONDS:-0}
 build=${FUZZ_BUILD:-build-fuzz}
@@ -69,7 +69,8 @@ done
 if ! cmake -S . -B "$build" -G Ninja \
     -DJITGATE_FUZZ=ON -DJITGATE_TESTS=OFF -DJITGATE_BENCH=OFF \
     -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
-    -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_FIND_PACKAGE_TARGETS_GLOBAL=ON \
+    -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -gline-tables-only" \
+    -DCMAKE_C_FLAGS_RELWITHDEBINFO="-O1 -gline-tables-only" -DCMAKE_FIND_PACKAGE_TARGETS_GLOBAL=ON \
     >"$build.configure.log" 2>&1; then
   cat "$build.configure.log" >&2
   echo "fuzz: configure failed" >&2
