@@ -277,6 +277,23 @@ void checkHttpResources(const Node& root, Errors& errors, const GatewayConfig& c
   }
 }
 
+// `mcp`: jitgate's own MCP server, on the HTTP listener, over the resources it names.
+void parseMcp(const Node& root, Errors& errors, GatewayConfig& cfg) {
+  if (!root.has("mcp")) {
+    return;
+  }
+  Node n = root["mcp"];
+  cfg.mcp = parseMcpConfig(n, errors);
+  if (cfg.listen_http.port == 0) {
+    errors.add(n, "the MCP server runs on the HTTP listener: set listen.http (host:port)");
+  }
+  for (const auto& name : cfg.mcp->resources) {
+    if (cfg.resource(name) == nullptr) {
+      errors.add(n["resources"], fmt::format("resource \"{}\" is not configured", name));
+    }
+  }
+}
+
 Result<ConfigPtr> build(const Node& root, const std::string& file) {
   Errors errors;
   auto cfg = std::make_shared<GatewayConfig>();
@@ -284,9 +301,9 @@ Result<ConfigPtr> build(const Node& root, const std::string& file) {
   if (!root.isMap()) {
     return invalidArgument(fmt::format("{}:1: expected a mapping at the top level", file));
   }
-  root.checkKeys(
-      errors, {"listen", "threads", "tls", "auth", "limits", "timeouts", "resources", "identity",
-               "policies", "masking", "audit", "store", "access", "instance", "upstream_tokens"});
+  root.checkKeys(errors, {"listen", "threads", "tls", "auth", "limits", "timeouts", "resources",
+                          "identity", "policies", "masking", "audit", "store", "access", "instance",
+                          "upstream_tokens", "mcp"});
   Node listen = root["listen"];
   listen.checkKeys(errors, {"postgres", "admin", "http"});
   cfg->listen_postgres = parseEndpoint(listen["postgres"], errors, cfg->listen_postgres);
@@ -300,6 +317,7 @@ Result<ConfigPtr> build(const Node& root, const std::string& file) {
   parseIdentity(root, errors, *cfg);
   parseServices(root, errors, *cfg);
   checkHttpResources(root, errors, *cfg);
+  parseMcp(root, errors, *cfg);
   if (!root.has("policies")) {
     errors.add(root, "a policies section is required (no rule means no access)");
   } else {

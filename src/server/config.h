@@ -20,6 +20,7 @@
 #include "identity/settings.h"
 #include "mask/settings.h"
 #include "server/http_config.h"
+#include "server/mcp_config.h"
 
 namespace jg::policy {
 class Policy;
@@ -124,6 +125,7 @@ struct GatewayConfig {
   LimitsConfig limits;
   TimeoutsConfig timeouts;
   std::vector<ResourceConfig> resources;
+  std::optional<McpConfig> mcp;  // jitgate's own MCP server; set when `mcp` exists
 
   const ResourceConfig* resource(std::string_view name) const {
     for (const auto& r : resources) {

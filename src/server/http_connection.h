@@ -28,6 +28,9 @@
 namespace jg::mask {
 class Scanner;
 }
+namespace jg::mcp {
+struct Message;
+}
 
 namespace jg::server {
 
@@ -68,6 +71,22 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
   asio::awaitable<bool> holdForApproval(Exchange& x);
   void refuseHeld(Exchange& x, std::string message);
   void recordRequest(Exchange& x);
+
+  // mcp_server.cc: jitgate's own MCP server on this listener (docs/mcp.md).
+  bool isMcpTarget(const Exchange& x) const;
+  asio::awaitable<bool> serveMcp(Exchange& x);
+  asio::awaitable<bool> mcpAuthenticate(Exchange& x);
+  asio::awaitable<bool> mcpPost(Exchange& x);
+  // The answer to one JSON-RPC request (a result or an error), as JSON text.
+  asio::awaitable<std::string> mcpRequest(Exchange& x, const mcp::Message& m);
+  asio::awaitable<std::string> mcpCallTool(Exchange& x, const mcp::Message& m);
+  asio::awaitable<std::string> mcpAwaitReview(Exchange& x, const mcp::Message& m);
+  std::string mcpToolsList(Exchange& x, const mcp::Message& m);
+  // Checks Mcp-Session-Id and MCP-Protocol-Version; false with the reply prepared.
+  bool mcpCheckSession(Exchange& x);
+  void prepareMcpReply(Exchange& x, int status, std::string body,
+                       const std::vector<std::pair<std::string, std::string>>& headers = {});
+  std::string mcpBaseUrl(const Exchange& x) const;
 
   // http_relay.cc: forward upstream and relay the response.
   struct Relay;  // one response being relayed

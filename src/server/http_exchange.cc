@@ -74,6 +74,9 @@ asio::awaitable<bool> HttpConnection::exchange(Exchange& x) {
     co_return co_await sendReply();
   }
   x.target = std::move(*parsed);
+  if (isMcpTarget(x)) {
+    co_return co_await serveMcp(x);  // jitgate's own MCP server (mcp_server.cc)
+  }
   auto host = x.req[bhttp::field::host];
   auto match = rt_->router->match(sv(host), x.target.path);
   if (!match) {
@@ -342,6 +345,8 @@ void HttpConnection::recordRequest(Exchange& x) {
       .review_id = v.review_id,
       .grant_id = v.grant ? v.grant->id : std::string(),
       .approval_id = v.approval};
+  // MCP requests (mcp_server.cc) also fill: e.rpc_method = x.rpc_method; e.tool = x.tool;
+  // e.rpc_id = x.rpc_id; (once audit::HttpRequestEvent carries them).
   audit_->record(std::move(e));
 }
 

@@ -58,6 +58,10 @@ struct HttpConnection::Exchange {
   int status = 0;                 // what the client got
   uint64_t masked = 0;
   bool request_recorded = false;
+  // MCP requests (mcp_server.cc): the JSON-RPC method, tools/call's tool and the request id.
+  std::string rpc_method;
+  std::string tool;
+  std::string rpc_id;
 
   policy::HttpFacts facts() const {
     return policy::HttpFacts{.method = sv(req.method_string()),

@@ -124,6 +124,7 @@ Status HttpFrontEnd::start(asio::io_context& accept_context) {
     return built.status();
   }
   std::atomic_store(&http_, *built);
+  refreshMcpSessionIds();
   error_code ec;
   auto addr = asio::ip::make_address(ep_cfg.host, ec);
   if (ec) {
@@ -161,7 +162,20 @@ Status HttpFrontEnd::reload() {
     return built.status();
   }
   std::atomic_store(&http_, *built);
+  refreshMcpSessionIds();
   return Status::ok();
+}
+
+void HttpFrontEnd::refreshMcpSessionIds() {
+  const auto& mcp = services_.runtime()->config->mcp;
+  if (!mcp) {
+    std::atomic_store(&mcp_ids_, std::shared_ptr<const McpSessionIds>());
+    return;
+  }
+  if (!std::atomic_load(&mcp_ids_) || mcp->session_key != mcp_key_) {
+    mcp_key_ = mcp->session_key;
+    std::atomic_store(&mcp_ids_, std::make_shared<const McpSessionIds>(mcp_key_));
+  }
 }
 
 asio::awaitable<void> HttpFrontEnd::acceptLoop() {

@@ -20,6 +20,7 @@
 #include "mask/body.h"
 #include "proto/http/http.h"
 #include "server/http_upstream.h"
+#include "server/mcp_session_id.h"
 #include "server/services.h"
 
 namespace jg::creds {
@@ -110,15 +111,21 @@ class HttpFrontEnd {
   // In-flight requests across connections, for limits.http.max_concurrent_requests.
   bool tryBeginRequest();
   void endRequest() { in_flight_.fetch_sub(1); }
+  // The MCP server's session ids (null when `mcp` is not configured). A random key, drawn when
+  // no session_key_file is set, lives as long as the process, across reloads.
+  std::shared_ptr<const McpSessionIds> mcpSessionIds() const { return std::atomic_load(&mcp_ids_); }
 
  private:
   asio::awaitable<void> acceptLoop();
+  void refreshMcpSessionIds();
 
   SessionServices& services_;
   std::function<asio::io_context&()> next_context_;
   std::shared_ptr<const creds::TokenIssuer> token_issuer_;
   std::function<void()> on_connection_ended_;
   std::shared_ptr<const HttpRuntime> http_;
+  std::shared_ptr<const McpSessionIds> mcp_ids_;
+  std::string mcp_key_;  // the configured key mcp_ids_ was made with ("" = random)
   std::unique_ptr<asio::ip::tcp::acceptor> acceptor_;
   std::atomic<bool> stopping_{false};
   std::atomic<size_t> in_flight_{0};

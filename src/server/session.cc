@@ -50,6 +50,13 @@ Session::Session(SessionServices& services, std::unique_ptr<ByteStream> client,
   tracker_ = pg::Tracker(tracker_limits);
 }
 
+Session::Session(SessionServices& services, std::unique_ptr<ByteStream> client,
+                 asio::any_io_executor executor, InProcessCaller caller)
+    : Session(services, std::move(client), std::move(executor)) {
+  client_addr_ = caller.client_addr;
+  in_process_ = std::move(caller);
+}
+
 Session::~Session() = default;
 
 void Session::terminate(std::string sqlstate, std::string message) {

@@ -56,6 +56,16 @@ class Session : public std::enable_shared_from_this<Session> {
  public:
   Session(SessionServices& services, std::unique_ptr<ByteStream> client,
           asio::any_io_executor executor);
+  // A client inside this process that has already verified its caller's token (the MCP
+  // endpoint, mcp_pg_client.h): the session takes this identity instead of asking the client
+  // for a token, and records `client_addr` as the client's address. Only code in this process
+  // can make such a session (its stream is a MemoryStream end); a socket never can.
+  struct InProcessCaller {
+    identity::Identity who{};
+    std::string client_addr{};
+  };
+  Session(SessionServices& services, std::unique_ptr<ByteStream> client,
+          asio::any_io_executor executor, InProcessCaller caller);
   ~Session();
 
   // The session coroutine; the parameter keeps the session alive for the coroutine's lifetime.
@@ -111,6 +121,9 @@ class Session : public std::enable_shared_from_this<Session> {
   // Parameters of coroutines are references to the caller's frame: GCC 12 mishandles temporaries
   // passed by value into a co_await expression (destroyed twice).
   asio::awaitable<Status> verifyToken(const std::string& token);
+  // The caller's identity is this session's; its token's expiry bounds the session.
+  void adoptIdentity(identity::Identity who, std::string method);
+  asio::awaitable<Status> acceptInProcessCaller();
   asio::awaitable<Status> connectToUpstream(const pg::StartupMessage& startup);
   asio::awaitable<void> handleCancel(const pg::CancelRequest& req);
 
@@ -216,6 +229,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   // Who, and what they may do.
   identity::Identity identity_;
+  std::optional<InProcessCaller> in_process_;  // set only by the in-process constructor
   std::string auth_method_;
   policy::Binding binding_;
   std::vector<std::string> granted_;  // review rules with an active grant for this session

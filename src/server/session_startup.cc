@@ -147,18 +147,17 @@ Status Session::checkStartup(const pg::StartupMessage& startup) {
   }
   if (!startup.get("options").empty()) {
     return fatal("0A000",
-                    "the startup parameter \"options\" is not allowed through jitgate (it can "
-                    "change server settings for the session); run SET after connecting instead");
+                 "the startup parameter \"options\" is not allowed through jitgate (it can "
+                 "change server settings for the session); run SET after connecting instead");
   }
   resource_cfg_ = cfg.resource(resource_);
   if (resource_cfg_ == nullptr) {
     return fatal("3D000", fmt::format("resource \"{}\" is not configured on this gateway; "
-                                         "connect with dbname set to a configured resource",
-                                         resource_));
+                                      "connect with dbname set to a configured resource",
+                                      resource_));
   }
-  if (!client_->isTls() && cfg.tls.require_client_tls) {
-    return fatal("28000",
-                    "this gateway requires TLS: connect with sslmode=require (or stricter)");
+  if (!client_->isTls() && cfg.tls.require_client_tls && !in_process_) {
+    return fatal("28000", "this gateway requires TLS: connect with sslmode=require (or stricter)");
   }
   return Status::ok();
 }
@@ -251,6 +250,9 @@ asio::awaitable<Status> Session::negotiateVersion(pg::StartupMessage& out) {
 
 asio::awaitable<Status> Session::authenticateClient(MessageReader& reader) {
   const auto& cfg = *rt_->config;
+  if (in_process_) {
+    co_return co_await acceptInProcessCaller();
+  }
   if (!client_->isTls()) {
     bool loopback = services_.listenerIsLoopback() && client_->peerIsLoopback();
     if (!(loopback && cfg.tls.allow_plaintext_loopback)) {
@@ -299,8 +301,7 @@ Status Session::checkStaticPassword(std::string_view password) {
     return fatal("28000", "no authenticator is configured on this gateway");
   }
   if (!equalSecrets(password, cfg.static_auth.password)) {
-    return fatal("28P01",
-                    fmt::format("password authentication failed for user \"{}\"", user_));
+    return fatal("28P01", fmt::format("password authentication failed for user \"{}\"", user_));
   }
   identity_.issuer = "static";
   identity_.subject = user_;
@@ -328,8 +329,13 @@ asio::awaitable<Status> Session::verifyToken(const std::string& token) {
     co_return Status::error(Code::kPermissionDenied, status.message(),
                             status.sqlstate().empty() ? "28000" : status.sqlstate());
   }
-  identity_ = std::move(result.second);
-  auth_method_ = "oidc";
+  adoptIdentity(std::move(result.second), "oidc");
+  co_return Status::ok();
+}
+
+void Session::adoptIdentity(identity::Identity who, std::string method) {
+  identity_ = std::move(who);
+  auth_method_ = std::move(method);
   if (identity_.expires_at != std::chrono::system_clock::time_point{}) {
     deadline_ = identity_.expires_at + rt_->config->auth.token_grace;
     deadline_reason_ = fmt::format(
@@ -337,7 +343,20 @@ asio::awaitable<Status> Session::verifyToken(const std::string& token) {
         "with a fresh token",
         formatUtc(identity_.expires_at));
   }
-  co_return Status::ok();
+}
+
+// The in-process client's caller was verified by the code that made this session (the MCP
+// endpoint checked the bearer token): no password exchange, straight to AuthenticationOk.
+asio::awaitable<Status> Session::acceptInProcessCaller() {
+  adoptIdentity(in_process_->who, "oidc-mcp");
+  log::info(id_, "authenticated {} (sub={}) in process for resource \"{}\"", identity_.display(),
+            identity_.subject, resource_);
+  std::string ok;
+  pg::encodeAuthentication(ok, pg::Authentication{pg::AuthCode::kOk, {}, {}, {}});
+  if (auto ec = co_await client_->writeAll(ok)) {
+    co_return Status::error(Code::kUnavailable, ec.message());
+  }
+  co_return co_await authorizeSession();
 }
 
 asio::awaitable<Status> Session::connectToUpstream(const pg::StartupMessage& startup) {
@@ -401,6 +420,5 @@ asio::awaitable<void> Session::handleCancel(const pg::CancelRequest& req) {
   }
   co_await sendCancel(*target);
 }
-
 
 }  // namespace jg::server
