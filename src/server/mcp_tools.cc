@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 #include <boost/json.hpp>
 
+#include "proto/mcp/schema.h"
 #include "server/config.h"
 
 namespace jg::server {
@@ -73,67 +74,6 @@ std::string description(const McpTool& t) {
   return {};
 }
 
-bool isScalar(const json::value& v) {
-  return v.is_string() || v.is_number() || v.is_bool() || v.is_null();
-}
-
-std::optional<std::string> unknownMember(const json::object& o,
-                                         std::initializer_list<std::string_view> allowed) {
-  for (const auto& kv : o) {
-    if (std::find(allowed.begin(), allowed.end(), kv.key()) == allowed.end()) {
-      return fmt::format("/{}: unknown argument", std::string_view(kv.key()));
-    }
-  }
-  return std::nullopt;
-}
-
-std::optional<std::string> requireString(const json::object& o, std::string_view key) {
-  const json::value* v = o.if_contains(key);
-  if (v == nullptr) {
-    return fmt::format("/: missing required argument \"{}\"", key);
-  }
-  if (!v->is_string()) {
-    return fmt::format("/{}: expected a string", key);
-  }
-  return std::nullopt;
-}
-
-std::optional<std::string> checkQuery(const json::object& o) {
-  if (auto bad = unknownMember(o, {"sql", "params"})) {
-    return bad;
-  }
-  if (auto bad = requireString(o, "sql")) {
-    return bad;
-  }
-  if (const json::value* p = o.if_contains("params")) {
-    if (!p->is_array()) {
-      return "/params: expected an array";
-    }
-    for (size_t i = 0; i < p->as_array().size(); ++i) {
-      if (!isScalar(p->as_array()[i])) {
-        return fmt::format("/params/{}: expected a string, number, boolean or null", i);
-      }
-    }
-  }
-  return std::nullopt;
-}
-
-std::optional<std::string> checkAwait(const json::object& o) {
-  if (auto bad = unknownMember(o, {"review_id", "timeout_seconds"})) {
-    return bad;
-  }
-  if (auto bad = requireString(o, "review_id")) {
-    return bad;
-  }
-  if (const json::value* t = o.if_contains("timeout_seconds")) {
-    auto n = t->is_int64() ? t->as_int64() : t->is_uint64() ? int64_t(t->as_uint64()) : -1;
-    if (n < 1 || n > 120) {
-      return "/timeout_seconds: expected an integer from 1 to 120";
-    }
-  }
-  return std::nullopt;
-}
-
 std::string cellText(const std::optional<std::string>& c) {
   return c ? *c : "NULL";
 }
@@ -200,25 +140,8 @@ json::object toolDefinition(const McpTool& tool) {
 }
 
 std::optional<std::string> checkArguments(const McpTool& tool, const json::value* args) {
-  static const json::object kEmpty;
-  if (args != nullptr && !args->is_object()) {
-    return "/: the arguments must be an object";
-  }
-  const json::object& o = args ? args->as_object() : kEmpty;
-  switch (tool.kind) {
-    case McpToolKind::kQuery:
-      return checkQuery(o);
-    case McpToolKind::kListTables:
-      return unknownMember(o, {});
-    case McpToolKind::kDescribeTable:
-      if (auto bad = unknownMember(o, {"table"})) {
-        return bad;
-      }
-      return requireString(o, "table");
-    case McpToolKind::kAwaitReview:
-      return checkAwait(o);
-  }
-  return std::nullopt;
+  static const json::value kEmpty = json::object();
+  return mcp::validateArguments(inputSchema(tool.kind), args ? *args : kEmpty);
 }
 
 json::object protectedResourceMetadata(const std::string& resource_url,

@@ -40,8 +40,8 @@ std::vector<McpTool> mcpTools(const GatewayConfig& cfg, const McpConfig& mcp,
 // A tool's definition as tools/list returns it (name, description, inputSchema, outputSchema).
 boost::json::object toolDefinition(const McpTool& tool);
 
-// Checks a tools/call's arguments against the tool's input schema; the message names the
-// JSON pointer and what is wrong ("/params/0: expected a string, number, boolean or null").
+// Checks a tools/call's arguments against the tool's input schema (mcp::validateArguments); the
+// message names the JSON pointer and what is wrong.
 std::optional<std::string> checkArguments(const McpTool& tool, const boost::json::value* args);
 
 // RFC 9728 protected-resource metadata for the resource `resource_url` (public URL + path).
