@@ -15,7 +15,10 @@ from oidc_provider import OidcProvider
 
 ROOT = Path(__file__).resolve().parents[2]
 AGENT = ROOT / "tests" / "peers" / "mcp_agent.mjs"
-INSPECTOR = ROOT / "node_modules" / ".bin" / "mcp-inspector-cli"
+# The inspector's CLI mode itself (node_modules/.bin/mcp-inspector-cli is the launcher that
+# starts it for --cli). It finds its own package.json relative to the working directory, so it
+# runs from its build directory.
+INSPECTOR = ROOT / "node_modules" / "@modelcontextprotocol" / "inspector-cli" / "build" / "index.js"
 
 POLICIES = """policies:
   - id: agents-read
@@ -343,15 +346,15 @@ def test_query_needing_approval_waits_with_await_review_then_runs_once(mcp_gw, i
 def test_inspector_cli_lists_and_calls_tools_through_jitgate(mcp_gw, idp):
     token = agent_token(idp, mcp_gw)
     env = dict(os.environ, NODE_EXTRA_CA_CERTS=str(mcp_gw.dir / "server.crt"))
-    base = [str(INSPECTOR), "--cli", url(mcp_gw), "--transport", "http",
+    base = ["node", str(INSPECTOR), url(mcp_gw), "--transport", "http",
             "--header", f"Authorization: Bearer {token}"]
     r = subprocess.run(base + ["--method", "tools/list"], capture_output=True, text=True,
-                       timeout=60, env=env, cwd=ROOT)
+                       timeout=60, env=env, cwd=INSPECTOR.parent)
     assert r.returncode == 0, r.stderr
     assert "query_kb" in r.stdout
     r = subprocess.run(base + ["--method", "tools/call", "--tool-name", "query_kb",
                                "--tool-arg", "sql=SELECT count(*) AS n FROM mcp_contacts"],
-                       capture_output=True, text=True, timeout=60, env=env, cwd=ROOT)
+                       capture_output=True, text=True, timeout=60, env=env, cwd=INSPECTOR.parent)
     assert r.returncode == 0, r.stderr
     assert '"n"' in r.stdout and '"2"' in r.stdout
 
