@@ -344,9 +344,10 @@ void HttpConnection::recordRequest(Exchange& x) {
       .reason = v.allowed() ? std::string(v.decision.reason) : v.message,
       .review_id = v.review_id,
       .grant_id = v.grant ? v.grant->id : std::string(),
-      .approval_id = v.approval};
-  // MCP requests (mcp_server.cc) also fill: e.rpc_method = x.rpc_method; e.tool = x.tool;
-  // e.rpc_id = x.rpc_id; (once audit::HttpRequestEvent carries them).
+      .approval_id = v.approval,
+      .rpc_method = x.rpc_method,  // MCP requests only (mcp_server.cc)
+      .tool = x.tool,
+      .rpc_id = x.rpc_id};
   audit_->record(std::move(e));
 }
 

@@ -180,7 +180,7 @@ void HttpConnection::prepareMcpReply(
 asio::awaitable<bool> HttpConnection::serveMcp(Exchange& x) {
   const McpConfig& mcp = mcpConfig(*rt_);
   x.resource = "mcp";
-  auditFor(x.resource);
+  auditFor(x.resource, "mcp");
   x.approver_text = fmt::format("{} {}", sv(x.req.method_string()), x.target.path);
   std::string base = mcpBaseUrl(x);
   if (x.target.path != mcp.path) {  // the protected-resource metadata

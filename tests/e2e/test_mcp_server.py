@@ -371,10 +371,11 @@ def test_mcp_requests_and_their_sessions_are_recorded(mcp_gw, idp):
               token=agent_token(idp, mcp_gw))
     deadline = time.monotonic() + 15
     while True:
-        http = audit_search(mcp_gw, "--protocol", "http", "--resource", "mcp", "--path", "/mcp")
+        http = audit_search(mcp_gw, "--protocol", "mcp", "--tool", "query_*",
+                            "--rpc-method", "tools/call")
         sql = audit_search(mcp_gw, "--protocol", "postgres", "--contains", "WHERE id = 2")
         if ("/mcp" in http and "mcp_contacts" in sql) or time.monotonic() > deadline:
             break
         time.sleep(0.5)
-    assert "POST" in http and "/mcp" in http, http
+    assert "query_kb" in http and "/mcp" in http, http
     assert "mcp_contacts" in sql, sql
