@@ -11,6 +11,7 @@ import pytest
 import requests
 
 from harness import Gateway, make_keys
+from http_peers import JsonServer
 from oidc_provider import OidcProvider
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -36,7 +37,32 @@ POLICIES = """policies:
     reason: secrets are off limits to agents
     match: { groups: [agents], tables: [public.mcp_secrets] }
     deny: [all]
+  - id: agents-docs
+    reason: agents read documents over HTTP
+    match: { groups: [agents], resource: docs-api, methods: [GET], paths: ["/documents/*"] }
+    action: allow
 """
+
+
+def docs_api_resource(docs_url):
+    """A kind: http resource with one operation the MCP server offers as a tool."""
+    return [
+        "  - name: docs-api",
+        "    kind: http",
+        "    mount: /docs-api",
+        f"    upstream: {{ url: {docs_url} }}",
+        '    masking: { json_paths: [{ path: "$.email", strategy: redact }] }',
+        "    operations:",
+        "      - name: get_document",
+        "        description: One document of the knowledge base by id",
+        "        method: GET",
+        "        path: /documents/{id}",
+        "        input_schema:",
+        "          type: object",
+        "          properties: { id: { type: integer, minimum: 1 } }",
+        "          required: [id]",
+        "          additionalProperties: false",
+    ]
 
 SESSION_KEY = "k" * 48
 
@@ -59,14 +85,15 @@ audit:
   signing_key_file: {keys}/sign.pem
 mcp:
   path: /mcp
-  resources: [kb]
+  resources: [kb, docs-api]
   session_key_file: {gw.dir}/mcp.key
   max_rows: 5
 """
 
 
-def start_gateway(pg, idp):
-    gw = Gateway(pg, policies=POLICIES, admin=True, http=True, static_auth=False)
+def start_gateway(pg, idp, docs_url):
+    gw = Gateway(pg, policies=POLICIES, admin=True, http=True, static_auth=False,
+                 extra_resources=docs_api_resource(docs_url))
     keys = make_keys(gw.dir / "keys")
     gw.extra_yaml = gateway_yaml(gw, idp, keys)
     gw.start()
@@ -74,7 +101,13 @@ def start_gateway(pg, idp):
 
 
 @pytest.fixture(scope="module")
-def mcp_gw(pg, idp):
+def docs_api():
+    with JsonServer() as js:
+        yield js
+
+
+@pytest.fixture(scope="module")
+def mcp_gw(pg, idp, docs_api):
     pg.sql("""
       CREATE TABLE IF NOT EXISTS mcp_contacts (id int PRIMARY KEY, name text, email text);
       TRUNCATE mcp_contacts;
@@ -82,7 +115,7 @@ def mcp_gw(pg, idp):
       CREATE TABLE IF NOT EXISTS mcp_secrets (id int, secret text);
       ALTER TABLE mcp_contacts OWNER TO app; ALTER TABLE mcp_secrets OWNER TO app;
     """, db="kb")
-    gw = start_gateway(pg, idp)
+    gw = start_gateway(pg, idp, docs_api.url)
     yield gw
     gw.cleanup()
 
@@ -166,7 +199,8 @@ def test_request_without_token_is_401_naming_the_metadata(mcp_gw):
 def test_sdk_discovers_the_authorization_server_from_a_401_and_lists_tools(mcp_gw, agent):
     out = run_agent(mcp_gw, "list", oauth=agent)
     names = [t["name"] for t in out["tools"]]
-    assert names == ["query_kb", "list_tables_kb", "describe_table_kb", "await_review"]
+    assert names == ["query_kb", "list_tables_kb", "describe_table_kb", "get_document",
+                     "await_review"]
     query = out["tools"][0]
     assert query["inputSchema"]["required"] == ["sql"] and "outputSchema" in query
 
@@ -197,10 +231,11 @@ def test_tampered_or_missing_session_id_is_refused(mcp_gw, idp):
     assert gone.status_code == 204
 
 
-def test_second_replica_with_the_same_key_accepts_the_session_id(mcp_gw, pg, idp):
+def test_second_replica_with_the_same_key_accepts_the_session_id(mcp_gw, pg, idp, docs_api):
     token = agent_token(idp, mcp_gw)
     session = initialize(mcp_gw, token)
-    replica = Gateway(pg, policies=POLICIES, admin=True, http=True, static_auth=False)
+    replica = Gateway(pg, policies=POLICIES, admin=True, http=True, static_auth=False,
+                      extra_resources=docs_api_resource(docs_api.url))
     keys = make_keys(replica.dir / "keys")
     replica.extra_yaml = gateway_yaml(replica, idp, keys).replace(
         f"https://127.0.0.1:{replica.http_port}/mcp", url(mcp_gw))
@@ -343,6 +378,21 @@ def test_query_needing_approval_waits_with_await_review_then_runs_once(mcp_gw, i
     assert again["result"]["structuredContent"]["review_id"] != review
 
 
+def test_http_operation_goes_through_the_http_front_end_and_is_masked(mcp_gw, idp):
+    token = agent_token(idp, mcp_gw)
+    out = run_agent(mcp_gw, "call", "get_document", '{"id": 1}', token=token)
+    result = out["result"]
+    assert not result.get("isError"), result
+    body = result["structuredContent"]["body"]
+    assert body["title"] == "Refund policy"
+    assert body["email"] != "billing@acme.example"
+    bad = run_agent(mcp_gw, "call", "get_document", '{"id": 0}', token=token)
+    assert bad["error"]["code"] == -32602 and "/id" in bad["error"]["message"]
+    http = search_until(mcp_gw, "/docs-api/documents/1", "--protocol", "http", "--resource",
+                        "docs-api")
+    assert "/docs-api/documents/1" in http, http
+
+
 def test_inspector_cli_lists_and_calls_tools_through_jitgate(mcp_gw, idp):
     token = agent_token(idp, mcp_gw)
     env = dict(os.environ, NODE_EXTRA_CA_CERTS=str(mcp_gw.dir / "server.crt"))
@@ -357,6 +407,16 @@ def test_inspector_cli_lists_and_calls_tools_through_jitgate(mcp_gw, idp):
                        capture_output=True, text=True, timeout=60, env=env, cwd=INSPECTOR.parent)
     assert r.returncode == 0, r.stderr
     assert '"n"' in r.stdout and '"2"' in r.stdout
+
+
+def search_until(gw, needle, *args):
+    """`audit search` until `needle` shows (the index is written in batches)."""
+    deadline = time.monotonic() + 15
+    while True:
+        out = audit_search(gw, *args)
+        if needle in out or time.monotonic() > deadline:
+            return out
+        time.sleep(0.5)
 
 
 def audit_search(gw, *args):
