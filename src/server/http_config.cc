@@ -1,11 +1,14 @@
 #include "server/http_config.h"
 
 #include <algorithm>
+#include <cctype>
 
 #include <fmt/format.h>
+#include <boost/json/serialize.hpp>
 #include <boost/url/parse.hpp>
 
 #include "mask/settings.h"
+#include "policy/http_rule.h"
 
 namespace jg::server {
 namespace {
@@ -195,9 +198,58 @@ void parseToken(const Node& t, Errors& errors, HttpResourceConfig& out) {
 
 }  // namespace
 
+namespace {
+
+bool validToolName(std::string_view name) {
+  if (name.empty() || name.size() > 64) {
+    return false;
+  }
+  for (char c : name) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '-' && c != '.') {
+      return false;
+    }
+  }
+  return true;
+}
+
+// `operations`: the MCP tools over this resource.
+void parseOperations(const Node& ops, Errors& errors, HttpResourceConfig& out) {
+  if (!ops.defined()) {
+    return;
+  }
+  if (!ops.isSequence()) {
+    errors.add(ops, "expected a list of operations");
+    return;
+  }
+  for (size_t i = 0; i < ops.size(); ++i) {
+    Node o = ops.at(i);
+    o.checkKeys(errors, {"name", "description", "method", "path", "input_schema"});
+    HttpOperationConfig op;
+    op.name = o["name"].requiredStr(errors);
+    if (!op.name.empty() && !validToolName(op.name)) {
+      errors.add(o["name"], "a tool name is 1 to 64 of A-Z a-z 0-9 _ - .");
+    }
+    op.description = o["description"].str(errors);
+    op.method = o["method"].oneOf(errors, {"GET", "POST", "PUT", "PATCH", "DELETE"}, "POST");
+    op.path = o["path"].requiredStr(errors);
+    if (!op.path.empty() && op.path.front() != '/') {
+      errors.add(o["path"], "expected a path starting with /");
+    }
+    Node schema = o["input_schema"];
+    if (schema.defined() && !schema.isMap()) {
+      errors.add(schema, "expected a JSON Schema object");
+    }
+    op.input_schema = schema.defined() ? boost::json::serialize(policy::yamlToJson(schema.raw()))
+                                       : R"({"type":"object"})";
+    out.operations.push_back(std::move(op));
+  }
+}
+
+}  // namespace
+
 HttpResourceConfig parseHttpResource(const Node& r, const std::string& name, Errors& errors) {
   r.checkKeys(errors, {"name", "kind", "mount", "host", "upstream", "credential", "token",
-                       "masking", "documents", "max_response_bytes"});
+                       "masking", "documents", "max_response_bytes", "operations"});
   HttpResourceConfig out;
   out.mount = r["mount"].str(errors, "/" + name);
   while (out.mount.size() > 1 && out.mount.back() == '/') {
@@ -217,6 +269,7 @@ HttpResourceConfig parseHttpResource(const Node& r, const std::string& name, Err
   }
   out.max_response_bytes =
       static_cast<size_t>(r["max_response_bytes"].integer(errors, 0, 0, int64_t{1} << 40));
+  parseOperations(r["operations"], errors, out);
   return out;
 }
 

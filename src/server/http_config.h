@@ -63,6 +63,17 @@ struct HttpMaskingConfig {
   std::vector<std::string> allow_unmasked;
 };
 
+// One operation of an HTTP resource that the MCP server offers as a tool (`operations`,
+// docs/mcp.md): the arguments fill `{var}`s of `path`, the rest go as the JSON body (GET and
+// DELETE: as query parameters).
+struct HttpOperationConfig {
+  std::string name{};
+  std::string description{};
+  std::string method = "POST";
+  std::string path{};          // below the resource's mount, starting with '/'
+  std::string input_schema{};  // JSON text (from YAML)
+};
+
 struct HttpResourceConfig {
   std::string mount;  // path prefix on the HTTP listener, "/kb-search"
   std::string host;   // optional: only requests for this Host
@@ -71,8 +82,9 @@ struct HttpResourceConfig {
   std::string token_header = "authorization";  // where clients put their OIDC token
   std::string token_scheme = "Bearer";         // "" when the header holds the token alone
   HttpMaskingConfig masking;
-  std::vector<std::string> document_paths;  // JSON paths of document ids in responses
-  size_t max_response_bytes = 0;            // 0 = none (rules may set their own)
+  std::vector<std::string> document_paths;      // JSON paths of document ids in responses
+  size_t max_response_bytes = 0;                // 0 = none (rules may set their own)
+  std::vector<HttpOperationConfig> operations;  // MCP tools over this resource
 };
 
 // The HTTP listener's limits (`limits.http`, `timeouts.http`).

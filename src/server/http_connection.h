@@ -37,6 +37,8 @@ namespace jg::server {
 namespace bhttp = boost::beast::http;
 using HttpRequestMsg = bhttp::request<bhttp::string_body>;
 
+struct McpTool;
+
 class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
  public:
   HttpConnection(HttpFrontEnd& front, std::unique_ptr<HttpStream> stream, std::string id,
@@ -81,6 +83,8 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
   asio::awaitable<std::string> mcpRequest(Exchange& x, const mcp::Message& m);
   asio::awaitable<std::string> mcpCallTool(Exchange& x, const mcp::Message& m);
   asio::awaitable<std::string> mcpAwaitReview(Exchange& x, const mcp::Message& m);
+  asio::awaitable<std::string> mcpCallOperation(Exchange& x, const mcp::Message& m,
+                                                const McpTool& tool);
   std::string mcpToolsList(Exchange& x, const mcp::Message& m);
   // Checks Mcp-Session-Id and MCP-Protocol-Version; false with the reply prepared.
   bool mcpCheckSession(Exchange& x);

@@ -1,43 +1,14 @@
 #include "server/mcp_config.h"
 
-#include <cctype>
-#include <charconv>
-
 #include <fmt/format.h>
+
+#include "policy/http_rule.h"
 
 namespace jg::server {
 namespace {
 
 using config::Errors;
 using config::Node;
-
-// "1048576", "64KB", "1MB", "2GB" (binary multiples).
-std::optional<size_t> parseBytes(std::string_view text) {
-  size_t digits = 0;
-  while (digits < text.size() && std::isdigit(static_cast<unsigned char>(text[digits]))) {
-    ++digits;
-  }
-  size_t n = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + digits, n);
-  if (digits == 0 || ec != std::errc()) {
-    return std::nullopt;
-  }
-  std::string_view unit = text.substr(digits);
-  while (!unit.empty() && unit.front() == ' ') {
-    unit.remove_prefix(1);
-  }
-  size_t mult = 1;
-  if (unit == "KB" || unit == "KiB") {
-    mult = size_t{1} << 10;
-  } else if (unit == "MB" || unit == "MiB") {
-    mult = size_t{1} << 20;
-  } else if (unit == "GB" || unit == "GiB") {
-    mult = size_t{1} << 30;
-  } else if (!unit.empty() && unit != "B") {
-    return std::nullopt;
-  }
-  return n * mult;
-}
 
 }  // namespace
 
@@ -79,12 +50,12 @@ McpConfig parseMcpConfig(const Node& n, Errors& errors) {
   c.max_rows = static_cast<size_t>(n["max_rows"].integer(errors, 200, 1, 100'000));
   if (n.has("max_result_bytes")) {
     std::string text = n["max_result_bytes"].str(errors);
-    auto bytes = parseBytes(text);
+    auto bytes = policy::parseByteSize(text);
     if (!bytes || *bytes < 1024) {
       errors.add(n["max_result_bytes"],
                  fmt::format("expected a size of at least 1KB such as 1MB, got \"{}\"", text));
     } else {
-      c.max_result_bytes = *bytes;
+      c.max_result_bytes = static_cast<size_t>(*bytes);
     }
   }
   return c;

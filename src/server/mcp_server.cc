@@ -10,9 +10,11 @@
 #include "audit/event.h"
 #include "core/log.h"
 #include "identity/verifier.h"
+#include "net/http.h"
 #include "proto/mcp/jsonrpc.h"
 #include "server/gateway.h"
 #include "server/http_exchange.h"
+#include "server/mcp_http_tool.h"
 #include "server/mcp_pg_client.h"
 #include "server/mcp_tools.h"
 
@@ -132,6 +134,21 @@ json::object reviewToolResult(const std::string& id, access::ReviewState state,
   return o;
 }
 
+// The gateway's own HTTP listener, where HTTP operation tools send their requests.
+std::string listenerUrl(const Runtime& rt) {
+  const Endpoint& ep = rt.config->listen_http;
+  std::string host = ep.host;
+  if (host.empty() || host == "0.0.0.0") {
+    host = "127.0.0.1";
+  } else if (host == "::") {
+    host = "::1";
+  }
+  if (host.find(':') != std::string::npos) {
+    host = "[" + host + "]";
+  }
+  return fmt::format("{}://{}:{}", rt.client_tls ? "https" : "http", host, ep.port);
+}
+
 }  // namespace
 
 bool HttpConnection::isMcpTarget(const Exchange& x) const {
@@ -201,6 +218,7 @@ asio::awaitable<bool> HttpConnection::serveMcp(Exchange& x) {
     }
     auto doc = protectedResourceMetadata(base + mcp.path, issuers, mcp.scopes);
     x.decision = "allow";
+    recordRequest(x);
     prepareMcpReply(x, 200, json::serialize(doc));
     co_return co_await sendReply();
   }
@@ -420,6 +438,9 @@ asio::awaitable<std::string> HttpConnection::mcpCallTool(Exchange& x, const mcp:
   if (it->kind == McpToolKind::kAwaitReview) {
     co_return co_await mcpAwaitReview(x, m);
   }
+  if (it->kind == McpToolKind::kHttpOperation) {
+    co_return co_await mcpCallOperation(x, m, *it);
+  }
   static const json::object kNone;
   const json::value* args = m.arguments();
   PgStatement st = statementFor(*it, args ? args->as_object() : kNone, mcpConfig(*rt_));
@@ -454,6 +475,50 @@ asio::awaitable<std::string> HttpConnection::mcpAwaitReview(Exchange& x, const m
   log::info(id_, "MCP await_review {} for {} (up to {} s)", id, x.who.display(), secs);
   Awaited a = co_await awaitReview(*broker, id, std::chrono::seconds(secs));
   co_return mcp::resultText(m.id, reviewToolResult(id, a.state, a.reason));
+}
+
+}  // namespace jg::server
+
+namespace jg::server {
+
+// An HTTP operation goes through this gateway's own HTTP listener over loopback (TLS, trusting
+// the gateway's own certificate), with the caller's bearer token: the resource's HTTP rules,
+// reviews, response limits, masking and recording apply as to any other client.
+asio::awaitable<std::string> HttpConnection::mcpCallOperation(Exchange& x, const mcp::Message& m,
+                                                              const McpTool& tool) {
+  static const json::object kNone;
+  const json::value* args = m.arguments();
+  const auto& cfg = *rt_->runtime->config;
+  const ResourceConfig* res = cfg.resource(tool.resource);
+  auto built = buildOperationRequest(res->http->mount, *tool.op, args ? args->as_object() : kNone);
+  if (!built) {
+    co_return mcp::errorText(
+        m.id, mcp::kInvalidParams,
+        fmt::format("invalid arguments for {}: {}", tool.name, built.status().message()));
+  }
+  auto token = http::extractToken(x.req.base(), http::TokenSource{});
+  const std::string& scheme = res->http->token_scheme;
+  net::HttpRequest out{
+      .method = built->method,
+      .url = listenerUrl(*rt_->runtime) + built->target,
+      .headers = {{res->http->token_header, scheme.empty() ? **token : scheme + " " + **token}},
+      .body = built->body};
+  if (!out.body.empty()) {
+    out.headers.emplace_back("Content-Type", "application/json");
+  }
+  size_t max_bytes = mcpConfig(*rt_).max_result_bytes;
+  auto send = [out, ca = cfg.tls.cert_file, max_bytes]() -> Result<net::HttpResponse> {
+    net::HttpClient client(net::HttpClient::Options{
+        .ca_file = ca, .max_body_bytes = max_bytes * 16, .user_agent = "jitgate-mcp"});
+    return client.send(out, std::chrono::seconds(60));
+  };
+  Result<net::HttpResponse> r =
+      co_await offThread<Result<net::HttpResponse>>(front_.services().blockingPool(), send);
+  if (!r) {
+    co_return mcp::resultText(
+        m.id, textToolResult(fmt::format("the HTTP call failed: {}", r.status().message()), true));
+  }
+  co_return mcp::resultText(m.id, httpToolResult(r->status, r->body, max_bytes));
 }
 
 }  // namespace jg::server

@@ -36,6 +36,8 @@ json::value inputSchema(McpToolKind kind) {
         "review_id":{"type":"string","description":"The review id a refused call returned"},
         "timeout_seconds":{"type":"integer","minimum":1,"maximum":120}},
         "required":["review_id"],"additionalProperties":false})");
+    case McpToolKind::kHttpOperation:
+      break;  // the operation's own input_schema
   }
   return json::object();
 }
@@ -67,6 +69,8 @@ std::string description(const McpTool& t) {
       return fmt::format("List the tables and views of \"{}\" that you may see.", t.resource);
     case McpToolKind::kDescribeTable:
       return fmt::format("Describe the columns of a table of \"{}\".", t.resource);
+    case McpToolKind::kHttpOperation:
+      return {};
     case McpToolKind::kAwaitReview:
       return "Wait (up to timeout_seconds, at most 120) until a data owner decides a review, and "
              "return its state. Once approved, repeat the refused call exactly once.";
@@ -103,7 +107,8 @@ std::vector<std::string> mcpResources(const GatewayConfig& cfg, const McpConfig&
   for (const auto& r : cfg.resources) {
     bool listed =
         std::find(mcp.resources.begin(), mcp.resources.end(), r.name) != mcp.resources.end();
-    if (mcp.resources_listed ? listed : !r.isHttp()) {
+    bool offered_by_default = !r.isHttp() || !r.http->operations.empty();
+    if (mcp.resources_listed ? listed : offered_by_default) {
       out.push_back(r.name);
     }
   }
@@ -115,7 +120,14 @@ std::vector<McpTool> mcpTools(const GatewayConfig& cfg, const McpConfig& mcp,
   std::vector<McpTool> out;
   for (const auto& name : mcpResources(cfg, mcp)) {
     const ResourceConfig* r = cfg.resource(name);
-    if (r == nullptr || r->isHttp() || !offered(name)) {
+    if (r == nullptr || !offered(name)) {
+      continue;
+    }
+    if (r->isHttp()) {
+      for (const auto& op : r->http->operations) {
+        out.push_back(
+            {.name = op.name, .resource = name, .kind = McpToolKind::kHttpOperation, .op = &op});
+      }
       continue;
     }
     out.push_back({.name = "query_" + name, .resource = name, .kind = McpToolKind::kQuery});
@@ -133,6 +145,14 @@ std::vector<McpTool> mcpTools(const GatewayConfig& cfg, const McpConfig& mcp,
 json::object toolDefinition(const McpTool& tool) {
   json::object o;
   o["name"] = tool.name;
+  if (tool.kind == McpToolKind::kHttpOperation) {
+    o["description"] = tool.op->description.empty()
+                           ? fmt::format("{} {} on the HTTP resource \"{}\"", tool.op->method,
+                                         tool.op->path, tool.resource)
+                           : tool.op->description;
+    o["inputSchema"] = json::parse(tool.op->input_schema);
+    return o;
+  }
   o["description"] = description(tool);
   o["inputSchema"] = inputSchema(tool.kind);
   o["outputSchema"] = outputSchema(tool.kind);
@@ -141,7 +161,11 @@ json::object toolDefinition(const McpTool& tool) {
 
 std::optional<std::string> checkArguments(const McpTool& tool, const json::value* args) {
   static const json::value kEmpty = json::object();
-  return mcp::validateArguments(inputSchema(tool.kind), args ? *args : kEmpty);
+  const json::value& instance = args ? *args : kEmpty;
+  if (tool.kind == McpToolKind::kHttpOperation) {
+    return mcp::validateArguments(json::parse(tool.op->input_schema), instance);
+  }
+  return mcp::validateArguments(inputSchema(tool.kind), instance);
 }
 
 json::object protectedResourceMetadata(const std::string& resource_url,

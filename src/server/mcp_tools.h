@@ -4,7 +4,8 @@
 //
 // Tool names: per PostgreSQL resource `query_<resource>`, `list_tables_<resource>` and
 // `describe_table_<resource>` (MCP tool names allow [A-Za-z0-9_.-]; resource names are already
-// within that set), and one `await_review`. No I/O; thread-safe.
+// within that set); per HTTP resource one tool per configured operation, named as configured;
+// and one `await_review`. No I/O; thread-safe.
 #pragma once
 
 #include <functional>
@@ -20,16 +21,19 @@ namespace jg::server {
 
 struct GatewayConfig;
 struct McpConfig;
+struct HttpOperationConfig;
 
-enum class McpToolKind { kQuery, kListTables, kDescribeTable, kAwaitReview };
+enum class McpToolKind { kQuery, kListTables, kDescribeTable, kAwaitReview, kHttpOperation };
 
 struct McpTool {
   std::string name{};
   std::string resource{};  // "" for await_review
   McpToolKind kind = McpToolKind::kQuery;
+  const HttpOperationConfig* op = nullptr;  // kHttpOperation; owned by the configuration
 };
 
-// The resources the MCP server exposes: those `mcp.resources` names, else every PostgreSQL one.
+// The resources the MCP server exposes: those `mcp.resources` names, else every PostgreSQL one
+// and every HTTP one with `operations`.
 std::vector<std::string> mcpResources(const GatewayConfig& cfg, const McpConfig& mcp);
 
 // The tools for the resources `offered` accepts (policy: some rule may let this caller in), in

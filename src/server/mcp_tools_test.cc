@@ -25,6 +25,14 @@ resources:
     kind: http
     mount: /search
     upstream: { url: "http://127.0.0.1:9000" }
+    operations:
+      - name: search_kb
+        description: Search the knowledge base
+        path: /collections/{collection}/search
+        input_schema:
+          type: object
+          properties: { collection: { type: string }, limit: { type: integer, maximum: 50 } }
+          required: [collection]
 policies:
   - { id: allow-all, match: {}, allow: [all] }
 )";
@@ -63,12 +71,26 @@ TEST(McpConfig, UnknownResourceAndBadSizeAreErrors) {
   EXPECT_NE(cfg.status().message().find("mcp.max_result_bytes"), std::string::npos);
 }
 
-TEST(McpTools, EveryPostgresResourceIsExposedByDefaultWithAwaitReviewLast) {
+TEST(McpTools, EveryPostgresResourceAndHttpOperationIsExposedByDefaultWithAwaitReviewLast) {
   auto cfg = load("mcp: {}\n");
   auto tools = mcpTools(*cfg, *cfg->mcp, [](const std::string&) { return true; });
-  EXPECT_EQ(names(tools), (std::vector<std::string>{
-                              "query_appdb", "list_tables_appdb", "describe_table_appdb",
-                              "query_kb", "list_tables_kb", "describe_table_kb", "await_review"}));
+  EXPECT_EQ(names(tools),
+            (std::vector<std::string>{"query_appdb", "list_tables_appdb", "describe_table_appdb",
+                                      "query_kb", "list_tables_kb", "describe_table_kb",
+                                      "search_kb", "await_review"}));
+}
+
+TEST(McpTools, HttpOperationToolTakesItsConfiguredSchema) {
+  auto cfg = load("mcp: { resources: [search] }\n");
+  auto tools = mcpTools(*cfg, *cfg->mcp, [](const std::string&) { return true; });
+  ASSERT_EQ(names(tools), (std::vector<std::string>{"search_kb", "await_review"}));
+  auto def = toolDefinition(tools[0]);
+  EXPECT_EQ(def.at("description").as_string(), "Search the knowledge base");
+  EXPECT_EQ(def.at("inputSchema").at("required").as_array()[0].as_string(), "collection");
+  json::value over = json::parse(R"({"collection":"docs","limit":500})");
+  EXPECT_TRUE(checkArguments(tools[0], &over).value_or("").starts_with("/limit"));
+  json::value ok = json::parse(R"({"collection":"docs","limit":5})");
+  EXPECT_FALSE(checkArguments(tools[0], &ok));
 }
 
 TEST(McpTools, ResourceThePolicyDeniesIsNotOffered) {
@@ -92,7 +114,8 @@ TEST(McpTools, ArgumentsThatBreakTheSchemaNameThePointer) {
   json::value ok = json::parse(R"({"sql":"select $1","params":[1,"a",null,true]})");
   EXPECT_FALSE(checkArguments(q, &ok));
   json::value nested = json::parse(R"({"sql":"select $1","params":[{"a":1}]})");
-  EXPECT_TRUE(checkArguments(q, &nested).value_or("").starts_with("/params/0")) << *checkArguments(q, &nested);
+  EXPECT_TRUE(checkArguments(q, &nested).value_or("").starts_with("/params/0"))
+      << *checkArguments(q, &nested);
   json::value missing = json::parse(R"({"params":[]})");
   EXPECT_NE(checkArguments(q, &missing).value_or("").find("sql"), std::string::npos);
   json::value wrong = json::parse(R"({"sql":42})");
