@@ -174,6 +174,18 @@ TEST(SseReader, OversizedLineWithoutEndIsAnError) {
   EXPECT_FALSE(reader.ok());
 }
 
+TEST(SseReader, TheLimitDoesNotDependOnWhereTheStreamIsSplit) {
+  // Each event holds 10 data bytes; the raw line "data: 0123456789" is 16.
+  const std::string stream = "data: 0123456789\n\ndata: 01234\ndata: 5678\n\n";
+  for (size_t cut = 0; cut <= stream.size(); ++cut) {
+    SseReader reader(16);
+    std::vector<SseEvent> events;
+    ASSERT_TRUE(reader.feed(std::string_view(stream).substr(0, cut), events)) << cut;
+    ASSERT_TRUE(reader.feed(std::string_view(stream).substr(cut), events)) << reader.error();
+    EXPECT_EQ(events.size(), 2u) << "cut at " << cut;
+  }
+}
+
 TEST(SseReader, EventsAtTheLimitPass) {
   SseReader reader(8);
   std::vector<SseEvent> events;
