@@ -61,7 +61,9 @@ std::variant<Message, RpcError> fromJson(const boost::json::value& v);
 // is kParseError; an array when !allow_batch is kInvalidRequest with a message saying that
 // batches are not part of the negotiated protocol version; an empty array is kInvalidRequest.
 // In a batch, the first invalid member refuses the whole body (its id, when readable, is the
-// RpcError's id).
+// RpcError's id). Text must be UTF-8. A key repeated in one object keeps its last value, as
+// JSON.parse, Python and Go read it; a proxy that forwards what it decided on should still send
+// toJson's text rather than the bytes it received.
 struct Parsed {
   std::vector<Message> messages{};
   bool batch = false;

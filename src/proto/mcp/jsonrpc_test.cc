@@ -173,6 +173,27 @@ TEST(JsonRpc, ErrorWithFractionalCodeOrMissingMessageIsRefused) {
   EXPECT_EQ(refused(R"({"jsonrpc":"2.0","id":2,"error":"bad"})").code, kInvalidRequest);
 }
 
+TEST(JsonRpc, MemberOrderDoesNotMatter) {
+  // The TypeScript SDK writes responses with "result" first.
+  Message m =
+      one(R"({"result":{"content":[{"type":"text","text":"Echo: hi"}]},"jsonrpc":"2.0","id":3})");
+  EXPECT_EQ(m.kind, Message::Kind::kResult);
+  EXPECT_EQ(m.id, json::value(3));
+}
+
+TEST(JsonRpc, RepeatedKeyKeepsItsLastValueLikeJsonParse) {
+  Message m = one(R"({"jsonrpc":"2.0","id":1,"method":"tools/call",)"
+                  R"("params":{"name":"read_docs","name":"drop_table"}})");
+  EXPECT_EQ(m.tool(), "drop_table");
+}
+
+TEST(JsonRpc, InvalidUtf8AndTrailingDataAreParseErrors) {
+  EXPECT_EQ(refused("\"\xff\"").code, kParseError);
+  RpcError e = refused(R"({"jsonrpc":"2.0","id":1,"method":"ping"} {})");
+  EXPECT_EQ(e.code, kParseError);
+  EXPECT_EQ(e.message, "the body is not valid JSON: extra data");
+}
+
 TEST(JsonRpc, ScalarBodyIsAnInvalidRequest) {
   EXPECT_EQ(refused("42").code, kInvalidRequest);
 }

@@ -232,6 +232,31 @@ TEST(Schema, SchemaErrorsUnderNotOrInAnAlternativeStillFail) {
   EXPECT_NE(violation(R"({"not":{"$ref":"#"}})", "1").find("nests deeper"), std::string::npos);
 }
 
+// The shape the TypeScript SDK writes for zod input schemas (draft-07 $schema, defaults).
+constexpr std::string_view kZodShaped = R"({
+  "$schema": "http://json-schema.org/draft-07/schema#",
+  "type": "object",
+  "properties": {
+    "kind": {"type": "string", "enum": ["error", "success", "debug"], "description": "d"},
+    "count": {"default": 3, "description": "1-10", "type": "number", "minimum": 1,
+              "maximum": 10},
+    "verbose": {"default": false, "type": "boolean"},
+    "source": {"default": "x.gz", "type": "string", "format": "uri"}
+  },
+  "required": ["kind"]
+})";
+
+TEST(Schema, SdkShapedSchemaAcceptsTypicalArgumentsAndRefusesBadOnes) {
+  EXPECT_EQ(violation(kZodShaped, R"({"kind":"debug"})"), "");
+  EXPECT_EQ(violation(kZodShaped, R"({"kind":"error","count":2.5,"verbose":true,"extra":1})"), "");
+  EXPECT_EQ(violation(kZodShaped, R"({"kind":"error","count":11})"),
+            "/count: 11 is above the maximum 10");
+  EXPECT_EQ(violation(kZodShaped, R"({"kind":"error","verbose":"yes"})"),
+            "/verbose: expected boolean, got string");
+  EXPECT_EQ(violation(kZodShaped, R"({"count":1})"),
+            "(root): the required property \"kind\" is missing");
+}
+
 TEST(Schema, AnnotationsAndPatternAreIgnored) {
   EXPECT_EQ(violation(R"({"type":"string","pattern":"^[a-z]+$","format":"email",)"
                       R"("description":"d","title":"t","default":"x","examples":["y"],)"
