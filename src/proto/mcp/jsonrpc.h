@@ -55,7 +55,7 @@ struct RpcError {
 // response has exactly one of result/error, error.code an integer and error.message a string).
 // Members other than those JSON-RPC defines are ignored. A response with a null id (a server's
 // answer to a message it could not read) is accepted as kError only.
-std::variant<Message, RpcError> fromJson(const boost::json::value& v);
+[[nodiscard]] std::variant<Message, RpcError> fromJson(const boost::json::value& v);
 
 // A whole HTTP body: one message, or (allow_batch) a non-empty array of messages. Malformed JSON
 // is kParseError; an array when !allow_batch is kInvalidRequest with a message saying that
@@ -68,7 +68,7 @@ struct Parsed {
   std::vector<Message> messages{};
   bool batch = false;
 };
-std::variant<Parsed, RpcError> parseBody(std::string_view body, bool allow_batch);
+[[nodiscard]] std::variant<Parsed, RpcError> parseBody(std::string_view body, bool allow_batch);
 
 // Serializers (compact JSON text).
 std::string resultText(const boost::json::value& id, const boost::json::value& result);

@@ -417,7 +417,14 @@ class Validator {
         return fail(ptr, "the required property " + json::serialize(name) + " is missing");
       }
     }
-    for (const json::key_value_pair& member : *o) {
+    return checkMembers(*o, properties, additional, ptr, depth);
+  }
+
+  // Each member against its properties schema, or else additionalProperties.
+  Violation checkMembers(const json::object& o, const json::value* properties,
+                         const json::value* additional, const std::string& ptr,
+                         size_t depth) const {
+    for (const json::key_value_pair& member : o) {
       const json::value* sub =
           properties != nullptr ? properties->get_object().if_contains(member.key()) : nullptr;
       if (sub == nullptr) {

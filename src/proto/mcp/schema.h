@@ -37,7 +37,7 @@ inline constexpr size_t kMaxSchemaSteps = 1u << 18;
 // The first violation as "<JSON pointer of the instance>: <what is wrong>" (e.g.
 // "/limit: 500 is above the maximum 50"; the whole instance is "(root)"), or nullopt when the
 // instance is valid.
-std::optional<std::string> validateArguments(const boost::json::value& schema,
-                                             const boost::json::value& instance);
+[[nodiscard]] std::optional<std::string> validateArguments(const boost::json::value& schema,
+                                                           const boost::json::value& instance);
 
 }  // namespace jg::mcp
