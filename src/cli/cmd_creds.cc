@@ -11,6 +11,7 @@
 #include <iostream>
 
 #include "cli/command.h"
+#include "cli/output.h"
 #include "config/node.h"
 #include "core/log.h"
 #include "creds/issuer.h"
@@ -32,16 +33,8 @@ int printCheck(const CheckOptions& opts, const std::string& report, const Status
     std::cout << (s ? "resource " + opts.resource + " is ready" : s.message()) << "\n";
     return s ? 0 : 1;
   }
-  boost::json::array checks;
-  std::string_view text = report;
-  while (!text.empty()) {
-    const size_t nl = text.find('\n');
-    if (nl != 0) {
-      checks.emplace_back(text.substr(0, nl));
-    }
-    text.remove_prefix(nl == std::string_view::npos ? text.size() : nl + 1);
-  }
-  boost::json::object out{{"resource", opts.resource}, {"ready", s.isOk()}, {"checks", checks}};
+  boost::json::object out{
+      {"resource", opts.resource}, {"ready", s.isOk()}, {"checks", jsonLines(report)}};
   if (!s) {
     out["error"] = s.message();
   }
@@ -118,8 +111,9 @@ void addCreds(CLI::App& app) {
   auto jwks_file = std::make_shared<std::string>();
   auto* jwks = creds->add_subcommand("jwks", "Print the public JWKS of a token signing key");
   jwks->add_option("file", *jwks_file, "The PEM private key")->required();
-  jwks->add_flag("--json", "The JWKS is JSON already; accepted for uniformity");
-  jwks->callback([jwks_file] {
+  auto jwks_json = std::make_shared<bool>(false);  // the JWKS is JSON either way
+  jwks->add_flag("--json", *jwks_json, "The JWKS is JSON already; accepted for uniformity");
+  jwks->callback([jwks_file, jwks_json] {
     auto issuer = creds::TokenIssuer::load(*jwks_file, "jitgate", Clock::system());
     if (!issuer) {
       std::cerr << "jitgate: " << issuer.status().message() << "\n";

@@ -23,6 +23,7 @@
 #include <sstream>
 
 #include "cli/command.h"
+#include "cli/output.h"
 #include "cli/policy_json.h"
 #include "config/node.h"
 #include "identity/verifier.h"
@@ -202,7 +203,7 @@ int runExplainHttp(const ExplainOptions& o, const policy::Policy& policy,
 
 // What every explanation needs, loaded and checked once.
 struct Prepared {
-  config::Node root;
+  std::optional<config::Node> root;  // set by prepare()
   std::shared_ptr<const policy::Policy> policy;
   identity::Identity who;
   std::chrono::system_clock::time_point now;
@@ -224,13 +225,13 @@ std::optional<int> prepare(const ExplainOptions& o, Prepared& p) {
   }
   p.root = *root;
   config::Errors errors;
-  auto policy = policy::Policy::compile(p.root["policies"], errors);
+  auto policy = policy::Policy::compile((*p.root)["policies"], errors);
   if (!policy) {
     std::cerr << errors.joined() << "\n";
     return 2;
   }
   p.policy = *policy;
-  auto who = resolveIdentity(o.as, p.root);
+  auto who = resolveIdentity(o.as, *p.root);
   if (!who) {
     std::cerr << "identity: " << who.status().message() << "\n";
     return 2;
@@ -259,7 +260,7 @@ int runExplain(const ExplainOptions& o) {
     return *failed;
   }
   if (o.json) {
-    return runExplainJson(o, p.root, *p.policy, p.who, p.now, p.search_path);
+    return runExplainJson(o, *p.root, *p.policy, p.who, p.now, p.search_path);
   }
   const auto& who = p.who;
   std::cout << "identity: " << who.display() << " groups [" << list(who.groups) << "]"
@@ -291,7 +292,7 @@ int runExplain(const ExplainOptions& o) {
     printDecision(ex.decision);
     bool masking_ok = true;
     if (ex.decision.allowed()) {
-      masking_ok = printMasking(st, ctx, profileRules(p.root, ex.decision.mask_profile));
+      masking_ok = printMasking(st, ctx, profileRules(*p.root, ex.decision.mask_profile));
     }
     worst = std::max(worst, ex.decision.allowed() && masking_ok ? 0 : 1);
     ctx.apply(st, c);
@@ -346,7 +347,7 @@ int runCheck(const std::string& file, bool json) {
     if (compiled) {
       out["rules"] = compiled->ruleCount();
     } else {
-      out["errors"] = problems;
+      out["errors"] = jsonLines(problems);
     }
     std::cout << boost::json::serialize(out) << "\n";
   }

@@ -3,6 +3,7 @@
 #include <iostream>
 
 #include "cli/command.h"
+#include "cli/output.h"
 #include "core/log.h"
 #include "server/config.h"
 #include "server/gateway.h"
@@ -107,15 +108,7 @@ void printCheckJson(const std::string& file, const Result<server::ConfigPtr>& cf
     }
     out["paths"] = std::move(paths);
   } else {
-    json::array errors;
-    std::string_view text = cfg.status().message();
-    for (size_t nl; !text.empty(); text.remove_prefix(nl == text.npos ? text.size() : nl + 1)) {
-      nl = text.find('\n');
-      if (nl != 0) {
-        errors.emplace_back(text.substr(0, nl));
-      }
-    }
-    out["errors"] = std::move(errors);
+    out["errors"] = jsonLines(cfg.status().message());
   }
   std::cout << json::serialize(out) << "\n";
 }

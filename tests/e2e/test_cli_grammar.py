@@ -152,11 +152,14 @@ def test_policy_check_json_and_failure_status(config, tmp_path):
     out = one_json(run("policy", "check", "-c", str(config), "--json"))
     assert out["ok"] is True and out["rules"] >= 2
     bad = tmp_path / "bad.yaml"
-    bad.write_text("policies:\n  - { id: x, match: {}, allow: select }\n")
+    bad.write_text("policies:\n  - { id: x, match: {}, allow: [frobnicate] }\n")
     r = run("policy", "check", "-c", str(bad), "--json")
     assert r.returncode == 1, r.stderr
     out = one_json(r)
-    assert out["ok"] is False and "policies[0]" in out["errors"], out
+    assert out["ok"] is False
+    assert out["errors"] == [f"{bad}:2: policies[0].allow: unknown statement kind 'frobnicate'"]
+    r = run("policy", "check", "-c", str(bad))
+    assert r.returncode == 1 and "unknown statement kind 'frobnicate'" in r.stderr
 
 
 # ---- --json --------------------------------------------------------------------------------
