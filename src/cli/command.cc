@@ -36,6 +36,7 @@ std::string namesOf(const std::vector<CLI::App*>& commands) {
 // -1 when CLI11 should parse the line, otherwise the exit status of the error reported.
 int checkCommandWords(CLI::App& app, int argc, const char* const* argv, std::ostream& err) {
   CLI::App* current = &app;
+  std::string parent;  // the words before current's own name, for its usage line
   std::string path = app.get_name().empty() ? "jitgate" : app.get_name();
   for (int i = 1;; ++i) {
     std::vector<CLI::App*> commands = subcommandsOf(*current);
@@ -47,7 +48,7 @@ int checkCommandWords(CLI::App& app, int argc, const char* const* argv, std::ost
         return -1;
       }
       err << path << ": a command is required (one of: " << namesOf(commands) << ")\n\n"
-          << current->help();
+          << current->help(parent);
       return kExitUsage;
     }
     const std::string_view word = argv[i];
@@ -69,6 +70,7 @@ int checkCommandWords(CLI::App& app, int argc, const char* const* argv, std::ost
       return kExitUsage;
     }
     current = next;
+    parent = path;
     path += " " + next->get_name();
   }
 }

@@ -69,6 +69,7 @@ TEST(CommandLine, GroupWithoutCommandPrintsItsHelpAsAUsageError) {
   EXPECT_NE(f.err.str().find("jitgate review: a command is required (one of: list)"),
             std::string::npos);
   EXPECT_NE(f.err.str().find("List reviews"), std::string::npos) << f.err.str();
+  EXPECT_NE(f.err.str().find("Usage: jitgate review"), std::string::npos) << f.err.str();
 }
 
 TEST(CommandLine, AWordAfterACommandWithPositionalsIsItsArgument) {
