@@ -213,7 +213,7 @@ struct Prepared {
 // Returns nullopt when ready, else the exit status of the problem it reported.
 std::optional<int> prepare(const ExplainOptions& o, Prepared& p) {
   if (o.sql.empty() == o.http.empty()) {
-    throw CLI::RequiredError("policy explain: give either --sql or --http");
+    throw CLI::ValidationError("policy explain", "give either --sql or --http");
   }
   if (!o.body.empty() && o.http.empty()) {
     throw CLI::ValidationError("--body", "goes with --http");

@@ -121,7 +121,8 @@ struct CheckOptions {
 
 int runCheckConfig(const CheckOptions& o) {
   if (o.file.empty() == o.config.empty()) {
-    throw CLI::RequiredError("check-config: give the configuration file, as FILE or --config FILE");
+    throw CLI::ValidationError("check-config",
+                               "give the configuration file, as FILE or --config FILE");
   }
   const std::string& file = o.file.empty() ? o.config : o.file;
   auto cfg = checkConfig(file);

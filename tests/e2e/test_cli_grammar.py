@@ -81,6 +81,9 @@ def test_command_group_without_its_command_prints_its_help_and_exits_2():
     (["creds", "check"], "resource is required"),
     (["audit", "search", "--limit", "zero"], "--limit"),
     (["audit", "search", "--status", "99"], "--status"),
+    (["policy", "explain", "-c", "x.yaml", "--as", "{}", "--resource", "kb"],
+     "policy explain: give either --sql or --http"),
+    (["request"], "RESOURCE and --reason are required"),
 ])
 def test_usage_errors_exit_2_not_cli11_codes(args, says):
     r = run(*args)
