@@ -208,6 +208,23 @@ def test_audit_reindex_json(tmp_path):
     assert one_json(r) == {"indexed": 0}
 
 
+def test_creds_check_json_reports_each_check(tmp_path):
+    """No PostgreSQL listens on port 1: the admin connection fails at once, with its fix."""
+    (tmp_path / "admin_password").write_text("pw\n")
+    os.chmod(tmp_path / "admin_password", 0o600)
+    cfg = tmp_path / "gw.yaml"
+    cfg.write_text("resources:\n  - name: kb\n"
+                   "    upstream: { host: 127.0.0.1, port: 1, database: kb, user: app }\n"
+                   "    admin: { user: jitgate_admin, password_file: admin_password }\n"
+                   "    roles: { reader: kb_reader }\n")
+    r = run("creds", "check", "kb", "-c", str(cfg), "--json")
+    assert r.returncode == 1, r.stderr
+    out = one_json(r)
+    assert out["resource"] == "kb" and out["ready"] is False
+    assert any("FAIL  admin connection as jitgate_admin@127.0.0.1:1/kb" in c for c in out["checks"])
+    assert any("fix:" in c for c in out["checks"]) and "problem" in out["error"]
+
+
 def test_creds_jwks_accepts_json(tmp_path):
     key = tmp_path / "signing.pem"
     assert run("creds", "keygen", str(key)).returncode == 0
