@@ -372,3 +372,15 @@ def test_logout_removes_the_token_and_is_content_when_there_is_none(tmp_path):
     assert f"not signed in: no cached token in {cache}; run `jitgate login`" in r.stderr
     out = one_json(run("whoami", "--json", env=env))
     assert out == {"signed_in": False, "cache": str(cache)}
+
+
+def test_env_json_has_the_same_variables_as_the_shell_form(tmp_path):
+    _, token, env = cached_login(tmp_path, {"sub": "alice", "email": "alice@corp.example",
+                                            "exp": int(time.time()) + 600})
+    out = one_json(run("env", "kb", "--json", env=env))
+    assert out == {"PGHOST": "127.0.0.1", "PGPORT": "6432", "PGDATABASE": "kb",
+                   "PGUSER": "alice@corp.example", "PGSSLMODE": "require", "PGPASSWORD": token}
+    shell = run("env", "kb", env=env)
+    assert shell.returncode == 0
+    assert "export PGUSER='alice@corp.example'\n" in shell.stdout
+    assert f"export PGPASSWORD='{token}'\n" in shell.stdout
