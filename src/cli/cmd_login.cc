@@ -291,6 +291,9 @@ void addLogin(CLI::App& app) {
       ->capture_default_str();
   cmd->add_flag("--allow-insecure-http", opts->allow_insecure_http, "Allow http:// (tests only)");
   cmd->callback([opts] {
+    if (Status url = checkUrl(opts->issuer, *opts); !url) {
+      throw CLI::ValidationError("--issuer", url.message());  // a usage error: exit 2
+    }
     Status st = login(*opts);
     if (!st) {
       std::cerr << "jitgate: " << st.message() << "\n";

@@ -84,6 +84,7 @@ def test_command_group_without_its_command_prints_its_help_and_exits_2():
     (["policy", "explain", "-c", "x.yaml", "--as", "{}", "--resource", "kb"],
      "policy explain: give either --sql or --http"),
     (["request"], "RESOURCE and --reason are required"),
+    (["login", "--issuer", "http://idp.example/"], "--allow-insecure-http"),
 ])
 def test_usage_errors_exit_2_not_cli11_codes(args, says):
     r = run(*args)
