@@ -18,12 +18,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import env as benchenv  # noqa: E402
 import http_bench  # noqa: E402
+import http_large  # noqa: E402
 import kernels  # noqa: E402
 import report  # noqa: E402
 import workloads  # noqa: E402
 
 ROOT = benchenv.ROOT
-SECTIONS = ["pgbench", "rag", "large", "connect", "many", "kernels", "http"]
+SECTIONS = ["pgbench", "rag", "large", "connect", "many", "kernels", "http", "http-large"]
 PG_SECTIONS = SECTIONS[:5]  # the sections that need PostgreSQL and the gateways of bench/env.py
 
 PROFILES = {
@@ -154,6 +155,9 @@ def main():
     if "http" in only:
         log("7. HTTP proxy overhead (bench/http_bench.py)")
         results["http"] = http_bench.run(P["http_seconds"], P["reps"], 8, 1, log)
+    if "http-large" in only:
+        log("8. a large JSON response through the HTTP front end (bench/http_large.py)")
+        results["http-large"] = http_large.run(P["large"] >> 20, log)
     meta["minutes"] = (time.time() - started) / 60
     md = render(meta, P, e, names, results)
     print("\n" + md)
@@ -234,10 +238,14 @@ def render(meta, P, e, names, results):
                 "The upstream is nginx answering every search with the same JSON; jitgate "
                 "rows that its binary cannot serve yet (no HTTP front end) are listed as "
                 "skipped.", ""]
+    if "http-large" in results:
+        out += ["### 8. HTTP: one large JSON response, masked and recorded as it streams", "",
+                http_large.table(results["http-large"]), ""]
     out += ["### Commands", "", "```", "make bench            # = bench/run.sh (build/jitgate)",
             "bench/run.sh --quick  # ~3 minutes",
             "JITGATE_BIN=build-x/jitgate bench/run.sh --only pgbench,large --no-docs",
-            "bench/run.sh --only http --no-docs   # = bench/http_bench.py"]
+            "bench/run.sh --only http --no-docs   # = bench/http_bench.py",
+            "bench/run.sh --only http-large --no-docs   # = bench/http_large.py"]
     if "pgbench" in results:
         out += ["# 1. for each mode, clients, repetition, configuration (interleaved):",
                 f"pgbench -n -S -M {{simple|extended|prepared}} -c {{1|8}} -j {{1|2}} "

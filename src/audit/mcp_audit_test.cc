@@ -8,6 +8,7 @@
 #include "audit/index_http.h"
 #include "audit/replay.h"
 #include "audit/replay_mcp.h"
+#include "audit/sandbox_http.h"
 #include "audit/test_util.h"
 #include "audit/verify.h"
 
@@ -347,6 +348,20 @@ TEST(McpReplay, IncompleteSseEventBeyondItsBoundIsDroppedWithANote) {
   EXPECT_EQ(out.str(), "");
   ASSERT_TRUE(r.body(HttpBodyEvent{.request_id = 1, .body = chunk}));
   EXPECT_NE(out.str().find("of an incomplete event not shown"), std::string::npos) << out.str();
+}
+
+TEST_F(McpAuditTest, SandboxReplayRefusesAnMcpSessionAndSaysWhy) {
+  bool sent = false;
+  HttpSend send = [&](const net::HttpRequest&) -> Result<net::HttpResponse> {
+    sent = true;
+    return Status::error(Code::kUnavailable, "not reached");
+  };
+  auto report =
+      httpSandboxReplay(dir_.auditDir(), "m1", std::nullopt, "http://127.0.0.1:9", send, nullptr);
+  ASSERT_FALSE(report.isOk());
+  EXPECT_NE(report.status().message().find("is an MCP session"), std::string::npos)
+      << report.status().message();
+  EXPECT_FALSE(sent);
 }
 
 TEST(McpReplayPretty, LongJsonIsBoundedInLinesAndCharacters) {

@@ -320,7 +320,8 @@ void addSearch(CLI::App& audit_cmd) {
   cmd->add_option("--resource", o->q.resource, "Resource (database) name");
   cmd->add_option("--table", o->q.table, "Table, schema-qualified (crm.customers)");
   cmd->add_option("--kind", o->q.kind, "Statement kind (select, insert, ...)");
-  cmd->add_option("--decision", o->q.decision, "allow, deny or review");
+  cmd->add_option("--decision", o->q.decision, "allow, deny or review")
+      ->check(CLI::IsMember({"allow", "deny", "review"}));
   cmd->add_option("--rule", o->q.rule, "Policy rule id");
   cmd->add_option("--review", o->q.review, "Review id");
   cmd->add_option("--fingerprint", o->q.fingerprint, "Statement fingerprint");
@@ -344,9 +345,11 @@ void addSearch(CLI::App& audit_cmd) {
 
 void addReindex(CLI::App& audit_cmd) {
   auto c = std::make_shared<Common>();
+  auto json = std::make_shared<bool>(false);
   auto* cmd = audit_cmd.add_subcommand("reindex", "Rebuild the search index from the segments");
   addCommon(cmd, *c, true);
-  cmd->callback([c] {
+  cmd->add_flag("--json", *json, "Print {\"indexed\": N}");
+  cmd->callback([c, json] {
     auto l = load(*c);
     auto st = l ? openIndex(*l) : Result<std::unique_ptr<store::Store>>(l.status());
     if (!st) {
@@ -358,7 +361,11 @@ void addReindex(CLI::App& audit_cmd) {
       setExitCode(fail(n.status()));
       return;
     }
-    std::cout << "indexed " << *n << " record(s)\n";
+    if (*json) {
+      std::cout << boost::json::serialize(boost::json::object{{"indexed", *n}}) << "\n";
+    } else {
+      std::cout << "indexed " << *n << " record(s)\n";
+    }
   });
 }
 

@@ -5,10 +5,13 @@
 // Exit status: 0 ready, 1 something is missing, 2 unusable configuration.
 //
 // `jitgate creds keygen FILE [--alg EdDSA|ES256]`: creates the private key (PEM, mode 0600) that
-// signs short-lived tokens for HTTP upstreams. `jitgate creds jwks FILE` prints its public JWKS.
+// signs short-lived tokens for HTTP upstreams. `jitgate creds jwks FILE` prints its public JWKS
+// (JSON already; --json is accepted for uniformity).
+#include <boost/json.hpp>
 #include <iostream>
 
 #include "cli/command.h"
+#include "cli/output.h"
 #include "config/node.h"
 #include "core/log.h"
 #include "creds/issuer.h"
@@ -20,7 +23,24 @@ namespace {
 struct CheckOptions {
   std::string resource;
   std::string config_file;
+  bool json = false;
 };
+
+// The report's lines, then the verdict: text as before, or one JSON object.
+int printCheck(const CheckOptions& opts, const std::string& report, const Status& s) {
+  if (!opts.json) {
+    std::cout << report;
+    std::cout << (s ? "resource " + opts.resource + " is ready" : s.message()) << "\n";
+    return s ? 0 : 1;
+  }
+  boost::json::object out{
+      {"resource", opts.resource}, {"ready", s.isOk()}, {"checks", jsonLines(report)}};
+  if (!s) {
+    out["error"] = s.message();
+  }
+  std::cout << boost::json::serialize(out) << "\n";
+  return s ? 0 : 1;
+}
 
 int check(const CheckOptions& opts) {
   log::setup(log::Format::kText, "error");
@@ -50,13 +70,7 @@ int check(const CheckOptions& opts) {
     }
     std::string report;
     Status s = (*issuer)->check(opts.resource, report);
-    std::cout << report;
-    if (!s) {
-      std::cout << s.message() << "\n";
-      return 1;
-    }
-    std::cout << "resource " << opts.resource << " is ready\n";
-    return 0;
+    return printCheck(opts, report, s);
   }
   std::cerr << "jitgate: " << opts.config_file << " has no resource named \"" << opts.resource
             << "\"\n";
@@ -72,6 +86,7 @@ void addCreds(CLI::App& app) {
       "check", "Verify the admin connection, its privileges and the role map of a resource");
   chk->add_option("resource", check_opts->resource, "Resource name")->required();
   chk->add_option("-c,--config", check_opts->config_file, "Gateway configuration file")->required();
+  chk->add_flag("--json", check_opts->json, "Print one JSON object: resource, ready, checks");
   chk->callback([check_opts] { setExitCode(check(*check_opts)); });
 
   auto key_file = std::make_shared<std::string>();
@@ -96,7 +111,9 @@ void addCreds(CLI::App& app) {
   auto jwks_file = std::make_shared<std::string>();
   auto* jwks = creds->add_subcommand("jwks", "Print the public JWKS of a token signing key");
   jwks->add_option("file", *jwks_file, "The PEM private key")->required();
-  jwks->callback([jwks_file] {
+  auto jwks_json = std::make_shared<bool>(false);  // the JWKS is JSON either way
+  jwks->add_flag("--json", *jwks_json, "The JWKS is JSON already; accepted for uniformity");
+  jwks->callback([jwks_file, jwks_json] {
     auto issuer = creds::TokenIssuer::load(*jwks_file, "jitgate", Clock::system());
     if (!issuer) {
       std::cerr << "jitgate: " << issuer.status().message() << "\n";

@@ -44,6 +44,7 @@ struct LoginOptions {
 struct EnvOptions {
   std::string resource;
   std::string gateway;
+  bool json = false;  // one JSON object of the variables instead of shell exports
 };
 
 std::string memberString(const json::object& o, std::string_view key) {
@@ -256,12 +257,20 @@ Status printEnv(const EnvOptions& opts) {
       }
     }
   }
-  std::cout << "export PGHOST=" << shellQuote(host) << "\n"
-            << "export PGPORT=" << shellQuote(port) << "\n"
-            << "export PGDATABASE=" << shellQuote(opts.resource) << "\n"
-            << "export PGUSER=" << shellQuote(user) << "\n"
-            << "export PGSSLMODE='require'\n"
-            << "export PGPASSWORD=" << shellQuote(token) << "\n";
+  const std::pair<const char*, std::string> vars[] = {
+      {"PGHOST", host}, {"PGPORT", port},         {"PGDATABASE", opts.resource},
+      {"PGUSER", user}, {"PGSSLMODE", "require"}, {"PGPASSWORD", token}};
+  json::object env;
+  for (const auto& [name, value] : vars) {
+    if (opts.json) {
+      env[name] = value;
+    } else {
+      std::cout << "export " << name << "=" << shellQuote(value) << "\n";
+    }
+  }
+  if (opts.json) {
+    std::cout << json::serialize(env) << "\n";
+  }
   return Status::ok();
 }
 
@@ -282,6 +291,9 @@ void addLogin(CLI::App& app) {
       ->capture_default_str();
   cmd->add_flag("--allow-insecure-http", opts->allow_insecure_http, "Allow http:// (tests only)");
   cmd->callback([opts] {
+    if (Status url = checkUrl(opts->issuer, *opts); !url) {
+      throw CLI::ValidationError("--issuer", url.message());  // a usage error: exit 2
+    }
     Status st = login(*opts);
     if (!st) {
       std::cerr << "jitgate: " << st.message() << "\n";
@@ -294,6 +306,7 @@ void addLogin(CLI::App& app) {
       "env", "Print the libpq environment for RESOURCE: eval \"$(jitgate env kb)\"; psql");
   envcmd->add_option("resource", env->resource, "Resource (database) name")->required();
   envcmd->add_option("--gateway", env->gateway, "Gateway host:port (default: from login)");
+  envcmd->add_flag("--json", env->json, "Print the variables as one JSON object");
   envcmd->callback([env] {
     Status st = printEnv(*env);
     if (!st) {

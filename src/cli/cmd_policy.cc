@@ -12,7 +12,10 @@
 //     runs the golden tables DIR/<name>.rules + <name>.eval (see src/policy/golden.h).
 //     Exit status: 0 all cases pass, 1 mismatches, 2 unreadable tables.
 //   jitgate policy check --config F
-//     compiles the policies section and reports every problem. Exit status 0 or 2.
+//     compiles the policies section and reports every problem. Exit status: 0 valid, 1 invalid
+//     or unreadable (like check-config).
+//   Every command takes --json; usage errors exit 2 (cli/command.h).
+#include <boost/json.hpp>
 #include <ctime>
 #include <iomanip>
 #include <iostream>
@@ -20,6 +23,8 @@
 #include <sstream>
 
 #include "cli/command.h"
+#include "cli/output.h"
+#include "cli/policy_json.h"
 #include "config/node.h"
 #include "identity/verifier.h"
 #include "mask/settings.h"
@@ -31,11 +36,6 @@
 
 namespace jg::cli {
 namespace {
-
-struct ExplainOptions {
-  std::string config_file, as, resource, sql, search_path, at, http, body;
-  std::vector<std::string> granted;
-};
 
 std::string list(const std::vector<std::string>& v) {
   std::string out;
@@ -104,17 +104,6 @@ void printStatement(const sql::Statement& st, const sql::Resolved& r) {
     std::cout << "  value:     " << v.name << " = "
               << (v.value ? "'" + *v.value + "'" : "(not a constant)") << "\n";
   }
-}
-
-// The column rules of the masking profile a decision selects (none without a masking section).
-std::vector<mask::ColumnRule> profileRules(const config::Node& root, std::string_view profile) {
-  if (!root["masking"].defined()) {
-    return {};
-  }
-  config::Errors errors;
-  mask::Settings settings = mask::parseSettings(root["masking"], errors);
-  auto it = settings.profiles.find(std::string(profile));
-  return it != settings.profiles.end() ? it->second.columns : settings.defaults.columns;
 }
 
 std::string sourcesOf(const sql::Lineage& l, const sql::SourceIds& ids) {
@@ -212,51 +201,73 @@ int runExplainHttp(const ExplainOptions& o, const policy::Policy& policy,
   return ex.decision.allowed() ? 0 : 1;
 }
 
-int runExplain(const ExplainOptions& o) {
+// What every explanation needs, loaded and checked once.
+struct Prepared {
+  std::optional<config::Node> root;  // set by prepare()
+  std::shared_ptr<const policy::Policy> policy;
+  identity::Identity who;
+  std::chrono::system_clock::time_point now;
+  std::vector<std::string> search_path{"$user", "public"};
+};
+
+// Returns nullopt when ready, else the exit status of the problem it reported.
+std::optional<int> prepare(const ExplainOptions& o, Prepared& p) {
   if (o.sql.empty() == o.http.empty()) {
-    std::cerr << "give either --sql or --http\n";
-    return 2;
+    throw CLI::ValidationError("policy explain", "give either --sql or --http");
   }
   if (!o.body.empty() && o.http.empty()) {
-    std::cerr << "--body goes with --http\n";
-    return 2;
+    throw CLI::ValidationError("--body", "goes with --http");
   }
   auto root = config::Node::loadFile(o.config_file);
   if (!root) {
     std::cerr << root.status().message() << "\n";
     return 2;
   }
+  p.root = *root;
   config::Errors errors;
-  auto policy = policy::Policy::compile((*root)["policies"], errors);
+  auto policy = policy::Policy::compile((*p.root)["policies"], errors);
   if (!policy) {
     std::cerr << errors.joined() << "\n";
     return 2;
   }
-  auto who = resolveIdentity(o.as, *root);
+  p.policy = *policy;
+  auto who = resolveIdentity(o.as, *p.root);
   if (!who) {
     std::cerr << "identity: " << who.status().message() << "\n";
     return 2;
   }
+  p.who = std::move(*who);
   auto now = parseAt(o.at);
   if (!now) {
-    std::cerr << "--at: expected a UTC time like 2024-06-05T10:00:00Z\n";
-    return 2;
+    throw CLI::ValidationError("--at", "expected a UTC time like 2024-06-05T10:00:00Z");
   }
-  std::vector<std::string> path{"$user", "public"};
+  p.now = *now;
   if (!o.search_path.empty()) {
-    path.clear();
+    p.search_path.clear();
     std::stringstream ss(o.search_path);
     for (std::string s; std::getline(ss, s, ',');) {
       s.erase(0, s.find_first_not_of(' '));
       s.erase(s.find_last_not_of(' ') + 1);
-      path.push_back(s);
+      p.search_path.push_back(s);
     }
   }
-  std::cout << "identity: " << who->display() << " groups [" << list(who->groups) << "]"
-            << (who->client_id.empty() ? "" : " client " + who->client_id) << "\n";
+  return std::nullopt;
+}
+
+int runExplain(const ExplainOptions& o) {
+  Prepared p;
+  if (auto failed = prepare(o, p)) {
+    return *failed;
+  }
+  if (o.json) {
+    return runExplainJson(o, *p.root, *p.policy, p.who, p.now, p.search_path);
+  }
+  const auto& who = p.who;
+  std::cout << "identity: " << who.display() << " groups [" << list(who.groups) << "]"
+            << (who.client_id.empty() ? "" : " client " + who.client_id) << "\n";
   std::cout << "resource: " << o.resource << "\n";
   if (!o.http.empty()) {
-    return runExplainHttp(o, **policy, *who, *now);
+    return runExplainHttp(o, *p.policy, who, p.now);
   }
   sql::Classifier classifier(16);
   auto c = classifier.classify(o.sql);
@@ -265,8 +276,7 @@ int runExplain(const ExplainOptions& o) {
               << c->error_position << "\ndecision: deny\n";
     return 1;
   }
-  sql::SessionContext ctx(path);
-  policy::Binding b = (*policy)->bind(*who, o.resource, *now);
+  sql::SessionContext ctx(p.search_path);
   int worst = 0;
   for (const auto& st : c->statements) {
     sql::Resolved r;
@@ -274,7 +284,7 @@ int runExplain(const ExplainOptions& o) {
     std::cout << "\n";
     printStatement(st, r);
     policy::Explanation ex =
-        (*policy)->explain(*who, o.resource, policy::Request{r, *now, o.granted});
+        p.policy->explain(who, o.resource, policy::Request{r, p.now, o.granted});
     std::cout << "rules:\n";
     for (const auto& l : ex.lines) {
       std::cout << "  " << l << "\n";
@@ -282,47 +292,72 @@ int runExplain(const ExplainOptions& o) {
     printDecision(ex.decision);
     bool masking_ok = true;
     if (ex.decision.allowed()) {
-      masking_ok = printMasking(st, ctx, profileRules(*root, ex.decision.mask_profile));
+      masking_ok = printMasking(st, ctx, profileRules(*p.root, ex.decision.mask_profile));
     }
     worst = std::max(worst, ex.decision.allowed() && masking_ok ? 0 : 1);
     ctx.apply(st, c);
   }
   if (c->statements.size() > 1) {
-    sql::SessionContext batch_ctx(path);
+    policy::Binding b = p.policy->bind(who, o.resource, p.now);
+    sql::SessionContext batch_ctx(p.search_path);
     std::cout << "\nwhole string: ";
-    printDecision((*policy)->evaluateBatch(b, c, batch_ctx, *now, o.granted));
+    printDecision(p.policy->evaluateBatch(b, c, batch_ctx, p.now, o.granted));
   }
   return worst;
 }
 
-int runTest(const std::string& dir) {
+int runTest(const std::string& dir, bool json) {
   auto report = policy::runGoldenDir(dir);
   if (!report) {
     std::cerr << report.status().message() << "\n";
     return 2;
   }
+  const int failed = static_cast<int>(report->failures.size());
+  if (json) {
+    boost::json::object out{
+        {"files", report->files},
+        {"cases", report->cases},
+        {"passed", report->cases - failed},
+        {"failed", failed},
+        {"failures", boost::json::array(report->failures.begin(), report->failures.end())}};
+    std::cout << boost::json::serialize(out) << "\n";
+    return failed == 0 ? 0 : 1;
+  }
   for (const auto& f : report->failures) {
     std::cout << f << "\n";
   }
-  std::cout << report->files << " files, " << report->cases
-            << " cases: " << report->cases - report->failures.size() << " passed, "
-            << report->failures.size() << " failed\n";
-  return report->failures.empty() ? 0 : 1;
+  std::cout << report->files << " files, " << report->cases << " cases: " << report->cases - failed
+            << " passed, " << failed << " failed\n";
+  return failed == 0 ? 0 : 1;
 }
 
-int runCheck(const std::string& file) {
+int runCheck(const std::string& file, bool json) {
   auto root = config::Node::loadFile(file);
-  if (!root) {
-    std::cerr << root.status().message() << "\n";
-    return 2;
-  }
   config::Errors errors;
-  auto policy = policy::Policy::compile((*root)["policies"], errors);
-  if (!policy) {
-    std::cerr << errors.joined() << "\n";
-    return 2;
+  std::shared_ptr<const policy::Policy> compiled;
+  if (root) {
+    auto policy = policy::Policy::compile((*root)["policies"], errors);
+    if (policy) {
+      compiled = *policy;
+    }
   }
-  std::cout << "policy ok: " << (*policy)->ruleCount() << " rules (built-ins included)\n";
+  const std::string problems = root ? errors.joined() : root.status().message();
+  if (json) {
+    boost::json::object out{{"file", file}, {"ok", compiled != nullptr}};
+    if (compiled) {
+      out["rules"] = compiled->ruleCount();
+    } else {
+      out["errors"] = jsonLines(problems);
+    }
+    std::cout << boost::json::serialize(out) << "\n";
+  }
+  if (!compiled) {
+    std::cerr << problems << "\n";
+    return 1;
+  }
+  if (!json) {
+    std::cout << "policy ok: " << compiled->ruleCount() << " rules (built-ins included)\n";
+  }
   return 0;
 }
 
@@ -333,7 +368,7 @@ void addPolicy(CLI::App& app) {
   auto eo = std::make_shared<ExplainOptions>();
   auto* explain =
       cmd->add_subcommand("explain", "Show how a statement or an HTTP request is decided");
-  explain->add_option("--config", eo->config_file, "Gateway configuration file")->required();
+  explain->add_option("-c,--config", eo->config_file, "Gateway configuration file")->required();
   explain->add_option("--as", eo->as, "Identity JSON, an access token, or - for stdin")->required();
   explain->add_option("--resource", eo->resource, "Resource (database name)")->required();
   explain->add_option("--sql", eo->sql, "The query text");
@@ -343,17 +378,29 @@ void addPolicy(CLI::App& app) {
   explain->add_option("--search-path", eo->search_path, "Server default search_path");
   explain->add_option("--at", eo->at, "Evaluation time (UTC, 2024-06-05T10:00:00Z)");
   explain->add_option("--granted", eo->granted, "Review rule ids with an active approval");
+  explain->add_flag("--json", eo->json,
+                    "Print one JSON object: identity, statements (or request), decisions");
   explain->callback([eo] { setExitCode(runExplain(*eo)); });
 
-  auto dir = std::make_shared<std::string>();
+  struct TestOptions {
+    std::string dir;
+    bool json = false;
+  };
+  auto to = std::make_shared<TestOptions>();
   auto* test = cmd->add_subcommand("test", "Run golden tables (<name>.rules + <name>.eval)");
-  test->add_option("dir", *dir, "Directory of golden tables")->required();
-  test->callback([dir] { setExitCode(runTest(*dir)); });
+  test->add_option("dir", to->dir, "Directory of golden tables")->required();
+  test->add_flag("--json", to->json, "Print one JSON object: files, cases, passed, failures");
+  test->callback([to] { setExitCode(runTest(to->dir, to->json)); });
 
-  auto file = std::make_shared<std::string>();
+  struct CheckOptions {
+    std::string file;
+    bool json = false;
+  };
+  auto co = std::make_shared<CheckOptions>();
   auto* check = cmd->add_subcommand("check", "Compile the policies of a configuration file");
-  check->add_option("--config", *file, "Gateway configuration file")->required();
-  check->callback([file] { setExitCode(runCheck(*file)); });
+  check->add_option("-c,--config", co->file, "Gateway configuration file")->required();
+  check->add_flag("--json", co->json, "Print one JSON object: ok, rules or errors");
+  check->callback([co] { setExitCode(runCheck(co->file, co->json)); });
 }
 
 }  // namespace

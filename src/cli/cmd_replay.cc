@@ -206,6 +206,8 @@ void addReplay(CLI::App& app) {
   cmd->add_option("session", o->session, "Session id")->required();
   addCommon(cmd, o->c, true);
   cmd->add_option("--format", o->format, "text or json")->check(CLI::IsMember({"text", "json"}));
+  cmd->add_flag_callback(
+      "--json", [o] { o->format = "json"; }, "Same as --format json");
   cmd->add_flag("--raw", o->raw,
                 "Show pre-masking rows, parameters and HTTP bodies (needs the key; recorded)");
   cmd->add_option("--key-file", o->c.key_files, "Raw payload key file(s); repeatable");

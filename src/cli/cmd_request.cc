@@ -181,9 +181,7 @@ void addRequest(CLI::App& app) {
       return;
     }
     if (o->resource.empty() || o->reason.empty()) {
-      std::cerr << "jitgate request: RESOURCE and --reason are required\n";
-      setExitCode(2);
-      return;
+      throw CLI::ValidationError("request", "RESOURCE and --reason are required");
     }
     setExitCode(create(*o));
   });

@@ -39,13 +39,65 @@ std::string who(const json::object& o, std::string_view key) {
   return v && v->is_object() ? str(v->get_object(), "display") : std::string();
 }
 
-void printReviewLine(const json::object& r) {
+using Row = std::vector<std::string>;
+
+// Prints rows under a header, each column as wide as its widest cell; the last column is free.
+void printTable(const Row& header, const std::vector<Row>& rows) {
+  std::vector<size_t> width(header.size());
+  auto widen = [&width](const Row& row) {
+    for (size_t i = 0; i < row.size(); ++i) {
+      width[i] = std::max(width[i], row[i].size());
+    }
+  };
+  widen(header);
+  for (const Row& row : rows) {
+    widen(row);
+  }
+  auto print = [&width](const Row& row) {
+    std::string line;
+    for (size_t i = 0; i < row.size(); ++i) {
+      line += row[i];
+      if (i + 1 < row.size()) {
+        line += std::string(width[i] - row[i].size() + 2, ' ');
+      }
+    }
+    std::cout << line << "\n";
+  };
+  print(header);
+  for (const Row& row : rows) {
+    print(row);
+  }
+}
+
+Row reviewRow(const json::object& r) {
   const auto& approvers = r.at("approvers").as_object();
-  std::cout << str(r, "id") << "  " << str(r, "state") << "  " << who(r, "requester") << "  "
-            << str(r, "scope") << " " << str(r, "resource")
-            << (str(r, "role").empty() ? "" : "/" + str(r, "role")) << "  " << str(r, "approvals")
-            << "/" << str(approvers, "count") << "  rule " << str(r, "rule") << "  "
-            << str(r, "reason") << "\n";
+  return {str(r, "id"),
+          str(r, "state"),
+          who(r, "requester"),
+          str(r, "scope") + " " + str(r, "resource") +
+              (str(r, "role").empty() ? "" : "/" + str(r, "role")),
+          str(r, "approvals") + "/" + str(approvers, "count"),
+          str(r, "rule"),
+          str(r, "reason")};
+}
+
+// "no pending reviews", "no reviews on kb", ...
+std::string nothingListed(const std::string& what, const std::string& state,
+                          const std::string& resource) {
+  return "no " + (state.empty() ? "" : state + " ") + what +
+         (resource.empty() ? "" : " on " + resource);
+}
+
+void printReviewList(const json::array& reviews, const ReviewOptions& o) {
+  if (reviews.empty()) {
+    std::cout << nothingListed("reviews", o.state, o.resource) << "\n";
+    return;
+  }
+  std::vector<Row> rows;
+  for (const auto& r : reviews) {
+    rows.push_back(reviewRow(r.as_object()));
+  }
+  printTable({"ID", "STATE", "REQUESTER", "ASKS FOR", "APPROVALS", "RULE", "REASON"}, rows);
 }
 
 void printReview(const json::object& r) {
@@ -82,11 +134,20 @@ void printReview(const json::object& r) {
   }
 }
 
-void printGrantLine(const json::object& g) {
-  std::cout << str(g, "id") << "  " << str(g, "state") << "  " << who(g, "grantee") << "  "
-            << str(g, "resource") << (str(g, "role").empty() ? "" : "/" + str(g, "role")) << "  "
-            << str(g, "starts_at") << " → " << str(g, "expires_at")
-            << (str(g, "ended_by").empty() ? "" : "  revoked by " + str(g, "ended_by")) << "\n";
+void printGrantList(const json::array& grants, const ReviewOptions& o) {
+  if (grants.empty()) {
+    std::cout << nothingListed("grants", o.state, o.resource) << "\n";
+    return;
+  }
+  std::vector<Row> rows;
+  for (const auto& v : grants) {
+    const auto& g = v.as_object();
+    rows.push_back({str(g, "id"), str(g, "state"), who(g, "grantee"),
+                    str(g, "resource") + (str(g, "role").empty() ? "" : "/" + str(g, "role")),
+                    str(g, "starts_at") + " to " + str(g, "expires_at"),
+                    str(g, "ended_by").empty() ? "" : "revoked by " + str(g, "ended_by")});
+  }
+  printTable({"ID", "STATE", "GRANTEE", "RESOURCE", "WINDOW", "ENDED"}, rows);
 }
 
 int exitFor(const Status& st) {
@@ -135,13 +196,9 @@ int run(const ReviewOptions& o, const std::string& action) {
   }
   const auto& body = res->as_object();
   if (action == "list") {
-    for (const auto& r : body.at("reviews").as_array()) {
-      printReviewLine(r.as_object());
-    }
+    printReviewList(body.at("reviews").as_array(), o);
   } else if (action == "grants") {
-    for (const auto& g : body.at("grants").as_array()) {
-      printGrantLine(g.as_object());
-    }
+    printGrantList(body.at("grants").as_array(), o);
   } else if (action == "revoke") {
     std::cout << "grant " << str(body, "id") << " revoked; sessions under it were ended\n";
   } else if (action == "show") {
@@ -199,7 +256,11 @@ void addReview(CLI::App& app) {
                       "Recorded with the decision");
     }
     if (a.id_help == nullptr) {
-      cmd->add_option("--state", o->state, "Only this state (pending, approved, active, ...)");
+      const bool grants = std::string(a.name) == "grants";
+      cmd->add_option("--state", o->state, "Only this state")
+          ->check(grants
+                      ? CLI::IsMember({"active", "expired", "revoked"})
+                      : CLI::IsMember({"pending", "approved", "rejected", "expired", "revoked"}));
       cmd->add_option("--resource", o->resource, "Only this resource");
     }
     addClientOptions(cmd, *o);

@@ -1,7 +1,9 @@
-// `jitgate serve --config FILE` and `jitgate check-config FILE`.
+// `jitgate serve --config FILE` and `jitgate check-config FILE` (or `check-config --config FILE`).
+#include <boost/json.hpp>
 #include <iostream>
 
 #include "cli/command.h"
+#include "cli/output.h"
 #include "core/log.h"
 #include "server/config.h"
 #include "server/gateway.h"
@@ -47,62 +49,107 @@ void addServe(CLI::App& app) {
   cmd->callback([opts] { setExitCode(serve(*opts)); });
 }
 
-// The files the configuration names, as resolved (relative paths are beside the file).
-void printPaths(const server::GatewayConfig& c) {
-  auto line = [](std::string_view key, const std::string& path) {
+// The files the configuration names, as resolved (relative paths are beside the file), in the
+// order check-config prints them.
+std::vector<std::pair<std::string, std::string>> pathsOf(const server::GatewayConfig& c) {
+  std::vector<std::pair<std::string, std::string>> out;
+  auto add = [&out](std::string key, const std::string& path) {
     if (!path.empty()) {
-      std::cout << "  " << key << ": " << path << "\n";
+      out.emplace_back(std::move(key), path);
     }
   };
-  line("tls.cert", c.tls.cert_file);
-  line("tls.key", c.tls.key_file);
+  add("tls.cert", c.tls.cert_file);
+  add("tls.key", c.tls.key_file);
   for (const auto& r : c.resources) {
     if (r.isHttp()) {
-      std::cout << "  resources[" << r.name << "]: http " << r.http->mount << " -> "
-                << r.http->upstream.url << "\n";
-      line("resources[" + r.name + "].upstream.ca_file", r.http->upstream.ca_file);
+      add("resources[" + r.name + "]", "http " + r.http->mount + " -> " + r.http->upstream.url);
+      add("resources[" + r.name + "].upstream.ca_file", r.http->upstream.ca_file);
       continue;
     }
-    line("resources[" + r.name + "].upstream.sslrootcert", r.upstream.sslrootcert);
+    add("resources[" + r.name + "].upstream.sslrootcert", r.upstream.sslrootcert);
   }
   if (c.masking) {
-    line("masking.key_file", c.masking->key_file);
+    add("masking.key_file", c.masking->key_file);
   }
   if (c.audit) {
-    line("audit.dir", c.audit->dir);
-    line("audit.key_file", c.audit->key_file);
-    line("audit.signing_key_file", c.audit->signing_key_file);
+    add("audit.dir", c.audit->dir);
+    add("audit.key_file", c.audit->key_file);
+    add("audit.signing_key_file", c.audit->signing_key_file);
   }
-  line("store", c.store_url);
-  line("upstream_tokens.key_file", c.upstream_token_key_file);
+  add("store", c.store_url);
+  add("upstream_tokens.key_file", c.upstream_token_key_file);
+  return out;
+}
+
+// Loads and checks everything serve would before opening sockets; the error names the problems.
+Result<server::ConfigPtr> checkConfig(const std::string& file) {
+  auto cfg = server::loadConfig(file);
+  if (!cfg) {
+    return cfg.status();
+  }
+  auto rt = server::makeRuntime(*cfg);
+  if (!rt) {
+    return Status::error(rt.status().code(), file + ": " + rt.status().message());
+  }
+  if (auto http = server::makeHttpRuntime(*rt, nullptr, false); !http) {
+    return Status::error(http.status().code(), file + ": " + http.status().message());
+  }
+  return *cfg;
+}
+
+void printCheckJson(const std::string& file, const Result<server::ConfigPtr>& cfg) {
+  namespace json = boost::json;
+  json::object out{{"file", file}, {"ok", cfg.isOk()}};
+  if (cfg) {
+    out["resources"] = (*cfg)->resources.size();
+    json::object paths;
+    for (const auto& [key, path] : pathsOf(**cfg)) {
+      paths[key] = path;
+    }
+    out["paths"] = std::move(paths);
+  } else {
+    out["errors"] = jsonLines(cfg.status().message());
+  }
+  std::cout << json::serialize(out) << "\n";
+}
+
+struct CheckOptions {
+  std::string file;
+  std::string config;
+  bool json = false;
+};
+
+int runCheckConfig(const CheckOptions& o) {
+  if (o.file.empty() == o.config.empty()) {
+    throw CLI::ValidationError("check-config",
+                               "give the configuration file, as FILE or --config FILE");
+  }
+  const std::string& file = o.file.empty() ? o.config : o.file;
+  auto cfg = checkConfig(file);
+  if (o.json) {
+    printCheckJson(file, cfg);
+  } else if (cfg) {
+    std::cout << file << ": ok (" << (*cfg)->resources.size() << " resources)\n";
+    for (const auto& [key, path] : pathsOf(**cfg)) {
+      std::cout << "  " << key << ": " << path << "\n";
+    }
+  }
+  if (!cfg) {
+    std::cerr << cfg.status().message() << "\n";
+    return kExitNo;
+  }
+  return kExitOk;
 }
 
 void addCheckConfig(CLI::App& app) {
-  auto file = std::make_shared<std::string>();
-  auto* cmd = app.add_subcommand("check-config", "Validate a configuration file and exit");
-  cmd->add_option("file", *file, "Configuration file (YAML)")->required();
-  cmd->callback([file] {
-    auto cfg = server::loadConfig(*file);
-    if (cfg) {
-      auto rt = server::makeRuntime(*cfg);
-      if (!rt) {
-        std::cerr << *file << ": " << rt.status().message() << "\n";
-        setExitCode(1);
-        return;
-      }
-      if (auto http = server::makeHttpRuntime(*rt, nullptr, false); !http) {
-        std::cerr << *file << ": " << http.status().message() << "\n";
-        setExitCode(1);
-        return;
-      }
-      std::cout << *file << ": ok (" << (*cfg)->resources.size() << " resources)\n";
-      printPaths(**cfg);
-      setExitCode(0);
-      return;
-    }
-    std::cerr << cfg.status().message() << "\n";
-    setExitCode(1);
-  });
+  auto o = std::make_shared<CheckOptions>();
+  auto* cmd = app.add_subcommand(
+      "check-config", "Validate a configuration file and exit: 0 valid, 1 invalid, 2 usage");
+  auto* file = cmd->add_option("file", o->file, "Configuration file (YAML)");
+  cmd->add_option("-c,--config", o->config, "Configuration file (YAML), instead of FILE")
+      ->excludes(file);
+  cmd->add_flag("--json", o->json, "Print one JSON object: ok, resources, paths or errors");
+  cmd->callback([o] { setExitCode(runCheckConfig(*o)); });
 }
 
 }  // namespace

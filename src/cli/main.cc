@@ -4,32 +4,13 @@
 
 #include "cli/command.h"
 
-namespace jg::cli {
-
-std::vector<CommandAdder>& registeredCommands() {
-  static std::vector<CommandAdder> commands;
-  return commands;
-}
-
-namespace {
-int gExitCode = 0;
-}
-void setExitCode(int code) {
-  gExitCode = code;
-}
-int exitCode() {
-  return gExitCode;
-}
-
-}  // namespace jg::cli
-
 int main(int argc, char** argv) {
-  CLI::App app{"jitgate: a just-in-time access gateway for the data AI pipelines read"};
+  CLI::App app{"jitgate: a just-in-time access gateway for the data AI pipelines read", "jitgate"};
   app.set_version_flag("--version", std::string("jitgate ") + JITGATE_VERSION);
   app.require_subcommand(1);
+  app.footer("Exit status: 0 success, 1 refused or failed check, 2 usage error (docs/cli.md).");
   for (auto adder : jg::cli::registeredCommands()) {
     adder(app);
   }
-  CLI11_PARSE(app, argc, argv);
-  return jg::cli::exitCode();
+  return jg::cli::runCommandLine(app, argc, argv, std::cout, std::cerr);
 }

@@ -219,10 +219,39 @@ ApprovalKey approvalKey(const policy::HttpFacts& facts, std::string_view body_di
   return key;
 }
 
+namespace {
+
+// A statement review whose rule names another upstream role than the session's: the session's
+// upstream login cannot change, so an approval would be spent on "permission denied". Refused
+// before a review is created, with what to do instead.
+bool refuseForeignRole(Verdict& v, const policy::Decision& session) {
+  if (!needsKey(v) || v.decision.role.empty() || v.decision.role == session.role) {
+    return false;
+  }
+  v.outcome = Outcome::kDeny;
+  v.refusal = Refusal::kForbidden;
+  v.message = fmt::format(
+      "rule {} runs approved statements as upstream role \"{}\", but this session logged in "
+      "upstream as {}",
+      v.decision.rule_id, v.decision.role,
+      session.role.empty() ? std::string("the resource's default user")
+                           : fmt::format("role \"{}\" (rule {})", session.role, session.rule_id));
+  v.detail = fmt::format(
+      "an approval could not be used in this session, so no review was created; connect under a "
+      "rule that gives the session role \"{}\", or have rule {} name the session's role",
+      v.decision.role, v.decision.rule_id);
+  return true;
+}
+
+}  // namespace
+
 Verdict Gate::decide(const Caller& caller, const SqlRequest& request, TimePoint now) const {
   Verdict v = fromDecision(policy_.evaluateBatch(caller.binding, request.classification,
                                                  request.context, now, caller.granted),
                            "statement", request.reusable);
+  if (refuseForeignRole(v, caller.binding.session)) {
+    return v;
+  }
   if (needsKey(v)) {
     v.key = approvalKey(*request.classification, request.text);
   }

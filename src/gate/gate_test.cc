@@ -26,6 +26,8 @@ constexpr char kRules[] = R"(
     match: { resource: kb, tables: [ops.*],
              when: { days: [mon-fri], hours: "08:00-18:00", tz: UTC } } }
 - { id: no-ssn, reason: SSNs never leave, match: { columns: [ssn] }, action: deny }
+- { id: ledger-as-finance, match: { resource: kb, tables: [public.ledger] }, action: review,
+    approvers: { groups: [owners] }, mode: fail_fast, role: finance }
 )";
 
 // An in-memory approval store: what settle() asked for and what it got.
@@ -132,6 +134,21 @@ TEST_F(GateTest, AllowCarriesRowLimitMaskProfileAndRole) {
   EXPECT_EQ(v.row_limit_by, "rule read");
   EXPECT_EQ(v.decision.mask_profile, "pii");
   EXPECT_EQ(v.decision.role, "reader");
+}
+
+TEST_F(GateTest, StatementReviewUnderAnotherRoleIsRefusedBeforeAReviewIsCreated) {
+  FakeApprovals approvals;
+  Verdict v = settled("SELECT amount FROM public.ledger", &approvals);
+  EXPECT_EQ(v.outcome, Outcome::kDeny);
+  EXPECT_EQ(v.refusal, Refusal::kForbidden);
+  EXPECT_THAT(v.message, HasSubstr("role \"finance\""));
+  EXPECT_THAT(v.message, HasSubstr("role \"reader\" (rule read)"));
+  EXPECT_THAT(v.detail, HasSubstr("no review was created"));
+  EXPECT_TRUE(approvals.drafts.empty());
+  // A review rule without a role of its own runs under the session's role: reviewed as usual.
+  Verdict payroll = settled("SELECT pay FROM hr.payroll", &approvals);
+  EXPECT_EQ(payroll.refusal, Refusal::kNeedsApproval);
+  EXPECT_EQ(approvals.drafts.size(), 1u);
 }
 
 TEST_F(GateTest, DenyNamesRuleReasonAndWhatMatched) {

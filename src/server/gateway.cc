@@ -1,4 +1,7 @@
 #include "server/gateway.h"
+
+#include <malloc.h>
+
 #include "server/http_front.h"
 
 #include <fmt/format.h>
@@ -64,6 +67,10 @@ Result<std::shared_ptr<const Runtime>> makeRuntime(ConfigPtr config, const Runti
       return invalidArgument("masking: " + engine.status().message());
     }
     rt->mask_engine = *engine;
+    // Compiling the detectors' patterns takes tens of MB that are freed at once; give them back
+    // to the system rather than keeping them in the heap for the life of the process (an idle
+    // gateway with masking: 28 MB resident instead of 75).
+    malloc_trim(0);
   }
   for (const auto& r : config->resources) {
     if (!r.isHttp() && (rt->mask_engine || !r.documents_table.empty())) {

@@ -174,10 +174,24 @@ asio::awaitable<std::optional<HttpRequestMsg>> HttpConnection::readBody(
     auto op = [&](auto& s) { return bhttp::async_write(s, cont, kAwait); };
     co_await stream_->visit(op);
   }
-  stream_->tcp().expires_after(limits.first_byte);
+  // One deadline for the whole body, kept by a timer that cancels the read (the stream's own
+  // timeout would close the socket before the 408 could be sent).
+  stream_->tcp().expires_never();
+  auto expired = std::make_shared<bool>(false);
+  asio::steady_timer timer(stream_->tcp().get_executor(), limits.first_byte);
+  timer.async_wait([this, expired](const error_code& e) {
+    if (!e) {
+      *expired = true;
+      error_code ignored;
+      stream_->tcp().socket().cancel(ignored);
+    }
+  });
   auto read_body = [&](auto& s) { return bhttp::async_read(s, buffer_, parser, kAwait); };
   auto [ec, n] = co_await stream_->visit(read_body);
-  stream_->tcp().expires_never();
+  timer.cancel();
+  if (*expired) {
+    ec = beast::error::timeout;
+  }
   if (ec) {
     http::Problem p = bodyProblem(ec, limits.max_body_bytes);
     co_await refuseRequest(p.status == 413 ? "body-too-large" : "malformed", p);

@@ -42,6 +42,11 @@ int statusOf(gate::Refusal r) {
   return 403;
 }
 
+// How a refusal is recorded: "review" when it created (or names) a review, else "deny".
+std::string refusalDecision(const gate::Verdict& v) {
+  return v.outcome == gate::Outcome::kReview || !v.review_id.empty() ? "review" : "deny";
+}
+
 // Whether any rule bound for this caller is a review rule: only then can a grant matter, and
 // only then is the store asked for the caller's active grants.
 bool hasReviewRule(const policy::Policy& policy, const policy::Binding& b) {
@@ -257,6 +262,7 @@ asio::awaitable<bool> HttpConnection::admit(Exchange& x) {
       x.verdict.approval_hint = review->hint;
     }
   }
+  x.decision = refusalDecision(x.verdict);  // the record names it before the reply is built
   recordRequest(x);
   prepareRefusal(x, x.verdict);
   co_await sendReply();
@@ -289,6 +295,7 @@ asio::awaitable<bool> HttpConnection::decide(Exchange& x) {
   if (x.verdict.outcome == gate::Outcome::kReview && x.verdict.hold && broker) {
     co_return co_await holdForApproval(x);
   }
+  x.decision = refusalDecision(x.verdict);
   recordRequest(x);
   prepareRefusal(x, x.verdict);
   co_await sendReply();
@@ -298,8 +305,7 @@ asio::awaitable<bool> HttpConnection::decide(Exchange& x) {
 void HttpConnection::prepareRefusal(Exchange& x, const gate::Verdict& v) {
   http::Problem p;
   p.extra.emplace_back("rule", boost::json::value(std::string(v.ruleId())));
-  if (v.outcome == gate::Outcome::kReview || !v.review_id.empty()) {
-    x.decision = "review";
+  if (refusalDecision(v) == "review") {
     p.status = 403;
     p.title = "Approval required";
     p.type = problemType("approval-required");
@@ -310,7 +316,6 @@ void HttpConnection::prepareRefusal(Exchange& x, const gate::Verdict& v) {
     p.extra.emplace_back("review_id", boost::json::value(v.review_id));
     p.extra.emplace_back("review_url", boost::json::value("/api/v1/reviews/" + v.review_id));
   } else {
-    x.decision = "deny";
     p.status = statusOf(v.refusal);
     p.title = p.status == 403 ? "Forbidden by policy" : "Request refused";
     p.type = problemType(gate::refusalName(v.refusal));
@@ -391,6 +396,7 @@ void HttpConnection::refuseHeld(Exchange& x, std::string message) {
   x.verdict.outcome = gate::Outcome::kDeny;
   x.verdict.refusal = gate::Refusal::kNeedsApproval;
   x.verdict.message = std::move(message);
+  x.decision = "deny";  // held for a review that was not approved
   recordRequest(x);
   prepareRefusal(x, x.verdict);
 }

@@ -165,10 +165,29 @@ asio::awaitable<void> Session::sendError(std::string_view severity, const Status
   co_await client_->writeAll(out);  // the pumps have stopped: nobody else writes
 }
 
+// Ends when the startup deadline passes. The deadline moves while a session review is held
+// (waitSessionDecision): that wait is governed by access.wait_timeout, not timeouts.startup.
+asio::awaitable<void> Session::startupDeadline() {
+  asio::steady_timer timer(ex_);
+  startup_timer_ = &timer;
+  while (std::chrono::steady_clock::now() < startup_deadline_) {
+    timer.expires_at(startup_deadline_);
+    co_await timer.async_wait(kNoThrow);
+  }
+  startup_timer_ = nullptr;
+}
+
+void Session::moveStartupDeadline(std::chrono::steady_clock::time_point at) {
+  startup_deadline_ = at;
+  if (startup_timer_ != nullptr) {
+    startup_timer_->cancel();  // the deadline loop wakes and waits for the new one
+  }
+}
+
 asio::awaitable<Status> Session::serve() {
   const auto& cfg = *rt_->config;
-  asio::steady_timer timer(ex_, cfg.timeouts.startup);
-  auto started = co_await (startup() || timer.async_wait(kNoThrow));
+  startup_deadline_ = std::chrono::steady_clock::now() + cfg.timeouts.startup;
+  auto started = co_await (startup() || startupDeadline());
   if (started.index() == 1) {
     Status s = Status::error(
         Code::kUnavailable,

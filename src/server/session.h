@@ -111,6 +111,8 @@ class Session : public std::enable_shared_from_this<Session> {
 
   // -- startup (session_startup.cc) -----------------------------------------------------------
   asio::awaitable<Status> startup();
+  asio::awaitable<void> startupDeadline();
+  void moveStartupDeadline(std::chrono::steady_clock::time_point at);
   Status checkStartup(const pg::StartupMessage& startup);
   asio::awaitable<Status> readStartupPacket(MessageReader& reader, pg::StartupMessage& out,
                                             std::string& storage, bool& cancel_only);
@@ -236,6 +238,9 @@ class Session : public std::enable_shared_from_this<Session> {
   access::Subscription grant_watch_;
   // The session ends at this time (token expiry plus grace; grant or credential expiry).
   std::chrono::system_clock::time_point deadline_ = std::chrono::system_clock::time_point::max();
+  // When startup must be complete (timeouts.startup; moved while a session review is held).
+  std::chrono::steady_clock::time_point startup_deadline_{};
+  asio::steady_timer* startup_timer_ = nullptr;  // startupDeadline's timer, while it runs
   std::string deadline_reason_;
   std::optional<creds::Lease> lease_;  // the session role minted for this session
   std::function<void()> hold_cancel_;  // ends a statement's wait for approval

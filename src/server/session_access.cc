@@ -206,6 +206,15 @@ asio::awaitable<Status> Session::awaitSessionApproval(const policy::Decision& d)
 asio::awaitable<Status> Session::waitSessionDecision(const std::string& review_id,
                                                      const policy::Decision& d) {
   log::info(id_, "waiting for approval of review {}", review_id);
+  // The wait is bounded by access.wait_timeout (the broker's waiter), not by timeouts.startup;
+  // the rest of startup gets a fresh startup window once the review is decided.
+  moveStartupDeadline(std::chrono::steady_clock::time_point::max());
+  struct Restart {
+    Session& s;
+    ~Restart() {
+      s.moveStartupDeadline(std::chrono::steady_clock::now() + s.rt_->config->timeouts.startup);
+    }
+  } restart{*this};
   auto timer = std::make_shared<asio::steady_timer>(ex_, asio::steady_timer::time_point::max());
   auto outcome = std::make_shared<Decided>();
   auto waiter = watchDecision(*services_.broker(), review_id, ex_, timer, outcome);

@@ -68,6 +68,8 @@ class HttpGateway(JitgateProcess):
         lines = [f"  - name: {r['name']}", "    kind: http",
                  f"    mount: {r.get('mount', '/' + r['name'])}",
                  f"    upstream: {{ url: {r['url']}{r.get('upstream_extra', '')} }}"]
+        if r.get("host"):
+            lines.append(f"    host: {r['host']}")
         for key in ("credential", "token", "masking", "documents"):
             if r.get(key):
                 lines.append(f"    {key}: {r[key]}")

@@ -21,6 +21,9 @@ POLICIES = """policies:
   - { id: hr-delete, reason: deleting documents needs a data owner,
       match: { groups: [eng], resource: hr, kinds: [delete] }, action: review,
       scope: statement, mode: fail_fast, approvers: { groups: [data-owners], count: 1 } }
+  - { id: hr-update-as-crm, reason: updates run as the crm role once approved,
+      match: { groups: [eng], resource: hr, kinds: [update] }, action: review,
+      scope: statement, mode: fail_fast, role: crm, approvers: { groups: [data-owners] } }
   - { id: ops-all, match: { groups: [eng], resource: ops }, allow: [read, session, write] }
   - { id: ops-delete, reason: deletes wait for a data owner,
       match: { groups: [eng], resource: ops, kinds: [delete] }, action: review,
@@ -42,6 +45,7 @@ class JitGateway(Gateway):
         keys = make_keys(self.dir / "keys")
         self.extra_yaml = (idp.identity_yaml() + f"store: sqlite://{self.dir}/state.db\n" +
                            "access: { pending_expiry: 10m, wait_timeout: 60s }\n" +
+                           "timeouts: { startup: 3s }\n" +
                            f"audit: {{ dir: {self.dir}/log, durability: batched, "
                            f"key_file: {keys}/raw.key, signing_key_file: {keys}/sign.pem }}\n")
 
@@ -78,6 +82,8 @@ def pending_reviews(gw, token):
 
 
 def test_session_review_wait_mode_then_grant_reuse(gw, idp):
+    """The held connection outlives timeouts.startup (3 s here): access.wait_timeout governs
+    the wait for a data owner."""
     alice = idp.token(user="alice", groups=["eng"], email="alice@corp.example")
     bob = idp.token(user="bob", groups=["data-owners"], email="bob@corp.example")
     result = {}
@@ -91,6 +97,7 @@ def test_session_review_wait_mode_then_grant_reuse(gw, idp):
             result["error"] = e
 
     t = threading.Thread(target=connect)
+    started = time.time()
     t.start()
     deadline = time.time() + 15
     review = None
@@ -99,6 +106,7 @@ def test_session_review_wait_mode_then_grant_reuse(gw, idp):
         review = mine[0] if mine else None
         time.sleep(0.2)
     assert review is not None, "no pending review appeared for the held connection"
+    time.sleep(max(0.0, started + 4.5 - time.time()))  # past timeouts.startup
     assert t.is_alive(), "the connection should be held while the review is pending"
     # The requester cannot approve their own review.
     r = subprocess.run([str(JITGATE), "review", "approve", review["id"], "--gateway",
@@ -173,6 +181,19 @@ def test_statement_review_fail_fast_runs_exactly_once(gw, idp, pg):
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
             conn.execute("delete from scratch where id = 1")
     assert pg.sql("select count(*) from scratch", db="kb").strip() == "1"
+
+
+def test_review_under_another_upstream_role_is_refused_up_front_without_a_review(gw, idp):
+    erin = idp.token(user="erin", groups=["eng"], email="erin@corp.example")
+    bob = idp.token(user="bob", groups=["data-owners"], email="bob@corp.example")
+    before = {r["id"] for r in pending_reviews(gw, bob)}
+    with psycopg.connect(gw.dsn(db="hr", password=erin), autocommit=True) as conn:
+        with pytest.raises(psycopg.errors.InsufficientPrivilege) as e:
+            conn.execute("update documents set title = title where doc_id = -1")
+    msg = str(e.value)
+    assert 'rule hr-update-as-crm runs approved statements as upstream role "crm"' in msg, msg
+    assert "no review was created" in (e.value.diag.message_detail or ""), msg
+    assert {r["id"] for r in pending_reviews(gw, bob)} == before
 
 
 def test_grant_window_and_revocation_cut_live_sessions(gw, idp):

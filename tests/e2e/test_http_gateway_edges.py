@@ -230,6 +230,25 @@ def test_slow_client_gets_408_and_the_gateway_keeps_serving(gw, token):
     assert get(gw, "echo", "/echo-auth", token).status_code == 200
 
 
+def test_stalled_body_gets_408_problem_and_the_gateway_keeps_serving(gw, token):
+    ctx = ssl.create_default_context(cafile=gw.ca)
+    with socket.create_connection(("127.0.0.1", gw.http_port), timeout=10) as s:
+        with ctx.wrap_socket(s, server_hostname="localhost") as t:
+            t.sendall(b"POST /echo/echo-auth HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "
+                      + token.encode() + b"\r\nContent-Type: application/json\r\n"
+                      b"Content-Length: 100\r\n\r\n{\"half\": ")
+            time.sleep(1.6)
+            data = b""
+            while b"\r\n\r\n" not in data or not data.rstrip().endswith(b"}"):
+                chunk = t.recv(4096)
+                if not chunk:
+                    break
+                data += chunk
+    assert data.startswith(b"HTTP/1.1 408"), data[:200]
+    assert b"application/problem+json" in data and b"request body" in data, data[:600]
+    assert get(gw, "echo", "/echo-auth", token).status_code == 200
+
+
 def test_replay_shows_an_http_session_with_requests_and_statuses(gw, token):
     get(gw, "echo", "/echo-auth", token)
     r = subprocess.run([str(JITGATE), "audit", "search", "--config", str(gw.config),

@@ -93,13 +93,14 @@ bool SseReader::feed(std::string_view bytes, std::vector<SseEvent>& out) {
       return true;
     }
     cr_pending_ = bytes[end] == '\r';
-    bool held = !line_.empty();
-    if (held) {
-      line_.append(piece);
-    }
-    bool good = onLine(held ? std::string_view(line_) : piece, out);
+    // The line leaves line_ before it is handled, so its bytes are not counted twice.
+    std::string held = std::move(line_);
     line_.clear();
-    if (!good) {
+    if (!held.empty()) {
+      held.append(piece);
+      piece = held;
+    }
+    if (!onLine(piece, out)) {
       return false;
     }
     bytes.remove_prefix(end + 1);

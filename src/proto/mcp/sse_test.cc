@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -83,6 +85,18 @@ TEST(SseReader, OneByteAtATimeGivesTheSameEvents) {
     ASSERT_TRUE(reader.feed(std::string_view(&c, 1), events));
   }
   EXPECT_TRUE(sameEvents(events, readAll(kStream)));
+}
+
+TEST(SseReader, FuzzSeedStreamYieldsItsThreeEvents) {
+  std::ifstream in("fuzz/corpus/mcp/sse_stream", std::ios::binary);
+  ASSERT_TRUE(in) << "tests run from the source root";
+  std::stringstream stream;
+  stream << in.rdbuf();
+  SseReader reader;
+  auto events = readAll(stream.str(), reader);
+  ASSERT_EQ(events.size(), 3u);
+  EXPECT_EQ(events[2].id, "3");
+  EXPECT_EQ(reader.pending(), 0u);
 }
 
 TEST(SseReader, CrlfLfAndCrLineEndsAreEquivalent) {
@@ -172,6 +186,18 @@ TEST(SseReader, OversizedLineWithoutEndIsAnError) {
   EXPECT_TRUE(reader.feed(chunk, events));
   EXPECT_FALSE(reader.feed(chunk, events));
   EXPECT_FALSE(reader.ok());
+}
+
+TEST(SseReader, TheLimitDoesNotDependOnWhereTheStreamIsSplit) {
+  // Each event holds 10 data bytes; the raw line "data: 0123456789" is 16.
+  const std::string stream = "data: 0123456789\n\ndata: 01234\ndata: 5678\n\n";
+  for (size_t cut = 0; cut <= stream.size(); ++cut) {
+    SseReader reader(16);
+    std::vector<SseEvent> events;
+    ASSERT_TRUE(reader.feed(std::string_view(stream).substr(0, cut), events)) << cut;
+    ASSERT_TRUE(reader.feed(std::string_view(stream).substr(cut), events)) << reader.error();
+    EXPECT_EQ(events.size(), 2u) << "cut at " << cut;
+  }
 }
 
 TEST(SseReader, EventsAtTheLimitPass) {
