@@ -196,6 +196,7 @@ struct Encoder {
   void operator()(const HttpResponseEvent& e) { http_codec::write(w, e, redact, sealFn()); }
   void operator()(const HttpBodyEvent& e) { http_codec::write(w, e, sealFn()); }
   void operator()(const HttpResponseEndEvent& e) { http_codec::write(w, e); }
+  void operator()(const McpMessageEvent& e) { http_codec::write(w, e, redact, sealFn()); }
   void operator()(const CancelEvent& e) {
     w.fieldU64IfSet("stmt", e.statement_id);
     w.fieldIfSet("outcome", e.outcome);

@@ -90,7 +90,24 @@ HttpRequestEvent requestFrom(const json::object& o) {
   e.review_id = getStr(o, "review");
   e.grant_id = getStr(o, "grant");
   e.approval_id = getStr(o, "approval");
+  e.rpc_method = getStr(o, "rpc_method");
+  e.tool = getStr(o, "tool");
+  e.rpc_id = getStr(o, "rpc_id");
   return e;
+}
+
+McpMessageEvent mcpMessageFrom(const json::object& o) {
+  return McpMessageEvent{.request_id = getU64(o, "req"),
+                         .direction = getStr(o, "direction"),
+                         .rpc_method = getStr(o, "rpc_method"),
+                         .rpc_id = getStr(o, "rpc_id"),
+                         .tool = getStr(o, "tool"),
+                         .body = bodyFrom(o),
+                         .raw_body = getSealed(o, "raw_body"),
+                         .decision = getStr(o, "decision"),
+                         .rule_id = getStr(o, "rule"),
+                         .reason = getStr(o, "reason"),
+                         .document_ids = getStrings(o, "documents")};
 }
 
 HttpResponseEvent responseFrom(const json::object& o) {
@@ -128,6 +145,9 @@ void write(JsonWriter& w, const HttpRequestEvent& e, const Redactor& redact) {
   w.fieldIfSet("review", e.review_id);
   w.fieldIfSet("grant", e.grant_id);
   w.fieldIfSet("approval", e.approval_id);
+  w.fieldIfSet("rpc_method", e.rpc_method);
+  w.fieldIfSet("tool", e.tool);
+  w.fieldIfSet("rpc_id", e.rpc_id);
 }
 
 void write(JsonWriter& w, const HttpResponseEvent& e, const Redactor& redact, const SealFn& seal) {
@@ -162,6 +182,24 @@ void write(JsonWriter& w, const HttpResponseEndEvent& e) {
   writeCompletion(w, e.bytes, e.masked_values, e.outcome, e.unmasked_binary);
 }
 
+void write(JsonWriter& w, const McpMessageEvent& e, const Redactor& redact, const SealFn& seal) {
+  w.fieldU64IfSet("req", e.request_id);
+  w.fieldIfSet("direction", e.direction);
+  w.fieldIfSet("rpc_method", e.rpc_method);
+  w.fieldIfSet("rpc_id", e.rpc_id);
+  w.fieldIfSet("tool", e.tool);
+  // A message from the client is free text it controls (scrubbed, like a request body); one to
+  // the client is recorded as sent (already masked).
+  writeBody(w, e.direction == "client" && !e.body.empty() ? redact(e.body) : e.body);
+  seal("mcp_message", "raw_body", e.raw_body);
+  w.fieldIfSet("decision", e.decision);
+  w.fieldIfSet("rule", e.rule_id);
+  w.fieldIfSet("reason", e.reason.empty() ? std::string() : redact(e.reason));
+  if (!e.document_ids.empty()) {
+    writeStrings(w, "documents", e.document_ids);
+  }
+}
+
 std::optional<EventBody> decode(std::string_view type, const json::object& o) {
   if (type == "http_request") {
     return EventBody(requestFrom(o));
@@ -181,6 +219,9 @@ std::optional<EventBody> decode(std::string_view type, const json::object& o) {
                                           .masked_values = maskedFrom(o),
                                           .outcome = getStr(o, "outcome"),
                                           .unmasked_binary = getBool(o, "unmasked_binary")});
+  }
+  if (type == "mcp_message") {
+    return EventBody(mcpMessageFrom(o));
   }
   return std::nullopt;
 }

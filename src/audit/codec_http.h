@@ -1,5 +1,6 @@
 // Record encoding of the HTTP events (http_request, http_response, http_body,
-// http_response_end; docs/audit-format.md), used by codec.cc's encodeEvent and decodeEvent.
+// http_response_end) and of mcp_message (docs/audit-format.md), used by codec.cc's encodeEvent and
+// decodeEvent.
 //
 // Free text a client controls (the query string, header values, the request body) passes through
 // the HTTP scrubbers (redact.h) and the recorder's redactor; response bodies are recorded as
@@ -26,8 +27,9 @@ void write(JsonWriter& w, const HttpRequestEvent& e, const Redactor& redact);
 void write(JsonWriter& w, const HttpResponseEvent& e, const Redactor& redact, const SealFn& seal);
 void write(JsonWriter& w, const HttpBodyEvent& e, const SealFn& seal);
 void write(JsonWriter& w, const HttpResponseEndEvent& e);
+void write(JsonWriter& w, const McpMessageEvent& e, const Redactor& redact, const SealFn& seal);
 
-// Decodes an http_* record; nullopt when `type` is not an HTTP record type.
+// Decodes an http_* or mcp_message record; nullopt when `type` is neither.
 std::optional<EventBody> decode(std::string_view type, const boost::json::object& o);
 
 }  // namespace jg::audit::http_codec

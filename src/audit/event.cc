@@ -63,7 +63,8 @@ std::string_view typeName(const EventBody& body) {
       "connect",      "auth",          "statement", "result_start",
       "result_rows",  "result_end",    "error",     "cancel",
       "session_end",  "replay",        "access",    "result",
-      "http_request", "http_response", "http_body", "http_response_end"};
+      "http_request", "http_response", "http_body", "http_response_end",
+      "mcp_message"};
   static_assert(std::size(kNames) == std::variant_size_v<EventBody>);
   return kNames[body.index()];
 }

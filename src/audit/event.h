@@ -10,7 +10,9 @@
 //
 // HTTP sessions (ConnectEvent.protocol "http") record http_request, http_response, http_body and
 // http_response_end events instead of statements and results; the body of a response travels
-// masked in clear and, before masking, as RawBytes.
+// masked in clear and, before masking, as RawBytes. MCP sessions (protocol "mcp") are HTTP
+// sessions whose requests carry JSON-RPC: an http_request names the JSON-RPC method, id and tool,
+// and messages that travel inside a response stream (SSE) are mcp_message events.
 //
 // Events are plain values, movable and copyable; thread-compatible.
 #pragma once
@@ -68,7 +70,7 @@ struct Principal {
 struct ConnectEvent {
   std::string client_addr;            // "203.0.113.7:51234"
   std::string resource;               // the resource name the client connected to
-  std::string protocol = "postgres";  // "postgres" | "http"
+  std::string protocol = "postgres";  // "postgres" | "http" | "mcp"
   std::string tls_version;            // empty when not TLS
   std::string tls_cipher;
   std::string application_name;
@@ -219,6 +221,11 @@ struct HttpRequestEvent {
   std::string review_id{};
   std::string grant_id{};
   std::string approval_id{};
+  // MCP (JSON-RPC in the body); empty for plain HTTP requests and for JSON-RPC responses a
+  // client posts (answers to server-initiated requests carry only rpc_id).
+  std::string rpc_method{};  // "tools/call", "tools/list", "notifications/initialized", ...
+  std::string tool{};        // tools/call: the tool's name
+  std::string rpc_id{};      // the JSON-RPC id as text (a string id verbatim, a number in decimal)
 };
 
 // The start of a response (status and headers) plus its first body bytes, or all of it.
@@ -256,11 +263,30 @@ struct HttpResponseEndEvent {
   bool unmasked_binary = false;
 };
 
+// One JSON-RPC message that travels inside the response stream (SSE) of an MCP request: a
+// server notification, a server-initiated request (sampling, elicitation), or the response to
+// the client's request when it comes as an event of the stream. `body` is the message as sent to
+// the client (masked); `raw_body` the message before masking, sealed or dropped by the recorder.
+// The free text fields (`reason`) are scrubbed by the recorder.
+struct McpMessageEvent {
+  uint64_t request_id = 0;   // the HTTP request whose response stream carried it (0: GET stream)
+  std::string direction{};   // "server" (to the client) | "client" (from the client)
+  std::string rpc_method{};  // empty for a response
+  std::string rpc_id{};      // empty for a notification
+  std::string tool{};        // the tool's name when known (a tools/call response)
+  std::string body{};        // the JSON-RPC message as sent
+  RawBytes raw_body{};       // before masking, when masking changed it
+  std::string decision{};    // "allow" | "deny" (server-initiated requests refused by policy)
+  std::string rule_id{};
+  std::string reason{};
+  std::vector<std::string> document_ids{};
+};
+
 using EventBody =
     std::variant<ConnectEvent, AuthEvent, StatementEvent, ResultStartEvent, ResultRowsEvent,
                  ResultEndEvent, ErrorEvent, CancelEvent, SessionEndEvent, ReplayEvent, AccessEvent,
                  ResultEvent, HttpRequestEvent, HttpResponseEvent, HttpBodyEvent,
-                 HttpResponseEndEvent>;
+                 HttpResponseEndEvent, McpMessageEvent>;
 
 struct Event {
   std::string session_id;
@@ -271,7 +297,7 @@ struct Event {
 
 // The record type name of a body ("connect", "auth", "statement", "result_start",
 // "result_rows", "result_end", "error", "cancel", "session_end", "replay", "access",
-// "result", "http_request", "http_response", "http_body", "http_response_end").
+// "result", "http_request", "http_response", "http_body", "http_response_end", "mcp_message").
 std::string_view typeName(const EventBody& body);
 
 // Hex SHA-256 of a value, as used for parameter digests.

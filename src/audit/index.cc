@@ -181,6 +181,7 @@ struct RowWriter {
   Status operator()(const HttpResponseEvent& e) { return index_http::response(http(), e); }
   Status operator()(const HttpBodyEvent& e) { return index_http::body(http(), e); }
   Status operator()(const HttpResponseEndEvent& e) { return index_http::end(http(), e); }
+  Status operator()(const McpMessageEvent& e) { return index_http::mcpMessage(http(), e); }
   Status operator()(const CancelEvent&) { return Status::ok(); }
   Status operator()(const SessionEndEvent& e) {
     return tx.exec("UPDATE audit_sessions SET ended_at = ?, end_reason = ? WHERE session_id = ?",

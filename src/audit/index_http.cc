@@ -65,6 +65,10 @@ Status end(const RowContext& c, const HttpResponseEndEvent& e) {
   return setBytes(c, e.request_id, e.bytes);
 }
 
+Status mcpMessage(const RowContext& c, const McpMessageEvent& e) {
+  return documents(c, e.request_id, e.document_ids);
+}
+
 Status documents(const RowContext& c, uint64_t id, const std::vector<std::string>& ids) {
   for (const auto& doc : ids) {
     if (Status st = c.tx.exec(

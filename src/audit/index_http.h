@@ -31,6 +31,8 @@ Status request(const RowContext& c, const HttpRequestEvent& e);
 Status response(const RowContext& c, const HttpResponseEvent& e);
 Status body(const RowContext& c, const HttpBodyEvent& e);
 Status end(const RowContext& c, const HttpResponseEndEvent& e);
+// A message in an MCP response stream: its document ids, under the request that carried it.
+Status mcpMessage(const RowContext& c, const McpMessageEvent& e);
 // Document ids retrieved by statement (or request) `id` of the event's session.
 Status documents(const RowContext& c, uint64_t id, const std::vector<std::string>& ids);
 // An error about a request that carries an HTTP status: the row's status, unless a response

@@ -61,6 +61,10 @@ void stripForIndex(Event& e, const Redactor& redact) {
   } else if (auto* part = std::get_if<HttpBodyEvent>(&e.body)) {
     part->body.clear();
     part->raw_body = RawBytes();
+  } else if (auto* msg = std::get_if<McpMessageEvent>(&e.body)) {
+    msg->body.clear();
+    msg->raw_body = RawBytes();
+    msg->reason = redact(msg->reason);
   }
 }
 

@@ -221,6 +221,12 @@ struct TextRenderer {
     out << "end       [" << e.request_id << "] "
         << completion(e.bytes, e.masked_values, e.outcome, e.unmasked_binary) << "\n";
   }
+  void operator()(const McpMessageEvent& e) {
+    out << "message   [" << e.request_id << "] " << e.direction << " " << e.rpc_method << "\n";
+    body("body (as sent)", e.body);
+    rawBody(e.raw_body, "mcp_message");
+    documents(e.document_ids);
+  }
   void operator()(const CancelEvent& e) {
     out << "cancel    [" << e.statement_id << "] " << e.outcome << "\n";
   }
@@ -266,6 +272,9 @@ void openRawBody(const RawOpener& opener, const ReplayedRecord& r, json::object&
   } else if (auto* part = std::get_if<HttpBodyEvent>(&r.event.body)) {
     raw = &part->raw_body;
     type = "http_body";
+  } else if (auto* msg = std::get_if<McpMessageEvent>(&r.event.body)) {
+    raw = &msg->raw_body;
+    type = "mcp_message";
   }
   if (raw == nullptr || raw->empty()) {
     return;

@@ -5,10 +5,11 @@ namespace jg::server {
 namespace asio = boost::asio;
 
 HttpAudit::HttpAudit(std::shared_ptr<audit::Recorder> recorder, std::string session_id,
-                     asio::any_io_executor executor)
+                     asio::any_io_executor executor, std::string protocol)
     : recorder_(std::move(recorder)),
       session_id_(std::move(session_id)),
-      executor_(std::move(executor)) {}
+      executor_(std::move(executor)),
+      protocol_(std::move(protocol)) {}
 
 void HttpAudit::record(audit::EventBody body) {
   if (!recorder_) {

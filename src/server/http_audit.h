@@ -1,7 +1,8 @@
 // HttpAudit: what one HTTP connection writes to the audit log, and the durability waits strict
 // mode imposes.
 //
-// An HTTP connection is one audit session (protocol "http"): a connect record, an auth record
+// An HTTP connection is one audit session (protocol "http", or "mcp" for a connection that
+// carries MCP's JSON-RPC over Streamable HTTP): a connect record, an auth record
 // whenever the caller's token changes, and per request an http_request record (with the gate's
 // decision) followed by the response: one http_response record when the whole response fits in
 // one chunk, else http_response (status, headers, first bytes), http_body chunks and
@@ -26,13 +27,15 @@ namespace jg::server {
 
 class HttpAudit {
  public:
+  // `protocol` is what the session's connect record names ("http" | "mcp").
   HttpAudit(std::shared_ptr<audit::Recorder> recorder, std::string session_id,
-            boost::asio::any_io_executor executor);
+            boost::asio::any_io_executor executor, std::string protocol = "http");
 
   bool enabled() const { return recorder_ != nullptr; }
   bool writable() const { return !recorder_ || recorder_->writable(); }
   bool strict() const { return recorder_ && (recorder_->strict() || !recorder_->writable()); }
   const std::string& sessionId() const { return session_id_; }
+  const std::string& protocol() const { return protocol_; }
 
   void record(audit::EventBody body);
   // Waits until everything recorded so far is durable; an error when the log failed.
@@ -42,6 +45,7 @@ class HttpAudit {
   std::shared_ptr<audit::Recorder> recorder_;
   std::string session_id_;
   boost::asio::any_io_executor executor_;
+  std::string protocol_;
   audit::Recorder::Ticket last_ = 0;
   Status failure_;
 };

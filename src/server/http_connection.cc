@@ -299,23 +299,23 @@ asio::awaitable<bool> HttpConnection::sendReply() {
   co_return !ec && reply_.keep_alive();
 }
 
-HttpAudit* HttpConnection::auditFor(std::string_view resource) {
+HttpAudit* HttpConnection::auditFor(std::string_view resource, std::string_view protocol) {
   const auto& recorder = front_.services().recorder();
   if (!recorder) {
     return nullptr;
   }
-  if (audit_ && audit_resource_ == resource) {
+  if (audit_ && audit_resource_ == resource && audit_->protocol() == protocol) {
     return &*audit_;
   }
   endAudit("resource-changed");
   std::string sid = audit_sessions_++ == 0 ? id_ : fmt::format("{}.{}", id_, audit_sessions_);
-  audit_.emplace(recorder, std::move(sid), stream_->tcp().get_executor());
+  audit_.emplace(recorder, std::move(sid), stream_->tcp().get_executor(), std::string(protocol));
   audit_resource_ = std::string(resource);
   audit_requests_ = 0;
   audit::ConnectEvent c;
   c.client_addr = peer_;
   c.resource = audit_resource_;
-  c.protocol = "http";
+  c.protocol = audit_->protocol();
   if (stream_->tls()) {
     SSL* ssl = nullptr;
     stream_->visit([&](auto& s) {

@@ -98,8 +98,9 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
   template <class Msg>
   asio::awaitable<error_code> write(Msg& msg);
   // The audit session of this connection for `resource` (null when nothing is recorded). A
-  // connection that moves to another resource starts a new audit session.
-  HttpAudit* auditFor(std::string_view resource);
+  // connection that moves to another resource or protocol ("http" | "mcp", named in the connect
+  // record) starts a new audit session.
+  HttpAudit* auditFor(std::string_view resource, std::string_view protocol = "http");
   void endAudit(std::string reason);
 
   HttpFrontEnd& front_;
