@@ -15,7 +15,15 @@
 #include "proto/http/http.h"
 #include "server/http_connection.h"
 
+namespace jg::mcp {
+struct Message;
+}
+
 namespace jg::server {
+
+struct McpTurn;
+struct McpSessionState;
+class McpResponseFilter;
 
 inline std::string_view sv(boost::beast::string_view s) {
   return {s.data(), s.size()};
@@ -59,6 +67,15 @@ struct HttpConnection::Exchange {
   uint64_t masked = 0;
   bool request_recorded = false;
 
+  // kind: mcp (http_mcp.cc): the MCP session, the requests the response answers, the body
+  // sent upstream when masking rewrote the arguments, and the facts of the message decided.
+  std::shared_ptr<McpSessionState> mcp_session;
+  std::shared_ptr<McpTurn> mcp_turn;
+  std::optional<std::string> forward_body;
+  std::string rpc_path;
+  std::string rpc_method, rpc_tool, rpc_id;  // of the first request: for the record
+  policy::HttpFacts mcpFacts(const mcp::Message& m);
+
   policy::HttpFacts facts() const {
     return policy::HttpFacts{.method = sv(req.method_string()),
                              .path = route,
@@ -75,6 +92,7 @@ struct HttpConnection::Relay {
   bhttp::response_parser<bhttp::buffer_body> parser{};
   std::optional<ResponseRecord> record{};
   std::unique_ptr<mask::BodyMasker> masker{};
+  McpResponseFilter* mcp = nullptr;  // the masker, on a kind: mcp resource
   std::optional<http::Inflater> inflater{};
   mask::BodyKind kind = mask::BodyKind::kJson;
   bool unmasked_binary = false;
