@@ -47,7 +47,8 @@ std::shared_ptr<const mask::Engine> makeEngine() {
 class McpFilterTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    engine_ = makeEngine();
+    static const std::shared_ptr<const mask::Engine> kEngine = makeEngine();  // compiled once
+    engine_ = kEngine;
     scanner_ = std::make_unique<mask::Scanner>(engine_);
     auto plan = mask::BodyPlan::compile(engine_->profile(), {}, {}, std::nullopt);
     ASSERT_TRUE(plan.isOk()) << plan.status().message();
