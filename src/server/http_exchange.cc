@@ -133,8 +133,8 @@ bool HttpConnection::parseBody(Exchange& x) {
     return true;
   }
   x.body_digest = audit::sha256Hex(x.req.body());
-  if (!isJsonBody(x.req)) {
-    return true;
+  if (!isJsonBody(x.req) || x.res->mcp_sessions) {
+    return true;  // (a kind: mcp body is read as JSON-RPC by decideMcp)
   }
   boost::json::parse_options opts;
   opts.max_depth = 64;
