@@ -268,7 +268,9 @@ namespace jg::server {
 // budgets). Any other media type fails closed.
 Status HttpConnection::prepareMcpFilter(Relay& r, const std::string& content_type) {
   Exchange& x = r.x;
-  auto kind = mask::bodyKindOf(content_type);
+  // No type (a 202 to a notification, often chunked and empty): anything in it must be JSON-RPC.
+  auto kind =
+      content_type.empty() ? std::optional(mask::BodyKind::kJson) : mask::bodyKindOf(content_type);
   if (!kind || (*kind != mask::BodyKind::kJson && *kind != mask::BodyKind::kSse)) {
     return Status::error(Code::kProtocol,
                          fmt::format("the upstream MCP server answered with \"{}\", neither "
