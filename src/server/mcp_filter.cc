@@ -133,10 +133,7 @@ Status maskJsonValue(const mask::BodyPlan& plan, mask::Scanner& scanner, json::v
 }
 
 McpResponseFilter::McpResponseFilter(McpFilterOptions options)
-    : o_(std::move(options)), sse_(o_.max_body_bytes) {
-  tokens_ = 2.0 * o_.config->max_notifications_per_second;
-  last_ = o_.now();
-}
+    : o_(std::move(options)), sse_(o_.max_body_bytes) {}
 
 Status McpResponseFilter::write(std::string_view chunk, std::string& out) {
   if (flooded_) {
@@ -368,17 +365,23 @@ Result<json::value> McpResponseFilter::onToolResult(const mcp::Message& m,
   return v;
 }
 
-// A token bucket: max_notifications_per_second sustained, bursts of twice that.
+// A token bucket per session: max_notifications_per_second sustained, bursts of twice that.
 bool McpResponseFilter::admitNotification() {
   double rate = o_.config->max_notifications_per_second;
   auto now = o_.now();
-  std::chrono::duration<double> elapsed = now - last_;
-  last_ = now;
-  tokens_ = std::min(2.0 * rate, tokens_ + elapsed.count() * rate);
-  if (tokens_ < 1.0) {
+  std::lock_guard lock(o_.session->mu);
+  double& tokens = o_.session->notify_tokens;
+  if (tokens < 0) {
+    tokens = 2.0 * rate;
+  } else {
+    std::chrono::duration<double> elapsed = now - o_.session->notify_last;
+    tokens = std::min(2.0 * rate, tokens + elapsed.count() * rate);
+  }
+  o_.session->notify_last = now;
+  if (tokens < 1.0) {
     return false;
   }
-  tokens_ -= 1.0;
+  tokens -= 1.0;
   return true;
 }
 

@@ -36,6 +36,10 @@ struct McpSessionState {
   std::map<std::string, boost::json::value, std::less<>> schemas;  // inputSchema by tool
   uint64_t calls = 0;         // tools/call requests sent upstream
   uint64_t result_bytes = 0;  // bytes of tools/call results received
+  // The notification rate, across the session's streams (a resumed stream shares it): a token
+  // bucket, unset (< 0) until the first notification.
+  double notify_tokens = -1;
+  std::chrono::steady_clock::time_point notify_last{};
 };
 
 // The sessions of one resource. Bounded: when max_sessions are known, a new one is refused
@@ -138,8 +142,6 @@ class McpResponseFilter : public mask::BodyMasker {
   mcp::SseReader sse_;
   std::vector<McpNote> notes_;
   std::vector<std::string> upstream_replies_;
-  double tokens_ = 0;
-  std::chrono::steady_clock::time_point last_{};
   bool flooded_ = false;
 };
 

@@ -236,6 +236,21 @@ TEST_F(McpFilterTest, ANotificationFloodEndsTheStreamWithAnErrorNotification) {
   EXPECT_FALSE(next.isOk());
 }
 
+TEST_F(McpFilterTest, AResumedStreamSharesTheSessionsNotificationRate) {
+  config_.max_notifications_per_second = 5;
+  std::string one = "data: {\"jsonrpc\":\"2.0\",\"method\":\"notifications/progress\"}\n\n";
+  std::string out;
+  auto first = filter(mask::BodyKind::kSse);
+  for (int i = 0; i < 11; ++i) {
+    ASSERT_TRUE(first->write(one, out).isOk());
+  }
+  ASSERT_EQ(first->takeNotes().size(), 1u);
+  auto resumed = filter(mask::BodyKind::kSse);
+  out.clear();
+  ASSERT_TRUE(resumed->write(one, out).isOk());
+  EXPECT_NE(out.find("faster than this resource allows"), std::string::npos) << out;
+}
+
 TEST_F(McpFilterTest, NotificationsAtTheSustainedRatePass) {
   config_.max_notifications_per_second = 5;
   auto f = filter(mask::BodyKind::kSse);

@@ -17,6 +17,9 @@ from http_peers import McpEverything, NodePeer
 
 PEERS = ROOT / "tests" / "peers"
 NODE_BIN = ROOT / "node_modules" / ".bin"
+# inspector-cli looks for its package.json at "../package.json" from the working directory
+# (fs.existsSync) but imports it relative to its module: run it from its build directory.
+INSPECTOR_CWD = ROOT / "node_modules" / "@modelcontextprotocol" / "inspector-cli" / "build"
 
 POLICIES = """policies:
   - id: agents
@@ -178,7 +181,7 @@ def test_a_notification_flood_ends_the_stream_with_an_error(gw, token):
              {"op": "call", "tool": "trigger-long-running-operation",
               "args": {"duration": 1, "steps": 200}, "progress": True}]
     _, called, notes = client(gw, token, steps)
-    assert not called["ok"] or called["progress"] < 200, called
+    assert not called["ok"] or called["progress"] < 200, (called, gw.log_text()[-4000:])
     assert any("faster than this resource allows" in str(m.get("data"))
                for m in notes["messages"]), notes
     assert "notification-flood" in gw.log_text()
@@ -262,7 +265,7 @@ def test_inspector_cli_lists_the_tools_the_policy_offers(gw, token):
     r = subprocess.run([str(NODE_BIN / "mcp-inspector-cli"), "--cli", gw.url("everything", "/mcp"),
                         "--transport", "http", "--method", "tools/list",
                         "--header", f"Authorization: Bearer {token}"],
-                       cwd=ROOT, capture_output=True, text=True, timeout=90)
-    assert r.returncode == 0, r.stderr
+                       cwd=INSPECTOR_CWD, capture_output=True, text=True, timeout=90)
+    assert r.returncode == 0, (r.stdout, r.stderr, gw.log_text()[-2000:])
     names = [t["name"] for t in json.loads(r.stdout[r.stdout.index("{"):])["tools"]]
     assert "echo" in names and "get-env" not in names
