@@ -85,7 +85,7 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
                                           bool batch);
   asio::awaitable<McpStep> decideMcpMessage(Exchange& x, const mcp::Message& m,
                                             McpRefusal& refusal);
-  std::optional<McpRefusal> checkMcpCall(Exchange& x, mcp::Message& m, bool& rewritten);
+  std::optional<McpRefusal> checkMcpCall(Exchange& x, mcp::Message& m);
   void refuseMcp(Exchange& x, const std::vector<mcp::Message>& messages,
                  const std::vector<std::pair<const mcp::Message*, McpRefusal>>& refused,
                  bool batch);

@@ -68,7 +68,7 @@ struct HttpConnection::Exchange {
   bool request_recorded = false;
 
   // kind: mcp (http_mcp.cc): the MCP session, the requests the response answers, the body
-  // sent upstream when masking rewrote the arguments, and the facts of the message decided.
+  // sent upstream (the decided messages re-serialized), and the facts of the message decided.
   std::shared_ptr<McpSessionState> mcp_session;
   std::shared_ptr<McpTurn> mcp_turn;
   std::optional<std::string> forward_body;

@@ -95,8 +95,7 @@ asio::awaitable<HttpConnection::McpStep> HttpConnection::decideMcpMessage(Exchan
 }
 
 // A client's tools/call, once policy allowed it: pins, schema, budget, then argument masking.
-std::optional<McpRefusal> HttpConnection::checkMcpCall(Exchange& x, mcp::Message& m,
-                                                       bool& rewritten) {
+std::optional<McpRefusal> HttpConnection::checkMcpCall(Exchange& x, mcp::Message& m) {
   const auto& cfg = *x.res->resource->http->mcp;
   {
     std::lock_guard lock(x.mcp_session->mu);
@@ -116,7 +115,6 @@ std::optional<McpRefusal> HttpConnection::checkMcpCall(Exchange& x, mcp::Message
     return McpRefusal{.code = mcp::kInternalError,
                       .message = "the tool arguments could not be masked: " + st.message()};
   }
-  rewritten = true;
   return std::nullopt;
 }
 
@@ -164,7 +162,6 @@ asio::awaitable<bool> HttpConnection::decideMcpMessages(Exchange& x,
                                                         bool batch) {
   x.mcp_turn = std::make_shared<McpTurn>();
   std::vector<std::pair<const mcp::Message*, McpRefusal>> refused;
-  bool rewritten = false;
   for (auto& m : messages) {
     if (m.kind == mcp::Message::Kind::kResult || m.kind == mcp::Message::Kind::kError) {
       continue;  // the client's answer to a server request the gateway delivered
@@ -181,7 +178,7 @@ asio::awaitable<bool> HttpConnection::decideMcpMessages(Exchange& x,
     }
     std::optional<McpRefusal> call_refused;
     if (step == McpStep::kAllowed && m.method == "tools/call") {
-      call_refused = checkMcpCall(x, m, rewritten);
+      call_refused = checkMcpCall(x, m);
     }
     if (step == McpStep::kRefused || call_refused) {
       refused.emplace_back(&m, call_refused ? *call_refused : refusal);
@@ -197,13 +194,13 @@ asio::awaitable<bool> HttpConnection::decideMcpMessages(Exchange& x,
     co_await sendReply();
     co_return false;
   }
-  if (rewritten) {
-    json::array all;
-    for (const auto& m : messages) {
-      all.push_back(mcp::toJson(m));
-    }
-    x.forward_body = batch ? json::serialize(all) : json::serialize(all.at(0));
+  // Always the messages as decided, re-serialized: a key repeated in the client's body reads as
+  // its last value here, and the upstream must not read another.
+  json::array all;
+  for (const auto& m : messages) {
+    all.push_back(mcp::toJson(m));
   }
+  x.forward_body = batch ? json::serialize(all) : json::serialize(all.at(0));
   x.decision = "allow";
   co_return true;
 }
