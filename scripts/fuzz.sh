@@ -18,7 +18,8 @@
 # cells), body (streaming HTTP body maskers: JSON, NDJSON, SSE, text), config (configuration
 # loader, policy compiler), audit (segment reader, record decoder, verifier), admin (admin API
 # requests), http_request (HTTP front end: Beast parser, framing checks, targets, tokens,
-# headers, content decoding). Name them with or without the fuzz_ prefix.
+# headers, content decoding), mcp (JSON-RPC bodies, SSE streams, tool argument schemas). Name
+# them with or without the fuzz_ prefix.
 #
 # Environment: FUZZ_SECONDS overrides the time per target in --ci, FUZZ_RUNS the executions per
 # target otherwise, FUZZ_MAX_SECONDS caps the time per target otherwise, JOBS the build
@@ -31,7 +32,7 @@ cd "$(dirname "$0")/.."
 root=$(pwd)
 
 all_targets=(fuzz_frontend fuzz_backend fuzz_jwt fuzz_sql fuzz_mask fuzz_body fuzz_config
-  fuzz_audit fuzz_admin fuzz_http_request)
+  fuzz_audit fuzz_admin fuzz_http_request fuzz_mcp)
 mode=full
 if [[ ${1:-} == --ci ]]; then
   mode=ci

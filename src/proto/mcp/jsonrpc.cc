@@ -4,6 +4,7 @@
 #include <array>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
+#include <cstdint>
 #include <string>
 
 namespace jg::mcp {

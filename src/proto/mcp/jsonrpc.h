@@ -55,18 +55,20 @@ struct RpcError {
 // response has exactly one of result/error, error.code an integer and error.message a string).
 // Members other than those JSON-RPC defines are ignored. A response with a null id (a server's
 // answer to a message it could not read) is accepted as kError only.
-std::variant<Message, RpcError> fromJson(const boost::json::value& v);
+[[nodiscard]] std::variant<Message, RpcError> fromJson(const boost::json::value& v);
 
 // A whole HTTP body: one message, or (allow_batch) a non-empty array of messages. Malformed JSON
 // is kParseError; an array when !allow_batch is kInvalidRequest with a message saying that
 // batches are not part of the negotiated protocol version; an empty array is kInvalidRequest.
 // In a batch, the first invalid member refuses the whole body (its id, when readable, is the
-// RpcError's id).
+// RpcError's id). Text must be UTF-8. A key repeated in one object keeps its last value, as
+// JSON.parse, Python and Go read it; a proxy that forwards what it decided on should still send
+// toJson's text rather than the bytes it received.
 struct Parsed {
   std::vector<Message> messages{};
   bool batch = false;
 };
-std::variant<Parsed, RpcError> parseBody(std::string_view body, bool allow_batch);
+[[nodiscard]] std::variant<Parsed, RpcError> parseBody(std::string_view body, bool allow_batch);
 
 // Serializers (compact JSON text).
 std::string resultText(const boost::json::value& id, const boost::json::value& result);

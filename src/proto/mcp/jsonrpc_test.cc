@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <boost/json/parse.hpp>
+#include <fstream>
+#include <sstream>
 #include <string>
 
 namespace jg::mcp {
@@ -143,6 +145,11 @@ TEST(JsonRpc, ScalarParamsAreRefused) {
   EXPECT_EQ(e.id, json::value(9));
 }
 
+TEST(JsonRpc, NullParamsAreRefused) {
+  EXPECT_EQ(refused(R"({"jsonrpc":"2.0","id":9,"method":"ping","params":null})").code,
+            kInvalidRequest);
+}
+
 TEST(JsonRpc, ArrayParamsAreAccepted) {
   EXPECT_TRUE(one(R"({"jsonrpc":"2.0","id":9,"method":"x","params":[1,2]})").params.is_array());
 }
@@ -171,6 +178,27 @@ TEST(JsonRpc, ErrorWithFractionalCodeOrMissingMessageIsRefused) {
             kInvalidRequest);
   EXPECT_EQ(refused(R"({"jsonrpc":"2.0","id":2,"error":{"code":1}})").code, kInvalidRequest);
   EXPECT_EQ(refused(R"({"jsonrpc":"2.0","id":2,"error":"bad"})").code, kInvalidRequest);
+}
+
+TEST(JsonRpc, MemberOrderDoesNotMatter) {
+  // The TypeScript SDK writes responses with "result" first.
+  Message m =
+      one(R"({"result":{"content":[{"type":"text","text":"Echo: hi"}]},"jsonrpc":"2.0","id":3})");
+  EXPECT_EQ(m.kind, Message::Kind::kResult);
+  EXPECT_EQ(m.id, json::value(3));
+}
+
+TEST(JsonRpc, RepeatedKeyKeepsItsLastValueLikeJsonParse) {
+  Message m = one(R"({"jsonrpc":"2.0","id":1,"method":"tools/call",)"
+                  R"("params":{"name":"read_docs","name":"drop_table"}})");
+  EXPECT_EQ(m.tool(), "drop_table");
+}
+
+TEST(JsonRpc, InvalidUtf8AndTrailingDataAreParseErrors) {
+  EXPECT_EQ(refused("\"\xff\"").code, kParseError);
+  RpcError e = refused(R"({"jsonrpc":"2.0","id":1,"method":"ping"} {})");
+  EXPECT_EQ(e.code, kParseError);
+  EXPECT_EQ(e.message, "the body is not valid JSON: extra data");
 }
 
 TEST(JsonRpc, ScalarBodyIsAnInvalidRequest) {
@@ -228,6 +256,19 @@ TEST(JsonRpc, BatchWithOneInvalidMemberIsRefusedWithThatMembersId) {
               /*allow_batch=*/true);
   EXPECT_EQ(e.code, kInvalidRequest);
   EXPECT_EQ(e.id, json::value(7));
+}
+
+// The fuzz seeds are real MCP messages; each must be accepted, so fuzzing starts from valid input.
+TEST(JsonRpc, FuzzSeedMessagesAreAccepted) {
+  for (const char* name : {"initialize", "initialize_result", "tools_list_result", "tools_call",
+                           "progress", "error", "batch"}) {
+    std::ifstream in(std::string("fuzz/corpus/mcp/") + name, std::ios::binary);
+    ASSERT_TRUE(in) << name << " (tests run from the source root)";
+    std::stringstream body;
+    body << in.rdbuf();
+    auto parsed = parseBody(body.str(), /*allow_batch=*/true);
+    EXPECT_TRUE(std::holds_alternative<Parsed>(parsed)) << name;
+  }
 }
 
 TEST(JsonRpc, SerializersWriteCompactJsonRpc) {

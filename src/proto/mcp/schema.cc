@@ -155,10 +155,6 @@ Violation fail(const std::string& ptr, std::string what) {
   return (ptr.empty() ? std::string("(root)") : ptr) + ": " + what;
 }
 
-Violation malformed(const std::string& ptr, std::string_view keyword) {
-  return fail(ptr, "the schema's " + std::string(keyword) + " is malformed");
-}
-
 // A non-negative integer keyword (minLength, maxItems...); false when malformed.
 bool readCount(const json::object& s, std::string_view key, std::optional<uint64_t>& out) {
   const json::value* v = s.if_contains(key);
@@ -203,22 +199,35 @@ const json::value* resolve(const json::value& root, std::string_view ref) {
   return at;
 }
 
+// Applies a schema to an instance. Errors of the schema itself (malformed keywords, unknown
+// types, unresolved $ref, the depth and step bounds) are also kept aside: one found anywhere,
+// even under `not` or in an anyOf alternative, makes the whole validation fail.
 class Validator {
  public:
   explicit Validator(const json::value& root) : root_(root) {}
 
+  // The first error of the schema itself met during check().
+  const Violation& schemaFailure() const { return schema_failure_; }
+
   Violation check(const json::value& schema, const json::value& v, const std::string& ptr,
                   size_t depth) const {
+    if (schema_failure_) {
+      return schema_failure_;  // the outcome is decided: stop walking
+    }
+    if (++steps_ > kMaxSchemaSteps) {
+      return schemaError(ptr, "checking the arguments takes more than " +
+                                  std::to_string(kMaxSchemaSteps) + " schema steps");
+    }
     if (depth > kMaxSchemaDepth) {
-      return fail(ptr,
-                  "the schema nests deeper than " + std::to_string(kMaxSchemaDepth) + " levels");
+      return schemaError(
+          ptr, "the schema nests deeper than " + std::to_string(kMaxSchemaDepth) + " levels");
     }
     if (schema.is_bool()) {
       return schema.get_bool() ? Violation() : fail(ptr, "no value is allowed here");
     }
     const json::object* s = schema.if_object();
     if (s == nullptr) {
-      return fail(ptr, "the schema is neither an object nor a boolean");
+      return schemaError(ptr, "the schema is neither an object nor a boolean");
     }
     Violation r = checkType(*s, v, ptr);
     if (!r) {
@@ -260,7 +269,7 @@ class Validator {
       std::string_view n(name.get_string().data(), name.get_string().size());
       std::optional<bool> matches = hasType(n, v);
       if (!matches) {
-        return fail(ptr, "the schema names an unknown type \"" + std::string(n) + "\"");
+        return schemaError(ptr, "the schema names an unknown type \"" + std::string(n) + "\"");
       }
       if (*matches) {
         return std::nullopt;
@@ -408,7 +417,14 @@ class Validator {
         return fail(ptr, "the required property " + json::serialize(name) + " is missing");
       }
     }
-    for (const json::key_value_pair& member : *o) {
+    return checkMembers(*o, properties, additional, ptr, depth);
+  }
+
+  // Each member against its properties schema, or else additionalProperties.
+  Violation checkMembers(const json::object& o, const json::value* properties,
+                         const json::value* additional, const std::string& ptr,
+                         size_t depth) const {
+    for (const json::key_value_pair& member : o) {
       const json::value* sub =
           properties != nullptr ? properties->get_object().if_contains(member.key()) : nullptr;
       if (sub == nullptr) {
@@ -493,19 +509,35 @@ class Validator {
     std::string_view target(ref->get_string().data(), ref->get_string().size());
     const json::value* resolved = resolve(root_, target);
     if (resolved == nullptr) {
-      return fail(ptr, "the schema's $ref " + quoted(*ref) + " does not resolve");
+      return schemaError(ptr, "the schema's $ref " + quoted(*ref) + " does not resolve");
     }
     return check(*resolved, v, ptr, depth + 1);
   }
 
+  Violation schemaError(const std::string& ptr, std::string what) const {
+    Violation v = fail(ptr, std::move(what));
+    if (!schema_failure_) {
+      schema_failure_ = v;
+    }
+    return v;
+  }
+
+  Violation malformed(const std::string& ptr, std::string_view keyword) const {
+    return schemaError(ptr, "the schema's " + std::string(keyword) + " is malformed");
+  }
+
   const json::value& root_;
+  mutable Violation schema_failure_;
+  mutable size_t steps_ = 0;  // schema applications so far, against kMaxSchemaSteps
 };
 
 }  // namespace
 
 std::optional<std::string> validateArguments(const boost::json::value& schema,
                                              const boost::json::value& instance) {
-  return Validator(schema).check(schema, instance, "", 0);
+  Validator validator(schema);
+  Violation r = validator.check(schema, instance, "", 0);
+  return validator.schemaFailure() ? validator.schemaFailure() : r;
 }
 
 }  // namespace jg::mcp

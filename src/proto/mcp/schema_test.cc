@@ -178,6 +178,34 @@ TEST(Schema, SelfReferenceWithoutProgressIsBoundedByDepth) {
   EXPECT_NE(violation(R"({"$ref":"#"})", "1").find("nests deeper than"), std::string::npos);
 }
 
+TEST(Schema, InfinitelyRecursiveAlternativesStopAtTheFirstDepthError) {
+  // Every level tries both alternatives: 2^32 paths if the walk went on after the first error.
+  const char* schema = R"({"anyOf":[{"$ref":"#"},{"$ref":"#"}]})";
+  EXPECT_EQ(violation(schema, "1"), "(root): the schema nests deeper than 64 levels");
+}
+
+TEST(Schema, ExponentialAlternativesAreCutOffByTheStepBound) {
+  // 30 levels of two alternatives each, within the depth bound, all failing at the bottom.
+  json::object defs;
+  for (int i = 0; i < 30; ++i) {
+    std::string next = "#/$defs/d" + std::to_string(i + 1);
+    defs["d" + std::to_string(i)] = json::object{
+        {"anyOf", json::array{json::object{{"$ref", next}}, json::object{{"$ref", next}}}}};
+  }
+  defs["d30"] = json::object{{"type", "string"}};
+  json::value schema = json::object{{"$defs", defs}, {"$ref", "#/$defs/d0"}};
+  auto r = validateArguments(schema, json::value(1));
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(*r, "(root): checking the arguments takes more than 262144 schema steps");
+}
+
+TEST(Schema, LargeValidArrayStaysWithinTheStepBound) {
+  json::array items(100000, json::value(1));
+  EXPECT_EQ(validateArguments(json::parse(R"({"type":"array","items":{"type":"integer"}})"),
+                              json::value(std::move(items))),
+            std::nullopt);
+}
+
 TEST(Schema, BooleanSchemas) {
   EXPECT_EQ(violation("true", R"({"anything":1})"), "");
   EXPECT_EQ(violation("false", "1"), "(root): no value is allowed here");
@@ -194,6 +222,39 @@ TEST(Schema, MalformedKeywordsFailClosed) {
   EXPECT_EQ(violation(R"({"type":"float"})", "1"),
             R"((root): the schema names an unknown type "float")");
   EXPECT_EQ(violation("3", "1"), "(root): the schema is neither an object nor a boolean");
+}
+
+TEST(Schema, SchemaErrorsUnderNotOrInAnAlternativeStillFail) {
+  EXPECT_EQ(violation(R"({"not":{"required":3}})", "{}"),
+            "(root): the schema's required is malformed");
+  EXPECT_EQ(violation(R"({"anyOf":[{"$ref":"#/nowhere"},{"type":"integer"}]})", "1"),
+            R"((root): the schema's $ref "#/nowhere" does not resolve)");
+  EXPECT_NE(violation(R"({"not":{"$ref":"#"}})", "1").find("nests deeper"), std::string::npos);
+}
+
+// The shape the TypeScript SDK writes for zod input schemas (draft-07 $schema, defaults).
+constexpr std::string_view kZodShaped = R"({
+  "$schema": "http://json-schema.org/draft-07/schema#",
+  "type": "object",
+  "properties": {
+    "kind": {"type": "string", "enum": ["error", "success", "debug"], "description": "d"},
+    "count": {"default": 3, "description": "1-10", "type": "number", "minimum": 1,
+              "maximum": 10},
+    "verbose": {"default": false, "type": "boolean"},
+    "source": {"default": "x.gz", "type": "string", "format": "uri"}
+  },
+  "required": ["kind"]
+})";
+
+TEST(Schema, SdkShapedSchemaAcceptsTypicalArgumentsAndRefusesBadOnes) {
+  EXPECT_EQ(violation(kZodShaped, R"({"kind":"debug"})"), "");
+  EXPECT_EQ(violation(kZodShaped, R"({"kind":"error","count":2.5,"verbose":true,"extra":1})"), "");
+  EXPECT_EQ(violation(kZodShaped, R"({"kind":"error","count":11})"),
+            "/count: 11 is above the maximum 10");
+  EXPECT_EQ(violation(kZodShaped, R"({"kind":"error","verbose":"yes"})"),
+            "/verbose: expected boolean, got string");
+  EXPECT_EQ(violation(kZodShaped, R"({"count":1})"),
+            "(root): the required property \"kind\" is missing");
 }
 
 TEST(Schema, AnnotationsAndPatternAreIgnored) {

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -83,6 +85,18 @@ TEST(SseReader, OneByteAtATimeGivesTheSameEvents) {
     ASSERT_TRUE(reader.feed(std::string_view(&c, 1), events));
   }
   EXPECT_TRUE(sameEvents(events, readAll(kStream)));
+}
+
+TEST(SseReader, FuzzSeedStreamYieldsItsThreeEvents) {
+  std::ifstream in("fuzz/corpus/mcp/sse_stream", std::ios::binary);
+  ASSERT_TRUE(in) << "tests run from the source root";
+  std::stringstream stream;
+  stream << in.rdbuf();
+  SseReader reader;
+  auto events = readAll(stream.str(), reader);
+  ASSERT_EQ(events.size(), 3u);
+  EXPECT_EQ(events[2].id, "3");
+  EXPECT_EQ(reader.pending(), 0u);
 }
 
 TEST(SseReader, CrlfLfAndCrLineEndsAreEquivalent) {
