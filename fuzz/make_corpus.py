@@ -183,8 +183,9 @@ def audit_record(rtype, ts, **fields):
 
 
 def audit_seeds():
-    """Records of an HTTP session (fuzz_audit: first byte odd = one record per line, written as
-    a well-formed segment), so the decoders of every HTTP record type are reached."""
+    """Records of an HTTP session and of an MCP session (fuzz_audit: first byte odd = one record
+    per line, written as a well-formed segment), so the decoders of every HTTP and MCP record
+    type are reached."""
     sealed = base64.b64encode(bytes(range(40))).decode()
     records = [
         audit_record("connect", 1, client="127.0.0.1:5555", resource="vectors", protocol="http"),
@@ -211,6 +212,20 @@ def audit_seeds():
         audit_record("session_end", 10, reason="client-closed", statements=2, rows=0),
     ]
     yield "http_records", b"\x01" + b"\n".join(records)
+    mcp = [
+        audit_record("connect", 1, client="127.0.0.1:5556", resource="agents", protocol="mcp"),
+        audit_record("http_request", 2, req=1, method="POST", path="/mcp",
+                     body='{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"q"}}',
+                     decision="allow", rpc_method="tools/call", tool="q", rpc_id="3"),
+        audit_record("http_response", 3, req=1, status=200, content_type="text/event-stream"),
+        audit_record("mcp_message", 4, req=1, direction="server", rpc_id="3", tool="q",
+                     body='{"jsonrpc":"2.0","id":3,"result":{"content":[]}}', raw_body=sealed,
+                     decision="allow", documents=["7"]),
+        audit_record("mcp_message", 5, direction="server", rpc_method="sampling/createMessage",
+                     rpc_id="s-1", body="{}", decision="deny", rule="r2", reason="no"),
+        audit_record("session_end", 6, reason="client-closed", statements=1, rows=0),
+    ]
+    yield "mcp_records", b"\x01" + b"\n".join(mcp)
 
 
 def write(kind, seeds):

@@ -251,6 +251,125 @@ TEST_F(HttpCodec, MistypedHttpFieldsReadAsEmpty) {
   EXPECT_FALSE(r.complete);
 }
 
+HttpRequestEvent mcpRequest() {
+  HttpRequestEvent e = request();
+  e.path = "/mcp";
+  e.query = "";
+  e.route = "/";
+  e.body = R"({"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"search_docs"}})";
+  e.rpc_method = "tools/call";
+  e.tool = "search_docs";
+  e.rpc_id = "7";
+  return e;
+}
+
+McpMessageEvent mcpMessage() {
+  return McpMessageEvent{
+      .request_id = 7,
+      .direction = "server",
+      .rpc_method = "sampling/createMessage",
+      .rpc_id = "s-1",
+      .tool = "search_docs",
+      .body = R"({"jsonrpc":"2.0","id":"s-1","method":"sampling/createMessage","params":{}})",
+      .raw_body = RawBytes::plain(R"({"jsonrpc":"2.0","id":"s-1","note":"bob@example.com"})"),
+      .decision = "deny",
+      .rule_id = "no-sampling",
+      .reason = "sampling is not allowed",
+      .document_ids = {"41"}};
+}
+
+TEST_F(HttpCodec, McpRequestRoundTripsItsJsonRpcMethodToolAndId) {
+  std::string rec;
+  auto back = roundTrip(mcpRequest(), RawSealer(std::nullopt), &rec);
+  ASSERT_TRUE(back.isOk()) << back.status().message();
+  const auto& got = std::get<HttpRequestEvent>(back->body);
+  EXPECT_EQ(got.rpc_method, "tools/call");
+  EXPECT_EQ(got.tool, "search_docs");
+  EXPECT_EQ(got.rpc_id, "7");
+  EXPECT_EQ(got.body, mcpRequest().body);
+  auto o = boost::json::parse(rec).as_object();
+  EXPECT_EQ(o.at("rpc_method"), "tools/call");
+  EXPECT_EQ(o.at("tool"), "search_docs");
+  EXPECT_EQ(o.at("rpc_id"), "7");
+}
+
+TEST_F(HttpCodec, PlainHttpRequestWritesNoJsonRpcFields) {
+  std::string rec;
+  ASSERT_TRUE(roundTrip(request(), RawSealer(std::nullopt), &rec).isOk());
+  auto o = boost::json::parse(rec).as_object();
+  EXPECT_FALSE(o.contains("rpc_method"));
+  EXPECT_FALSE(o.contains("tool"));
+  EXPECT_FALSE(o.contains("rpc_id"));
+}
+
+TEST_F(HttpCodec, RequestRecordWrittenBeforeMcpDecodesWithEmptyJsonRpcFields) {
+  auto ev = decodeEvent(
+      boost::json::parse(R"({"type":"http_request","ts":1,"sid":"h1","req":3,"method":"GET",)"
+                         R"("path":"/kb/x","decision":"allow"})")
+          .as_object());
+  ASSERT_TRUE(ev.isOk());
+  const auto& r = std::get<HttpRequestEvent>(ev->body);
+  EXPECT_EQ(r.path, "/kb/x");
+  EXPECT_TRUE(r.rpc_method.empty());
+  EXPECT_TRUE(r.tool.empty());
+  EXPECT_TRUE(r.rpc_id.empty());
+}
+
+TEST_F(HttpCodec, McpMessageRoundTripsEveryFieldWithItsRawBodySealed) {
+  std::string rec;
+  auto back = roundTrip(mcpMessage(), RawSealer(*key_), &rec);
+  ASSERT_TRUE(back.isOk()) << back.status().message();
+  EXPECT_EQ(typeName(back->body), "mcp_message");
+  EXPECT_EQ(rec.find("bob@example.com"), std::string::npos);
+  const auto& got = std::get<McpMessageEvent>(back->body);
+  McpMessageEvent want = mcpMessage();
+  EXPECT_EQ(got.request_id, want.request_id);
+  EXPECT_EQ(got.direction, want.direction);
+  EXPECT_EQ(got.rpc_method, want.rpc_method);
+  EXPECT_EQ(got.rpc_id, want.rpc_id);
+  EXPECT_EQ(got.tool, want.tool);
+  EXPECT_EQ(got.body, want.body);
+  EXPECT_EQ(got.decision, want.decision);
+  EXPECT_EQ(got.rule_id, want.rule_id);
+  EXPECT_EQ(got.reason, want.reason);
+  EXPECT_EQ(got.document_ids, want.document_ids);
+  ASSERT_EQ(got.raw_body.state(), RawBytes::State::kSealed);
+  auto raw = opener_.open(got.raw_body, key_->id(), rawAad("h1", "mcp_message", "raw_body"));
+  ASSERT_TRUE(raw.isOk()) << raw.status().message();
+  EXPECT_EQ(*raw, R"({"jsonrpc":"2.0","id":"s-1","note":"bob@example.com"})");
+  EXPECT_FALSE(opener_.open(got.raw_body, key_->id(), rawAad("h1", "http_body", "raw_body")));
+}
+
+TEST_F(HttpCodec, McpNotificationOmitsEmptyFieldsAndDecodes) {
+  McpMessageEvent note{.direction = "server",
+                       .rpc_method = "notifications/progress",
+                       .body = R"({"jsonrpc":"2.0","method":"notifications/progress"})"};
+  std::string rec;
+  auto back = roundTrip(note, RawSealer(*key_), &rec);
+  ASSERT_TRUE(back.isOk()) << back.status().message();
+  auto o = boost::json::parse(rec).as_object();
+  for (const char* absent :
+       {"req", "rpc_id", "tool", "raw_body", "decision", "rule", "reason", "documents"}) {
+    EXPECT_FALSE(o.contains(absent)) << absent << " in " << rec;
+  }
+  const auto& got = std::get<McpMessageEvent>(back->body);
+  EXPECT_EQ(got.request_id, 0u);
+  EXPECT_EQ(got.rpc_method, "notifications/progress");
+  EXPECT_TRUE(got.raw_body.empty());
+}
+
+TEST_F(HttpCodec, McpMessageFromTheClientIsScrubbedLikeARequestBody) {
+  McpMessageEvent reply{.request_id = 2,
+                        .direction = "client",
+                        .rpc_id = "s-1",
+                        .body = R"({"jsonrpc":"2.0","id":"s-1","result":{"password":"hunter2"}})"};
+  std::string rec;
+  auto back = roundTrip(reply, RawSealer(std::nullopt), &rec);
+  ASSERT_TRUE(back.isOk());
+  EXPECT_EQ(rec.find("hunter2"), std::string::npos) << rec;
+  EXPECT_NE(std::get<McpMessageEvent>(back->body).body.find(R"("id":"s-1")"), std::string::npos);
+}
+
 TEST(HttpScrub, QueryKeepsOrdinaryParametersAndSeparators) {
   EXPECT_EQ(scrubQuery("a=1&token=x;b=2&signature=abc&empty="),
             "a=1&token=[redacted];b=2&signature=[redacted]&empty=");

@@ -181,7 +181,14 @@ struct RowWriter {
   Status operator()(const HttpResponseEvent& e) { return index_http::response(http(), e); }
   Status operator()(const HttpBodyEvent& e) { return index_http::body(http(), e); }
   Status operator()(const HttpResponseEndEvent& e) { return index_http::end(http(), e); }
-  Status operator()(const McpMessageEvent& e) { return index_http::mcpMessage(http(), e); }
+  Status operator()(const McpMessageEvent& e) {
+    if (index_http::indexedAsRow(e)) {
+      if (Status st = ensureSession(""); !st) {
+        return st;
+      }
+    }
+    return index_http::mcpMessage(http(), e);
+  }
   Status operator()(const CancelEvent&) { return Status::ok(); }
   Status operator()(const SessionEndEvent& e) {
     return tx.exec("UPDATE audit_sessions SET ended_at = ?, end_reason = ? WHERE session_id = ?",
@@ -248,6 +255,7 @@ const std::vector<store::Migration>& indexMigrations() {
         "CREATE INDEX audit_documents_id ON audit_documents(document_id, ts)",
         "CREATE INDEX audit_documents_stmt ON audit_documents(session_id, statement_id)"}},
       {2, "audit index: HTTP exchanges (method, path, status)", index_http::migration2()},
+      {3, "audit index: MCP (JSON-RPC method, tool)", index_http::migration3()},
   };
   return kMigrations;
 }
@@ -366,7 +374,7 @@ Result<std::vector<StatementHit>> search(store::Store& store, const SearchQuery&
       "SELECT st.session_id, st.statement_id, st.ts, st.instance, st.segment, st.seq, "
       "se.subject, se.email, se.resource, se.client_addr, st.kind, st.decision, st.rule_id, "
       "st.review_id, st.text, st.tables, st.rows, st.error, se.protocol, st.method, st.path, "
-      "st.status, st.bytes "
+      "st.status, st.bytes, st.rpc_method, st.tool "
       "FROM audit_statements st LEFT JOIN audit_sessions se ON se.session_id = st.session_id "
       "WHERE 1 = 1";
   std::vector<Value> p;
@@ -404,6 +412,12 @@ Result<std::vector<StatementHit>> search(store::Store& store, const SearchQuery&
     bool sqlite = store.dialect() == "sqlite";
     sql += sqlite ? " AND st.path GLOB ?" : " AND st.path LIKE ? ESCAPE '\\'";
     p.emplace_back(sqlite ? q.path : index_http::globToLike(q.path));
+  }
+  eq(q.rpc_method, " AND st.rpc_method = ?");
+  if (!q.tool.empty()) {
+    bool sqlite = store.dialect() == "sqlite";
+    sql += sqlite ? " AND st.tool GLOB ?" : " AND st.tool LIKE ? ESCAPE '\\'";
+    p.emplace_back(sqlite ? q.tool : index_http::globToLike(q.tool));
   }
   if (q.status) {
     sql += " AND st.status = ?";
@@ -445,6 +459,8 @@ Result<std::vector<StatementHit>> search(store::Store& store, const SearchQuery&
     h.path = store::asString(r[20]);
     h.status = store::isNull(r[21]) ? 0 : static_cast<int>(store::asInt(r[21]));
     h.bytes = store::isNull(r[22]) ? -1 : store::asInt(r[22]);
+    h.rpc_method = store::asString(r[23]);
+    h.tool = store::asString(r[24]);
     hits.push_back(std::move(h));
     return true;
   });
@@ -535,6 +551,12 @@ boost::json::object toJson(const StatementHit& h) {
   }
   if (h.bytes >= 0) {
     j["bytes"] = h.bytes;
+  }
+  if (!h.rpc_method.empty()) {
+    j["rpc_method"] = h.rpc_method;
+  }
+  if (!h.tool.empty()) {
+    j["tool"] = h.tool;
   }
   return j;
 }

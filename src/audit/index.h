@@ -74,16 +74,19 @@ struct SearchQuery {
   std::string document{};  // a document id from the resource's documents table
   std::string contains{};  // substring of the statement text
   std::string session{};
-  std::string protocol{};             // the session's protocol: "postgres" | "http"
+  std::string protocol{};             // the session's protocol: "postgres" | "http" | "mcp"
   std::string method{};               // HTTP method, case-insensitive
   std::string path{};                 // HTTP path glob: `*` any characters, `?` one
   std::optional<int> status{};        // HTTP status sent to the client
+  std::string rpc_method{};           // MCP: the JSON-RPC method, exact ("tools/call")
+  std::string tool{};                 // MCP: tool name glob, as `path`
   std::optional<int64_t> since_us{};  // unix microseconds, inclusive
   std::optional<int64_t> until_us{};  // exclusive
   int limit = 100;
 };
 
-// A statement, or an HTTP request (kind "http", statement_id the request id).
+// A statement, an HTTP request (kind "http", statement_id the request id), or a message an MCP
+// server sent in a response stream (kind "mcp", statement_id the request that carried it).
 struct StatementHit {
   std::string session_id;
   uint64_t statement_id = 0;
@@ -106,8 +109,10 @@ struct StatementHit {
   std::string protocol;  // the session's ("postgres", "http")
   std::string method;    // HTTP exchanges (kind "http"): method, path, status, body bytes
   std::string path;
-  int status = 0;      // 0 when no status was recorded
-  int64_t bytes = -1;  // -1 when not known
+  int status = 0;          // 0 when no status was recorded
+  int64_t bytes = -1;      // -1 when not known
+  std::string rpc_method;  // MCP: the JSON-RPC method (requests, and kind "mcp" rows)
+  std::string tool;        // MCP: the tool of a tools/call
 };
 
 // The JSON form of a search hit, shared by `jitgate audit search --json` and the HTTP API.

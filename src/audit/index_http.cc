@@ -32,15 +32,34 @@ std::vector<std::string> migration2() {
           "CREATE INDEX audit_sessions_protocol ON audit_sessions(protocol)"};
 }
 
-Status request(const RowContext& c, const HttpRequestEvent& e) {
+std::vector<std::string> migration3() {
+  return {"ALTER TABLE audit_statements ADD COLUMN rpc_method TEXT",
+          "ALTER TABLE audit_statements ADD COLUMN tool TEXT",
+          "CREATE INDEX audit_statements_tool ON audit_statements(tool, ts)",
+          "CREATE INDEX audit_statements_rpc_method ON audit_statements(rpc_method, ts)"};
+}
+
+std::string requestText(const HttpRequestEvent& e) {
   std::string text = e.method + " " + e.path + (e.query.empty() ? "" : "?" + e.query);
+  if (!e.rpc_method.empty()) {
+    text += " " + e.rpc_method + (e.tool.empty() ? "" : " " + e.tool);
+  }
+  return text;
+}
+
+Status request(const RowContext& c, const HttpRequestEvent& e) {
   return c.tx.exec(
       "INSERT INTO audit_statements(instance, seq, segment, session_id, statement_id, ts, kind, "
-      "decision, rule_id, review_id, grant_id, text, method, path) "
-      "VALUES (?, ?, ?, ?, ?, ?, 'http', ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+      "decision, rule_id, review_id, grant_id, text, method, path, rpc_method, tool) "
+      "VALUES (?, ?, ?, ?, ?, ?, 'http', ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
       {c.instance, i64(c.de.seq), i64(c.de.segment), c.de.event.session_id, i64(e.request_id),
        toMicros(c.de.event.time), str(e.decision), str(e.rule_id), str(e.review_id),
-       str(e.grant_id), std::move(text), str(e.method), str(e.path)});
+       str(e.grant_id), requestText(e), str(e.method), str(e.path), str(e.rpc_method),
+       str(e.tool)});
+}
+
+bool indexedAsRow(const McpMessageEvent& e) {
+  return (!e.rpc_method.empty() && !e.rpc_id.empty()) || e.decision == "deny";
 }
 
 Status response(const RowContext& c, const HttpResponseEvent& e) {
@@ -66,7 +85,22 @@ Status end(const RowContext& c, const HttpResponseEndEvent& e) {
 }
 
 Status mcpMessage(const RowContext& c, const McpMessageEvent& e) {
-  return documents(c, e.request_id, e.document_ids);
+  if (Status st = documents(c, e.request_id, e.document_ids); !st) {
+    return st;
+  }
+  if (!indexedAsRow(e)) {
+    return Status::ok();
+  }
+  std::string text = (e.direction.empty() ? "server" : e.direction) + " " +
+                     (e.rpc_method.empty() ? "(response)" : e.rpc_method) +
+                     (e.rpc_id.empty() ? "" : " id " + e.rpc_id);
+  return c.tx.exec(
+      "INSERT INTO audit_statements(instance, seq, segment, session_id, statement_id, ts, kind, "
+      "decision, rule_id, text, rpc_method, tool) "
+      "VALUES (?, ?, ?, ?, ?, ?, 'mcp', ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+      {c.instance, i64(c.de.seq), i64(c.de.segment), c.de.event.session_id, i64(e.request_id),
+       toMicros(c.de.event.time), str(e.decision), str(e.rule_id), std::move(text),
+       str(e.rpc_method), str(e.tool)});
 }
 
 Status documents(const RowContext& c, uint64_t id, const std::vector<std::string>& ids) {

@@ -5,6 +5,7 @@
 #include <map>
 
 #include "audit/json_writer.h"
+#include "audit/replay_mcp.h"
 #include "audit/segment.h"
 #include "audit/verify.h"
 #include "core/clock.h"
@@ -22,6 +23,8 @@ struct TextRenderer {
   const RawOpener* opener;
   std::map<uint64_t, std::vector<std::string>> columns;
   const ReplayedRecord* rec = nullptr;
+  McpReplay mcp{out};        // MCP sessions: JSON-RPC messages instead of HTTP bodies
+  bool mcp_session = false;  // the connect record said "mcp"
 
   // `sent` resolves raw rows that masking left as sent (null entries); null for parameters.
   std::optional<std::vector<Row>> openRows(const RawBytes& raw, std::string_view type,
@@ -41,6 +44,7 @@ struct TextRenderer {
   void line(const std::string& s) { out << "          " << s << "\n"; }
 
   void operator()(const ConnectEvent& e) {
+    mcp_session = e.protocol == "mcp";
     out << "connect   client " << e.client_addr << " resource " << e.resource << " (" << e.protocol
         << (e.tls_version.empty() ? ", no TLS" : ", " + e.tls_version) << ")"
         << (e.application_name.empty() ? "" : " app " + e.application_name) << "\n";
@@ -176,6 +180,9 @@ struct TextRenderer {
                        unmasked_binary ? ", binary not masked by configuration" : "");
   }
   void operator()(const HttpRequestEvent& e) {
+    if (mcp_session && mcp.request(e)) {
+      return;
+    }
     out << "request   [" << e.request_id << "] " << e.method << " " << e.path
         << (e.query.empty() ? "" : "?" + e.query) << "\n";
     if (!e.route.empty() && e.route != e.path) {
@@ -207,25 +214,28 @@ struct TextRenderer {
     for (const auto& [name, value] : e.headers) {
       line(name + ": " + value);
     }
-    body("body (as sent)", e.body);
+    if (!mcp_session || !mcp.response(e)) {
+      body("body (as sent)", e.body);
+    }
     rawBody(e.raw_body, "http_response");
     documents(e.document_ids);
   }
   void operator()(const HttpBodyEvent& e) {
     out << "body      [" << e.request_id << "] " << e.body.size() << " bytes\n";
-    body("body (as sent)", e.body);
+    if (!mcp_session || !mcp.body(e)) {
+      body("body (as sent)", e.body);
+    }
     rawBody(e.raw_body, "http_body");
     documents(e.document_ids);
   }
   void operator()(const HttpResponseEndEvent& e) {
+    mcp.end(e.request_id);
     out << "end       [" << e.request_id << "] "
         << completion(e.bytes, e.masked_values, e.outcome, e.unmasked_binary) << "\n";
   }
   void operator()(const McpMessageEvent& e) {
-    out << "message   [" << e.request_id << "] " << e.direction << " " << e.rpc_method << "\n";
-    body("body (as sent)", e.body);
+    mcp.message(e);
     rawBody(e.raw_body, "mcp_message");
-    documents(e.document_ids);
   }
   void operator()(const CancelEvent& e) {
     out << "cancel    [" << e.statement_id << "] " << e.outcome << "\n";
@@ -395,7 +405,7 @@ Result<uint64_t> renderSession(const std::string& dir, const std::string& sessio
                                const RawOpener* opener, std::ostream& out) {
   uint64_t n = 0;
   std::optional<std::chrono::system_clock::time_point> start;
-  TextRenderer text{out, opener, {}, nullptr};
+  TextRenderer text{out, opener, {}, nullptr, McpReplay(out), false};
   Status st = forEachSessionRecord(dir, session_id, hint, [&](ReplayedRecord&& r) {
     if (!start) {
       start = r.event.time;

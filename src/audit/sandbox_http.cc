@@ -38,6 +38,7 @@ class HttpCollector {
     std::visit([this](const auto& e) { on(e); }, r.event.body);
   }
   bool http() const { return http_; }
+  const std::string& protocol() const { return protocol_; }
   std::vector<Recorded>& recorded() { return recorded_; }
 
  private:
@@ -76,7 +77,10 @@ class HttpCollector {
     }
   }
 
-  void on(const ConnectEvent& e) { http_ = e.protocol == "http"; }
+  void on(const ConnectEvent& e) {
+    http_ = e.protocol == "http";
+    protocol_ = e.protocol;
+  }
   void on(const HttpRequestEvent& e) {
     by_id_[e.request_id] = recorded_.size();
     recorded_.push_back(Recorded{.request = e});
@@ -113,6 +117,7 @@ class HttpCollector {
   const RawOpener* opener_;
   const ReplayedRecord* rec_ = nullptr;
   bool http_ = false;
+  std::string protocol_;
   std::vector<Recorded> recorded_;
   std::map<uint64_t, size_t> by_id_;
 };
@@ -219,6 +224,12 @@ Result<HttpSandboxReport> httpSandboxReplay(const std::string& dir, const std::s
       forEachSessionRecord(dir, session_id, hint, [&](ReplayedRecord&& r) { collector.add(r); });
   if (!st) {
     return st;
+  }
+  if (collector.protocol() == "mcp") {
+    // Re-sent MCP requests would run under a new MCP session id and re-initialize nothing:
+    // not a faithful replay.
+    return invalidArgument("session " + session_id +
+                           " is an MCP session: --sandbox-url re-sends plain HTTP sessions only");
   }
   if (!collector.http()) {
     return invalidArgument("session " + session_id +

@@ -30,7 +30,7 @@
 namespace jg::audit {
 
 inline constexpr char kSegmentMagic[8] = {'J', 'G', 'A', 'U', 'D', 'I', 'T', '\n'};
-inline constexpr uint32_t kFormatVersion = 3;  // written; readers also accept 1 and 2
+inline constexpr uint32_t kFormatVersion = 4;  // written; readers also accept 1 to 3
 inline constexpr uint32_t kOldestFormatVersion = 1;
 inline constexpr size_t kSegmentHeaderSize = 16;
 inline constexpr size_t kFrameHeaderSize = 8;

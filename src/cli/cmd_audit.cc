@@ -301,8 +301,8 @@ int runSearch(SearchOpts& o) {
     std::cout << when << "  " << who << "  " << h.resource << "  " << h.session_id << "#"
               << h.statement_id << "  " << h.decision << (h.rule.empty() ? "" : "(" + h.rule + ")")
               << (h.rows >= 0 ? "  rows=" + std::to_string(h.rows) : "")
-              << (h.status != 0 ? "  status=" + std::to_string(h.status) : "") << "  " << text
-              << "\n";
+              << (h.status != 0 ? "  status=" + std::to_string(h.status) : "")
+              << (h.tool.empty() ? "" : "  tool=" + h.tool) << "  " << text << "\n";
   }
   if (!o.json) {
     std::cerr << hits->size() << " statement(s) or request(s)\n";
@@ -312,8 +312,8 @@ int runSearch(SearchOpts& o) {
 
 void addSearch(CLI::App& audit_cmd) {
   auto o = std::make_shared<SearchOpts>();
-  auto* cmd = audit_cmd.add_subcommand("search",
-                                       "Find recorded statements and HTTP requests (newest first)");
+  auto* cmd = audit_cmd.add_subcommand(
+      "search", "Find recorded statements, HTTP requests and MCP calls (newest first)");
   addCommon(cmd, o->c, true);
   cmd->add_option("--user", o->q.user, "Subject or email");
   cmd->add_option("--group", o->q.group, "Group of the caller");
@@ -328,11 +328,13 @@ void addSearch(CLI::App& audit_cmd) {
   cmd->add_option("--contains", o->q.contains, "Text the statement contains");
   cmd->add_option("--session", o->q.session, "Session id");
   cmd->add_option("--protocol", o->q.protocol, "Session protocol")
-      ->check(CLI::IsMember({"postgres", "http"}));
+      ->check(CLI::IsMember({"postgres", "http", "mcp"}));
   cmd->add_option("--method", o->q.method, "HTTP method (GET, POST, ...)");
   cmd->add_option("--path", o->q.path, "HTTP path glob (/kb/collections/*/points/search)");
   cmd->add_option("--status", o->status, "HTTP status sent to the client")
       ->check(CLI::Range(100, 599));
+  cmd->add_option("--tool", o->q.tool, "MCP tool name glob (search_*)");
+  cmd->add_option("--rpc-method", o->q.rpc_method, "MCP JSON-RPC method (tools/call, ...)");
   cmd->add_option("--since", o->since, "From (2026-11-29, 2026-11-29T08:00:00Z, or 2h ago)");
   cmd->add_option("--until", o->until, "Until (exclusive; same forms)");
   cmd->add_option("--limit", o->q.limit, "Most hits to print")->check(CLI::Range(1, 100000));

@@ -312,6 +312,21 @@ TEST_F(BodyTest, DocumentIdsAreCappedPerBody) {
   EXPECT_TRUE(masker_->documentIdsCapped());
 }
 
+TEST_F(BodyTest, DocumentIdsOfAnMcpToolResultAreFoundInEachEventOfAStream) {
+  // An MCP tool result (JSON-RPC) in an SSE stream: paths start at the JSON-RPC message that is
+  // each event's data; ids inside a text content item are a string's contents, not found.
+  auto p = plan({}, {"$.result.structuredContent.rows[*].doc_id"});
+  std::string_view body =
+      "event: message\r\ndata: {\"jsonrpc\":\"2.0\",\"method\":\"notifications/progress\"}\r\n\r\n"
+      "event: message\ndata: {\"jsonrpc\":\"2.0\",\"id\":3,\"result\":{\"content\":[{\"type\":"
+      "\"text\",\"text\":\"{\\\"doc_id\\\":\\\"doc-9\\\"}\"}],\"structuredContent\":{\"rows\":"
+      "[{\"doc_id\":\"doc-7\"},{\"doc_id\":8}]}}}\n\n";
+  ok(BodyKind::kSse, *p, body);
+  EXPECT_EQ(masker_->takeDocumentIds(), (std::vector<std::string>{"doc-7", "8"}));
+  ok(BodyKind::kJson, *p, body.substr(body.rfind("data: ") + 6));
+  EXPECT_EQ(masker_->takeDocumentIds(), (std::vector<std::string>{"doc-7", "8"}));
+}
+
 TEST_F(BodyTest, RulesOnlyPlanLeavesUnmatchedValuesAlone) {
   auto p = BodyPlan::compile(nullptr, {{.path = "$.a"}}, {}, {});
   ASSERT_TRUE(p.isOk());

@@ -102,12 +102,23 @@ AdminResponse handleAuditStatements(const AdminRequest& req, store::Store* store
     return *refused;
   }
   audit::SearchQuery q;
-  std::map<std::string_view, std::string*> text_filters = {
-      {"user", &q.user},         {"group", &q.group},       {"resource", &q.resource},
-      {"table", &q.table},       {"kind", &q.kind},         {"decision", &q.decision},
-      {"rule", &q.rule},         {"review", &q.review},     {"fingerprint", &q.fingerprint},
-      {"document", &q.document}, {"contains", &q.contains}, {"session", &q.session},
-      {"protocol", &q.protocol}, {"method", &q.method},     {"path", &q.path}};
+  std::map<std::string_view, std::string*> text_filters = {{"user", &q.user},
+                                                           {"group", &q.group},
+                                                           {"resource", &q.resource},
+                                                           {"table", &q.table},
+                                                           {"kind", &q.kind},
+                                                           {"decision", &q.decision},
+                                                           {"rule", &q.rule},
+                                                           {"review", &q.review},
+                                                           {"fingerprint", &q.fingerprint},
+                                                           {"document", &q.document},
+                                                           {"contains", &q.contains},
+                                                           {"session", &q.session},
+                                                           {"protocol", &q.protocol},
+                                                           {"method", &q.method},
+                                                           {"path", &q.path},
+                                                           {"tool", &q.tool},
+                                                           {"rpc_method", &q.rpc_method}};
   for (const auto& [key, value] : req.query) {
     if (auto it = text_filters.find(key); it != text_filters.end()) {
       *it->second = value;
@@ -140,8 +151,9 @@ AdminResponse handleAuditStatements(const AdminRequest& req, store::Store* store
       q.decision != "review") {
     return jsonError(400, "bad_request", "decision must be allow, deny or review");
   }
-  if (!q.protocol.empty() && q.protocol != "postgres" && q.protocol != "http") {
-    return jsonError(400, "bad_request", "protocol must be postgres or http");
+  if (!q.protocol.empty() && q.protocol != "postgres" && q.protocol != "http" &&
+      q.protocol != "mcp") {
+    return jsonError(400, "bad_request", "protocol must be postgres, http or mcp");
   }
   if (store == nullptr) {
     return jsonError(503, "unavailable", "no state store is configured: the audit index is off");

@@ -1,10 +1,10 @@
 // The audit HTTP API on the admin listener, for auditors:
 //
 //   GET /api/v1/audit/statements?user=&group=&resource=&table=&kind=&decision=&rule=&review=
-//       &fingerprint=&document=&contains=&session=&protocol=&method=&path=&status=&since=&until=
-//       &limit=
-//       the statements and HTTP requests matching every given filter, newest first (the filters
-//       of `jitgate audit search`; `path` is a glob), as a JSON array
+//       &fingerprint=&document=&contains=&session=&protocol=&method=&path=&status=&tool=
+//       &rpc_method=&since=&until=&limit=
+//       the statements, HTTP requests and MCP messages matching every given filter, newest first
+//       (the filters of `jitgate audit search`; `path` and `tool` are globs), as a JSON array
 //   GET /api/v1/audit/sessions/{id}[?limit=]
 //       the session's records in log order, as stored, without sealed fields (masked view only):
 //       {"session": id, "records": [...], "truncated": bool}

@@ -100,6 +100,19 @@ def test_bad_parameters_are_400(gw, people, session):
     assert status == 400, body
 
 
+def test_mcp_filters_are_accepted_and_select_only_mcp_calls(gw, people, session):
+    # The SQL session has statements, none of them an MCP call: a tool or JSON-RPC method filter
+    # (and the mcp protocol) leaves them out instead of being refused or ignored.
+    status, hits = gw.admin("GET", "/api/v1/audit/statements", people["audrey"], session=session)
+    assert status == 200 and hits, hits
+    for query in ({"tool": "*"}, {"rpc_method": "tools/call"}, {"protocol": "mcp"}):
+        status, hits = gw.admin("GET", "/api/v1/audit/statements", people["audrey"],
+                                session=session, **query)
+        assert (status, hits) == (200, []), (query, hits)
+    status, body = gw.admin("GET", "/api/v1/audit/statements", people["audrey"], protocol="ftp")
+    assert status == 400 and "mcp" in body["message"], body
+
+
 def test_auditor_reads_a_session_masked_view_only(gw, people, session):
     status, body = gw.admin("GET", f"/api/v1/audit/sessions/{session}", people["audrey"])
     assert status == 200, body

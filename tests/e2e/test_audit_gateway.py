@@ -79,6 +79,19 @@ def test_search_verify_and_replay(audit_gw):
     assert "42" in r.stdout
 
 
+def test_mcp_search_flags_leave_sql_statements_out(audit_gw):
+    run_session(audit_gw)
+    sid = session_ids(audit_gw)[-1]
+    r = cli(audit_gw, "audit", "search", "--session", sid, "--json")
+    assert r.returncode == 0 and r.stdout.strip(), r.stderr
+    for args in (["--tool", "*"], ["--rpc-method", "tools/call"], ["--protocol", "mcp"]):
+        r = cli(audit_gw, "audit", "search", "--session", sid, *args, "--json")
+        assert r.returncode == 0, (args, r.stderr)
+        assert r.stdout.strip() == "", (args, r.stdout)
+    r = cli(audit_gw, "audit", "search", "--protocol", "ftp")
+    assert r.returncode != 0
+
+
 def test_document_lineage_only_names_returned_documents(audit_gw):
     run_session(audit_gw)
     r = cli(audit_gw, "audit", "search", "--document", "43", "--json")
