@@ -257,8 +257,12 @@ def test_an_unknown_method_allowed_by_policy_reaches_the_upstream_which_refuses_
 
 def test_every_mcp_request_is_recorded(gw, token):
     client(gw, token, [{"op": "list"}, {"op": "call", "tool": "echo", "args": {"message": "x"}}])
-    r = gw.cli("audit", "search", "--config", str(gw.config), "--resource", "everything")
-    assert "everything" in r.stdout and "POST" in r.stdout, r.stdout
+    r = gw.cli("audit", "search", "--config", str(gw.config), "--protocol", "mcp",
+               "--tool", "echo")
+    assert "echo" in r.stdout and "tools/call" in r.stdout, r.stdout
+    denied = gw.cli("audit", "search", "--config", str(gw.config), "--protocol", "mcp",
+                    "--tool", "get-env")
+    assert "get-env" in denied.stdout and "deny" in denied.stdout, denied.stdout
 
 
 def test_inspector_cli_lists_the_tools_the_policy_offers(gw, token):
