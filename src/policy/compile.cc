@@ -99,7 +99,7 @@ bool parseKinds(const config::Node& node, config::Errors& errors, sql::KindSet& 
 void parseMatch(const config::Node& m, config::Errors& errors, Rule& r) {
   m.checkKeys(errors, {"subjects", "emails", "groups", "client_ids", "resource", "resources",
                        "kinds", "tables", "columns", "functions", "when", "methods", "paths",
-                       "path_params", "query", "body"});
+                       "path_params", "query", "body", "mcp_methods", "tools", "arguments"});
   r.subjects = m["subjects"].strings(errors);
   for (auto e : m["emails"].strings(errors)) {
     for (char& c : e) {
@@ -141,6 +141,7 @@ void parseMatch(const config::Node& m, config::Errors& errors, Rule& r) {
     r.when = TimeWindow::parse(m["when"], errors);
   }
   parseHttpMatch(m, errors, r.http);
+  parseMcpMatch(m, errors, r.http);
 }
 
 // HTTP and SQL conditions and modifiers do not mix in one rule.

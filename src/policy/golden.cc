@@ -141,6 +141,14 @@ Result<Decision> decideCase(const Scenario& sc, const Binding& b, sql::Classifie
                             sql::SessionContext& ctx, const std::string& text,
                             std::chrono::system_clock::time_point now,
                             std::span<const std::string> granted) {
+  if (text.starts_with("MCP ")) {
+    auto mc = parseMcpCase(text);
+    if (!mc) {
+      return mc.status();
+    }
+    HttpFacts f = mc->facts();
+    return sc.policy->evaluateHttp(b, HttpRequest{.facts = f, .now = now, .granted = granted});
+  }
   if (looksLikeHttp(text)) {
     std::string_view rest = text;
     std::string method = nextToken(rest);
@@ -173,7 +181,37 @@ HttpFacts HttpCase::facts() const {
                    .path = path,
                    .query = query,
                    .body = json ? &*json : nullptr,
-                   .body_present = !body.empty()};
+                   .body_present = !body.empty(),
+                   .mcp = mcp,
+                   .rpc_method = rpc_method,
+                   .tool = tool};
+}
+
+Result<HttpCase> parseMcpCase(std::string_view text) {
+  std::string_view rest = text;
+  HttpCase mc;
+  mc.method = nextToken(rest);
+  mc.rpc_method = nextToken(rest);
+  if (mc.method != "MCP" || mc.rpc_method.empty()) {
+    return invalidArgument("expected an MCP message like 'MCP tools/call echo {...}', got '" +
+                           std::string(text) + "'");
+  }
+  mc.mcp = true;
+  mc.path = "/" + mc.rpc_method;
+  if (mc.rpc_method == "tools/call") {
+    mc.tool = nextToken(rest);
+    mc.path += "/" + mc.tool;
+  }
+  size_t b0 = std::min(rest.find_first_not_of(" \t"), rest.size());
+  mc.body = std::string(rest.substr(b0));
+  if (!mc.body.empty()) {
+    boost::system::error_code ec;
+    json::value v = json::parse(mc.body, ec);
+    if (!ec) {
+      mc.json = std::move(v);
+    }
+  }
+  return mc;
 }
 
 Result<HttpCase> parseHttpCase(std::string_view request_line, std::string_view body) {

@@ -54,11 +54,16 @@ struct HttpCase {
   std::vector<std::pair<std::string, std::string>> query;
   std::string body;
   std::optional<boost::json::value> json;  // the body, when it is JSON
+  // An MCP message ("MCP tools/call echo {\"text\":\"hi\"}"): the body is the arguments.
+  bool mcp = false;
+  std::string rpc_method, tool;
 
   // Points into this object: keep it in place while the facts are used.
   HttpFacts facts() const;
 };
 Result<HttpCase> parseHttpCase(std::string_view request_line, std::string_view body);
+// An MCP case: "MCP <method> [<tool>] [arguments]" (the tool for tools/call only).
+Result<HttpCase> parseMcpCase(std::string_view text);
 // Whether a golden case's text is an HTTP request ("GET /x", not "DELETE /* c */ FROM t").
 bool looksLikeHttp(std::string_view text);
 

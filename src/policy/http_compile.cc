@@ -341,6 +341,27 @@ void parseHttpMatch(const config::Node& m, config::Errors& errors, HttpCondition
   parseBody(m["body"], errors, out.body);
 }
 
+void parseMcpMatch(const config::Node& m, config::Errors& errors, HttpConditions& out) {
+  if (!m["mcp_methods"].defined() && !m["tools"].defined() && !m["arguments"].defined()) {
+    return;
+  }
+  if (out.any()) {
+    errors.add(m,
+               "a rule has HTTP conditions (methods, paths, path_params, query, body) or MCP "
+               "conditions (mcp_methods, tools, arguments), not both");
+  }
+  out.mcp = true;
+  out.mcp_methods = m["mcp_methods"].strings(errors);
+  out.tools = m["tools"].strings(errors);
+  if (m["mcp_methods"].defined() && out.mcp_methods.empty()) {
+    errors.add(m["mcp_methods"], "expected at least one method glob like tools/call");
+  }
+  if (m["tools"].defined() && out.tools.empty()) {
+    errors.add(m["tools"], "expected at least one tool name glob");
+  }
+  parseBody(m["arguments"], errors, out.body);
+}
+
 ResponseLimits parseResponseLimits(const config::Node& n, config::Errors& errors) {
   ResponseLimits l;
   if (!n.defined()) {

@@ -268,6 +268,30 @@ std::string bodyFailure(const BodyCondition& c, const HttpFacts& f, Mode mode) {
   return valueFailure(c, *v, mode);
 }
 
+// The MCP conditions: the kind of traffic, the JSON-RPC method and the tool.
+std::string mcpFailure(const HttpConditions& c, const HttpFacts& f, Mode mode) {
+  if (!c.any()) {
+    return {};
+  }
+  if (c.mcp != f.mcp) {
+    return c.mcp ? "the rule decides MCP messages, not HTTP requests"
+                 : "the rule decides HTTP requests, not MCP messages";
+  }
+  if (!c.mcp) {
+    return {};
+  }
+  if (!c.mcp_methods.empty() && !anyGlobHolds(c.mcp_methods, f.rpc_method, mode)) {
+    return "MCP method " + std::string(f.rpc_method) + " is not in " + listOf(c.mcp_methods);
+  }
+  if (!c.tools.empty() && f.rpc_method != "tools/call") {
+    return "MCP method " + std::string(f.rpc_method) + " is not tools/call";
+  }
+  if (!c.tools.empty() && !anyGlobHolds(c.tools, f.tool, mode)) {
+    return "tool " + std::string(f.tool) + " is not in " + listOf(c.tools);
+  }
+  return {};
+}
+
 }  // namespace
 
 bool isSafeMethod(std::string_view method) {
@@ -289,6 +313,9 @@ int httpFailures(const Rule& r, const HttpRequest& req, Mode mode, std::vector<s
   if (r.hasStatementConditions() && fail("the rule has statement conditions (SQL only)")) {
     return count;
   }
+  if (std::string m = mcpFailure(c, f, mode); !m.empty() && fail(std::move(m))) {
+    return count;
+  }
   std::string method = upper(f.method);
   if (!c.methods.empty() &&
       std::find(c.methods.begin(), c.methods.end(), method) == c.methods.end() &&
@@ -301,7 +328,12 @@ int httpFailures(const Rule& r, const HttpRequest& req, Mode mode, std::vector<s
   if (std::string q = queryFailure(c, f, mode); !q.empty() && fail(std::move(q))) {
     return count;
   }
-  if (!c.body.empty() && f.body == nullptr && f.body_present) {
+  if (f.tool_listing && !c.body.empty()) {
+    // Listing: an allow rule's argument conditions may hold later; a deny's may not.
+    if (mode == Mode::kAny && fail("argument conditions are decided at the call")) {
+      return count;
+    }
+  } else if (!c.body.empty() && f.body == nullptr && f.body_present) {
     // The gateway cannot read it: no allow rule's body condition holds; deny and review's do.
     if (mode == Mode::kCover && fail("the body is not JSON, and the rule has body conditions")) {
       return count;

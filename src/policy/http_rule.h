@@ -45,11 +45,15 @@ struct HttpConditions {
   std::vector<PathTemplate> paths;
   std::vector<std::pair<std::string, std::vector<std::string>>> path_params;  // name → globs
   std::vector<std::pair<std::string, std::vector<std::string>>> query;        // name → globs
-  std::vector<BodyCondition> body;
+  std::vector<BodyCondition> body;  // MCP rules: conditions on the tool's arguments
+  // MCP conditions (mcp_methods, tools, arguments): the rule decides MCP messages only.
+  bool mcp = false;
+  std::vector<std::string> mcp_methods;  // globs over JSON-RPC methods ("notifications/*")
+  std::vector<std::string> tools;        // globs over tool names; imply tools/call
 
   bool any() const {
     return !methods.empty() || !paths.empty() || !path_params.empty() || !query.empty() ||
-           !body.empty();
+           !body.empty() || mcp;
   }
 };
 
@@ -62,6 +66,9 @@ struct ResponseLimits {
 
 // Parses the HTTP keys of a rule's `match:` (methods, paths, path_params, query, body).
 void parseHttpMatch(const config::Node& match, config::Errors& errors, HttpConditions& out);
+// Parses the MCP keys of a rule's `match:` (mcp_methods, tools, arguments); an error when they
+// are mixed with HTTP keys.
+void parseMcpMatch(const config::Node& match, config::Errors& errors, HttpConditions& out);
 // Parses `response: { max_items, items, max_bytes }`.
 ResponseLimits parseResponseLimits(const config::Node& n, config::Errors& errors);
 // Splits "/a/b/{c}/**" into segments; nullopt (and `error` set) when malformed.

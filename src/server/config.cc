@@ -138,12 +138,13 @@ void parseResources(const Node& list, Errors& errors, GatewayConfig& cfg) {
     Node r = list.at(i);
     ResourceConfig res;
     res.name = r["name"].requiredStr(errors);
-    res.kind = r["kind"].oneOf(errors, {"postgres", "http"}, "postgres");
+    res.kind = r["kind"].oneOf(errors, {"postgres", "http", "mcp"}, "postgres");
     if (!res.name.empty() && !names.insert(res.name).second) {
       errors.add(r["name"], fmt::format("duplicate resource name \"{}\"", res.name));
     }
-    if (res.kind == "http") {
-      res.http = std::make_shared<const HttpResourceConfig>(parseHttpResource(r, res.name, errors));
+    if (res.kind == "http" || res.kind == "mcp") {
+      res.http = std::make_shared<const HttpResourceConfig>(
+          parseHttpResource(r, res.name, errors, res.kind == "mcp"));
     } else {
       parsePostgresResource(r, errors, res);
     }

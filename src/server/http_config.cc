@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <charconv>
 
 #include <fmt/format.h>
 #include <boost/json/serialize.hpp>
@@ -196,6 +197,58 @@ void parseToken(const Node& t, Errors& errors, HttpResourceConfig& out) {
   out.token_scheme = t["scheme"].str(errors, def);
 }
 
+std::optional<uint64_t> byteSize(std::string_view text) {
+  uint64_t n = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+  if (ec != std::errc()) {
+    return std::nullopt;
+  }
+  std::string unit = lower(std::string(end, text.data() + text.size()));
+  unit.erase(0, std::min(unit.find_first_not_of(' '), unit.size()));
+  int shift = unit.empty() || unit == "b"     ? 0
+              : unit == "kb" || unit == "kib" ? 10
+              : unit == "mb" || unit == "mib" ? 20
+              : unit == "gb" || unit == "gib" ? 30
+                                              : -1;
+  if (shift < 0 || n > (uint64_t{1} << (62 - shift))) {
+    return std::nullopt;
+  }
+  return n << shift;
+}
+
+McpProxyConfig parseMcp(const Node& m, Errors& errors) {
+  McpProxyConfig out;
+  if (!m.defined()) {
+    return out;
+  }
+  m.checkKeys(errors, {"budgets", "pin_tools", "mask_arguments", "max_notifications_per_second",
+                       "max_sessions"});
+  if (Node b = m["budgets"]; b.defined()) {
+    b.checkKeys(errors, {"calls", "result_bytes"});
+    out.budget_calls = static_cast<uint64_t>(b["calls"].integer(errors, 0, 0, int64_t{1} << 40));
+    if (b["result_bytes"].defined()) {
+      auto size = byteSize(b["result_bytes"].str(errors));
+      if (!size) {
+        errors.add(b["result_bytes"], "expected a size like 1MB, 512KiB or a number of bytes");
+      }
+      out.budget_result_bytes = size.value_or(0);
+    }
+  }
+  out.pin_tools = m["pin_tools"].boolean(errors, true);
+  out.mask_arguments = m["mask_arguments"].strings(errors);
+  for (const auto& p : out.mask_arguments) {
+    if (!p.starts_with('$')) {
+      errors.add(m["mask_arguments"], "'" + p + "' is not a JSON path like $.email");
+    }
+  }
+  out.max_notifications_per_second =
+      static_cast<uint32_t>(m["max_notifications_per_second"].integer(
+          errors, out.max_notifications_per_second, 1, 1'000'000));
+  out.max_sessions =
+      static_cast<size_t>(m["max_sessions"].integer(errors, out.max_sessions, 1, 10'000'000));
+  return out;
+}
+
 }  // namespace
 
 namespace {
@@ -247,10 +300,19 @@ void parseOperations(const Node& ops, Errors& errors, HttpResourceConfig& out) {
 
 }  // namespace
 
-HttpResourceConfig parseHttpResource(const Node& r, const std::string& name, Errors& errors) {
-  r.checkKeys(errors, {"name", "kind", "mount", "host", "upstream", "credential", "token",
-                       "masking", "documents", "max_response_bytes", "operations"});
+HttpResourceConfig parseHttpResource(const Node& r, const std::string& name, Errors& errors,
+                                     bool mcp) {
+  if (mcp) {
+    r.checkKeys(errors, {"name", "kind", "mount", "host", "upstream", "credential", "token",
+                         "masking", "documents", "max_response_bytes", "mcp"});
+  } else {
+    r.checkKeys(errors, {"name", "kind", "mount", "host", "upstream", "credential", "token",
+                         "masking", "documents", "max_response_bytes", "operations"});
+  }
   HttpResourceConfig out;
+  if (mcp) {
+    out.mcp = parseMcp(r["mcp"], errors);
+  }
   out.mount = r["mount"].str(errors, "/" + name);
   while (out.mount.size() > 1 && out.mount.back() == '/') {
     out.mount.pop_back();

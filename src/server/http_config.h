@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -74,6 +75,17 @@ struct HttpOperationConfig {
   std::string input_schema{};  // JSON text (from YAML)
 };
 
+// The `mcp:` section of a `kind: mcp` resource: an upstream MCP server (Streamable HTTP) whose
+// JSON-RPC traffic the gateway decides, masks and records message by message (docs/mcp.md, "The MCP proxy").
+struct McpProxyConfig {
+  uint64_t budget_calls = 0;                // tools/call requests per MCP session; 0 = no budget
+  uint64_t budget_result_bytes = 0;         // bytes of tools/call results per MCP session; 0 = none
+  bool pin_tools = true;                    // refuse tools whose definition changes mid-session
+  std::vector<std::string> mask_arguments;  // JSON paths in tool arguments masked upstream
+  uint32_t max_notifications_per_second = 50;
+  size_t max_sessions = 10'000;  // MCP sessions remembered per resource (pins, budgets)
+};
+
 struct HttpResourceConfig {
   std::string mount;  // path prefix on the HTTP listener, "/kb-search"
   std::string host;   // optional: only requests for this Host
@@ -85,6 +97,7 @@ struct HttpResourceConfig {
   std::vector<std::string> document_paths;      // JSON paths of document ids in responses
   size_t max_response_bytes = 0;                // 0 = none (rules may set their own)
   std::vector<HttpOperationConfig> operations;  // MCP tools over this resource
+  std::optional<McpProxyConfig> mcp;            // set for `kind: mcp`
 };
 
 // The HTTP listener's limits (`limits.http`, `timeouts.http`).
@@ -100,9 +113,10 @@ struct HttpLimitsConfig {
   size_t buffer_response_bytes = 1u << 20;
 };
 
-// Parses the HTTP keys of one `resources[i]` entry (kind: http). `name` is the resource name.
+// Parses the HTTP keys of one `resources[i]` entry (kind: http, or kind: mcp with `mcp` set and
+// its `mcp:` section parsed). `name` is the resource name.
 HttpResourceConfig parseHttpResource(const config::Node& r, const std::string& name,
-                                     config::Errors& errors);
+                                     config::Errors& errors, bool mcp = false);
 HttpLimitsConfig parseHttpLimits(const config::Node& limits, const config::Node& timeouts,
                                  config::Errors& errors);
 

@@ -114,3 +114,52 @@ TEST(HttpConfig, HttpLimitsAndTimeoutsParse) {
 
 }  // namespace
 }  // namespace jg::server
+
+namespace jg::server {
+namespace {
+
+constexpr const char* kEverything = R"(  - name: everything
+    kind: mcp
+    mount: /mcp/everything
+    upstream: { url: "http://127.0.0.1:3001/mcp" }
+    mcp:
+      budgets: { calls: 100, result_bytes: 1MB }
+      mask_arguments: ["$.email"]
+      max_notifications_per_second: 20
+)";
+
+TEST(HttpConfig, McpResourceIsAnHttpResourceWithItsMcpSection) {
+  setenv("JG_TEST_PW", "pw", 1);
+  auto cfg = parseConfig(withHttp("listen: { http: 127.0.0.1:8443 }", kEverything), "gw.yaml");
+  ASSERT_TRUE(cfg.isOk()) << cfg.status().message();
+  const ResourceConfig* r = (*cfg)->resource("everything");
+  ASSERT_NE(r, nullptr);
+  ASSERT_TRUE(r->isHttp());
+  EXPECT_EQ(r->kind, "mcp");
+  ASSERT_TRUE(r->http->mcp.has_value());
+  const auto& m = *r->http->mcp;
+  EXPECT_EQ(m.budget_calls, 100u);
+  EXPECT_EQ(m.budget_result_bytes, 1u << 20);
+  EXPECT_TRUE(m.pin_tools);
+  EXPECT_EQ(m.mask_arguments, std::vector<std::string>{"$.email"});
+  EXPECT_EQ(m.max_notifications_per_second, 20u);
+  EXPECT_EQ(r->http->upstream.base_path, "/mcp");
+}
+
+TEST(HttpConfig, McpSectionOnAnHttpResourceAndBadBudgetsAreErrors) {
+  setenv("JG_TEST_PW", "pw", 1);
+  std::string http = kEverything;
+  http.replace(http.find("kind: mcp"), 9, "kind: http");
+  auto cfg = parseConfig(withHttp("listen: { http: 127.0.0.1:8443 }", http), "gw.yaml");
+  ASSERT_FALSE(cfg.isOk());
+  EXPECT_NE(cfg.status().message().find("mcp"), std::string::npos) << cfg.status().message();
+  std::string bad = kEverything;
+  bad.replace(bad.find("1MB"), 3, "1XB");
+  cfg = parseConfig(withHttp("listen: { http: 127.0.0.1:8443 }", bad), "gw.yaml");
+  ASSERT_FALSE(cfg.isOk());
+  EXPECT_NE(cfg.status().message().find("result_bytes"), std::string::npos)
+      << cfg.status().message();
+}
+
+}  // namespace
+}  // namespace jg::server

@@ -18,6 +18,7 @@
 
 #include <boost/beast/http.hpp>
 
+#include "gate/gate.h"
 #include "gate/verdict.h"
 #include "identity/identity.h"
 #include "policy/policy.h"
@@ -32,7 +33,13 @@ namespace jg::mcp {
 struct Message;
 }
 
+namespace jg::mcp {
+struct Message;
+}
+
 namespace jg::server {
+
+struct McpRefusal;
 
 namespace bhttp = boost::beast::http;
 using HttpRequestMsg = bhttp::request<bhttp::string_body>;
@@ -70,6 +77,8 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
   asio::awaitable<bool> admit(Exchange& x);
   bool parseBody(Exchange& x);
   asio::awaitable<bool> decide(Exchange& x);
+  // The gate's verdict on `request` in x.verdict, reviews settled through the broker.
+  asio::awaitable<void> judge(Exchange& x, const gate::HttpRequest& request);
   asio::awaitable<bool> holdForApproval(Exchange& x);
   void refuseHeld(Exchange& x, std::string message);
   void recordRequest(Exchange& x);
@@ -91,6 +100,18 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
   void prepareMcpReply(Exchange& x, int status, std::string body,
                        const std::vector<std::pair<std::string, std::string>>& headers = {});
   std::string mcpBaseUrl(const Exchange& x) const;
+  // http_mcp.cc: JSON-RPC on a kind: mcp resource.
+  enum class McpStep { kAllowed, kRefused, kAnswered };
+  asio::awaitable<bool> decideMcp(Exchange& x);
+  asio::awaitable<bool> decideMcpMessages(Exchange& x, std::vector<mcp::Message>& messages,
+                                          bool batch);
+  asio::awaitable<McpStep> decideMcpMessage(Exchange& x, const mcp::Message& m,
+                                            McpRefusal& refusal);
+  std::optional<McpRefusal> checkMcpCall(Exchange& x, mcp::Message& m);
+  void refuseMcp(Exchange& x, const std::vector<mcp::Message>& messages,
+                 const std::vector<std::pair<const mcp::Message*, McpRefusal>>& refused,
+                 bool batch);
+  void prepareRpcReply(Exchange& x, int status, std::string body);
 
   // http_relay.cc: forward upstream and relay the response.
   struct Relay;  // one response being relayed
@@ -109,6 +130,10 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
   asio::awaitable<bool> finishRelay(Relay& r);
   Status finishBody(Relay& r);
   void recordEnd(Relay& r);
+  // http_mcp.cc
+  Status prepareMcpFilter(Relay& r, const std::string& content_type);
+  void recordMcpNotes(Relay& r);
+  void answerUpstream(Exchange& x, std::string body);
 
   // Builds (and records) a problem response as the next reply. Coroutines send it with
   // sendReply() in a statement of its own: GCC 12 destroys the temporaries of a co_await

@@ -96,7 +96,7 @@ asio::awaitable<bool> HttpConnection::exchange(Exchange& x) {
   x.resource = match->mount->resource;
   x.route = std::string(match->rest);
   x.res = rt_->resources.find(x.resource)->second.get();
-  auditFor(x.resource);
+  auditFor(x.resource, x.res->mcp_sessions ? "mcp" : "http");
   x.approver_text = fmt::format("{} {}", sv(x.req.method_string()), sv(target));
   if (!x.req.body().empty()) {
     x.approver_text += "\n\n" + x.req.body().substr(0, kApproverBodyBytes);
@@ -107,7 +107,13 @@ asio::awaitable<bool> HttpConnection::exchange(Exchange& x) {
   if (!parseBody(x)) {
     co_return co_await sendReply();
   }
-  if (!co_await decide(x)) {
+  bool admitted = false;
+  if (x.res->mcp_sessions) {
+    admitted = co_await decideMcp(x);
+  } else {
+    admitted = co_await decide(x);
+  }
+  if (!admitted) {
     co_return x.req.keep_alive();
   }
   recordRequest(x);
@@ -135,8 +141,8 @@ bool HttpConnection::parseBody(Exchange& x) {
     return true;
   }
   x.body_digest = audit::sha256Hex(x.req.body());
-  if (!isJsonBody(x.req)) {
-    return true;
+  if (!isJsonBody(x.req) || x.res->mcp_sessions) {
+    return true;  // (a kind: mcp body is read as JSON-RPC by decideMcp)
   }
   boost::json::parse_options opts;
   opts.max_depth = 64;
@@ -269,12 +275,10 @@ asio::awaitable<bool> HttpConnection::admit(Exchange& x) {
   co_return false;
 }
 
-asio::awaitable<bool> HttpConnection::decide(Exchange& x) {
+asio::awaitable<void> HttpConnection::judge(Exchange& x, const gate::HttpRequest& request) {
   const auto& policy = *rt_->runtime->config->policy;
   gate::Gate gate(policy);
   gate::Caller caller{.binding = *x.binding, .granted = x.granted};
-  auto facts = x.facts();
-  gate::HttpRequest request{.facts = facts, .text = x.approver_text, .body_digest = x.body_digest};
   auto now = front_.services().clock().now();
   x.verdict = gate.decide(caller, request, now);
   const auto& broker = front_.services().broker();
@@ -288,6 +292,13 @@ asio::awaitable<bool> HttpConnection::decide(Exchange& x) {
     };
     x.verdict = co_await offThread<gate::Verdict>(front_.services().blockingPool(), settle);
   }
+}
+
+asio::awaitable<bool> HttpConnection::decide(Exchange& x) {
+  auto facts = x.facts();
+  gate::HttpRequest request{.facts = facts, .text = x.approver_text, .body_digest = x.body_digest};
+  co_await judge(x, request);
+  const auto& broker = front_.services().broker();
   if (x.verdict.allowed()) {
     x.decision = "allow";
     co_return true;

@@ -15,7 +15,15 @@
 #include "proto/http/http.h"
 #include "server/http_connection.h"
 
+namespace jg::mcp {
+struct Message;
+}
+
 namespace jg::server {
+
+struct McpTurn;
+struct McpSessionState;
+class McpResponseFilter;
 
 inline std::string_view sv(boost::beast::string_view s) {
   return {s.data(), s.size()};
@@ -58,10 +66,19 @@ struct HttpConnection::Exchange {
   int status = 0;                 // what the client got
   uint64_t masked = 0;
   bool request_recorded = false;
-  // MCP requests (mcp_server.cc): the JSON-RPC method, tools/call's tool and the request id.
+  // MCP requests (mcp_server.cc; http_mcp.cc: of the first request): the JSON-RPC method,
+  // tools/call's tool and the request id, for the record.
   std::string rpc_method;
   std::string tool;
   std::string rpc_id;
+
+  // kind: mcp (http_mcp.cc): the MCP session, the requests the response answers, the body
+  // sent upstream (the decided messages re-serialized), and the facts of the message decided.
+  std::shared_ptr<McpSessionState> mcp_session;
+  std::shared_ptr<McpTurn> mcp_turn;
+  std::optional<std::string> forward_body;
+  std::string rpc_path;
+  policy::HttpFacts mcpFacts(const mcp::Message& m);
 
   policy::HttpFacts facts() const {
     return policy::HttpFacts{.method = sv(req.method_string()),
@@ -79,6 +96,7 @@ struct HttpConnection::Relay {
   bhttp::response_parser<bhttp::buffer_body> parser{};
   std::optional<ResponseRecord> record{};
   std::unique_ptr<mask::BodyMasker> masker{};
+  McpResponseFilter* mcp = nullptr;  // the masker, on a kind: mcp resource
   std::optional<http::Inflater> inflater{};
   mask::BodyKind kind = mask::BodyKind::kJson;
   bool unmasked_binary = false;

@@ -1,4 +1,5 @@
 #include "server/http_front.h"
+#include "server/mcp_filter.h"
 
 #include <fmt/format.h>
 
@@ -22,6 +23,28 @@ std::vector<mask::JsonPathRule> pathRules(const HttpMaskingConfig& m) {
     rules.push_back(std::move(r));
   }
   return rules;
+}
+
+// kind: mcp: the session table and the plan that masks tool arguments (redacted, no detectors:
+// only the configured paths).
+Status prepareMcp(HttpResourceRuntime& res, const HttpResourceConfig& h) {
+  if (!h.mcp) {
+    return Status::ok();
+  }
+  res.mcp_sessions = std::make_shared<McpSessions>(h.mcp->max_sessions);
+  if (h.mcp->mask_arguments.empty()) {
+    return Status::ok();
+  }
+  std::vector<mask::JsonPathRule> rules;
+  for (const auto& p : h.mcp->mask_arguments) {
+    rules.push_back(mask::JsonPathRule{.path = p});
+  }
+  auto plan = mask::BodyPlan::compile(nullptr, std::move(rules), {}, std::nullopt);
+  if (!plan) {
+    return Status::error(Code::kInvalidArgument, "mcp.mask_arguments: " + plan.status().message());
+  }
+  res.argument_plan = *plan;
+  return Status::ok();
 }
 
 }  // namespace
@@ -105,6 +128,9 @@ Result<std::shared_ptr<const HttpRuntime>> makeHttpRuntime(
     res->document_paths = h.document_paths;
     if (auto plan = res->plan(""); !plan) {
       return invalidArgument(fmt::format("resource \"{}\": {}", r.name, plan.status().message()));
+    }
+    if (Status st = prepareMcp(*res, h); !st) {
+      return invalidArgument(fmt::format("resource \"{}\": {}", r.name, st.message()));
     }
     mounts.push_back(http::Mount{.resource = r.name, .prefix = h.mount, .host = h.host});
     out->resources.emplace(r.name, std::move(res));

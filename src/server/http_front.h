@@ -32,6 +32,7 @@ namespace jg::server {
 struct Runtime;
 struct ResourceConfig;
 class HttpConnection;
+class McpSessions;
 
 struct HttpResourceRuntime {
   const ResourceConfig* resource = nullptr;  // owned by the Runtime's configuration
@@ -42,6 +43,10 @@ struct HttpResourceRuntime {
   std::vector<mask::JsonPathRule> rules;   // json_paths
   std::vector<std::string> document_paths;
   bool masks() const { return profile != nullptr || !rules.empty(); }
+  // kind: mcp — the MCP sessions seen (pins, budgets) and the plan of mcp.mask_arguments (null
+  // when none); both null for kind: http.
+  std::shared_ptr<McpSessions> mcp_sessions;
+  std::shared_ptr<const mask::BodyPlan> argument_plan;
   // The body plan for responses whose rule limits the items of the array at `items_path`
   // ("" = no item limit); compiled on first use and kept. Thread-safe.
   Result<std::shared_ptr<const mask::BodyPlan>> plan(const std::string& items_path) const;

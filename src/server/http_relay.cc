@@ -54,7 +54,7 @@ asio::awaitable<bool> HttpConnection::forward(Exchange& x) {
   bhttp::request<bhttp::string_body> out{x.req.method(), upstreamTarget(up, x.target, x.route), 11};
   // A body the gateway masks is decoded by it (gzip, deflate); one it passes through keeps the
   // encodings the client accepts.
-  const bool masks = res.masks() || x.verdict.max_items > 0;
+  const bool masks = res.masks() || x.verdict.max_items > 0 || res.mcp_sessions;
   http::copyForwardHeaders(x.req.base(), out.base(), res.token, /*decode_ok=*/masks);
   if (!masks) {
     auto accept = x.req[bhttp::field::accept_encoding];
@@ -72,7 +72,10 @@ asio::awaitable<bool> HttpConnection::forward(Exchange& x) {
   if (*cred) {
     out.set((*cred)->first, (*cred)->second);
   }
-  out.body() = x.req.body();
+  if (res.mcp_sessions) {
+    out.set(bhttp::field::accept_encoding, "identity");  // the MCP filter reads every message
+  }
+  out.body() = x.forward_body ? *x.forward_body : x.req.body();
   out.keep_alive(true);
   out.prepare_payload();
   co_return co_await exchangeUpstream(x, out);

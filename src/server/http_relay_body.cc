@@ -58,6 +58,9 @@ std::map<std::string, uint64_t> maskedByLabel(const mask::BodyMasker* m) {
 Status HttpConnection::prepareMasking(Relay& r, const std::string& content_type) {
   const auto& res = *r.x.res;
   const auto& v = r.x.verdict;
+  if (res.mcp_sessions) {
+    return prepareMcpFilter(r, content_type);
+  }
   if (!res.masks() && v.max_items == 0) {
     return Status::ok();
   }
@@ -158,6 +161,9 @@ asio::awaitable<Status> HttpConnection::pushBody(Relay& r, std::string_view raw)
     }
     sent = masked;
     ids = r.masker->takeDocumentIds();
+  }
+  if (r.mcp) {
+    recordMcpNotes(r);
   }
   if (r.record) {
     r.record->body(sent, in, std::move(ids));
@@ -265,6 +271,9 @@ Status HttpConnection::finishBody(Relay& r) {
   std::string tail;
   if (Status st = r.masker->finish(tail); !st) {
     return st;
+  }
+  if (r.mcp) {
+    recordMcpNotes(r);
   }
   if (r.record && !tail.empty()) {
     r.record->body(tail, "", r.masker->takeDocumentIds());

@@ -9,7 +9,8 @@
 
 Every resource entry is a dict: name, url (the upstream base URL), and optionally mount,
 credential (YAML text), token (YAML text), masking (YAML text), documents (YAML text),
-max_response_bytes. Everything runs on loopback in a temporary directory.
+max_response_bytes; kind (default http; mcp for an MCP proxy resource, whose `mcp` is YAML text).
+Everything runs on loopback in a temporary directory.
 """
 import os
 import subprocess
@@ -65,12 +66,12 @@ class HttpGateway(JitgateProcess):
         return path
 
     def _resource_yaml(self, r):
-        lines = [f"  - name: {r['name']}", "    kind: http",
+        lines = [f"  - name: {r['name']}", f"    kind: {r.get('kind', 'http')}",
                  f"    mount: {r.get('mount', '/' + r['name'])}",
                  f"    upstream: {{ url: {r['url']}{r.get('upstream_extra', '')} }}"]
         if r.get("host"):
             lines.append(f"    host: {r['host']}")
-        for key in ("credential", "token", "masking", "documents"):
+        for key in ("credential", "token", "masking", "documents", "mcp"):
             if r.get(key):
                 lines.append(f"    {key}: {r[key]}")
         if r.get("max_response_bytes"):

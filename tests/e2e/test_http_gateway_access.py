@@ -207,3 +207,36 @@ def test_full_audit_disk_refuses_http_requests_with_503_and_recovers(idp, upstre
         assert verified.returncode == 0, verified.stdout + verified.stderr
     finally:
         g.cleanup()
+
+
+# ---- sandbox replay --------------------------------------------------------------------------
+
+
+def test_sandbox_replay_resends_an_http_session_and_reports_what_differs(gw, upstreams, token):
+    a, b = upstreams
+    s = requests.Session()
+    s.headers["Authorization"] = f"Bearer {token}"
+    one = s.get(gw.url("docs", "/documents/1"), verify=gw.ca, timeout=10,
+                headers={"Host": "a.docs.example"})
+    every = s.get(gw.url("docs", "/documents"), verify=gw.ca, timeout=10,
+                  headers={"Host": "a.docs.example"})
+    assert one.status_code == every.status_code == 200
+    found = gw.cli("audit", "search", "--config", str(gw.config), "--resource", "docs-a",
+                   "--path", "/docs/documents/1", "--limit", "1", "--json").stdout
+    session = json.loads(found.splitlines()[0])["session"]
+
+    # Against upstream a itself: every allowed request answers as recorded.
+    same = gw.cli("replay", session, "--config", str(gw.config), "--sandbox-url", a.url,
+                  "--json", check=False)
+    report = json.loads(same.stdout.splitlines()[-1])
+    assert same.returncode == 0 and report["ok"], same.stdout + same.stderr
+    assert report["matched"] >= 2 and report["differed"] == 0, report
+
+    # Against upstream b, which holds one more document: the listing differs, document 1 not.
+    other = gw.cli("replay", session, "--config", str(gw.config), "--sandbox-url", b.url,
+                   "--json", check=False)
+    report = json.loads(other.stdout.splitlines()[-1])
+    assert other.returncode == 1 and not report["ok"], other.stdout + other.stderr
+    by_target = {x["target"]: x["outcome"] for x in report["requests"]}
+    assert by_target["/documents/1"] == "match", by_target
+    assert by_target["/documents"] == "differs", by_target
