@@ -6,10 +6,16 @@ the same documents (a Qdrant-compatible service), a real OIDC provider, and jitg
 SQLite store in front of both. A RAG retriever authenticates with a service-account token, gets
 masked chunks over SQL and over HTTP (the official Qdrant client, the token as its API key), is
 refused customer records and over-broad searches, waits for a data owner's approval, and the
-retrievals of one document are then found together in the audit log and replayed. Everything is
-local and removed at the end.
+retrievals of one document are then found together in the audit log and replayed. Then the
+same pipeline, as an AI agent on the official MCP SDK, discovers jitgate's authorization server
+from a 401, lists its tools, queries the knowledge base (masked), waits for a data owner to
+approve a customer lookup, and calls an upstream MCP server's tools through jitgate's MCP proxy,
+where a denied tool is not even offered and a result is masked. The audit log then shows the
+agent's SQL, HTTP and MCP activity under one identity. Everything is local and removed at the
+end.
 """
 import json
+import os
 import re
 import subprocess
 import sys
@@ -27,7 +33,7 @@ import psycopg  # noqa: E402
 from harness import JITGATE, PSQL, Gateway, PgServer, make_keys  # noqa: E402
 from oidc_provider import OidcProvider  # noqa: E402
 import rag_retriever  # noqa: E402
-from http_peers import VectorStore, run_qdrant_client  # noqa: E402
+from http_peers import McpEverything, VectorStore, run_qdrant_client  # noqa: E402
 
 POLICIES = """policies:
   - { id: rag-read, reason: the RAG pipeline reads the knowledge base,
@@ -52,7 +58,17 @@ POLICIES = """policies:
     action: review
     mode: wait
     approvers: { groups: [data-owners], count: 1 }
+  - id: tools-everyday
+    reason: agents use the tool server's everyday tools
+    match: { groups: [rag], resource: everything }
+    action: allow
+  - id: no-env
+    reason: the tool server's environment holds its secrets; agents never read it
+    match: { resource: everything, tools: [get-env] }
+    action: deny
 """
+
+AGENT = ROOT / "tests" / "peers" / "mcp_agent.mjs"
 
 
 def step(title):
@@ -71,7 +87,7 @@ def run(*args):
 
 
 class DemoGateway(Gateway):
-    def __init__(self, pg, idp, state, store):
+    def __init__(self, pg, idp, state, store, tools):
         (state / "qdrant.key").write_text(store.api_key + "\n")
         (state / "qdrant.key").chmod(0o600)
         search = [
@@ -81,12 +97,19 @@ class DemoGateway(Gateway):
             "    token: { header: api-key }",
             '    masking: { json_paths: [{ path: "$.result[*].payload.owner", strategy: '
             'tokenize }] }',
-            '    documents: { json_paths: ["$.result[*].id"] }']
+            '    documents: { json_paths: ["$.result[*].id"] }',
+            "  - name: everything", "    kind: mcp", "    mount: /tools",
+            f"    upstream: {{ url: {tools.url.rsplit('/mcp', 1)[0]} }}"]
         super().__init__(pg, static_auth=False, policies=POLICIES, admin=True, http=True,
                          resources=[{"name": "kb", "database": "kb",
                                      "documents": "{ table: public.documents, id_column: doc_id }"}],
                          extra_resources=search)
-        self.extra_yaml = idp.identity_yaml() + f"""store: sqlite://{state}/state.db
+        self.mcp_url = f"https://127.0.0.1:{self.http_port}/mcp"
+        (state / "mcp.key").write_bytes(os.urandom(32))
+        (state / "mcp.key").chmod(0o600)
+        audiences = {"audiences": [OidcProvider.AUDIENCE, self.mcp_url]}
+        self.extra_yaml = idp.identity_yaml(issuer_extra=audiences) + f"""store: sqlite://{state}/state.db
+mcp: {{ path: /mcp, resources: [kb], session_key_file: {state}/mcp.key, max_rows: 20 }}
 access: {{ pending_expiry: 10m }}
 masking:
   key_file: {state}/mask.key
@@ -151,6 +174,95 @@ def http_retrieval(gw, idp, token):
         print(f"    [customer {hit['id']}] " + json.dumps(hit["payload"])[:200])
 
 
+def agent(gw, *args, oauth=None, token=None, url=None):
+    """Runs the MCP agent (tests/peers/mcp_agent.mjs, the official SDK) and returns its JSON."""
+    cmd = ["node", str(AGENT), "--url", url or gw.mcp_url]
+    if oauth:
+        cmd += ["--client-id", oauth[0], "--client-secret", oauth[1], "--scope", "db.read"]
+    if token:
+        cmd += ["--token", token]
+    env = dict(os.environ, NODE_EXTRA_CA_CERTS=str(gw.dir / "server.crt"))
+    r = subprocess.run(cmd + list(args), capture_output=True, text=True, timeout=150, cwd=ROOT,
+                       env=env)
+    if not r.stdout.strip():
+        raise SystemExit(f"the MCP agent failed:\n{r.stderr}")
+    return json.loads(r.stdout.splitlines()[-1])
+
+
+def show_rows(result, limit=92):
+    content = result.get("structuredContent") or {}
+    names = [c["name"] for c in content.get("columns", [])]
+    for row in content.get("rows", []):
+        print("    " + "  ".join(f"{n}={v}" for n, v in zip(names, row))[:limit + 40])
+
+
+def agent_over_mcp(gw, idp, oauth):
+    step("An AI agent on the official MCP SDK connects to jitgate's MCP endpoint with no token: "
+         "the 401 names the protected-resource metadata, the SDK finds the identity provider "
+         "there and gets a token by client credentials")
+    listed = agent(gw, "list", oauth=oauth)
+    for tool in listed["tools"]:
+        print(f"    {tool['name']:24} {tool.get('description', '')[:70]}")
+
+    step("The agent queries the knowledge base through the query_kb tool: the statement runs in a "
+         "real PostgreSQL session of the gateway, so the same policy and masking apply")
+    out = agent(gw, "call", "query_kb", json.dumps({
+        "sql": "select doc_id, left(body, 90) as body from chunks where body ilike $1 limit 3",
+        "params": ["%@%"]}), oauth=oauth)
+    show_rows(out["result"])
+
+    step("The agent looks up a customer: the tool answers that a data owner must approve, the "
+         "agent waits with await_review, and the lookup runs once approved")
+    sql = {"sql": "select name, email, card from crm.customers where id = $1", "params": [2]}
+    held = subprocess.Popen(["node", str(AGENT), "--url", gw.mcp_url, "--client-id", oauth[0],
+                             "--client-secret", oauth[1], "--scope", "db.read", "run-approved",
+                             "query_kb", json.dumps(sql)], cwd=ROOT, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env=dict(os.environ,
+                                     NODE_EXTRA_CA_CERTS=str(gw.dir / "server.crt")))
+    owner = idp.token(user="dana", groups=["data-owners"], email="dana@corp.example")
+    admin = f"http://127.0.0.1:{gw.admin_port}"
+    review_id = None
+    for line in held.stderr:  # the agent names the review it waits for
+        if line.startswith("{") and "review_id" in line:
+            review_id = json.loads(line)["review_id"]
+            break
+    if review_id is None:
+        held.kill()
+        raise SystemExit("the agent's customer lookup did not ask for a review")
+    listing = run("review", "list", "--gateway", admin, "--token", owner)
+    show("\n".join(line for line in listing.splitlines() if review_id in line))
+    show(run("review", "approve", review_id, "--comment", "ticket #4417", "--gateway", admin,
+             "--token", owner))
+    try:
+        out, err = held.communicate(timeout=150)
+    except subprocess.TimeoutExpired:
+        held.kill()
+        out, err = held.communicate()
+        raise SystemExit(f"the agent did not finish:\n{out}\n{err}\n{gw.log_text()[-3000:]}")
+    done = json.loads(out.splitlines()[-1])
+    print(f"    first answer: {done['first']['content'][0]['text'][:160]}")
+    print(f"    await_review: {done['awaited']['structuredContent']['status']}")
+    show_rows(done["result"])
+
+    tools_url = f"https://127.0.0.1:{gw.http_port}/tools/mcp"
+    step("Through jitgate's MCP proxy, the agent reaches an upstream MCP server "
+         "(server-everything): get-env, which would show the server's secrets, is not offered")
+    token = idp.token(client=oauth[0], groups=["rag"])
+    listed = agent(gw, "list", token=token, url=tools_url)
+    names = sorted(t["name"] for t in listed["tools"])
+    print(f"    offered: {', '.join(names)}")
+    print(f"    get-env offered: {'get-env' in names}")
+    refused = agent(gw, "call", "get-env", "{}", token=token, url=tools_url)
+    print(f"    calling it anyway: {json.dumps(refused.get('error') or refused)[:200]}")
+
+    step("The upstream's answer is masked on the way back (echo of a message with PII)")
+    echoed = agent(gw, "call", "echo", json.dumps(
+        {"message": "refund for jane.roe@acme.example, card 4111 1111 1111 1111"}),
+        token=token, url=tools_url)
+    print("    " + echoed["result"]["content"][0]["text"])
+
+
 def main():
     step("A throwaway PostgreSQL with a sample knowledge base (documents containing PII)")
     with PgServer() as pg, OidcProvider() as idp:
@@ -166,11 +278,12 @@ def main():
 
         state = make_keys(Path(pg.dir) / "jitgate-state")
         store = VectorStore(api_key="qdrant-demo-key", tls=True).start()
+        tools = McpEverything().start()
         print(f"    vector store (Qdrant REST API on @orama/orama) at {store.url}, "
               "same documents, its own API key")
 
         step("jitgate in front of both: OIDC tokens, policy, masking, approvals, strict audit")
-        gw = DemoGateway(pg, idp, state, store).start()
+        gw = DemoGateway(pg, idp, state, store, tools).start()
         try:
             print(f"    PostgreSQL clients: 127.0.0.1:{gw.port} (TLS)   HTTP clients: "
                   f"https://127.0.0.1:{gw.http_port}/kb-search   admin API: "
@@ -223,6 +336,8 @@ def main():
                     print("    (a second run is refused again: the approval was for one run)")
 
             http_retrieval(gw, idp, token)
+            secret = idp.add_client("rag-pipeline", groups=["rag"])
+            agent_over_mcp(gw, idp, ("rag-pipeline", secret))
 
             step("Gateway metrics (GET /metrics on the admin listener)")
             with urllib.request.urlopen(f"http://127.0.0.1:{gw.admin_port}/metrics") as res:
@@ -231,9 +346,17 @@ def main():
 
             step("Audit: who retrieved document 1, over SQL and over HTTP?")
             show(run("audit", "search", "--config", str(gw.config), "--document", "1"))
+            step("Audit: the pipeline's activity over SQL, HTTP and MCP under one identity")
+            show(run("audit", "search", "--config", str(gw.config), "--user", "rag-pipeline",
+                     "--limit", "25"))
+            step("Audit: the agent's MCP tool calls (--protocol mcp --rpc-method tools/call)")
+            show(run("audit", "search", "--config", str(gw.config), "--protocol", "mcp",
+                     "--rpc-method", "tools/call", "--limit", "10"))
             step("Audit: who read crm.customers, and what did they see?")
             show(run("audit", "search", "--config", str(gw.config), "--table", "crm.customers"))
-            session = re.findall(r"\[(s-[a-z0-9]+)\] authenticated", gw.log_text())[-1]
+            # The psycopg session of the customer lookup (not the agent's in-process ones).
+            session = re.findall(r"\[(s-[a-z0-9]+)\] authenticated [^\n]*\) for resource",
+                                 gw.log_text())[-1]
             step(f"Replay of session {session} (as the pipeline saw it)")
             show(run("replay", session, "--config", str(gw.config)))
             step("Raw replay with the key (pre-masking values; the replay itself is recorded)")
@@ -246,6 +369,7 @@ def main():
         finally:
             gw.cleanup()
             store.stop()
+            tools.stop()
     print("\nDemo finished; everything it started has been stopped and removed.")
 
 

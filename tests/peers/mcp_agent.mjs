@@ -11,7 +11,8 @@
 // metadata; the SDK reads it, discovers the authorization server and obtains a token by client
 // credentials for the resource it names. Commands print one JSON document on stdout:
 //   list                      {"session_id", "tools": [...]}
-//   call <tool> <json-args>   {"session_id", "result": CallToolResult} or {"error": {code, message}}
+//   call <tool> <json-args>   lists the tools, then calls one: {"session_id", "result": CallToolResult}
+//                             or {"error": {code, message}}
 //   run-approved <tool> <json-args>
 //                             calls the tool; when it answers with a pending review, prints
 //                             {"review_id"} on stderr, waits with await_review until it is
@@ -90,6 +91,8 @@ async function main() {
       const { tools } = await client.listTools();
       out = { session_id: transport.sessionId, tools };
     } else if (command === 'call') {
+      // As agents do, and as a pinning MCP proxy requires: the tools are listed first.
+      await client.listTools();
       const result = await client.callTool({ name: rest[0], arguments: JSON.parse(rest[1] ?? '{}') });
       out = { session_id: transport.sessionId, result };
     } else if (command === 'run-approved') {
