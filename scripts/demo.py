@@ -355,8 +355,9 @@ def main():
             step("Audit: who read crm.customers, and what did they see?")
             show(run("audit", "search", "--config", str(gw.config), "--table", "crm.customers"))
             # The psycopg session of the customer lookup (not the agent's in-process ones).
-            session = re.findall(r"\[(s-[a-z0-9]+)\] authenticated [^\n]*\) for resource",
-                                 gw.log_text())[-1]
+            session = [m.group(1) for m in re.finditer(r"\[(s-[a-z0-9]+)\] authenticated(.*)",
+                                                         gw.log_text())
+                       if "in process" not in m.group(2)][-1]
             step(f"Replay of session {session} (as the pipeline saw it)")
             show(run("replay", session, "--config", str(gw.config)))
             step("Raw replay with the key (pre-masking values; the replay itself is recorded)")
