@@ -161,34 +161,43 @@ bool HttpConnection::parseBody(Exchange& x) {
   return true;
 }
 
+asio::awaitable<std::string> verifyBearer(SessionServices& services, const Runtime& rt,
+                                          const Result<std::optional<std::string>>& token,
+                                          std::string_view where, identity::Identity& who) {
+  const auto& verifier = rt.verifier;
+  if (!token) {
+    co_return token.status().message();
+  }
+  if (!*token) {
+    co_return fmt::format("no access token: send your OIDC access token in {}", where);
+  }
+  if (!verifier) {
+    co_return "this gateway has no OIDC issuer configured (identity), so it cannot verify tokens";
+  }
+  if (auto known = verifier->cached(**token)) {
+    who = std::move(*known);  // verified before: no hop off the I/O thread
+    co_return "";
+  }
+  auto verify = [verifier, t = **token]() -> Result<identity::Identity> {
+    return verifier->verify(t);
+  };
+  Result<identity::Identity> verified =
+      co_await offThread<Result<identity::Identity>>(services.blockingPool(), verify);
+  if (!verified) {
+    co_return fmt::format("the access token was not accepted: {}", verified.status().message());
+  }
+  who = std::move(*verified);
+  co_return "";
+}
+
 asio::awaitable<bool> HttpConnection::authenticate(Exchange& x) {
   const auto& src = x.res->token;
   std::string where = src.header == "authorization"
                           ? fmt::format("Authorization: {} <token>", src.scheme)
                           : fmt::format("the {} header", src.header);
   auto token = http::extractToken(x.req.base(), src);
-  const auto& verifier = rt_->runtime->verifier;
-  std::string reason;
-  if (!token) {
-    reason = token.status().message();
-  } else if (!*token) {
-    reason = fmt::format("no access token: send your OIDC access token in {}", where);
-  } else if (!verifier) {
-    reason = "this gateway has no OIDC issuer configured (identity), so it cannot verify tokens";
-  } else if (auto known = verifier->cached(**token)) {
-    x.who = std::move(*known);  // verified before: no hop off the I/O thread
-  } else {
-    auto verify = [verifier, t = **token]() -> Result<identity::Identity> {
-      return verifier->verify(t);
-    };
-    Result<identity::Identity> who =
-        co_await offThread<Result<identity::Identity>>(front_.services().blockingPool(), verify);
-    if (who) {
-      x.who = std::move(*who);
-    } else {
-      reason = fmt::format("the access token was not accepted: {}", who.status().message());
-    }
-  }
+  std::string reason =
+      co_await verifyBearer(front_.services(), *rt_->runtime, token, where, x.who);
   if (!reason.empty()) {
     if (audit_) {
       audit::AuthEvent e;

@@ -45,6 +45,13 @@ asio::awaitable<T> offThread(asio::thread_pool& pool, F fn) {
   co_return std::move(*result);
 }
 
+// Verifies a request's bearer token — from the verifier's cache on this thread, else on the
+// blocking pool — and sets `who`: "" when it was accepted, else why not, in words a client can
+// act on (`where` says where the token belongs).
+asio::awaitable<std::string> verifyBearer(SessionServices& services, const Runtime& rt,
+                                          const Result<std::optional<std::string>>& token,
+                                          std::string_view where, identity::Identity& who);
+
 struct HttpConnection::Exchange {
   explicit Exchange(HttpRequestMsg& r) : req(r) {}
 

@@ -250,28 +250,8 @@ asio::awaitable<bool> HttpConnection::serveMcp(Exchange& x) {
 
 asio::awaitable<bool> HttpConnection::mcpAuthenticate(Exchange& x) {
   auto token = http::extractToken(x.req.base(), http::TokenSource{});
-  const auto& verifier = rt_->runtime->verifier;
-  std::string reason;
-  if (!token) {
-    reason = token.status().message();
-  } else if (!*token) {
-    reason = "no access token: send your OIDC access token in Authorization: Bearer <token>";
-  } else if (!verifier) {
-    reason = "this gateway has no OIDC issuer configured (identity), so it cannot verify tokens";
-  } else if (auto known = verifier->cached(**token)) {
-    x.who = std::move(*known);
-  } else {
-    auto verify = [verifier, t = **token]() -> Result<identity::Identity> {
-      return verifier->verify(t);
-    };
-    Result<identity::Identity> who =
-        co_await offThread<Result<identity::Identity>>(front_.services().blockingPool(), verify);
-    if (who) {
-      x.who = std::move(*who);
-    } else {
-      reason = fmt::format("the access token was not accepted: {}", who.status().message());
-    }
-  }
+  std::string reason = co_await verifyBearer(front_.services(), *rt_->runtime, token,
+                                             "Authorization: Bearer <token>", x.who);
   if (!reason.empty()) {
     if (audit_) {
       audit::AuthEvent e;
