@@ -76,7 +76,8 @@ struct HttpOperationConfig {
 };
 
 // The `mcp:` section of a `kind: mcp` resource: an upstream MCP server (Streamable HTTP) whose
-// JSON-RPC traffic the gateway decides, masks and records message by message (docs/mcp.md, "The MCP proxy").
+// JSON-RPC traffic the gateway decides, masks and records message by message (docs/mcp.md, "The MCP
+// proxy").
 struct McpProxyConfig {
   uint64_t budget_calls = 0;                // tools/call requests per MCP session; 0 = no budget
   uint64_t budget_result_bytes = 0;         // bytes of tools/call results per MCP session; 0 = none

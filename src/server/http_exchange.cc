@@ -196,8 +196,7 @@ asio::awaitable<bool> HttpConnection::authenticate(Exchange& x) {
                           ? fmt::format("Authorization: {} <token>", src.scheme)
                           : fmt::format("the {} header", src.header);
   auto token = http::extractToken(x.req.base(), src);
-  std::string reason =
-      co_await verifyBearer(front_.services(), *rt_->runtime, token, where, x.who);
+  std::string reason = co_await verifyBearer(front_.services(), *rt_->runtime, token, where, x.who);
   if (!reason.empty()) {
     if (audit_) {
       audit::AuthEvent e;

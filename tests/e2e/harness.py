@@ -338,3 +338,17 @@ class Gateway(JitgateProcess):
                   "PGUSER": "alice", "PGPASSWORD": self.CLIENT_PASSWORD,
                   "PGSSLMODE": "require" if self.tls else "disable"})
         return e
+
+
+def fill_filesystem(directory):
+    """Takes every free page of the file system holding `directory` (a file named filler)."""
+    fd = os.open(Path(directory) / "filler", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    try:
+        for size in (65536, 4096, 1):
+            while True:
+                try:
+                    os.write(fd, b"x" * size)
+                except OSError:
+                    break
+    finally:
+        os.close(fd)

@@ -14,7 +14,7 @@ import urllib.request
 import pytest
 
 import pgwire
-from harness import JITGATE, Gateway, make_keys
+from harness import JITGATE, Gateway, fill_filesystem, make_keys
 
 SIZE = "2m"
 
@@ -31,17 +31,7 @@ def tmpfs(tmp_path):
 
 
 def fill(directory):
-    """Takes every free page of the file system holding `directory`."""
-    fd = os.open(directory / "filler", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-    try:
-        for size in (65536, 4096, 1):
-            while True:
-                try:
-                    os.write(fd, b"x" * size)
-                except OSError:
-                    break
-    finally:
-        os.close(fd)
+    fill_filesystem(directory)
 
 
 def metrics(gw):

@@ -10,6 +10,7 @@ import urllib.request
 import pytest
 import requests
 
+from harness import fill_filesystem
 from http_gateway import HttpGateway
 from http_peers import JsonServer
 
@@ -140,16 +141,7 @@ def tmpfs(tmp_path):
 
 
 def fill(directory):
-    fd = os.open(directory / "filler", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-    try:
-        for size in (65536, 4096, 1):
-            while True:
-                try:
-                    os.write(fd, b"x" * size)
-                except OSError:
-                    break
-    finally:
-        os.close(fd)
+    fill_filesystem(directory)
 
 
 @pytest.mark.parametrize("durability", ["batched", "strict"])
