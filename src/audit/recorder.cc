@@ -109,6 +109,7 @@ class Recorder::Impl {
   std::condition_variable cv_done;
   std::condition_variable cv_space;
   std::deque<Pending> queue;
+  size_t queued_bytes = 0;      // of the records in `queue`
   std::vector<Waiter> waiters;  // whenDurable() callbacks, called once their ticket is durable
   std::chrono::steady_clock::time_point first_enqueued;
   Ticket next_ticket = 1;
@@ -337,6 +338,7 @@ class Recorder::Impl {
     size_t bytes = 0;
     while (!queue.empty() && batch.size() < kMaxBatchRecords && bytes < kMaxBatchBytes) {
       bytes += queue.front().record.size();
+      queued_bytes -= queue.front().record.size();
       batch.push_back(std::move(queue.front()));
       queue.pop_front();
     }
@@ -502,11 +504,15 @@ Result<Recorder::Ticket> Recorder::Impl::enqueue(Event event, DurableCallback ca
   Pending& p = *encoded;
   std::unique_lock lk(mu);
   // While the log is failed nothing drains the queue: a full queue refuses instead of blocking.
-  cv_space.wait(lk, [&] { return queue.size() < s.queue_limit || !failed.isOk() || closing; });
+  auto has_room = [&] {
+    return queue.size() < s.queue_limit &&
+           (queued_bytes < s.queue_limit_bytes || queue.empty());
+  };
+  cv_space.wait(lk, [&] { return has_room() || !failed.isOk() || closing; });
   if (closing) {
     return closedError();
   }
-  if (queue.size() >= s.queue_limit) {
+  if (!has_room()) {
     return failed;
   }
   Status now = failed;
@@ -521,6 +527,7 @@ Result<Recorder::Ticket> Recorder::Impl::enqueue(Event event, DurableCallback ca
     failed_callback = std::move(p.callback);  // kept, but not durable now: reported at once
     p.callback = nullptr;
   }
+  queued_bytes += p.record.size();
   queue.push_back(std::move(p));
   // The writer waits for a first record (or, gathering, for a full batch): later records need
   // no wake-up, which would cost a context switch per record.

@@ -405,6 +405,28 @@ TEST(Recorder, FullQueueRefusesInsteadOfBlockingWhileFailed) {
   EXPECT_EQ(refused, 4u);
 }
 
+TEST(Recorder, QueueIsBoundedInBytesAsWellAsInRecords) {
+  testing::TempAuditDir dir;
+  FaultyEnv env;
+  RecorderOptions opt;
+  opt.env = &env;
+  auto s = dir.settings();
+  s.queue_limit_bytes = 1u << 20;
+  s.retry_interval = std::chrono::hours(1);
+  auto rec = Recorder::open(s, opt);
+  ASSERT_TRUE(rec.isOk());
+  env.fail_syncs = true;
+  EXPECT_FALSE((*rec)->append(stmt("s1", 1)).isOk());
+  const std::string big(300'000, 'x');  // each record is a little over 300 KB
+  size_t accepted = 0;
+  for (int i = 0; i < 10; ++i) {
+    accepted += (*rec)->submit(stmt("s1", 2 + i, big)).isOk() ? 1 : 0;
+  }
+  // Taken while fewer than 1 MiB wait: 0, 300 KB, 600 KB and 900 KB queued; refused from then.
+  EXPECT_EQ(accepted, 4u);
+  EXPECT_EQ((*rec)->stats().queued, 4u);
+}
+
 TEST(Recorder, ClosingWhileFailedReportsWhatWasNotWritten) {
   testing::TempAuditDir dir;
   FaultyEnv env;

@@ -33,7 +33,8 @@ Settings parseSettings(const config::Node& section, config::Errors& errors) {
   section.checkKeys(errors, {"dir", "instance", "durability", "batch_delay", "checkpoint_every",
                              "checkpoint_interval", "retry_interval", "witness",
                              "segment_max_bytes", "retention", "raw_payloads", "key_file",
-                             "signing_key_file", "zstd_level", "queue_limit", "auditor_groups"});
+                             "signing_key_file", "zstd_level", "queue_limit", "queue_limit_bytes",
+                             "auditor_groups"});
   s.dir = section["dir"].requiredPath(errors);
   s.instance = section["instance"].str(errors, defaultInstance());
   if (s.instance.empty() || s.instance.find_first_of("/\\. ") != std::string::npos) {
@@ -61,6 +62,8 @@ Settings parseSettings(const config::Node& section, config::Errors& errors) {
   s.zstd_level = static_cast<int>(section["zstd_level"].integer(errors, 1, 1, 19));
   s.queue_limit =
       static_cast<size_t>(section["queue_limit"].integer(errors, 65536, 16, 10'000'000));
+  s.queue_limit_bytes = static_cast<size_t>(
+      section["queue_limit_bytes"].integer(errors, 32ll << 20, 1ll << 20, 16ll << 30));
   s.auditor_groups = section["auditor_groups"].strings(errors);
   for (const auto& g : s.auditor_groups) {
     if (g.empty()) {

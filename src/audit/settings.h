@@ -52,6 +52,9 @@ struct Settings {
   std::string signing_key_file;
   int zstd_level = 1;  // level 1 compresses records as well as 3 (3.86x vs 3.90x), ~1.4x faster
   size_t queue_limit = 65536;  // events waiting for the writer; appends block beyond it
+  // Bytes of encoded records waiting for the writer; appends block beyond it (a streamed body
+  // that arrives faster than the log is written waits instead of growing the queue).
+  size_t queue_limit_bytes = 32u << 20;
   // Identity groups allowed to read the audit HTTP API (/api/v1/audit/...). Empty: nobody.
   std::vector<std::string> auditor_groups;
 };

@@ -16,6 +16,7 @@ namespace jg::server {
 namespace {
 
 constexpr auto kAwait = asio::as_tuple(asio::use_awaitable);
+constexpr size_t kUpstreamReadBytes = 64 * 1024;
 
 // The path the upstream gets: the base path and the decided route, percent-encoded again.
 std::string upstreamTarget(const HttpUpstreamConfig& up, const http::Target& t,
@@ -115,6 +116,9 @@ asio::awaitable<bool> HttpConnection::exchangeUpstream(Exchange& x,
   r.parser.skip(x.req.method() == bhttp::verb::head);  // a HEAD response has no body
   beast::flat_buffer& upbuf = upstream_buffer_;
   upbuf.clear();
+  // Beast reads at most the buffer's free capacity, 512 bytes when it is empty: with room for
+  // 64 KB the head and a small body come in one read instead of one per 512 bytes.
+  upbuf.reserve(kUpstreamReadBytes);
   auto read_header = [&](auto& s) { return bhttp::async_read_header(s, upbuf, r.parser, kAwait); };
   auto [hec, hn] = co_await r.up->visit(read_header);
   if (hec) {

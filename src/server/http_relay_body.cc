@@ -51,6 +51,51 @@ std::map<std::string, uint64_t> maskedByLabel(const mask::BodyMasker* m) {
   return out;
 }
 
+// Bytes a read of `up` returns without waiting: decrypted bytes OpenSSL holds plus what the
+// kernel has queued on the socket. (Ciphertext already inside the TLS engine is not counted, so
+// this can say 0 when a read would not wait; it never says more than is there.)
+size_t readableNow(HttpStream& up) {
+  error_code ec;
+  size_t n = up.tcp().socket().available(ec);
+  if (ec) {
+    return 0;
+  }
+  if (up.tls()) {
+    n += up.visit([](auto& s) -> size_t {
+      if constexpr (requires { s.native_handle(); }) {
+        return static_cast<size_t>(SSL_pending(s.native_handle()));
+      } else {
+        return 0;
+      }
+    });
+  }
+  return n;
+}
+
+// One piece of the response body, up to kReadChunk bytes into `buf`: waits (with the response
+// timeout) for the first bytes, then takes what is already readable without waiting. One read of
+// a TLS stream returns at most one record (16 KB), so a piece gathers several records and the
+// relay runs one decode → mask → record → write cycle per piece, not per record.
+using BodyParser = bhttp::response_parser<bhttp::buffer_body>;
+asio::awaitable<std::pair<error_code, size_t>> readPiece(HttpStream& up, BodyParser& parser,
+                                                          beast::flat_buffer& upbuf, char* buf,
+                                                          std::chrono::milliseconds timeout) {
+  constexpr size_t kMinRoom = 16 * 1024;
+  size_t got = 0;
+  error_code ec;
+  up.tcp().expires_after(timeout);
+  do {
+    parser.get().body().data = buf + got;
+    parser.get().body().size = kReadChunk - got;
+    auto read = [&](auto& s) { return bhttp::async_read_some(s, upbuf, parser, kAwait); };
+    auto [rec, n] = co_await up.visit(read);
+    got = kReadChunk - parser.get().body().size;
+    ec = rec == bhttp::error::need_buffer ? error_code{} : rec;
+  } while (!ec && !parser.is_done() && kReadChunk - got >= kMinRoom &&
+           (upbuf.size() > 0 || readableNow(up) > 0));
+  co_return std::pair{ec, got};
+}
+
 }  // namespace
 
 // Chooses how the body is handled: untouched (no masking for this resource, or a media type
@@ -224,16 +269,11 @@ asio::awaitable<bool> HttpConnection::relayBody(Relay& r, beast::flat_buffer& up
   }
   char* buf = read_chunk_.get();
   const auto timeout = r.x.res->pool->config().response_timeout;
+  // Beast reads at most the buffer's free capacity (512 bytes after a small header): room for a
+  // whole piece makes each read take what the stream has.
+  upbuf.reserve(kReadChunk);
   while (!r.parser.is_done()) {
-    r.parser.get().body().data = buf;
-    r.parser.get().body().size = kReadChunk;
-    r.up->tcp().expires_after(timeout);
-    auto read = [&](auto& s) { return bhttp::async_read_some(s, upbuf, r.parser, kAwait); };
-    auto [ec, n] = co_await r.up->visit(read);
-    if (ec == bhttp::error::need_buffer) {
-      ec = {};
-    }
-    size_t got = kReadChunk - r.parser.get().body().size;
+    auto [ec, got] = co_await readPiece(*r.up, r.parser, upbuf, buf, timeout);
     if (got > 0) {
       Status st = co_await pushBody(r, std::string_view(buf, got));
       if (!st) {
