@@ -25,6 +25,36 @@ TEST(ConfigNode, UnknownKeysAreReported) {
   EXPECT_NE(errors.list()[0].find("f.yaml:2: bogus: unknown key"), std::string::npos);
 }
 
+TEST(ConfigNode, UnknownKeyCloseToAKnownOneGetsASuggestion) {
+  auto root = Node::parse("listen: 1\npolicys: []\nzzz: 3\n", "f.yaml");
+  ASSERT_TRUE(root.isOk());
+  Errors errors;
+  root->checkKeys(errors, {"listen", "policies", "resources"});
+  ASSERT_EQ(errors.list().size(), 2u);
+  EXPECT_NE(errors.list()[0].find("f.yaml:2: policys: unknown key; did you mean 'policies'?"),
+            std::string::npos)
+      << errors.list()[0];
+  EXPECT_EQ(errors.list()[1].find("did you mean"), std::string::npos) << errors.list()[1];
+}
+
+TEST(ConfigNode, ClosestWordIgnoresWordsTooFarApart) {
+  EXPECT_EQ(closestWord("resouce", {"resource", "resources"}), "resource");
+  EXPECT_EQ(closestWord("ab", {"xy"}), "");
+  EXPECT_EQ(closestWord("catalog", {"unlock", "role"}), "");
+}
+
+TEST(ConfigNode, AScalarWhereAListIsRequiredIsReadAsOneItemAndWarned) {
+  auto root = Node::parse("allow: select\ndeny: [ddl]\n", "f.yaml");
+  ASSERT_TRUE(root.isOk());
+  Errors errors;
+  EXPECT_EQ((*root)["allow"].list(errors), std::vector<std::string>{"select"});
+  EXPECT_EQ((*root)["deny"].list(errors), std::vector<std::string>{"ddl"});
+  EXPECT_TRUE(errors.empty());
+  ASSERT_EQ(errors.warnings().size(), 1u);
+  EXPECT_EQ(errors.warnings()[0],
+            "f.yaml:1: allow: expected a list: write [select], not a single value");
+}
+
 TEST(ConfigNode, DurationsParse) {
   EXPECT_EQ(parseDuration("250ms")->count(), 250);
   EXPECT_EQ(parseDuration("30s")->count(), 30000);

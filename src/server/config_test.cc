@@ -4,6 +4,8 @@
 
 #include <cstdlib>
 
+#include "server/config_lint.h"
+
 namespace jg::server {
 namespace {
 
@@ -114,6 +116,83 @@ policies: [{ id: x, match: { kinds: [selekt] }, allow: [all] }]
                          "gw.yaml");
   ASSERT_FALSE(bad.isOk());
   EXPECT_NE(bad.status().message().find("gw.yaml:4"), std::string::npos) << bad.status().message();
+}
+
+// A configuration with one resource `kb` minting roles `reader` and `writer`, and `rules`.
+std::string lintYaml(const std::string& rules, const std::string& extra = "") {
+  return R"(tls: { require_client_tls: false, allow_plaintext_loopback: true }
+auth: { static: { enable_insecure_static: true, password_env: JG_TEST_PW } }
+resources:
+  - name: kb
+    upstream: { host: 127.0.0.1, database: kbdb, sslmode: disable }
+    admin: { user: jg_admin, password_env: JG_TEST_PW }
+    roles: { reader: kb_reader, writer: kb_writer }
+)" + extra +
+         "policies:\n" + rules;
+}
+
+TEST(ConfigLint, RuleNamingAMissingResourceIsAWarningWithASuggestion) {
+  setenv("JG_TEST_PW", "pw", 1);
+  auto cfg = parseConfig(lintYaml("  - { id: r, match: { resource: kbb }, allow: [select] }\n"),
+                         "gw.yaml");
+  ASSERT_TRUE(cfg.isOk()) << cfg.status().message();
+  ASSERT_EQ((*cfg)->warnings.size(), 1u);
+  EXPECT_NE((*cfg)->warnings[0].find("gw.yaml:9: policies[r].match.resource: no resource is "
+                                     "named 'kbb'; did you mean 'kb'?"),
+            std::string::npos)
+      << (*cfg)->warnings[0];
+}
+
+TEST(ConfigLint, RoleTheResourceDoesNotMapIsAWarning) {
+  setenv("JG_TEST_PW", "pw", 1);
+  auto cfg = parseConfig(lintYaml("  - { id: r, match: { resource: kb }, allow: [select], "
+                                  "role: readr }\n"
+                                  "  - { id: ok, match: { resource: kb }, allow: [select], "
+                                  "role: writer }\n"),
+                         "gw.yaml");
+  ASSERT_TRUE(cfg.isOk()) << cfg.status().message();
+  ASSERT_EQ((*cfg)->warnings.size(), 1u);
+  EXPECT_NE((*cfg)->warnings[0].find("policies[r].role: resource 'kb' maps no role 'readr'; did "
+                                     "you mean 'reader'? (roles: reader, writer)"),
+            std::string::npos)
+      << (*cfg)->warnings[0];
+}
+
+TEST(ConfigLint, DenyRuleModifiersAndAScalarKindListAreWarnings) {
+  setenv("JG_TEST_PW", "pw", 1);
+  auto cfg = parseConfig(lintYaml("  - { id: r, match: { resource: kb }, allow: select }\n"
+                                  "  - { id: d, match: { tables: [x] }, action: deny, "
+                                  "role: reader }\n"),
+                         "gw.yaml");
+  ASSERT_TRUE(cfg.isOk()) << cfg.status().message();
+  ASSERT_EQ((*cfg)->warnings.size(), 2u);
+  EXPECT_NE((*cfg)->warnings[0].find("policies[0].allow: expected a list: write [select]"),
+            std::string::npos)
+      << (*cfg)->warnings[0];
+  EXPECT_NE((*cfg)->warnings[1].find("policies[1].role: has no effect on a deny rule"),
+            std::string::npos)
+      << (*cfg)->warnings[1];
+}
+
+TEST(ConfigLint, StoreInAMissingDirectoryIsAnError) {
+  setenv("JG_TEST_PW", "pw", 1);
+  auto cfg = parseConfig(lintYaml("  - { id: r, match: {}, allow: [select] }\n",
+                                  "store: sqlite:///nonexistent/x.db\n"),
+                         "/tmp/gw.yaml");
+  ASSERT_FALSE(cfg.isOk());
+  EXPECT_NE(cfg.status().message().find("store: the directory /nonexistent does not exist"),
+            std::string::npos)
+      << cfg.status().message();
+}
+
+TEST(ConfigLint, RestartOnlyChangesNameTheirKeys) {
+  GatewayConfig a;
+  GatewayConfig b = a;
+  EXPECT_TRUE(restartOnlyChanges(a, b).empty());
+  b.listen_admin.port = 9999;
+  b.store_url = "sqlite:///tmp/other.db";
+  b.timeouts.idle = std::chrono::seconds(5);  // reloadable: not named
+  EXPECT_EQ(restartOnlyChanges(a, b), (std::vector<std::string>{"listen.admin", "store"}));
 }
 
 }  // namespace

@@ -47,6 +47,10 @@ std::string Gateway::metricsText() const {
          "Configuration reloads refused because the file or what it names is invalid; the "
          "previous configuration stays in force.",
          reload_failures_.load());
+  metric("jitgate_config_reload_restart_settings_total", "counter",
+         "Settings changed by an applied reload that take effect only on restart (each named in "
+         "a warning log line), summed over reloads.",
+         reload_restart_settings_.load());
   auditMetrics(out);
   if (http_) {
     metric("jitgate_http_connections", "gauge", "HTTP client connections open now.",
