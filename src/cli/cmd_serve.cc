@@ -6,6 +6,7 @@
 #include "cli/output.h"
 #include "core/log.h"
 #include "server/config.h"
+#include "server/config_lint.h"
 #include "server/config_online.h"
 #include "server/gateway.h"
 #include "server/http_front.h"
@@ -26,7 +27,7 @@ int serve(const ServeOptions& o) {
     std::cerr << "jitgate: invalid configuration:\n" << cfg.status().message() << "\n";
     return 2;
   }
-  for (const auto& w : (*cfg)->warnings) {
+  for (const auto& w : server::configWarnings(**cfg)) {
     log::warn("", "configuration: {}", w);
   }
   auto rt = server::makeRuntime(*cfg);
@@ -101,7 +102,8 @@ Result<server::ConfigPtr> checkConfig(const std::string& file) {
   return *cfg;
 }
 
-void printCheckJson(const std::string& file, const Result<server::ConfigPtr>& cfg) {
+void printCheckJson(const std::string& file, const Result<server::ConfigPtr>& cfg,
+                    const std::vector<std::string>& warning_list) {
   namespace json = boost::json;
   json::object out{{"file", file}, {"ok", cfg.isOk()}};
   if (cfg) {
@@ -112,7 +114,7 @@ void printCheckJson(const std::string& file, const Result<server::ConfigPtr>& cf
     }
     out["paths"] = std::move(paths);
     boost::json::array warnings;
-    for (const auto& w : (*cfg)->warnings) {
+    for (const auto& w : warning_list) {
       warnings.emplace_back(w);
     }
     out["ok"] = warnings.empty();
@@ -148,9 +150,11 @@ int runCheckConfig(const CheckOptions& o) {
   }
   const std::string& file = o.file.empty() ? o.config : o.file;
   auto cfg = checkConfig(file);
+  const std::vector<std::string> warnings =
+      cfg ? server::configWarnings(**cfg) : std::vector<std::string>{};
   if (o.json) {
-    printCheckJson(file, cfg);
-  } else if (cfg && (*cfg)->warnings.empty()) {
+    printCheckJson(file, cfg, warnings);
+  } else if (cfg && warnings.empty()) {
     std::cout << file << ": ok (" << (*cfg)->resources.size() << " resources)\n";
     for (const auto& [key, path] : pathsOf(**cfg)) {
       std::cout << "  " << key << ": " << path << "\n";
@@ -162,11 +166,11 @@ int runCheckConfig(const CheckOptions& o) {
   }
   // Settings the gateway would accept but that cannot take effect: serve runs with them (and
   // logs them); check-config fails so that they are fixed before they matter.
-  for (const auto& w : (*cfg)->warnings) {
+  for (const auto& w : warnings) {
     std::cerr << "warning: " << w << "\n";
   }
-  int online = o.online && !o.json ? checkOnline(**cfg) : kExitOk;
-  return (*cfg)->warnings.empty() ? online : kExitNo;
+  int online = o.online ? checkOnline(**cfg) : kExitOk;
+  return warnings.empty() ? online : kExitNo;
 }
 
 void addCheckConfig(CLI::App& app) {

@@ -11,14 +11,12 @@
 
 #include <fmt/format.h>
 
+#include "config/suggest.h"
+
 namespace jg::config {
 
 void Errors::add(const Node& at, std::string_view message) {
   list_.push_back(fmt::format("{}: {}", at.where(), message));
-}
-
-void Errors::warn(const Node& at, std::string_view message) {
-  warnings_.push_back(fmt::format("{}: {}", at.where(), message));
 }
 
 namespace {
@@ -276,14 +274,6 @@ std::vector<std::string> Node::strings(Errors& errors) const {
     out.push_back(at(i).str(errors));
   }
   return out;
-}
-
-std::vector<std::string> Node::list(Errors& errors) const {
-  if (defined() && node_.IsScalar()) {
-    errors.warn(*this,
-                fmt::format("expected a list: write [{}], not a single value", node_.Scalar()));
-  }
-  return strings(errors);
 }
 
 std::string Node::oneOf(Errors& errors, std::initializer_list<std::string_view> words,

@@ -33,20 +33,9 @@ class Errors {
   // All errors, one per line.
   std::string joined() const;
 
-  // A setting that is accepted but has no effect, or that names something that does not exist:
-  // the gateway runs, logs it at startup and reload, and `jitgate check-config` fails on it.
-  void warn(const Node& at, std::string_view message);
-  void warnRaw(std::string message) { warnings_.push_back(std::move(message)); }
-  const std::vector<std::string>& warnings() const { return warnings_; }
-
  private:
   std::vector<std::string> list_;
-  std::vector<std::string> warnings_;
 };
-
-// The word of `known` closest to `word` when it is a likely misspelling (at most two edits, and
-// fewer than half its letters), else "".
-std::string closestWord(std::string_view word, const std::vector<std::string_view>& known);
 
 class Node {
  public:
@@ -90,9 +79,6 @@ class Node {
   std::chrono::milliseconds duration(Errors& errors, std::chrono::milliseconds def) const;
   // A scalar or a sequence of scalars.
   std::vector<std::string> strings(Errors& errors) const;
-  // A sequence of scalars. A lone scalar (`allow: select`) is read as a list of one and
-  // reported as a warning: the key takes a list (`allow: [select]`).
-  std::vector<std::string> list(Errors& errors) const;
   // One of the listed words.
   std::string oneOf(Errors& errors, std::initializer_list<std::string_view> words,
                     std::string def) const;

@@ -1,4 +1,5 @@
 #include "config/node.h"
+#include "config/suggest.h"
 
 #include <gtest/gtest.h>
 
@@ -41,18 +42,6 @@ TEST(ConfigNode, ClosestWordIgnoresWordsTooFarApart) {
   EXPECT_EQ(closestWord("resouce", {"resource", "resources"}), "resource");
   EXPECT_EQ(closestWord("ab", {"xy"}), "");
   EXPECT_EQ(closestWord("catalog", {"unlock", "role"}), "");
-}
-
-TEST(ConfigNode, AScalarWhereAListIsRequiredIsReadAsOneItemAndWarned) {
-  auto root = Node::parse("allow: select\ndeny: [ddl]\n", "f.yaml");
-  ASSERT_TRUE(root.isOk());
-  Errors errors;
-  EXPECT_EQ((*root)["allow"].list(errors), std::vector<std::string>{"select"});
-  EXPECT_EQ((*root)["deny"].list(errors), std::vector<std::string>{"ddl"});
-  EXPECT_TRUE(errors.empty());
-  ASSERT_EQ(errors.warnings().size(), 1u);
-  EXPECT_EQ(errors.warnings()[0],
-            "f.yaml:1: allow: expected a list: write [select], not a single value");
 }
 
 TEST(ConfigNode, DurationsParse) {

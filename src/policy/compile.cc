@@ -83,7 +83,7 @@ namespace {
 
 bool parseKinds(const config::Node& node, config::Errors& errors, sql::KindSet& out) {
   bool ok = true;
-  for (const auto& name : node.list(errors)) {
+  for (const auto& name : node.strings(errors)) {
     if (auto k = sql::kindFromName(name)) {
       out.add(*k);
     } else if (auto g = sql::kindGroupFromName(name)) {
@@ -117,21 +117,21 @@ void parseMatch(const config::Node& m, config::Errors& errors, Rule& r) {
     r.has_kinds = true;
     (void)parseKinds(m["kinds"], errors, r.kinds);
   }
-  for (const auto& t : m["tables"].list(errors)) {
+  for (const auto& t : m["tables"].strings(errors)) {
     if (auto p = parseTablePattern(t)) {
       r.tables.push_back(std::move(*p));
     } else {
       errors.add(m["tables"], "'" + t + "' is not a table pattern like schema.table or crm.*");
     }
   }
-  for (const auto& c : m["columns"].list(errors)) {
+  for (const auto& c : m["columns"].strings(errors)) {
     if (auto p = parseColumnPattern(c)) {
       r.columns.push_back(std::move(*p));
     } else {
       errors.add(m["columns"], "'" + c + "' is not a column pattern like [schema.]table.column");
     }
   }
-  for (auto f : m["functions"].list(errors)) {
+  for (auto f : m["functions"].strings(errors)) {
     for (char& c : f) {
       c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     }
@@ -166,23 +166,6 @@ void checkProtocol(const config::Node& n, config::Errors& errors, const Rule& r)
   }
   if (r.hasHttpConditions() && !r.unlock.empty()) {
     errors.add(n["unlock"], "guardrails are SQL only; an HTTP rule cannot unlock them");
-  }
-}
-
-// Settings the rule accepts but that cannot change a decision: warnings (check-config fails).
-void warnNoEffect(const config::Node& n, config::Errors& errors, const Rule& r) {
-  if (r.effect == Effect::kDeny) {
-    for (const char* key : {"role", "mask", "row_limit", "read_only"}) {
-      if (n[key].defined()) {
-        errors.warn(n[key], "has no effect on a deny rule");
-      }
-    }
-  }
-  bool selects = !r.has_kinds || r.kinds.has(sql::Kind::kSelect);
-  if (r.catalog && r.tables.empty() && r.columns.empty() && selects) {
-    errors.warn(n["catalog"],
-                "has no effect: the rule names no tables or columns, so it already allows "
-                "catalog reads");
   }
 }
 
@@ -268,7 +251,7 @@ std::optional<Rule> parseRule(const config::Node& n, config::Errors& errors) {
   if (r.catalog && r.effect != Effect::kAllow) {
     errors.add(n["catalog"], "catalog: true applies only to allow rules");
   }
-  r.unlock = n["unlock"].list(errors);
+  r.unlock = n["unlock"].strings(errors);
   for (const auto& u : r.unlock) {
     const Rule* known = nullptr;
     const std::vector<Rule> guards = builtinGuardrails();
@@ -287,7 +270,6 @@ std::optional<Rule> parseRule(const config::Node& n, config::Errors& errors) {
   parseReview(n, errors, r);
   r.response = parseResponseLimits(n["response"], errors);
   checkProtocol(n, errors, r);
-  warnNoEffect(n, errors, r);
   return r;
 }
 

@@ -328,8 +328,7 @@ Result<ConfigPtr> build(const Node& root, const std::string& file) {
       cfg->policy = *policy;
     }
   }
-  lintConfig(root, *cfg, errors);
-  cfg->warnings = errors.warnings();
+  checkStoreDirectory(root, *cfg, errors);
   if (!errors.empty()) {
     std::string msg = errors.joined();
     msg.pop_back();

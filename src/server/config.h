@@ -126,9 +126,6 @@ struct GatewayConfig {
   TimeoutsConfig timeouts;
   std::vector<ResourceConfig> resources;
   std::optional<McpConfig> mcp;  // jitgate's own MCP server; set when `mcp` exists
-  // Settings accepted but without effect, and names that refer to nothing (config_lint.h), one
-  // "file:line: key: message" each: logged by serve, fatal to check-config.
-  std::vector<std::string> warnings;
 
   const ResourceConfig* resource(std::string_view name) const {
     for (const auto& r : resources) {

@@ -4,8 +4,10 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <filesystem>
 
+#include "config/suggest.h"
 #include "policy/policy.h"
 #include "policy/rule.h"
 
@@ -30,7 +32,8 @@ std::vector<std::string_view> resourceNames(const GatewayConfig& cfg) {
 }
 
 // A rule whose `match.resource` names no configured resource never applies.
-void checkRuleResources(const policy::Rule& r, const GatewayConfig& cfg, config::Errors& errors) {
+void checkRuleResources(const policy::Rule& r, const GatewayConfig& cfg,
+                        std::vector<std::string>& out) {
   const auto names = resourceNames(cfg);
   for (const auto& glob : r.resources) {
     bool any = std::any_of(names.begin(), names.end(), [&](std::string_view n) {
@@ -40,7 +43,7 @@ void checkRuleResources(const policy::Rule& r, const GatewayConfig& cfg, config:
       continue;
     }
     std::string guess = config::closestWord(glob, names);
-    errors.warnRaw(fmt::format(
+    out.push_back(fmt::format(
         "{}: policies[{}].match.resource: no resource is named '{}'{} (resources: {}); the rule "
         "never applies",
         r.where, r.id, glob, guess.empty() ? "" : "; did you mean '" + guess + "'?",
@@ -50,7 +53,7 @@ void checkRuleResources(const policy::Rule& r, const GatewayConfig& cfg, config:
 
 // A `role:` must be mapped by every resource with minted credentials the rule can apply to;
 // otherwise a session it admits fails to log in upstream (28000).
-void checkRuleRole(const policy::Rule& r, const GatewayConfig& cfg, config::Errors& errors) {
+void checkRuleRole(const policy::Rule& r, const GatewayConfig& cfg, std::vector<std::string>& out) {
   if (r.role.empty()) {
     return;
   }
@@ -69,7 +72,7 @@ void checkRuleRole(const policy::Rule& r, const GatewayConfig& cfg, config::Erro
       mapped.push_back(key);
     }
     std::string guess = config::closestWord(r.role, mapped);
-    errors.warnRaw(fmt::format(
+    out.push_back(fmt::format(
         "{}: policies[{}].role: resource '{}' maps no role '{}'{} (roles: {}); sessions it "
         "admits would fail to log in upstream",
         r.where, r.id, res.name, r.role, guess.empty() ? "" : "; did you mean '" + guess + "'?",
@@ -78,7 +81,10 @@ void checkRuleRole(const policy::Rule& r, const GatewayConfig& cfg, config::Erro
 }
 
 // The SQLite store's directory must exist and be writable by the gateway.
-void checkStore(const config::Node& root, const GatewayConfig& cfg, config::Errors& errors) {
+}  // namespace
+
+void checkStoreDirectory(const config::Node& root, const GatewayConfig& cfg,
+                         config::Errors& errors) {
   constexpr std::string_view kSqlite = "sqlite://";
   if (!root.has("store") || !cfg.store_url.starts_with(kSqlite)) {
     return;
@@ -94,21 +100,88 @@ void checkStore(const config::Node& root, const GatewayConfig& cfg, config::Erro
   }
 }
 
+namespace {
+
+// `allow: select` where `allow: [select]` is meant: read as a list of one, but reported.
+void checkLists(const config::Node& rule, std::vector<std::string>& out) {
+  auto check = [&out](const config::Node& n) {
+    if (n.defined() && n.isScalar()) {
+      out.push_back(fmt::format("{}: expected a list: write [{}], not a single value", n.where(),
+                                n.raw().Scalar()));
+    }
+  };
+  for (const char* key : {"allow", "deny", "review", "unlock"}) {
+    check(rule[key]);
+  }
+  for (const char* key : {"kinds", "tables", "columns", "functions"}) {
+    check(rule["match"][key]);
+  }
+}
+
+// Settings a rule accepts but that cannot change a decision.
+void checkNoEffect(const config::Node& n, const policy::Rule& r, std::vector<std::string>& out) {
+  if (r.effect == policy::Effect::kDeny) {
+    for (const char* key : {"role", "mask", "row_limit", "read_only"}) {
+      if (n[key].defined()) {
+        out.push_back(n[key].where() + ": has no effect on a deny rule");
+      }
+    }
+  }
+  bool selects = !r.has_kinds || r.kinds.has(sql::Kind::kSelect);
+  if (r.catalog && r.tables.empty() && r.columns.empty() && selects) {
+    out.push_back(n["catalog"].where() +
+                  ": has no effect: the rule names no tables or columns, so it already allows "
+                  "catalog reads");
+  }
+}
+
+const policy::Rule* ruleById(const policy::Policy& p, const std::string& id) {
+  for (uint32_t i = 0; i < p.ruleCount(); ++i) {
+    if (p.rule(i).id == id) {
+      return &p.rule(i);
+    }
+  }
+  return nullptr;
+}
+
+std::atomic<uint64_t> restart_only_counted{0};
+
 }  // namespace
 
-void lintConfig(const config::Node& root, const GatewayConfig& cfg, config::Errors& errors) {
-  checkStore(root, cfg, errors);
+std::vector<std::string> configWarnings(const config::Node& root, const GatewayConfig& cfg) {
+  std::vector<std::string> out;
   if (!cfg.policy) {
-    return;
+    return out;
   }
-  for (uint32_t i = 0; i < cfg.policy->ruleCount(); ++i) {
-    const policy::Rule& r = cfg.policy->rule(i);
-    if (r.guardrail != policy::Guardrail::kNone || r.id.starts_with("builtin:")) {
+  const config::Node rules = root["policies"];
+  for (size_t i = 0; rules.isSequence() && i < rules.size(); ++i) {
+    const config::Node n = rules.at(i);
+    if (!n.isMap()) {
       continue;
     }
-    checkRuleResources(r, cfg, errors);
-    checkRuleRole(r, cfg, errors);
+    checkLists(n, out);
+    const policy::Rule* r = ruleById(*cfg.policy, n["id"].raw().as<std::string>(""));
+    if (r == nullptr) {
+      continue;
+    }
+    checkNoEffect(n, *r, out);
+    checkRuleResources(*r, cfg, out);
+    checkRuleRole(*r, cfg, out);
   }
+  return out;
+}
+
+std::vector<std::string> configWarnings(const GatewayConfig& cfg) {
+  auto root = config::Node::loadFile(cfg.file);
+  return root ? configWarnings(*root, cfg) : std::vector<std::string>{};
+}
+
+void countRestartOnlyChanges(size_t n) {
+  restart_only_counted.fetch_add(n);
+}
+
+uint64_t restartOnlyChangesCounted() {
+  return restart_only_counted.load();
 }
 
 std::vector<std::string> restartOnlyChanges(const GatewayConfig& before,

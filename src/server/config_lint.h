@@ -7,6 +7,7 @@
 // used only while loading.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -15,12 +16,23 @@
 
 namespace jg::server {
 
-// Adds errors and warnings about `cfg` (parsed from `root`) to `errors`.
-void lintConfig(const config::Node& root, const GatewayConfig& cfg, config::Errors& errors);
+// Errors that would stop the gateway later: a `sqlite://` store whose directory is missing or
+// not writable. Called while loading (loadConfig).
+void checkStoreDirectory(const config::Node& root, const GatewayConfig& cfg,
+                         config::Errors& errors);
+
+// Warnings about `cfg`, parsed from `root`: one "file:line: key: message" each.
+std::vector<std::string> configWarnings(const config::Node& root, const GatewayConfig& cfg);
+// configWarnings of the file `cfg` was loaded from (read again); empty when it cannot be read.
+std::vector<std::string> configWarnings(const GatewayConfig& cfg);
 
 // The settings that differ between `before` and `after` and take effect only on restart
 // (listeners, threads, store, audit directory, instance name), by configuration key.
 std::vector<std::string> restartOnlyChanges(const GatewayConfig& before,
                                             const GatewayConfig& after);
+
+// The number of restart-only settings applied reloads have named, process-wide (a metric).
+void countRestartOnlyChanges(size_t n);
+uint64_t restartOnlyChangesCounted();
 
 }  // namespace jg::server

@@ -131,47 +131,61 @@ resources:
          "policies:\n" + rules;
 }
 
-TEST(ConfigLint, RuleNamingAMissingResourceIsAWarningWithASuggestion) {
+std::vector<std::string> warningsOf(const std::string& yaml) {
   setenv("JG_TEST_PW", "pw", 1);
-  auto cfg = parseConfig(lintYaml("  - { id: r, match: { resource: kbb }, allow: [select] }\n"),
-                         "gw.yaml");
-  ASSERT_TRUE(cfg.isOk()) << cfg.status().message();
-  ASSERT_EQ((*cfg)->warnings.size(), 1u);
-  EXPECT_NE((*cfg)->warnings[0].find("gw.yaml:9: policies[r].match.resource: no resource is "
-                                     "named 'kbb'; did you mean 'kb'?"),
+  auto cfg = parseConfig(yaml, "gw.yaml");
+  EXPECT_TRUE(cfg.isOk()) << cfg.status().message();
+  auto root = config::Node::parse(yaml, "gw.yaml");
+  return cfg && root ? configWarnings(*root, **cfg) : std::vector<std::string>{"(no config)"};
+}
+
+TEST(ConfigLint, RuleNamingAMissingResourceIsAWarningWithASuggestion) {
+  auto w = warningsOf(lintYaml("  - { id: r, match: { resource: kbb }, allow: [select] }\n"));
+  ASSERT_EQ(w.size(), 1u);
+  EXPECT_NE(w[0].find("gw.yaml:9: policies[r].match.resource: no resource is named 'kbb'; did "
+                      "you mean 'kb'?"),
             std::string::npos)
-      << (*cfg)->warnings[0];
+      << w[0];
 }
 
 TEST(ConfigLint, RoleTheResourceDoesNotMapIsAWarning) {
-  setenv("JG_TEST_PW", "pw", 1);
-  auto cfg = parseConfig(lintYaml("  - { id: r, match: { resource: kb }, allow: [select], "
-                                  "role: readr }\n"
-                                  "  - { id: ok, match: { resource: kb }, allow: [select], "
-                                  "role: writer }\n"),
-                         "gw.yaml");
-  ASSERT_TRUE(cfg.isOk()) << cfg.status().message();
-  ASSERT_EQ((*cfg)->warnings.size(), 1u);
-  EXPECT_NE((*cfg)->warnings[0].find("policies[r].role: resource 'kb' maps no role 'readr'; did "
-                                     "you mean 'reader'? (roles: reader, writer)"),
+  auto w =
+      warningsOf(lintYaml("  - { id: r, match: { resource: kb }, allow: [select], "
+                          "role: readr }\n"
+                          "  - { id: ok, match: { resource: kb }, allow: [select], "
+                          "role: writer }\n"));
+  ASSERT_EQ(w.size(), 1u);
+  EXPECT_NE(w[0].find("policies[r].role: resource 'kb' maps no role 'readr'; did you mean "
+                      "'reader'? (roles: reader, writer)"),
             std::string::npos)
-      << (*cfg)->warnings[0];
+      << w[0];
 }
 
 TEST(ConfigLint, DenyRuleModifiersAndAScalarKindListAreWarnings) {
-  setenv("JG_TEST_PW", "pw", 1);
-  auto cfg = parseConfig(lintYaml("  - { id: r, match: { resource: kb }, allow: select }\n"
-                                  "  - { id: d, match: { tables: [x] }, action: deny, "
-                                  "role: reader }\n"),
-                         "gw.yaml");
-  ASSERT_TRUE(cfg.isOk()) << cfg.status().message();
-  ASSERT_EQ((*cfg)->warnings.size(), 2u);
-  EXPECT_NE((*cfg)->warnings[0].find("policies[0].allow: expected a list: write [select]"),
-            std::string::npos)
-      << (*cfg)->warnings[0];
-  EXPECT_NE((*cfg)->warnings[1].find("policies[1].role: has no effect on a deny rule"),
-            std::string::npos)
-      << (*cfg)->warnings[1];
+  auto w =
+      warningsOf(lintYaml("  - { id: r, match: { resource: kb }, allow: select }\n"
+                          "  - { id: d, match: { tables: [x] }, action: deny, "
+                          "role: reader }\n"));
+  ASSERT_EQ(w.size(), 2u);
+  EXPECT_EQ(w[0],
+            "gw.yaml:9: policies[0].allow: expected a list: write [select], not a single "
+            "value");
+  EXPECT_EQ(w[1], "gw.yaml:10: policies[1].role: has no effect on a deny rule");
+}
+
+TEST(ConfigLint, CatalogOnARuleWithoutTablesHasNoEffect) {
+  auto w = warningsOf(
+      lintYaml("  - { id: r, match: { resource: kb }, allow: [select], catalog: true }\n"
+               "  - { id: t, match: { resource: kb, tables: [public.*] }, allow: [select], "
+               "catalog: true }\n"));
+  ASSERT_EQ(w.size(), 1u);
+  EXPECT_NE(w[0].find("gw.yaml:9: policies[0].catalog: has no effect"), std::string::npos) << w[0];
+}
+
+TEST(ConfigLint, AGoodFileHasNoWarnings) {
+  EXPECT_TRUE(warningsOf(lintYaml("  - { id: r, match: { resource: kb }, allow: [select], "
+                                  "role: reader }\n"))
+                  .empty());
 }
 
 TEST(ConfigLint, StoreInAMissingDirectoryIsAnError) {

@@ -512,13 +512,13 @@ void Gateway::reload() {
     for (const auto& k : restart) {
       keys += (keys.empty() ? "" : ", ") + k;
     }
-    reload_restart_settings_.fetch_add(restart.size());
+    countRestartOnlyChanges(restart.size());
     log::warn("",
               "configuration reload: {} changed but take effect only on restart; the running "
               "values stay in force until then",
               keys);
   }
-  for (const auto& w : (*cfg)->warnings) {
+  for (const auto& w : configWarnings(**cfg)) {
     log::warn("", "configuration: {}", w);
   }
   std::atomic_store(&runtime_, *rt);

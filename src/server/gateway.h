@@ -145,7 +145,6 @@ class Gateway : public SessionServices {
   std::atomic<uint64_t> audit_refused_statements_{0};
   std::atomic<uint64_t> reloads_{0};
   std::atomic<uint64_t> reload_failures_{0};
-  std::atomic<uint64_t> reload_restart_settings_{0};  // settings a reload named as restart-only
   std::atomic<uint64_t> upstream_connect_failures_{0};
   std::shared_ptr<creds::TokenIssuer> token_issuer_;
   Status startAccess();
