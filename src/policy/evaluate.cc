@@ -69,7 +69,7 @@ std::string defaultDenyDetail(const std::vector<Rule>& rules, const Binding& b,
       return out;
     }
   }
-  return out + kCatalogHint;
+  return out.append(kCatalogHint);
 }
 
 }  // namespace
