@@ -45,7 +45,8 @@ TAB_COMPLETION = (
 def gw(pg):
     g = Gateway(pg, tls=False, policies=POLICIES,
                 resources=[{"name": "kb", "database": "kb"},
-                           {"name": "kbcat", "database": "kb"}]).start()
+                           {"name": "kbcat", "database": "kb"}],
+                extra_yaml="masking:\n  detectors: [email]\n  strategy: redact\n").start()
     yield g
     g.cleanup()
 
@@ -108,3 +109,14 @@ def test_jdbc_metadata_works_with_the_preset(gw):
     lines = r.stdout.splitlines()
     assert "table public.documents" in lines and "table public.customers" in lines
     assert "column public.documents.title text" in lines
+
+
+def test_catalog_reads_are_masked_like_any_result(gw, pg):
+    pg.sql("COMMENT ON TABLE documents IS 'owner: ada@example.com'", db="kb")
+    try:
+        r = psql(gw, "kbcat", "SELECT d.description FROM pg_catalog.pg_description d JOIN "
+                 "pg_catalog.pg_class c ON c.oid = d.objoid WHERE c.relname = 'documents'")
+    finally:
+        pg.sql("COMMENT ON TABLE documents IS NULL", db="kb")
+    assert r.returncode == 0, r.stderr
+    assert "owner: [EMAIL]" in r.stdout and "ada@example.com" not in r.stdout
