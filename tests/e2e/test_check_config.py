@@ -54,7 +54,7 @@ def test_good_file_passes(tmp_path):
 
 
 def test_policy_naming_a_missing_resource(tmp_path):
-    r = check(tmp_path, GOOD.replace("match: { resource: kb, tables", "match: { resource: kbb, tables"))
+    r = check(tmp_path, GOOD.replace("{ resource: kb, tables", "{ resource: kbb, tables"))
     assert r.returncode == 1
     assert ("gw.yaml:12: policies[read].match.resource: no resource is named 'kbb'; did you mean "
             "'kb'? (resources: kb, minted); the rule never applies") in r.stderr

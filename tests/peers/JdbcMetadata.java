@@ -19,13 +19,15 @@ public class JdbcMetadata {
       DatabaseMetaData md = conn.getMetaData();
       try (ResultSet rs = md.getTables(null, schema, "%", new String[] {"TABLE"})) {
         while (rs.next()) {
-          System.out.println("table " + rs.getString("TABLE_SCHEM") + "." + rs.getString("TABLE_NAME"));
+          System.out.println(
+              "table " + rs.getString("TABLE_SCHEM") + "." + rs.getString("TABLE_NAME"));
         }
       }
       try (ResultSet rs = md.getColumns(null, schema, "%", "%")) {
         while (rs.next()) {
-          System.out.println("column " + rs.getString("TABLE_SCHEM") + "." + rs.getString("TABLE_NAME")
-              + "." + rs.getString("COLUMN_NAME") + " " + rs.getString("TYPE_NAME"));
+          System.out.println("column " + rs.getString("TABLE_SCHEM") + "."
+              + rs.getString("TABLE_NAME") + "." + rs.getString("COLUMN_NAME") + " "
+              + rs.getString("TYPE_NAME"));
         }
       }
     } catch (SQLException e) {
