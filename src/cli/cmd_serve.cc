@@ -6,6 +6,8 @@
 #include "cli/output.h"
 #include "core/log.h"
 #include "server/config.h"
+#include "server/config_lint.h"
+#include "server/config_online.h"
 #include "server/gateway.h"
 #include "server/http_front.h"
 
@@ -24,6 +26,9 @@ int serve(const ServeOptions& o) {
   if (!cfg) {
     std::cerr << "jitgate: invalid configuration:\n" << cfg.status().message() << "\n";
     return 2;
+  }
+  for (const auto& w : server::configWarnings(**cfg)) {
+    log::warn("", "configuration: {}", w);
   }
   auto rt = server::makeRuntime(*cfg);
   if (!rt) {
@@ -97,7 +102,8 @@ Result<server::ConfigPtr> checkConfig(const std::string& file) {
   return *cfg;
 }
 
-void printCheckJson(const std::string& file, const Result<server::ConfigPtr>& cfg) {
+void printCheckJson(const std::string& file, const Result<server::ConfigPtr>& cfg,
+                    const std::vector<std::string>& warning_list) {
   namespace json = boost::json;
   json::object out{{"file", file}, {"ok", cfg.isOk()}};
   if (cfg) {
@@ -107,6 +113,12 @@ void printCheckJson(const std::string& file, const Result<server::ConfigPtr>& cf
       paths[key] = path;
     }
     out["paths"] = std::move(paths);
+    boost::json::array warnings;
+    for (const auto& w : warning_list) {
+      warnings.emplace_back(w);
+    }
+    out["ok"] = warnings.empty();
+    out["warnings"] = std::move(warnings);
   } else {
     out["errors"] = jsonLines(cfg.status().message());
   }
@@ -117,7 +129,19 @@ struct CheckOptions {
   std::string file;
   std::string config;
   bool json = false;
+  bool online = false;
 };
+
+// --online: the names the configuration uses, looked up on each PostgreSQL upstream.
+int checkOnline(const server::GatewayConfig& cfg) {
+  std::string report;
+  int failures = server::checkConfigOnline(cfg, report);
+  std::cout << report;
+  if (failures > 0) {
+    std::cerr << cfg.file << ": " << failures << " online check(s) failed\n";
+  }
+  return failures > 0 ? kExitNo : kExitOk;
+}
 
 int runCheckConfig(const CheckOptions& o) {
   if (o.file.empty() == o.config.empty()) {
@@ -126,9 +150,11 @@ int runCheckConfig(const CheckOptions& o) {
   }
   const std::string& file = o.file.empty() ? o.config : o.file;
   auto cfg = checkConfig(file);
+  const std::vector<std::string> warnings =
+      cfg ? server::configWarnings(**cfg) : std::vector<std::string>{};
   if (o.json) {
-    printCheckJson(file, cfg);
-  } else if (cfg) {
+    printCheckJson(file, cfg, warnings);
+  } else if (cfg && warnings.empty()) {
     std::cout << file << ": ok (" << (*cfg)->resources.size() << " resources)\n";
     for (const auto& [key, path] : pathsOf(**cfg)) {
       std::cout << "  " << key << ": " << path << "\n";
@@ -138,7 +164,13 @@ int runCheckConfig(const CheckOptions& o) {
     std::cerr << cfg.status().message() << "\n";
     return kExitNo;
   }
-  return kExitOk;
+  // Settings the gateway would accept but that cannot take effect: serve runs with them (and
+  // logs them); check-config fails so that they are fixed before they matter.
+  for (const auto& w : warnings) {
+    std::cerr << "warning: " << w << "\n";
+  }
+  int online = o.online ? checkOnline(**cfg) : kExitOk;
+  return warnings.empty() ? online : kExitNo;
 }
 
 void addCheckConfig(CLI::App& app) {
@@ -149,6 +181,10 @@ void addCheckConfig(CLI::App& app) {
   cmd->add_option("-c,--config", o->config, "Configuration file (YAML), instead of FILE")
       ->excludes(file);
   cmd->add_flag("--json", o->json, "Print one JSON object: ok, resources, paths or errors");
+  cmd->add_flag("--online", o->online,
+                "Also connect to each PostgreSQL upstream and check that the roles, schemas, "
+                "tables and columns named by roles, policies and masking exist")
+      ->excludes("--json");
   cmd->callback([o] { setExitCode(runCheckConfig(*o)); });
 }
 

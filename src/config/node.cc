@@ -2,6 +2,7 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cstdlib>
 #include <filesystem>
@@ -10,10 +11,47 @@
 
 #include <fmt/format.h>
 
+#include "config/suggest.h"
+
 namespace jg::config {
 
 void Errors::add(const Node& at, std::string_view message) {
   list_.push_back(fmt::format("{}: {}", at.where(), message));
+}
+
+namespace {
+
+// Levenshtein distance, for suggestions.
+size_t editDistance(std::string_view a, std::string_view b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) {
+    row[j] = j;
+  }
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diagonal = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      size_t up = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = up;
+    }
+  }
+  return row[b.size()];
+}
+
+}  // namespace
+
+std::string closestWord(std::string_view word, const std::vector<std::string_view>& known) {
+  std::string_view best;
+  size_t best_distance = 3;
+  for (auto k : known) {
+    size_t d = editDistance(word, k);
+    if (d < best_distance && d * 2 < std::max(word.size(), k.size())) {
+      best = k;
+      best_distance = d;
+    }
+  }
+  return std::string(best);
 }
 
 std::string Errors::joined() const {
@@ -115,7 +153,9 @@ void Node::checkKeys(Errors& errors, std::initializer_list<std::string_view> all
         list += a;
       }
       Node child = (*this)[key];
-      errors.add(child, fmt::format("unknown key (expected one of: {})", list));
+      std::string guess = closestWord(key, std::vector<std::string_view>(allowed));
+      errors.add(child, fmt::format("unknown key{} (expected one of: {})",
+                                    guess.empty() ? "" : "; did you mean '" + guess + "'?", list));
     }
   }
 }

@@ -1,4 +1,5 @@
 #include "config/node.h"
+#include "config/suggest.h"
 
 #include <gtest/gtest.h>
 
@@ -23,6 +24,24 @@ TEST(ConfigNode, UnknownKeysAreReported) {
   root->checkKeys(errors, {"a"});
   ASSERT_EQ(errors.list().size(), 1u);
   EXPECT_NE(errors.list()[0].find("f.yaml:2: bogus: unknown key"), std::string::npos);
+}
+
+TEST(ConfigNode, UnknownKeyCloseToAKnownOneGetsASuggestion) {
+  auto root = Node::parse("listen: 1\npolicys: []\nzzz: 3\n", "f.yaml");
+  ASSERT_TRUE(root.isOk());
+  Errors errors;
+  root->checkKeys(errors, {"listen", "policies", "resources"});
+  ASSERT_EQ(errors.list().size(), 2u);
+  EXPECT_NE(errors.list()[0].find("f.yaml:2: policys: unknown key; did you mean 'policies'?"),
+            std::string::npos)
+      << errors.list()[0];
+  EXPECT_EQ(errors.list()[1].find("did you mean"), std::string::npos) << errors.list()[1];
+}
+
+TEST(ConfigNode, ClosestWordIgnoresWordsTooFarApart) {
+  EXPECT_EQ(closestWord("resouce", {"resource", "resources"}), "resource");
+  EXPECT_EQ(closestWord("ab", {"xy"}), "");
+  EXPECT_EQ(closestWord("catalog", {"unlock", "role"}), "");
 }
 
 TEST(ConfigNode, DurationsParse) {

@@ -161,6 +161,9 @@ void checkProtocol(const config::Node& n, config::Errors& errors, const Rule& r)
   if (r.hasHttpConditions() && r.row_limit > 0) {
     errors.add(n["row_limit"], "row_limit applies to SQL; HTTP rules use response: { max_items }");
   }
+  if (r.hasHttpConditions() && r.catalog) {
+    errors.add(n["catalog"], "catalog: true applies to SQL; an HTTP rule cannot read the catalog");
+  }
   if (r.hasHttpConditions() && !r.unlock.empty()) {
     errors.add(n["unlock"], "guardrails are SQL only; an HTTP rule cannot unlock them");
   }
@@ -194,8 +197,8 @@ void parseReview(const config::Node& n, config::Errors& errors, Rule& r) {
 
 std::optional<Rule> parseRule(const config::Node& n, config::Errors& errors) {
   n.checkKeys(errors, {"id", "reason", "match", "action", "allow", "deny", "review", "role", "mask",
-                       "row_limit", "read_only", "unlock", "approvers", "grant", "mode", "scope",
-                       "response"});
+                       "row_limit", "read_only", "catalog", "unlock", "approvers", "grant", "mode",
+                       "scope", "response"});
   Rule r;
   r.id = n["id"].requiredStr(errors);
   r.where = n.file() + ":" + std::to_string(n.line());
@@ -244,6 +247,10 @@ std::optional<Rule> parseRule(const config::Node& n, config::Errors& errors) {
   r.mask = n["mask"].str(errors);
   r.row_limit = n["row_limit"].integer(errors, 0, 0, int64_t{1} << 40);
   r.read_only = n["read_only"].boolean(errors, false);
+  r.catalog = n["catalog"].boolean(errors, false);
+  if (r.catalog && r.effect != Effect::kAllow) {
+    errors.add(n["catalog"], "catalog: true applies only to allow rules");
+  }
   r.unlock = n["unlock"].strings(errors);
   for (const auto& u : r.unlock) {
     const Rule* known = nullptr;

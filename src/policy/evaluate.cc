@@ -12,6 +12,9 @@ namespace {
 
 constexpr std::string_view kDenied = "42501";
 constexpr std::string_view kSyntax = "42601";
+constexpr std::string_view kCatalogHint =
+    "; the statement reads only catalog relations (pg_catalog, information_schema): add "
+    "`catalog: true` to an allow rule to let metadata reads through (docs/policy.md)";
 
 int rank(Effect e) {
   return e == Effect::kDeny ? 2 : e == Effect::kReview ? 1 : 0;
@@ -51,6 +54,22 @@ const Rule* unlockingRule(const std::vector<Rule>& rules, const Binding& b, cons
   auto first = std::find(unlocked.begin(), unlocked.end(), false);
   blamed = guards[first == unlocked.end() ? 0 : first - unlocked.begin()];
   return nullptr;
+}
+
+// The DETAIL of a default deny; a metadata read (psql's \d, a driver's getTables) also says how
+// to allow it, unless a rule of the session already has `catalog: true`.
+std::string defaultDenyDetail(const std::vector<Rule>& rules, const Binding& b,
+                              const Request& req) {
+  std::string out = detail::describe(req);
+  if (!detail::catalogRead(req)) {
+    return out;
+  }
+  for (uint32_t i : b.rules()) {
+    if (rules[i].catalog) {
+      return out;
+    }
+  }
+  return out.append(kCatalogHint);
 }
 
 }  // namespace
@@ -258,7 +277,8 @@ Decision Policy::evaluate(const Binding& b, const Request& req) const {
     return d;
   }
   if (allow == nullptr) {
-    return denyWith("default-deny", "no rule allows this statement", detail::describe(req));
+    return denyWith("default-deny", "no rule allows this statement",
+                    defaultDenyDetail(rules_, b, req));
   }
   Decision d;
   d.effect = Effect::kAllow;

@@ -127,6 +127,24 @@ bool tableCover(const TablePattern& p, const sql::TableRef& t) {
          (t.name == "*" ? p.name == "*" : globMatch(p.name, t.name));
 }
 
+// The statement's kinds without the session housekeeping ones (every admitted session may run
+// those), or all of them when it does nothing else.
+sql::KindSet substantiveKinds(const sql::KindSet& kinds) {
+  static const sql::KindSet kSession = *sql::kindGroupFromName("session");
+  sql::KindSet rest(kinds.bits() & ~kSession.bits());
+  return rest.empty() ? kinds : rest;
+}
+
+// A read (select only, nothing written) that `catalog: true` may extend to catalog relations.
+bool readOnly(const Request& req) {
+  return !writesOf(req) &&
+         sql::KindSet::of(sql::Kind::kSelect).containsAll(substantiveKinds(kindsOf(req)));
+}
+
+bool catalogTable(const sql::TableRef& t) {
+  return !t.write && isCatalogSchema(t.schema);
+}
+
 bool functionMatches(const std::string& pattern, const std::string& fn) {
   if (pattern.find('.') != std::string::npos) {
     return globMatch(pattern, fn.find('.') == std::string::npos ? "pg_catalog." + fn : fn);
@@ -150,6 +168,10 @@ bool columnMatches(const ColumnPattern& p, const std::string& c, const Request& 
 }
 
 }  // namespace
+
+bool isCatalogSchema(std::string_view schema) {
+  return schema == "pg_catalog" || schema == "information_schema";
+}
 
 std::string_view guardrailName(Guardrail g) {
   switch (g) {
@@ -310,6 +332,12 @@ bool identityMatches(const Rule& r, const identity::Identity& who, std::string_v
   return true;
 }
 
+bool catalogRead(const Request& req) {
+  const auto& tables = req.stmt.tables;
+  return !tables.empty() && readOnly(req) &&
+         std::all_of(tables.begin(), tables.end(), catalogTable);
+}
+
 bool statementMatches(const Rule& r, const Request& req, Mode mode, std::string* why) {
   auto fail = [&](std::string s) {
     if (why != nullptr) {
@@ -325,13 +353,13 @@ bool statementMatches(const Rule& r, const Request& req, Mode mode, std::string*
   const sql::KindSet kinds = kindsOf(req);
   // Housekeeping kinds (set_config inside a SELECT, ...) are allowed in every admitted session,
   // so an allow rule need not name them unless the statement does nothing else.
-  sql::KindSet needed = kinds;
-  if (!any) {
-    static const sql::KindSet kSession = *sql::kindGroupFromName("session");
-    sql::KindSet rest(kinds.bits() & ~kSession.bits());
-    needed = rest.empty() ? kinds : rest;
-  }
-  if (r.has_kinds && !(any ? r.kinds.intersects(kinds) : r.kinds.containsAll(needed))) {
+  const sql::KindSet needed = any ? kinds : substantiveKinds(kinds);
+  // `catalog: true`: a read of catalog relations only is covered whatever the rule's kinds,
+  // tables and columns; in any other read, catalog relations count as named by the rule.
+  const bool catalog_reads = !any && r.catalog && readOnly(req);
+  const bool catalog_only = catalog_reads && catalogRead(req);
+  if (r.has_kinds && !catalog_only &&
+      !(any ? r.kinds.intersects(kinds) : r.kinds.containsAll(needed))) {
     return fail("statement kinds [" + kinds.toString() + "] " +
                 (any ? "share none of" : "are not all in") + " [" + r.kinds.toString() + "]");
   }
@@ -341,9 +369,11 @@ bool statementMatches(const Rule& r, const Request& req, Mode mode, std::string*
   const auto& tables = req.stmt.tables;
   if (!r.tables.empty()) {
     for (const auto& t : tables) {
-      bool hit = std::any_of(r.tables.begin(), r.tables.end(), [&](const TablePattern& p) {
-        return any ? tableAny(p, t) : tableCover(p, t);
-      });
+      bool hit = std::any_of(r.tables.begin(), r.tables.end(),
+                             [&](const TablePattern& p) {
+                               return any ? tableAny(p, t) : tableCover(p, t);
+                             }) ||
+                 (catalog_reads && catalogTable(t));
       if (any && hit) {
         goto tables_ok;
       }
@@ -357,7 +387,7 @@ bool statementMatches(const Rule& r, const Request& req, Mode mode, std::string*
     }
   }
 tables_ok:
-  if (!r.columns.empty()) {
+  if (!r.columns.empty() && !catalog_only) {
     bool found_any = false;
     for (const auto& c : st.columns) {
       bool hit = std::any_of(r.columns.begin(), r.columns.end(), [&](const ColumnPattern& p) {

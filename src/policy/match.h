@@ -20,6 +20,9 @@ enum class Mode { kAny, kCover };
 bool identityMatches(const Rule& r, const identity::Identity& who, std::string_view resource,
                      std::string* why);
 bool statementMatches(const Rule& r, const Request& req, Mode mode, std::string* why);
+// A SELECT that reads pg_catalog / information_schema relations and no other table, writes
+// nothing: what `catalog: true` allows whatever the rule's kinds, tables and columns.
+bool catalogRead(const Request& req);
 // Whether a built-in guardrail applies to the statement; `what` names the trigger.
 bool guardrailMatches(const Rule& r, const Request& req, std::string* what);
 // "kind delete; tables crm.customers (write)"

@@ -264,5 +264,56 @@ TEST_F(PolicyTest, RuleKindsCoverTheParametersOfAnExecute) {
   EXPECT_TRUE(policy_->evaluateBatch(b, classifier_.classify("EXECUTE p(1)"), ctx, now_).allowed());
 }
 
+constexpr char kCatalogRules[] = R"(
+- { id: app-read, match: { groups: [app], resource: kb, tables: [public.*] }, allow: [select] }
+- { id: ide-read, match: { groups: [ide], resource: kb, tables: [public.*], when: { days: [sat] } },
+    allow: [select], catalog: true }
+)";
+
+Decision runCatalog(const identity::Identity& who, std::string_view sql) {
+  config::Errors errors;
+  auto policy = compile(kCatalogRules, errors);
+  EXPECT_TRUE(policy) << errors.joined();
+  sql::Classifier classifier(16);
+  auto now = std::chrono::system_clock::time_point(std::chrono::seconds(1717574400));  // a Wed
+  Binding b = policy->bind(who, "kb", now);
+  sql::SessionContext ctx;
+  return policy->evaluateBatch(b, classifier.classify(sql), ctx, now);
+}
+
+TEST(CatalogPreset, DenialOfACatalogOnlyReadSaysHowToAllowIt) {
+  Decision d = runCatalog(person("app", {"app"}), "SELECT nspname FROM pg_catalog.pg_namespace");
+  EXPECT_EQ(d.rule_id, "default-deny");
+  EXPECT_THAT(d.detail, HasSubstr("tables pg_catalog.pg_namespace"));
+  EXPECT_THAT(d.detail, HasSubstr("add `catalog: true` to an allow rule"));
+}
+
+TEST(CatalogPreset, DenialThatTouchesUserTablesGivesNoCatalogHint) {
+  Decision d = runCatalog(person("app", {"app"}), "SELECT * FROM secret.s, pg_catalog.pg_class c");
+  EXPECT_EQ(d.rule_id, "default-deny");
+  EXPECT_THAT(d.detail, Not(HasSubstr("catalog: true")));
+  Decision w = runCatalog(person("app", {"app"}), "DELETE FROM pg_catalog.pg_description");
+  EXPECT_THAT(w.detail, Not(HasSubstr("catalog: true")));
+}
+
+TEST(CatalogPreset, NoHintWhenARuleOfTheSessionAlreadyHasThePreset) {
+  // ide-read has the preset but its time window is closed: the hint would mislead.
+  Decision d = runCatalog(person("dev", {"ide"}), "SELECT 1 FROM pg_catalog.pg_class");
+  EXPECT_EQ(d.rule_id, "default-deny");
+  EXPECT_THAT(d.detail, Not(HasSubstr("catalog: true")));
+}
+
+TEST(CatalogPreset, OnlyAllowRulesOfSqlTakeThePreset) {
+  config::Errors errors;
+  EXPECT_FALSE(compile("- { id: d, match: { tables: [x] }, action: deny, catalog: true }", errors));
+  EXPECT_THAT(errors.joined(), HasSubstr("catalog: true applies only to allow rules"));
+  config::Errors http;
+  EXPECT_FALSE(
+      compile("- { id: h, match: { methods: [GET] }, action: allow, catalog: true }", http));
+  EXPECT_THAT(http.joined(), HasSubstr("an HTTP rule cannot read the catalog"));
+  config::Errors scalar;
+  EXPECT_FALSE(compile("- { id: s, allow: [select], catalog: sure }", scalar));
+}
+
 }  // namespace
 }  // namespace jg::policy

@@ -67,6 +67,9 @@ struct Rule {
   std::string role, mask;
   int64_t row_limit = 0;
   bool read_only = false;
+  // `catalog: true` (allow rules): reads of pg_catalog and information_schema relations are
+  // covered too (catalogRead below); everything else the statement does stays under the rule.
+  bool catalog = false;
   std::vector<std::string> unlock;  // guardrail names this allow rule lifts
   ReviewSpec review;
   ResponseLimits response;  // HTTP allow rules
@@ -84,6 +87,9 @@ bool globMatch(const std::string& pattern, const std::string& text);
 // Parses a table pattern; nullopt when malformed (unterminated quote, too many parts).
 std::optional<TablePattern> parseTablePattern(std::string_view text);
 std::optional<ColumnPattern> parseColumnPattern(std::string_view text);
+
+// pg_catalog and information_schema: the schemas `catalog: true` lets a rule read.
+bool isCatalogSchema(std::string_view schema);
 
 // The built-in guardrails, in evaluation order.
 std::vector<Rule> builtinGuardrails();

@@ -10,6 +10,7 @@
 
 #include "config/node.h"
 #include "policy/policy.h"
+#include "server/config_lint.h"
 #include "sql/session_context.h"
 #include "store/store.h"
 
@@ -327,6 +328,7 @@ Result<ConfigPtr> build(const Node& root, const std::string& file) {
       cfg->policy = *policy;
     }
   }
+  checkStoreDirectory(root, *cfg, errors);
   if (!errors.empty()) {
     std::string msg = errors.joined();
     msg.pop_back();

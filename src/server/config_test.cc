@@ -4,6 +4,8 @@
 
 #include <cstdlib>
 
+#include "server/config_lint.h"
+
 namespace jg::server {
 namespace {
 
@@ -114,6 +116,97 @@ policies: [{ id: x, match: { kinds: [selekt] }, allow: [all] }]
                          "gw.yaml");
   ASSERT_FALSE(bad.isOk());
   EXPECT_NE(bad.status().message().find("gw.yaml:4"), std::string::npos) << bad.status().message();
+}
+
+// A configuration with one resource `kb` minting roles `reader` and `writer`, and `rules`.
+std::string lintYaml(const std::string& rules, const std::string& extra = "") {
+  return R"(tls: { require_client_tls: false, allow_plaintext_loopback: true }
+auth: { static: { enable_insecure_static: true, password_env: JG_TEST_PW } }
+resources:
+  - name: kb
+    upstream: { host: 127.0.0.1, database: kbdb, sslmode: disable }
+    admin: { user: jg_admin, password_env: JG_TEST_PW }
+    roles: { reader: kb_reader, writer: kb_writer }
+)" + extra +
+         "policies:\n" + rules;
+}
+
+std::vector<std::string> warningsOf(const std::string& yaml) {
+  setenv("JG_TEST_PW", "pw", 1);
+  auto cfg = parseConfig(yaml, "gw.yaml");
+  EXPECT_TRUE(cfg.isOk()) << cfg.status().message();
+  auto root = config::Node::parse(yaml, "gw.yaml");
+  return cfg && root ? configWarnings(*root, **cfg) : std::vector<std::string>{"(no config)"};
+}
+
+TEST(ConfigLint, RuleNamingAMissingResourceIsAWarningWithASuggestion) {
+  auto w = warningsOf(lintYaml("  - { id: r, match: { resource: kbb }, allow: [select] }\n"));
+  ASSERT_EQ(w.size(), 1u);
+  EXPECT_NE(w[0].find("gw.yaml:9: policies[r].match.resource: no resource is named 'kbb'; did "
+                      "you mean 'kb'?"),
+            std::string::npos)
+      << w[0];
+}
+
+TEST(ConfigLint, RoleTheResourceDoesNotMapIsAWarning) {
+  auto w =
+      warningsOf(lintYaml("  - { id: r, match: { resource: kb }, allow: [select], "
+                          "role: readr }\n"
+                          "  - { id: ok, match: { resource: kb }, allow: [select], "
+                          "role: writer }\n"));
+  ASSERT_EQ(w.size(), 1u);
+  EXPECT_NE(w[0].find("policies[r].role: resource 'kb' maps no role 'readr'; did you mean "
+                      "'reader'? (roles: reader, writer)"),
+            std::string::npos)
+      << w[0];
+}
+
+TEST(ConfigLint, DenyRuleModifiersAndAScalarKindListAreWarnings) {
+  auto w =
+      warningsOf(lintYaml("  - { id: r, match: { resource: kb }, allow: select }\n"
+                          "  - { id: d, match: { tables: [x] }, action: deny, "
+                          "role: reader }\n"));
+  ASSERT_EQ(w.size(), 2u);
+  EXPECT_EQ(w[0],
+            "gw.yaml:9: policies[0].allow: expected a list: write [select], not a single "
+            "value");
+  EXPECT_EQ(w[1], "gw.yaml:10: policies[1].role: has no effect on a deny rule");
+}
+
+TEST(ConfigLint, CatalogOnARuleWithoutTablesHasNoEffect) {
+  auto w = warningsOf(
+      lintYaml("  - { id: r, match: { resource: kb }, allow: [select], catalog: true }\n"
+               "  - { id: t, match: { resource: kb, tables: [public.*] }, allow: [select], "
+               "catalog: true }\n"));
+  ASSERT_EQ(w.size(), 1u);
+  EXPECT_NE(w[0].find("gw.yaml:9: policies[0].catalog: has no effect"), std::string::npos) << w[0];
+}
+
+TEST(ConfigLint, AGoodFileHasNoWarnings) {
+  EXPECT_TRUE(warningsOf(lintYaml("  - { id: r, match: { resource: kb }, allow: [select], "
+                                  "role: reader }\n"))
+                  .empty());
+}
+
+TEST(ConfigLint, StoreInAMissingDirectoryIsAnError) {
+  setenv("JG_TEST_PW", "pw", 1);
+  auto cfg = parseConfig(lintYaml("  - { id: r, match: {}, allow: [select] }\n",
+                                  "store: sqlite:///nonexistent/x.db\n"),
+                         "/tmp/gw.yaml");
+  ASSERT_FALSE(cfg.isOk());
+  EXPECT_NE(cfg.status().message().find("store: the directory /nonexistent does not exist"),
+            std::string::npos)
+      << cfg.status().message();
+}
+
+TEST(ConfigLint, RestartOnlyChangesNameTheirKeys) {
+  GatewayConfig a;
+  GatewayConfig b = a;
+  EXPECT_TRUE(restartOnlyChanges(a, b).empty());
+  b.listen_admin.port = 9999;
+  b.store_url = "sqlite:///tmp/other.db";
+  b.timeouts.idle = std::chrono::seconds(5);  // reloadable: not named
+  EXPECT_EQ(restartOnlyChanges(a, b), (std::vector<std::string>{"listen.admin", "store"}));
 }
 
 }  // namespace

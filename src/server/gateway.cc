@@ -23,6 +23,7 @@
 #include "server/admin_api.h"
 #include "server/audit_api.h"
 #include "server/catalog.h"
+#include "server/config_lint.h"
 #include "server/session.h"
 #include "store/store.h"
 
@@ -505,10 +506,20 @@ void Gateway::reload() {
     return;
   }
   reloads_.fetch_add(1);
-  const auto& old = *current->config;
-  if (old.listen_postgres.str() != (*cfg)->listen_postgres.str()) {
-    log::warn("", "listen addresses change only on restart; still listening on {}",
-              old.listen_postgres.str());
+  const auto restart = restartOnlyChanges(*current->config, **cfg);
+  if (!restart.empty()) {
+    std::string keys;
+    for (const auto& k : restart) {
+      keys += (keys.empty() ? "" : ", ") + k;
+    }
+    countRestartOnlyChanges(restart.size());
+    log::warn("",
+              "configuration reload: {} changed but take effect only on restart; the running "
+              "values stay in force until then",
+              keys);
+  }
+  for (const auto& w : configWarnings(**cfg)) {
+    log::warn("", "configuration: {}", w);
   }
   std::atomic_store(&runtime_, *rt);
   if (http_) {

@@ -3,6 +3,7 @@
 
 #include "audit/anchor.h"
 #include "audit/recorder.h"
+#include "server/config_lint.h"
 #include "server/gateway.h"
 #include "server/http_front.h"
 
@@ -47,6 +48,10 @@ std::string Gateway::metricsText() const {
          "Configuration reloads refused because the file or what it names is invalid; the "
          "previous configuration stays in force.",
          reload_failures_.load());
+  metric("jitgate_config_reload_restart_settings_total", "counter",
+         "Settings changed by an applied reload that take effect only on restart (each named in "
+         "a warning log line), summed over reloads.",
+         restartOnlyChangesCounted());
   auditMetrics(out);
   if (http_) {
     metric("jitgate_http_connections", "gauge", "HTTP client connections open now.",

@@ -225,6 +225,7 @@ def test_relative_paths_resolve_beside_the_configuration_file(tmp_path):
     from harness import JITGATE
     conf = tmp_path / "conf"
     (conf / "secrets").mkdir(parents=True)
+    (conf / "state").mkdir()  # the store's directory must exist (check-config reports it)
     (conf / "secrets" / "mask.key").write_bytes(os.urandom(32))
     (conf / "secrets" / "upstream").write_text("pw\n")
     os.chmod(conf / "secrets" / "mask.key", 0o600)
