@@ -52,6 +52,32 @@ ColumnsPtr toColumns(const RowDescription& rd) {
   return cols;
 }
 
+namespace {
+
+// `cols` as a statement Describe reports them: every format text.
+ColumnsPtr textFormats(const ColumnsPtr& cols) {
+  if (!cols) {
+    return nullptr;
+  }
+  bool all_text = true;
+  for (const Column& c : *cols) {
+    all_text = all_text && c.format == 0;
+  }
+  if (all_text) {
+    return cols;
+  }
+  auto out = std::make_shared<Columns>(*cols);
+  for (Column& c : *out) {
+    c.format = 0;
+  }
+  return out;
+}
+
+// How far back portalDescribedForExecute looks in the pending queue before it gives up.
+constexpr size_t kMaxDescribeLookBack = 256;
+
+}  // namespace
+
 ColumnsPtr withFormats(const ColumnsPtr& cols, const std::vector<int16_t>& formats) {
   if (!cols) {
     return nullptr;
@@ -151,6 +177,49 @@ void Tracker::portalSqls(std::string_view name, std::vector<SqlText>& out) const
     out.push_back(held->sql);
   }
   std::erase(out, nullptr);
+}
+
+bool Tracker::portalDescribedForExecute(std::string_view name) const {
+  size_t stop = pending_.size() > kMaxDescribeLookBack ? pending_.size() - kMaxDescribeLookBack : 0;
+  for (size_t i = pending_.size(); i > stop; --i) {
+    const PendingItem& item = pending_[i - 1];
+    if (item.name != name) {
+      continue;
+    }
+    if (item.kind == Pending::kDescribePortal) {
+      return true;
+    }
+    if (item.kind == Pending::kBind) {
+      return statementDescribedBefore(item.portal->statement, i - 1);
+    }
+  }
+  if (stop > 0) {
+    return false;
+  }
+  const Portal* held = portal(name);
+  return held == nullptr || held->described;
+}
+
+// Whether statement `name` is described once the requests before pending_[end] are answered.
+bool Tracker::statementDescribedBefore(std::string_view name, size_t end) const {
+  size_t stop = end > kMaxDescribeLookBack ? end - kMaxDescribeLookBack : 0;
+  for (size_t i = end; i > stop; --i) {
+    const PendingItem& item = pending_[i - 1];
+    if (item.name != name) {
+      continue;
+    }
+    if (item.kind == Pending::kDescribeStatement) {
+      return true;
+    }
+    if (item.kind == Pending::kParse) {
+      return false;
+    }
+  }
+  if (stop > 0) {
+    return false;
+  }
+  const PreparedStatement* held = statement(name);
+  return held != nullptr && held->described;
 }
 
 uint64_t Tracker::portalTag(std::string_view name) const {
@@ -486,12 +555,23 @@ Status Tracker::onRowDescription(std::string_view payload) {
     if (auto it = portals_.find(front.name); it != portals_.end()) {
       it->second.columns = toColumns(rd);
       it->second.described = true;
+      teachStatement(it->second);
     }
     pop();
     return Status::ok();
   }
   return protocolError(
       fmt::format("server sent RowDescription but {} was expected", pendingName(front.kind)));
+}
+
+void Tracker::teachStatement(const Portal& portal) {
+  auto it = statements_.find(portal.statement);
+  // The same statement the portal was bound to (an unnamed one may have been parsed again).
+  if (it == statements_.end() || it->second.described || it->second.sql != portal.sql) {
+    return;
+  }
+  it->second.columns = textFormats(portal.columns);
+  it->second.described = true;
 }
 
 Status Tracker::onNoData() {
@@ -508,6 +588,7 @@ Status Tracker::onNoData() {
   } else if (auto it = portals_.find(front.name); it != portals_.end()) {
     it->second.columns = nullptr;
     it->second.described = true;
+    teachStatement(it->second);
   }
   pop();
   return Status::ok();
