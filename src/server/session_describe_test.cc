@@ -98,5 +98,33 @@ TEST_F(DescribeTest, WithoutMaskingNoDescribeIsAdded) {
   EXPECT_EQ(describesSent(), 0u);
 }
 
+// Executes pipelined without a Sync between them (psycopg's pipeline mode, JDBC batches) each
+// run the statement's one SELECT: the second must not be taken for a next statement, which the
+// masker cannot name (every column would get the strictest rule).
+TEST_F(DescribeTest, ExecutesPipelinedWithoutSyncKeepTheColumnRuleOnItsColumnOnly) {
+  use(SessionHarness::kAllowAll, R"(masking:
+  key_file: $DIR/mask.key
+  columns:
+    - { table: public.docs, column: contact, strategy: redact }
+)");
+  constexpr char kBoth[] = "SELECT title, contact FROM docs";
+  upstream().on(kBoth, rows({"title", "contact"}, {{"a", "ada@example.com"}}));
+  run([&](Client& c) -> asio::awaitable<void> {
+    co_await c.connect();
+    std::string once = B("", "s") + D('P', "") + E("");
+    auto m = co_await c.batch(P("s", kBoth) + once + once + once + S());
+    EXPECT_EQ(kinds(m), "12TDC2TDC2TDCZ");
+    for (size_t i : {3u, 7u, 11u}) {
+      Row r = rowAt(m, i);
+      EXPECT_EQ(r.size(), 2u) << kinds(m);
+      if (r.size() != 2) {
+        continue;
+      }
+      EXPECT_EQ(r[0], std::optional<std::string>("a")) << "row " << i;
+      EXPECT_NE(r[1].value_or("ada@example.com"), "ada@example.com") << "row " << i;
+    }
+  });
+}
+
 }  // namespace
 }  // namespace jg::server::testing
