@@ -15,13 +15,16 @@ import asyncio
 import json
 import os
 import shutil
+import socket
 import ssl
+import struct
 import subprocess
 from pathlib import Path
 
 import psycopg
 import pytest
 
+import pgwire
 from harness import ROOT, Gateway
 
 PEERS = ROOT / "tests" / "peers"
@@ -203,3 +206,42 @@ def test_perl_dbd_pg(matrix):
     check_executions(matrix, run_peer(
         ["perl", str(PEERS / "dbd_pg_matrix.pl"), str(matrix["gw"].port), "alice",
          matrix["token"], str(TIMES)]))
+
+
+# -- no Describe at all (on the wire) -----------------------------------------------------------
+
+def data_row(payload):
+    n = struct.unpack("!h", payload[:2])[0]
+    cells, pos = [], 2
+    for _ in range(n):
+        size = struct.unpack("!i", payload[pos:pos + 4])[0]
+        pos += 4
+        cells.append(None if size < 0 else payload[pos:pos + size].decode())
+        pos += max(size, 0)
+    return cells
+
+
+def test_statement_never_described_is_masked_by_the_gateways_own_describe(matrix):
+    """Parse, then Bind/Execute with no Describe of the statement or the portal: the gateway
+    describes the portal itself and the client sees no RowDescription it did not ask for."""
+    raw = socket.create_connection(("127.0.0.1", matrix["gw"].port), timeout=10)
+    raw.sendall(struct.pack("!II", 8, 80877103))  # SSLRequest
+    assert raw.recv(1) == b"S"
+    tls = ssl.create_default_context()
+    tls.check_hostname = False
+    tls.verify_mode = ssl.CERT_NONE
+    s = tls.wrap_socket(raw)
+    try:
+        login = pgwire.password_login(s, {"user": "alice", "database": "kb"}, matrix["token"])
+        assert login[-1][0] == b"Z", login
+        sql = UPTO.format(3).encode()
+        for k in range(TIMES):
+            first = pgwire.parse("S_bare", sql) if k == 0 else b""
+            s.sendall(first + pgwire.bind("S_bare") + pgwire.execute() + pgwire.sync())
+            msgs = pgwire.read_messages(s, until={b"Z"})
+            types = b"".join(t for t, _ in msgs)
+            assert types == (b"1" if k == 0 else b"") + b"2DDDCZ", (k, msgs)
+            rows = [data_row(p) for t, p in msgs if t == b"D"]
+            assert rows == [[str(c) for c in r] for r in expected_rows(matrix, 3)], k
+    finally:
+        s.close()
