@@ -34,7 +34,10 @@ if ((${#missing[@]})); then
   $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-if [ -f package-lock.json ]; then
+if [ -L node_modules ]; then
+  # A worktree that links another checkout's node_modules: `npm ci` would empty the target.
+  echo "deps: node_modules links to $(readlink node_modules); run scripts/deps.sh there"
+elif [ -f package-lock.json ]; then
   if ! command -v npm >/dev/null; then
     echo "deps: npm is required (Node.js 20) for the test peers (OIDC provider, HTTP upstreams)" >&2
     exit 1
