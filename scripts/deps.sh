@@ -14,6 +14,9 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   postgresql-15 postgresql-client-15 pgbouncer nginx wrk
   python3-psycopg python3-pytest python3-requests python3-httpx curl zstd
+  # the client-driver matrix (tests/e2e/test_driver_matrix.py)
+  openjdk-17-jdk-headless libpostgresql-jdbc-java python3-asyncpg
+  unixodbc odbc-postgresql python3-pyodbc libdbd-pg-perl
 )
 
 missing=()
@@ -31,7 +34,10 @@ if ((${#missing[@]})); then
   $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-if [ -f package-lock.json ]; then
+if [ -L node_modules ]; then
+  # A worktree that links another checkout's node_modules: `npm ci` would empty the target.
+  echo "deps: node_modules links to $(readlink node_modules); run scripts/deps.sh there"
+elif [ -f package-lock.json ]; then
   if ! command -v npm >/dev/null; then
     echo "deps: npm is required (Node.js 20) for the test peers (OIDC provider, HTTP upstreams)" >&2
     exit 1

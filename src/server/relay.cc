@@ -92,7 +92,10 @@ asio::awaitable<Status> Session::clientPump() {
         }
       }
       Status s = g.step == Gated::Step::kRefuse ? passRefused(g, batch, recorded)
-                                                : passClient(frame, pos, g, batch, recorded);
+                                                : describeForMasking(frame, batch);
+      if (s && g.step != Gated::Step::kRefuse) {
+        s = passClient(frame, pos, g, batch, recorded);
+      }
       if (!s) {
         co_return s;
       }
@@ -203,6 +206,27 @@ Status Session::passClient(const pg::Frame& frame, size_t pos, const Gated& g, B
   return Status::ok();
 }
 
+Status Session::describeForMasking(const pg::Frame& frame, Batch& batch) {
+  if (!masker_ || frame.type != pg::fe::kExecute) {
+    return Status::ok();
+  }
+  pg::Execute e;
+  if (!pg::decodeExecute(frame.payload, e) || tracker_.portalDescribedForExecute(e.portal)) {
+    return Status::ok();  // a malformed Execute is the tracker's to refuse
+  }
+  std::string describe;
+  pg::encodeDescribe(describe, pg::Describe{.target = 'P', .name = e.portal});
+  if (auto s = tracker_.onFrontend(pg::fe::kDescribe, std::string_view(describe).substr(5)); !s) {
+    return s;
+  }
+  tracker_.markLastInjected();
+  if (audit_) {
+    tracker_.tagLast(tracker_.portalTag(e.portal));
+  }
+  batch.add(describe);
+  return Status::ok();
+}
+
 // Sends what the client pump collected to the upstream. In strict durability the statements in
 // it are in the audit log first.
 asio::awaitable<Status> Session::sendUpstream(Batch& batch, const ReadBuffer& in, bool recorded) {
@@ -243,9 +267,24 @@ asio::awaitable<Status> Session::serverPump() {
         co_return Status::error(Code::kProtocol, "upstream server: " + error, "08P01");
       }
       uint64_t owner = 0;
+      bool learn = masker_ && tracker_.frontInjected() && frame.type == pg::be::kRowDescription;
       Result<bool> passed = onServerFrame(frame, batch, owner);
       if (!passed) {
         co_return passed.status();
+      }
+      if (learn && !discard_until_ready_) {
+        // The gateway's own Describe (describeForMasking): the catalog names for the rows that
+        // follow, and the checks of a RowDescription; the client does not see it.
+        std::string unused;
+        Result<bool> checked = co_await maskRowDescription(frame, unused);
+        if (!checked) {
+          if (checked.status().code() == Code::kProtocol) {
+            co_return checked.status();
+          }
+          size_t mark;
+          withholdMaskingFailure(checked.status(), batch.beginExtra(mark));
+          batch.endExtra(mark);
+        }
       }
       if (*passed) {
         if (Status s = co_await relayResult(frame, pos, batch, owner, completes); !s) {
@@ -299,14 +338,18 @@ Result<bool> Session::onServerFrame(const pg::Frame& frame, Batch& batch, uint64
     }
   }
   if (masker_) {
-    masker_->beforeBackend(frame.type, tracker_.activeSql());  // before a request is popped
+    // Before a request is popped.
+    masker_->beforeBackend(frame.type, tracker_.activeSql(), tracker_.answeringQuery());
   }
   owner = audit_ ? tracker_.frontTag() : 0;  // before the tracker pops the request
+  // The answer to a Describe the gateway sent for itself (describeForMasking).
+  bool own = tracker_.frontInjected() &&
+             (frame.type == pg::be::kRowDescription || frame.type == pg::be::kNoData);
   if (auto s = tracker_.onBackend(frame.type, frame.payload); !s) {
     return upstreamProtocolError(s);
   }
   ++messages_from_server_;
-  return !withheld(frame, batch);
+  return !withheld(frame, batch) && !own;
 }
 
 // True when the message is not for the client: the rest of an answer whose masking failed or

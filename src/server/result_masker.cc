@@ -153,7 +153,7 @@ std::vector<uint32_t> ResultMasker::tablesToLoad(const pg::Columns& cols) const 
   return catalog_->missing(oids);
 }
 
-void ResultMasker::beforeBackend(char type, std::string_view sql) {
+void ResultMasker::beforeBackend(char type, std::string_view sql, bool query) {
   switch (type) {
     case pg::be::kReadyForQuery:
       completed_ = 0;
@@ -164,9 +164,14 @@ void ResultMasker::beforeBackend(char type, std::string_view sql) {
       return;
     case pg::be::kCommandComplete:
     case pg::be::kEmptyQueryResponse:
-      // One statement of the request ended: the next result is the next statement's.
-      completed_ = sameText(sql, counted_sql_) ? completed_ + 1 : 1;
-      counted_sql_ = sql;
+      // One statement of the request ended: the next result of a Query is its next statement's.
+      if (query) {
+        completed_ = sameText(sql, counted_sql_) ? completed_ + 1 : 1;
+        counted_sql_ = sql;
+      } else {
+        completed_ = 0;
+        counted_sql_ = {};
+      }
       seen_sql_ = {};
       return;
     case pg::be::kRowDescription:

@@ -70,7 +70,10 @@ class ResultMasker {
 
   // Called for every upstream message before the tracker sees it, with the SQL the server is
   // answering (Tracker::activeSql): it tells which statement each result, error and COPY is of.
-  void beforeBackend(char type, std::string_view sql);
+  // `query`: the server answers a simple Query (Tracker::answeringQuery), whose statements'
+  // results follow one another; an Execute's result is always its statement's (Executes
+  // pipelined without a Sync between them run the same text again, not its next statement).
+  void beforeBackend(char type, std::string_view sql, bool query = true);
 
   // Each returns true when `out` holds a replacement message (type byte and length included).
   Result<bool> onRowDescription(const pg::RowDescription& rd, const pg::ColumnsPtr& cols,

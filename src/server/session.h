@@ -178,6 +178,10 @@ class Session : public std::enable_shared_from_this<Session> {
   Status passRefused(Gated& g, Batch& batch, bool& recorded);
   Status passClient(const pg::Frame& frame, size_t pos, const Gated& g, Batch& batch,
                     bool& recorded);
+  // Before an Execute whose portal's columns the gateway will not know (the client never
+  // described it or its statement), masking needs them: a Describe of the portal goes upstream
+  // first, and its answer is the gateway's (onServerFrame keeps it from the client).
+  Status describeForMasking(const pg::Frame& frame, Batch& batch);
   asio::awaitable<Status> sendUpstream(Batch& batch, const ReadBuffer& in, bool recorded);
   asio::awaitable<Status> serverPump();
   Result<bool> onServerFrame(const pg::Frame& frame, Batch& batch, uint64_t& owner);

@@ -52,6 +52,29 @@ ColumnsPtr toColumns(const RowDescription& rd) {
   return cols;
 }
 
+namespace {
+
+// `cols` as a statement Describe reports them: every format text.
+ColumnsPtr textFormats(const ColumnsPtr& cols) {
+  if (!cols) {
+    return nullptr;
+  }
+  bool all_text = true;
+  for (const Column& c : *cols) {
+    all_text = all_text && c.format == 0;
+  }
+  if (all_text) {
+    return cols;
+  }
+  auto out = std::make_shared<Columns>(*cols);
+  for (Column& c : *out) {
+    c.format = 0;
+  }
+  return out;
+}
+
+}  // namespace
+
 ColumnsPtr withFormats(const ColumnsPtr& cols, const std::vector<int16_t>& formats) {
   if (!cols) {
     return nullptr;
@@ -116,49 +139,6 @@ const PreparedStatement* Tracker::statement(std::string_view name) const {
 const Portal* Tracker::portal(std::string_view name) const {
   auto it = portals_.find(std::string(name));
   return it == portals_.end() ? nullptr : &it->second;
-}
-
-const Tracker::PendingItem* Tracker::newestPending(
-    const std::unordered_map<std::string, const PendingItem*>& index, std::string_view name) const {
-  auto it = index.find(std::string(name));
-  return it == index.end() ? nullptr : it->second;
-}
-
-SqlText Tracker::statementSql(std::string_view name) const {
-  if (const PendingItem* p = newestPending(newest_parse_, name)) {
-    return p->stmt->sql;
-  }
-  const PreparedStatement* st = statement(name);
-  return st != nullptr ? st->sql : nullptr;
-}
-
-void Tracker::portalSqls(std::string_view name, std::vector<SqlText>& out) const {
-  out.clear();
-  const PendingItem* bind = newestPending(newest_bind_, name);
-  if (bind != nullptr) {
-    const std::string& stmt = bind->portal->statement;
-    const PendingItem* parse = newestPending(newest_parse_, stmt);
-    if (parse != nullptr) {
-      out.push_back(parse->stmt->sql);
-    }
-    const PreparedStatement* held = statement(stmt);
-    if (held != nullptr && !(parse != nullptr && stmt.empty())) {
-      out.push_back(held->sql);  // a Parse of a named statement in use fails: the old one stays
-    }
-  }
-  const Portal* held = portal(name);
-  if (held != nullptr && !(bind != nullptr && name.empty())) {
-    out.push_back(held->sql);
-  }
-  std::erase(out, nullptr);
-}
-
-uint64_t Tracker::portalTag(std::string_view name) const {
-  if (const PendingItem* p = newestPending(newest_bind_, name)) {
-    return p->tag;
-  }
-  const Portal* held = portal(name);
-  return held != nullptr ? held->tag : 0;
 }
 
 namespace {
@@ -486,12 +466,23 @@ Status Tracker::onRowDescription(std::string_view payload) {
     if (auto it = portals_.find(front.name); it != portals_.end()) {
       it->second.columns = toColumns(rd);
       it->second.described = true;
+      teachStatement(it->second);
     }
     pop();
     return Status::ok();
   }
   return protocolError(
       fmt::format("server sent RowDescription but {} was expected", pendingName(front.kind)));
+}
+
+void Tracker::teachStatement(const Portal& portal) {
+  auto it = statements_.find(portal.statement);
+  // The same statement the portal was bound to (an unnamed one may have been parsed again).
+  if (it == statements_.end() || it->second.described || it->second.sql != portal.sql) {
+    return;
+  }
+  it->second.columns = textFormats(portal.columns);
+  it->second.described = true;
 }
 
 Status Tracker::onNoData() {
@@ -508,6 +499,7 @@ Status Tracker::onNoData() {
   } else if (auto it = portals_.find(front.name); it != portals_.end()) {
     it->second.columns = nullptr;
     it->second.described = true;
+    teachStatement(it->second);
   }
   pop();
   return Status::ok();

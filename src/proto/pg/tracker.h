@@ -48,7 +48,10 @@ struct PreparedStatement {
   int64_t row_limit = 0;  // see Tracker::limitLastRows; 0 = none
   std::string row_limit_by;
   std::vector<uint32_t> param_types;
-  ColumnsPtr columns;      // null until described (or when it returns no rows)
+  // Null until described (or when it returns no rows). Formats are text: a Bind chooses them.
+  // Learnt from a Describe of the statement, or of the first portal bound to it that is
+  // described (drivers that describe a portal once and then send Bind/Execute alone).
+  ColumnsPtr columns;
   bool described = false;  // a Describe told us its columns (or NoData)
 };
 
@@ -120,6 +123,11 @@ class Tracker {
   char transactionStatus() const { return txn_status_; }
   bool inCopyIn() const { return copy_in_; }
   bool inCopyOut() const { return copy_out_; }
+  // True when the server is answering a simple Query (one or several statements); false for an
+  // Execute of the extended protocol (always one statement).
+  bool answeringQuery() const {
+    return !pending_.empty() && pending_.front().kind == Pending::kQuery;
+  }
   // True while the server owes responses (a query is in flight).
   bool busy() const { return !pending_.empty(); }
   size_t pendingCount() const { return pending_.size(); }
@@ -149,6 +157,22 @@ class Tracker {
   // a name in use fails), and the portal the server holds unless a new unnamed Bind replaces it.
   // Empty when the gateway knows no such portal.
   void portalSqls(std::string_view name, std::vector<SqlText>& out) const;
+  // Whether the columns of portal `name` will be known when the server answers an Execute of it
+  // sent now: a Describe of the portal after its newest Bind, or a statement the server
+  // described before that Bind. False (conservatively) when the gateway cannot tell; true when
+  // it knows no such portal (the Execute fails on its own).
+  bool portalDescribedForExecute(std::string_view name) const;
+  // Marks the request just passed to onFrontend (a Describe) as the gateway's own: its answer
+  // (RowDescription, NoData) teaches the tracker and is not for the client.
+  // REQUIRES: the last onFrontend call pushed a request.
+  void markLastInjected() {
+    if (!pending_.empty()) {
+      pending_.back().injected = true;
+    }
+  }
+  // True when the oldest pending request is one the gateway injected (markLastInjected).
+  bool frontInjected() const { return !pending_.empty() && pending_.front().injected; }
+
   // The tag of the Bind that created portal `name` (pending or held), 0 when unknown.
   uint64_t portalTag(std::string_view name) const;
   // True when a Parse of named statement / a Bind of named portal `name` would pass the limit.
@@ -168,7 +192,8 @@ class Tracker {
     std::string replace_error{};  // see annotateLast()
     int64_t row_limit = 0;        // kQuery: see limitLastRows()
     std::string row_limit_by{};
-    uint64_t tag = 0;  // see tagLast()
+    uint64_t tag = 0;       // see tagLast()
+    bool injected = false;  // see markLastInjected()
   };
 
   Status push(PendingItem item);
@@ -184,6 +209,9 @@ class Tracker {
   Status onBindComplete();
   Status onCloseComplete();
   Status onRowDescription(std::string_view payload);
+  // A described portal teaches its statement its columns when the statement has none yet.
+  void teachStatement(const Portal& portal);
+  bool statementDescribedBefore(std::string_view name, size_t end) const;
   Status onNoData();
   Status onParameterDescription(std::string_view payload);
   Status onErrorResponse();

@@ -419,5 +419,130 @@ TEST(Tracker, ParameterCountsAboveInt16AreAccepted) {
   EXPECT_TRUE(feed(t, out, true));
 }
 
+// A RowDescription answering Describe('P') of a portal with binary result formats.
+std::string binaryRowDescription(std::vector<std::pair<std::string, uint32_t>> cols) {
+  RowDescription rd;
+  for (auto& [name, oid] : cols) {
+    rd.fields.push_back(FieldDescription{name, 16384, 1, oid, -1, -1, 1});
+  }
+  std::string out;
+  encodeRowDescription(out, rd);
+  return out;
+}
+
+// pgjdbc from the prepareThreshold-th execution on: the named statement is prepared with its
+// portal described once, then bound and executed without any Describe.
+TEST(Tracker, APortalDescribeTeachesItsStatementTheColumnsForLaterBindsWithoutDescribe) {
+  Tracker t;
+  std::string fe;
+  encodeParse(fe, Parse{"S_1", "select id, email from customers where id = $1", {23}});
+  encodeBind(fe, Bind{"", "S_1", {1}, {{std::string_view("\0\0\0\1", 4), false}}, {1}});
+  encodeDescribe(fe, Describe{'P', ""});
+  encodeExecute(fe, Execute{"", 0});
+  fe += empty(fe::kSync);
+  ASSERT_TRUE(feed(t, fe, true));
+  std::string be;
+  encodeEmpty(be, be::kParseComplete);
+  encodeEmpty(be, be::kBindComplete);
+  be += binaryRowDescription({{"id", 23}, {"email", 25}});
+  encodeCommandComplete(be, "SELECT 0");
+  encodeReadyForQuery(be, 'I');
+  ASSERT_TRUE(feed(t, be, false));
+  const PreparedStatement* st = t.statement("S_1");
+  ASSERT_NE(st, nullptr);
+  ASSERT_TRUE(st->described);
+  ASSERT_TRUE(st->columns);
+  EXPECT_EQ(st->columns->at(1).format, 0);  // the statement's columns are format-neutral
+
+  std::string again;
+  encodeBind(again, Bind{"", "S_1", {1}, {{std::string_view("\0\0\0\2", 4), false}}, {1}});
+  EXPECT_TRUE(t.portalDescribedForExecute(""));
+  encodeExecute(again, Execute{"", 0});
+  again += empty(fe::kSync);
+  ASSERT_TRUE(feed(t, again, true));
+  std::string rows;
+  encodeEmpty(rows, be::kBindComplete);
+  encodeDataRow(rows, {{std::string_view("\0\0\0\2", 4), false}, {"a@b.c", false}});
+  ASSERT_TRUE(feed(t, rows, false));
+  ASSERT_TRUE(t.currentColumns());
+  EXPECT_EQ(t.currentColumns()->at(1).name, "email");
+  EXPECT_EQ(t.currentColumns()->at(1).format, 1);  // the Bind's format
+}
+
+TEST(Tracker, AnUnnamedStatementParsedAgainIsNotTaughtByAPortalOfTheOldOne) {
+  Tracker t;
+  std::string fe;
+  encodeParse(fe, Parse{"", "select 1", {}});
+  encodeBind(fe, Bind{"p", "", {}, {}, {}});
+  encodeParse(fe, Parse{"", "select 'x', 'y'", {}});
+  encodeDescribe(fe, Describe{'P', "p"});
+  fe += empty(fe::kSync);
+  ASSERT_TRUE(feed(t, fe, true));
+  std::string be;
+  encodeEmpty(be, be::kParseComplete);
+  encodeEmpty(be, be::kBindComplete);
+  encodeEmpty(be, be::kParseComplete);
+  be += rowDescription({{"one", 23}});
+  ASSERT_TRUE(feed(t, be, false));
+  ASSERT_NE(t.statement(""), nullptr);
+  EXPECT_FALSE(t.statement("")->described);
+  ASSERT_NE(t.portal("p"), nullptr);
+  EXPECT_TRUE(t.portal("p")->described);
+}
+
+TEST(Tracker, AnExecuteOfAPortalNeverDescribedIsToldApart) {
+  Tracker t;
+  std::string fe;
+  encodeParse(fe, Parse{"s", "select email from customers", {}});
+  encodeBind(fe, Bind{"p", "s", {}, {}, {}});
+  ASSERT_TRUE(feed(t, fe, true));
+  EXPECT_FALSE(t.portalDescribedForExecute("p"));
+  std::string d;
+  encodeDescribe(d, Describe{'P', "p"});
+  ASSERT_TRUE(feed(t, d, true));
+  EXPECT_TRUE(t.portalDescribedForExecute("p"));
+  // A new Bind of the portal after the Describe needs its own.
+  std::string rebind;
+  encodeBind(rebind, Bind{"p", "s", {}, {}, {}});
+  ASSERT_TRUE(feed(t, rebind, true));
+  EXPECT_FALSE(t.portalDescribedForExecute("p"));
+  // A statement described before its Bind describes the portal too.
+  std::string other;
+  encodeParse(other, Parse{"s2", "select 1", {}});
+  encodeDescribe(other, Describe{'S', "s2"});
+  encodeBind(other, Bind{"q", "s2", {}, {}, {}});
+  ASSERT_TRUE(feed(t, other, true));
+  EXPECT_TRUE(t.portalDescribedForExecute("q"));
+  EXPECT_TRUE(t.portalDescribedForExecute("unknown"));
+}
+
+TEST(Tracker, AnInjectedDescribeIsTheFrontUntilItsAnswerAndTeachesThePortal) {
+  Tracker t;
+  std::string fe;
+  encodeParse(fe, Parse{"s", "select email from customers", {}});
+  encodeBind(fe, Bind{"", "s", {}, {}, {}});
+  ASSERT_TRUE(feed(t, fe, true));
+  std::string d;
+  encodeDescribe(d, Describe{'P', ""});
+  ASSERT_TRUE(feed(t, d, true));
+  t.markLastInjected();
+  std::string ex;
+  encodeExecute(ex, Execute{"", 0});
+  ex += empty(fe::kSync);
+  ASSERT_TRUE(feed(t, ex, true));
+  std::string be;
+  encodeEmpty(be, be::kParseComplete);
+  encodeEmpty(be, be::kBindComplete);
+  ASSERT_TRUE(feed(t, be, false));
+  EXPECT_TRUE(t.frontInjected());
+  ASSERT_TRUE(feed(t, rowDescription({{"email", 25}}), false));
+  EXPECT_FALSE(t.frontInjected());
+  std::string row;
+  encodeDataRow(row, {{"a@b.c", false}});
+  ASSERT_TRUE(feed(t, row, false));
+  ASSERT_TRUE(t.currentColumns());
+  EXPECT_EQ(t.currentColumns()->at(0).name, "email");
+}
+
 }  // namespace
 }  // namespace jg::pg
