@@ -169,18 +169,19 @@ bool isLoopbackHost(std::string_view host) {
 }
 
 std::string redactUrl(std::string_view url) {
-  std::string_view s = url.substr(0, url.find('?'));
-  size_t scheme = s.find("://");
+  size_t scheme = url.find("://");
   size_t start = scheme == std::string_view::npos ? 0 : scheme + 3;
-  size_t at = s.find('@', start);
-  size_t slash = s.find('/', start);
-  if (at != std::string_view::npos && (slash == std::string_view::npos || at < slash)) {
-    size_t colon = s.find(':', start);
-    if (colon != std::string_view::npos && colon < at) {
-      return std::string(s.substr(0, colon)) + ":***" + std::string(s.substr(at));
-    }
+  std::string out(url);
+  // A password may hold '@', '/' or '?': everything from the first ':' of the user info to the
+  // last '@' goes, whatever it holds.
+  size_t at = out.rfind('@');
+  size_t colon = out.find(':', start);
+  size_t rest = start;
+  if (at != std::string::npos && at >= start && colon != std::string::npos && colon < at) {
+    out = out.substr(0, colon) + ":***" + out.substr(at);
+    rest = colon + 4;
   }
-  return std::string(s);
+  return out.substr(0, out.find('?', rest));
 }
 
 std::string describe(const PgUrl& u) {

@@ -56,6 +56,8 @@ TEST(PgUrl, RedactionMasksThePasswordAndDropsTheQuery) {
   EXPECT_EQ(redactUrl("postgresql://u:pw@db:5432/s?password=x"), "postgresql://u:***@db:5432/s");
   EXPECT_EQ(redactUrl("postgresql://u@db/s"), "postgresql://u@db/s");
   EXPECT_EQ(redactUrl("mysql://a:b@c"), "mysql://a:***@c");
+  EXPECT_EQ(redactUrl("postgres://app:p@ss@db/x"), "postgres://app:***@db/x");
+  EXPECT_EQ(redactUrl("postgres://app:p/s?s@db/x?a=1"), "postgres://app:***@db/x");
 }
 
 }  // namespace
