@@ -17,6 +17,10 @@ struct Server {
   bool ok = false;
   std::string why;
   std::string password_file;
+  ~Server() {
+    std::error_code ec;
+    std::filesystem::remove(password_file, ec);
+  }
 };
 
 Server& server() {
