@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "access/test_util.h"
+#include "store/test_backends.h"
 
 namespace jg::access {
 namespace {
@@ -16,10 +17,19 @@ using testing::person;
 using testing::sessionRequest;
 using testing::statementRequest;
 
-class BrokerTest : public ::testing::Test {
+class BrokerTest : public ::testing::TestWithParam<store::testing::Backend> {
  protected:
   void SetUp() override {
-    auto s = store::openSqlite(dir_.file("state.db"));
+    url_ = "sqlite://" + dir_.file("state.db");
+    if (GetParam() == store::testing::Backend::kPostgres) {
+      std::string why;
+      auto pg = store::testing::freshPostgresUrl(&why);
+      if (!pg) {
+        GTEST_SKIP() << why;
+      }
+      url_ = *pg;
+    }
+    auto s = store::open(url_);
     ASSERT_TRUE(s) << s.status().message();
     store_ = std::move(*s);
     broker_ = makeBroker(*store_);
@@ -38,6 +48,7 @@ class BrokerTest : public ::testing::Test {
   }
 
   testing::TempDir dir_;
+  std::string url_;  // the database of store_; a second Store on it plays another replica
   ManualClock clock_ = ManualClock::atUnix(1'700'000'000);
   std::unique_ptr<store::Store> store_;
   EventLog events_;
@@ -48,7 +59,7 @@ class BrokerTest : public ::testing::Test {
   identity::Identity eve_ = person("eve", {"engineers"});
 };
 
-TEST_F(BrokerTest, SameRequestReturnsThePendingReviewInsteadOfDuplicating) {
+TEST_P(BrokerTest, SameRequestReturnsThePendingReviewInsteadOfDuplicating) {
   auto a = broker_->createReview(sessionRequest(alice_));
   auto b = broker_->createReview(sessionRequest(alice_));
   ASSERT_TRUE(a && b);
@@ -62,7 +73,7 @@ TEST_F(BrokerTest, SameRequestReturnsThePendingReviewInsteadOfDuplicating) {
   EXPECT_EQ(events_.names(), (std::vector<std::string>{"review.created", "review.created"}));
 }
 
-TEST_F(BrokerTest, OneApprovalFromTheGroupApprovesAndCreatesAGrant) {
+TEST_P(BrokerTest, OneApprovalFromTheGroupApprovesAndCreatesAGrant) {
   auto r = broker_->createReview(sessionRequest(alice_));
   ASSERT_TRUE(r);
   EXPECT_FALSE(broker_->activeGrant(alice_, "kb", "reader"));
@@ -84,7 +95,7 @@ TEST_F(BrokerTest, OneApprovalFromTheGroupApprovesAndCreatesAGrant) {
             (std::vector<std::string>{"review.created", "review.approved", "grant.created"}));
 }
 
-TEST_F(BrokerTest, TwoApproverRuleNeedsTwoDistinctApprovers) {
+TEST_P(BrokerTest, TwoApproverRuleNeedsTwoDistinctApprovers) {
   auto r = broker_->createReview(sessionRequest(alice_, 2));
   ASSERT_TRUE(r);
   auto first = broker_->approve(r->id, olga_, "");
@@ -105,7 +116,7 @@ TEST_F(BrokerTest, TwoApproverRuleNeedsTwoDistinctApprovers) {
   EXPECT_TRUE(broker_->activeGrant(alice_, "kb", "reader"));
 }
 
-TEST_F(BrokerTest, ApproverOutsideTheGroupsIsRefused) {
+TEST_P(BrokerTest, ApproverOutsideTheGroupsIsRefused) {
   auto r = broker_->createReview(sessionRequest(alice_));
   ASSERT_TRUE(r);
   auto res = broker_->approve(r->id, eve_, "");
@@ -117,7 +128,7 @@ TEST_F(BrokerTest, ApproverOutsideTheGroupsIsRefused) {
   EXPECT_TRUE((*shown)->decisions.empty());
 }
 
-TEST_F(BrokerTest, RequesterCannotApproveTheirOwnReview) {
+TEST_P(BrokerTest, RequesterCannotApproveTheirOwnReview) {
   auto owner = person("dora", {"data-owners"});
   auto r = broker_->createReview(sessionRequest(owner));
   ASSERT_TRUE(r);
@@ -131,12 +142,12 @@ TEST_F(BrokerTest, RequesterCannotApproveTheirOwnReview) {
   EXPECT_FALSE(broker_->activeGrant(owner, "kb", "reader"));
 }
 
-TEST_F(BrokerTest, UnknownReviewIsNotFound) {
+TEST_P(BrokerTest, UnknownReviewIsNotFound) {
   EXPECT_EQ(broker_->approve("r-nope", olga_, "").status().code(), Code::kNotFound);
   EXPECT_EQ(broker_->revokeGrant("g-nope", olga_, "").status().code(), Code::kNotFound);
 }
 
-TEST_F(BrokerTest, RejectionReachesTheWaiter) {
+TEST_P(BrokerTest, RejectionReachesTheWaiter) {
   auto r = broker_->createReview(sessionRequest(alice_));
   ASSERT_TRUE(r);
   std::optional<ReviewState> got;
@@ -156,7 +167,7 @@ TEST_F(BrokerTest, RejectionReachesTheWaiter) {
   EXPECT_TRUE(isConflict(broker_->approve(r->id, pete_, "").status()));
 }
 
-TEST_F(BrokerTest, ApprovalWakesTheWaiterOnce) {
+TEST_P(BrokerTest, ApprovalWakesTheWaiterOnce) {
   auto r = broker_->createReview(sessionRequest(alice_));
   ASSERT_TRUE(r);
   int calls = 0;
@@ -172,7 +183,7 @@ TEST_F(BrokerTest, ApprovalWakesTheWaiterOnce) {
   EXPECT_FALSE(w->cancel());
 }
 
-TEST_F(BrokerTest, WaitingOnADecidedReviewAnswersAtOnce) {
+TEST_P(BrokerTest, WaitingOnADecidedReviewAnswersAtOnce) {
   auto r = broker_->createReview(sessionRequest(alice_));
   ASSERT_TRUE(r && broker_->approve(r->id, olga_, ""));
   std::optional<ReviewState> got;
@@ -180,7 +191,7 @@ TEST_F(BrokerTest, WaitingOnADecidedReviewAnswersAtOnce) {
   EXPECT_EQ(got, ReviewState::kApproved);
 }
 
-TEST_F(BrokerTest, CancelledWaiterIsNeverCalled) {
+TEST_P(BrokerTest, CancelledWaiterIsNeverCalled) {
   auto r = broker_->createReview(sessionRequest(alice_));
   ASSERT_TRUE(r);
   bool called = false;
@@ -192,7 +203,7 @@ TEST_F(BrokerTest, CancelledWaiterIsNeverCalled) {
   EXPECT_FALSE(called);
 }
 
-TEST_F(BrokerTest, WaiterTimesOutWithPendingState) {
+TEST_P(BrokerTest, WaiterTimesOutWithPendingState) {
   auto r = broker_->createReview(sessionRequest(alice_));
   ASSERT_TRUE(r);
   std::optional<ReviewState> got;
@@ -212,7 +223,7 @@ TEST_F(BrokerTest, WaiterTimesOutWithPendingState) {
   EXPECT_TRUE(broker_->approve(r->id, olga_, ""));
 }
 
-TEST_F(BrokerTest, PendingReviewExpiresAndTheWaiterIsTold) {
+TEST_P(BrokerTest, PendingReviewExpiresAndTheWaiterIsTold) {
   auto r = broker_->createReview(sessionRequest(alice_));
   ASSERT_TRUE(r);
   EXPECT_EQ(r->expires_at, clock_.now() + 30min);
@@ -232,7 +243,7 @@ TEST_F(BrokerTest, PendingReviewExpiresAndTheWaiterIsTold) {
   EXPECT_EQ(events_.names().back(), "review.created");
 }
 
-TEST_F(BrokerTest, ApprovingAfterExpiryBeforeTheSweepIsRefusedAndExpires) {
+TEST_P(BrokerTest, ApprovingAfterExpiryBeforeTheSweepIsRefusedAndExpires) {
   auto r = broker_->createReview(sessionRequest(alice_));
   ASSERT_TRUE(r);
   clock_.advance(31min);
@@ -244,7 +255,7 @@ TEST_F(BrokerTest, ApprovingAfterExpiryBeforeTheSweepIsRefusedAndExpires) {
   EXPECT_EQ(events_.names().back(), "review.expired");
 }
 
-TEST_F(BrokerTest, GrantWindowIsTheRulesCappedByTheRequestAndMaxGrant) {
+TEST_P(BrokerTest, GrantWindowIsTheRulesCappedByTheRequestAndMaxGrant) {
   auto req = sessionRequest(alice_);
   req.duration = 15min;
   auto r = broker_->createReview(req);
@@ -257,7 +268,7 @@ TEST_F(BrokerTest, GrantWindowIsTheRulesCappedByTheRequestAndMaxGrant) {
   EXPECT_EQ(r2->grant_duration, 1h);  // the rule's grant
 }
 
-TEST_F(BrokerTest, GrantExpiryEndsWatchingSessions) {
+TEST_P(BrokerTest, GrantExpiryEndsWatchingSessions) {
   auto r = broker_->createReview(sessionRequest(alice_));
   ASSERT_TRUE(r && broker_->approve(r->id, olga_, ""));
   auto g = broker_->activeGrant(alice_, "kb", "reader");
@@ -277,7 +288,7 @@ TEST_F(BrokerTest, GrantExpiryEndsWatchingSessions) {
   EXPECT_EQ(events_.names().back(), "grant.expired");
 }
 
-TEST_F(BrokerTest, RevocationEndsWatchersImmediately) {
+TEST_P(BrokerTest, RevocationEndsWatchersImmediately) {
   auto r = broker_->createReview(sessionRequest(alice_));
   ASSERT_TRUE(r && broker_->approve(r->id, olga_, ""));
   auto g = broker_->activeGrant(alice_, "kb", "reader");
@@ -299,7 +310,7 @@ TEST_F(BrokerTest, RevocationEndsWatchersImmediately) {
   EXPECT_EQ(events_.names().back(), "grant.revoked");
 }
 
-TEST_F(BrokerTest, GranteeMayGiveUpTheirGrant) {
+TEST_P(BrokerTest, GranteeMayGiveUpTheirGrant) {
   auto r = broker_->createReview(sessionRequest(alice_));
   ASSERT_TRUE(r && broker_->approve(r->id, olga_, ""));
   auto g = broker_->activeGrant(alice_, "kb", "reader");
@@ -307,7 +318,7 @@ TEST_F(BrokerTest, GranteeMayGiveUpTheirGrant) {
   EXPECT_TRUE(broker_->revokeGrant(g->id, alice_, "done"));
 }
 
-TEST_F(BrokerTest, WatchingAnEndedGrantFiresAtOnceAndResetStopsAWatch) {
+TEST_P(BrokerTest, WatchingAnEndedGrantFiresAtOnceAndResetStopsAWatch) {
   auto r = broker_->createReview(sessionRequest(alice_));
   ASSERT_TRUE(r && broker_->approve(r->id, olga_, ""));
   auto g = broker_->activeGrant(alice_, "kb", "reader");
@@ -325,7 +336,7 @@ TEST_F(BrokerTest, WatchingAnEndedGrantFiresAtOnceAndResetStopsAWatch) {
   EXPECT_FALSE(missing.empty());
 }
 
-TEST_F(BrokerTest, StatementApprovalRunsExactlyThatStatementOnce) {
+TEST_P(BrokerTest, StatementApprovalRunsExactlyThatStatementOnce) {
   auto r = broker_->createReview(statementRequest(alice_, "fp-1", "params-a"));
   ASSERT_TRUE(r);
   EXPECT_FALSE(broker_->consumeStatementApproval(alice_, "kb", "fp-1", "params-a"));
@@ -345,14 +356,14 @@ TEST_F(BrokerTest, StatementApprovalRunsExactlyThatStatementOnce) {
   EXPECT_EQ(events_.names().back(), "statement_approval.used");
 }
 
-TEST_F(BrokerTest, StatementApprovalLapsesAfterItsValidity) {
+TEST_P(BrokerTest, StatementApprovalLapsesAfterItsValidity) {
   auto r = broker_->createReview(statementRequest(alice_, "fp-1"));
   ASSERT_TRUE(r && broker_->approve(r->id, olga_, ""));
   clock_.advance(5min);
   EXPECT_FALSE(broker_->consumeStatementApproval(alice_, "kb", "fp-1", "p0"));
 }
 
-TEST_F(BrokerTest, RacingApproversRecordExactlyOneDecision) {
+TEST_P(BrokerTest, RacingApproversRecordExactlyOneDecision) {
   auto r = broker_->createReview(sessionRequest(alice_));
   ASSERT_TRUE(r);
   constexpr int kThreads = 8;
@@ -378,8 +389,8 @@ TEST_F(BrokerTest, RacingApproversRecordExactlyOneDecision) {
   EXPECT_EQ(grants->size(), 1u);
 }
 
-TEST_F(BrokerTest, RacingBrokersOnOneDatabaseDoNotDoubleDecide) {
-  auto other_store = store::openSqlite(dir_.file("state.db"));
+TEST_P(BrokerTest, RacingBrokersOnOneDatabaseDoNotDoubleDecide) {
+  auto other_store = store::open(url_);
   ASSERT_TRUE(other_store);
   auto other = makeBroker(**other_store);
   auto r = broker_->createReview(sessionRequest(alice_));
@@ -394,8 +405,8 @@ TEST_F(BrokerTest, RacingBrokersOnOneDatabaseDoNotDoubleDecide) {
   EXPECT_EQ((*broker_->review(r->id))->decisions.size(), 1u);
 }
 
-TEST_F(BrokerTest, DecisionsOnAnotherReplicaReachLocalWaitersAndWatchers) {
-  auto other_store = store::openSqlite(dir_.file("state.db"));
+TEST_P(BrokerTest, DecisionsOnAnotherReplicaReachLocalWaitersAndWatchers) {
+  auto other_store = store::open(url_);
   ASSERT_TRUE(other_store);
   auto other = makeBroker(**other_store);
   auto r = broker_->createReview(sessionRequest(alice_));
@@ -415,7 +426,7 @@ TEST_F(BrokerTest, DecisionsOnAnotherReplicaReachLocalWaitersAndWatchers) {
   EXPECT_NE(why.find("revoked"), std::string::npos);
 }
 
-TEST_F(BrokerTest, ListsFilterByStateAndRequester) {
+TEST_P(BrokerTest, ListsFilterByStateAndRequester) {
   auto r1 = broker_->createReview(sessionRequest(alice_));
   auto r2 = broker_->createReview(sessionRequest(eve_));
   ASSERT_TRUE(r1 && r2 && broker_->approve(r2->id, olga_, ""));
@@ -433,13 +444,13 @@ TEST_F(BrokerTest, ListsFilterByStateAndRequester) {
   ASSERT_EQ(broker_->listGrants(active)->size(), 1u);
 }
 
-TEST_F(BrokerTest, ReviewWithoutApproversIsRefused) {
+TEST_P(BrokerTest, ReviewWithoutApproversIsRefused) {
   auto req = sessionRequest(alice_);
   req.spec.approver_groups.clear();
   EXPECT_EQ(broker_->createReview(req).status().code(), Code::kInvalidArgument);
 }
 
-TEST_F(BrokerTest, ApprovalHintNamesTheCommandAndTheUrl) {
+TEST_P(BrokerTest, ApprovalHintNamesTheCommandAndTheUrl) {
   EXPECT_EQ(broker_->approvalHint("r-1"), "approve with `jitgate review approve r-1`");
 }
 
@@ -469,6 +480,12 @@ TEST(BrokerSweeper, EndsAGrantAtItsWindowWithTheRealClock) {
   EXPECT_TRUE(cv.wait_for(lk, 3s, [&] { return ended; }));
   EXPECT_GE(std::chrono::system_clock::now(), g->expires_at);
 }
+
+// Every BrokerTest runs on SQLite and on PostgreSQL (skipped where PostgreSQL cannot run).
+INSTANTIATE_TEST_SUITE_P(Backends, BrokerTest,
+                         ::testing::Values(store::testing::Backend::kSqlite,
+                                           store::testing::Backend::kPostgres),
+                         [](const auto& info) { return store::testing::backendName(info.param); });
 
 }  // namespace
 }  // namespace jg::access

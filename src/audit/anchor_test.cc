@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "store/test_backends.h"
+
 namespace jg::audit {
 namespace {
 
@@ -19,15 +21,25 @@ Anchor anchorAt(const std::string& instance, uint64_t seq) {
   return a;
 }
 
-std::unique_ptr<store::Store> migratedStore() {
-  auto st = store::open("sqlite::memory:");
-  EXPECT_TRUE(st.isOk());
-  EXPECT_TRUE((*st)->migrate("audit_anchors", anchorMigrations()).isOk());
-  return std::move(*st);
+std::unique_ptr<store::Store> migratedStore(
+    store::testing::Backend backend = store::testing::Backend::kSqlite) {
+  std::string skip;
+  std::string error;
+  auto st = store::testing::openFresh(backend, &skip, &error);
+  EXPECT_TRUE(st || error.empty()) << error;  // unavailable PostgreSQL: null, the test skips
+  if (st) {
+    EXPECT_TRUE(st->migrate("audit_anchors", anchorMigrations()).isOk());
+  }
+  return st;
 }
 
-TEST(Anchors, StoredAnchorRoundTripsEveryField) {
-  auto store = migratedStore();
+class AnchorsInStore : public ::testing::TestWithParam<store::testing::Backend> {};
+
+TEST_P(AnchorsInStore, StoredAnchorRoundTripsEveryField) {
+  auto store = migratedStore(GetParam());
+  if (!store) {
+    GTEST_SKIP();
+  }
   Anchor a = anchorAt("gw1", 42);
   ASSERT_TRUE(saveAnchor(*store, a).isOk());
   auto all = loadAnchors(*store);
@@ -44,8 +56,11 @@ TEST(Anchors, StoredAnchorRoundTripsEveryField) {
   EXPECT_EQ(b.ts_us, a.ts_us);
 }
 
-TEST(Anchors, AnOlderAnchorNeverReplacesANewerOne) {
-  auto store = migratedStore();
+TEST_P(AnchorsInStore, AnOlderAnchorNeverReplacesANewerOne) {
+  auto store = migratedStore(GetParam());
+  if (!store) {
+    GTEST_SKIP();
+  }
   ASSERT_TRUE(saveAnchor(*store, anchorAt("gw1", 100)).isOk());
   ASSERT_TRUE(saveAnchor(*store, anchorAt("gw1", 50)).isOk());
   ASSERT_TRUE(saveAnchor(*store, anchorAt("gw2", 7)).isOk());
@@ -56,6 +71,11 @@ TEST(Anchors, AnOlderAnchorNeverReplacesANewerOne) {
   ASSERT_TRUE(saveAnchor(*store, anchorAt("gw1", 101)).isOk());
   EXPECT_EQ(loadAnchors(*store)->at("gw1").seq, 101u);
 }
+
+INSTANTIATE_TEST_SUITE_P(Backends, AnchorsInStore,
+                         ::testing::Values(store::testing::Backend::kSqlite,
+                                           store::testing::Backend::kPostgres),
+                         [](const auto& info) { return store::testing::backendName(info.param); });
 
 TEST(Anchors, StoreAnchorsWritesTheNewestCheckpointOffTheCallersThread) {
   auto store = migratedStore();

@@ -405,7 +405,9 @@ Result<std::vector<StatementHit>> search(store::Store& store, const SearchQuery&
   eq(q.document,
      " AND EXISTS (SELECT 1 FROM audit_documents d WHERE d.session_id = st.session_id AND "
      "d.statement_id = st.statement_id AND d.document_id = ?)");
-  eq(q.contains, " AND instr(st.text, ?) > 0");
+  // instr() is SQLite's, strpos() PostgreSQL's: the same substring test, no pattern syntax.
+  eq(q.contains,
+     store.dialect() == "sqlite" ? " AND instr(st.text, ?) > 0" : " AND strpos(st.text, ?) > 0");
   eq(q.protocol, " AND se.protocol = ?");
   eq(q.method, " AND upper(st.method) = upper(?)");
   if (!q.path.empty()) {

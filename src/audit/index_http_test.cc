@@ -7,6 +7,7 @@
 #include "audit/replay.h"
 #include "audit/test_util.h"
 #include "audit/verify.h"
+#include "store/test_backends.h"
 
 namespace jg::audit {
 namespace {
@@ -16,12 +17,16 @@ using std::chrono::milliseconds;
 constexpr std::string_view kRawBody = R"({"result":[{"id":42,"email":"bob@example.com"}]})";
 constexpr std::string_view kSentBody = R"({"result":[{"id":42,"email":"b***@example.com"}]})";
 
-class HttpIndexTest : public ::testing::Test {
+class HttpIndexTest : public ::testing::TestWithParam<store::testing::Backend> {
  protected:
   void SetUp() override {
-    auto st = store::open("sqlite://" + dir_.path("state.db"));
-    ASSERT_TRUE(st.isOk());
-    store_ = std::move(*st);
+    std::string skip;
+    std::string error;
+    store_ = store::testing::openFresh(GetParam(), &skip, &error);
+    if (!store_ && error.empty()) {
+      GTEST_SKIP() << skip;
+    }
+    ASSERT_TRUE(store_) << error;
     ASSERT_TRUE(store_->migrate("audit", indexMigrations()).isOk());
     indexer_ = std::make_unique<Indexer>(*store_);
     RecorderOptions opt;
@@ -145,7 +150,7 @@ class HttpIndexTest : public ::testing::Test {
   std::chrono::system_clock::time_point t0_ = fromMicros(1'780'000'000'000'000);
 };
 
-TEST_F(HttpIndexTest, RequestsAreIndexedWithMethodPathStatusAndDecision) {
+TEST_P(HttpIndexTest, RequestsAreIndexedWithMethodPathStatusAndDecision) {
   auto http = find({.protocol = "http"});
   ASSERT_EQ(http.size(), 3u);
   const StatementHit& search = http[2];  // oldest last
@@ -165,7 +170,7 @@ TEST_F(HttpIndexTest, RequestsAreIndexedWithMethodPathStatusAndDecision) {
   EXPECT_EQ(find({.protocol = "postgres"}).size(), 1u);
 }
 
-TEST_F(HttpIndexTest, SearchByPathGlobStatusAndMethod) {
+TEST_P(HttpIndexTest, SearchByPathGlobStatusAndMethod) {
   EXPECT_EQ(find({.path = "/vectors/collections/*/points/*"}).size(), 2u);
   EXPECT_EQ(find({.path = "/vectors/collections/docs/points/4?"}).size(), 1u);
   EXPECT_EQ(find({.path = "/VECTORS/*"}).size(), 0u);  // paths are case-sensitive
@@ -179,7 +184,7 @@ TEST_F(HttpIndexTest, SearchByPathGlobStatusAndMethod) {
   EXPECT_EQ(find({.user = "rag@example.com", .method = "GET", .status = 200}).size(), 1u);
 }
 
-TEST_F(HttpIndexTest, DocumentLineageListsSqlResultsAndHttpResponsesTogether) {
+TEST_P(HttpIndexTest, DocumentLineageListsSqlResultsAndHttpResponsesTogether) {
   auto hits = find({.document = "42"});
   ASSERT_EQ(hits.size(), 2u);
   EXPECT_EQ(hits[0].session_id, "p1");  // newest first
@@ -192,7 +197,7 @@ TEST_F(HttpIndexTest, DocumentLineageListsSqlResultsAndHttpResponsesTogether) {
   EXPECT_EQ(streamed[0].statement_id, 2u);
 }
 
-TEST_F(HttpIndexTest, IndexHoldsNoBodiesHeadersOrSecretParameters) {
+TEST_P(HttpIndexTest, IndexHoldsNoBodiesHeadersOrSecretParameters) {
   auto hits = find({.method = "POST"});
   ASSERT_EQ(hits.size(), 1u);
   EXPECT_EQ(hits[0].text,
@@ -217,7 +222,7 @@ TEST_F(HttpIndexTest, IndexHoldsNoBodiesHeadersOrSecretParameters) {
   EXPECT_FALSE(leaked);
 }
 
-TEST_F(HttpIndexTest, ReindexRebuildsTheHttpRows) {
+TEST_P(HttpIndexTest, ReindexRebuildsTheHttpRows) {
   ASSERT_TRUE(rec_->close().isOk());
   auto fresh = store::open("sqlite::memory:");
   ASSERT_TRUE(fresh.isOk());
@@ -231,7 +236,7 @@ TEST_F(HttpIndexTest, ReindexRebuildsTheHttpRows) {
   EXPECT_EQ(search(**fresh, {.document = "42"})->size(), 2u);
 }
 
-TEST_F(HttpIndexTest, LogWithHttpRecordsVerifies) {
+TEST_P(HttpIndexTest, LogWithHttpRecordsVerifies) {
   ASSERT_TRUE(rec_->close().isOk());
   KeyRing ring;
   auto pub = PublicKey::loadPem(dir_.path("keys/sign.pub.pem"));
@@ -241,7 +246,7 @@ TEST_F(HttpIndexTest, LogWithHttpRecordsVerifies) {
   EXPECT_TRUE(report.ok) << report.first_bad->describe();
 }
 
-TEST_F(HttpIndexTest, ReplayShowsTheTimelineWithMaskedBodiesAndRawOnlyWithTheKey) {
+TEST_P(HttpIndexTest, ReplayShowsTheTimelineWithMaskedBodiesAndRawOnlyWithTheKey) {
   std::string text = replay(nullptr);
   for (const char* want :
        {"connect   client 10.0.0.9:5000 resource vectors (http, TLSv1.3)",
@@ -275,6 +280,12 @@ TEST(HttpIndexGlob, GlobBecomesAnEscapedLikePattern) {
   EXPECT_EQ(index_http::globToLike("/a/*/b?"), "/a/%/b_");
   EXPECT_EQ(index_http::globToLike("/50%_off\\"), "/50\\%\\_off\\\\");
 }
+
+// Every test runs on SQLite and on PostgreSQL (skipped where PostgreSQL cannot run).
+INSTANTIATE_TEST_SUITE_P(Backends, HttpIndexTest,
+                         ::testing::Values(store::testing::Backend::kSqlite,
+                                           store::testing::Backend::kPostgres),
+                         [](const auto& info) { return store::testing::backendName(info.param); });
 
 }  // namespace
 }  // namespace jg::audit

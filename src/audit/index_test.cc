@@ -6,6 +6,7 @@
 
 #include "audit/replay.h"
 #include "audit/test_util.h"
+#include "store/test_backends.h"
 
 namespace jg::audit {
 namespace {
@@ -66,12 +67,16 @@ void recordSession(Recorder& rec, const std::string& sid, const std::string& ema
   ASSERT_TRUE(rec.append(Event{sid, at(1000), SessionEndEvent{"client-closed", 2, 2}}).isOk());
 }
 
-class IndexTest : public ::testing::Test {
+class IndexTest : public ::testing::TestWithParam<store::testing::Backend> {
  protected:
   void SetUp() override {
-    auto st = store::open("sqlite://" + dir_.path("state.db"));
-    ASSERT_TRUE(st.isOk());
-    store_ = std::move(*st);
+    std::string skip;
+    std::string error;
+    store_ = store::testing::openFresh(GetParam(), &skip, &error);
+    if (!store_ && error.empty()) {
+      GTEST_SKIP() << skip;
+    }
+    ASSERT_TRUE(store_) << error;
     ASSERT_TRUE(store_->migrate("audit", indexMigrations()).isOk());
     indexer_ = std::make_unique<Indexer>(*store_);
     RecorderOptions opt;
@@ -97,7 +102,7 @@ class IndexTest : public ::testing::Test {
   std::chrono::system_clock::time_point t0_ = fromMicros(1'780'000'000'000'000);
 };
 
-TEST_F(IndexTest, SearchFiltersByIdentityResourceTableKindAndDecision) {
+TEST_P(IndexTest, SearchFiltersByIdentityResourceTableKindAndDecision) {
   EXPECT_EQ(find({}).size(), 4u);
   auto alice = find({.user = "alice@example.com"});
   ASSERT_EQ(alice.size(), 2u);
@@ -116,7 +121,7 @@ TEST_F(IndexTest, SearchFiltersByIdentityResourceTableKindAndDecision) {
   EXPECT_EQ(find({.contains = "ANY($1)"}).size(), 2u);
 }
 
-TEST_F(IndexTest, DocumentLineageAnswersWhoRetrievedADocumentAndWhen) {
+TEST_P(IndexTest, DocumentLineageAnswersWhoRetrievedADocumentAndWhen) {
   auto hits = find({.document = "42"});
   ASSERT_EQ(hits.size(), 2u);
   EXPECT_EQ(hits[0].email, "bob@example.com");  // newest first
@@ -126,7 +131,7 @@ TEST_F(IndexTest, DocumentLineageAnswersWhoRetrievedADocumentAndWhen) {
   EXPECT_TRUE(find({.document = "43"}).empty());
 }
 
-TEST_F(IndexTest, AWholeResultRecordIsIndexedAndReplayedAsItsParts) {
+TEST_P(IndexTest, AWholeResultRecordIsIndexedAndReplayedAsItsParts) {
   StatementEvent st;
   st.statement_id = 1;
   st.text = "SELECT doc_id, author_email FROM public.chunks WHERE doc_id = 77";
@@ -188,14 +193,14 @@ TEST_F(IndexTest, AWholeResultRecordIsIndexedAndReplayedAsItsParts) {
   EXPECT_EQ((*again)[0].rows, 2);
 }
 
-TEST_F(IndexTest, TimeWindowsAreHalfOpen) {
+TEST_P(IndexTest, TimeWindowsAreHalfOpen) {
   int64_t split = toMicros(t0_ + std::chrono::minutes(30));
   EXPECT_EQ(find({.since_us = split}).size(), 2u);
   EXPECT_EQ(find({.until_us = split}).size(), 2u);
   EXPECT_EQ(find({.since_us = split, .until_us = split}).size(), 0u);
 }
 
-TEST_F(IndexTest, IndexHoldsNoRawValuesOrParameters) {
+TEST_P(IndexTest, IndexHoldsNoRawValuesOrParameters) {
   bool leaked = false;
   for (const char* table : {"audit_sessions", "audit_statements", "audit_documents"}) {
     ASSERT_TRUE(store_
@@ -214,7 +219,7 @@ TEST_F(IndexTest, IndexHoldsNoRawValuesOrParameters) {
   EXPECT_FALSE(leaked);
 }
 
-TEST_F(IndexTest, ReindexRebuildsTheSameRowsIdempotently) {
+TEST_P(IndexTest, ReindexRebuildsTheSameRowsIdempotently) {
   ASSERT_TRUE(rec_->close().isOk());
   auto fresh = store::open("sqlite::memory:");
   ASSERT_TRUE(fresh.isOk());
@@ -227,7 +232,7 @@ TEST_F(IndexTest, ReindexRebuildsTheSameRowsIdempotently) {
   EXPECT_EQ(search(**fresh, {})->size(), 4u);
 }
 
-TEST_F(IndexTest, RemovedSegmentsTakeTheirRowsWithThem) {
+TEST_P(IndexTest, RemovedSegmentsTakeTheirRowsWithThem) {
   auto loc = findSession(*store_, "s-alice");
   ASSERT_TRUE(loc.isOk());
   ASSERT_TRUE(loc->has_value());
@@ -237,7 +242,7 @@ TEST_F(IndexTest, RemovedSegmentsTakeTheirRowsWithThem) {
   EXPECT_FALSE(findSession(*store_, "s-alice")->has_value());
 }
 
-TEST_F(IndexTest, ReplayShowsMaskedRowsAndRawOnlyWithTheKey) {
+TEST_P(IndexTest, ReplayShowsMaskedRowsAndRawOnlyWithTheKey) {
   auto loc = findSession(*store_, "s-alice");
   ASSERT_TRUE(loc.isOk());
   std::ostringstream masked;
@@ -276,6 +281,12 @@ TEST_F(IndexTest, ReplayShowsMaskedRowsAndRawOnlyWithTheKey) {
                 .code(),
             Code::kNotFound);
 }
+
+// Every test runs on SQLite and on PostgreSQL (skipped where PostgreSQL cannot run).
+INSTANTIATE_TEST_SUITE_P(Backends, IndexTest,
+                         ::testing::Values(store::testing::Backend::kSqlite,
+                                           store::testing::Backend::kPostgres),
+                         [](const auto& info) { return store::testing::backendName(info.param); });
 
 }  // namespace
 }  // namespace jg::audit

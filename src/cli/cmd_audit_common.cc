@@ -12,7 +12,8 @@ void addCommon(CLI::App* cmd, Common& c, bool with_store) {
   cmd->add_option("-c,--config", c.config, "Gateway configuration (audit: and store: sections)");
   cmd->add_option("--dir", c.dir, "Audit directory (overrides the configuration)");
   if (with_store) {
-    cmd->add_option("--store", c.store_url, "State store URL, e.g. sqlite:///var/lib/x.db");
+    cmd->add_option("--store", c.store_url,
+                    "State store URL (sqlite:///x.db, postgresql://u@host/db)");
   }
 }
 

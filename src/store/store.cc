@@ -1,5 +1,7 @@
 #include "store/store.h"
 
+#include "store/pg_store.h"
+#include "store/pg_url.h"
 #include "store/sqlite_store.h"
 
 namespace jg::store {
@@ -47,11 +49,10 @@ Result<std::unique_ptr<Store>> open(std::string_view url) {
     return openSqlite(path);
   }
   if (url.substr(0, 13) == "postgresql://" || url.substr(0, 11) == "postgres://") {
-    return Status::error(Code::kInvalidArgument,
-                         "state store: postgresql:// is not available in this build yet");
+    return openPostgres(url);
   }
-  return invalidArgument("state store URL must start with sqlite:// (got '" + std::string(url) +
-                         "')");
+  return invalidArgument("state store URL must start with sqlite:// or postgresql:// (got '" +
+                         redactUrl(url) + "')");
 }
 
 std::string parseSettings(const config::Node& node, config::Errors& errors) {
@@ -59,6 +60,15 @@ std::string parseSettings(const config::Node& node, config::Errors& errors) {
   if (url.rfind("sqlite://", 0) != 0 && url != "sqlite::memory:" &&
       url.rfind("postgresql://", 0) != 0 && url.rfind("postgres://", 0) != 0) {
     errors.add(node, "must be a sqlite:///path or postgresql:// URL");
+  }
+  if (url.starts_with("postgresql://") || url.starts_with("postgres://")) {
+    // Checked here so that a bad URL is a configuration error, not a failure at startup.
+    if (auto pg = parsePgUrl(url); !pg) {
+      errors.add(node, pg.status().message());
+    } else if (!pg->password_file.empty() && !pg->password_file.starts_with('/')) {
+      errors.add(node, "password_file= in the store URL must be an absolute path");
+    }
+    return url;
   }
   constexpr std::string_view kSqlite = "sqlite://";
   if (url.starts_with(kSqlite) && node.defined()) {

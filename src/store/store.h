@@ -9,8 +9,10 @@
 // prepared once and cached. SQL should stay in the common subset of SQLite and PostgreSQL
 // (dialect() says which one runs, for the rare difference).
 //
-// Thread-safe: a Store serializes its transactions internally. Not re-entrant: do not call the
-// Store from inside a transaction() callback (use the Tx).
+// Thread-safe: SQLite serializes transactions in the process, PostgreSQL runs them on pooled
+// connections. Not re-entrant: do not call the Store from inside a transaction() callback (use
+// the Tx). query() is for reads (a backend may repeat it after a lost connection). Every call
+// blocks: use a blocking pool or a worker thread, never an I/O thread.
 #pragma once
 
 #include <cstdint>
@@ -69,8 +71,9 @@ class Store {
   virtual std::string_view dialect() const = 0;
 };
 
-// "sqlite:///abs/path.db", "sqlite://relative/path.db" or "sqlite::memory:".
-// ("postgresql://..." is recognized and reported as not available yet.)
+// "sqlite:///abs/path.db", "sqlite://relative/path.db", "sqlite::memory:" or
+// "postgresql://user@host[:port]/dbname[?sslmode=...&password_file=...&pool_size=...]"
+// (pg_url.h, docs/store.md). Error messages never carry a password.
 Result<std::unique_ptr<Store>> open(std::string_view url);
 
 // Parses the top-level `store:` scalar (a URL). Default: sqlite:///var/lib/jitgate/state.db.
