@@ -61,22 +61,37 @@ Format format() {
   return gFormat;
 }
 
-void write(spdlog::level::level_enum level, std::string_view sid, std::string_view message) {
+std::string jsonLine(std::string_view sid, Fields fields, std::string_view message) {
+  std::string line;
+  if (!sid.empty()) {
+    line += "\"sid\":";
+    appendJsonString(line, sid);
+    line += ',';
+  }
+  for (const auto& [key, value] : fields) {
+    appendJsonString(line, key);
+    line += ':';
+    appendJsonString(line, value);
+    line += ',';
+  }
+  line += "\"msg\":";
+  appendJsonString(line, message);
+  return line;
+}
+
+void write(spdlog::level::level_enum level, std::string_view sid, Fields fields,
+           std::string_view message) {
   if (gFormat.load(std::memory_order_relaxed) == Format::kJson) {
-    std::string line;
-    if (!sid.empty()) {
-      line += "\"sid\":";
-      appendJsonString(line, sid);
-      line += ',';
-    }
-    line += "\"msg\":";
-    appendJsonString(line, message);
-    spdlog::log(level, "{}", line);
+    spdlog::log(level, "{}", jsonLine(sid, fields, message));
   } else if (sid.empty()) {
     spdlog::log(level, "{}", message);
   } else {
     spdlog::log(level, "[{}] {}", sid, message);
   }
+}
+
+void write(spdlog::level::level_enum level, std::string_view sid, std::string_view message) {
+  write(level, sid, {}, message);
 }
 
 }  // namespace jg::log
