@@ -1,18 +1,14 @@
 // Logging setup and the session-tagged log helpers.
 //
 // Two formats: human-readable lines (default) and JSON lines (`--log-format json`). Every line
-// about a session carries its id (`sid`), so one grep follows one session. The *With variants
-// take structured fields (user, resource, rule, sqlstate, counts): JSON lines carry them as keys
-// beside "msg"; text lines only carry the message, which should say the same. Never pass a secret
+// about a session carries its id (`sid`), so one grep follows one session. Never pass a secret
 // (token, password, key) to these functions: log lines are not scrubbed. Thread-safe.
 #pragma once
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
-#include <initializer_list>
 #include <string_view>
-#include <utility>
 
 namespace jg::log {
 
@@ -24,14 +20,6 @@ Format format();
 
 // Writes one line; `sid` may be empty for lines that are not about a session.
 void write(spdlog::level::level_enum level, std::string_view sid, std::string_view message);
-
-// Structured fields: key and value (numbers as their decimal text). Keys are plain identifiers
-// and never ts, level, sid or msg.
-using Fields = std::initializer_list<std::pair<std::string_view, std::string_view>>;
-void write(spdlog::level::level_enum level, std::string_view sid, Fields fields,
-           std::string_view message);
-// The JSON object tail write() logs in the JSON format (for tests).
-std::string jsonLine(std::string_view sid, Fields fields, std::string_view message);
 
 template <typename... Args>
 void info(std::string_view sid, fmt::format_string<Args...> f, Args&&... args) {
@@ -55,19 +43,6 @@ template <typename... Args>
 void debug(std::string_view sid, fmt::format_string<Args...> f, Args&&... args) {
   if (spdlog::should_log(spdlog::level::debug)) {
     write(spdlog::level::debug, sid, fmt::format(f, std::forward<Args>(args)...));
-  }
-}
-
-template <typename... Args>
-void infoWith(std::string_view sid, Fields fields, fmt::format_string<Args...> f, Args&&... args) {
-  if (spdlog::should_log(spdlog::level::info)) {
-    write(spdlog::level::info, sid, fields, fmt::format(f, std::forward<Args>(args)...));
-  }
-}
-template <typename... Args>
-void warnWith(std::string_view sid, Fields fields, fmt::format_string<Args...> f, Args&&... args) {
-  if (spdlog::should_log(spdlog::level::warn)) {
-    write(spdlog::level::warn, sid, fields, fmt::format(f, std::forward<Args>(args)...));
   }
 }
 

@@ -1,4 +1,4 @@
-#include "core/log.h"
+#include "core/log_fields.h"
 
 #include <gtest/gtest.h>
 
