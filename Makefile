@@ -3,8 +3,11 @@ BUILD    ?= build
 JOBS     ?= $(shell nproc)
 PYTEST   := /usr/bin/python3 -m pytest
 CMAKE_FLAGS ?=
+PREFIX   ?= /usr/local
+DESTDIR  ?=
+RELEASE_BUILD ?= build-release
 
-.PHONY: all deps build test unit e2e demo bench fuzz format clean
+.PHONY: all deps build test unit e2e demo bench fuzz format clean install release
 
 all: build
 
@@ -27,6 +30,19 @@ test: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 	scripts/fuzz.sh --ci
 	$(PYTEST) -q -p no:cacheprovider tests/e2e
+
+# Installs what $(BUILD) holds (no rebuild): make install PREFIX=/usr DESTDIR=/tmp/stage
+# BUILD=$(RELEASE_BUILD) installs the release build: the stripped binary and its debug info.
+install:
+	@test -x $(BUILD)/jitgate || { echo "no $(BUILD)/jitgate: run make build (or make release) first"; exit 2; }
+	DESTDIR="$(DESTDIR)" cmake --install $(BUILD) --prefix $(PREFIX)
+
+# An optimized binary without tests or benchmarks, its debug info split off into
+# $(RELEASE_BUILD)/release/jitgate.debug.
+release: deps
+	cmake -S . -B $(RELEASE_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	  -DJITGATE_TESTS=OFF -DJITGATE_BENCH=OFF $(CMAKE_FLAGS)
+	cmake --build $(RELEASE_BUILD) -j $(JOBS) --target jitgate-release
 
 demo: build
 	/usr/bin/python3 scripts/demo.py

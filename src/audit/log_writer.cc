@@ -8,6 +8,7 @@
 #include "audit/codec.h"
 #include "audit/verify.h"
 #include "core/log.h"
+#include "core/metrics.h"
 
 namespace jg::audit {
 namespace json = boost::json;
@@ -178,8 +179,11 @@ Status LogWriter::writePending() {
     return st;
   }
   if (s_.durability != Durability::kOff || frame_anchor_) {
-    if (Status st = seg_->sync(); !st) {
-      return st;
+    const auto began = std::chrono::steady_clock::now();
+    Status synced = seg_->sync();
+    metrics::auditFsyncSeconds().observe(std::chrono::steady_clock::now() - began);
+    if (!synced) {
+      return synced;
     }
     ++stats_.syncs;
   }

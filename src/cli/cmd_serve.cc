@@ -5,6 +5,7 @@
 #include "cli/command.h"
 #include "cli/output.h"
 #include "core/log.h"
+#include "core/log_fields.h"
 #include "server/config.h"
 #include "server/config_lint.h"
 #include "server/config_online.h"
@@ -22,6 +23,7 @@ struct ServeOptions {
 
 int serve(const ServeOptions& o) {
   log::setup(o.log_format == "json" ? log::Format::kJson : log::Format::kText, o.log_level);
+  log::setNoticeLevel(spdlog::level::warn);
   auto cfg = server::loadConfig(o.config);
   if (!cfg) {
     std::cerr << "jitgate: invalid configuration:\n" << cfg.status().message() << "\n";

@@ -1,4 +1,4 @@
-#include "core/log.h"
+#include "core/log_fields.h"
 
 #include <spdlog/sinks/stdout_sinks.h>
 
@@ -9,6 +9,7 @@ namespace jg::log {
 namespace {
 
 std::atomic<Format> gFormat{Format::kText};
+std::atomic<spdlog::level::level_enum> gNoticeLevel{spdlog::level::debug};
 
 void appendJsonString(std::string& out, std::string_view s) {
   out.push_back('"');
@@ -44,6 +45,7 @@ void appendJsonString(std::string& out, std::string_view s) {
 
 void setup(Format format, std::string_view level) {
   gFormat = format;
+  spdlog::drop("jitgate");
   auto logger = spdlog::stderr_logger_mt("jitgate");
   spdlog::set_default_logger(logger);
   if (format == Format::kJson) {
@@ -61,22 +63,45 @@ Format format() {
   return gFormat;
 }
 
-void write(spdlog::level::level_enum level, std::string_view sid, std::string_view message) {
+void setNoticeLevel(spdlog::level::level_enum level) {
+  gNoticeLevel = level;
+}
+
+spdlog::level::level_enum noticeLevel() {
+  return gNoticeLevel.load(std::memory_order_relaxed);
+}
+
+std::string jsonLine(std::string_view sid, Fields fields, std::string_view message) {
+  std::string line;
+  if (!sid.empty()) {
+    line += "\"sid\":";
+    appendJsonString(line, sid);
+    line += ',';
+  }
+  for (const auto& [key, value] : fields) {
+    appendJsonString(line, key);
+    line += ':';
+    appendJsonString(line, value);
+    line += ',';
+  }
+  line += "\"msg\":";
+  appendJsonString(line, message);
+  return line;
+}
+
+void write(spdlog::level::level_enum level, std::string_view sid, Fields fields,
+           std::string_view message) {
   if (gFormat.load(std::memory_order_relaxed) == Format::kJson) {
-    std::string line;
-    if (!sid.empty()) {
-      line += "\"sid\":";
-      appendJsonString(line, sid);
-      line += ',';
-    }
-    line += "\"msg\":";
-    appendJsonString(line, message);
-    spdlog::log(level, "{}", line);
+    spdlog::log(level, "{}", jsonLine(sid, fields, message));
   } else if (sid.empty()) {
     spdlog::log(level, "{}", message);
   } else {
     spdlog::log(level, "[{}] {}", sid, message);
   }
+}
+
+void write(spdlog::level::level_enum level, std::string_view sid, std::string_view message) {
+  write(level, sid, {}, message);
 }
 
 }  // namespace jg::log

@@ -140,4 +140,17 @@ void Verifier::refreshLoop() {
   }
 }
 
+Status Verifier::keysLoaded() const {
+  std::string missing;
+  for (const auto& source : sources_) {
+    if (!source->fetchedAt()) {
+      missing += (missing.empty() ? "" : ", ") + source->issuer().issuer;
+    }
+  }
+  if (missing.empty()) {
+    return Status::ok();
+  }
+  return Status::error(Code::kUnavailable, "no signing keys loaded for issuer " + missing);
+}
+
 }  // namespace jg::identity

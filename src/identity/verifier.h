@@ -56,6 +56,9 @@ class Verifier {
   void stop();
 
   const Settings& settings() const { return settings_; }
+  // Ok when every issuer's signing keys are loaded (fetched, or read from the disk cache);
+  // otherwise names the issuers without keys (for /readyz).
+  Status keysLoaded() const;
   size_t cachedTokens() const { return cache_.size(); }
 
  private:

@@ -5,6 +5,7 @@
 #include <string_view>
 
 #include "core/log.h"
+#include "core/log_fields.h"
 
 namespace jg::mask {
 namespace {
@@ -65,10 +66,10 @@ Result<HsRuntime> select() {
     generic.tune = HS_TUNE_FAMILY_GENERIC;
     generic.cpu_features = n.starts_with("avx2") ? HS_CPU_FEATURES_AVX2 : 0;
     if (hsScanFindsEveryMatch(fn, &generic)) {
-      log::warn("",
-                "Vectorscan's hs_scan misses matches on this CPU (a defect of its AVX-512 "
-                "routine); masking scans with {} instead",
-                name);
+      log::notice("",
+                  "Vectorscan's hs_scan misses matches on this CPU (a defect of its AVX-512 "
+                  "routine); masking scans with {} instead",
+                  name);
       return HsRuntime{fn, &generic, name};
     }
   }

@@ -9,6 +9,7 @@
 #include <atomic>
 
 #include "core/log.h"
+#include "core/metrics.h"
 #include "identity/verifier.h"
 #include "server/admin_request.h"
 
@@ -63,6 +64,7 @@ std::optional<AdminResponse> AdminApi::Impl::authenticate(AdminRequest& req,
   unauthorized.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"jitgate\"");
   const std::string token = bearerToken(authorization);
   if (token.empty()) {
+    metrics::authFailures().add({"admin", "no_token"});
     unauthorized.body = jsonError(401, "unauthorized",
                                   "an OIDC access token is required: Authorization: Bearer <token>")
                             .body;
@@ -73,6 +75,9 @@ std::optional<AdminResponse> AdminApi::Impl::authenticate(AdminRequest& req,
   }
   auto who = options.authenticate(token);
   if (!who) {
+    metrics::authFailures().add({"admin", who.status().code() == Code::kUnavailable
+                                              ? "keys_unavailable"
+                                              : "invalid_credential"});
     unauthorized.body = jsonError(401, "unauthorized", who.status().message()).body;
     unauthorized.headers.back().second += ", error=\"invalid_token\"";
     return unauthorized;

@@ -14,6 +14,7 @@
 #include "audit/recorder.h"
 #include "core/clock.h"
 #include "core/log.h"
+#include "core/metrics.h"
 #include "creds/issuer.h"
 #include "creds/token_issuer.h"
 #include "identity/verifier.h"
@@ -264,7 +265,10 @@ Status Gateway::startBroker() {
   notifier_ = std::make_shared<access::Notifier>(std::move(notify));
   access::BrokerOptions options;
   options.settings = cfg.access;
-  options.notify = [n = notifier_](const access::AccessEvent& e) { n->notify(e); };
+  options.notify = [n = notifier_](const access::AccessEvent& e) {
+    metrics::reviewEvents().add({access::eventName(e.type)});
+    n->notify(e);
+  };
   if (recorder_) {
     // Who asked, who approved, what was revoked: into the audit log, without blocking.
     options.audit = [recorder = recorder_](const access::AccessEvent& e) {
@@ -300,6 +304,7 @@ Status Gateway::startAdmin() {
   if (auto st = publishTokenKeys(); !st) {
     return st;
   }
+  registerOpsRoutes();
   admin_->addRoute(
       boost::beast::http::verb::get, "/metrics",
       [this](const AdminRequest&) {
@@ -533,8 +538,11 @@ void Gateway::reload() {
 asio::awaitable<Result<UpstreamConnection>> Gateway::connectUpstream(
     const ResourceConfig& resource, const UpstreamCredentials& creds, const StartupParams& params,
     ssl::context* tls, std::chrono::milliseconds timeout, size_t max_message) {
+  const auto began = std::chrono::steady_clock::now();
   Result<UpstreamConnection> conn =
       co_await server::connectUpstream(resource, creds, params, tls, timeout, max_message);
+  metrics::upstreamConnectSeconds().observe(std::chrono::steady_clock::now() - began);
+  metrics::upstreamConnects().add({resource.name, conn ? "ok" : "error"});
   if (!conn) {
     upstream_connect_failures_.fetch_add(1);
   }

@@ -20,6 +20,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "server/admin_request.h"
 #include "server/cancel_registry.h"
 #include "server/config.h"
 #include "server/services.h"
@@ -106,12 +107,23 @@ class Gateway : public SessionServices {
   // Open connections on the HTTP listener (0 when it is off).
   size_t httpConnections() const;
 
+  // -- operations (gateway_ops.cc) ------------------------------------------------------------
+  // GET /readyz: 200 when the store answers, the audit log is writable and the signing keys
+  // are loaded; 503 naming the failing check otherwise. Blocks on the store: call off the I/O
+  // threads (the admin API's pool does).
+  AdminResponse readiness() const;
+  // GET /api/v1/sessions and DELETE /api/v1/sessions/{id} (approvers, as for revoking grants).
+  AdminResponse listSessions(const AdminRequest& req) const;
+  AdminResponse endSession(const AdminRequest& req);
+
  private:
   asio::awaitable<void> acceptLoop();
   asio::awaitable<void> signalLoop();
   asio::awaitable<void> rejectBusy(tcp::socket socket);
   asio::awaitable<void> rejectUnrecorded(tcp::socket socket);
   void auditMetrics(std::string& out) const;
+  void accessMetrics(std::string& out) const;
+  void registerOpsRoutes();
   asio::awaitable<void> shutdown();
   // Waits until no session is left or `deadline` passes, woken by sessionEnded (no polling).
   asio::awaitable<void> waitForSessions(std::chrono::steady_clock::time_point deadline);

@@ -1,11 +1,17 @@
 // The gateway's counters on the admin listener's GET /metrics (Prometheus text format).
 #include <fmt/format.h>
 
+#include <map>
+
+#include "access/broker.h"
+#include "access/notifier.h"
 #include "audit/anchor.h"
 #include "audit/recorder.h"
 #include "server/config_lint.h"
+#include "core/metrics.h"
 #include "server/gateway.h"
 #include "server/http_front.h"
+#include "server/session.h"
 
 namespace jg::server {
 
@@ -26,6 +32,23 @@ std::string Gateway::metricsText() const {
   auto metric = [&out](std::string_view name, std::string_view type, std::string_view help,
                        uint64_t value) { appendMetric(out, name, type, help, value); };
   metric("jitgate_sessions", "gauge", "Client sessions open now.", sessionCount());
+  std::map<std::string, uint64_t> by_resource;
+  for (const auto& r : runtime()->config->resources) {
+    if (!r.isHttp()) {
+      by_resource[r.name] = 0;
+    }
+  }
+  for (const auto& s : liveSessions()) {
+    if (auto it = by_resource.find(s->summary().resource); it != by_resource.end()) {
+      ++it->second;  // sessions still in startup with an unknown resource are not counted
+    }
+  }
+  out +=
+      "# HELP jitgate_sessions_by_resource PostgreSQL sessions open now, by resource.\n"
+      "# TYPE jitgate_sessions_by_resource gauge\n";
+  for (const auto& [name, n] : by_resource) {
+    out += fmt::format("jitgate_sessions_by_resource{{resource=\"{}\"}} {}\n", name, n);
+  }
   metric("jitgate_classifier_hits_total", "counter",
          "Statement classifications answered from the cache.", c.hits);
   metric("jitgate_classifier_normalized_hits_total", "counter",
@@ -53,6 +76,8 @@ std::string Gateway::metricsText() const {
          "a warning log line), summed over reloads.",
          restartOnlyChangesCounted());
   auditMetrics(out);
+  accessMetrics(out);
+  out += metrics::renderAll();
   if (http_) {
     metric("jitgate_http_connections", "gauge", "HTTP client connections open now.",
            http_->connectionCount());
@@ -93,6 +118,32 @@ void Gateway::auditMetrics(std::string& out) const {
            "Sequence number of the newest checkpoint anchored outside the log.", a.last_seq);
     metric("jitgate_audit_anchor_failures_total", "counter",
            "Checkpoints that could not be anchored in the state store.", a.failures);
+  }
+}
+
+// Reviews (pending now; events since start are in jitgate_review_events_total) and webhooks.
+void Gateway::accessMetrics(std::string& out) const {
+  auto metric = [&out](std::string_view name, std::string_view type, std::string_view help,
+                       uint64_t value) { appendMetric(out, name, type, help, value); };
+  if (broker_) {
+    access::ReviewFilter pending;
+    pending.state = access::ReviewState::kPending;
+    pending.limit = 100000;
+    if (auto reviews = broker_->listReviews(pending)) {
+      metric("jitgate_reviews_pending", "gauge", "Reviews waiting for a decision.",
+             reviews->size());
+    }
+  }
+  if (notifier_) {
+    access::NotifierStats n = notifier_->stats();
+    metric("jitgate_webhook_deliveries_total", "counter", "Webhook deliveries that succeeded.",
+           n.delivered);
+    metric("jitgate_webhook_retries_total", "counter", "Webhook delivery attempts retried.",
+           n.retried);
+    metric("jitgate_webhook_failures_total", "counter",
+           "Webhook deliveries given up after their last attempt.", n.failed);
+    metric("jitgate_webhook_dropped_total", "counter",
+           "Webhook deliveries dropped because the queue was full.", n.dropped);
   }
 }
 

@@ -7,6 +7,7 @@
 #include "access/broker.h"
 #include "audit/event.h"
 #include "core/log.h"
+#include "core/metrics.h"
 #include "identity/verifier.h"
 #include "mask/body.h"
 #include "policy/rule.h"
@@ -206,6 +207,7 @@ asio::awaitable<bool> HttpConnection::authenticate(Exchange& x) {
       auth_token_hash_.clear();
     }
     std::string error = token && !*token ? "" : "invalid_token";
+    metrics::authFailures().add({"http", error.empty() ? "no_token" : "invalid_credential"});
     prepareProblem(&x,
                    http::Problem{.status = 401,
                                  .title = "Unauthorized",

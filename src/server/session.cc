@@ -6,6 +6,8 @@
 #include <fmt/format.h>
 
 #include "core/log.h"
+#include "core/log_fields.h"
+#include "core/metrics.h"
 #include "core/random.h"
 #include "proto/pg/encode.h"
 #include "server/gateway.h"
@@ -58,6 +60,39 @@ Session::Session(SessionServices& services, std::unique_ptr<ByteStream> client,
 }
 
 Session::~Session() = default;
+
+Session::Summary Session::summary() const {
+  std::lock_guard lock(summary_mu_);
+  return summary_;
+}
+
+void Session::publishSummary(std::string_view state) {
+  Summary s{
+      .id = id_,
+      .resource = resource_,
+      .user = identity_.subject.empty() ? std::string() : identity_.display(),
+      .db_user = user_,
+      .client_addr = client_addr_,
+      .auth_method = auth_method_,
+      .state = std::string(state),
+      .started = started_,
+  };
+  std::lock_guard lock(summary_mu_);
+  summary_ = std::move(s);
+}
+
+void Session::countMasked() {
+  if (!masker_) {
+    return;
+  }
+  for (const auto& [label, n] : masker_->counters().by_label) {
+    uint64_t& counted = masked_counted_[label];
+    if (n > counted) {
+      metrics::maskedValues().add({label}, n - counted);
+      counted = n;
+    }
+  }
+}
 
 void Session::terminate(std::string sqlstate, std::string message) {
   auto self = shared_from_this();
@@ -117,6 +152,7 @@ asio::awaitable<void> Session::runImpl() {
     audit_ = std::make_unique<SessionAudit>(services_.recorder(), id_, ex_);
   }
   log::info(id_, "connection from {}", client_addr_);
+  publishSummary("startup");
   Status end = co_await serve();
   if (fatal_ && upstream_ && tracker_.busy()) {
     co_await cancelInFlight();
@@ -142,8 +178,12 @@ asio::awaitable<void> Session::runImpl() {
 }
 
 void Session::logEnd(const Status& end) {
+  countMasked();
+  const std::string user = identity_.subject.empty() ? std::string() : identity_.display();
   if (!end.isOk()) {
-    log::info(id_, "session ended: {} ({})", end.message(), sqlstateFor(end));
+    const std::string sqlstate = sqlstateFor(end);
+    log::infoWith(id_, {{"user", user}, {"resource", resource_}, {"sqlstate", sqlstate}},
+                  "session ended: {} ({})", end.message(), sqlstate);
     return;
   }
   std::string masked;
@@ -152,11 +192,20 @@ void Session::logEnd(const Status& end) {
       masked += fmt::format("{}{}={}", masked.empty() ? "" : ",", label, n);
     }
   }
-  log::info(id_,
-            "session ended: bytes from client {} from server {} messages from server {}"
-            " statements refused {} masked cells [{}]",
-            bytes_from_client_, bytes_from_server_, messages_from_server_, statements_refused_,
-            masked);
+  const std::string from_client = std::to_string(bytes_from_client_);
+  const std::string from_server = std::to_string(bytes_from_server_);
+  const std::string refused = std::to_string(statements_refused_);
+  log::infoWith(id_,
+                {{"user", user},
+                 {"resource", resource_},
+                 {"bytes_from_client", from_client},
+                 {"bytes_from_server", from_server},
+                 {"statements_refused", refused},
+                 {"masked", masked}},
+                "session ended: bytes from client {} from server {} messages from server {}"
+                " statements refused {} masked cells [{}]",
+                bytes_from_client_, bytes_from_server_, messages_from_server_, statements_refused_,
+                masked);
 }
 
 asio::awaitable<void> Session::sendError(std::string_view severity, const Status& status) {

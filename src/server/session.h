@@ -26,6 +26,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 
@@ -80,6 +81,20 @@ class Session : public std::enable_shared_from_this<Session> {
 
   const std::string& id() const { return id_; }
 
+  // What the admin API shows of a live session (GET /api/v1/sessions): nothing secret, and
+  // never the SQL. Updated by the session at startup milestones; summary() is thread-safe.
+  struct Summary {
+    std::string id{};
+    std::string resource{};  // empty until the startup packet is read
+    std::string user{};      // the caller's identity (email or subject) once authenticated
+    std::string db_user{};   // the startup packet's user name (informative)
+    std::string client_addr{};
+    std::string auth_method{};  // oidc, static, oidc-mcp; empty before authentication
+    std::string state{};        // startup, authenticated, active
+    std::chrono::system_clock::time_point started{};
+  };
+  Summary summary() const;
+
  private:
   struct Fatal {
     std::string sqlstate;
@@ -108,6 +123,10 @@ class Session : public std::enable_shared_from_this<Session> {
   bool endIfDrained();
   asio::awaitable<void> sendError(std::string_view severity, const Status& status);
   void touch() { last_activity_ = std::chrono::steady_clock::now(); }
+  // Copies what summary() shows; called on the session's thread at each startup milestone.
+  void publishSummary(std::string_view state);
+  // Adds the cells masked since the last call to jitgate_masked_values_total.
+  void countMasked();
 
   // -- startup (session_startup.cc) -----------------------------------------------------------
   asio::awaitable<Status> startup();
@@ -277,13 +296,20 @@ class Session : public std::enable_shared_from_this<Session> {
   bool relaying_ = false;  // startup is over: the pumps run
   bool draining_ = false;  // the gateway is shutting down (drain())
   std::chrono::steady_clock::time_point last_activity_;
+  std::chrono::system_clock::time_point started_ = std::chrono::system_clock::now();
   uint64_t statements_refused_ = 0;
   uint64_t bytes_from_client_ = 0;
   uint64_t bytes_from_server_ = 0;
   uint64_t messages_from_server_ = 0;
+
+  std::map<std::string, uint64_t, std::less<>> masked_counted_;  // by countMasked()
+  mutable std::mutex summary_mu_;
+  Summary summary_;  // guarded by summary_mu_
 };
 
 // The SQLSTATE to report for a Status (its own, or derived from its code).
 std::string sqlstateFor(const Status& s);
+// The bounded reason label of jitgate_auth_failures_total for a failed authentication.
+std::string_view authFailureReason(const Status& failure);
 
 }  // namespace jg::server

@@ -12,6 +12,7 @@
 
 #include "core/clock.h"
 #include "core/log.h"
+#include "core/log_fields.h"
 #include "proto/pg/encode.h"
 #include "server/broker_approvals.h"
 #include "server/gateway.h"
@@ -133,7 +134,12 @@ asio::awaitable<Status> Session::authorizeSession() {
     granted_ = std::move(rules);
   }
   if (d.effect == policy::Effect::kDeny) {
-    log::info(id_, "session refused: {}", d.message());
+    log::infoWith(id_,
+                  {{"user", identity_.display()},
+                   {"resource", resource_},
+                   {"rule", d.rule_id},
+                   {"sqlstate", "42501"}},
+                  "session refused by policy: {}", d.message());
     co_return Status::error(Code::kPermissionDenied, d.message(), "42501");
   }
   if (d.effect == policy::Effect::kReview) {

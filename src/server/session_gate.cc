@@ -7,6 +7,8 @@
 
 #include "core/clock.h"
 #include "core/log.h"
+#include "core/log_fields.h"
+#include "core/metrics.h"
 #include "proto/pg/decode.h"
 #include "proto/pg/encode.h"
 #include "server/config.h"
@@ -105,6 +107,9 @@ void Session::finishStatement(const pg::Frame& frame, Gated& g) {
   checkMasking(g);
   recordStatement(g);
   const gate::Verdict& v = g.verdict;
+  constexpr std::string_view kDecision[] = {"allow", "review", "deny"};
+  metrics::statements().add(
+      {resource_, kDecision[static_cast<int>(v.outcome)], v.ruleId().empty() ? "-" : v.ruleId()});
   if (v.allowed() || v.hold) {
     sql_ctx_.applyAll(g.classification);  // it runs (or waits to run): its effects count now
     g.step = v.allowed() ? Gated::Step::kForward : Gated::Step::kHold;
@@ -275,8 +280,9 @@ void Session::refuse(const pg::Frame& frame, std::string_view name, const gate::
                           : !v.decision.sqlstate.empty() ? v.decision.sqlstate
                                                          : pgSqlstate(v.refusal);
   ++statements_refused_;
-  log::info(id_, "statement refused ({}): {}{}{}", v.ruleId(), v.message,
-            v.detail.empty() ? "" : "; ", v.detail);
+  log::infoWith(id_, {{"resource", resource_}, {"rule", v.ruleId()}, {"sqlstate", code}},
+                "statement refused ({}): {}{}{}", v.ruleId(), v.message,
+                v.detail.empty() ? "" : "; ", v.detail);
   pg::encodeError(g.error, "ERROR", code, v.message, v.detail);
   if (audit_) {
     audit_->error("gateway", "ERROR", code, v.message);

@@ -68,6 +68,7 @@ bool Session::recordBackend(const pg::Frame& frame, uint64_t owner) {
         (void)pg::decodeCommandComplete(frame.payload, cc);
       }
       audit_->resultEnd(cc.tag, maskedSinceResultStart());
+      countMasked();
       result_started_ = false;
       return true;
     }

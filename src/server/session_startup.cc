@@ -10,6 +10,8 @@
 
 #include "core/clock.h"
 #include "core/log.h"
+#include "core/log_fields.h"
+#include "core/metrics.h"
 #include "identity/verifier.h"
 #include "proto/pg/decode.h"
 #include "proto/pg/encode.h"
@@ -87,6 +89,21 @@ bool equalSecrets(std::string_view a, std::string_view b) {
 
 }  // namespace
 
+// A bounded reason for jitgate_auth_failures_total (never the message: it may name a user).
+std::string_view authFailureReason(const Status& failure) {
+  const std::string sqlstate = sqlstateFor(failure);
+  if (sqlstate == "28P01") {
+    return "invalid_credential";  // a bad token (signature, expiry, format) or password
+  }
+  if (sqlstate == "28000") {
+    return failure.code() == Code::kUnavailable ? "keys_unavailable" : "not_accepted";
+  }
+  if (sqlstate == "08P01") {
+    return "protocol";
+  }
+  return "disconnected";
+}
+
 asio::awaitable<Status> Session::startup() {
   const auto& cfg = *rt_->config;
   MessageReader reader(cfg.limits.max_startup_bytes);
@@ -115,9 +132,13 @@ asio::awaitable<Status> Session::startup() {
     e.db_user = user_;
     audit_->connect(std::move(e));
   }
+  publishSummary("startup");
   if (auto st = co_await authenticateClient(reader); !st) {
-    log::warn(id_, "authentication failed for user \"{}\" resource \"{}\": {}", user_, resource_,
-              st.message());
+    const std::string_view reason = authFailureReason(st);
+    metrics::authFailures().add({"postgres", reason});
+    log::warnWith(id_, {{"resource", resource_}, {"reason", reason}, {"sqlstate", sqlstateFor(st)}},
+                  "authentication failed for user \"{}\" resource \"{}\": {}", user_, resource_,
+                  st.message());
     if (audit_) {
       audit_->auth(false, rt_->verifier ? "oidc" : "static",
                    identity_.subject.empty() ? nullptr : &identity_, st.message());
@@ -127,8 +148,18 @@ asio::awaitable<Status> Session::startup() {
   if (audit_) {
     audit_->auth(true, auth_method_, &identity_, {});
   }
+  publishSummary("authenticated");
+  // Authorization is not authentication: a policy refusal is logged and counted as such by
+  // authorizeSession, never as an authentication failure.
+  if (auto st = co_await authorizeSession(); !st) {
+    co_return st;
+  }
   pending_client_bytes_ = std::string(reader.leftover());
-  co_return co_await connectToUpstream(startup);
+  Status connected = co_await connectToUpstream(startup);
+  if (connected) {
+    publishSummary("active");
+  }
+  co_return connected;
 }
 
 Status Session::checkStartup(const pg::StartupMessage& startup) {
@@ -292,7 +323,7 @@ asio::awaitable<Status> Session::authenticateClient(MessageReader& reader) {
   if (auto ec = co_await client_->writeAll(ok)) {
     co_return Status::error(Code::kUnavailable, ec.message());
   }
-  co_return co_await authorizeSession();
+  co_return Status::ok();
 }
 
 Status Session::checkStaticPassword(std::string_view password) {
@@ -356,7 +387,7 @@ asio::awaitable<Status> Session::acceptInProcessCaller() {
   if (auto ec = co_await client_->writeAll(ok)) {
     co_return Status::error(Code::kUnavailable, ec.message());
   }
-  co_return co_await authorizeSession();
+  co_return Status::ok();
 }
 
 asio::awaitable<Status> Session::connectToUpstream(const pg::StartupMessage& startup) {

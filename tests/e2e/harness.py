@@ -5,6 +5,7 @@ temporary directories, on free ports, and is stopped by the owner (context manag
 """
 import os
 import pwd
+import re
 import shutil
 import signal
 import socket
@@ -338,6 +339,22 @@ class Gateway(JitgateProcess):
                   "PGUSER": "alice", "PGPASSWORD": self.CLIENT_PASSWORD,
                   "PGSSLMODE": "require" if self.tls else "disable"})
         return e
+
+
+def scrape_metrics(gw):
+    """GET /metrics of a gateway's admin listener as {series: value}; a series is the metric name
+    with its labels as printed (`jitgate_sessions_by_resource{resource="kb"}`), a value an int
+    when it is whole (counters, gauges, buckets) and a float otherwise (histogram sums)."""
+    import urllib.request
+    with urllib.request.urlopen(gw.admin_url + "/metrics", timeout=10) as res:
+        assert res.headers["Content-Type"].startswith("text/plain")
+        text = res.read().decode()
+    out = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            series, value = line.rsplit(" ", 1)
+            out[series] = int(value) if re.fullmatch(r"-?[0-9]+", value) else float(value)
+    return out
 
 
 def fill_filesystem(directory):

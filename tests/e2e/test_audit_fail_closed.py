@@ -9,12 +9,11 @@ import json
 import os
 import subprocess
 import time
-import urllib.request
 
 import pytest
 
 import pgwire
-from harness import JITGATE, Gateway, fill_filesystem, make_keys
+from harness import JITGATE, Gateway, fill_filesystem, make_keys, scrape_metrics
 
 SIZE = "2m"
 
@@ -35,10 +34,7 @@ def fill(directory):
 
 
 def metrics(gw):
-    with urllib.request.urlopen(gw.admin_url + "/metrics", timeout=10) as res:
-        text = res.read().decode()
-    return {line.split()[0]: int(line.split()[1]) for line in text.splitlines()
-            if line and not line.startswith("#")}
+    return scrape_metrics(gw)
 
 
 def login(gw):

@@ -13,12 +13,11 @@ import socket
 import struct
 import subprocess
 import time
-import urllib.request
 
 import psycopg
 
 import pgwire
-from harness import JITGATE, PG_BIN, Gateway, make_keys
+from harness import JITGATE, PG_BIN, Gateway, make_keys, scrape_metrics
 from oidc_provider import OidcProvider
 
 SHUTDOWN = "terminating connection due to administrator command"
@@ -116,10 +115,7 @@ def unsolicited_error(sock, timeout=30):
 
 
 def metrics(gw):
-    with urllib.request.urlopen(gw.admin_url + "/metrics", timeout=10) as res:
-        text = res.read().decode()
-    return {line.split()[0]: int(line.split()[1]) for line in text.splitlines()
-            if line and not line.startswith("#")}
+    return scrape_metrics(gw)
 
 
 def recorded_yaml(directory, durability="batched"):

@@ -4,7 +4,7 @@ import subprocess
 import psycopg
 import pytest
 
-from harness import PSQL, Gateway
+from harness import PSQL, Gateway, scrape_metrics
 
 POLICIES = """policies:
   - id: rag-read
@@ -174,12 +174,7 @@ def test_fast_path_function_call_is_refused(pg):
 
 
 def metrics(gw):
-    import urllib.request
-    with urllib.request.urlopen(gw.admin_url + "/metrics", timeout=10) as res:
-        assert res.headers["Content-Type"].startswith("text/plain")
-        text = res.read().decode()
-    return {line.split()[0]: int(line.split()[1]) for line in text.splitlines()
-            if line and not line.startswith("#")}
+    return scrape_metrics(gw)
 
 
 def test_literal_variants_share_one_classification(policy_gw):
