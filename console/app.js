@@ -212,7 +212,8 @@ async function decide(id, verdict, form) {
     note.textContent = `Not sent: ${err.message}`;
     buttons.forEach((b) => { b.disabled = false; });
   } finally {
-    setTimeout(() => { state.busy.delete(id); }, 4000);
+    // Keep the answer readable a moment, then show the inbox as last fetched.
+    setTimeout(() => { state.busy.delete(id); render(); }, 4000);
   }
 }
 

@@ -14,6 +14,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   postgresql-15 postgresql-client-15 pgbouncer nginx wrk
   python3-psycopg python3-pytest python3-requests python3-httpx curl zstd
+  chromium
 )
 
 missing=()

@@ -7,7 +7,8 @@
 // every person has their own browser context (cookies). The gateway's certificate is
 // self-signed: the contexts ignore certificate errors.
 //   {"op":"login","as":"bob","password":"x"}     /console/login → the provider's login and
-//                                                consent pages → the inbox; answers the cookies
+//                                                consent pages → the inbox (nothing when
+//                                                signed in already); answers the cookies
 //   {"op":"wait_review","as":"bob","id":"r-.."}  waits until the review is listed
 //   {"op":"wait_gone","as":"bob","id":"r-.."}    waits until it is not
 //   {"op":"decide","as":"bob","id":"r-..","verdict":"approve","comment":"..."}
@@ -62,9 +63,11 @@ async function cookies(p) {
 const ops = {
   async login(cmd, p) {
     await p.page.goto(`${opts.base}/console/`);
-    await p.page.getByRole('link', { name: /sign in/i }).click();
-    // The provider asks for a login, then consent, each only when it has none yet.
     const inbox = p.page.locator('#inbox');
+    const signIn = p.page.getByRole('link', { name: /sign in/i });
+    await inbox.or(signIn).first().waitFor({ state: 'visible' });
+    if (await signIn.isVisible()) await signIn.click();
+    // The provider asks for a login, then consent, each only when it has none yet.
     const login = p.page.locator('input[name=login]');
     const consent = p.page.getByRole('button', { name: 'Continue' });
     for (let step = 0; step < 4; step++) {
