@@ -279,9 +279,12 @@ def test_own_statement_cannot_be_approved_and_leaves_the_inbox_when_decided_else
     refused = browser.ok("decide", **{"as": "carol", "id": review["id"], "verdict": "approve",
                                       "comment": "mine"})
     assert refused["refused"] and "own review" in refused["note"], refused
-    status, body = gw.admin("POST", f"/api/v1/reviews/{review['id']}/reject", tokens["bob"],
-                            {"comment": "ask someone else"})
-    assert status == 200, body
+    # Bob decides from the CLI, over TLS to the admin listener, trusting its certificate.
+    cli = subprocess.run([str(JITGATE), "review", "reject", review["id"], "--comment",
+                          "ask someone else", "--gateway", gw.admin_url, "--token", tokens["bob"]],
+                         env=dict(os.environ, JITGATE_ADMIN_CA=str(gw.dir / "server.crt")),
+                         capture_output=True, text=True, timeout=30)
+    assert cli.returncode == 0, cli.stderr
     browser.ok("wait_gone", **{"as": "carol", "id": review["id"]})
     t.join(timeout=20)
     assert "error" in result
