@@ -231,6 +231,10 @@ def test_statement_held_in_wait_mode_runs_once_approved_in_the_console(gw, brows
     assert sql in shown and "kb-delete" in shown and "alice@corp.example" in shown
     assert "0 of 1 approvals" in shown and re.search(r"\(UTC[+-]\d\d:\d\d\)", shown)
     browser.ok("screenshot", **{"as": "bob", "name": "console-inbox"})
+    phone = browser.ok("layout", **{"as": "bob", "width": 390})
+    assert phone["scrollWidth"] <= phone["clientWidth"], phone
+    browser.ok("screenshot", **{"as": "bob", "name": "console-inbox-phone"})
+    browser.ok("layout", **{"as": "bob", "width": 1100, "height": 900})
     assert t.is_alive(), "the statement must wait for the decision"
     decided = browser.ok("decide", **{"as": "bob", "id": review["id"], "verdict": "approve",
                                       "comment": "cleanup is fine"})
@@ -288,3 +292,13 @@ def test_own_statement_cannot_be_approved_and_leaves_the_inbox_when_decided_else
     browser.ok("wait_gone", **{"as": "carol", "id": review["id"]})
     t.join(timeout=20)
     assert "error" in result
+
+
+def test_inbox_polling_gets_304_while_nothing_changes(gw, tokens):
+    auth = {"Authorization": "Bearer " + tokens["bob"]}
+    status, headers, body = get(gw, "/api/v1/reviews?state=pending", auth)
+    assert status == 200 and headers["ETag"].startswith('"')
+    again = get(gw, "/api/v1/reviews?state=pending", {**auth, "If-None-Match": headers["ETag"]})
+    assert again[0] == 304 and again[2] == b""
+    other = get(gw, "/api/v1/reviews?state=pending", {**auth, "If-None-Match": '"stale"'})
+    assert other[0] == 200 and other[2] == body

@@ -18,6 +18,8 @@
 //   {"op":"fetch","as":"bob","path":"/api/..","method":"POST","headers":{},"body":"..."}
 //                                                a request from the page (the session's cookie)
 //   {"op":"cookies","as":"bob"}                  the __Host- cookies of the context
+//   {"op":"layout","as":"bob","width":390}       resizes the page; answers its scroll and
+//                                                client widths (no sideways scrolling on a phone)
 //   {"op":"screenshot","as":"bob","name":"inbox"}  DIR/<name>.png
 //   {"op":"logout","as":"bob"}                   presses "Sign out"; answers the cookies
 //   {"op":"quit"}
@@ -119,6 +121,13 @@ const ops = {
       return { status: res.status, body: await res.text(),
         headers: Object.fromEntries(res.headers.entries()) };
     }, cmd);
+  },
+  async layout(cmd, p) {
+    await p.page.setViewportSize({ width: cmd.width, height: cmd.height || 800 });
+    return p.page.evaluate(() => ({
+      scrollWidth: document.documentElement.scrollWidth,
+      clientWidth: document.documentElement.clientWidth,
+    }));
   },
   async screenshot(cmd, p) {
     if (!opts.shots) return { skipped: true };
