@@ -33,6 +33,15 @@ std::string clearedSessionCookie() {
   return fmt::format("{}=; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age=0", kSessionCookie);
 }
 
+std::string loginCookie(std::string_view state, std::chrono::seconds max_age) {
+  return fmt::format("{}={}; Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age={}", kLoginCookie,
+                     state, max_age.count());
+}
+
+std::string clearedLoginCookie() {
+  return fmt::format("{}=; Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age=0", kLoginCookie);
+}
+
 std::string randomToken(size_t bytes) {
   std::string raw(bytes, '\0');
   randomBytes(raw.data(), raw.size());

@@ -24,6 +24,12 @@ std::string sessionCookie(std::string_view session_id, std::chrono::seconds max_
 // Set-Cookie that removes the session cookie.
 std::string clearedSessionCookie();
 
+// The sign-in in progress, bound to the browser that started it: the OIDC `state` in a cookie
+// that must come back with the callback (SameSite=Lax: the issuer's redirect is cross-site).
+inline constexpr std::string_view kLoginCookie = "__Host-jg_console_login";
+std::string loginCookie(std::string_view state, std::chrono::seconds max_age);
+std::string clearedLoginCookie();
+
 // A fresh random token of `bytes` random bytes, base64url (state, nonce, PKCE verifier, ids).
 std::string randomToken(size_t bytes = 32);
 // BASE64URL(SHA-256(verifier)): the S256 code_challenge of a PKCE code verifier.

@@ -25,6 +25,14 @@ TEST(ConsoleWeb, SessionCookieIsHostOnlySecureHttpOnlyAndStrict) {
   EXPECT_NE(clearedSessionCookie().find("Max-Age=0"), std::string::npos);
 }
 
+TEST(ConsoleWeb, LoginCookieSurvivesTheIssuersCrossSiteRedirect) {
+  const std::string c = loginCookie("st", std::chrono::seconds(600));
+  EXPECT_TRUE(c.starts_with("__Host-jg_console_login=st; Path=/; Secure; HttpOnly"));
+  EXPECT_NE(c.find("SameSite=Lax"), std::string::npos);
+  EXPECT_EQ(cookieValue("__Host-jg_console_login=st; __Host-jg_console=x", kLoginCookie), "st");
+  EXPECT_EQ(cookieValue("__Host-jg_console_login=st", kSessionCookie), "");
+}
+
 TEST(ConsoleWeb, PkceChallengeMatchesTheRfc7636Example) {
   // RFC 7636 Appendix B.
   EXPECT_EQ(pkceChallenge("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"),

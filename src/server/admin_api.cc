@@ -271,7 +271,11 @@ http::response<http::string_body> AdminApi::Impl::toHttp(AdminResponse res, unsi
   out.set(http::field::cache_control, "no-store");
   out.set("X-Content-Type-Options", "nosniff");
   for (const auto& [k, v] : res.headers) {
-    out.set(k, v);
+    if (beast::iequals(k, "Set-Cookie")) {
+      out.insert(k, v);  // one header per cookie
+    } else {
+      out.set(k, v);
+    }
   }
   out.keep_alive(keep_alive);
   out.body() = std::move(res.body);

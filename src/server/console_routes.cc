@@ -137,7 +137,9 @@ AdminResponse Console::login() {
     log::warn("", "console: cannot start a sign-in: {}", url.status().message());
     return textPage(503, "the identity provider cannot be reached: " + url.status().message());
   }
-  return redirect(std::move(*url));
+  AdminResponse res = redirect(std::move(*url));
+  res.headers.emplace_back("Set-Cookie", console::loginCookie(pending->state, settings_.login_ttl));
+  return res;
 }
 
 AdminResponse Console::callback(const AdminRequest& req) {
@@ -149,6 +151,14 @@ AdminResponse Console::callback(const AdminRequest& req) {
     return textPage(403, fmt::format("the identity provider refused the sign-in ({}); try again "
                                      "at /console/login",
                                      error.substr(0, 100)));
+  }
+  // The state must come back in the cookie of the browser that started the sign-in, so that
+  // nobody can complete their own sign-in in someone else's browser.
+  const std::string started = console::cookieValue(req.cookie, console::kLoginCookie);
+  if (started.empty() || !console::constantTimeEqual(started, param("state"))) {
+    return textPage(400,
+                    "this sign-in was not started in this browser: start again at "
+                    "/console/login");
   }
   auto pending = logins_.take(param("state"));
   if (!pending || param("code").empty()) {
@@ -168,6 +178,7 @@ AdminResponse Console::callback(const AdminRequest& req) {
   AdminResponse res = redirect("/console/");
   res.headers.emplace_back("Set-Cookie",
                            console::sessionCookie(session->id, settings_.session_ttl));
+  res.headers.emplace_back("Set-Cookie", console::clearedLoginCookie());
   return res;
 }
 

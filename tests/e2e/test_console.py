@@ -177,7 +177,15 @@ def test_login_redirects_to_the_issuer_with_pkce(gw, idp):
     assert location.startswith(idp.issuer + "/auth?response_type=code&client_id=jitgate-console")
     for part in ("&state=", "&nonce=", "&code_challenge=", "code_challenge_method=S256"):
         assert part in location
-    assert get(gw, "/console/callback?state=forged&code=x")[0] == 400
+    login_cookie = headers["Set-Cookie"]
+    assert login_cookie.startswith("__Host-jg_console_login=") and "SameSite=Lax" in login_cookie
+    assert "HttpOnly" in login_cookie and "Secure" in login_cookie
+    # A sign-in completes only in the browser that started it (no login CSRF).
+    state = re.search(r"[?&]state=([^&]+)", location).group(1)
+    status, _, body = get(gw, f"/console/callback?state={state}&code=x")
+    assert status == 400 and b"not started in this browser" in body
+    assert get(gw, "/console/callback?state=forged&code=x",
+               {"Cookie": "__Host-jg_console_login=forged"})[0] == 400
 
 
 def test_sign_in_sets_a_strict_host_cookie_and_sign_out_ends_the_session(gw, browser):
