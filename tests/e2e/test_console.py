@@ -11,6 +11,7 @@ import os
 import re
 import ssl
 import subprocess
+import tempfile
 import threading
 import time
 import urllib.error
@@ -31,7 +32,8 @@ POLICIES = """policies:
       match: { groups: [eng], resource: kb, kinds: [update] }, action: review,
       scope: statement, mode: wait, approvers: { groups: [data-owners], count: 1 } }
 """
-SHOTS = Path(os.environ.get("JITGATE_CONSOLE_SHOTS", ROOT / "docs" / "images"))
+# Screenshots go to a temporary folder; JITGATE_CONSOLE_SHOTS=docs/images refreshes the docs'.
+SHOTS = Path(os.environ.get("JITGATE_CONSOLE_SHOTS") or tempfile.mkdtemp(prefix="jg-console-"))
 TLS = ssl._create_unverified_context()
 
 
