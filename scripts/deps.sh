@@ -17,6 +17,7 @@ packages=(
   # the client-driver matrix (tests/e2e/test_driver_matrix.py)
   openjdk-17-jdk-headless libpostgresql-jdbc-java python3-asyncpg
   unixodbc odbc-postgresql python3-pyodbc libdbd-pg-perl
+  chromium
 )
 
 missing=()

@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "access/test_util.h"
+#include "console/web.h"
 #include "net/http.h"
 
 namespace jg::server {
@@ -47,6 +48,21 @@ class AdminApiTest : public ::testing::Test {
       }
       return Status::error(Code::kPermissionDenied, "invalid token: bad signature", "28P01");
     };
+    // A stand-in for the console's cookie sessions: "sid=olga" is a live session whose state
+    // changes need X-CSRF-Token: t; "sid=gone" has ended.
+    o.authenticate_request =
+        [](const AdminRequest& req) -> std::optional<Result<identity::Identity>> {
+      if (req.cookie.empty()) {
+        return std::nullopt;
+      }
+      if (req.cookie != "sid=olga") {
+        return Result<identity::Identity>(Status::error(Code::kNotFound, "session ended"));
+      }
+      if (req.method != http::verb::get && req.csrf_token != "t") {
+        return Result<identity::Identity>(Status::error(Code::kPermissionDenied, "no CSRF token"));
+      }
+      return Result<identity::Identity>(person("olga", {"data-owners"}));
+    };
     auto api = AdminApi::start(io_, std::move(o));
     ASSERT_TRUE(api) << api.status().message();
     api_ = std::move(*api);
@@ -60,9 +76,11 @@ class AdminApiTest : public ::testing::Test {
   }
 
   net::HttpResponse send(const std::string& method, const std::string& path,
-                         const std::string& token = {}, const std::string& body = {}) {
+                         const std::string& token = {}, const std::string& body = {},
+                         std::vector<std::pair<std::string, std::string>> headers = {}) {
     net::HttpRequest req;
     req.method = method;
+    req.headers = std::move(headers);
     req.url = "http://127.0.0.1:" + std::to_string(api_->port()) + path;
     if (!token.empty()) {
       req.headers.emplace_back("Authorization", "Bearer " + token);
@@ -133,6 +151,53 @@ TEST_F(AdminApiTest, ExtraRoutesCanBeRegistered) {
   EXPECT_EQ(send("GET", "/api/v1/whoami").status, 401);
   EXPECT_EQ(send("GET", "/api/v1/whoami", "olga-token").body, "olga");
   EXPECT_EQ(send("POST", "/.well-known/jwks.json").status, 405);
+}
+
+TEST_F(AdminApiTest, RequestAuthenticatorStandsInForABearerToken) {
+  api_->addRoute(http::verb::get, "/api/v1/whoami", [](const AdminRequest& r) {
+    return AdminResponse{200, "text/plain", r.caller->subject, {}};
+  });
+  EXPECT_EQ(send("GET", "/api/v1/whoami", "", "", {{"Cookie", "sid=olga"}}).body, "olga");
+  auto ended = send("GET", "/api/v1/whoami", "", "", {{"Cookie", "sid=gone"}});
+  EXPECT_EQ(ended.status, 401);
+  EXPECT_NE(ended.body.find("session ended"), std::string::npos);
+  // A bearer token wins over a cookie.
+  EXPECT_EQ(send("GET", "/api/v1/whoami", "alice-token", "", {{"Cookie", "sid=olga"}}).body,
+            "alice");
+}
+
+TEST_F(AdminApiTest, StateChangeRefusedByTheRequestAuthenticatorIs403AndChangesNothing) {
+  auto created = send("POST", "/api/v1/reviews", "alice-token",
+                      R"({"resource":"kb","reason":"incident","duration":"10m"})");
+  ASSERT_EQ(created.status, 201) << created.body;
+  const std::string path = "/api/v1/reviews/" + std::string(obj(created)["id"].as_string());
+  auto forged = send("POST", path + "/approve", "", "{}", {{"Cookie", "sid=olga"}});
+  EXPECT_EQ(forged.status, 403);
+  EXPECT_EQ(obj(forged)["error"].as_string(), "forbidden");
+  EXPECT_EQ(obj(send("GET", path, "olga-token"))["state"].as_string(), "pending");
+  auto ok =
+      send("POST", path + "/approve", "", "{}", {{"Cookie", "sid=olga"}, {"X-CSRF-Token", "t"}});
+  ASSERT_EQ(ok.status, 200) << ok.body;
+  EXPECT_EQ(obj(ok)["decisions"].as_array()[0].as_object()["approver"].as_object()["subject"],
+            "olga");
+}
+
+TEST_F(AdminApiTest, GetAnswersCarryAnETagAndAMatchingIfNoneMatchGets304) {
+  auto first = send("GET", "/api/v1/reviews", "olga-token");
+  ASSERT_EQ(first.status, 200);
+  // The ETag of an answer without one of its own is that of its body (the client here does not
+  // return response headers; the e2e test reads the header itself).
+  const std::string etag = console::etagOf(first.body);
+  auto same = send("GET", "/api/v1/reviews", "olga-token", "", {{"If-None-Match", etag}});
+  EXPECT_EQ(same.status, 304);
+  EXPECT_EQ(same.body, "");
+  ASSERT_EQ(send("POST", "/api/v1/reviews", "alice-token",
+                 R"({"resource":"kb","reason":"incident","duration":"10m"})")
+                .status,
+            201);
+  auto changed = send("GET", "/api/v1/reviews", "olga-token", "", {{"If-None-Match", etag}});
+  EXPECT_EQ(changed.status, 200);
+  EXPECT_NE(changed.body, first.body);
 }
 
 TEST_F(AdminApiTest, OversizedBodyIs413) {

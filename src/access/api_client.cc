@@ -85,11 +85,14 @@ Result<std::string> resolveGatewayUrl(const ClientOptions& o) {
     return root.status();
   }
   config::Errors errors;
-  const std::string admin = (*root)["listen"]["admin"].str(errors);
+  // `admin: host:port` (plain HTTP) or `admin: { address, cert, key }` (TLS).
+  const config::Node node = (*root)["listen"]["admin"];
+  const bool tls = node.isMap() && node.has("cert");
+  const std::string admin = node.isMap() ? node["address"].str(errors) : node.str(errors);
   if (!errors.empty() || admin.empty()) {
     return invalidArgument(o.config_file + " has no listen.admin address");
   }
-  return normalizeUrl(admin);
+  return normalizeUrl(tls ? "https://" + admin : admin);
 }
 
 Result<std::string> resolveToken(const ClientOptions& o) {
@@ -122,6 +125,20 @@ Result<std::string> resolveToken(const ClientOptions& o) {
   return std::string(tok->get_string());
 }
 
+namespace {
+
+// $JITGATE_ADMIN_CA: a PEM file of the CAs that sign the admin listener's certificate (e.g. a
+// self-signed one); without it, the system's trust store.
+net::HttpClient::Options clientOptions() {
+  net::HttpClient::Options o;
+  if (const char* ca = std::getenv("JITGATE_ADMIN_CA"); ca && *ca) {
+    o.ca_file = ca;
+  }
+  return o;
+}
+
+}  // namespace
+
 Result<ApiClient> ApiClient::make(const ClientOptions& options) {
   auto url = resolveGatewayUrl(options);
   if (!url) {
@@ -138,7 +155,7 @@ ApiClient::ApiClient(std::string base, std::string token, std::chrono::milliseco
     : base_(std::move(base)),
       token_(std::move(token)),
       timeout_(timeout),
-      http_(std::make_shared<net::HttpClient>()) {}
+      http_(std::make_shared<net::HttpClient>(clientOptions())) {}
 
 Result<json::value> ApiClient::call(const std::string& method, const std::string& path,
                                     const json::value& body) {

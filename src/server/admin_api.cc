@@ -4,10 +4,12 @@
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 #include <boost/json.hpp>
 
 #include <atomic>
 
+#include "console/web.h"
 #include "core/log.h"
 #include "core/metrics.h"
 #include "identity/verifier.h"
@@ -51,6 +53,9 @@ struct AdminApi::Impl : std::enable_shared_from_this<AdminApi::Impl> {
 
   asio::awaitable<void> acceptLoop();
   asio::awaitable<void> serve(tcp::socket socket);
+  template <class Stream>
+  asio::awaitable<void> serveStream(Stream& stream);
+  static void conditional(const AdminRequest& req, AdminResponse& res);
   asio::awaitable<AdminResponse> respond(http::request<http::string_body>& req);
   static http::response<http::string_body> toHttp(AdminResponse res, unsigned version,
                                                   bool keep_alive);
@@ -63,6 +68,19 @@ std::optional<AdminResponse> AdminApi::Impl::authenticate(AdminRequest& req,
   AdminResponse unauthorized = jsonError(401, "unauthorized", "");
   unauthorized.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"jitgate\"");
   const std::string token = bearerToken(authorization);
+  if (token.empty() && options.authenticate_request) {
+    if (auto who = options.authenticate_request(req)) {
+      if (*who) {
+        req.caller = std::move(**who);
+        return std::nullopt;
+      }
+      if (who->status().code() == Code::kPermissionDenied) {
+        return jsonError(403, "forbidden", who->status().message());
+      }
+      unauthorized.body = jsonError(401, "unauthorized", who->status().message()).body;
+      return unauthorized;
+    }
+  }
   if (token.empty()) {
     metrics::authFailures().add({"admin", "no_token"});
     unauthorized.body = jsonError(401, "unauthorized",
@@ -150,10 +168,26 @@ asio::awaitable<void> AdminApi::Impl::acceptLoop() {
 
 asio::awaitable<void> AdminApi::Impl::serve(tcp::socket socket) {
   auto self = shared_from_this();
-  beast::tcp_stream stream(std::move(socket));
+  if (!options.tls) {
+    beast::tcp_stream stream(std::move(socket));
+    co_await serveStream(stream);
+    co_return;
+  }
+  beast::ssl_stream<beast::tcp_stream> stream(beast::tcp_stream(std::move(socket)), *options.tls);
+  beast::get_lowest_layer(stream).expires_after(kRequestTimeout);
+  auto [ec] = co_await stream.async_handshake(asio::ssl::stream_base::server, kNoThrow);
+  if (ec) {
+    log::debug("", "admin API: TLS handshake failed: {}", ec.message());
+    co_return;
+  }
+  co_await serveStream(stream);
+}
+
+template <class Stream>
+asio::awaitable<void> AdminApi::Impl::serveStream(Stream& stream) {
   beast::flat_buffer buffer;
   for (;;) {
-    stream.expires_after(kRequestTimeout);
+    beast::get_lowest_layer(stream).expires_after(kRequestTimeout);
     http::request_parser<http::string_body> parser;
     parser.body_limit(kMaxBody);
     parser.header_limit(16 * 1024);
@@ -179,7 +213,29 @@ asio::awaitable<void> AdminApi::Impl::serve(tcp::socket socket) {
     }
   }
   beast::error_code ignored;
-  stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+  beast::get_lowest_layer(stream).socket().shutdown(tcp::socket::shutdown_send, ignored);
+}
+
+// GET answers carry an ETag (the handler's, else one of the body); a matching If-None-Match
+// turns the answer into 304 without a body.
+void AdminApi::Impl::conditional(const AdminRequest& req, AdminResponse& res) {
+  if (req.method != http::verb::get || res.status != 200) {
+    return;
+  }
+  std::string etag;
+  for (const auto& [k, v] : res.headers) {
+    if (beast::iequals(k, "ETag")) {
+      etag = v;
+    }
+  }
+  if (etag.empty()) {
+    etag = console::etagOf(res.body);
+    res.headers.emplace_back("ETag", etag);
+  }
+  if (!req.if_none_match.empty() && console::etagMatches(req.if_none_match, etag)) {
+    res.status = 304;
+    res.body.clear();
+  }
 }
 
 asio::awaitable<AdminResponse> AdminApi::Impl::respond(http::request<http::string_body>& req) {
@@ -190,12 +246,18 @@ asio::awaitable<AdminResponse> AdminApi::Impl::respond(http::request<http::strin
     co_return jsonError(400, "bad_request", "malformed request target");
   }
   const std::string authorization(req[http::field::authorization]);
+  ar.cookie = std::string(req[http::field::cookie]);
+  ar.origin = std::string(req[http::field::origin]);
+  ar.csrf_token = std::string(req["X-CSRF-Token"]);
+  ar.if_none_match = std::string(req[http::field::if_none_match]);
   // Verification and handlers may block: run them off the I/O thread.
   AdminResponse res = co_await asio::co_spawn(
       pool,
       [&]() -> asio::awaitable<AdminResponse> {
         try {
-          co_return dispatch(ar, authorization);
+          AdminResponse r = dispatch(ar, authorization);
+          conditional(ar, r);
+          co_return r;
         } catch (const std::exception& e) {
           log::error("", "admin API: {} {} failed: {}", http::to_string(ar.method), ar.path,
                      e.what());
@@ -212,8 +274,13 @@ http::response<http::string_body> AdminApi::Impl::toHttp(AdminResponse res, unsi
   out.set(http::field::server, "jitgate");
   out.set(http::field::content_type, res.content_type);
   out.set(http::field::cache_control, "no-store");
+  out.set("X-Content-Type-Options", "nosniff");
   for (const auto& [k, v] : res.headers) {
-    out.set(k, v);
+    if (beast::iequals(k, "Set-Cookie")) {
+      out.insert(k, v);  // one header per cookie
+    } else {
+      out.set(k, v);
+    }
   }
   out.keep_alive(keep_alive);
   out.body() = std::move(res.body);
@@ -253,8 +320,8 @@ Result<std::unique_ptr<AdminApi>> AdminApi::start(asio::io_context& io, AdminApi
       },
       false);
   asio::co_spawn(impl->acceptor.get_executor(), impl->acceptLoop(), asio::detached);
-  log::info("", "admin API listening on {}:{}{}", ep.host, api->port(),
-            addr.is_loopback() ? "" : " (plain HTTP on a non-loopback address: put it behind TLS)");
+  log::info("", "admin API listening on {}:{} ({})", ep.host, api->port(),
+            impl->options.tls ? "TLS" : "plain HTTP on loopback, for development");
   return api;
 }
 

@@ -3,20 +3,25 @@
 // components register (e.g. /.well-known/jwks.json).
 //
 // Every /api/ route needs `Authorization: Bearer <OIDC access token>`, verified like a database
-// login; a missing or refused token gets 401 with a JSON body and `WWW-Authenticate: Bearer`.
+// login, or a credential the RequestAuthenticator accepts (the console's session cookie, with its
+// CSRF rules); a missing or refused credential gets 401 with a JSON body and
+// `WWW-Authenticate: Bearer`, a refused state change 403. GET answers carry an ETag; a request
+// whose If-None-Match names it gets 304 without a body (cheap polling).
 // Authorisation is the route's business (the access API checks approver groups from policy).
 // Errors are JSON: {"error": "<code>", "message": "..."}.
 //
 // Connections are coroutines on the given io_context; token verification, store access and
 // route handlers run on a small internal thread pool, never on the I/O thread (verification may
 // fetch keys, the store may wait for a lock). Requests are bounded (64 KiB body, 30 s per
-// request, keep-alive). The listener is plain HTTP: bind it to loopback or put it behind TLS.
+// request, keep-alive). The listener serves TLS when given a server context; plain HTTP is for
+// loopback addresses (the configuration refuses anything else).
 //
 // Thread-safe: addRoute() may be called at any time. stop() (or the destructor) closes the
 // listener; connections in flight finish their current request.
 #pragma once
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/ssl/context.hpp>
 #include <boost/beast/http/verb.hpp>
 #include <functional>
 #include <map>
@@ -41,12 +46,18 @@ namespace jg::server {
 
 using AdminHandler = std::function<AdminResponse(const AdminRequest&)>;
 using Authenticator = std::function<Result<identity::Identity>(std::string_view token)>;
+// Authenticates a request without a bearer token from another credential. nullopt: the request
+// carries none. An error: refused (PermissionDenied answers 403, anything else 401).
+using RequestAuthenticator =
+    std::function<std::optional<Result<identity::Identity>>(const AdminRequest& req)>;
 
 struct AdminApiOptions {
-  Endpoint listen;                         // port 0 picks a free port (see port())
-  std::shared_ptr<access::Broker> broker;  // null: no access API
-  Authenticator authenticate;              // required for /api/ routes
-  access::PolicySource policy;             // the current policy (approver groups, review rules)
+  Endpoint listen;                                 // port 0 picks a free port (see port())
+  std::shared_ptr<access::Broker> broker;          // null: no access API
+  Authenticator authenticate;                      // required for /api/ routes
+  RequestAuthenticator authenticate_request;       // optional: the console's cookie sessions
+  std::shared_ptr<boost::asio::ssl::context> tls;  // null: plain HTTP
+  access::PolicySource policy;  // the current policy (approver groups, review rules)
   int worker_threads = 2;
 };
 

@@ -23,6 +23,11 @@ struct AdminRequest {
   std::map<std::string, std::string> query;
   std::string body;
   std::optional<identity::Identity> caller;  // set on authenticated routes
+  // Request headers the console's cookie sessions and the ETag polling read; empty when absent.
+  std::string cookie;
+  std::string origin;
+  std::string csrf_token;  // X-CSRF-Token
+  std::string if_none_match;
 };
 
 struct AdminResponse {

@@ -11,6 +11,7 @@
 #include "config/node.h"
 #include "policy/policy.h"
 #include "server/config_lint.h"
+#include "server/admin_config.h"
 #include "sql/session_context.h"
 #include "store/store.h"
 
@@ -298,18 +299,23 @@ void parseMcp(const Node& root, Errors& errors, GatewayConfig& cfg) {
 
 Result<ConfigPtr> build(const Node& root, const std::string& file) {
   Errors errors;
-  auto cfg = std::make_shared<GatewayConfig>();
+  // The snapshot's AdminConfig lives beside it (server/admin_config.h) and goes with it.
+  auto cfg = std::shared_ptr<GatewayConfig>(new GatewayConfig(), [](GatewayConfig* p) {
+    forgetAdminConfig(p);
+    delete p;
+  });
+  AdminConfig admin;
   cfg->file = file;
   if (!root.isMap()) {
     return invalidArgument(fmt::format("{}:1: expected a mapping at the top level", file));
   }
   root.checkKeys(errors, {"listen", "threads", "tls", "auth", "limits", "timeouts", "resources",
                           "identity", "policies", "masking", "audit", "store", "access", "instance",
-                          "upstream_tokens", "mcp"});
+                          "upstream_tokens", "mcp", "console"});
   Node listen = root["listen"];
   listen.checkKeys(errors, {"postgres", "admin", "http"});
   cfg->listen_postgres = parseEndpoint(listen["postgres"], errors, cfg->listen_postgres);
-  cfg->listen_admin = parseEndpoint(listen["admin"], errors, cfg->listen_admin);
+  parseAdminListen(listen["admin"], errors, cfg->listen_admin, admin.tls);
   cfg->listen_http = parseEndpoint(listen["http"], errors, cfg->listen_http);
   cfg->threads = static_cast<int>(root["threads"].integer(errors, 0, 0, 256));
   parseTls(root["tls"], errors, *cfg);
@@ -320,6 +326,7 @@ Result<ConfigPtr> build(const Node& root, const std::string& file) {
   parseServices(root, errors, *cfg);
   checkHttpResources(root, errors, *cfg);
   parseMcp(root, errors, *cfg);
+  admin.console = parseConsoleSection(root, errors, *cfg);
   if (!root.has("policies")) {
     errors.add(root, "a policies section is required (no rule means no access)");
   } else {
@@ -334,6 +341,7 @@ Result<ConfigPtr> build(const Node& root, const std::string& file) {
     msg.pop_back();
     return invalidArgument(std::move(msg));
   }
+  attachAdminConfig(cfg.get(), std::move(admin));
   return ConfigPtr(std::move(cfg));
 }
 

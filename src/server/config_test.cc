@@ -1,4 +1,5 @@
 #include "server/config.h"
+#include "server/admin_config.h"
 
 #include <gtest/gtest.h>
 
@@ -207,6 +208,86 @@ TEST(ConfigLint, RestartOnlyChangesNameTheirKeys) {
   b.store_url = "sqlite:///tmp/other.db";
   b.timeouts.idle = std::chrono::seconds(5);  // reloadable: not named
   EXPECT_EQ(restartOnlyChanges(a, b), (std::vector<std::string>{"listen.admin", "store"}));
+}
+
+}  // namespace
+}  // namespace jg::server
+
+namespace jg::server {
+namespace {
+
+// kMinimal with another `listen` line (and `extra` appended).
+std::string withListen(const std::string& listen, const std::string& extra = "") {
+  std::string yaml = kMinimal;
+  yaml.replace(0, yaml.find('\n'), listen);
+  return yaml + extra;
+}
+
+std::string problems(const std::string& yaml) {
+  setenv("JG_TEST_PW", "pw", 1);
+  auto cfg = parseConfig(yaml, "gw.yaml");
+  return cfg.isOk() ? std::string() : cfg.status().message();
+}
+
+TEST(GatewayConfig, AdminShortFormIsPlainHttpOnLoopback) {
+  setenv("JG_TEST_PW", "pw", 1);
+  auto cfg = parseConfig(withListen("listen: { postgres: 127.0.0.1:6543, admin: 127.0.0.1:8080 }"),
+                         "gw.yaml");
+  ASSERT_TRUE(cfg.isOk()) << cfg.status().message();
+  EXPECT_EQ((*cfg)->listen_admin.port, 8080);
+  EXPECT_TRUE(adminConfigOf(**cfg).tls.plain_http);
+  EXPECT_FALSE(adminConfigOf(**cfg).tls.enabled());
+}
+
+TEST(GatewayConfig, AdminPlainHttpOnAPublicAddressIsRefused) {
+  EXPECT_NE(problems(withListen("listen: { postgres: 127.0.0.1:6543, admin: 0.0.0.0:8080 }"))
+                .find("plain HTTP is allowed on loopback addresses only"),
+            std::string::npos);
+  EXPECT_NE(problems(withListen("listen: { postgres: 127.0.0.1:6543, admin: { address: "
+                                "10.0.0.5:8080, plain_http: true } }"))
+                .find("loopback addresses only"),
+            std::string::npos);
+}
+
+TEST(GatewayConfig, AdminMappingNeedsTlsOrAnExplicitPlainHttpChoice) {
+  EXPECT_NE(problems(withListen("listen: { postgres: 127.0.0.1:6543, admin: { address: "
+                                "127.0.0.1:8080 } }"))
+                .find("give cert and key (TLS), or plain_http: true"),
+            std::string::npos);
+  EXPECT_EQ(problems(withListen("listen: { postgres: 127.0.0.1:6543, admin: { address: "
+                                "127.0.0.1:8080, plain_http: true } }")),
+            "");
+}
+
+TEST(GatewayConfig, AdminTlsTakesCertAndKeyOnAnyAddress) {
+  const std::string dir = ::testing::TempDir();
+  for (const char* f : {"admin.crt", "admin.key"}) {
+    FILE* out = fopen((dir + "/" + f).c_str(), "w");
+    ASSERT_NE(out, nullptr);
+    fclose(out);
+  }
+  setenv("JG_TEST_PW", "pw", 1);
+  auto cfg = parseConfig(withListen("listen: { postgres: 127.0.0.1:6543, admin: { address: "
+                                    "0.0.0.0:8443, cert: " +
+                                    dir + "/admin.crt, key: " + dir + "/admin.key } }"),
+                         "gw.yaml");
+  ASSERT_TRUE(cfg.isOk()) << cfg.status().message();
+  EXPECT_TRUE(adminConfigOf(**cfg).tls.enabled());
+  EXPECT_EQ(adminConfigOf(**cfg).tls.key_file, dir + "/admin.key");
+  EXPECT_NE(problems(withListen("listen: { postgres: 127.0.0.1:6543, admin: { address: "
+                                "0.0.0.0:8443, cert: " +
+                                dir + "/admin.crt } }"))
+                .find("cert and key must be given together"),
+            std::string::npos);
+}
+
+TEST(GatewayConfig, ConsoleNeedsTheAdminListenerAndAnHttpsRedirect) {
+  const std::string console =
+      "console: { client_id: c, redirect_url: http://gw.example/console/callback }\n";
+  const std::string msg = problems(withListen("listen: { postgres: 127.0.0.1:6543 }", console));
+  EXPECT_NE(msg.find("set listen.admin"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("http:// is allowed on loopback hosts only"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("add an identity section"), std::string::npos) << msg;
 }
 
 }  // namespace

@@ -22,9 +22,12 @@
 #include "net/http.h"
 #include "proto/pg/encode.h"
 #include "server/admin_api.h"
+#include "server/admin_config.h"
 #include "server/audit_api.h"
 #include "server/catalog.h"
 #include "server/config_lint.h"
+#include "server/console_routes.h"
+#include "server/server_tls.h"
 #include "server/session.h"
 #include "store/store.h"
 
@@ -34,24 +37,11 @@ Result<std::shared_ptr<const Runtime>> makeRuntime(ConfigPtr config, const Runti
   auto rt = std::make_shared<Runtime>();
   rt->config = config;
   if (config->tls.enabled()) {
-    auto ctx = std::make_shared<ssl::context>(ssl::context::tls_server);
-    ctx->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
-                     ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1 |
-                     ssl::context::single_dh_use);
-    // Idle sessions give their TLS read/write buffers back.
-    SSL_CTX_set_mode(ctx->native_handle(), SSL_MODE_RELEASE_BUFFERS);
-    error_code ec;
-    ctx->use_certificate_chain_file(config->tls.cert_file, ec);
-    if (ec) {
-      return invalidArgument(
-          fmt::format("cannot load TLS certificate {}: {}", config->tls.cert_file, ec.message()));
+    auto ctx = makeServerTls(config->tls.cert_file, config->tls.key_file);
+    if (!ctx) {
+      return ctx.status();
     }
-    ctx->use_private_key_file(config->tls.key_file, ssl::context::pem, ec);
-    if (ec) {
-      return invalidArgument(
-          fmt::format("cannot load TLS key {}: {}", config->tls.key_file, ec.message()));
-    }
-    rt->client_tls = std::move(ctx);
+    rt->client_tls = std::move(*ctx);
   }
   for (const auto& r : config->resources) {
     if (r.isHttp() || r.upstream.sslmode == SslMode::kDisable) {
@@ -296,11 +286,33 @@ Status Gateway::startAdmin() {
     return rt->verifier->verify(token);
   };
   ao.policy = [this] { return runtime()->config->policy; };
+  const AdminConfig admin = adminConfigOf(cfg);
+  if (admin.tls.enabled()) {
+    auto tls = makeServerTls(admin.tls.cert_file, admin.tls.key_file);
+    if (!tls) {
+      return Status::error(tls.status().code(), "listen.admin: " + tls.status().message());
+    }
+    ao.tls = *tls;
+  }
+  std::shared_ptr<Console> console;  // kept alive by the admin listener's routes
+  if (admin.console && cfg.identity) {
+    auto created = Console::create(*admin.console, *cfg.identity, ao.authenticate);
+    if (!created) {
+      return created.status();
+    }
+    console = *created;
+    ao.authenticate_request = [console](const AdminRequest& req) {
+      return console->authenticate(req);
+    };
+  }
   auto api = AdminApi::start(*contexts_[0], std::move(ao));
   if (!api) {
     return api.status();
   }
   admin_ = std::move(*api);
+  if (console) {
+    console->registerRoutes(*admin_);
+  }
   if (auto st = publishTokenKeys(); !st) {
     return st;
   }
@@ -315,7 +327,6 @@ Status Gateway::startAdmin() {
     registerAuditRoutes(*admin_, store_.get(),
                         [this] { return runtime()->config->audit.value_or(audit::Settings{}); });
   }
-  log::info("", "admin API listening on {}", cfg.listen_admin.str());
   return Status::ok();
 }
 

@@ -240,7 +240,7 @@ class Gateway(JitgateProcess):
 
     def __init__(self, pg, resources=None, tls=True, extra_yaml="", require_tls=None,
                  static_auth=True, policies=None, admin=False, binary=None, http=False,
-                 extra_resources=()):
+                 extra_resources=(), admin_tls=False):
         self.pg = pg
         self.binary = Path(binary) if binary else JITGATE
         self.dir = Path(tempfile.mkdtemp(prefix="jg-gw-"))
@@ -251,7 +251,8 @@ class Gateway(JitgateProcess):
         self.extra_yaml = extra_yaml
         self.static_auth = static_auth
         self.policies = self.ALLOW_ALL if policies is None else policies
-        self.admin_port = free_port() if admin else None  # the admin HTTP listener
+        self.admin_port = free_port() if admin or admin_tls else None  # the admin listener
+        self.admin_tls = admin_tls  # TLS on the admin listener (else plain HTTP on loopback)
         self.http_port = free_port() if http else None  # the HTTP listener (kind: http)
         self.extra_resources = list(extra_resources)  # YAML lines of more resource entries
         self.proc = None
@@ -264,6 +265,10 @@ class Gateway(JitgateProcess):
         os.chmod(self.dir / "client_password", 0o600)
         os.chmod(self.dir / "upstream_password", 0o600)
         admin = f", admin: 127.0.0.1:{self.admin_port}" if self.admin_port else ""
+        if self.admin_tls:
+            cert, key = make_cert(self.dir)
+            admin = (f", admin: {{ address: 127.0.0.1:{self.admin_port}, cert: {cert}, "
+                     f"key: {key} }}")
         if self.http_port:
             admin += f", http: 127.0.0.1:{self.http_port}"
         lines = [f"listen: {{ postgres: 127.0.0.1:{self.port}{admin} }}", "threads: 2"]
@@ -305,7 +310,8 @@ class Gateway(JitgateProcess):
 
     @property
     def admin_url(self):
-        return f"http://127.0.0.1:{self.admin_port}"
+        scheme = "https" if self.admin_tls else "http"
+        return f"{scheme}://127.0.0.1:{self.admin_port}"
 
     def admin(self, method, path, token=None, body=None, **query):
         """One admin API call; returns (status, parsed JSON body)."""
@@ -321,7 +327,9 @@ class Gateway(JitgateProcess):
         if data is not None:
             req.add_header("Content-Type", "application/json")
         try:
-            with urllib.request.urlopen(req, timeout=15) as res:
+            import ssl
+            context = ssl._create_unverified_context() if self.admin_tls else None
+            with urllib.request.urlopen(req, timeout=15, context=context) as res:
                 return res.status, json.loads(res.read() or b"null")
         except urllib.error.HTTPError as err:
             return err.code, json.loads(err.read() or b"null")

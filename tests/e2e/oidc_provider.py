@@ -103,6 +103,14 @@ class OidcProvider:
         self._secrets[client_id] = self._control("clients", body)["client_secret"]
         return self._secrets[client_id]
 
+    def add_code_client(self, client_id, redirect_uri):
+        """Registers a web application that signs people in with the authorization code flow
+        (PKCE, client_secret_post) at the provider's login and consent pages; returns its
+        secret."""
+        body = {"client_id": client_id, "redirect_uris": [redirect_uri]}
+        self._secrets[client_id] = self._control("clients", body)["client_secret"]
+        return self._secrets[client_id]
+
     def add_user(self, username, groups=(), email=None, name=None):
         body = {"username": username, "groups": list(groups)}
         if email:

@@ -14,8 +14,11 @@
 //   * device flow (client `jitgate-cli`, public): /device/auth, then POST /test/approve-device
 //     {user_code, username} stands in for the person approving in a browser.
 //
+//   * people in a browser (code-flow clients registered with redirect_uris): the provider's
+//     own login page (login = a test user, any password) and consent page.
+//
 // Test control endpoints (JSON bodies): POST /test/clients {client_id, client_secret, groups,
-// email, name, ttl}, POST /test/users {username, groups, email, name},
+// email, name, ttl, redirect_uris}, POST /test/users {username, groups, email, name},
 // POST /test/rotate {keep_old}, GET /test/state.
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -73,7 +76,16 @@ function buildProvider(issuer, state) {
     accessTokenFormat: 'jwt',
     jwt: { sign: { alg: 'RS256' } },
   });
-  const serviceClients = Object.values(state.clients).map((c) => ({
+  const serviceClients = Object.values(state.clients).map((c) => (c.redirect_uris ? {
+    // A web application signing people in (authorization code + PKCE), e.g. jitgate's console.
+    client_id: c.client_id,
+    client_secret: c.client_secret,
+    grant_types: ['authorization_code'],
+    response_types: ['code'],
+    redirect_uris: c.redirect_uris,
+    token_endpoint_auth_method: 'client_secret_post',
+    scope: `openid ${RESOURCE_SCOPES}`,
+  } : {
     client_id: c.client_id,
     client_secret: c.client_secret,
     grant_types: ['client_credentials'],
@@ -104,7 +116,9 @@ function buildProvider(issuer, state) {
       },
     ],
     features: {
-      devInteractions: { enabled: false },
+      // The provider's own login and consent pages: any registered test user signs in with
+      // any password (code-flow clients only; the other grants never show a page).
+      devInteractions: { enabled: true },
       clientCredentials: { enabled: true },
       deviceFlow: { enabled: true },
       resourceIndicators: {

@@ -1,0 +1,314 @@
+"""The web console through the real binary: Chromium (headless, playwright-core) signs people in
+at the real OIDC provider's login and consent pages, and they decide held statements from real
+PostgreSQL clients in the reviews inbox.
+
+Alice (eng) runs statements that wait for a data owner; Bob (data-owners) decides in the console;
+Carol is a data owner and an engineer, so her own statement shows in her inbox but she may not
+approve it. The admin listener serves TLS with a self-signed certificate.
+"""
+import json
+import os
+import re
+import ssl
+import subprocess
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from harness import JITGATE, ROOT, Gateway, make_keys
+
+POLICIES = """policies:
+  - { id: kb-use, match: { groups: [eng], resource: kb }, allow: [read, session, write] }
+  - { id: kb-delete, reason: deleting documents needs a data owner,
+      match: { groups: [eng], resource: kb, kinds: [delete] }, action: review,
+      scope: statement, mode: wait, approvers: { groups: [data-owners], count: 1 } }
+  - { id: kb-update, reason: changing documents needs a data owner,
+      match: { groups: [eng], resource: kb, kinds: [update] }, action: review,
+      scope: statement, mode: wait, approvers: { groups: [data-owners], count: 1 } }
+"""
+# Screenshots go to a temporary folder; JITGATE_CONSOLE_SHOTS=docs/images refreshes the docs'.
+SHOTS = Path(os.environ.get("JITGATE_CONSOLE_SHOTS") or tempfile.mkdtemp(prefix="jg-console-"))
+TLS = ssl._create_unverified_context()
+
+
+class ConsoleGateway(Gateway):
+    def __init__(self, pg, idp):
+        super().__init__(pg, static_auth=False, policies=POLICIES, admin_tls=True)
+        self.redirect = f"https://127.0.0.1:{self.admin_port}/console/callback"
+        secret = idp.add_code_client("jitgate-console", self.redirect)
+        (self.dir / "console_secret").write_text(secret + "\n")
+        os.chmod(self.dir / "console_secret", 0o600)
+        keys = make_keys(self.dir / "keys")
+        self.extra_yaml = (
+            idp.identity_yaml() + f"store: sqlite://{self.dir}/state.db\n" +
+            "access: { pending_expiry: 10m, wait_timeout: 60s }\n" +
+            f"audit: {{ dir: {self.dir}/log, durability: batched, "
+            f"key_file: {keys}/raw.key, signing_key_file: {keys}/sign.pem }}\n" +
+            f"console: {{ client_id: jitgate-console, client_secret_file: console_secret, "
+            f"redirect_url: {self.redirect}, resource: {idp.AUDIENCE}, "
+            f"scopes: [openid, db.read] }}\n")
+
+
+class Browser:
+    """tests/peers/console_browser.mjs: one JSON command per line, one JSON answer per line."""
+
+    def __init__(self, base):
+        self.proc = subprocess.Popen(
+            ["node", str(ROOT / "tests" / "peers" / "console_browser.mjs"), "--base", base,
+             "--shots", str(SHOTS)], cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            text=True)
+
+    def __call__(self, op, **args):
+        self.proc.stdin.write(json.dumps({"op": op, **args}) + "\n")
+        self.proc.stdin.flush()
+        line = self.proc.stdout.readline()
+        assert line, "the browser driver exited"
+        return json.loads(line)
+
+    def ok(self, op, **args):
+        answer = self(op, **args)
+        assert "error" not in answer, answer
+        return answer
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.proc.stdin.write(json.dumps({"op": "quit"}) + "\n")
+            self.proc.stdin.close()
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+
+
+@pytest.fixture(scope="module")
+def gw(pg, idp):
+    for user, groups in (("bob", ["data-owners"]), ("carol", ["data-owners", "eng"])):
+        idp.add_user(user, groups, email=f"{user}@corp.example")
+    g = ConsoleGateway(pg, idp).start()
+    yield g
+    g.cleanup()
+
+
+@pytest.fixture(scope="module")
+def browser(gw):
+    b = Browser(gw.admin_url)
+    yield b
+    b.close()
+
+
+@pytest.fixture(scope="module")
+def tokens(idp):
+    return {
+        "alice": idp.token(user="alice", groups=["eng"], email="alice@corp.example"),
+        "bob": idp.token(user="bob", groups=["data-owners"], email="bob@corp.example"),
+        "carol": idp.token(user="carol", groups=["data-owners", "eng"],
+                           email="carol@corp.example"),
+    }
+
+
+def get(gw, path, headers=None, method="GET", body=None):
+    """(status, headers, body) of one request to the admin listener, redirects not followed."""
+    class NoRedirect(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *args):
+            return None
+    opener = urllib.request.build_opener(urllib.request.HTTPSHandler(context=TLS), NoRedirect)
+    req = urllib.request.Request(gw.admin_url + path, method=method, headers=headers or {},
+                                 data=body)
+    try:
+        with opener.open(req, timeout=15) as res:
+            return res.status, res.headers, res.read()
+    except urllib.error.HTTPError as err:
+        return err.code, err.headers, err.read()
+
+
+def held(gw, token, sql, result):
+    """Runs `sql` as the token's person in a thread; the result lands in `result`."""
+    def run():
+        try:
+            with psycopg.connect(gw.dsn(db="kb", password=token), autocommit=True) as conn:
+                result["status"] = conn.execute(sql).statusmessage
+        except Exception as e:  # asserted by the test
+            result["error"] = str(e)
+    t = threading.Thread(target=run)
+    t.start()
+    return t
+
+
+def pending_review(gw, token, text):
+    deadline = time.time() + 15
+    while time.time() < deadline:
+        status, body = gw.admin("GET", "/api/v1/reviews", token, state="pending")
+        assert status == 200, body
+        for r in body["reviews"]:
+            if text in r.get("statement", {}).get("text", ""):
+                return r
+        time.sleep(0.2)
+    raise AssertionError(f"no pending review for {text!r}")
+
+
+def test_pages_carry_a_strict_content_security_policy(gw):
+    status, headers, body = get(gw, "/console/")
+    assert status == 200 and b"<!doctype html>" in body
+    csp = headers["Content-Security-Policy"]
+    assert csp.startswith("default-src 'self'") and "frame-ancestors 'none'" in csp
+    assert "unsafe-inline" not in csp
+    assert headers["X-Content-Type-Options"] == "nosniff"
+    assert headers["Referrer-Policy"] == "no-referrer"
+    status, headers, _ = get(gw, "/console/app.js")
+    assert status == 200 and headers["Content-Type"].startswith("text/javascript")
+    again = get(gw, "/console/app.js", {"If-None-Match": headers["ETag"]})
+    assert again[0] == 304 and again[2] == b""
+
+
+def test_admin_listener_speaks_only_tls(gw):
+    with pytest.raises(Exception):
+        urllib.request.urlopen(f"http://127.0.0.1:{gw.admin_port}/healthz", timeout=5).read()
+    assert gw.admin("GET", "/healthz") == (200, {"status": "ok"})
+
+
+def test_login_redirects_to_the_issuer_with_pkce(gw, idp):
+    status, headers, _ = get(gw, "/console/login")
+    assert status == 302
+    location = headers["Location"]
+    assert location.startswith(idp.issuer + "/auth?response_type=code&client_id=jitgate-console")
+    for part in ("&state=", "&nonce=", "&code_challenge=", "code_challenge_method=S256"):
+        assert part in location
+    login_cookie = headers["Set-Cookie"]
+    assert login_cookie.startswith("__Host-jg_console_login=") and "SameSite=Lax" in login_cookie
+    assert "HttpOnly" in login_cookie and "Secure" in login_cookie
+    # A sign-in completes only in the browser that started it (no login CSRF).
+    state = re.search(r"[?&]state=([^&]+)", location).group(1)
+    status, _, body = get(gw, f"/console/callback?state={state}&code=x")
+    assert status == 400 and b"not started in this browser" in body
+    assert get(gw, "/console/callback?state=forged&code=x",
+               {"Cookie": "__Host-jg_console_login=forged"})[0] == 400
+
+
+def test_sign_in_sets_a_strict_host_cookie_and_sign_out_ends_the_session(gw, browser):
+    signed_in = browser.ok("login", **{"as": "bob"})
+    assert "bob@corp.example" in signed_in["who"]
+    [cookie] = signed_in["cookies"]
+    assert cookie["name"] == "__Host-jg_console" and cookie["path"] == "/"
+    assert cookie["httpOnly"] and cookie["secure"] and cookie["sameSite"] == "Strict"
+    me = browser.ok("fetch", **{"as": "bob", "path": "/console/api/me"})
+    assert me["status"] == 200 and json.loads(me["body"])["csrf_token"]
+    session = f"__Host-jg_console={cookie['value']}"
+    assert get(gw, "/api/v1/reviews", {"Cookie": session})[0] == 200
+    assert browser.ok("logout", **{"as": "bob"})["cookies"] == []
+    status, _, body = get(gw, "/api/v1/reviews", {"Cookie": session})
+    assert status == 401 and b"sign in again" in body
+
+
+def test_state_change_without_the_csrf_token_is_refused(gw, browser, tokens):
+    browser.ok("login", **{"as": "bob"})
+    me = json.loads(browser.ok("fetch", **{"as": "bob", "path": "/console/api/me"})["body"])
+    forged = browser.ok("fetch", **{"as": "bob", "path": "/api/v1/reviews/r-nope/approve",
+                                    "method": "POST", "body": "{}"})
+    assert forged["status"] == 403 and "X-CSRF-Token" in forged["body"]
+    # A cross-site form or script cannot read the token; with a stolen token the Origin betrays it.
+    status, _, body = get(gw, "/api/v1/reviews/r-nope/approve", method="POST", body=b"{}",
+                          headers={"X-CSRF-Token": me["csrf_token"],
+                                   "Origin": "https://evil.example",
+                                   "Cookie": browser_cookie(browser, "bob")})
+    assert status == 403 and b"evil.example" in body
+    # With the token, from the console's own origin, the request reaches the access API.
+    ok = browser.ok("fetch", **{"as": "bob", "path": "/api/v1/reviews/r-nope/approve",
+                                "method": "POST", "body": "{}",
+                                "headers": {"X-CSRF-Token": me["csrf_token"],
+                                            "Content-Type": "application/json"}})
+    assert ok["status"] == 404, ok
+
+
+def browser_cookie(browser, who):
+    """The Cookie header of `who`'s browser: what a stolen session would carry."""
+    [cookie] = browser.ok("cookies", **{"as": who})["cookies"]
+    return f"{cookie['name']}={cookie['value']}"
+
+
+def test_statement_held_in_wait_mode_runs_once_approved_in_the_console(gw, browser, tokens):
+    browser.ok("login", **{"as": "bob"})
+    sql = "delete from documents where doc_id = -1"
+    result = {}
+    t = held(gw, tokens["alice"], sql, result)
+    review = pending_review(gw, tokens["bob"], sql)
+    shown = browser.ok("wait_review", **{"as": "bob", "id": review["id"]})["text"]
+    assert sql in shown and "kb-delete" in shown and "alice@corp.example" in shown
+    assert "0 of 1 approvals" in shown and re.search(r"\(UTC[+-]\d\d:\d\d\)", shown)
+    browser.ok("screenshot", **{"as": "bob", "name": "console-inbox"})
+    phone = browser.ok("layout", **{"as": "bob", "width": 390})
+    assert phone["scrollWidth"] <= phone["clientWidth"], phone
+    browser.ok("screenshot", **{"as": "bob", "name": "console-inbox-phone"})
+    browser.ok("layout", **{"as": "bob", "width": 1100, "height": 900})
+    assert t.is_alive(), "the statement must wait for the decision"
+    decided = browser.ok("decide", **{"as": "bob", "id": review["id"], "verdict": "approve",
+                                      "comment": "cleanup is fine"})
+    assert not decided["refused"] and "approved" in decided["note"], decided
+    t.join(timeout=20)
+    assert result.get("status") == "DELETE 0", result
+    status, body = gw.admin("GET", f"/api/v1/reviews/{review['id']}", tokens["bob"])
+    [decision] = body["decisions"]
+    assert decision["approver"]["display"] == "bob@corp.example"
+    assert decision["comment"] == "cleanup is fine"
+    deadline = time.time() + 10
+    while True:
+        r = subprocess.run([str(JITGATE), "replay", "access", "--config", str(gw.config)],
+                           capture_output=True, text=True, timeout=30)
+        if f"review.approved {review['id']}" in r.stdout or time.time() > deadline:
+            break
+        time.sleep(0.3)
+    assert f"review.approved {review['id']}" in r.stdout and "by bob@corp.example" in r.stdout
+
+
+def test_rejection_with_a_reason_reaches_the_waiting_client(gw, browser, tokens):
+    browser.ok("login", **{"as": "bob"})
+    sql = "update documents set title = title where doc_id = -1"
+    result = {}
+    t = held(gw, tokens["alice"], sql, result)
+    review = pending_review(gw, tokens["bob"], sql)
+    browser.ok("wait_review", **{"as": "bob", "id": review["id"]})
+    decided = browser.ok("decide", **{"as": "bob", "id": review["id"], "verdict": "reject",
+                                      "comment": "not during the freeze"})
+    assert "Rejected" in decided["note"], decided
+    t.join(timeout=20)
+    assert "error" in result and "status" not in result, result
+    status, body = gw.admin("GET", f"/api/v1/reviews/{review['id']}", tokens["bob"])
+    assert body["state"] == "rejected"
+    assert body["decisions"][0]["comment"] == "not during the freeze"
+
+
+def test_own_statement_cannot_be_approved_and_leaves_the_inbox_when_decided_elsewhere(
+        gw, browser, tokens):
+    browser.ok("login", **{"as": "carol"})
+    sql = "delete from documents where doc_id = -2"
+    result = {}
+    t = held(gw, tokens["carol"], sql, result)
+    review = pending_review(gw, tokens["bob"], sql)
+    browser.ok("wait_review", **{"as": "carol", "id": review["id"]})
+    refused = browser.ok("decide", **{"as": "carol", "id": review["id"], "verdict": "approve",
+                                      "comment": "mine"})
+    assert refused["refused"] and "own review" in refused["note"], refused
+    # Bob decides from the CLI, over TLS to the admin listener, trusting its certificate.
+    cli = subprocess.run([str(JITGATE), "review", "reject", review["id"], "--comment",
+                          "ask someone else", "--gateway", gw.admin_url, "--token", tokens["bob"]],
+                         env=dict(os.environ, JITGATE_ADMIN_CA=str(gw.dir / "server.crt")),
+                         capture_output=True, text=True, timeout=30)
+    assert cli.returncode == 0, cli.stderr
+    browser.ok("wait_gone", **{"as": "carol", "id": review["id"]})
+    t.join(timeout=20)
+    assert "error" in result
+
+
+def test_inbox_polling_gets_304_while_nothing_changes(gw, tokens):
+    auth = {"Authorization": "Bearer " + tokens["bob"]}
+    status, headers, body = get(gw, "/api/v1/reviews?state=pending", auth)
+    assert status == 200 and headers["ETag"].startswith('"')
+    again = get(gw, "/api/v1/reviews?state=pending", {**auth, "If-None-Match": headers["ETag"]})
+    assert again[0] == 304 and again[2] == b""
+    other = get(gw, "/api/v1/reviews?state=pending", {**auth, "If-None-Match": '"stale"'})
+    assert other[0] == 200 and other[2] == body

@@ -1,0 +1,162 @@
+// A person at jitgate's web console, in Debian's Chromium driven by playwright-core (headless).
+//
+//   node tests/peers/console_browser.mjs --base https://127.0.0.1:8443 [--shots DIR]
+//
+// Reads one JSON command per line on stdin and answers each with one JSON line on stdout, so a
+// test interleaves browser steps with database clients. Each command names a person (`as`);
+// every person has their own browser context (cookies). The gateway's certificate is
+// self-signed: the contexts ignore certificate errors.
+//   {"op":"login","as":"bob","password":"x"}     /console/login → the provider's login and
+//                                                consent pages → the inbox (nothing when
+//                                                signed in already); answers the cookies
+//   {"op":"wait_review","as":"bob","id":"r-.."}  waits until the review is listed
+//   {"op":"wait_gone","as":"bob","id":"r-.."}    waits until it is not
+//   {"op":"decide","as":"bob","id":"r-..","verdict":"approve","comment":"..."}
+//                                                types the reason, presses the button with the
+//                                                keyboard, answers the status note
+//   {"op":"text","as":"bob","selector":"#x"}     the text of an element
+//   {"op":"fetch","as":"bob","path":"/api/..","method":"POST","headers":{},"body":"..."}
+//                                                a request from the page (the session's cookie)
+//   {"op":"cookies","as":"bob"}                  the __Host- cookies of the context
+//   {"op":"layout","as":"bob","width":390}       resizes the page; answers its scroll and
+//                                                client widths (no sideways scrolling on a phone)
+//   {"op":"screenshot","as":"bob","name":"inbox"}  DIR/<name>.png
+//   {"op":"logout","as":"bob"}                   presses "Sign out"; answers the cookies
+//   {"op":"quit"}
+// Errors answer {"error": message}; the process keeps reading.
+import fs from 'node:fs';
+import path from 'node:path';
+import readline from 'node:readline';
+
+import { chromium } from 'playwright-core';
+
+const TIMEOUT_MS = 20000;
+
+function parseArgs(argv) {
+  const opts = { base: null, shots: null };
+  for (let i = 0; i < argv.length; i += 2) opts[argv[i].replace(/^--/, '')] = argv[i + 1];
+  if (!opts.base) throw new Error('--base URL is required');
+  return opts;
+}
+
+const opts = parseArgs(process.argv.slice(2));
+const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', headless: true });
+const people = new Map();
+
+async function person(name) {
+  if (!people.has(name)) {
+    const context = await browser.newContext({
+      ignoreHTTPSErrors: true, viewport: { width: 1100, height: 900 }, timezoneId: 'Europe/Berlin',
+    });
+    context.setDefaultTimeout(TIMEOUT_MS);
+    const page = await context.newPage();
+    const console = [];
+    page.on('console', (m) => console.push(`${m.type()}: ${m.text()}`));
+    page.on('pageerror', (e) => console.push(`pageerror: ${e.message}`));
+    people.set(name, { context, page, console });
+  }
+  return people.get(name);
+}
+
+async function cookies(p) {
+  return (await p.context.cookies()).filter((c) => c.name.startsWith('__Host-'));
+}
+
+const ops = {
+  async login(cmd, p) {
+    await p.page.goto(`${opts.base}/console/`);
+    const inbox = p.page.locator('#inbox');
+    const signIn = p.page.getByRole('link', { name: /sign in/i });
+    await inbox.or(signIn).first().waitFor({ state: 'visible' });
+    if (await signIn.isVisible()) await signIn.click();
+    // The provider asks for a login, then consent, each only when it has none yet.
+    const login = p.page.locator('input[name=login]');
+    const consent = p.page.getByRole('button', { name: 'Continue' });
+    for (let step = 0; step < 4; step++) {
+      await inbox.or(login).or(consent).first().waitFor({ state: 'visible' });
+      if (await inbox.isVisible()) break;
+      if (await login.isVisible()) {
+        await login.fill(cmd.as);
+        await p.page.locator('input[name=password]').fill(cmd.password || 'any');
+        await p.page.locator('button[type=submit]').click();
+      } else {
+        await consent.click();
+      }
+      await p.page.waitForLoadState();
+    }
+    await inbox.waitFor({ state: 'visible' });
+    return { url: p.page.url(), who: await p.page.locator('#who-name').textContent(),
+      cookies: await cookies(p) };
+  },
+  async cookies(cmd, p) {
+    return { cookies: await cookies(p) };
+  },
+  async wait_review(cmd, p) {
+    const item = p.page.locator(`li[data-id="${cmd.id}"]`);
+    await item.waitFor({ state: 'visible' });
+    return { text: await item.innerText() };
+  },
+  async wait_gone(cmd, p) {
+    await p.page.locator(`li[data-id="${cmd.id}"]`).waitFor({ state: 'detached' });
+    return { gone: cmd.id };
+  },
+  async decide(cmd, p) {
+    const item = p.page.locator(`li[data-id="${cmd.id}"]`);
+    await item.getByLabel('Reason for your decision').fill(cmd.comment || '');
+    const button = item.getByRole('button', { name: cmd.verdict === 'reject' ? 'Reject' : 'Approve' });
+    await button.focus();
+    await p.page.keyboard.press('Enter');
+    const note = item.locator('.note');
+    await p.page.waitForFunction(
+      (el) => el && el.textContent && !el.textContent.endsWith('…'), await note.elementHandle());
+    return { note: await note.textContent(), refused: (await note.getAttribute('class')).includes('bad') };
+  },
+  async text(cmd, p) {
+    return { text: await p.page.locator(cmd.selector).textContent() };
+  },
+  async fetch(cmd, p) {
+    return p.page.evaluate(async (c) => {
+      const res = await fetch(c.path, { method: c.method || 'GET', headers: c.headers || {},
+        body: c.body, credentials: 'same-origin' });
+      return { status: res.status, body: await res.text(),
+        headers: Object.fromEntries(res.headers.entries()) };
+    }, cmd);
+  },
+  async layout(cmd, p) {
+    await p.page.setViewportSize({ width: cmd.width, height: cmd.height || 800 });
+    return p.page.evaluate(() => ({
+      scrollWidth: document.documentElement.scrollWidth,
+      clientWidth: document.documentElement.clientWidth,
+    }));
+  },
+  async screenshot(cmd, p) {
+    if (!opts.shots) return { skipped: true };
+    fs.mkdirSync(opts.shots, { recursive: true });
+    const file = path.join(opts.shots, `${cmd.name}.png`);
+    await p.page.screenshot({ path: file, fullPage: true });
+    return { file };
+  },
+  async logout(cmd, p) {
+    await p.page.getByRole('button', { name: 'Sign out' }).click();
+    await p.page.locator('#signed-out').waitFor({ state: 'visible' });
+    return { cookies: await cookies(p) };
+  },
+};
+
+const lines = readline.createInterface({ input: process.stdin });
+for await (const line of lines) {
+  if (!line.trim()) continue;
+  const cmd = JSON.parse(line);
+  if (cmd.op === 'quit') break;
+  let answer;
+  try {
+    if (!ops[cmd.op]) throw new Error(`unknown op ${cmd.op}`);
+    answer = await ops[cmd.op](cmd, await person(cmd.as || 'default'));
+  } catch (err) {
+    const p = people.get(cmd.as || 'default');
+    answer = { error: String(err.message || err).slice(0, 2000), console: p?.console.slice(-10),
+      url: p?.page.url() };
+  }
+  process.stdout.write(`${JSON.stringify(answer)}\n`);
+}
+await browser.close();
