@@ -1,8 +1,6 @@
 #include "server/admin_config.h"
 
 #include <filesystem>
-#include <map>
-#include <mutex>
 
 #include <fmt/format.h>
 
@@ -14,12 +12,6 @@ using config::Node;
 
 bool isLoopbackHost(const std::string& host) {
   return host == "localhost" || host == "::1" || host.starts_with("127.");
-}
-
-std::mutex table_mu;
-std::map<const GatewayConfig*, AdminConfig>& table() {
-  static auto* t = new std::map<const GatewayConfig*, AdminConfig>();
-  return *t;
 }
 
 // The endpoint grammar of config.cc's listen keys, for `address`.
@@ -113,19 +105,7 @@ std::optional<console::Settings> parseConsoleSection(const Node& root, Errors& e
 }
 
 AdminConfig adminConfigOf(const GatewayConfig& cfg) {
-  std::lock_guard lk(table_mu);
-  auto it = table().find(&cfg);
-  return it == table().end() ? AdminConfig{} : it->second;
-}
-
-void attachAdminConfig(const GatewayConfig* cfg, AdminConfig admin) {
-  std::lock_guard lk(table_mu);
-  table()[cfg] = std::move(admin);
-}
-
-void forgetAdminConfig(const GatewayConfig* cfg) {
-  std::lock_guard lk(table_mu);
-  table().erase(cfg);
+  return cfg.admin ? *cfg.admin : AdminConfig{};
 }
 
 }  // namespace jg::server

@@ -8,9 +8,9 @@
 //     # admin: 127.0.0.1:8080                                   the same, short form
 //   console: { client_id: ..., redirect_url: https://.../console/callback, ... }
 //
-// The parser attaches the AdminConfig to its GatewayConfig snapshot, and adminConfigOf() finds it
-// for as long as that snapshot lives (the snapshot's deleter forgets it), so every part of one
-// configuration is read from one parse. Thread-safe (a mutex around the table).
+// The parser stores the AdminConfig in its GatewayConfig snapshot (`GatewayConfig::admin`, kept
+// out of config.h so that the console's settings do not reach every file that reads the
+// configuration). Immutable once parsed.
 #pragma once
 
 #include <optional>
@@ -44,8 +44,5 @@ std::optional<console::Settings> parseConsoleSection(const config::Node& root,
 
 // The AdminConfig parsed with `cfg`; an empty one for a GatewayConfig built in code.
 AdminConfig adminConfigOf(const GatewayConfig& cfg);
-// For the configuration parser: records and forgets the AdminConfig of a snapshot.
-void attachAdminConfig(const GatewayConfig* cfg, AdminConfig admin);
-void forgetAdminConfig(const GatewayConfig* cfg);
 
 }  // namespace jg::server

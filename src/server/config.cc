@@ -299,11 +299,7 @@ void parseMcp(const Node& root, Errors& errors, GatewayConfig& cfg) {
 
 Result<ConfigPtr> build(const Node& root, const std::string& file) {
   Errors errors;
-  // The snapshot's AdminConfig lives beside it (server/admin_config.h) and goes with it.
-  auto cfg = std::shared_ptr<GatewayConfig>(new GatewayConfig(), [](GatewayConfig* p) {
-    forgetAdminConfig(p);
-    delete p;
-  });
+  auto cfg = std::make_shared<GatewayConfig>();
   AdminConfig admin;
   cfg->file = file;
   if (!root.isMap()) {
@@ -341,7 +337,7 @@ Result<ConfigPtr> build(const Node& root, const std::string& file) {
     msg.pop_back();
     return invalidArgument(std::move(msg));
   }
-  attachAdminConfig(cfg.get(), std::move(admin));
+  cfg->admin = std::make_shared<const AdminConfig>(std::move(admin));
   return ConfigPtr(std::move(cfg));
 }
 

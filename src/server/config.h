@@ -99,8 +99,11 @@ struct TimeoutsConfig {
   std::chrono::milliseconds shutdown_grace{30'000};
 };
 
+struct AdminConfig;  // server/admin_config.h: the admin listener's TLS and the web console
+
 struct GatewayConfig {
   std::string file;  // where it was loaded from
+  std::shared_ptr<const AdminConfig> admin;  // null for a configuration built in code
   Endpoint listen_postgres{"127.0.0.1", 6432};
   Endpoint listen_admin{"127.0.0.1", 0};  // port 0 = admin listener off
   Endpoint listen_http{"127.0.0.1", 0};   // port 0 = HTTP listener off
