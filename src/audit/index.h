@@ -21,6 +21,7 @@
 #include <boost/json.hpp>
 
 #include "audit/recorder.h"
+#include "audit/verify.h"
 #include "store/store.h"
 
 namespace jg::audit {
@@ -130,6 +131,8 @@ Result<std::optional<SessionLocation>> findSession(store::Store& store,
                                                    const std::string& session_id);
 
 // Rebuilds the index from the segments under `dir` (all instances). Returns records indexed.
-Result<uint64_t> reindex(const std::string& dir, store::Store& store);
+// `progress`, when set, is called after each segment.
+Result<uint64_t> reindex(const std::string& dir, store::Store& store,
+                         const ProgressFn& progress = {});
 
 }  // namespace jg::audit
