@@ -4,6 +4,8 @@
 
 #include <algorithm>
 
+#include "sql/where_keys.h"
+
 namespace jg::server {
 namespace {
 
@@ -153,6 +155,28 @@ sql::Lineage expandStars(const sql::Lineage& l, const std::vector<StarColumns>& 
     }
   }
   return out;
+}
+
+std::vector<std::string> whereDocuments(std::string_view sql,
+                                        const std::vector<std::optional<std::string>>& params,
+                                        std::string_view schema, std::string_view table,
+                                        std::string_view id_column,
+                                        const sql::SessionContext& ctx) {
+  if (table.empty() || id_column.empty()) {
+    return {};
+  }
+  std::vector<sql::KeyFilter> filters = sql::whereKeyFilters(sql, id_column);
+  std::erase_if(filters, [&](const sql::KeyFilter& f) {
+    if (f.table.name != table) {
+      return true;
+    }
+    std::vector<sql::TableRef> candidates;
+    ctx.qualify(f.table, candidates);
+    return std::none_of(candidates.begin(), candidates.end(), [&](const sql::TableRef& t) {
+      return t.schema == schema || t.schema == "*";
+    });
+  });
+  return sql::keyValues(filters, params);
 }
 
 }  // namespace jg::server

@@ -123,7 +123,7 @@ void SessionAudit::auth(bool ok, std::string_view method, const identity::Identi
 uint64_t SessionAudit::statement(std::string_view sql, const sql::Classification* c,
                                  std::vector<std::string> tables, const policy::Decision& d,
                                  std::string_view protocol, std::string_view prepared_name,
-                                 std::string review_id) {
+                                 std::string review_id, std::vector<std::string> documents) {
   audit::StatementEvent e;
   e.statement_id = ++statement_id_;
   e.text = audit::toValidUtf8(sql);
@@ -138,6 +138,7 @@ uint64_t SessionAudit::statement(std::string_view sql, const sql::Classification
   e.rule_id = std::string(d.rule_id);
   e.reason = std::string(d.reason);
   e.review_id = std::move(review_id);
+  e.document_ids = std::move(documents);
   e.protocol = std::string(protocol);
   e.prepared_name = audit::toValidUtf8(prepared_name);
   e.reason = audit::toValidUtf8(e.reason);

@@ -59,7 +59,7 @@ class SessionAudit {
   uint64_t statement(std::string_view sql, const sql::Classification* c,
                      std::vector<std::string> tables, const policy::Decision& d,
                      std::string_view protocol, std::string_view prepared_name,
-                     std::string review_id = {});
+                     std::string review_id = {}, std::vector<std::string> documents = {});
   // A Bind: the bound statement's text with its parameters (sealed by the recorder), `notes`
   // saying how each was shown (audit::StatementEvent::param_notes) and the documents its WHERE
   // clause names with these values. When the Parse of `statement_name` was recorded here, the

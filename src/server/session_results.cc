@@ -10,6 +10,7 @@
 #include "server/catalog.h"
 #include "server/config.h"
 #include "server/gateway.h"
+#include "server/lineage_rules.h"
 #include "server/session.h"
 
 namespace jg::server {
@@ -37,8 +38,13 @@ void Session::recordBind(std::string_view payload) {
     notes.push_back(std::move(t.note));
   }
   pg::SqlText sql = tracker_.statementSql(b.statement);
+  std::vector<std::string> documents =
+      sql ? whereDocuments(*sql, params, resource_cfg_->documents_schema,
+                           resource_cfg_->documents_table, resource_cfg_->documents_id_column,
+                           sql_ctx_)
+          : std::vector<std::string>{};
   audit_->bind(sql ? std::string_view(*sql) : std::string_view(), b.statement, params,
-               std::move(notes));
+               std::move(notes), std::move(documents));
 }
 
 // Tags the request just given to the tracker with the audit record its answer belongs to: a
