@@ -50,7 +50,8 @@ struct AdminApi::Impl : std::enable_shared_from_this<AdminApi::Impl> {
 
   asio::awaitable<void> acceptLoop();
   asio::awaitable<void> serve(tcp::socket socket);
-  asio::awaitable<AdminResponse> respond(http::request<http::string_body>& req);
+  asio::awaitable<AdminResponse> respond(http::request<http::string_body>& req,
+                                         const std::string& peer);
   static http::response<http::string_body> toHttp(AdminResponse res, unsigned version,
                                                   bool keep_alive);
   AdminResponse dispatch(AdminRequest& req, const std::string& authorization);
@@ -116,7 +117,8 @@ AdminResponse AdminApi::Impl::dispatch(AdminRequest& req, const std::string& aut
     return route->handler(req);
   }
   if (api && req.caller) {
-    access::ApiRequest ar{std::string(http::to_string(req.method)), req.path, req.query, req.body};
+    access::ApiRequest ar{std::string(http::to_string(req.method)), req.path, req.query, req.body,
+                          access::ClientInfo{req.client_addr, req.application}};
     if (auto reply = api->handle(ar, *req.caller)) {
       return fromReply(*reply);
     }
@@ -145,6 +147,11 @@ asio::awaitable<void> AdminApi::Impl::acceptLoop() {
 
 asio::awaitable<void> AdminApi::Impl::serve(tcp::socket socket) {
   auto self = shared_from_this();
+  beast::error_code peer_ec;
+  auto endpoint = socket.remote_endpoint(peer_ec);
+  const std::string peer =
+      peer_ec ? std::string()
+              : endpoint.address().to_string() + ":" + std::to_string(endpoint.port());
   beast::tcp_stream stream(std::move(socket));
   beast::flat_buffer buffer;
   for (;;) {
@@ -164,7 +171,7 @@ asio::awaitable<void> AdminApi::Impl::serve(tcp::socket socket) {
       auto req = parser.release();
       keep_alive = req.keep_alive();
       version = req.version();
-      AdminResponse answered = co_await respond(req);  // named: see Session::offThread
+      AdminResponse answered = co_await respond(req, peer);  // named: see Session::offThread
       res = std::move(answered);
     }
     auto out = toHttp(std::move(res), version, keep_alive);
@@ -177,9 +184,12 @@ asio::awaitable<void> AdminApi::Impl::serve(tcp::socket socket) {
   stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
 }
 
-asio::awaitable<AdminResponse> AdminApi::Impl::respond(http::request<http::string_body>& req) {
+asio::awaitable<AdminResponse> AdminApi::Impl::respond(http::request<http::string_body>& req,
+                                                       const std::string& peer) {
   AdminRequest ar;
   ar.method = req.method();
+  ar.client_addr = peer;
+  ar.application = clientApplication(req[kApplicationHeader], req[http::field::user_agent]);
   ar.body = std::move(req.body());
   if (!parseAdminTarget(req.target(), ar)) {
     co_return jsonError(400, "bad_request", "malformed request target");

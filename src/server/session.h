@@ -221,6 +221,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::unique_ptr<ByteStream> client_;
   std::unique_ptr<ByteStream> upstream_;
   std::string client_addr_;
+  std::string application_name_;  // the startup parameter (reviews show it to approvers)
   std::string user_;      // from the startup packet, informative only
   std::string resource_;  // the resource name (startup `database`)
   const ResourceConfig* resource_cfg_ = nullptr;
