@@ -50,7 +50,7 @@ TEST(ParamText, BinaryUuidNumericAndTimesUsePostgresTextForms) {
   // 2000-01-02 00:00:01.5 = 86401.5 s after PostgreSQL's epoch.
   EXPECT_EQ(paramText(bytes({0, 0, 0, 0x14, 0x1d, 0xee, 0x43, 0x60}), 1, 1114).text,
             "2000-01-02 00:00:01.5");
-  EXPECT_EQ(paramText(bytes({0, 0, 0, 0}), 1, 1184).text, "2000-01-01 00:00:00+00");
+  EXPECT_EQ(paramText(bytes({0, 0, 0, 0, 0, 0, 0, 0}), 1, 1184).text, "2000-01-01 00:00:00+00");
   EXPECT_EQ(paramText(bytes({0xff, 0xff, 0xff, 0xff}), 1, 1082).text, "1999-12-31");
 }
 
