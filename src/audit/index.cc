@@ -386,7 +386,7 @@ Result<std::vector<StatementHit>> search(store::Store& store, const SearchQuery&
       "SELECT st.session_id, st.statement_id, st.ts, st.instance, st.segment, st.seq, "
       "se.subject, se.email, se.resource, se.client_addr, st.kind, st.decision, st.rule_id, "
       "st.review_id, st.text, st.tables, st.rows, st.error, se.protocol, st.method, st.path, "
-      "st.status, st.bytes, st.rpc_method, st.tool "
+      "st.status, st.bytes, st.rpc_method, st.tool, se.db_user "
       "FROM audit_statements st LEFT JOIN audit_sessions se ON se.session_id = st.session_id "
       "WHERE st.hidden IS NULL";
   std::vector<Value> p;
@@ -477,6 +477,7 @@ Result<std::vector<StatementHit>> search(store::Store& store, const SearchQuery&
     h.bytes = store::isNull(r[22]) ? -1 : store::asInt(r[22]);
     h.rpc_method = store::asString(r[23]);
     h.tool = store::asString(r[24]);
+    h.db_user = store::asString(r[25]);
     hits.push_back(std::move(h));
     return true;
   });
@@ -578,6 +579,9 @@ boost::json::object toJson(const StatementHit& h) {
   }
   if (!h.tool.empty()) {
     j["tool"] = h.tool;
+  }
+  if (!h.db_user.empty()) {
+    j["db_user"] = h.db_user;
   }
   return j;
 }

@@ -114,6 +114,7 @@ struct StatementHit {
   int64_t bytes = -1;      // -1 when not known
   std::string rpc_method;  // MCP: the JSON-RPC method (requests, and kind "mcp" rows)
   std::string tool;        // MCP: the tool of a tools/call
+  std::string db_user;     // the user name the client claimed at startup (a refused login's)
 };
 
 // The JSON form of a search hit, shared by `jitgate audit search --json` and the HTTP API.

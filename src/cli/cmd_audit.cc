@@ -324,7 +324,10 @@ int runSearch(SearchOpts& o) {
       std::cout << boost::json::serialize(j) << "\n";
       continue;
     }
-    std::string who = h.email.empty() ? h.subject : h.email;
+    std::string who = !h.email.empty()     ? h.email
+                      : !h.subject.empty() ? h.subject
+                      : h.db_user.empty()  ? ""
+                                           : h.db_user + " (claimed)";
     std::string text = h.text.size() > 80 ? h.text.substr(0, 77) + "..." : h.text;
     std::cout << when << "  " << who << "  " << h.resource << "  " << h.session_id << "#"
               << h.statement_id << "  " << h.decision << (h.rule.empty() ? "" : "(" + h.rule + ")")

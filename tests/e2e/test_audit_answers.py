@@ -107,6 +107,7 @@ def test_a_refused_login_is_found_by_the_user_it_claimed(gw):
     hits = search(gw, "--user", "mallory")
     assert hits and hits[0]["kind"] == "login" and hits[0]["decision"] == "deny", hits
     assert "password authentication failed" in hits[0]["text"], hits
+    assert hits[0]["db_user"] == "mallory", hits
 
 
 def test_a_session_refused_by_policy_is_found_by_user(gw):
