@@ -360,6 +360,7 @@ TEST_F(IndexTest, ARefusedLoginIsFoundByTheUserNameItClaimedAndARefusedSessionBy
   EXPECT_EQ(login[0].kind, "login");
   EXPECT_EQ(login[0].decision, "deny");
   EXPECT_EQ(login[0].text, "login refused: password authentication failed");
+  EXPECT_EQ(login[0].db_user, "mallory");
   auto session = find({.user = "sub-eve"});
   ASSERT_EQ(session.size(), 1u);
   EXPECT_EQ(session[0].kind, "session");
