@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cctype>
 
 #include "sql/where_keys.h"
 
@@ -163,6 +164,14 @@ std::vector<std::string> whereDocuments(std::string_view sql,
                                         std::string_view id_column,
                                         const sql::SessionContext& ctx) {
   if (table.empty() || id_column.empty()) {
+    return {};
+  }
+  // Parsing costs more than a scan: text that never spells the column (in any case) names no
+  // document.
+  auto folded = [](char c) { return std::tolower(static_cast<unsigned char>(c)); };
+  auto hit = std::search(sql.begin(), sql.end(), id_column.begin(), id_column.end(),
+                         [&](char a, char b) { return folded(a) == folded(b); });
+  if (hit == sql.end()) {
     return {};
   }
   std::vector<sql::KeyFilter> filters = sql::whereKeyFilters(sql, id_column);
