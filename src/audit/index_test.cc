@@ -305,6 +305,8 @@ TEST_F(IndexTest, APreparedStatementIsOneRowPerExecutionCarryingItsParsesDecisio
   ASSERT_TRUE(rec_->append(Event{"s-carol", t0_, parse}).isOk());
   ASSERT_TRUE(rec_->append(Event{"s-carol", t0_, bindOf(parse, 2, "3")}).isOk());
   ASSERT_TRUE(rec_->append(Event{"s-carol", t0_, bindOf(parse, 3, "4")}).isOk());
+  // Closing hands the last records to the index before flush() waits for it.
+  ASSERT_TRUE(rec_->close().isOk());
   ASSERT_TRUE(indexer_->flush().isOk());
   auto hits = find({.session = "s-carol"});
   ASSERT_EQ(hits.size(), 2u);
@@ -334,6 +336,8 @@ TEST_F(IndexTest, ARefusedParseAndItsBindAreOneRowThatStaysRefused) {
       rec_->append(Event{"s-dave", t0_, ErrorEvent{1, "gateway", "ERROR", "42501", "refused"}})
           .isOk());
   ASSERT_TRUE(rec_->append(Event{"s-dave", t0_, bindOf(parse, 2, "3")}).isOk());
+  // Closing hands the last records to the index before flush() waits for it.
+  ASSERT_TRUE(rec_->close().isOk());
   ASSERT_TRUE(indexer_->flush().isOk());
   auto hits = find({.session = "s-dave"});
   ASSERT_EQ(hits.size(), 1u);
@@ -354,6 +358,8 @@ TEST_F(IndexTest, ARefusedLoginIsFoundByTheUserNameItClaimedAndARefusedSessionBy
   ASSERT_TRUE(rec_->append(Event{"s-eve", t0_,
                                  AuthEvent{false, "oidc", Principal::from(eve), "no rule allows"}})
                   .isOk());
+  // Closing hands the last records to the index before flush() waits for it.
+  ASSERT_TRUE(rec_->close().isOk());
   ASSERT_TRUE(indexer_->flush().isOk());
   auto login = find({.user = "mallory"});
   ASSERT_EQ(login.size(), 1u);
