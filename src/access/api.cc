@@ -183,6 +183,7 @@ ApiReply Api::createReview(const ApiRequest& req, const identity::Identity& call
   r.resource = member(*body, "resource");
   r.role = member(*body, "role");
   r.reason = member(*body, "reason");
+  r.client = req.client;
   if (r.resource.empty() || r.reason.empty()) {
     return error(400, "bad_request", "resource and reason are required");
   }

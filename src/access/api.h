@@ -36,6 +36,7 @@ struct ApiRequest {
   std::string path;    // without the query string
   std::map<std::string, std::string> query;
   std::string body;
+  ClientInfo client{};  // where the request came from (a review records it)
 };
 
 struct ApiReply {

@@ -224,6 +224,7 @@ Result<Review> Broker::createReview(const ReviewRequest& req) {
   r.fingerprint = req.fingerprint;
   r.params_hash = req.params_hash;
   r.session_id = req.session_id;
+  r.client = req.client;
   r.approver_groups = spec.approver_groups;
   r.approver_count = spec.approver_count;
   auto duration = std::min(spec.grant, options_.settings.max_grant);

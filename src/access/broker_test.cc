@@ -73,6 +73,17 @@ TEST_P(BrokerTest, SameRequestReturnsThePendingReviewInsteadOfDuplicating) {
   EXPECT_EQ(events_.names(), (std::vector<std::string>{"review.created", "review.created"}));
 }
 
+TEST_P(BrokerTest, AReviewKeepsTheClientItWasAskedFrom) {
+  auto req = sessionRequest(alice_);
+  req.client = ClientInfo{"10.0.0.5:40000", "psql"};
+  auto r = broker_->createReview(req);
+  ASSERT_TRUE(r) << r.status().message();
+  auto stored = broker_->review(r->id);
+  ASSERT_TRUE(stored && stored->has_value());
+  EXPECT_EQ((*stored)->client.address, "10.0.0.5:40000");
+  EXPECT_EQ((*stored)->client.application, "psql");
+}
+
 TEST_P(BrokerTest, OneApprovalFromTheGroupApprovesAndCreatesAGrant) {
   auto r = broker_->createReview(sessionRequest(alice_));
   ASSERT_TRUE(r);

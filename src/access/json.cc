@@ -1,6 +1,7 @@
 #include "access/json.h"
 
 #include "access/broker.h"
+#include "core/duration.h"
 
 namespace jg::access {
 namespace {
@@ -17,15 +18,13 @@ json::array strings(const std::vector<std::string>& items) {
   return json::array(items.begin(), items.end());
 }
 
-std::string duration(std::chrono::seconds s) {
-  const auto n = s.count();
-  if (n % 3600 == 0) {
-    return std::to_string(n / 3600) + "h";
+// " from 203.0.113.7:51234 (psql)", or "" when the client is not known.
+std::string from(const ClientInfo& c) {
+  if (c.address.empty() && c.application.empty()) {
+    return "";
   }
-  if (n % 60 == 0) {
-    return std::to_string(n / 60) + "m";
-  }
-  return std::to_string(n) + "s";
+  std::string app = c.application.empty() ? "" : "(" + c.application + ")";
+  return " from " + (c.address.empty() ? app : c.address + (app.empty() ? "" : " " + app));
 }
 
 }  // namespace
@@ -58,6 +57,7 @@ json::object toJson(const Review& r) {
                  {"approvals", r.approvals()},
                  {"mode", r.mode == policy::ReviewSpec::Mode::kFailFast ? "fail_fast" : "wait"}};
   if (r.scope == Scope::kSession) {
+    o["grant_duration"] = formatDuration(r.grant_duration);
     o["grant_duration_seconds"] = r.grant_duration.count();
   } else {
     o["statement"] = json::object{
@@ -65,6 +65,10 @@ json::object toJson(const Review& r) {
   }
   if (!r.session_id.empty()) {
     o["session_id"] = r.session_id;
+  }
+  if (!r.client.address.empty() || !r.client.application.empty()) {
+    o["client"] =
+        json::object{{"address", r.client.address}, {"application", r.client.application}};
   }
   putTime(o, "created_at", r.created_at);
   putTime(o, "expires_at", r.expires_at);
@@ -132,14 +136,14 @@ std::string summary(const AccessEvent& e) {
   auto what = [](const Review& r) {
     std::string s = r.scope == Scope::kSession
                         ? "access to " + r.resource + (r.role.empty() ? "" : " as " + r.role) +
-                              " for " + duration(r.grant_duration)
+                              " for " + formatDuration(r.grant_duration)
                         : "a statement on " + r.resource + ": " + r.statement_text.substr(0, 200);
     return s;
   };
   switch (e.type) {
     case AccessEvent::Type::kReviewCreated:
-      return e.review->requester.display() + " asks for " + what(*e.review) + " — review " +
-             e.review->id + " (rule " + e.review->rule_id + ")" +
+      return e.review->requester.display() + from(e.review->client) + " asks for " +
+             what(*e.review) + " — review " + e.review->id + " (rule " + e.review->rule_id + ")" +
              (e.review->reason.empty() ? "" : ": " + e.review->reason);
     case AccessEvent::Type::kReviewApproval:
       return actor + " approved review " + e.review->id + comment + "; " +

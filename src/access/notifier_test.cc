@@ -100,6 +100,28 @@ TEST(Notifier, SignsTheGenericBodyWithHmac) {
   EXPECT_EQ(v["delivery"].as_string(), s.header("X-Jitgate-Delivery"));
 }
 
+TEST(Notifier, TheWebhookPayloadShowsTheClientAndTheWindowInHumanUnits) {
+  AccessEvent e = createdEvent();
+  e.review->client = ClientInfo{"203.0.113.7:51234", "rag-retriever"};
+  e.review->grant_duration = 5400s;
+  auto t = std::make_shared<FakeTransport>();
+  Notifier n(NotifierOptions{{hook()}, "", t, &Clock::system(), 1ms, 10ms, 100});
+  n.notify(e);
+  ASSERT_TRUE(n.drain(5s));
+  ASSERT_EQ(t->sent().size(), 1u);
+  auto v = boost::json::parse(t->sent()[0].body).as_object();
+  auto review = v["review"].as_object();
+  EXPECT_EQ(review["client"].as_object()["address"].as_string(), "203.0.113.7:51234");
+  EXPECT_EQ(review["client"].as_object()["application"].as_string(), "rag-retriever");
+  EXPECT_EQ(review["grant_duration"].as_string(), "1h30m");
+  EXPECT_EQ(review["grant_duration_seconds"].as_int64(), 5400);
+  std::string summary(v["summary"].as_string());
+  EXPECT_NE(summary.find("alice@example.com from 203.0.113.7:51234 (rag-retriever) asks for "
+                         "access to kb as reader for 1h30m"),
+            std::string::npos)
+      << summary;
+}
+
 TEST(Notifier, KnownHmacVector) {
   // The signed data is timestamp + "." + body; expected value from
   // printf 'what do ya want for nothing.?' | openssl dgst -sha256 -hmac Jefe

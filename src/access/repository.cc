@@ -148,7 +148,7 @@ Result<Review> Repository::insertOrGetPending(const Review& r, const std::string
     return tx.exec(
         "INSERT INTO access_reviews (" + std::string(kReviewCols) +
             ", request_key) VALUES (?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
-            "?, ?, ?, ?, ?, NULL, NULL, NULL, NULL, ?)",
+            "?, ?, ?, ?, ?, NULL, NULL, NULL, NULL, ?, ?, ?)",
         {r.id,
          std::string(scopeName(r.scope)),
          r.requester.issuer,
@@ -170,6 +170,8 @@ Result<Review> Repository::insertOrGetPending(const Review& r, const std::string
          std::string(r.mode == policy::ReviewSpec::Mode::kFailFast ? "fail_fast" : "wait"),
          ms(r.created_at),
          ms(r.expires_at),
+         r.client.address,
+         r.client.application,
          request_key});
   });
   if (!st) {

@@ -45,6 +45,10 @@ const std::vector<store::Migration> kMigrations = {
       " ended_at BIGINT, ended_by TEXT NOT NULL, end_reason TEXT NOT NULL)",
       "CREATE INDEX access_grants_by_grantee ON access_grants(grantee_subject, resource, state)",
       "CREATE INDEX access_grants_by_state ON access_grants(state, expires_at)"}},
+    {2,
+     "reviews: the requester's client address and application name",
+     {"ALTER TABLE access_reviews ADD COLUMN client_addr TEXT NOT NULL DEFAULT ''",
+      "ALTER TABLE access_reviews ADD COLUMN client_application TEXT NOT NULL DEFAULT ''"}},
 };
 
 }  // namespace
@@ -57,7 +61,8 @@ const std::string_view kReviewCols =
     "id, scope, state, requester_issuer, requester_subject, requester_email, requester_name,"
     " requester_groups, resource, role, rule_id, reason, statement_text, fingerprint,"
     " params_hash, session_id, approver_groups, approver_count, grant_seconds, mode,"
-    " created_at, expires_at, decided_at, valid_until, consumed_at, grant_id";
+    " created_at, expires_at, decided_at, valid_until, consumed_at, grant_id, client_addr,"
+    " client_application";
 const std::string_view kGrantCols =
     "id, review_id, state, grantee_issuer, grantee_subject, grantee_email, grantee_name,"
     " resource, role, rule_id, approver_groups, starts_at, expires_at, ended_at, ended_by,"
@@ -122,6 +127,7 @@ Review reviewFromRow(const Row& r) {
   v.valid_until = fromMs(r[23]);
   v.consumed_at = fromMs(r[24]);
   v.grant_id = col(r, 25);
+  v.client = ClientInfo{col(r, 26), col(r, 27)};
   return v;
 }
 

@@ -43,6 +43,15 @@ struct Person {
   bool samePerson(const Person& other) const;
 };
 
+// Where a request for access came from, as the gateway saw it: the client's address and the
+// application it named (PostgreSQL: the application_name startup parameter; HTTP: the
+// X-Jitgate-Application header, else User-Agent). Both informational: a client chooses its
+// application name. Empty when not known.
+struct ClientInfo {
+  std::string address{};  // "203.0.113.7:51234"
+  std::string application{};
+};
+
 struct ReviewDecision {
   Person approver;
   bool approve = false;
@@ -64,6 +73,7 @@ struct Review {
   std::string fingerprint;
   std::string params_hash;
   std::string session_id;  // the session that asked, when one did
+  ClientInfo client;       // where the requester asked from
   // What approval needs, copied from the policy rule when the review was created.
   std::vector<std::string> approver_groups;
   int approver_count = 1;
@@ -112,6 +122,7 @@ struct ReviewRequest {
   std::string fingerprint;
   std::string params_hash;
   std::string session_id;
+  ClientInfo client;
 };
 
 struct ReviewFilter {

@@ -141,6 +141,15 @@ struct Encoder {
     if (!e.param_digests.empty()) {
       writeStrings(w, "param_digests", e.param_digests);
     }
+    if (!e.param_notes.empty()) {
+      writeStrings(w, "param_notes", e.param_notes);
+    }
+    if (e.parse_id != 0) {
+      w.fieldU64("parse", e.parse_id);
+    }
+    if (!e.document_ids.empty()) {
+      writeStrings(w, "documents", e.document_ids);
+    }
     sealed("statement", "params", e.params);
   }
   void operator()(const ResultStartEvent& e) {
@@ -390,6 +399,9 @@ StatementEvent statementEventFrom(const json::object& o) {
   e.protocol = getStr(o, "protocol");
   e.prepared_name = getStr(o, "prepared");
   e.param_digests = getStrings(o, "param_digests");
+  e.param_notes = getStrings(o, "param_notes");
+  e.parse_id = getU64(o, "parse");
+  e.document_ids = getStrings(o, "documents");
   e.params = getSealed(o, "params");
   return e;
 }

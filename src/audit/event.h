@@ -101,6 +101,15 @@ struct StatementEvent {
   // themselves travel in `params` (sealed). Set both with setParams().
   std::vector<std::string> param_digests;
   RawBytes params;
+  // How each parameter was shown: "" for a text value, else what the gateway did to a binary
+  // one ("binary int4", "binary oid 16385, shown as hex"). Empty when every value was text.
+  std::vector<std::string> param_notes;
+  // A bind: the statement record of the Parse it executes (0 when not known). Binds carry the
+  // Parse's kind, tables, fingerprint and decision, so every execution is one searchable row.
+  uint64_t parse_id = 0;
+  // Documents the statement names in its WHERE clause (`doc_id = 3`, `doc_id IN (3, 4)`,
+  // `doc_id = $1` with the bound value) on the resource's documents table.
+  std::vector<std::string> document_ids;
 
   void setParams(const std::vector<std::optional<std::string>>& values);
 };

@@ -5,6 +5,7 @@
 
 #include "audit/codec.h"
 #include "audit/index_http.h"
+#include "audit/index_pg.h"
 #include "audit/segment.h"
 #include "audit/verify.h"
 #include "core/clock.h"
@@ -74,9 +75,10 @@ struct RowWriter {
       return st;
     }
     return tx.exec(
-        "UPDATE audit_sessions SET client_addr = ?, resource = ?, tls = ?, protocol = ? "
-        "WHERE session_id = ?",
-        {str(e.client_addr), str(e.resource), str(e.tls_version), str(e.protocol), sid()});
+        "UPDATE audit_sessions SET client_addr = ?, resource = ?, tls = ?, protocol = ?, "
+        "db_user = ? WHERE session_id = ?",
+        {str(e.client_addr), str(e.resource), str(e.tls_version), str(e.protocol), str(e.db_user),
+         sid()});
   }
   Status operator()(const AuthEvent& e) {
     if (Status st = ensureSession(""); !st) {
@@ -98,7 +100,7 @@ struct RowWriter {
         return st;
       }
     }
-    return Status::ok();
+    return index_pg::authRow(http(), e);
   }
   Status insertStatement(uint64_t statement_id, const StatementEvent& e) {
     Value rows;
@@ -132,7 +134,15 @@ struct RowWriter {
     }
     return Status::ok();
   }
-  Status operator()(const StatementEvent& e) { return insertStatement(e.statement_id, e); }
+  Status operator()(const StatementEvent& e) {
+    if (Status st = insertStatement(e.statement_id, e); !st) {
+      return st;
+    }
+    if (Status st = documents(e.statement_id, e.document_ids); !st) {
+      return st;
+    }
+    return index_pg::linkBind(http(), e);
+  }
   Status operator()(const ResultStartEvent&) { return Status::ok(); }
   index_http::RowContext http() const { return {tx, instance, de}; }
   Status documents(uint64_t statement_id, const std::vector<std::string>& ids) {
@@ -256,6 +266,8 @@ const std::vector<store::Migration>& indexMigrations() {
         "CREATE INDEX audit_documents_stmt ON audit_documents(session_id, statement_id)"}},
       {2, "audit index: HTTP exchanges (method, path, status)", index_http::migration2()},
       {3, "audit index: MCP (JSON-RPC method, tool)", index_http::migration3()},
+      {4, "audit index: claimed user names, executions of prepared statements",
+       index_pg::migration4()},
   };
   return kMigrations;
 }
@@ -374,9 +386,9 @@ Result<std::vector<StatementHit>> search(store::Store& store, const SearchQuery&
       "SELECT st.session_id, st.statement_id, st.ts, st.instance, st.segment, st.seq, "
       "se.subject, se.email, se.resource, se.client_addr, st.kind, st.decision, st.rule_id, "
       "st.review_id, st.text, st.tables, st.rows, st.error, se.protocol, st.method, st.path, "
-      "st.status, st.bytes, st.rpc_method, st.tool "
+      "st.status, st.bytes, st.rpc_method, st.tool, se.db_user "
       "FROM audit_statements st LEFT JOIN audit_sessions se ON se.session_id = st.session_id "
-      "WHERE 1 = 1";
+      "WHERE st.hidden IS NULL";
   std::vector<Value> p;
   auto eq = [&](const std::string& v, const char* clause) {
     if (!v.empty()) {
@@ -385,7 +397,11 @@ Result<std::vector<StatementHit>> search(store::Store& store, const SearchQuery&
     }
   };
   if (!q.user.empty()) {
-    sql += " AND (se.subject = ? OR se.email = ?)";
+    // A refused login is found by the user name it claimed; a session by its identity only.
+    sql +=
+        " AND (se.subject = ? OR se.email = ? OR (se.auth_ok = 0 AND se.subject IS NULL AND "
+        "se.db_user = ?))";
+    p.emplace_back(q.user);
     p.emplace_back(q.user);
     p.emplace_back(q.user);
   }
@@ -393,9 +409,9 @@ Result<std::vector<StatementHit>> search(store::Store& store, const SearchQuery&
      " AND EXISTS (SELECT 1 FROM audit_session_groups g WHERE g.session_id = st.session_id "
      "AND g.grp = ?)");
   eq(q.resource, " AND se.resource = ?");
-  eq(q.table,
-     " AND EXISTS (SELECT 1 FROM audit_statement_tables t WHERE t.instance = st.instance AND "
-     "t.seq = st.seq AND t.tbl = ?)");
+  if (!q.table.empty()) {
+    sql += index_pg::tableCondition(q.table, p);
+  }
   eq(q.kind, " AND st.kind = ?");
   eq(q.decision, " AND st.decision = ?");
   eq(q.rule, " AND st.rule_id = ?");
@@ -463,6 +479,7 @@ Result<std::vector<StatementHit>> search(store::Store& store, const SearchQuery&
     h.bytes = store::isNull(r[22]) ? -1 : store::asInt(r[22]);
     h.rpc_method = store::asString(r[23]);
     h.tool = store::asString(r[24]);
+    h.db_user = store::asString(r[25]);
     hits.push_back(std::move(h));
     return true;
   });
@@ -488,11 +505,13 @@ Result<std::optional<SessionLocation>> findSession(store::Store& store,
   return loc;
 }
 
-Result<uint64_t> reindex(const std::string& dir, store::Store& store) {
+Result<uint64_t> reindex(const std::string& dir, store::Store& store, const ProgressFn& progress) {
   Indexer indexer(store);
   uint64_t total = 0;
   for (const auto& inst : listInstances(dir)) {
-    for (const auto& seg : listSegments(dir + "/" + inst)) {
+    auto segments = listSegments(dir + "/" + inst);
+    uint64_t done = 0;
+    for (const auto& seg : segments) {
       auto reader = SegmentReader::open(seg.path);
       if (!reader) {
         return reader.status();
@@ -515,6 +534,9 @@ Result<uint64_t> reindex(const std::string& dir, store::Store& store) {
         if (Status st = indexer.apply(inst, batch); !st) {
           return st;
         }
+      }
+      if (progress) {
+        progress(Progress{inst, ++done, segments.size(), total});
       }
     }
   }
@@ -559,6 +581,9 @@ boost::json::object toJson(const StatementHit& h) {
   }
   if (!h.tool.empty()) {
     j["tool"] = h.tool;
+  }
+  if (!h.db_user.empty()) {
+    j["db_user"] = h.db_user;
   }
   return j;
 }

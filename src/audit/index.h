@@ -21,6 +21,7 @@
 #include <boost/json.hpp>
 
 #include "audit/recorder.h"
+#include "audit/verify.h"
 #include "store/store.h"
 
 namespace jg::audit {
@@ -113,6 +114,7 @@ struct StatementHit {
   int64_t bytes = -1;      // -1 when not known
   std::string rpc_method;  // MCP: the JSON-RPC method (requests, and kind "mcp" rows)
   std::string tool;        // MCP: the tool of a tools/call
+  std::string db_user;     // the user name the client claimed at startup (a refused login's)
 };
 
 // The JSON form of a search hit, shared by `jitgate audit search --json` and the HTTP API.
@@ -130,6 +132,8 @@ Result<std::optional<SessionLocation>> findSession(store::Store& store,
                                                    const std::string& session_id);
 
 // Rebuilds the index from the segments under `dir` (all instances). Returns records indexed.
-Result<uint64_t> reindex(const std::string& dir, store::Store& store);
+// `progress`, when set, is called after each segment.
+Result<uint64_t> reindex(const std::string& dir, store::Store& store,
+                         const ProgressFn& progress = {});
 
 }  // namespace jg::audit

@@ -282,6 +282,137 @@ TEST_P(IndexTest, ReplayShowsMaskedRowsAndRawOnlyWithTheKey) {
             Code::kNotFound);
 }
 
+StatementEvent parseOf(uint64_t id, const std::string& decision) {
+  StatementEvent p;
+  p.statement_id = id;
+  p.text = "select chunk_id, body from chunks where doc_id = $1";
+  p.kind = "select";
+  p.tables = {"public.chunks"};
+  p.fingerprint = "fp-rag";
+  p.decision = decision;
+  p.protocol = "extended";
+  return p;
+}
+
+StatementEvent bindOf(const StatementEvent& parse, uint64_t id, const std::string& value) {
+  StatementEvent b = parse;
+  b.statement_id = id;
+  b.protocol = "bind";
+  b.parse_id = parse.statement_id;
+  b.setParams({value});
+  b.param_notes = {"binary int4"};
+  b.document_ids = {value};
+  return b;
+}
+
+TEST_P(IndexTest, APreparedStatementIsOneRowPerExecutionCarryingItsParsesDecision) {
+  StatementEvent parse = parseOf(1, "allow");
+  ASSERT_TRUE(rec_->append(Event{"s-carol", t0_, parse}).isOk());
+  ASSERT_TRUE(rec_->append(Event{"s-carol", t0_, bindOf(parse, 2, "3")}).isOk());
+  ASSERT_TRUE(rec_->append(Event{"s-carol", t0_, bindOf(parse, 3, "4")}).isOk());
+  // Closing hands the last records to the index before flush() waits for it.
+  ASSERT_TRUE(rec_->close().isOk());
+  ASSERT_TRUE(indexer_->flush().isOk());
+  auto hits = find({.session = "s-carol"});
+  ASSERT_EQ(hits.size(), 2u);
+  EXPECT_EQ(hits[0].statement_id, 3u);
+  EXPECT_EQ(hits[1].statement_id, 2u);
+  EXPECT_EQ(hits[1].kind, "select");
+  EXPECT_EQ(hits[1].decision, "allow");
+  // The WHERE clause's bound document is found without a returned id column.
+  auto doc = find({.document = "3"});
+  ASSERT_EQ(doc.size(), 1u);
+  EXPECT_EQ(doc[0].statement_id, 2u);
+
+  std::ostringstream out;
+  ASSERT_TRUE(
+      renderSession(dir_.auditDir(), "s-carol", std::nullopt, ReplayFormat::kText, nullptr, out)
+          .isOk());
+  EXPECT_NE(out.str().find("bind      [2] of [1] select chunk_id"), std::string::npos) << out.str();
+  EXPECT_NE(out.str().find("(binary int4)"), std::string::npos) << out.str();
+  EXPECT_EQ(out.str().find(" ? "), std::string::npos) << out.str();
+  EXPECT_EQ(out.str().find("? allow"), std::string::npos) << out.str();
+}
+
+TEST_P(IndexTest, ARefusedParseAndItsBindAreOneRowThatStaysRefused) {
+  StatementEvent parse = parseOf(1, "deny");
+  ASSERT_TRUE(rec_->append(Event{"s-dave", t0_, parse}).isOk());
+  ASSERT_TRUE(
+      rec_->append(Event{"s-dave", t0_, ErrorEvent{1, "gateway", "ERROR", "42501", "refused"}})
+          .isOk());
+  ASSERT_TRUE(rec_->append(Event{"s-dave", t0_, bindOf(parse, 2, "3")}).isOk());
+  // Closing hands the last records to the index before flush() waits for it.
+  ASSERT_TRUE(rec_->close().isOk());
+  ASSERT_TRUE(indexer_->flush().isOk());
+  auto hits = find({.session = "s-dave"});
+  ASSERT_EQ(hits.size(), 1u);
+  EXPECT_EQ(hits[0].decision, "deny");
+  EXPECT_EQ(hits[0].error, "42501: refused");
+  EXPECT_EQ(hits[0].text, parse.text);
+}
+
+TEST_P(IndexTest, ARefusedLoginIsFoundByTheUserNameItClaimedAndARefusedSessionByItsIdentity) {
+  ConnectEvent c{"10.0.0.9:1", "kb", "postgres", "", "", "psql", "mallory"};
+  ASSERT_TRUE(rec_->append(Event{"s-mallory", t0_, c}).isOk());
+  ASSERT_TRUE(rec_->append(Event{"s-mallory", t0_,
+                                 AuthEvent{false, "static", {}, "password authentication failed"}})
+                  .isOk());
+  identity::Identity eve;
+  eve.subject = "sub-eve";
+  ASSERT_TRUE(rec_->append(Event{"s-eve", t0_, c}).isOk());
+  ASSERT_TRUE(rec_->append(Event{"s-eve", t0_,
+                                 AuthEvent{false, "oidc", Principal::from(eve), "no rule allows"}})
+                  .isOk());
+  // Closing hands the last records to the index before flush() waits for it.
+  ASSERT_TRUE(rec_->close().isOk());
+  ASSERT_TRUE(indexer_->flush().isOk());
+  auto login = find({.user = "mallory"});
+  ASSERT_EQ(login.size(), 1u);
+  EXPECT_EQ(login[0].kind, "login");
+  EXPECT_EQ(login[0].decision, "deny");
+  EXPECT_EQ(login[0].text, "login refused: password authentication failed");
+  EXPECT_EQ(login[0].db_user, "mallory");
+  auto session = find({.user = "sub-eve"});
+  ASSERT_EQ(session.size(), 1u);
+  EXPECT_EQ(session[0].kind, "session");
+  // A claimed name never stands for an authenticated identity.
+  EXPECT_TRUE(find({.user = "pipeline"}).empty());
+}
+
+TEST_P(IndexTest, TableNamesResolveAsPolicyResolvesThem) {
+  EXPECT_EQ(find({.table = "chunks"}).size(), 4u);
+  EXPECT_EQ(find({.table = "public.*"}).size(), 4u);
+  EXPECT_EQ(find({.table = "public.chunks"}).size(), 4u);
+  EXPECT_TRUE(find({.table = "crm.*"}).empty());
+  EXPECT_TRUE(find({.table = "hunks"}).empty());
+  EXPECT_TRUE(find({.table = "c%"}).empty());
+}
+
+TEST_P(IndexTest, ReplayOfOneStatementShowsOnlyItsRecords) {
+  std::ostringstream out;
+  auto n =
+      renderSession(dir_.auditDir(), "s-alice", std::nullopt, ReplayFormat::kText, nullptr, out, 2);
+  ASSERT_TRUE(n.isOk());
+  EXPECT_NE(out.str().find("statement [2] DELETE"), std::string::npos) << out.str();
+  EXPECT_EQ(out.str().find("[1]"), std::string::npos) << out.str();
+  EXPECT_EQ(out.str().find("connect"), std::string::npos) << out.str();
+  std::ostringstream none;
+  EXPECT_EQ(renderSession(dir_.auditDir(), "s-alice", std::nullopt, ReplayFormat::kText, nullptr,
+                          none, 99)
+                .status()
+                .code(),
+            Code::kNotFound);
+}
+
+TEST_P(IndexTest, ReindexReportsProgressAfterEverySegment) {
+  std::vector<Progress> seen;
+  auto n = reindex(dir_.auditDir(), *store_, [&](const Progress& p) { seen.push_back(p); });
+  ASSERT_TRUE(n.isOk());
+  ASSERT_FALSE(seen.empty());
+  EXPECT_EQ(seen.back().segments_done, seen.back().segments_total);
+  EXPECT_EQ(seen.back().records, *n);
+}
+
 // Every test runs on SQLite and on PostgreSQL (skipped where PostgreSQL cannot run).
 INSTANTIATE_TEST_SUITE_P(Backends, IndexTest,
                          ::testing::Values(store::testing::Backend::kSqlite,

@@ -61,7 +61,9 @@ struct TextRenderer {
         << (e.reason.empty() ? "" : " reason: " + e.reason) << "\n";
   }
   void operator()(const StatementEvent& e) {
-    out << "statement [" << e.statement_id << "] " << e.text << "\n";
+    bool bind = e.protocol == "bind";
+    out << (bind ? "bind      [" : "statement [") << e.statement_id << "] "
+        << (e.parse_id != 0 ? fmt::format("of [{}] ", e.parse_id) : "") << e.text << "\n";
     if (!e.param_digests.empty()) {
       std::string why;
       auto vals = openRows(e.params, "statement", "params", why);
@@ -69,14 +71,22 @@ struct TextRenderer {
         std::string v = vals && !vals->empty() && i < (*vals)[0].size()
                             ? ((*vals)[0][i] ? "'" + *(*vals)[0][i] + "'" : "NULL")
                             : "<sealed sha256:" + e.param_digests[i].substr(0, 12) + ">";
-        line(fmt::format("${} = {}", i + 1, v));
+        std::string note = i < e.param_notes.size() && !e.param_notes[i].empty()
+                               ? "  (" + e.param_notes[i] + ")"
+                               : "";
+        line(fmt::format("${} = {}{}", i + 1, v, note));
       }
       if (!why.empty()) {
         line("(parameters not shown: " + why + ")");
       }
     }
-    line(fmt::format("{} {}{}{}{}", e.kind.empty() ? "?" : e.kind,
-                     e.decision.empty() ? "?" : e.decision,
+    if (!e.document_ids.empty()) {
+      documents(e.document_ids);
+    }
+    // Records written before binds carried their Parse's decision have neither kind nor
+    // decision: say what the record is rather than print a placeholder.
+    line(fmt::format("{} {}{}{}{}", e.kind.empty() ? (bind ? "bind" : "statement") : e.kind,
+                     e.decision.empty() ? "(no decision recorded)" : e.decision,
                      e.rule_id.empty() ? "" : " by rule " + e.rule_id,
                      e.review_id.empty() ? "" : " review " + e.review_id,
                      e.reason.empty() ? "" : " (" + e.reason + ")"));
@@ -302,6 +312,22 @@ void openRawBody(const RawOpener& opener, const ReplayedRecord& r, json::object&
 
 }  // namespace
 
+uint64_t statementOf(const EventBody& body) {
+  return std::visit(
+      [](const auto& e) -> uint64_t {
+        using T = std::decay_t<decltype(e)>;
+        if constexpr (requires { e.statement_id; }) {
+          return e.statement_id;
+        } else if constexpr (requires { e.request_id; }) {
+          return e.request_id;
+        } else {
+          (void)sizeof(T);
+          return 0;
+        }
+      },
+      body);
+}
+
 Result<std::vector<Row>> openSealedRows(const RawOpener& opener, const ReplayedRecord& rec,
                                         const RawBytes& raw, std::string_view type,
                                         std::string_view field, const std::vector<Row>* sent) {
@@ -402,7 +428,7 @@ Status forEachSessionRecord(const std::string& dir, const std::string& session_i
 
 Result<uint64_t> renderSession(const std::string& dir, const std::string& session_id,
                                const std::optional<SessionLocation>& hint, ReplayFormat format,
-                               const RawOpener* opener, std::ostream& out) {
+                               const RawOpener* opener, std::ostream& out, uint64_t only) {
   uint64_t n = 0;
   std::optional<std::chrono::system_clock::time_point> start;
   TextRenderer text{out, opener, {}, nullptr, McpReplay(out), false};
@@ -411,8 +437,15 @@ Result<uint64_t> renderSession(const std::string& dir, const std::string& sessio
       start = r.event.time;
       if (format == ReplayFormat::kText) {
         out << "session " << session_id << " on " << r.instance << ", started "
-            << formatUtc(r.event.time) << "\n";
+            << formatUtc(r.event.time) << (only != 0 ? fmt::format(", statement {}", only) : "")
+            << "\n";
       }
+    }
+    if (auto* c = std::get_if<ConnectEvent>(&r.event.body)) {
+      text.mcp_session = c->protocol == "mcp";  // kept when the connect record is not shown
+    }
+    if (only != 0 && statementOf(r.event.body) != only) {
+      return;
     }
     double offset = std::chrono::duration<double>(r.event.time - *start).count();
     ++n;
@@ -452,6 +485,10 @@ Result<uint64_t> renderSession(const std::string& dir, const std::string& sessio
   });
   if (!st) {
     return st;
+  }
+  if (only != 0 && n == 0) {
+    return Status::error(Code::kNotFound,
+                         fmt::format("session {} has no statement {}", session_id, only));
   }
   return n;
 }

@@ -44,10 +44,16 @@ Result<std::vector<Row>> openSealedRows(const RawOpener& opener, const ReplayedR
 
 enum class ReplayFormat { kText, kJson };
 
-// Renders a session to `out`. `opener` null means no raw data. Returns records rendered.
+// Renders a session to `out`. `opener` null means no raw data. With `only` nonzero, renders
+// just the records of that statement (or HTTP request) number: the statement or bind, its
+// result and errors; kNotFound when it has none. Returns records rendered.
 Result<uint64_t> renderSession(const std::string& dir, const std::string& session_id,
                                const std::optional<SessionLocation>& hint, ReplayFormat format,
-                               const RawOpener* opener, std::ostream& out);
+                               const RawOpener* opener, std::ostream& out, uint64_t only = 0);
+
+// The statement (or HTTP request) number a record belongs to; 0 for session-level records
+// (connect, auth, session_end, ...).
+uint64_t statementOf(const EventBody& body);
 
 // Formats rows as an aligned text table (psql style).
 std::string formatTable(const std::vector<std::string>& header, const std::vector<Row>& rows);

@@ -346,6 +346,10 @@ VerifyReport verifyInstance(const std::string& instance_dir, const KeyRing& keys
       report.ok = false;
       break;
     }
+    if (options.progress) {
+      options.progress(
+          Progress{instance, i + 1, segs.size(), options.records_before + w.summary().records});
+    }
   }
   auto anchor = options.anchors.find(instance);
   if (report.ok && segs.empty() && anchor != options.anchors.end()) {
@@ -409,8 +413,12 @@ VerifyReport verifyDir(const std::string& dir, const KeyRing& keys, const Verify
       }
     }
   }
+  VerifyOptions opts = options;
   for (const auto& inst : instances) {
-    VerifyReport r = verifyInstance(dir + "/" + inst, keys, options);
+    VerifyReport r = verifyInstance(dir + "/" + inst, keys, opts);
+    for (const auto& s : r.instances) {
+      opts.records_before += s.records;
+    }
     report.instances.insert(report.instances.end(), r.instances.begin(), r.instances.end());
     if (!r.ok) {
       report.ok = false;

@@ -12,6 +12,7 @@
 // functions; thread-safe.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -56,6 +57,15 @@ struct VerifyReport {
   std::vector<InstanceSummary> instances;
 };
 
+// How far a long walk over the segments (verify, reindex) has come; reported after each segment.
+struct Progress {
+  std::string instance{};
+  uint64_t segments_done = 0;   // of this instance
+  uint64_t segments_total = 0;  // of this instance
+  uint64_t records = 0;         // so far, every instance
+};
+using ProgressFn = std::function<void(const Progress&)>;
+
 struct VerifyOptions {
   // The gateway is still writing: records after the newest checkpoint, and a frame being written
   // at the end of the newest segment, are reported (InstanceSummary) instead of failing.
@@ -70,6 +80,9 @@ struct VerifyOptions {
   // Only these instances (a replica's directory checked against a store shared by replicas);
   // empty: every instance in the directory and every anchored one.
   std::vector<std::string> only;
+  // Called after each segment (null: no reports).
+  ProgressFn progress;
+  uint64_t records_before = 0;  // records of instances checked earlier (for Progress::records)
 };
 
 class KeyRing {

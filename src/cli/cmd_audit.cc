@@ -3,8 +3,9 @@
 // Every command reads the audit directory, keys and store URL from `--config FILE` (only the
 // `audit:` and `store:` sections are parsed) or from `--dir` / `--store` / key flags.
 
+#include <unistd.h>
+
 #include <boost/json.hpp>
-#include <ctime>
 #include <iostream>
 
 #include "audit/anchor.h"
@@ -13,6 +14,7 @@
 #include "audit/verify.h"
 #include "cli/audit_common.h"
 #include "cli/command.h"
+#include "cli/time_arg.h"
 #include "config/node.h"
 #include "store/store.h"
 
@@ -23,27 +25,45 @@ using namespace auditcli;  // NOLINT(google-build-using-namespace)
 
 struct VerifyFlags {
   bool json = false;
+  bool progress = false;
   bool live = false;
   bool no_anchor = false;
   std::vector<std::string> anchors;  // INSTANCE:SEQ:HASH from a witness
   std::vector<std::string> instances;
 };
 
-// "2026-11-29", "2026-11-29T08:00:00Z", or a duration ago ("2h", "7d").
-std::optional<int64_t> parseTime(const std::string& text) {
-  if (auto d = config::parseDuration(text)) {
-    return audit::toMicros(std::chrono::system_clock::now() - *d);
+// Progress of a long walk over the segments, on stderr: a line rewritten in place on a
+// terminal, one line per report with --progress elsewhere (a CI log). Off otherwise.
+class ProgressPrinter {
+ public:
+  ProgressPrinter(std::string what, bool forced)
+      : what_(std::move(what)), tty_(isatty(STDERR_FILENO) != 0), on_(forced || tty_) {}
+  ~ProgressPrinter() {
+    if (on_ && tty_ && printed_) {
+      std::cerr << "\n";
+    }
   }
-  std::tm tm{};
-  int n = std::sscanf(text.c_str(), "%d-%d-%dT%d:%d:%d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
-                      &tm.tm_hour, &tm.tm_min, &tm.tm_sec);
-  if (n != 3 && n != 6) {
-    return std::nullopt;
+  ProgressPrinter(const ProgressPrinter&) = delete;
+  ProgressPrinter& operator=(const ProgressPrinter&) = delete;
+
+  audit::ProgressFn fn() {
+    if (!on_) {
+      return {};
+    }
+    return [this](const audit::Progress& p) {
+      printed_ = true;
+      std::cerr << (tty_ ? "\r" : "") << what_ << ": " << p.instance << " segment "
+                << p.segments_done << "/" << p.segments_total << ", " << p.records << " record(s)"
+                << (tty_ ? "\x1b[K" : "\n") << std::flush;
+    };
   }
-  tm.tm_year -= 1900;
-  tm.tm_mon -= 1;
-  return static_cast<int64_t>(timegm(&tm)) * 1'000'000;
-}
+
+ private:
+  std::string what_;
+  bool tty_;
+  bool on_;
+  bool printed_ = false;
+};
 
 // ---- audit keygen ----------------------------------------------------------------------------
 
@@ -219,7 +239,12 @@ int runVerify(const Common& c, const VerifyFlags& f) {
   if (!opts) {
     return fail(opts.status());
   }
-  audit::VerifyReport r = audit::verifyDir(l->settings.dir, *keys, *opts);
+  audit::VerifyReport r;
+  {
+    ProgressPrinter progress("verify", f.progress);
+    opts->progress = progress.fn();
+    r = audit::verifyDir(l->settings.dir, *keys, *opts);
+  }
   if (f.json) {
     printVerifyJson(r, *opts);
   } else {
@@ -247,6 +272,8 @@ void addVerify(CLI::App& audit_cmd) {
   cmd->add_option("--instance", f->instances,
                   "Check only this instance (default: every instance in the directory or the "
                   "store); repeatable");
+  cmd->add_flag("--progress", f->progress,
+                "Report segments and records checked on stderr (always on a terminal)");
   cmd->add_flag("--no-anchor", f->no_anchor,
                 "Check the directory alone, without a store or --anchor (the end of the log is "
                 "then not checked)");
@@ -275,9 +302,10 @@ int runSearch(SearchOpts& o) {
   for (auto [text, out] :
        {std::pair{&o.since, &o.q.since_us}, std::pair{&o.until, &o.q.until_us}}) {
     if (!text->empty()) {
-      *out = parseTime(*text);
+      *out = parseTimeArg(*text, std::chrono::system_clock::now());
       if (!*out) {
-        return fail(invalidArgument("bad time '" + *text + "' (use 2026-11-29[T08:00:00] or 2h)"));
+        return fail(invalidArgument("bad time '" + *text +
+                                    "' (use 2026-11-29, 2026-11-29T08:00:00Z, 2h or \"2h ago\")"));
       }
     }
   }
@@ -296,7 +324,10 @@ int runSearch(SearchOpts& o) {
       std::cout << boost::json::serialize(j) << "\n";
       continue;
     }
-    std::string who = h.email.empty() ? h.subject : h.email;
+    std::string who = !h.email.empty()     ? h.email
+                      : !h.subject.empty() ? h.subject
+                      : h.db_user.empty()  ? ""
+                                           : h.db_user + " (claimed)";
     std::string text = h.text.size() > 80 ? h.text.substr(0, 77) + "..." : h.text;
     std::cout << when << "  " << who << "  " << h.resource << "  " << h.session_id << "#"
               << h.statement_id << "  " << h.decision << (h.rule.empty() ? "" : "(" + h.rule + ")")
@@ -315,17 +346,22 @@ void addSearch(CLI::App& audit_cmd) {
   auto* cmd = audit_cmd.add_subcommand(
       "search", "Find recorded statements, HTTP requests and MCP calls (newest first)");
   addCommon(cmd, o->c, true);
-  cmd->add_option("--user", o->q.user, "Subject or email");
+  cmd->add_option("--user", o->q.user,
+                  "Subject or email (a refused login: the user name it claimed)");
   cmd->add_option("--group", o->q.group, "Group of the caller");
   cmd->add_option("--resource", o->q.resource, "Resource (database) name");
-  cmd->add_option("--table", o->q.table, "Table, schema-qualified (crm.customers)");
+  cmd->add_option("--table", o->q.table,
+                  "Table, as policy names tables: crm.customers, crm.* (a schema), or chunks (that "
+                  "table in any schema)");
   cmd->add_option("--kind", o->q.kind, "Statement kind (select, insert, ...)");
   cmd->add_option("--decision", o->q.decision, "allow, deny or review")
       ->check(CLI::IsMember({"allow", "deny", "review"}));
   cmd->add_option("--rule", o->q.rule, "Policy rule id");
   cmd->add_option("--review", o->q.review, "Review id");
   cmd->add_option("--fingerprint", o->q.fingerprint, "Statement fingerprint");
-  cmd->add_option("--document", o->q.document, "Document id returned in a result");
+  cmd->add_option("--document", o->q.document,
+                  "Document id: returned in a result, or named in the WHERE clause on the "
+                  "resource's documents table");
   cmd->add_option("--contains", o->q.contains, "Text the statement contains");
   cmd->add_option("--session", o->q.session, "Session id");
   cmd->add_option("--protocol", o->q.protocol, "Session protocol")
@@ -336,7 +372,9 @@ void addSearch(CLI::App& audit_cmd) {
       ->check(CLI::Range(100, 599));
   cmd->add_option("--tool", o->q.tool, "MCP tool name glob (search_*)");
   cmd->add_option("--rpc-method", o->q.rpc_method, "MCP JSON-RPC method (tools/call, ...)");
-  cmd->add_option("--since", o->since, "From (2026-11-29, 2026-11-29T08:00:00Z, or 2h ago)");
+  cmd->add_option("--since", o->since,
+                  "From: 2026-11-29, 2026-11-29T08:00:00Z (UTC unless an offset is given), or a "
+                  "duration before now: 2h, \"2h ago\", 7d");
   cmd->add_option("--until", o->until, "Until (exclusive; same forms)");
   cmd->add_option("--limit", o->q.limit, "Most hits to print")->check(CLI::Range(1, 100000));
   cmd->add_flag("--json", o->json, "One JSON object per line");
@@ -346,17 +384,21 @@ void addSearch(CLI::App& audit_cmd) {
 void addReindex(CLI::App& audit_cmd) {
   auto c = std::make_shared<Common>();
   auto json = std::make_shared<bool>(false);
+  auto show_progress = std::make_shared<bool>(false);
   auto* cmd = audit_cmd.add_subcommand("reindex", "Rebuild the search index from the segments");
   addCommon(cmd, *c, true);
   cmd->add_flag("--json", *json, "Print {\"indexed\": N}");
-  cmd->callback([c, json] {
+  cmd->add_flag("--progress", *show_progress,
+                "Report segments and records indexed on stderr (always on a terminal)");
+  cmd->callback([c, json, show_progress] {
     auto l = load(*c);
     auto st = l ? openIndex(*l) : Result<std::unique_ptr<store::Store>>(l.status());
     if (!st) {
       setExitCode(fail(st.status()));
       return;
     }
-    auto n = audit::reindex(l->settings.dir, **st);
+    ProgressPrinter progress("reindex", *show_progress);
+    auto n = audit::reindex(l->settings.dir, **st, progress.fn());
     if (!n) {
       setExitCode(fail(n.status()));
       return;

@@ -156,7 +156,25 @@ int runHttpSandbox(const ReplayOpts& o, const Loaded& l,
   return report->exitCode();
 }
 
-int runReplay(const ReplayOpts& o) {
+int runReplay(ReplayOpts& o) {
+  // SESSION#N (as `audit search` prints it): only statement N.
+  uint64_t only = 0;
+  if (size_t hash = o.session.find('#'); hash != std::string::npos) {
+    std::string n = o.session.substr(hash + 1);
+    char* end = nullptr;
+    unsigned long long v = std::strtoull(n.c_str(), &end, 10);
+    if (n.empty() || *end != '\0' || v == 0 || n[0] == '-' || n[0] == '+') {
+      return fail(invalidArgument("bad statement number in '" + o.session +
+                                  "' (use SESSION#N, as audit search prints it)"));
+    }
+    only = v;
+    o.session.resize(hash);
+    if (!o.sandbox.empty() || !o.sandbox_url.empty()) {
+      return fail(
+          invalidArgument("SESSION#N replays one statement as recorded; "
+                          "--sandbox and --sandbox-url replay whole sessions"));
+    }
+  }
   auto l = load(o.c);
   if (!l) {
     return fail(l.status());
@@ -193,7 +211,7 @@ int runReplay(const ReplayOpts& o) {
   auto n = audit::renderSession(
       l->settings.dir, o.session, hint,
       o.format == "json" ? audit::ReplayFormat::kJson : audit::ReplayFormat::kText,
-      o.raw ? &opener : nullptr, std::cout);
+      o.raw ? &opener : nullptr, std::cout, only);
   if (!n) {
     return fail(n.status(), n.status().code() == Code::kNotFound ? 1 : 2);
   }
@@ -203,7 +221,9 @@ int runReplay(const ReplayOpts& o) {
 void addReplay(CLI::App& app) {
   auto o = std::make_shared<ReplayOpts>();
   auto* cmd = app.add_subcommand("replay", "Print a recorded session as it happened");
-  cmd->add_option("session", o->session, "Session id")->required();
+  cmd->add_option("session", o->session,
+                  "Session id, or SESSION#N for statement N alone (as audit search prints it)")
+      ->required();
   addCommon(cmd, o->c, true);
   cmd->add_option("--format", o->format, "text or json")->check(CLI::IsMember({"text", "json"}));
   cmd->add_flag_callback(

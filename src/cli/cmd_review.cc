@@ -8,6 +8,7 @@
 #include "access/api_client.h"
 #include "access/repository.h"
 #include "cli/command.h"
+#include "core/duration.h"
 
 namespace jg::cli {
 namespace {
@@ -37,6 +38,33 @@ std::string str(const json::object& o, std::string_view key) {
 std::string who(const json::object& o, std::string_view key) {
   const auto* v = o.if_contains(key);
   return v && v->is_object() ? str(v->get_object(), "display") : std::string();
+}
+
+// "203.0.113.7:51234 (psql)" from a review's `client`; "" when not recorded.
+std::string client(const json::object& r) {
+  const auto* v = r.if_contains("client");
+  if (v == nullptr || !v->is_object()) {
+    return {};
+  }
+  std::string addr = str(v->get_object(), "address");
+  std::string app = str(v->get_object(), "application");
+  if (app.empty()) {
+    return addr;
+  }
+  return addr.empty() ? "(" + app + ")" : addr + " (" + app + ")";
+}
+
+// A session review's window as people write it ("1h", "1h30m"): the gateway's grant_duration,
+// else formatted from grant_duration_seconds (an older gateway).
+std::string window(const json::object& r) {
+  std::string w = str(r, "grant_duration");
+  if (!w.empty()) {
+    return w;
+  }
+  const auto* secs = r.if_contains("grant_duration_seconds");
+  return secs != nullptr && secs->is_int64()
+             ? formatDuration(std::chrono::seconds(secs->get_int64()))
+             : std::string();
 }
 
 using Row = std::vector<std::string>;
@@ -74,8 +102,10 @@ Row reviewRow(const json::object& r) {
   return {str(r, "id"),
           str(r, "state"),
           who(r, "requester"),
+          client(r),
           str(r, "scope") + " " + str(r, "resource") +
-              (str(r, "role").empty() ? "" : "/" + str(r, "role")),
+              (str(r, "role").empty() ? "" : "/" + str(r, "role")) +
+              (str(r, "scope") == "session" && !window(r).empty() ? " for " + window(r) : ""),
           str(r, "approvals") + "/" + str(approvers, "count"),
           str(r, "rule"),
           str(r, "reason")};
@@ -97,7 +127,8 @@ void printReviewList(const json::array& reviews, const ReviewOptions& o) {
   for (const auto& r : reviews) {
     rows.push_back(reviewRow(r.as_object()));
   }
-  printTable({"ID", "STATE", "REQUESTER", "ASKS FOR", "APPROVALS", "RULE", "REASON"}, rows);
+  printTable({"ID", "STATE", "REQUESTER", "CLIENT", "ASKS FOR", "APPROVALS", "RULE", "REASON"},
+             rows);
 }
 
 void printReview(const json::object& r) {
@@ -108,12 +139,13 @@ void printReview(const json::object& r) {
   }
   std::cout << "review     " << str(r, "id") << " (" << str(r, "state") << ")\n"
             << "requester  " << who(r, "requester") << "\n"
-            << "asks for   " << str(r, "scope") << " access to " << str(r, "resource")
+            << (client(r).empty() ? "" : "client     " + client(r) + "\n") << "asks for   "
+            << str(r, "scope") << " access to " << str(r, "resource")
             << (str(r, "role").empty() ? "" : " as " + str(r, "role")) << "\n";
   if (const auto* s = r.if_contains("statement"); s && s->is_object()) {
     std::cout << "statement  " << str(s->get_object(), "text") << "\n";
   } else {
-    std::cout << "window     " << str(r, "grant_duration_seconds") << "s once approved\n";
+    std::cout << "window     " << window(r) << " once approved\n";
   }
   std::cout << "reason     " << str(r, "reason") << "\n"
             << "rule       " << str(r, "rule") << "\n"

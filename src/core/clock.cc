@@ -1,7 +1,9 @@
+#include <cstdint>
 #include <ctime>
 #include <string>
 
 #include "core/clock.h"
+#include "core/duration.h"
 
 namespace jg {
 namespace {
@@ -25,6 +27,28 @@ std::string formatUtc(std::chrono::system_clock::time_point t) {
   char buf[32];
   std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
   return buf;
+}
+
+}  // namespace jg
+
+namespace jg {
+
+std::string formatDuration(std::chrono::seconds d) {
+  int64_t s = d.count();
+  std::string out = s < 0 ? "-" : "";
+  uint64_t left = s < 0 ? static_cast<uint64_t>(-(s + 1)) + 1 : static_cast<uint64_t>(s);
+  if (left == 0) {
+    return "0s";
+  }
+  constexpr std::pair<uint64_t, char> kUnits[] = {{86400, 'd'}, {3600, 'h'}, {60, 'm'}, {1, 's'}};
+  for (const auto& [secs, unit] : kUnits) {
+    if (left >= secs) {
+      out += std::to_string(left / secs);
+      out += unit;
+      left %= secs;
+    }
+  }
+  return out;
 }
 
 }  // namespace jg

@@ -54,9 +54,10 @@ struct AdminApi::Impl : std::enable_shared_from_this<AdminApi::Impl> {
   asio::awaitable<void> acceptLoop();
   asio::awaitable<void> serve(tcp::socket socket);
   template <class Stream>
-  asio::awaitable<void> serveStream(Stream& stream);
+  asio::awaitable<void> serveStream(Stream& stream, const std::string& peer);
   static void conditional(const AdminRequest& req, AdminResponse& res);
-  asio::awaitable<AdminResponse> respond(http::request<http::string_body>& req);
+  asio::awaitable<AdminResponse> respond(http::request<http::string_body>& req,
+                                         const std::string& peer);
   static http::response<http::string_body> toHttp(AdminResponse res, unsigned version,
                                                   bool keep_alive);
   AdminResponse dispatch(AdminRequest& req, const std::string& authorization);
@@ -139,7 +140,8 @@ AdminResponse AdminApi::Impl::dispatch(AdminRequest& req, const std::string& aut
     return route->handler(req);
   }
   if (api && req.caller) {
-    access::ApiRequest ar{std::string(http::to_string(req.method)), req.path, req.query, req.body};
+    access::ApiRequest ar{std::string(http::to_string(req.method)), req.path, req.query, req.body,
+                          access::ClientInfo{req.client_addr, req.application}};
     if (auto reply = api->handle(ar, *req.caller)) {
       return fromReply(*reply);
     }
@@ -168,9 +170,14 @@ asio::awaitable<void> AdminApi::Impl::acceptLoop() {
 
 asio::awaitable<void> AdminApi::Impl::serve(tcp::socket socket) {
   auto self = shared_from_this();
+  beast::error_code peer_ec;
+  auto endpoint = socket.remote_endpoint(peer_ec);
+  const std::string peer =
+      peer_ec ? std::string()
+              : endpoint.address().to_string() + ":" + std::to_string(endpoint.port());
   if (!options.tls) {
     beast::tcp_stream stream(std::move(socket));
-    co_await serveStream(stream);
+    co_await serveStream(stream, peer);
     co_return;
   }
   beast::ssl_stream<beast::tcp_stream> stream(beast::tcp_stream(std::move(socket)), *options.tls);
@@ -180,11 +187,11 @@ asio::awaitable<void> AdminApi::Impl::serve(tcp::socket socket) {
     log::debug("", "admin API: TLS handshake failed: {}", ec.message());
     co_return;
   }
-  co_await serveStream(stream);
+  co_await serveStream(stream, peer);
 }
 
 template <class Stream>
-asio::awaitable<void> AdminApi::Impl::serveStream(Stream& stream) {
+asio::awaitable<void> AdminApi::Impl::serveStream(Stream& stream, const std::string& peer) {
   beast::flat_buffer buffer;
   for (;;) {
     beast::get_lowest_layer(stream).expires_after(kRequestTimeout);
@@ -203,7 +210,7 @@ asio::awaitable<void> AdminApi::Impl::serveStream(Stream& stream) {
       auto req = parser.release();
       keep_alive = req.keep_alive();
       version = req.version();
-      AdminResponse answered = co_await respond(req);  // named: see Session::offThread
+      AdminResponse answered = co_await respond(req, peer);  // named: see Session::offThread
       res = std::move(answered);
     }
     auto out = toHttp(std::move(res), version, keep_alive);
@@ -238,9 +245,12 @@ void AdminApi::Impl::conditional(const AdminRequest& req, AdminResponse& res) {
   }
 }
 
-asio::awaitable<AdminResponse> AdminApi::Impl::respond(http::request<http::string_body>& req) {
+asio::awaitable<AdminResponse> AdminApi::Impl::respond(http::request<http::string_body>& req,
+                                                       const std::string& peer) {
   AdminRequest ar;
   ar.method = req.method();
+  ar.client_addr = peer;
+  ar.application = clientApplication(req[kApplicationHeader], req[http::field::user_agent]);
   ar.body = std::move(req.body());
   if (!parseAdminTarget(req.target(), ar)) {
     co_return jsonError(400, "bad_request", "malformed request target");

@@ -52,4 +52,13 @@ AdminResponse jsonError(int status, std::string code, std::string message) {
   return fromReply(access::Api::error(status, std::move(code), std::move(message)));
 }
 
+std::string clientApplication(std::string_view app_header, std::string_view user_agent) {
+  std::string_view v = app_header.empty() ? user_agent : app_header;
+  std::string out;
+  for (char c : v.substr(0, 200)) {
+    out.push_back(c >= 0x20 && c < 0x7f ? c : '?');
+  }
+  return out;
+}
+
 }  // namespace jg::server

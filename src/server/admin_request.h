@@ -24,11 +24,19 @@ struct AdminRequest {
   std::string body;
   std::optional<identity::Identity> caller;  // set on authenticated routes
   // Request headers the console's cookie sessions and the ETag polling read; empty when absent.
-  std::string cookie;
-  std::string origin;
-  std::string csrf_token;  // X-CSRF-Token
-  std::string if_none_match;
+  std::string cookie{};
+  std::string origin{};
+  std::string csrf_token{};  // X-CSRF-Token
+  std::string if_none_match{};
+  std::string client_addr{};                 // the peer, "127.0.0.1:51234"
+  std::string application{};                 // clientApplication() of its headers
 };
+
+// The header a client names its application with (a review shows it to approvers).
+inline constexpr std::string_view kApplicationHeader = "X-Jitgate-Application";
+// The application an HTTP client names: X-Jitgate-Application, else User-Agent, cut to 200
+// bytes of printable ASCII.
+std::string clientApplication(std::string_view app_header, std::string_view user_agent);
 
 struct AdminResponse {
   int status = 200;

@@ -42,5 +42,15 @@ TEST(Utf8, ValidationRejectsStrayTruncatedOverlongSurrogateAndTooLargeSequences)
   EXPECT_FALSE(isValidUtf8("\xF8\x88\x80\x80\x80"));
 }
 
+TEST(AdminRequest, TheClientApplicationIsTheHeaderElseTheUserAgentInPrintableAscii) {
+  EXPECT_EQ(clientApplication("rag-retriever", "python-requests/2.31"), "rag-retriever");
+  EXPECT_EQ(clientApplication("", "python-requests/2.31"), "python-requests/2.31");
+  EXPECT_EQ(clientApplication("a\x01"
+                              "b\xc3\xa9",
+                              ""),
+            "a?b??");
+  EXPECT_EQ(clientApplication(std::string(300, 'x'), "").size(), 200u);
+}
+
 }  // namespace
 }  // namespace jg::server

@@ -10,7 +10,7 @@ Result<gate::CreatedReview> BrokerApprovals::create(const gate::ReviewDraft& dra
   access::ReviewRequest req;
   req.requester = who_;
   req.scope = draft.scope == gate::ReviewDraft::Scope::kStatement ? access::Scope::kStatement
-                                                                   : access::Scope::kSession;
+                                                                  : access::Scope::kSession;
   req.resource = resource_;
   req.role = std::string(draft.role);
   req.rule_id = std::string(draft.rule_id);
@@ -22,6 +22,7 @@ Result<gate::CreatedReview> BrokerApprovals::create(const gate::ReviewDraft& dra
   req.fingerprint = draft.key.fingerprint;
   req.params_hash = draft.key.params_hash;
   req.session_id = session_id_;
+  req.client = client_;
   auto review = broker_.createReview(req);
   if (!review) {
     return review.status();

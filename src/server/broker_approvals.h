@@ -12,12 +12,14 @@ namespace jg::server {
 
 class BrokerApprovals : public gate::Approvals {
  public:
+  // `client`: where the caller connects from, recorded in the reviews it creates.
   BrokerApprovals(access::Broker& broker, const identity::Identity& who, std::string resource,
-                  std::string session_id)
+                  std::string session_id, access::ClientInfo client = {})
       : broker_(broker),
         who_(who),
         resource_(std::move(resource)),
-        session_id_(std::move(session_id)) {}
+        session_id_(std::move(session_id)),
+        client_(std::move(client)) {}
 
   std::optional<std::string> consume(const gate::ApprovalKey& key) override;
   Result<gate::CreatedReview> create(const gate::ReviewDraft& draft) override;
@@ -28,6 +30,7 @@ class BrokerApprovals : public gate::Approvals {
   const identity::Identity& who_;
   std::string resource_;
   std::string session_id_;
+  access::ClientInfo client_;
 };
 
 }  // namespace jg::server

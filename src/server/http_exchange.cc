@@ -11,6 +11,7 @@
 #include "identity/verifier.h"
 #include "mask/body.h"
 #include "policy/rule.h"
+#include "server/admin_request.h"
 #include "server/broker_approvals.h"
 #include "server/gateway.h"
 #include "server/http_exchange.h"
@@ -259,8 +260,10 @@ asio::awaitable<bool> HttpConnection::admit(Exchange& x) {
   x.verdict = gate::Verdict::refuse(gate::Refusal::kForbidden, d.rule_id, d.message(), d.detail);
   x.verdict.decision = d;
   if (d.effect == policy::Effect::kReview && broker) {
-    auto create = [&x, broker, sid = audit_ ? audit_->sessionId() : id_] {
-      BrokerApprovals approvals(*broker, x.who, x.resource, sid);
+    access::ClientInfo client{
+        peer_, clientApplication(x.req[kApplicationHeader], x.req[bhttp::field::user_agent])};
+    auto create = [&x, broker, sid = audit_ ? audit_->sessionId() : id_, client] {
+      BrokerApprovals approvals(*broker, x.who, x.resource, sid, client);
       gate::ReviewDraft draft{.scope = gate::ReviewDraft::Scope::kSession,
                               .rule_id = x.binding->session.rule_id,
                               .reason = x.binding->session.reason,
@@ -293,11 +296,13 @@ asio::awaitable<void> HttpConnection::judge(Exchange& x, const gate::HttpRequest
   x.verdict = gate.decide(caller, request, now);
   const auto& broker = front_.services().broker();
   if (gate::Gate::needsSettling(x.verdict)) {
-    auto settle = [&, broker, sid = audit_ ? audit_->sessionId() : id_] {
+    access::ClientInfo client{
+        peer_, clientApplication(x.req[kApplicationHeader], x.req[bhttp::field::user_agent])};
+    auto settle = [&, broker, sid = audit_ ? audit_->sessionId() : id_, client] {
       if (!broker) {
         return gate.settle(x.verdict, caller, request, nullptr, now);
       }
-      BrokerApprovals approvals(*broker, x.who, x.resource, sid);
+      BrokerApprovals approvals(*broker, x.who, x.resource, sid, client);
       return gate.settle(x.verdict, caller, request, &approvals, now);
     };
     x.verdict = co_await offThread<gate::Verdict>(front_.services().blockingPool(), settle);

@@ -3,6 +3,9 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cctype>
+
+#include "sql/where_keys.h"
 
 namespace jg::server {
 namespace {
@@ -153,6 +156,36 @@ sql::Lineage expandStars(const sql::Lineage& l, const std::vector<StarColumns>& 
     }
   }
   return out;
+}
+
+std::vector<std::string> whereDocuments(std::string_view sql,
+                                        const std::vector<std::optional<std::string>>& params,
+                                        std::string_view schema, std::string_view table,
+                                        std::string_view id_column,
+                                        const sql::SessionContext& ctx) {
+  if (table.empty() || id_column.empty()) {
+    return {};
+  }
+  // Parsing costs more than a scan: text that never spells the column (in any case) names no
+  // document.
+  auto folded = [](char c) { return std::tolower(static_cast<unsigned char>(c)); };
+  auto hit = std::search(sql.begin(), sql.end(), id_column.begin(), id_column.end(),
+                         [&](char a, char b) { return folded(a) == folded(b); });
+  if (hit == sql.end()) {
+    return {};
+  }
+  std::vector<sql::KeyFilter> filters = sql::whereKeyFilters(sql, id_column);
+  std::erase_if(filters, [&](const sql::KeyFilter& f) {
+    if (f.table.name != table) {
+      return true;
+    }
+    std::vector<sql::TableRef> candidates;
+    ctx.qualify(f.table, candidates);
+    return std::none_of(candidates.begin(), candidates.end(), [&](const sql::TableRef& t) {
+      return t.schema == schema || t.schema == "*";
+    });
+  });
+  return sql::keyValues(filters, params);
 }
 
 }  // namespace jg::server

@@ -13,6 +13,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -51,6 +52,14 @@ Status checkStatement(std::span<const mask::ColumnRule> rules, const sql::Statem
 // `owner`, when given, receives what keeps a prepared statement or cursor alive.
 const sql::Statement* rowSource(const sql::Statement& st, const sql::SessionContext& ctx,
                                 std::shared_ptr<const sql::Classification>* owner = nullptr);
+
+// Document ids the WHERE clauses of `sql` name on the documents table `schema.table` (id column
+// `id_column`; sql/where_keys.h), with parameter $n taken from `params`. An unqualified table
+// name counts when any schema it may resolve to in `ctx` is `schema`, as for policy.
+std::vector<std::string> whereDocuments(std::string_view sql,
+                                        const std::vector<std::optional<std::string>>& params,
+                                        std::string_view schema, std::string_view table,
+                                        std::string_view id_column, const sql::SessionContext& ctx);
 
 // The columns of a table a `*` stands for, found in the catalog.
 struct StarColumns {

@@ -52,6 +52,24 @@ TEST_F(LineageRulesTest, UnqualifiedTablesResolveWithTheSessionsSchemaCandidates
   EXPECT_EQ(reach(rules, st.lineage, st.lineage.outputs[0].sources, other).strictest, nullptr);
 }
 
+TEST_F(LineageRulesTest, WhereDocumentsAreThoseOfTheDocumentsTableAsPolicyResolvesIt) {
+  auto docs = [&](std::string_view sql, std::vector<std::optional<std::string>> params = {}) {
+    return whereDocuments(sql, params, "public", "chunks", "doc_id", ctx_);
+  };
+  EXPECT_EQ(docs("select chunk_id, body from chunks where doc_id = 3"),
+            (std::vector<std::string>{"3"}));
+  EXPECT_EQ(docs("select body from public.chunks c where c.doc_id in ($1, 4)", {"5"}),
+            (std::vector<std::string>{"4", "5"}));
+  EXPECT_TRUE(docs("select body from crm.chunks where doc_id = 3").empty());
+  EXPECT_TRUE(docs("select body from other where doc_id = 3").empty());
+  sql::SessionContext sales{{"sales"}};
+  EXPECT_TRUE(whereDocuments("select body from chunks where doc_id = 3", {}, "public", "chunks",
+                             "doc_id", sales)
+                  .empty());
+  EXPECT_TRUE(
+      whereDocuments("select body from chunks where doc_id = 3", {}, "", "", "", ctx_).empty());
+}
+
 TEST_F(LineageRulesTest, WholeRowsAndUnknownSourcesReachEveryRuleOfTheirTable) {
   std::vector<ColumnRule> rules = {rule("", "customers", "note", Strategy::kRedact)};
   EXPECT_EQ(firstOutput("SELECT to_json(c) FROM crm.customers c", rules), &rules[0]);

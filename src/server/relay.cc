@@ -197,6 +197,11 @@ Status Session::passClient(const pg::Frame& frame, size_t pos, const Gated& g, B
     if (frame.type == pg::fe::kBind) {
       recordBind(frame.payload);
       recorded = true;
+    } else if (frame.type == pg::fe::kClose) {
+      pg::Close c;
+      if (pg::decodeClose(frame.payload, c) && c.target == 'S') {
+        audit_->forgetStatement(c.name);
+      }
     }
     tagRequest(frame);
   }

@@ -244,8 +244,9 @@ class Session : public std::enable_shared_from_this<Session> {
   std::unique_ptr<ByteStream> client_;
   std::unique_ptr<ByteStream> upstream_;
   std::string client_addr_;
-  std::string user_;      // from the startup packet, informative only
-  std::string resource_;  // the resource name (startup `database`)
+  std::string application_name_;  // the startup parameter (reviews show it to approvers)
+  std::string user_;              // from the startup packet, informative only
+  std::string resource_;          // the resource name (startup `database`)
   const ResourceConfig* resource_cfg_ = nullptr;
 
   // Protocol state: the tracker is the only record of statements, portals and results.

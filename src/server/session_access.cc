@@ -177,7 +177,8 @@ asio::awaitable<Status> Session::awaitSessionApproval(const policy::Decision& d)
   using Found =
       std::pair<std::optional<gate::GrantInfo>, std::optional<Result<gate::CreatedReview>>>;
   auto lookup = [&]() -> Found {
-    BrokerApprovals approvals(*broker, identity_, resource_, id_);
+    BrokerApprovals approvals(*broker, identity_, resource_, id_,
+                              access::ClientInfo{client_addr_, application_name_});
     if (auto grant = approvals.activeGrant(d.role)) {
       return {grant, std::nullopt};
     }
@@ -257,7 +258,8 @@ asio::awaitable<void> Session::settle(Gated& g) {
     if (!broker) {
       return gate.settle(std::move(g.verdict), caller(), request, nullptr, now);
     }
-    BrokerApprovals approvals(*broker, identity_, resource_, id_);
+    BrokerApprovals approvals(*broker, identity_, resource_, id_,
+                              access::ClientInfo{client_addr_, application_name_});
     return gate.settle(std::move(g.verdict), caller(), request, &approvals, now);
   };
   gate::Verdict settled = co_await offThread<gate::Verdict>(settleIt);

@@ -123,7 +123,7 @@ void SessionAudit::auth(bool ok, std::string_view method, const identity::Identi
 uint64_t SessionAudit::statement(std::string_view sql, const sql::Classification* c,
                                  std::vector<std::string> tables, const policy::Decision& d,
                                  std::string_view protocol, std::string_view prepared_name,
-                                 std::string review_id) {
+                                 std::string review_id, std::vector<std::string> documents) {
   audit::StatementEvent e;
   e.statement_id = ++statement_id_;
   e.text = audit::toValidUtf8(sql);
@@ -138,25 +138,43 @@ uint64_t SessionAudit::statement(std::string_view sql, const sql::Classification
   e.rule_id = std::string(d.rule_id);
   e.reason = std::string(d.reason);
   e.review_id = std::move(review_id);
+  e.document_ids = std::move(documents);
   e.protocol = std::string(protocol);
   e.prepared_name = audit::toValidUtf8(prepared_name);
   e.reason = audit::toValidUtf8(e.reason);
   current_ = e.statement_id;
+  if (e.protocol == "extended" && (parsed_.size() < kMaxParsed || prepared_name.empty() ||
+                                   parsed_.contains(std::string(prepared_name)))) {
+    parsed_[std::string(prepared_name)] = e;
+  }
   append(std::move(e));
   return statement_id_;
 }
 
 void SessionAudit::bind(std::string_view sql, std::string_view statement_name,
-                        const std::vector<std::optional<std::string>>& params) {
+                        const std::vector<std::optional<std::string>>& params,
+                        std::vector<std::string> notes, std::vector<std::string> documents) {
   audit::StatementEvent e;
+  if (auto it = parsed_.find(std::string(statement_name)); it != parsed_.end()) {
+    e = it->second;  // text, kind, tables, fingerprint, decision, rule, reason, review, grant
+    e.parse_id = it->second.statement_id;
+  } else {
+    e.text = audit::toValidUtf8(sql);
+    e.decision = "allow";
+  }
   e.statement_id = ++statement_id_;
-  e.text = audit::toValidUtf8(sql);
-  e.decision = "allow";
   e.protocol = "bind";
   e.prepared_name = audit::toValidUtf8(statement_name);
   e.setParams(params);
+  bool any_note = std::any_of(notes.begin(), notes.end(), [](const auto& n) { return !n.empty(); });
+  e.param_notes = any_note ? std::move(notes) : std::vector<std::string>{};
+  e.document_ids = std::move(documents);
   current_ = e.statement_id;
   append(std::move(e));
+}
+
+void SessionAudit::forgetStatement(std::string_view name) {
+  parsed_.erase(std::string(name));
 }
 
 void SessionAudit::resultStart(const pg::Columns& cols, int document_column, uint64_t statement) {

@@ -26,6 +26,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "audit/event.h"
@@ -58,10 +59,17 @@ class SessionAudit {
   uint64_t statement(std::string_view sql, const sql::Classification* c,
                      std::vector<std::string> tables, const policy::Decision& d,
                      std::string_view protocol, std::string_view prepared_name,
-                     std::string review_id = {});
-  // A Bind: the bound statement's text with its parameters (sealed by the recorder).
+                     std::string review_id = {}, std::vector<std::string> documents = {});
+  // A Bind: the bound statement's text with its parameters (sealed by the recorder), `notes`
+  // saying how each was shown (audit::StatementEvent::param_notes) and the documents its WHERE
+  // clause names with these values. When the Parse of `statement_name` was recorded here, the
+  // bind carries that record's text, kind, tables, fingerprint and decision (a refused Parse
+  // stays refused: its bind is not the substitute the server was sent) and refers to it.
   void bind(std::string_view sql, std::string_view statement_name,
-            const std::vector<std::optional<std::string>>& params);
+            const std::vector<std::optional<std::string>>& params,
+            std::vector<std::string> notes = {}, std::vector<std::string> documents = {});
+  // A Close of prepared statement `name`: its Parse is no longer what a Bind of it executes.
+  void forgetStatement(std::string_view name);
   // `document_column` is the index of the resource's document id column, or -1.
   // `statement` is the record the result answers (Tracker::frontTag); 0 = the last recorded.
   void resultStart(const pg::Columns& cols, int document_column, uint64_t statement = 0);
@@ -121,6 +129,11 @@ class SessionAudit {
   int document_column_ = -1;
   std::vector<std::string> document_ids_;
   uint64_t result_rows_ = 0, result_bytes_ = 0, total_rows_ = 0;
+  // The recorded Parse of each prepared statement name (without parameters), for its binds.
+  // Bounded by kMaxParsed: past it, binds of further named statements are recorded without
+  // their Parse's decision (the tracker refuses statements past limits.max_statements anyway).
+  static constexpr size_t kMaxParsed = 10000;
+  std::unordered_map<std::string, audit::StatementEvent> parsed_;
 };
 
 }  // namespace jg::server

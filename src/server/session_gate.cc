@@ -13,6 +13,7 @@
 #include "proto/pg/encode.h"
 #include "server/config.h"
 #include "server/gateway.h"
+#include "server/lineage_rules.h"
 #include "server/refusal.h"
 #include "server/session.h"
 
@@ -162,8 +163,13 @@ void Session::recordStatement(const Gated& g) {
       }
     }
   }
+  // Documents the WHERE clause names with constants (a bind adds those of its parameters).
+  std::vector<std::string> documents =
+      whereDocuments(g.sql, {}, resource_cfg_->documents_schema, resource_cfg_->documents_table,
+                     resource_cfg_->documents_id_column, sql_ctx_);
   audit_->statement(g.sql, g.classification.get(), std::move(tables), g.verdict.decision,
-                    g.simple ? "simple" : "extended", g.name, g.verdict.review_id);
+                    g.simple ? "simple" : "extended", g.name, g.verdict.review_id,
+                    std::move(documents));
 }
 
 // An Execute of a portal the gateway does not know is refused. With a time-dependent policy, or

@@ -6,9 +6,11 @@
 #include "core/log.h"
 #include "proto/pg/decode.h"
 #include "proto/pg/encode.h"
+#include "proto/pg/param_text.h"
 #include "server/catalog.h"
 #include "server/config.h"
 #include "server/gateway.h"
+#include "server/lineage_rules.h"
 #include "server/session.h"
 
 namespace jg::server {
@@ -18,13 +20,31 @@ void Session::recordBind(std::string_view payload) {
   if (!pg::decodeBind(payload, b)) {
     return;  // the tracker refused it already
   }
+  // Binary values are recorded decoded by their type (hex, with a note, when not decodable).
+  std::vector<uint32_t> types = tracker_.statementParamTypes(b.statement);
   std::vector<std::optional<std::string>> params;
+  std::vector<std::string> notes;
   params.reserve(b.params.size());
-  for (const auto& v : b.params) {
-    params.push_back(v.null ? std::nullopt : std::optional<std::string>(std::string(v.bytes)));
+  for (size_t i = 0; i < b.params.size(); ++i) {
+    const auto& v = b.params[i];
+    if (v.null) {
+      params.emplace_back();
+      notes.emplace_back();
+      continue;
+    }
+    pg::ParamText t = pg::paramText(v.bytes, pg::paramFormat(b.param_formats, i),
+                                    i < types.size() ? types[i] : 0);
+    params.emplace_back(std::move(t.text));
+    notes.push_back(std::move(t.note));
   }
   pg::SqlText sql = tracker_.statementSql(b.statement);
-  audit_->bind(sql ? std::string_view(*sql) : std::string_view(), b.statement, params);
+  std::vector<std::string> documents =
+      sql ? whereDocuments(*sql, params, resource_cfg_->documents_schema,
+                           resource_cfg_->documents_table, resource_cfg_->documents_id_column,
+                           sql_ctx_)
+          : std::vector<std::string>{};
+  audit_->bind(sql ? std::string_view(*sql) : std::string_view(), b.statement, params,
+               std::move(notes), std::move(documents));
 }
 
 // Tags the request just given to the tracker with the audit record its answer belongs to: a

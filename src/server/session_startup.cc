@@ -120,6 +120,7 @@ asio::awaitable<Status> Session::startup() {
   if (auto st = checkStartup(startup); !st) {
     co_return st;
   }
+  application_name_ = std::string(startup.get("application_name"));
   if (audit_) {
     audit::ConnectEvent e;
     e.client_addr = client_addr_;

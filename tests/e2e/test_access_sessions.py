@@ -301,3 +301,46 @@ def test_held_statement_ends_on_cancel_and_on_rejection(gw, idp):
     assert isinstance(result["reject"], psycopg.errors.InsufficientPrivilege), result
     assert "was not approved (rejected" in str(result["reject"])
     conn.close()
+
+
+def review_text(gw, token, *args):
+    r = subprocess.run([str(JITGATE), "review", *args, "--gateway",
+                        f"http://127.0.0.1:{gw.admin_port}", "--token", token],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, r.stderr + r.stdout
+    return r.stdout
+
+
+def test_reviews_show_the_requesters_client_and_windows_in_human_units(gw, idp):
+    import urllib.request
+    erin = idp.token(user="erin", groups=["eng"], email="erin@corp.example")
+    bob = idp.token(user="bob", groups=["data-owners"], email="bob@corp.example")
+    # A statement review asked from a PostgreSQL session: its address and application_name.
+    with psycopg.connect(gw.dsn(db="hr", password=erin, application_name="rag-retriever"),
+                         autocommit=True) as conn:
+        with pytest.raises(psycopg.errors.InsufficientPrivilege) as e:
+            conn.execute("delete from documents where doc_id = -42")
+    review_id = review_of(str(e.value))
+    shown = gw.review(bob, "show", review_id)
+    assert shown["client"]["application"] == "rag-retriever", shown
+    assert shown["client"]["address"].startswith("127.0.0.1:"), shown
+    text = review_text(gw, bob, "show", review_id)
+    assert re.search(r"^client\s+127\.0\.0\.1:\d+ \(rag-retriever\)$", text, re.M), text
+    listed = review_text(gw, bob, "list", "--state", "pending")
+    assert "CLIENT" in listed and "(rag-retriever)" in listed, listed
+    # A session review asked through the API: the window as asked, in human units.
+    req = urllib.request.Request(
+        f"{gw.admin_url}/api/v1/reviews", method="POST",
+        data=json.dumps({"resource": "kb", "reason": "incident 7", "duration": "30m"}).encode(),
+        headers={"Authorization": "Bearer " + erin, "Content-Type": "application/json",
+                 "X-Jitgate-Application": "runbook-cli"})
+    with urllib.request.urlopen(req, timeout=15) as res:
+        created = json.loads(res.read())
+    assert created["grant_duration"] == "30m", created
+    assert created["grant_duration_seconds"] == 1800, created
+    assert created["client"]["application"] == "runbook-cli", created
+    text = review_text(gw, bob, "show", created["id"])
+    assert re.search(r"^window\s+30m once approved$", text, re.M), text
+    assert "1800" not in text, text
+    gw.review(bob, "reject", created["id"], "--comment", "done with the test")
+    gw.review(bob, "reject", review_id, "--comment", "done with the test")

@@ -238,7 +238,8 @@ def test_creds_jwks_accepts_json(tmp_path):
 REVIEW = {"id": "r-abc123", "state": "pending", "requester": {"display": "alice@corp.example"},
           "scope": "session", "resource": "hr", "role": "reader", "approvals": 0,
           "approvers": {"count": 1, "groups": ["data-owners"]}, "rule": "hr-review",
-          "reason": "quarter close"}
+          "reason": "quarter close", "grant_duration": "1h30m", "grant_duration_seconds": 5400,
+          "client": {"address": "10.0.0.5:40000", "application": "psql"}}
 
 
 class StubAdmin:
@@ -302,10 +303,12 @@ def test_review_list_prints_a_header_over_aligned_columns(admin):
     r = review_cli(admin, "list")
     assert r.returncode == 0, r.stderr
     header, first, second = r.stdout.splitlines()
-    assert header.split() == ["ID", "STATE", "REQUESTER", "ASKS", "FOR", "APPROVALS", "RULE",
-                              "REASON"]
+    assert header.split() == ["ID", "STATE", "REQUESTER", "CLIENT", "ASKS", "FOR", "APPROVALS",
+                              "RULE", "REASON"]
     assert first.split()[:3] == ["r-abc123", "pending", "alice@corp.example"]
-    assert "session hr/reader" in first and "0/1" in first and first.endswith("quarter close")
+    assert "session hr/reader for 1h30m" in first and "0/1" in first
+    assert first.endswith("quarter close")
+    assert header.index("CLIENT") == first.index("10.0.0.5:40000 (psql)")
     assert header.index("STATE") == first.index("pending") == second.index("approved")
     assert header.index("RULE") == first.index("hr-review")
     out = one_json(review_cli(admin, "list", "--json"))

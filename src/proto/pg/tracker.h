@@ -152,6 +152,9 @@ class Tracker {
   // The text of statement `name`: its newest pending Parse, else the statement the server holds;
   // null when the gateway knows no such statement.
   SqlText statementSql(std::string_view name) const;
+  // The parameter types of that statement (as statementSql picks it): from its Parse, or from
+  // the server's ParameterDescription once described; empty when unknown.
+  std::vector<uint32_t> statementParamTypes(std::string_view name) const;
   // Every text an Execute of portal `name` sent now may run, conservatively: the statement of
   // its newest pending Bind (the pending Parse's text and the held statement's, since a Parse of
   // a name in use fails), and the portal the server holds unless a new unnamed Bind replaces it.

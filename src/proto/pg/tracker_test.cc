@@ -97,6 +97,22 @@ TEST(Tracker, PipelinedExtendedQueryUsesPortalFormats) {
   EXPECT_NE(t.statement("s1"), nullptr);
 }
 
+TEST(Tracker, ParameterTypesComeFromTheParseThenFromTheServersDescription) {
+  Tracker t;
+  std::string fe;
+  encodeParse(fe, Parse{"s1", "select $1, $2", {23, 0}});
+  encodeDescribe(fe, Describe{'S', "s1"});
+  fe += empty(fe::kSync);
+  ASSERT_TRUE(feed(t, fe, true));
+  EXPECT_EQ(t.statementParamTypes("s1"), (std::vector<uint32_t>{23, 0}));  // pending Parse
+  EXPECT_TRUE(t.statementParamTypes("nope").empty());
+  std::string be;
+  encodeEmpty(be, be::kParseComplete);
+  encodeParameterDescription(be, ParameterDescription{{23, 25}});
+  ASSERT_TRUE(feed(t, be, false));
+  EXPECT_EQ(t.statementParamTypes("s1"), (std::vector<uint32_t>{23, 25}));
+}
+
 TEST(Tracker, ErrorInExtendedModeSkipsToSync) {
   Tracker t;
   std::string fe;

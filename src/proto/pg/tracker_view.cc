@@ -25,6 +25,14 @@ SqlText Tracker::statementSql(std::string_view name) const {
   return st != nullptr ? st->sql : nullptr;
 }
 
+std::vector<uint32_t> Tracker::statementParamTypes(std::string_view name) const {
+  if (const PendingItem* p = newestPending(newest_parse_, name)) {
+    return p->stmt->param_types;
+  }
+  const PreparedStatement* st = statement(name);
+  return st != nullptr ? st->param_types : std::vector<uint32_t>{};
+}
+
 void Tracker::portalSqls(std::string_view name, std::vector<SqlText>& out) const {
   out.clear();
   const PendingItem* bind = newestPending(newest_bind_, name);
