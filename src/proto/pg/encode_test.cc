@@ -291,7 +291,7 @@ TEST(RoundTrip, AuthenticationRequests) {
   cases[0].code = AuthCode::kOk;
   cases[1].code = AuthCode::kCleartextPassword;
   cases[2].code = AuthCode::kMd5Password;
-  cases[2].md5_salt = "\x01\x02\0\x04"s;
+  cases[2].md5_salt = "\x01\x02\0\x04"sv;  // a view: of static storage, not a temporary
   cases[3].code = AuthCode::kSasl;
   cases[3].mechanisms = {"SCRAM-SHA-256-PLUS", "SCRAM-SHA-256"};
   cases[4].code = AuthCode::kSaslFinal;
