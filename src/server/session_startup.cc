@@ -153,6 +153,9 @@ asio::awaitable<Status> Session::startup() {
   // Authorization is not authentication: a policy refusal is logged and counted as such by
   // authorizeSession, never as an authentication failure.
   if (auto st = co_await authorizeSession(); !st) {
+    if (audit_) {  // the refusal is on the record and found by user, as a refused login is
+      audit_->auth(false, "policy", &identity_, st.message());
+    }
     co_return st;
   }
   pending_client_bytes_ = std::string(reader.leftover());

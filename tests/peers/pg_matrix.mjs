@@ -31,10 +31,12 @@ try {
       name: 'drv_customers_upto',
       text: 'SELECT id, name, email, score FROM drv_customers WHERE id <= $1 ORDER BY id',
       values: [(i % 3) + 1],
-      rowMode: 'array',
       binary: true,
     });
-    console.log(JSON.stringify({ exec: String(i), rows: r.rows.map((row) => row.map(cell)) }));
+    // Object rows, not rowMode 'array': pg 8.23 hands binary values of array rows to the
+    // parsers as strings instead of Buffers, which garbles every binary int.
+    const rows = r.rows.map((row) => r.fields.map((f) => cell(row[f.name])));
+    console.log(JSON.stringify({ exec: String(i), rows }));
   }
   const r = await client.query({
     text: 'SELECT email, name FROM drv_customers WHERE name = $1',
