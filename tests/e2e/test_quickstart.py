@@ -1,0 +1,344 @@
+"""docs/quickstart.md, run as written, so that it cannot silently rot.
+
+The test reads the quickstart's code blocks in order and runs them: shell blocks (``` without a
+language, ```sh, ```bash) command by command in one shell state (working directory and exported
+variables carry over, as in a terminal), YAML blocks merged into the configuration file the text
+names. Lines of `# ...` right after a command are its expected output and are checked. `jitgate
+serve` is started in the background and restarted whenever the configuration changes (each
+section asks for a restart or a SIGHUP after its change).
+
+Everything runs in a temporary directory with HOME pointing into it. The few places where the
+test cannot use the text as written are listed below, each with its reason: SUBSTITUTIONS (the
+system PostgreSQL cluster, fixed ports, the example identity provider), SKIPPED commands
+(interactive sign-in), PROSE steps the text describes in words, and the YAML key the text says
+to remove. Everything else is run verbatim; a step that fails as written fails the test.
+"""
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+import yaml
+
+sys.path.insert(0, str(Path(__file__).parent))
+from harness import JITGATE, PG_BIN, PgServer, free_port, wait_port  # noqa: E402
+from oidc_provider import OidcProvider  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[2]
+QUICKSTART = ROOT / "docs" / "quickstart.md"
+
+# (text in the doc, replacement, why). Placeholders in braces are filled by the test. Every
+# entry must still match the doc, so a changed quickstart shows up here.
+SUBSTITUTIONS = [
+    # The harness's own PostgreSQL server is already running; nothing to start.
+    ("pg_ctlcluster 15 main start", "true"),
+    # The superuser of the harness server is `postgres` over its own Unix socket, not the
+    # system cluster reached through `runuser`.
+    ("runuser -u postgres -- psql", "psql -h {pg_dir} -p {pg_port} -U postgres"),
+    ("runuser -u postgres -- createdb", "createdb -h {pg_dir} -p {pg_port} -U postgres"),
+    # The harness server listens on a free port, not on 5432.
+    ('psql "host=127.0.0.1 dbname=kb user=app"', 'psql "host=127.0.0.1 port={pg_port} dbname=kb user=app"'),
+    ("port: 5432", "port: {pg_port}"),
+    # The gateway's listeners use free ports (other tests run alongside), not 6432 and 8080.
+    ("127.0.0.1:6432", "127.0.0.1:{gw_port}"),
+    ("port=6432", "port={gw_port}"),
+    ("127.0.0.1:8080", "127.0.0.1:{admin_port}"),
+    # The home directory is the test's temporary one, not root's.
+    ("/root/jitgate-dev", "{home}/jitgate-dev"),
+    # The test identity provider stands in for idp.example.com: its issuer, its audience, and
+    # plain http on loopback (the text explains `allow_insecure_http` for exactly this case).
+    ("https://idp.example.com/realms/corp", "{issuer}"),
+    ("audiences: [jitgate]", "audiences: ['{audience}']\n      allow_insecure_http: true"),
+    # `jitgate env` prints the variables for the token that the interactive `jitgate login`
+    # cached; the test provider's token for alice takes its place.
+    ('eval "$(build/jitgate env kb)"',
+     "export PGHOST=127.0.0.1 PGPORT={gw_port} PGDATABASE=kb PGSSLMODE=require "
+     "PGPASSWORD={token}"),
+]
+
+# Commands the test does not run (matched by their start), with the reason.
+SKIPPED = [
+    # The binary under test is $JITGATE_BIN (linked as build/jitgate); CI builds it.
+    ("make build", "the tree is built by CI; $JITGATE_BIN is the binary under test"),
+    # Device-code sign-in in a browser, and the commands that need its cached token.
+    ("build/jitgate login", "interactive sign-in in a browser"),
+    ("build/jitgate whoami", "needs the token cached by the interactive login"),
+    ("build/jitgate review ", "needs the data owner's token cached by the interactive login"),
+]
+
+# Steps the text describes in words: (section, start of the command they precede, commands).
+PROSE = [
+    # Step 6: "Check a token against the configuration": the reader has a token in token.txt.
+    (6, "build/jitgate token inspect", ["printf '%s\\n' {token} > token.txt"]),
+    # Step 8: "Restart the gateway ..., run a few statements, then:" (those of step 3).
+    (8, "build/jitgate audit search", [
+        'psql "$KB" -c "select chunk_id, body from chunks where doc_id = 3"',
+        'psql "$KB" -c "select doc_id, owner from documents order by 1 limit 2"',
+    ]),
+]
+
+# Step 6: "Replace `auth:` with an `identity:` section."
+REMOVED_KEYS = {6: ["auth"]}
+
+# Expected output that depends on what ran before it in a reader's own session (their
+# statements, their clock) and is therefore not compared.
+UNCHECKED_OUTPUT = [re.compile(r"^\d{4}-\d\d-\d\dT.*(allow|deny)\(")]
+
+# Expected output that means the command exits with a non-zero status.
+FAILURE_OUTPUT = [re.compile(r"^ERROR:"), re.compile(r"^decision: deny")]
+
+# Values that differ on every run, as they appear in expected output.
+VOLATILE = [(re.compile(r"jg_[a-z0-9]+"), r"jg_[a-z0-9]+"),
+            (re.compile(r"tok_[a-z0-9]+"), r"tok_[a-z0-9]+")]
+
+SESSION_IN_DOC = "s-5iwyfc8rke"  # the example session id of step 8, replaced by a real one
+
+
+def parse_blocks(text):
+    """[(section, kind, body, yaml_target)] in document order."""
+    blocks, section, target, prose = [], 0, None, []
+    lines = text.splitlines()
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        m = re.match(r"## (\d+)\.", line)
+        if m:
+            section = int(m.group(1))
+        fence = re.match(r"```(\w*)\s*$", line)
+        if not fence:
+            prose.append(line)
+            i += 1
+            continue
+        lang, body = fence.group(1), []
+        i += 1
+        while not lines[i].startswith("```"):
+            body.append(lines[i])
+            i += 1
+        i += 1
+        named = re.findall(r"`(~/[^`]+\.yaml)`", "\n".join(prose))
+        target = named[-1] if named else target
+        prose = []
+        if lang in ("", "sh", "bash"):
+            blocks.append((section, "sh", body, None))
+        elif lang == "yaml":
+            assert target, f"section {section}: a YAML block before any file is named"
+            blocks.append((section, "yaml", "\n".join(body) + "\n", target))
+    return blocks
+
+
+def split_commands(body):
+    """[(command, [expected output lines])]: continuation lines and here-documents belong to
+    their command; `# ...` lines right after a command are its expected output."""
+    commands, i = [], 0
+    while i < len(body):
+        line = body[i]
+        i += 1
+        if not line.strip():
+            continue
+        if line.lstrip().startswith("#"):
+            assert commands, f"output before any command: {line}"
+            commands[-1][1].append(line.lstrip()[1:].strip())
+            continue
+        cmd = [line]
+        while cmd[-1].rstrip().endswith("\\"):
+            cmd.append(body[i])
+            i += 1
+        here = re.search(r"<<-?'?(\w+)'?", line)
+        if here:
+            while body[i] != here.group(1):
+                cmd.append(body[i])
+                i += 1
+            cmd.append(body[i])
+            i += 1
+        commands.append(("\n".join(cmd), []))
+    return commands
+
+
+def merge(base, patch):
+    """A YAML block applied to the configuration: mappings merge, lists of entries with a
+    `name` or `id` merge entry by entry (new entries are appended), anything else replaces."""
+    if isinstance(base, dict) and isinstance(patch, dict):
+        out = dict(base)
+        for k, v in patch.items():
+            out[k] = merge(base[k], v) if k in base else v
+        return out
+    if isinstance(base, list) and isinstance(patch, list) and all(
+            isinstance(e, dict) and ("name" in e or "id" in e) for e in base + patch):
+        def key(e):
+            return e.get("name", e.get("id"))
+        out = list(base)
+        for e in patch:
+            idx = [j for j, b in enumerate(out) if key(b) == key(e)]
+            if idx:
+                out[idx[0]] = merge(out[idx[0]], e)
+            else:
+                out.append(e)
+        return out
+    return patch
+
+
+def normalized(text):
+    return " ".join(text.replace("|", " | ").split())
+
+
+def expected_pattern(line):
+    pattern = re.escape(normalized(line))
+    for volatile, replacement in VOLATILE:
+        pattern = volatile.sub(lambda _: replacement, pattern)
+    return pattern
+
+
+class Terminal:
+    """A shell session whose working directory and exported variables carry over from one
+    command to the next, and the gateway the reader runs in another terminal."""
+
+    def __init__(self, tmp, env, cwd):
+        self.tmp, self.env, self.cwd, self.oldpwd = tmp, env, cwd, cwd
+        self.state = tmp / "shell.env"
+        self.state.write_text("")
+        self.gateway = None
+        self.gateway_cmd = None
+        self.ports = []
+        self.log = tmp / "gateway.log"
+        self.transcript = []
+
+    def _script(self, command, keep_state=True):
+        head = f". {self.state}\ncd {self.cwd}\nOLDPWD={self.oldpwd}\n"
+        if not keep_state:
+            return head + command
+        return (head + command + "\nrc=$?\n"
+                f'printf "%s\\n" "$PWD" "$OLDPWD" > {self.tmp}/shell.cwd\n'
+                f"export -p > {self.state}\nexit $rc\n")
+
+    def run(self, command, timeout=60):
+        r = subprocess.run(["bash", "-c", self._script(command)], env=self.env,
+                           capture_output=True, text=True, timeout=timeout)
+        self.cwd, self.oldpwd = (self.tmp / "shell.cwd").read_text().splitlines()[:2]
+        self.transcript.append(f"$ {command}\n{r.stdout}{r.stderr}[exit {r.returncode}]")
+        return r
+
+    def serve(self, command, ports):
+        self.stop()
+        self.gateway_cmd, self.ports = command, ports
+        self._start()
+
+    def _start(self):
+        self.gateway = subprocess.Popen(
+            ["bash", "-c", self._script("exec " + self.gateway_cmd, keep_state=False)],
+            env=self.env, stdout=open(self.log, "a"), stderr=subprocess.STDOUT)
+        for port in self.ports:
+            try:
+                wait_port(port, timeout=20, proc=self.gateway)
+            except (RuntimeError, TimeoutError) as e:
+                raise AssertionError(f"`{self.gateway_cmd}` is not listening on {port}: {e}\n"
+                                     f"{self.log.read_text()[-3000:]}")
+
+    def restart(self):
+        if self.gateway:
+            self.stop()
+            self._start()
+
+    def stop(self):
+        if self.gateway and self.gateway.poll() is None:
+            self.gateway.send_signal(signal.SIGINT)  # Ctrl-C, as the text says
+            try:
+                self.gateway.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.gateway.kill()
+                self.gateway.wait()
+        self.gateway = None
+
+
+@pytest.fixture(scope="module")
+def fresh_pg():
+    """A PostgreSQL server as a fresh installation has it: no `app` role, no `kb` database."""
+    server = PgServer().start()
+    server.sql("DROP ROLE app")
+    yield server
+    server.cleanup()
+
+
+@pytest.fixture(scope="module")
+def idp():
+    with OidcProvider() as p:
+        yield p
+
+
+def fill(text, values):
+    for doc_text, replacement in SUBSTITUTIONS:
+        assert doc_text in text, f"the quickstart no longer contains {doc_text!r}"
+        text = text.replace(doc_text, replacement.format(**values))
+    return text
+
+
+def test_quickstart_runs_as_written(fresh_pg, idp, tmp_path):
+    assert JITGATE.exists(), f"no jitgate binary at {JITGATE} (set JITGATE_BIN)"
+    home = tmp_path / "home"
+    home.mkdir()
+    tree = tmp_path / "src"  # the source tree the reader works in: examples, build/jitgate
+    (tree / "build").mkdir(parents=True)
+    (tree / "build" / "jitgate").symlink_to(JITGATE.resolve())
+    (tree / "examples").symlink_to(ROOT / "examples")
+    values = {"pg_dir": fresh_pg.dir, "pg_port": fresh_pg.port, "gw_port": free_port(),
+              "admin_port": free_port(), "home": home, "issuer": idp.issuer,
+              "audience": OidcProvider.AUDIENCE,
+              "token": idp.token(user="alice", groups=["rag"], email="alice@example.com",
+                                 ttl=600)}
+    env = {"HOME": str(home), "PATH": f"{PG_BIN}:/usr/local/bin:/usr/bin:/bin",
+           "LANG": "C.UTF-8", "PGCONNECT_TIMEOUT": "10", "TMPDIR": str(tmp_path)}
+    term = Terminal(tmp_path, env, str(tree))
+    config, sessions = None, []
+    try:
+        for section, kind, body, target in parse_blocks(fill(QUICKSTART.read_text(), values)):
+            if kind == "yaml":
+                path = Path(target.replace("~", str(home), 1))
+                current = yaml.safe_load(path.read_text()) if path.exists() else {}
+                for key in REMOVED_KEYS.get(section, []):
+                    current.pop(key, None)
+                config = merge(current, yaml.safe_load(body))
+                path.write_text(yaml.safe_dump(config, sort_keys=False))
+                term.restart()
+                continue
+            for command, expected in split_commands(body):
+                run_command(term, section, command, expected, config, values, sessions)
+    finally:
+        term.stop()
+        print("\n\n".join(term.transcript))
+        if term.log.exists():
+            print(term.log.read_text()[-4000:])
+
+
+def run_command(term, section, command, expected, config, values, sessions):
+    for skipped, _ in SKIPPED:
+        if command.startswith(skipped):
+            return
+    for prose_section, before, extra in PROSE:
+        if prose_section == section and command.startswith(before):
+            PROSE.remove((prose_section, before, extra))
+            for line in extra:
+                r = term.run(line.format(**values))
+                assert r.returncode == 0, term.transcript[-1]
+            break
+    if sessions:
+        command = command.replace(SESSION_IN_DOC, sessions[0])
+    if re.search(r"\bjitgate serve\b", command):
+        listen = (config or {}).get("listen", {})
+        ports = [int(str(a).rsplit(":", 1)[1]) for a in listen.values()]
+        term.serve(command, ports)
+        return
+    r = term.run(command)
+    output = r.stdout + r.stderr
+    fails = any(p.match(line) for line in expected for p in FAILURE_OUTPUT)
+    assert (r.returncode != 0) == fails, f"section {section}:\n{term.transcript[-1]}"
+    for line in expected:
+        if any(p.search(line) for p in UNCHECKED_OUTPUT):
+            continue
+        assert re.search(expected_pattern(line), normalized(output)), (
+            f"section {section}: expected {line!r} in the output of\n{term.transcript[-1]}")
+    if "audit search" in command and not sessions:
+        sessions.extend(re.findall(r"\bs-[a-z0-9]{6,}", r.stdout)[:1])
