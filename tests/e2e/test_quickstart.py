@@ -75,10 +75,11 @@ SKIPPED = [
 PROSE = [
     # Step 6: "Check a token against the configuration": the reader has a token in token.txt.
     (6, "build/jitgate token inspect", ["printf '%s\\n' {token} > token.txt"]),
-    # Step 8: "Restart the gateway ..., run a few statements, then:" (those of step 3).
+    # Step 8: "Restart the gateway ..., run a few statements, then:" (those of steps 3 and 5, in
+    # one session as in the example output: #1 allowed, #2 refused; psql exits 1 for the refusal).
     (8, "build/jitgate audit search", [
-        'psql "$KB" -c "select chunk_id, body from chunks where doc_id = 3"',
-        'psql "$KB" -c "select doc_id, owner from documents order by 1 limit 2"',
+        'psql "$KB" -c "select doc_id, owner from documents order by 1 limit 2" '
+        '-c "delete from chunks" -c "select chunk_id, body from chunks where doc_id = 3" || true',
     ]),
 ]
 
@@ -292,7 +293,7 @@ def test_quickstart_runs_as_written(fresh_pg, idp, tmp_path):
     env = {"HOME": str(home), "PATH": f"{PG_BIN}:/usr/local/bin:/usr/bin:/bin",
            "LANG": "C.UTF-8", "PGCONNECT_TIMEOUT": "10", "TMPDIR": str(tmp_path)}
     term = Terminal(tmp_path, env, str(tree))
-    config, sessions = None, []
+    config, sessions, used = None, [], set()
     try:
         for section, kind, body, target in parse_blocks(fill(QUICKSTART.read_text(), values)):
             if kind == "yaml":
@@ -305,7 +306,9 @@ def test_quickstart_runs_as_written(fresh_pg, idp, tmp_path):
                 term.restart()
                 continue
             for command, expected in split_commands(body):
-                run_command(term, section, command, expected, config, values, sessions)
+                run_command(term, section, command, expected, config, values, sessions, used)
+        unused = [e[:2] for e in SKIPPED + PROSE if id(e) not in used]
+        assert not unused, f"no longer in the quickstart: {unused}"
     finally:
         term.stop()
         print("\n\n".join(term.transcript))
@@ -313,17 +316,18 @@ def test_quickstart_runs_as_written(fresh_pg, idp, tmp_path):
             print(term.log.read_text()[-4000:])
 
 
-def run_command(term, section, command, expected, config, values, sessions):
-    for skipped, _ in SKIPPED:
-        if command.startswith(skipped):
+def run_command(term, section, command, expected, config, values, sessions, used):
+    for entry in SKIPPED:
+        if command.startswith(entry[0]):
+            used.add(id(entry))
             return
-    for prose_section, before, extra in PROSE:
-        if prose_section == section and command.startswith(before):
-            PROSE.remove((prose_section, before, extra))
+    for entry in PROSE:
+        prose_section, before, extra = entry
+        if prose_section == section and command.startswith(before) and id(entry) not in used:
+            used.add(id(entry))
             for line in extra:
                 r = term.run(line.format(**values))
                 assert r.returncode == 0, term.transcript[-1]
-            break
     if sessions:
         command = command.replace(SESSION_IN_DOC, sessions[0])
     if re.search(r"\bjitgate serve\b", command):
