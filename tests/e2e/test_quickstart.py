@@ -42,7 +42,8 @@ SUBSTITUTIONS = [
     ("runuser -u postgres -- psql", "psql -h {pg_dir} -p {pg_port} -U postgres"),
     ("runuser -u postgres -- createdb", "createdb -h {pg_dir} -p {pg_port} -U postgres"),
     # The harness server listens on a free port, not on 5432.
-    ('psql "host=127.0.0.1 dbname=kb user=app"', 'psql "host=127.0.0.1 port={pg_port} dbname=kb user=app"'),
+    ('psql "host=127.0.0.1 dbname=kb user=app"',
+     'psql "host=127.0.0.1 port={pg_port} dbname=kb user=app"'),
     ("port: 5432", "port: {pg_port}"),
     # The gateway's listeners use free ports (other tests run alongside), not 6432 and 8080.
     ("127.0.0.1:6432", "127.0.0.1:{gw_port}"),
@@ -81,6 +82,20 @@ PROSE = [
         'psql "$KB" -c "select doc_id, owner from documents order by 1 limit 2" '
         '-c "delete from chunks" -c "select chunk_id, body from chunks where doc_id = 3" || true',
     ]),
+    # Step 8: "A statement is then attributed to the documents ...": the typical RAG query, run
+    # once the resource names its documents, before asking who read document 3.
+    (8, "build/jitgate audit search --config ~/jitgate-dev/gateway.yaml --document 3", [
+        'psql "$KB" -c "select chunk_id, body from chunks where doc_id = 3"',
+    ]),
+]
+
+# What the text promises in words about a command's output: (start of the command, pattern).
+OUTPUT_CHECKS = [
+    ("build/jitgate audit search --config ~/jitgate-dev/gateway.yaml --document 3",
+     r"allow\(rag-read\) +rows=1 +select chunk_id, body from chunks where doc_id = 3"),
+    ("build/jitgate audit search --config ~/jitgate-dev/gateway.yaml --table chunks",
+     r"deny\(default-deny\) +delete from chunks"),
+    ("build/jitgate replay s-5iwyfc8rke#2", r"delete from chunks"),
 ]
 
 # Step 6: "Replace `auth:` with an `identity:` section."
@@ -328,6 +343,7 @@ def run_command(term, section, command, expected, config, values, sessions, used
             for line in extra:
                 r = term.run(line.format(**values))
                 assert r.returncode == 0, term.transcript[-1]
+    checks = [p for start, p in OUTPUT_CHECKS if command.startswith(start)]
     if sessions:
         command = command.replace(SESSION_IN_DOC, sessions[0])
     if re.search(r"\bjitgate serve\b", command):
@@ -344,5 +360,7 @@ def run_command(term, section, command, expected, config, values, sessions, used
             continue
         assert re.search(expected_pattern(line), normalized(output)), (
             f"section {section}: expected {line!r} in the output of\n{term.transcript[-1]}")
+    for pattern in checks:
+        assert re.search(pattern, output), f"section {section}: {pattern!r} not in\n{output}"
     if "audit search" in command and not sessions:
         sessions.extend(re.findall(r"\bs-[a-z0-9]{6,}", r.stdout)[:1])
