@@ -9,9 +9,12 @@ section asks for a restart or a SIGHUP after its change).
 
 Everything runs in a temporary directory with HOME pointing into it. The few places where the
 test cannot use the text as written are listed below, each with its reason: SUBSTITUTIONS (the
-system PostgreSQL cluster, fixed ports, the example identity provider), SKIPPED commands
-(interactive sign-in), PROSE steps the text describes in words, and the YAML key the text says
-to remove. Everything else is run verbatim; a step that fails as written fails the test.
+system PostgreSQL cluster, fixed ports, the example identity provider), SKIPPED commands (only
+`make build`), the person who enters `jitgate login`'s code (LOGIN_AS), ids the gateway creates
+(FOUND_IDS), steps the text describes in words (PROSE, HOOKS, OUTPUT_CHECKS) and the YAML key the
+text says to remove. Everything else is run verbatim; a step that fails as written fails the test.
+
+    JITGATE_BIN=build/jitgate /usr/bin/python3 -m pytest -q tests/e2e/test_quickstart.py
 """
 import os
 import re
@@ -20,6 +23,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -55,21 +59,25 @@ SUBSTITUTIONS = [
     # plain http on loopback (the text explains `allow_insecure_http` for exactly this case).
     ("https://idp.example.com/realms/corp", "{issuer}"),
     ("audiences: [jitgate]", "audiences: ['{audience}']\n      allow_insecure_http: true"),
-    # `jitgate env` prints the variables for the token that the interactive `jitgate login`
-    # cached; the test provider's token for alice takes its place.
-    ('eval "$(build/jitgate env kb)"',
-     "export PGHOST=127.0.0.1 PGPORT={gw_port} PGDATABASE=kb PGSSLMODE=require "
-     "PGPASSWORD={token}"),
+    # `jitgate login` against that provider: its audience, and plain http as the text says.
+    ("--audience jitgate", "--audience {audience} --allow-insecure-http"),
 ]
+
+# Ids in the text that stand for ones the gateway creates: (text, the command that prints the
+# real one, its pattern). The first id the command prints replaces the text from then on.
+FOUND_IDS = [
+    ("s-5iwyfc8rke", "build/jitgate audit search", r"\bs-[a-z0-9]{6,}"),
+    ("r-…", "build/jitgate review list", r"\br-[a-z0-9]{6,}"),
+    ("g-…", "build/jitgate review grants", r"\bg-[a-z0-9]{6,}"),
+]
+
+# `jitgate login` prints a URL and a code for a browser; the person who signs in there, per step.
+LOGIN_AS = {6: ("alice", ["rag"]), 7: ("dora", ["data-owners"])}
 
 # Commands the test does not run (matched by their start), with the reason.
 SKIPPED = [
     # The binary under test is $JITGATE_BIN (linked as build/jitgate); CI builds it.
     ("make build", "the tree is built by CI; $JITGATE_BIN is the binary under test"),
-    # Device-code sign-in in a browser, and the commands that need its cached token.
-    ("build/jitgate login", "interactive sign-in in a browser"),
-    ("build/jitgate whoami", "needs the token cached by the interactive login"),
-    ("build/jitgate review ", "needs the data owner's token cached by the interactive login"),
 ]
 
 # Steps the text describes in words: (section, start of the command they precede, commands).
@@ -112,7 +120,6 @@ FAILURE_OUTPUT = [re.compile(r"^ERROR:"), re.compile(r"^decision: deny")]
 VOLATILE = [(re.compile(r"jg_[a-z0-9]+"), r"jg_[a-z0-9]+"),
             (re.compile(r"tok_[a-z0-9]+"), r"tok_[a-z0-9]+")]
 
-SESSION_IN_DOC = "s-5iwyfc8rke"  # the example session id of step 8, replaced by a real one
 
 
 def parse_blocks(text):
@@ -238,6 +245,26 @@ class Terminal:
         self.transcript.append(f"$ {command}\n{r.stdout}{r.stderr}[exit {r.returncode}]")
         return r
 
+    def login(self, command, idp, user, groups):
+        """`jitgate login`, with the person `user` entering the printed code in a browser."""
+        idp.add_user(user, groups=groups, email=f"{user}@example.com")
+        proc = subprocess.Popen(["bash", "-c", self._script(command, keep_state=False)],
+                                env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                text=True)
+        try:
+            prompt = ""
+            while "user_code: " not in prompt:
+                line = proc.stdout.readline()
+                assert line, f"`{command}` ended early: {prompt}"
+                prompt += line
+            idp.approve_device(prompt.split("user_code: ")[1].split()[0], user)
+            rest = proc.stdout.read()
+            rc = proc.wait(timeout=30)
+        finally:
+            proc.kill()
+        self.transcript.append(f"$ {command}\n{prompt}{rest}[exit {rc}]")
+        assert rc == 0, self.transcript[-1]
+
     def serve(self, command, ports):
         self.stop()
         self.gateway_cmd, self.ports = command, ports
@@ -304,11 +331,13 @@ def test_quickstart_runs_as_written(fresh_pg, idp, tmp_path):
               "admin_port": free_port(), "home": home, "issuer": idp.issuer,
               "audience": OidcProvider.AUDIENCE,
               "token": idp.token(user="alice", groups=["rag"], email="alice@example.com",
-                                 ttl=600)}
+                                 ttl=600),
+              "analyst_token": idp.token(user="ana", groups=["analysts"],
+                                         email="ana@example.com", ttl=600)}
     env = {"HOME": str(home), "PATH": f"{PG_BIN}:/usr/local/bin:/usr/bin:/bin",
            "LANG": "C.UTF-8", "PGCONNECT_TIMEOUT": "10", "TMPDIR": str(tmp_path)}
     term = Terminal(tmp_path, env, str(tree))
-    config, sessions, used = None, [], set()
+    config, found, used = None, {}, set()
     try:
         for section, kind, body, target in parse_blocks(fill(QUICKSTART.read_text(), values)):
             if kind == "yaml":
@@ -321,7 +350,7 @@ def test_quickstart_runs_as_written(fresh_pg, idp, tmp_path):
                 term.restart()
                 continue
             for command, expected in split_commands(body):
-                run_command(term, section, command, expected, config, values, sessions, used)
+                run_command(term, section, command, expected, config, values, found, used, idp)
         unused = [e[:2] for e in SKIPPED + PROSE if id(e) not in used]
         assert not unused, f"no longer in the quickstart: {unused}"
     finally:
@@ -331,7 +360,7 @@ def test_quickstart_runs_as_written(fresh_pg, idp, tmp_path):
             print(term.log.read_text()[-4000:])
 
 
-def run_command(term, section, command, expected, config, values, sessions, used):
+def run_command(term, section, command, expected, config, values, found, used, idp):
     for entry in SKIPPED:
         if command.startswith(entry[0]):
             used.add(id(entry))
@@ -344,8 +373,14 @@ def run_command(term, section, command, expected, config, values, sessions, used
                 r = term.run(line.format(**values))
                 assert r.returncode == 0, term.transcript[-1]
     checks = [p for start, p in OUTPUT_CHECKS if command.startswith(start)]
-    if sessions:
-        command = command.replace(SESSION_IN_DOC, sessions[0])
+    for doc_id, real in found.items():
+        command = command.replace(doc_id, real)
+    for start, hook in HOOKS:
+        if command.startswith(start):
+            hook(term, values)
+    if re.search(r"\bjitgate login\b", command):
+        term.login(command, idp, *LOGIN_AS[section])
+        return
     if re.search(r"\bjitgate serve\b", command):
         listen = (config or {}).get("listen", {})
         ports = [int(str(a).rsplit(":", 1)[1]) for a in listen.values()]
@@ -362,5 +397,34 @@ def run_command(term, section, command, expected, config, values, sessions, used
             f"section {section}: expected {line!r} in the output of\n{term.transcript[-1]}")
     for pattern in checks:
         assert re.search(pattern, output), f"section {section}: {pattern!r} not in\n{output}"
-    if "audit search" in command and not sessions:
-        sessions.extend(re.findall(r"\bs-[a-z0-9]{6,}", r.stdout)[:1])
+    for doc_id, start, pattern in FOUND_IDS:
+        if command.startswith(start) and doc_id not in found:
+            ids = re.findall(pattern, r.stdout)
+            assert ids, f"section {section}: no id in\n{term.transcript[-1]}"
+            found[doc_id] = ids[0]
+
+
+def start_analyst(term, values):
+    """Step 7: "An analyst's connection waits with a notice naming the review." """
+    env = dict(term.env, PGPASSWORD=values["analyst_token"])
+    term.analyst = subprocess.Popen(
+        ["psql", f"host=127.0.0.1 port={values['gw_port']} dbname=kb user=ana sslmode=require",
+         "-c", "select count(*) from chunks"], env=env, stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 20
+    while "waiting for approval of review" not in term.log.read_text():
+        assert term.analyst.poll() is None, term.analyst.stdout.read()
+        assert time.monotonic() < deadline, "the analyst's connection is not waiting for review"
+        time.sleep(0.05)
+
+
+def finish_analyst(term, values):
+    """Step 7: once approved, the analyst's waiting connection proceeds."""
+    out, _ = term.analyst.communicate(timeout=20)
+    assert term.analyst.returncode == 0 and "waiting for approval of review r-" in out, out
+    assert re.search(r"^\s*6$", out, re.M), out
+
+
+# Steps the text describes in words around a command: (start of the command, what to do).
+HOOKS = [("build/jitgate review list", start_analyst),
+         ("build/jitgate review grants", finish_analyst)]
