@@ -4,8 +4,8 @@ The test reads the quickstart's code blocks in order and runs them: shell blocks
 language, ```sh, ```bash) command by command in one shell state (working directory and exported
 variables carry over, as in a terminal), YAML blocks merged into the configuration file the text
 names. Lines of `# ...` right after a command are its expected output and are checked. `jitgate
-serve` is started in the background and restarted whenever the configuration changes (each
-section asks for a restart or a SIGHUP after its change).
+serve` is started in the background; after each configuration change it is sent SIGHUP where the
+text says a reload picks the change up (RELOADS), and restarted otherwise.
 
 Everything runs in a temporary directory with HOME pointing into it. The few places where the
 test cannot use the text as written are listed below, each with its reason: SUBSTITUTIONS (the
@@ -95,7 +95,7 @@ OUTPUT_CHECKS = [
 # How the running gateway picks up each YAML block: (section, block number in it) -> "reload"
 # (SIGHUP) where the text says a reload does; the other blocks are followed by a restart.
 RELOADS = {
-    (5, 0): "Send SIGHUP to the gateway (`kill -HUP <pid>`) to pick up the changed ...",
+    (5, 0): "Send SIGHUP to the gateway (`kill -HUP <pid>`) to pick up the changed configuration",
     (6, 0): "`identity` is picked up by a SIGHUP reload",
     (8, 1): "A SIGHUP reload picks the setting up for new sessions",
 }
@@ -113,7 +113,6 @@ FAILURE_OUTPUT = [re.compile(r"^ERROR:"), re.compile(r"^decision: deny")]
 # Values that differ on every run, as they appear in expected output.
 VOLATILE = [(re.compile(r"jg_[a-z0-9]+"), r"jg_[a-z0-9]+"),
             (re.compile(r"tok_[a-z0-9]+"), r"tok_[a-z0-9]+")]
-
 
 
 def parse_blocks(text):
@@ -324,6 +323,9 @@ def idp():
 
 
 def fill(text, values):
+    flat = " ".join(text.split())
+    for phrase in RELOADS.values():
+        assert phrase in flat, f"the quickstart no longer says {phrase!r}"
     for doc_text, replacement in SUBSTITUTIONS:
         assert doc_text in text, f"the quickstart no longer contains {doc_text!r}"
         text = text.replace(doc_text, replacement.format(**values))
