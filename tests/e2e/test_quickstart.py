@@ -361,6 +361,9 @@ def test_quickstart_runs_as_written(fresh_pg, idp, tmp_path):
                     current.pop(key, None)
                 config = merge(current, yaml.safe_load(body))
                 path.write_text(yaml.safe_dump(config, sort_keys=False))
+                # "Every configuration below passes `jitgate check-config`."
+                r = term.run(f"build/jitgate check-config {path}")
+                assert r.returncode == 0, f"section {section}:\n{term.transcript[-1]}"
                 n = sum(1 for b in blocks[:index] if b[0] == section and b[1] == "yaml")
                 if (section, n) in RELOADS:
                     term.reload()
