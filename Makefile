@@ -2,6 +2,9 @@
 BUILD    ?= build
 JOBS     ?= $(shell nproc)
 PYTEST   := /usr/bin/python3 -m pytest
+# End-to-end test files run in two workers (each file keeps its fixtures in one worker).
+E2E_WORKERS ?= 2
+PYTEST_PAR = $(if $(filter-out 0 1,$(E2E_WORKERS)),-n $(E2E_WORKERS) --dist loadfile,)
 CMAKE_FLAGS ?=
 PREFIX   ?= /usr/local
 DESTDIR  ?=
@@ -24,12 +27,12 @@ unit: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
 e2e: build
-	$(PYTEST) -q -p no:cacheprovider tests/e2e
+	$(PYTEST) -q -p no:cacheprovider $(PYTEST_PAR) tests/e2e
 
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 	scripts/fuzz.sh --ci
-	$(PYTEST) -q -p no:cacheprovider tests/e2e
+	$(PYTEST) -q -p no:cacheprovider $(PYTEST_PAR) tests/e2e
 
 # Installs what $(BUILD) holds (no rebuild): make install PREFIX=/usr DESTDIR=/tmp/stage
 # BUILD=$(RELEASE_BUILD) installs the release build: the stripped binary and its debug info.

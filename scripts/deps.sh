@@ -13,7 +13,7 @@ packages=(
   zlib1g-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   postgresql-15 postgresql-client-15 pgbouncer nginx wrk
-  python3-psycopg python3-pytest python3-requests python3-httpx curl zstd
+  python3-psycopg python3-pytest python3-pytest-xdist python3-requests python3-httpx curl zstd
   # the client-driver matrix (tests/e2e/test_driver_matrix.py)
   openjdk-17-jdk-headless libpostgresql-jdbc-java python3-asyncpg
   unixodbc odbc-postgresql python3-pyodbc libdbd-pg-perl
