@@ -1,9 +1,11 @@
 // JSON-RPC 2.0 decoding and encoding (see jsonrpc.h).
 #include "proto/mcp/jsonrpc.h"
 
+#include <algorithm>
 #include <array>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
+#include <cmath>
 #include <cstdint>
 #include <string>
 
@@ -141,6 +143,24 @@ std::variant<Message, RpcError> fromJson(const boost::json::value& v) {
   return responseFromJson(*o);
 }
 
+namespace {
+
+bool allFinite(const json::value& v) {
+  if (v.is_double()) {
+    return std::isfinite(v.get_double());
+  }
+  if (const json::array* a = v.if_array()) {
+    return std::all_of(a->begin(), a->end(), [](const json::value& e) { return allFinite(e); });
+  }
+  if (const json::object* o = v.if_object()) {
+    return std::all_of(o->begin(), o->end(),
+                       [](const json::key_value_pair& kv) { return allFinite(kv.value()); });
+  }
+  return true;
+}
+
+}  // namespace
+
 std::variant<Parsed, RpcError> parseBody(std::string_view body, bool allow_batch) {
   json::parse_options opts;
   opts.max_depth = kMaxDepth;
@@ -148,6 +168,10 @@ std::variant<Parsed, RpcError> parseBody(std::string_view body, bool allow_batch
   json::value v = json::parse(body, ec, {}, opts);
   if (ec) {
     return refuse(kParseError, "the body is not valid JSON: " + ec.message());
+  }
+  if (!allFinite(v)) {
+    // 1e400 parses to infinity, which no JSON text can carry on: refused, not passed on altered.
+    return refuse(kParseError, "the body holds a number beyond the range of a double");
   }
   Parsed parsed;
   if (!v.is_array()) {

@@ -36,6 +36,15 @@ constexpr std::string_view kInitialize =
     R"("capabilities":{"roots":{"listChanged":true},"sampling":{}},)"
     R"("clientInfo":{"name":"ExampleClient","version":"1.0.0"}}})";
 
+TEST(JsonRpc, NumberBeyondTheRangeOfADoubleIsAParseError) {
+  RpcError e = refused(R"({"jsonrpc":"2.0","id":1,"method":"tools/call",)"
+                       R"("params":{"name":"search","arguments":{"limit":1e400}}})");
+  EXPECT_EQ(e.code, kParseError);
+  EXPECT_NE(e.message.find("beyond the range of a double"), std::string::npos) << e.message;
+  EXPECT_TRUE(std::holds_alternative<Parsed>(
+      parseBody(R"({"jsonrpc":"2.0","id":1,"method":"ping","params":{"x":1e300}})", false)));
+}
+
 TEST(JsonRpc, InitializeRequestIsARequestWithItsParams) {
   Message m = one(kInitialize);
   EXPECT_EQ(m.kind, Message::Kind::kRequest);

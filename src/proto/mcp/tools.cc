@@ -7,6 +7,7 @@
 #include <array>
 #include <boost/json/serialize.hpp>
 #include <boost/json/string.hpp>
+#include <cmath>
 #include <utility>
 
 namespace jg::mcp {
@@ -53,6 +54,10 @@ void appendCanonical(const json::value& v, std::string& out) {
       appendCanonical((*a)[i], out);
     }
     out.push_back(']');
+    return;
+  }
+  if (v.is_double() && !std::isfinite(v.get_double())) {
+    out += v.get_double() > 0 ? "1e999" : "-1e999";  // serialize() would write "Infinity"
     return;
   }
   out += json::serialize(v);

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include <boost/json/parse.hpp>
 
 namespace jg::mcp {
@@ -36,6 +38,12 @@ TEST(CanonicalJson, KeysAreSortedRecursivelyAndWhitespaceDropped) {
 
 TEST(CanonicalJson, StringsAreEscaped) {
   EXPECT_EQ(canonicalJson(json::parse(R"({"k\"":"line\nnext"})")), R"({"k\"":"line\nnext"})");
+}
+
+TEST(CanonicalJson, NumberBeyondADoubleIsWrittenAsJsonThatParsesBack) {
+  std::string text = canonicalJson(json::parse(R"({"big":1e400,"small":-1e400})"));
+  EXPECT_EQ(text, R"({"big":1e999,"small":-1e999})");
+  EXPECT_TRUE(std::isinf(json::parse(text).at("big").as_double()));
 }
 
 TEST(ToolFingerprint, IsSha256HexAndStableUnderKeyReorderingAndWhitespace) {
