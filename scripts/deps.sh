@@ -12,7 +12,7 @@ packages=(
   libvectorscan-dev libsqlite3-dev libpq-dev libspdlog-dev libfmt-dev libcli11-dev libzstd-dev
   zlib1g-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  postgresql-15 postgresql-client-15 pgbouncer nginx wrk
+  postgresql-15 postgresql-client-15 pgbouncer nginx haproxy wrk
   python3-psycopg python3-pytest python3-pytest-xdist python3-requests python3-httpx curl zstd
   # the client-driver matrix (tests/e2e/test_driver_matrix.py)
   openjdk-17-jdk-headless libpostgresql-jdbc-java python3-asyncpg

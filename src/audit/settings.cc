@@ -2,6 +2,9 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+#include <filesystem>
+
 namespace jg::audit {
 
 std::string_view durabilityName(Durability d) {
@@ -24,18 +27,36 @@ std::string defaultInstance() {
   return buf;
 }
 
+std::string defaultInstanceFor(const std::string& dir, std::string_view gateway_instance) {
+  std::string name(gateway_instance);
+  std::replace_if(
+      name.begin(), name.end(),
+      [](char c) { return c == '/' || c == '\\' || c == '.' || c == ' '; }, '-');
+  if (name.empty()) {
+    return defaultInstance();
+  }
+  std::error_code ec;
+  std::string legacy = defaultInstance();
+  if (!dir.empty() && !std::filesystem::exists(dir + "/" + name, ec) &&
+      std::filesystem::exists(dir + "/" + legacy, ec)) {
+    return legacy;
+  }
+  return name;
+}
+
 Settings parseSettings(const config::Node& section, config::Errors& errors) {
   Settings s;
   if (section.defined() && !section.isMap()) {
     errors.add(section, "must be a mapping");
     return s;
   }
-  section.checkKeys(errors, {"dir", "instance", "durability", "batch_delay", "checkpoint_every",
-                             "checkpoint_interval", "retry_interval", "witness",
-                             "segment_max_bytes", "retention", "raw_payloads", "key_file",
-                             "signing_key_file", "zstd_level", "queue_limit", "queue_limit_bytes",
-                             "auditor_groups"});
+  section.checkKeys(
+      errors,
+      {"dir", "instance", "durability", "batch_delay", "checkpoint_every", "checkpoint_interval",
+       "retry_interval", "witness", "segment_max_bytes", "retention", "raw_payloads", "key_file",
+       "signing_key_file", "zstd_level", "queue_limit", "queue_limit_bytes", "auditor_groups"});
   s.dir = section["dir"].requiredPath(errors);
+  s.instance_defaulted = !section["instance"].defined();
   s.instance = section["instance"].str(errors, defaultInstance());
   if (s.instance.empty() || s.instance.find_first_of("/\\. ") != std::string::npos) {
     errors.add(section["instance"], "must be a non-empty name without '/', '.', or spaces");

@@ -37,6 +37,7 @@ enum class Witness { kNone, kSyslog };
 struct Settings {
   std::string dir;
   std::string instance;
+  bool instance_defaulted = false;  // `instance` was not set: see defaultInstanceFor()
   Durability durability = Durability::kStrict;
   std::chrono::milliseconds batch_delay{5};
   uint64_t checkpoint_every = 1000;
@@ -63,7 +64,13 @@ struct Settings {
 // are reported). The store URL is the top-level `store:` key, parsed by store::parseUrl.
 Settings parseSettings(const config::Node& section, config::Errors& errors);
 
-// The host name, the default instance name.
+// The host name: the instance name of CLI commands that write a log of their own.
 std::string defaultInstance();
+
+// The gateway's audit instance when `audit.instance` is not set: its `instance` name (host name
+// and PostgreSQL port, so two replicas on one host write two chains, never one), made a valid
+// directory name. A log that an older default started under the bare host name continues there
+// while no log exists under the new name.
+std::string defaultInstanceFor(const std::string& dir, std::string_view gateway_instance);
 
 }  // namespace jg::audit

@@ -10,8 +10,8 @@
 
 #include "config/node.h"
 #include "policy/policy.h"
-#include "server/config_lint.h"
 #include "server/admin_config.h"
+#include "server/config_lint.h"
 #include "sql/session_context.h"
 #include "store/store.h"
 
@@ -252,6 +252,9 @@ void parseServices(const Node& root, Errors& errors, GatewayConfig& cfg) {
   }
   cfg.instance =
       root["instance"].str(errors, fmt::format("{}-{}", hostName(), cfg.listen_postgres.port));
+  if (cfg.audit && cfg.audit->instance_defaulted) {
+    cfg.audit->instance = audit::defaultInstanceFor(cfg.audit->dir, cfg.instance);
+  }
   if (root.has("masking")) {
     cfg.masking = mask::parseSettings(root["masking"], errors);
   }
