@@ -306,8 +306,22 @@ std::optional<StoreEvent> parseEventPayload(std::string_view payload) {
   return e;
 }
 
-std::unique_ptr<EventFeed> startPgFeed(PgPool& pool, EventHandler handler, PgFeedOptions options) {
+Result<int64_t> newestEvent(Store& store) {
+  int64_t newest = 0;
+  Status st = store.query("SELECT COALESCE(MAX(id), 0) FROM store_events", {}, [&](const Row& r) {
+    newest = asInt(r[0]);
+    return false;
+  });
+  if (!st) {
+    return st;
+  }
+  return newest;
+}
+
+std::unique_ptr<EventFeed> startPgFeed(PgPool& pool, EventHandler handler, int64_t after,
+                                       PgFeedOptions options) {
   auto core = std::make_shared<FeedCore>(pool, std::move(handler), options);
+  core->last = after;
   if (::pipe(core->wake) != 0) {
     log::error("", "state store: event listener: cannot create a pipe");
     return nullptr;

@@ -44,8 +44,12 @@ struct PgFeedOptions {
   std::chrono::hours retention{24};            // events kept for feeds that were away
 };
 
-// Starts a feed on a dedicated connection of `pool` (which must outlive it).
-std::unique_ptr<EventFeed> startPgFeed(PgPool& pool, EventHandler handler,
+// Starts a feed on a dedicated connection of `pool` (which must outlive it) that delivers every
+// event with an id above `after`; with `after` < 0, those committed after its first connection.
+std::unique_ptr<EventFeed> startPgFeed(PgPool& pool, EventHandler handler, int64_t after = -1,
                                        PgFeedOptions options = {});
+
+// The id of the newest event (0 when none); a feed started after it misses nothing later.
+[[nodiscard]] Result<int64_t> newestEvent(Store& store);
 
 }  // namespace jg::store

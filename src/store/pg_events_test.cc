@@ -103,7 +103,7 @@ class PgEventsTest : public ::testing::Test {
     auto pw = config::readSecretFile(u->password_file);
     EXPECT_TRUE(pw.isOk());
     pool_ = std::make_unique<PgPool>(*u, *pw);
-    return startPgFeed(*pool_, inbox.handler(), {.min_backoff = 700ms, .max_backoff = 700ms});
+    return startPgFeed(*pool_, inbox.handler(), -1, {.min_backoff = 700ms, .max_backoff = 700ms});
   }
 
   std::string url_;
@@ -123,6 +123,16 @@ TEST_F(PgEventsTest, EventCommittedOnOneStoreReachesTheFeedOfAnother) {
   EXPECT_EQ(got[0].kind, "review");
   EXPECT_EQ(got[0].ref, "r-1");
   EXPECT_GT(got[0].seq, 0);
+}
+
+TEST_F(PgEventsTest, EventCommittedRightAfterFollowReturnsIsDelivered) {
+  Inbox inbox;
+  auto feed = b_->follow(inbox.handler());
+  ASSERT_TRUE(feed.isOk() && *feed);
+  ASSERT_TRUE(publish(*a_, "review", "r-at-once").isOk());  // before the feed's first LISTEN
+  auto got = inbox.waitFor(1);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].ref, "r-at-once");
 }
 
 TEST_F(PgEventsTest, EventsFromBeforeTheFeedStartedAreNotReplayed) {

@@ -289,7 +289,11 @@ class PgStore final : public Store {
   std::string_view dialect() const override { return "postgresql"; }
 
   Result<std::unique_ptr<EventFeed>> follow(EventHandler handler) override {
-    auto feed = startPgFeed(pool_, std::move(handler));
+    auto newest = newestEvent(*this);  // events committed from here on are all delivered
+    if (!newest) {
+      return newest.status();
+    }
+    auto feed = startPgFeed(pool_, std::move(handler), *newest);
     if (!feed) {
       return Status::error(Code::kResourceExhausted, "state store: cannot start the event feed");
     }

@@ -106,9 +106,9 @@ class Store {
   virtual Status query(std::string_view sql, const std::vector<Value>& params,
                        const RowCallback& on_row) = 0;
   virtual std::string_view dialect() const = 0;
-  // Delivers events published from now on (by any process on this store) to `handler`, on a
-  // thread of the feed's own, until the feed is destroyed. nullptr when the store has no other
-  // process to hear from (SQLite).
+  // Delivers every event committed after this call returns (by any process on this store) to
+  // `handler`, on a thread of the feed's own, until the feed is destroyed. nullptr when the store
+  // has no other process to hear from (SQLite).
   [[nodiscard]] virtual Result<std::unique_ptr<EventFeed>> follow(EventHandler handler) {
     (void)handler;
     return std::unique_ptr<EventFeed>();
