@@ -66,7 +66,7 @@ struct FeedCore {
 void FeedCore::run() {
   auto backoff = options.min_backoff;
   while (!stopping.load()) {
-    auto conn = pool.connectDedicated(std::string(kListenApplicationName));
+    auto conn = pool.connectDedicated(pool.url().application_name + std::string(kListenSuffix));
     if (conn) {
       session(**conn);
       backoff = options.min_backoff;

@@ -5,8 +5,9 @@
 // lock (so event ids commit in id order across every replica), inserts a row and queues
 // pg_notify('jitgate_events', "<id> <kind> <ref>"), which PostgreSQL delivers only at commit.
 //
-// A feed owns one dedicated connection (application_name `jitgate-listen`) and a thread of its
-// own, so libpq's blocking calls never run on an I/O thread. It LISTENs, then delivers every
+// A feed owns one dedicated connection (application_name: the store URL's application_name with
+// kListenSuffix, `jitgate-listen` by default) and a thread of its own, so libpq's blocking calls
+// never run on an I/O thread. It LISTENs, then delivers every
 // notification whose id is above the last one it handled. When the connection drops it
 // reconnects with exponential backoff, LISTENs again and reads every row after its last id
 // (catch-up), so nothing committed while it was away is missed and nothing is delivered twice.
@@ -26,7 +27,7 @@
 namespace jg::store {
 
 inline constexpr std::string_view kEventChannel = "jitgate_events";
-inline constexpr std::string_view kListenApplicationName = "jitgate-listen";
+inline constexpr std::string_view kListenSuffix = "-listen";
 
 // The migrations of the store component "store_events".
 const std::vector<Migration>& eventMigrations();
