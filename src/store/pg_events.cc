@@ -199,7 +199,8 @@ bool FeedCore::drainNotifications(PgConn& conn) {
   return !conn.broken();
 }
 
-// Checks a quiet connection (a dead peer shows up here) and prunes old events now and then.
+// Checks a quiet connection (a dead peer shows up here) and prunes old events now and then. The
+// newest row always stays, so a feed that was away finds a gap (oldest > its last + 1).
 bool FeedCore::keepAlive(PgConn& conn) {
   if (!exec(conn, "SELECT 1", {})) {
     return false;
@@ -208,7 +209,9 @@ bool FeedCore::keepAlive(PgConn& conn) {
   if (now - last_prune >= kPruneEvery) {
     last_prune = now;
     auto cutoff = unixMs(std::chrono::system_clock::now() - options.retention);
-    (void)exec(conn, "DELETE FROM store_events WHERE created_at < CAST($1 AS BIGINT)",
+    (void)exec(conn,
+               "DELETE FROM store_events WHERE created_at < CAST($1 AS BIGINT) "
+               "AND id < (SELECT MAX(id) FROM store_events)",
                {std::to_string(cutoff)});
   }
   return drainNotifications(conn);

@@ -229,6 +229,32 @@ TEST_F(PgEventsTest, EventsCommittedWhileTheListenerWasCutOffAreCaughtUpExactlyO
   EXPECT_GT(metrics::storeListenReconnects().value({}), reconnects);
 }
 
+TEST_F(PgEventsTest, FeedAwayLongerThanTheEventsAreKeptIsToldToResync) {
+  Inbox inbox;
+  auto feed = slowReconnectingFeed(inbox);
+  ASSERT_TRUE(feed);
+  ASSERT_TRUE(eventually([&] { return feed->live(); }));
+  ASSERT_TRUE(a_->transaction([](Tx& tx) {
+                  return tx.exec(
+                      "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                      "WHERE application_name = 'jitgate-listen' "
+                      "AND datname = current_database()");
+                }).isOk());
+  ASSERT_TRUE(eventually([&] { return !feed->live(); }));
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(publish(*a_, "grant", "g-" + std::to_string(i)).isOk());
+  }
+  // Pruned while the feed was away (the newest row always stays).
+  ASSERT_TRUE(a_->transaction([](Tx& tx) {
+                  return tx.exec(
+                      "DELETE FROM store_events WHERE id < (SELECT MAX(id) FROM store_events)");
+                }).isOk());
+  auto got = inbox.waitFor(2);
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[0].kind, kResyncEvent);
+  EXPECT_EQ(got[1].ref, "g-2");
+}
+
 TEST_F(PgEventsTest, FeedDestroyedFromItsOwnHandlerStopsCleanly) {
   std::unique_ptr<EventFeed> feed;
   std::mutex mu;
