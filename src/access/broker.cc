@@ -288,11 +288,15 @@ Subscription Broker::watchGrant(const std::string& grant_id, GrantEndCallback on
   s->cb = std::move(on_end);
   s->grant_id = grant_id;
   s->broker = weak_from_this();
-  auto g = repo_->grant(grant_id);
   {
+    // Registered before the read, so an end committed after the read reaches this watcher.
     std::lock_guard lk(mu_);
     watchers_[grant_id].push_back(s);
-    if (g && *g) {
+  }
+  auto g = repo_->grant(grant_id);
+  if (g && *g) {
+    std::lock_guard lk(mu_);
+    if (watchers_.contains(grant_id)) {
       watched_expiry_[grant_id] = (*g)->expires_at;
     }
   }
