@@ -135,6 +135,14 @@ Result<std::shared_ptr<Broker>> Broker::create(store::Store& store, BrokerOption
     return repo.status();
   }
   std::shared_ptr<Broker> b(new Broker(std::move(*repo), std::move(options)));
+  if (b->options_.follow_store_events) {
+    // The feed is stopped in stop() (run by the destructor), so `raw` outlives every call.
+    auto feed = store.follow([raw = b.get()](const store::StoreEvent& e) { raw->onStoreEvent(e); });
+    if (!feed) {
+      return feed.status();
+    }
+    b->feed_ = std::move(*feed);
+  }
   if (b->options_.start_sweeper) {
     b->sweeper_ = std::thread([raw = b.get()] { raw->sweeperLoop(); });
   }
@@ -161,6 +169,7 @@ void Broker::stop() {
       sweeper_.join();
     }
   }
+  feed_.reset();  // joins the feed's thread, unless this runs on it (then it ends by itself)
 }
 
 std::optional<Grant> Broker::activeGrant(const identity::Identity& who, std::string_view resource,
@@ -279,11 +288,15 @@ Subscription Broker::watchGrant(const std::string& grant_id, GrantEndCallback on
   s->cb = std::move(on_end);
   s->grant_id = grant_id;
   s->broker = weak_from_this();
-  auto g = repo_->grant(grant_id);
   {
+    // Registered before the read, so an end committed after the read reaches this watcher.
     std::lock_guard lk(mu_);
     watchers_[grant_id].push_back(s);
-    if (g && *g) {
+  }
+  auto g = repo_->grant(grant_id);
+  if (g && *g) {
+    std::lock_guard lk(mu_);
+    if (watchers_.contains(grant_id)) {
       watched_expiry_[grant_id] = (*g)->expires_at;
     }
   }
@@ -436,6 +449,10 @@ void Broker::endGrant(const std::string& grant_id, const std::string& why) {
 }
 
 void Broker::sweep() {
+  sweepPass(true);
+}
+
+void Broker::sweepPass(bool poll_remote) {
   const TimePoint t = now();
   if (auto reviews = repo_->expirePending(t); reviews) {
     for (const auto& r : *reviews) {
@@ -454,8 +471,42 @@ void Broker::sweep() {
   } else {
     log::error("", "access: cannot expire grants: {}", grants.status().message());
   }
-  pollRemoteChanges();
+  if (poll_remote) {
+    pollRemoteChanges();
+  }
   timeoutWaiters(t);
+}
+
+bool Broker::isWaitedOn(const std::string& review_id) {
+  std::lock_guard lk(mu_);
+  return waiters_.contains(review_id);
+}
+
+bool Broker::isWatched(const std::string& grant_id) {
+  std::lock_guard lk(mu_);
+  return watchers_.contains(grant_id);
+}
+
+// A change another replica (or this one) committed. Only what is waited on or watched here is
+// re-read; something already finished here is no longer in the maps, so nothing applies twice.
+void Broker::onStoreEvent(const store::StoreEvent& e) {
+  if (e.kind == store::kResyncEvent) {
+    pollRemoteChanges();
+  } else if (e.kind == kReviewEvent && isWaitedOn(e.ref)) {
+    auto r = repo_->review(e.ref);
+    if (!r) {
+      log::error("", "access: cannot read review {}: {}", e.ref, r.status().message());
+    } else if (*r && (*r)->state != ReviewState::kPending) {
+      finishWaiters(e.ref, (*r)->state, describeDecision(**r));
+    }
+  } else if (e.kind == kGrantEvent && isWatched(e.ref)) {
+    auto g = repo_->grant(e.ref);
+    if (!g) {
+      log::error("", "access: cannot read grant {}: {}", e.ref, g.status().message());
+    } else if (*g && (*g)->state != GrantState::kActive) {
+      endGrant(e.ref, endedWhy(**g));
+    }
+  }
 }
 
 // Decisions and revocations made by another replica (or another process on the same store).
@@ -541,7 +592,14 @@ void Broker::sweeperLoop() {
       break;
     }
     lk.unlock();
-    sweep();
+    // Other replicas' decisions arrive as store events while the feed is live; poll for them
+    // only when it is not (or now and then, as a safety net).
+    const auto mono = std::chrono::steady_clock::now();
+    const bool poll = !feed_ || !feed_->live() || mono - last_remote_poll_ >= kRemotePollFallback;
+    if (poll) {
+      last_remote_poll_ = mono;
+    }
+    sweepPass(poll);
     lk.lock();
   }
 }

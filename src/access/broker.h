@@ -4,8 +4,13 @@
 //
 // One Broker per gateway process, shared by every session and by the admin API (shared_ptr).
 // All state lives in the store (Repository), so several replicas sharing a database share
-// reviews and grants; decisions taken here wake local waiters and watchers at once, decisions
-// taken by another replica are noticed by the sweeper within `sweep_interval`.
+// reviews and grants; decisions taken here wake local waiters and watchers at once. Decisions
+// and revocations taken by another replica arrive as store events (Store::follow(): LISTEN/NOTIFY
+// on PostgreSQL) within milliseconds; the Broker re-reads the review or grant and wakes its
+// waiters or ends its watchers exactly as a local decision would (an event for something already
+// finished here changes nothing, so a local decision coming back is harmless). While the feed is
+// not live, and every kRemotePollFallback even when it is, the sweeper also polls the store for
+// the reviews and grants it waits on.
 //
 // A timer thread (the sweeper) expires pending reviews and grants, times out waiters, and ends
 // watched grants at their window's end (it wakes up at the earliest deadline it knows of). Tests
@@ -54,7 +59,11 @@ struct BrokerOptions {
   EventSink audit;                        // may be empty
   EventSink notify;                       // may be empty (webhooks: Notifier::sink())
   bool start_sweeper = true;
+  bool follow_store_events = true;  // hear other replicas' decisions (no-op on SQLite)
 };
+
+// With a live event feed the sweeper still polls the store this often, as a safety net.
+inline constexpr std::chrono::seconds kRemotePollFallback{30};
 
 // A pending wait. Destroying it does not cancel: call cancel() (client cancel, disconnect).
 class Waiter {
@@ -152,6 +161,10 @@ class Broker : public std::enable_shared_from_this<Broker> {
   void finishWaiters(const std::string& review_id, ReviewState state, const std::string& reason);
   void endGrant(const std::string& grant_id, const std::string& why);
   void pollRemoteChanges();
+  void onStoreEvent(const store::StoreEvent& e);
+  bool isWaitedOn(const std::string& review_id);
+  bool isWatched(const std::string& grant_id);
+  void sweepPass(bool poll_remote);
   void timeoutWaiters(TimePoint now);
   void sweeperLoop();
   void wakeSweeper();
@@ -171,6 +184,9 @@ class Broker : public std::enable_shared_from_this<Broker> {
   bool stopping_ = false;
   bool wake_ = false;
   std::thread sweeper_;
+  // Set in create(), destroyed in stop() after the sweeper is joined; its handler uses `this`.
+  std::unique_ptr<store::EventFeed> feed_;
+  std::chrono::steady_clock::time_point last_remote_poll_{};  // sweeper thread only
 };
 
 // "approved by alice@x, bob@y", "rejected by carol@x: not during the freeze", ...

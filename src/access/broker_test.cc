@@ -3,9 +3,12 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <condition_variable>
+#include <mutex>
 #include <thread>
 
 #include "access/test_util.h"
+#include "core/metrics.h"
 #include "store/test_backends.h"
 
 namespace jg::access {
@@ -35,10 +38,13 @@ class BrokerTest : public ::testing::TestWithParam<store::testing::Backend> {
     broker_ = makeBroker(*store_);
   }
 
-  std::shared_ptr<Broker> makeBroker(store::Store& store) {
+  // `follow`: hear other replicas through store events (PostgreSQL); off, the tests drive
+  // every remote change through sweep() and see no event arrive unasked.
+  std::shared_ptr<Broker> makeBroker(store::Store& store, bool follow = false) {
     BrokerOptions o;
     o.clock = &clock_;
     o.start_sweeper = false;
+    o.follow_store_events = follow;
     o.audit = events_.sink();
     o.settings.pending_expiry = 30min;
     o.settings.statement_validity = 5min;
@@ -435,6 +441,82 @@ TEST_P(BrokerTest, DecisionsOnAnotherReplicaReachLocalWaitersAndWatchers) {
   ASSERT_TRUE(other->revokeGrant(g->id, olga_, "elsewhere"));
   broker_->sweep();
   EXPECT_NE(why.find("revoked"), std::string::npos);
+}
+
+// Signals from callbacks run on other threads; waits on a condition, never a fixed sleep.
+class Signal {
+ public:
+  void set(std::string v) {
+    std::lock_guard lk(mu_);
+    values_.push_back(std::move(v));
+    cv_.notify_all();
+  }
+  // The values set so far, once there are at least `n` (or the timeout passed).
+  std::vector<std::string> waitFor(size_t n, std::chrono::milliseconds timeout = 5s) {
+    std::unique_lock lk(mu_);
+    cv_.wait_for(lk, timeout, [&] { return values_.size() >= n; });
+    return values_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<std::string> values_;
+};
+
+TEST_P(BrokerTest, DecisionOnAnotherReplicaWakesTheWaiterWithoutASweep) {
+  if (GetParam() != store::testing::Backend::kPostgres) {
+    GTEST_SKIP() << "only PostgreSQL has other replicas to hear from";
+  }
+  auto local = makeBroker(*store_, true);
+  auto other_store = store::open(url_);
+  ASSERT_TRUE(other_store);
+  auto other = makeBroker(**other_store);
+  auto r = local->createReview(sessionRequest(alice_));
+  ASSERT_TRUE(r);
+  Signal decided;
+  auto w = local->waitForDecision(r->id, 1h, [&](ReviewState s, std::string why) {
+    decided.set(std::string(stateName(s)) + ": " + why);
+  });
+  ASSERT_TRUE(other->approve(r->id, olga_, ""));
+  auto got = decided.waitFor(1);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].rfind("approved: ", 0), 0u) << got[0];
+
+  auto g = local->activeGrant(alice_, "kb", "reader");
+  ASSERT_TRUE(g);
+  Signal ended;
+  auto sub = local->watchGrant(g->id, [&](std::string why) { ended.set(std::move(why)); });
+  ASSERT_TRUE(other->revokeGrant(g->id, olga_, "done elsewhere"));
+  auto why = ended.waitFor(1);
+  ASSERT_EQ(why.size(), 1u);
+  EXPECT_NE(why[0].find("revoked by olga@example.com"), std::string::npos) << why[0];
+  EXPECT_NE(why[0].find("done elsewhere"), std::string::npos) << why[0];
+}
+
+TEST_P(BrokerTest, LocalDecisionComingBackAsAStoreEventAppliesOnce) {
+  if (GetParam() != store::testing::Backend::kPostgres) {
+    GTEST_SKIP() << "only PostgreSQL delivers store events";
+  }
+  auto local = makeBroker(*store_, true);
+  auto r = local->createReview(sessionRequest(alice_));
+  ASSERT_TRUE(r);
+  Signal decided;
+  auto w = local->waitForDecision(
+      r->id, 1h, [&](ReviewState s, std::string) { decided.set(std::string(stateName(s))); });
+  auto g = local->activeGrant(alice_, "kb", "reader");
+  EXPECT_FALSE(g);
+  const uint64_t before = metrics::storeEventsReceived().value({"review"});
+  ASSERT_TRUE(local->approve(r->id, olga_, ""));
+  ASSERT_EQ(decided.waitFor(1).size(), 1u);
+  // Wait for the echo of our own decision, then check it changed nothing.
+  for (int i = 0; i < 500 && metrics::storeEventsReceived().value({"review"}) == before; ++i) {
+    std::this_thread::sleep_for(10ms);
+  }
+  EXPECT_GT(metrics::storeEventsReceived().value({"review"}), before);
+  EXPECT_EQ(decided.waitFor(2, 100ms).size(), 1u);
+  auto names = events_.names();
+  EXPECT_EQ(std::count(names.begin(), names.end(), "review.approved"), 1) << names.size();
 }
 
 TEST_P(BrokerTest, ListsFilterByStateAndRequester) {

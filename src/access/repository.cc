@@ -91,6 +91,17 @@ std::string joined(const std::vector<std::string>& items) {
   return out;
 }
 
+// Publishes one event per moved review or grant (after every other write of the transaction).
+template <typename T>
+Status publishAll(store::Tx& tx, std::string_view kind, const std::vector<T>& moved) {
+  for (const auto& item : moved) {
+    if (Status s = tx.publish(kind, item.id); !s) {
+      return s;
+    }
+  }
+  return Status::ok();
+}
+
 }  // namespace
 
 Status conflict(std::string message) {
@@ -210,10 +221,11 @@ Result<DecideOutcome> Repository::decide(const std::string& id, const ReviewDeci
       r.state = ReviewState::kExpired;
       r.decided_at = now;
       out.status = conflict("review " + id + " expired at " + formatUtc(r.expires_at));
-      return tx.exec(
+      Status s = tx.exec(
           "UPDATE access_reviews SET state = 'expired', decided_at = ? "
           "WHERE id = ? AND state = 'pending'",
           {ms(now), id});
+      return s ? tx.publish(kReviewEvent, id) : s;
     }
     if (d.approver.samePerson(r.requester)) {
       out.status = Status::error(Code::kPermissionDenied, "you cannot decide your own review " + id,
@@ -283,6 +295,9 @@ Result<DecideOutcome> Repository::decide(const std::string& id, const ReviewDeci
                    g.grantee.name, g.resource, g.role, g.rule_id, toJson(g.approver_groups),
                    ms(g.starts_at), ms(g.expires_at)});
     }
+    if (s) {
+      s = tx.publish(kReviewEvent, id);  // last: other replicas wake their waiters on commit
+    }
     out.finalized = s.isOk();
     return s;
   });
@@ -338,6 +353,9 @@ Result<RevokeOutcome> Repository::revoke(const std::string& grant_id, const Pers
     if (s && !expired) {
       s = tx.exec("UPDATE access_reviews SET state = 'revoked' WHERE id = ? AND state = 'approved'",
                   {g.review_id});
+    }
+    if (s) {
+      s = tx.publish(kGrantEvent, grant_id);  // last: other replicas end its sessions on commit
     }
     if (expired) {
       out.expired = true;
@@ -427,7 +445,7 @@ Result<std::vector<Review>> Repository::expirePending(TimePoint now) {
         moved.push_back(std::move(r));
       }
     }
-    return Status::ok();
+    return publishAll(tx, kReviewEvent, moved);
   });
   if (!st) {
     return st;
@@ -456,7 +474,7 @@ Result<std::vector<Grant>> Repository::expireGrants(TimePoint now) {
         moved.push_back(std::move(g));
       }
     }
-    return Status::ok();
+    return publishAll(tx, kGrantEvent, moved);
   });
   if (!st) {
     return st;

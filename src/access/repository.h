@@ -6,6 +6,10 @@
 // the same review cannot both win: the database resolves the race. On PostgreSQL the review row
 // is also locked (SELECT ... FOR UPDATE) while approvals are counted.
 //
+// Every transition other replicas must hear of (a review decided or expired, a grant revoked or
+// expired) publishes a store event (kReviewEvent / kGrantEvent with the id) as the last step of
+// its transaction; see store::Tx::publish.
+//
 // Times are stored as Unix milliseconds. The schema is migrated as the store component
 // "access" (see kMigrations in repository.cc; the list is only ever appended to).
 //
@@ -26,6 +30,10 @@ namespace jg::access {
 // SQLSTATE carried by refusals that mean "not in a state that allows this" (HTTP 409).
 inline constexpr std::string_view kConflictState = "55000";
 Status conflict(std::string message);
+
+// Store event kinds (store::StoreEvent::kind); the ref is the review or grant id.
+inline constexpr std::string_view kReviewEvent = "review";
+inline constexpr std::string_view kGrantEvent = "grant";
 bool isConflict(const Status& s);
 
 // What deciding a review did. `status` is the refusal, when there is one; the transaction still

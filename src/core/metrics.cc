@@ -110,6 +110,10 @@ void CounterFamily::render(std::string& out) const {
             [](const Slot* a, const Slot* b) { return a->values < b->values; });
   for (const Slot* s : ready) {
     out += name_;
+    if (label_names_.empty()) {
+      out += fmt::format(" {}\n", s->count.load(std::memory_order_relaxed));
+      continue;
+    }
     out.push_back('{');
     for (size_t i = 0; i < label_names_.size() && i < s->values.size(); ++i) {
       out += fmt::format("{}{}=\"", i == 0 ? "" : ",", label_names_[i]);
@@ -189,6 +193,22 @@ CounterFamily& reviewEvents() {
   return f;
 }
 
+CounterFamily& storeEventsReceived() {
+  static CounterFamily f("jitgate_store_events_received_total",
+                         "State store events received from the PostgreSQL store's notification "
+                         "channel, by kind (review, grant, resync).",
+                         {"kind"});
+  return f;
+}
+
+CounterFamily& storeListenReconnects() {
+  static CounterFamily f("jitgate_store_listen_reconnects_total",
+                         "Times the PostgreSQL store's event listener lost (or could not open) its "
+                         "connection and connected again.",
+                         {});
+  return f;
+}
+
 CounterFamily& sessionsEndedByAdmin() {
   static CounterFamily f("jitgate_sessions_ended_by_admin_total",
                          "Live sessions ended through the admin API, by resource.", {"resource"});
@@ -217,6 +237,8 @@ std::string renderAll() {
   upstreamConnects().render(out);
   reviewEvents().render(out);
   sessionsEndedByAdmin().render(out);
+  storeEventsReceived().render(out);
+  storeListenReconnects().render(out);
   auditFsyncSeconds().render(out);
   upstreamConnectSeconds().render(out);
   return out;

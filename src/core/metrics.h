@@ -81,14 +81,16 @@ class Histogram {
 };
 
 // The families (docs/operations.md, "Metrics"). Created on first use.
-CounterFamily& statements();            // jitgate_statements_total{resource,decision,rule}
-CounterFamily& authFailures();          // jitgate_auth_failures_total{front,reason}
-CounterFamily& maskedValues();          // jitgate_masked_values_total{label}
-CounterFamily& upstreamConnects();      // jitgate_upstream_connects_total{resource,result}
-CounterFamily& reviewEvents();          // jitgate_review_events_total{event}
-CounterFamily& sessionsEndedByAdmin();  // jitgate_sessions_ended_by_admin_total{resource}
-Histogram& auditFsyncSeconds();         // jitgate_audit_fsync_seconds
-Histogram& upstreamConnectSeconds();    // jitgate_upstream_connect_seconds
+CounterFamily& statements();             // jitgate_statements_total{resource,decision,rule}
+CounterFamily& authFailures();           // jitgate_auth_failures_total{front,reason}
+CounterFamily& maskedValues();           // jitgate_masked_values_total{label}
+CounterFamily& upstreamConnects();       // jitgate_upstream_connects_total{resource,result}
+CounterFamily& reviewEvents();           // jitgate_review_events_total{event}
+CounterFamily& sessionsEndedByAdmin();   // jitgate_sessions_ended_by_admin_total{resource}
+CounterFamily& storeEventsReceived();    // jitgate_store_events_received_total{kind}
+CounterFamily& storeListenReconnects();  // jitgate_store_listen_reconnects_total
+Histogram& auditFsyncSeconds();          // jitgate_audit_fsync_seconds
+Histogram& upstreamConnectSeconds();     // jitgate_upstream_connect_seconds
 
 // Every family above, in the order listed.
 std::string renderAll();

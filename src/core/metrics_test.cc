@@ -31,6 +31,15 @@ TEST(CounterFamily, LabelValuesAreEscaped) {
   EXPECT_NE(out.find("t_total{label=\"a\\\"b\\\\c\"} 1"), std::string::npos) << out;
 }
 
+TEST(CounterFamily, FamilyWithoutLabelsRendersABareSeries) {
+  CounterFamily f("jg_test_bare_total", "help", {});
+  f.add({}, 3);
+  std::string out;
+  f.render(out);
+  EXPECT_NE(out.find("\njg_test_bare_total 3\n"), std::string::npos) << out;
+  EXPECT_EQ(out.find("jg_test_bare_total{"), std::string::npos) << out;
+}
+
 TEST(CounterFamily, LabelSetsPastTheBoundAreCountedAsOther) {
   CounterFamily f("t_total", "Test.", {"label"});
   for (int i = 0; i < 1000; ++i) {

@@ -80,25 +80,29 @@ void PgPool::discardIdle() {
   }
 }
 
+Result<std::unique_ptr<PgConn>> PgPool::connectDedicated(const std::string& application_name) {
+  return connectOnce(application_name);
+}
+
 Result<std::unique_ptr<PgConn>> PgPool::connect() {
-  auto conn = connectOnce();
+  auto conn = connectOnce(url_.application_name);
   if (conn || conn.status().code() != Code::kUnavailable) {
     return conn;
   }
   // One retry: a server that just restarted, or a connection slot freed a moment later.
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  return connectOnce();
+  return connectOnce(url_.application_name);
 }
 
-Result<std::unique_ptr<PgConn>> PgPool::connectOnce() {
+Result<std::unique_ptr<PgConn>> PgPool::connectOnce(const std::string& application_name) {
   const std::string port = std::to_string(url_.port);
   const std::string timeout = std::to_string(url_.connect_timeout_s);
   std::vector<const char*> keys = {
       "host",           "port", "dbname", "user", "sslmode", "connect_timeout", "application_name",
       "client_encoding"};
   std::vector<const char*> values = {
-      url_.host.c_str(),    port.c_str(),    url_.dbname.c_str(),           url_.user.c_str(),
-      url_.sslmode.c_str(), timeout.c_str(), url_.application_name.c_str(), "UTF8"};
+      url_.host.c_str(),    port.c_str(),    url_.dbname.c_str(),      url_.user.c_str(),
+      url_.sslmode.c_str(), timeout.c_str(), application_name.c_str(), "UTF8"};
   auto add = [&](const char* key, const std::string& value) {
     if (!value.empty()) {
       keys.push_back(key);

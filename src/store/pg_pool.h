@@ -56,6 +56,10 @@ class PgPool {
   // is free within the pool timeout, kUnavailable when connecting failed twice.
   [[nodiscard]] Result<std::unique_ptr<PgConn>> acquire();
   void release(std::unique_ptr<PgConn> conn);
+  // A connection outside the pool (not counted, never released to it), named
+  // `application_name` in pg_stat_activity; for a long-lived LISTEN. One attempt, no retry.
+  [[nodiscard]] Result<std::unique_ptr<PgConn>> connectDedicated(
+      const std::string& application_name);
   // Closes every idle connection (after one turned out broken: a restarted server broke all).
   void discardIdle();
 
@@ -64,7 +68,7 @@ class PgPool {
 
  private:
   Result<std::unique_ptr<PgConn>> connect();
-  Result<std::unique_ptr<PgConn>> connectOnce();
+  Result<std::unique_ptr<PgConn>> connectOnce(const std::string& application_name);
 
   const PgUrl url_;
   std::string password_;

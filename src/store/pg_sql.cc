@@ -160,4 +160,12 @@ std::string translateMigration(std::string_view sql) {
   return out;
 }
 
+int64_t advisoryLockKey(std::string_view name) {
+  uint64_t h = 1469598103934665603ULL;
+  for (char c : name) {
+    h = (h ^ static_cast<unsigned char>(c)) * 1099511628211ULL;
+  }
+  return static_cast<int64_t>(h);
+}
+
 }  // namespace jg::store

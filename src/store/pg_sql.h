@@ -4,6 +4,7 @@
 // Pure functions; thread-safe.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -24,5 +25,8 @@ PgSql translatePlaceholders(std::string_view sql);
 //   BLOB                                -> BYTEA
 // Only whole words outside quotes and comments change; nothing else is touched.
 std::string translateMigration(std::string_view sql);
+
+// A stable 64-bit key for pg_advisory_xact_lock (FNV-1a of `name`; std::hash is not stable).
+int64_t advisoryLockKey(std::string_view name);
 
 }  // namespace jg::store

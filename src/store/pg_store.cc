@@ -7,6 +7,7 @@
 #include <optional>
 
 #include "config/node.h"
+#include "store/pg_events.h"
 #include "store/pg_pool.h"
 #include "store/pg_sql.h"
 
@@ -48,15 +49,6 @@ Status pgError(PGconn* conn, const PGresult* r, std::string_view what) {
 bool resultOk(const PGresult* r) {
   auto s = PQresultStatus(r);
   return s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK;
-}
-
-// A stable 64-bit key for pg_advisory_xact_lock (FNV-1a; std::hash is not stable).
-int64_t lockKey(std::string_view name) {
-  uint64_t h = 1469598103934665603ULL;
-  for (char c : std::string("jitgate.schema:") + std::string(name)) {
-    h = (h ^ static_cast<unsigned char>(c)) * 1099511628211ULL;
-  }
-  return static_cast<int64_t>(h);
 }
 
 Value column(const PGresult* r, int row, int col) {
@@ -119,6 +111,9 @@ class PgTx final : public Tx {
     return run(sql, params, &on_row);
   }
   int64_t changes() const override { return changes_; }
+  Status publish(std::string_view kind, std::string_view ref) override {
+    return publishEvent(*this, kind, ref);
+  }
 
   // SQL without parameters, possibly several statements (BEGIN, COMMIT, migrations).
   Status script(const std::string& sql) {
@@ -196,16 +191,20 @@ class PgStore final : public Store {
  public:
   PgStore(PgUrl url, std::string password) : pool_(std::move(url), std::move(password)) {}
 
-  // Creates schema_version once, even when replicas start together.
+  // Creates schema_version once, even when replicas start together, and the events table.
   Status init() {
-    return transaction([&](Tx& tx) -> Status {
-      if (Status st = lock(tx, "schema_version"); !st) {
-        return st;
+    Status st = transaction([&](Tx& tx) -> Status {
+      if (Status locked = lock(tx, "schema_version"); !locked) {
+        return locked;
       }
       return static_cast<PgTx&>(tx).script(
           "CREATE TABLE IF NOT EXISTS schema_version(component TEXT PRIMARY KEY,"
           " version INTEGER NOT NULL, applied_at BIGINT NOT NULL)");
     });
+    if (!st) {
+      return st;
+    }
+    return migrate("store_events", eventMigrations());
   }
 
   Status migrate(std::string_view component, const std::vector<Migration>& migrations) override {
@@ -289,9 +288,22 @@ class PgStore final : public Store {
 
   std::string_view dialect() const override { return "postgresql"; }
 
+  Result<std::unique_ptr<EventFeed>> follow(EventHandler handler) override {
+    auto newest = newestEvent(*this);  // events committed from here on are all delivered
+    if (!newest) {
+      return newest.status();
+    }
+    auto feed = startPgFeed(pool_, std::move(handler), *newest);
+    if (!feed) {
+      return Status::error(Code::kResourceExhausted, "state store: cannot start the event feed");
+    }
+    return feed;
+  }
+
  private:
   static Status lock(Tx& tx, std::string_view name) {
-    return tx.exec("SELECT pg_advisory_xact_lock(CAST(? AS BIGINT))", {lockKey(name)});
+    return tx.exec("SELECT pg_advisory_xact_lock(CAST(? AS BIGINT))",
+                   {advisoryLockKey("jitgate.schema:" + std::string(name))});
   }
 
   static Result<int> versionIn(Tx& tx, std::string_view component) {

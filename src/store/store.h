@@ -13,6 +13,11 @@
 // connections. Not re-entrant: do not call the Store from inside a transaction() callback (use
 // the Tx). query() is for reads (a backend may repeat it after a lost connection). Every call
 // blocks: use a blocking pool or a worker thread, never an I/O thread.
+//
+// Events between processes: a transaction that changes shared state calls Tx::publish(kind,
+// ref); follow() delivers what other processes (and this one) published, after their commit,
+// in commit order. Only the PostgreSQL store has other processes to hear from: on SQLite
+// publish() does nothing and follow() returns no feed.
 #pragma once
 
 #include <cstdint>
@@ -44,9 +49,41 @@ struct Migration {
   std::vector<std::string> statements;
 };
 
+// One published change: `kind` names what changed ("review", "grant"), `ref` its id. Never a
+// secret: the payload travels through the database's notification channel.
+struct StoreEvent {
+  int64_t seq = 0;  // the event's position in the store; increasing in commit order
+  std::string kind;
+  std::string ref;
+};
+
+// The kind of a synthetic event a feed delivers when events may have been lost (it was away
+// longer than the store keeps them): re-read everything you follow.
+inline constexpr std::string_view kResyncEvent = "resync";
+
+// Called on the feed's own thread, one event at a time; may block on the store.
+using EventHandler = std::function<void(const StoreEvent&)>;
+
+// A running subscription to the store's events. Destroying it stops delivery: no handler call
+// starts afterwards (when destroyed from inside the handler, that call finishes first).
+class EventFeed {
+ public:
+  virtual ~EventFeed() = default;
+  // True while the feed is connected and caught up (events arrive within milliseconds).
+  virtual bool live() const = 0;
+};
+
 class Tx {
  public:
   virtual ~Tx() = default;
+  // Records that `ref` of `kind` changed, delivered to followers when the transaction commits
+  // (never before; nothing when it rolls back). Call it last in a transaction, after every other
+  // write: on PostgreSQL it takes the lock that orders events, held until commit.
+  [[nodiscard]] virtual Status publish(std::string_view kind, std::string_view ref) {
+    (void)kind;
+    (void)ref;
+    return Status::ok();
+  }
   virtual Status exec(std::string_view sql, const std::vector<Value>& params = {}) = 0;
   virtual Status query(std::string_view sql, const std::vector<Value>& params,
                        const RowCallback& on_row) = 0;
@@ -69,6 +106,13 @@ class Store {
   virtual Status query(std::string_view sql, const std::vector<Value>& params,
                        const RowCallback& on_row) = 0;
   virtual std::string_view dialect() const = 0;
+  // Delivers every event committed after this call returns (by any process on this store) to
+  // `handler`, on a thread of the feed's own, until the feed is destroyed. nullptr when the store
+  // has no other process to hear from (SQLite).
+  [[nodiscard]] virtual Result<std::unique_ptr<EventFeed>> follow(EventHandler handler) {
+    (void)handler;
+    return std::unique_ptr<EventFeed>();
+  }
 };
 
 // "sqlite:///abs/path.db", "sqlite://relative/path.db", "sqlite::memory:" or

@@ -1,0 +1,206 @@
+"""Two gateway replicas on one PostgreSQL state store: a decision or a revocation made through
+replica A reaches replica B through the store's LISTEN/NOTIFY channel within a second or two,
+and after B's listening connection is cut, B reconnects and catches up.
+
+Both replicas use the same store URL except application_name (jitgate-a, jitgate-b), so the
+listening connection of B is `jitgate-b-listen` in pg_stat_activity. Each has its own ports and
+audit directory. One pair is started per module.
+"""
+import json
+import os
+import re
+import ssl
+import struct
+import subprocess
+import threading
+import time
+
+import psycopg
+import pytest
+
+import pgwire
+from harness import JITGATE, Gateway, make_keys, scrape_metrics
+
+STORE_DB = "jitgate_replicas"
+STORE_ROLE = "jitgate_replicas"
+STORE_PASSWORD = "replicas-Secret-5b1f"
+
+POLICIES = """policies:
+  - { id: kb-read, reason: engineers read the knowledge base,
+      match: { groups: [eng], resource: kb }, allow: [read, session], role: reader }
+  - { id: kb-session, reason: a data owner approves access to kb,
+      match: { groups: [eng], resource: kb }, action: review, scope: session, mode: fail_fast,
+      approvers: { groups: [data-owners], count: 1 }, grant: 1h }
+  - { id: ops-all, match: { groups: [eng], resource: ops }, allow: [read, session, write] }
+  - { id: ops-delete, reason: deletes wait for a data owner,
+      match: { groups: [eng], resource: ops, kinds: [delete] }, action: review,
+      scope: statement, mode: wait, approvers: { groups: [data-owners], count: 1 } }
+"""
+
+# A decision on A must reach B well before B's safety-net poll (every 30 s) would find it.
+CROSS_REPLICA_SECONDS = 2.0
+
+
+class Replica(Gateway):
+    def __init__(self, pg, idp, name):
+        super().__init__(pg, static_auth=False, policies=POLICIES, admin=True,
+                         resources=[{"name": "kb", "database": "kb"},
+                                    {"name": "ops", "database": "kb"}])
+        keys = make_keys(self.dir / "keys")
+        password_file = self.dir / "store_password"
+        password_file.write_text(STORE_PASSWORD + "\n")
+        os.chmod(password_file, 0o600)
+        ca = pg.dir / "data" / "server.crt"
+        self.name = name
+        store_url = (f"postgresql://{STORE_ROLE}@localhost:{pg.port}/{STORE_DB}"
+                     f"?sslrootcert={ca}&password_file={password_file}&pool_size=3"
+                     f"&application_name=jitgate-{name}")
+        self.extra_yaml = (idp.identity_yaml() + f'store: "{store_url}"\n' +
+                           "access: { pending_expiry: 10m, wait_timeout: 60s }\n" +
+                           f"audit: {{ dir: {self.dir}/log, durability: batched, "
+                           f"key_file: {keys}/raw.key, signing_key_file: {keys}/sign.pem }}\n")
+
+    def review(self, token, *args):
+        r = subprocess.run([str(JITGATE), "review", *args, "--gateway", self.admin_url,
+                            "--token", token, "--json"], capture_output=True, text=True,
+                           timeout=30)
+        assert r.returncode == 0, r.stderr + r.stdout
+        return json.loads(r.stdout) if r.stdout.strip() else None
+
+    def api(self, method, path, token, body=None):
+        status, result = self.admin(method, path, token, body)
+        assert status < 300, (status, result)
+        return result
+
+
+@pytest.fixture(scope="module")
+def replicas(pg, idp):
+    pg.sql(f"CREATE ROLE {STORE_ROLE} LOGIN PASSWORD '{STORE_PASSWORD}'")
+    pg.sql(f"CREATE DATABASE {STORE_DB} OWNER {STORE_ROLE}")
+    pg.sql("CREATE TABLE IF NOT EXISTS replica_held (id int);"
+           "ALTER TABLE replica_held OWNER TO app", db="kb")
+    a = Replica(pg, idp, "a").start()
+    b = Replica(pg, idp, "b").start()
+    yield a, b
+    for g in (a, b):
+        g.cleanup()
+    pg.sql(f"DROP DATABASE IF EXISTS {STORE_DB} WITH (FORCE)")
+    pg.sql(f"DROP ROLE IF EXISTS {STORE_ROLE}")
+
+
+@pytest.fixture(scope="module")
+def bob(idp):
+    return idp.token(user="bob", groups=["data-owners"], email="bob@corp.example")
+
+
+def wait_until(predicate, timeout, what):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+def pending_review(gw, token, requester):
+    def find():
+        reviews = gw.api("GET", "/api/v1/reviews?state=pending", token)["reviews"]
+        mine = [r for r in reviews if r["requester"]["subject"] == requester]
+        return mine[0] if mine else None
+    return wait_until(find, 15, f"a pending review of {requester}")
+
+
+def hold_delete_on(gw, token, row):
+    """Starts `delete from replica_held where id = <row>` on `gw`, held in wait mode."""
+    conn = psycopg.connect(gw.dsn(db="ops", password=token), autocommit=True)
+    result = {}
+
+    def run():
+        try:
+            result["status"] = conn.execute(
+                f"delete from replica_held where id = {row}").statusmessage
+        except Exception as e:  # reported by the test
+            result["error"] = e
+        result["at"] = time.time()
+
+    t = threading.Thread(target=run)
+    t.start()
+    return conn, t, result
+
+
+def approve_on_a_and_time_b(a, b, bob, requester, token, row):
+    """Holds a delete on B, approves its review through A's CLI; returns seconds to completion."""
+    conn, t, result = hold_delete_on(b, token, row)
+    try:
+        review = pending_review(a, bob, requester)  # created by B, listed by A: one store
+        assert t.is_alive(), "the statement should be held while its review is pending"
+        a.review(bob, "approve", review["id"])
+        approved_at = time.time()
+        t.join(timeout=20)
+        assert result.get("status") == "DELETE 1", result
+        return result["at"] - approved_at
+    finally:
+        conn.close()
+
+
+def tls_connect(port):
+    """A raw socket to the gateway after SSLRequest, wrapped in TLS (certificate unchecked)."""
+    sock = pgwire.connect(port)
+    sock.sendall(struct.pack("!II", 8, 80877103))
+    assert sock.recv(1) == b"S"
+    return ssl._create_unverified_context().wrap_socket(sock)
+
+
+def test_statement_held_on_b_runs_once_approved_on_a(replicas, pg, idp, bob):
+    a, b = replicas
+    pg.sql("INSERT INTO replica_held VALUES (1)", db="kb")
+    heidi = idp.token(user="heidi", groups=["eng"], email="heidi@corp.example")
+    before = scrape_metrics(b).get('jitgate_store_events_received_total{kind="review"}', 0)
+    elapsed = approve_on_a_and_time_b(a, b, bob, "heidi", heidi, 1)
+    assert elapsed < CROSS_REPLICA_SECONDS, f"B woke {elapsed:.2f}s after the approval on A"
+    after = scrape_metrics(b).get('jitgate_store_events_received_total{kind="review"}', 0)
+    assert after > before  # woken by the store event, not by a poll
+
+
+def test_grant_revoked_on_a_ends_the_session_on_b(replicas, idp, bob):
+    a, b = replicas
+    frank = idp.token(user="frank", groups=["eng"], email="frank@corp.example")
+    with pytest.raises(psycopg.OperationalError) as e:
+        psycopg.connect(b.dsn(db="kb", password=frank))
+    review_id = re.search(r"review (r-[a-z0-9]+)", str(e.value)).group(1)
+    a.review(bob, "approve", review_id)
+    # A raw wire client reads the ErrorResponse itself: libpq reports a FATAL that arrives on
+    # an idle connection as a lost connection, without its SQLSTATE.
+    sock = tls_connect(b.port)
+    try:
+        login = pgwire.password_login(sock, {"user": "frank", "database": "kb"}, frank)
+        assert login[-1][0] == b"Z", login  # admitted under the grant, idle
+        grants = a.api("GET", "/api/v1/grants?state=active", bob)["grants"]
+        grant = [g for g in grants if g["review_id"] == review_id][0]
+        a.api("POST", f"/api/v1/grants/{grant['id']}/revoke", bob, {"reason": "incident over"})
+        revoked_at = time.time()
+        msgs = pgwire.read_messages(sock, until={b"E"})
+        elapsed = time.time() - revoked_at
+    finally:
+        sock.close()
+    assert msgs and msgs[-1][0] == b"E", msgs
+    err = pgwire.error_fields(msgs[-1][1])
+    assert elapsed < CROSS_REPLICA_SECONDS, f"B ended the session {elapsed:.2f}s after revocation"
+    assert (err["S"], err["C"]) == ("FATAL", "57P01"), err
+    assert "revoked by bob@corp.example" in err["M"] and "incident over" in err["M"], err
+
+
+def test_b_reconnects_its_listener_and_still_wakes(replicas, pg, idp, bob):
+    a, b = replicas
+    pg.sql("INSERT INTO replica_held VALUES (2)", db="kb")
+    killed = pg.sql("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                    "WHERE application_name = 'jitgate-b-listen'", db=STORE_DB)
+    assert killed.strip() == "1", killed
+    ivan = idp.token(user="ivan", groups=["eng"], email="ivan@corp.example")
+    elapsed = approve_on_a_and_time_b(a, b, bob, "ivan", ivan, 2)
+    assert elapsed < CROSS_REPLICA_SECONDS, f"B woke {elapsed:.2f}s after the approval on A"
+    wait_until(lambda: scrape_metrics(b).get("jitgate_store_listen_reconnects_total", 0) >= 1, 5,
+               "B's listener to count its reconnect")
+    assert "event listener connection lost" in b.log_text()
+    assert STORE_PASSWORD not in a.log_text() + b.log_text()
