@@ -4,7 +4,8 @@ PostgreSQL clients in the reviews inbox.
 
 Alice (eng) runs statements that wait for a data owner; Bob (data-owners) decides in the console;
 Carol is a data owner and an engineer, so her own statement shows in her inbox but she may not
-approve it. The admin listener serves TLS with a self-signed certificate.
+approve it. Dave (contractors) needs a session grant on `vault`; Dana (auditors) searches the
+recordings. The admin listener serves TLS with a self-signed certificate.
 """
 import json
 import os
@@ -31,6 +32,10 @@ POLICIES = """policies:
   - { id: kb-update, reason: changing documents needs a data owner,
       match: { groups: [eng], resource: kb, kinds: [update] }, action: review,
       scope: statement, mode: wait, approvers: { groups: [data-owners], count: 1 } }
+  - { id: vault-read, match: { groups: [contractors], resource: vault }, allow: [read, session] }
+  - { id: vault-session, reason: a data owner approves access to the vault,
+      match: { groups: [contractors], resource: vault }, action: review, scope: session,
+      mode: fail_fast, approvers: { groups: [data-owners], count: 1 }, grant: 1h }
 """
 # Screenshots go to a temporary folder; JITGATE_CONSOLE_SHOTS=docs/images refreshes the docs'.
 SHOTS = Path(os.environ.get("JITGATE_CONSOLE_SHOTS") or tempfile.mkdtemp(prefix="jg-console-"))
@@ -39,7 +44,9 @@ TLS = ssl._create_unverified_context()
 
 class ConsoleGateway(Gateway):
     def __init__(self, pg, idp):
-        super().__init__(pg, static_auth=False, policies=POLICIES, admin_tls=True)
+        super().__init__(pg, static_auth=False, policies=POLICIES, admin_tls=True,
+                         resources=[{"name": "kb", "database": "kb"},
+                                    {"name": "vault", "database": "kb"}])
         self.redirect = f"https://127.0.0.1:{self.admin_port}/console/callback"
         secret = idp.add_code_client("jitgate-console", self.redirect)
         (self.dir / "console_secret").write_text(secret + "\n")
@@ -49,7 +56,8 @@ class ConsoleGateway(Gateway):
             idp.identity_yaml() + f"store: sqlite://{self.dir}/state.db\n" +
             "access: { pending_expiry: 10m, wait_timeout: 60s }\n" +
             f"audit: {{ dir: {self.dir}/log, durability: batched, "
-            f"key_file: {keys}/raw.key, signing_key_file: {keys}/sign.pem }}\n" +
+            f"key_file: {keys}/raw.key, signing_key_file: {keys}/sign.pem, "
+            f"auditor_groups: [auditors] }}\n" +
             f"console: {{ client_id: jitgate-console, client_secret_file: console_secret, "
             f"redirect_url: {self.redirect}, resource: {idp.AUDIENCE}, "
             f"scopes: [openid, db.read] }}\n")
@@ -88,7 +96,8 @@ class Browser:
 
 @pytest.fixture(scope="module")
 def gw(pg, idp):
-    for user, groups in (("bob", ["data-owners"]), ("carol", ["data-owners", "eng"])):
+    for user, groups in (("bob", ["data-owners"]), ("carol", ["data-owners", "eng"]),
+                         ("dana", ["auditors"]), ("alice", ["eng"])):
         idp.add_user(user, groups, email=f"{user}@corp.example")
     g = ConsoleGateway(pg, idp).start()
     yield g
@@ -312,3 +321,155 @@ def test_inbox_polling_gets_304_while_nothing_changes(gw, tokens):
     assert again[0] == 304 and again[2] == b""
     other = get(gw, "/api/v1/reviews?state=pending", {**auth, "If-None-Match": '"stale"'})
     assert other[0] == 200 and other[2] == body
+
+
+def until_ended(conn, timeout=15):
+    """The error a session's next statement gets once the gateway has ended it."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            conn.execute("select 1")
+        except psycopg.OperationalError as e:
+            return e
+        time.sleep(0.2)
+    raise AssertionError("the session was not ended")
+
+
+def access_records(gw, session="access"):
+    """The access events of a recorded session (`jitgate replay access --json`)."""
+    r = subprocess.run([str(JITGATE), "replay", session, "--config", str(gw.config), "--json"],
+                       capture_output=True, text=True, timeout=30)
+    return [json.loads(line) for line in r.stdout.splitlines() if line.strip()]
+
+
+def wait_access_record(gw, match, session="access"):
+    deadline = time.time() + 15
+    while time.time() < deadline:
+        found = [r for r in access_records(gw, session) if match(r)]
+        if found:
+            return found[0]
+        time.sleep(0.3)
+    raise AssertionError("no such access record")
+
+
+def test_revoking_a_grant_in_the_console_ends_its_session_and_is_recorded(
+        gw, browser, tokens, idp):
+    dave = idp.token(user="dave", groups=["contractors"], email="dave@corp.example")
+    status, review = gw.admin("POST", "/api/v1/reviews", dave,
+                              {"resource": "vault", "reason": "incident 42", "duration": "1h"})
+    assert status == 201, review
+    browser.ok("login", **{"as": "bob"})
+    shown = browser.ok("wait_review", **{"as": "bob", "id": review["id"]})["text"]
+    assert "Session access on vault" in shown and "dave@corp.example" in shown
+    decided = browser.ok("decide", **{"as": "bob", "id": review["id"], "verdict": "approve",
+                                      "comment": "for the incident"})
+    assert not decided["refused"], decided
+    [grant] = [g for g in gw.admin("GET", "/api/v1/grants", tokens["bob"], state="active")[1]
+               ["grants"] if g["review_id"] == review["id"]]
+    conn = psycopg.connect(gw.dsn(db="vault", password=dave), autocommit=True)
+    assert conn.execute("select 1").fetchone() == (1,)
+    page = browser.ok("goto", **{"as": "bob", "page": "grants"})
+    assert page["url"].endswith("#grants")
+    row = browser.ok("wait_row", **{"as": "bob", "table": "grants-active", "id": grant["id"]})
+    assert "dave@corp.example" in row["text"] and "vault-session" in row["text"]
+    assert review["id"] in row["text"] and re.search(r"\(UTC[+-]\d\d:\d\d\)", row["text"])
+    browser.ok("screenshot", **{"as": "bob", "name": "console-grants"})
+    # A revocation says why: without a reason the page asks for one and sends nothing.
+    bare = browser.ok("row_action", **{"as": "bob", "table": "grants-active", "id": grant["id"],
+                                       "reason": "", "button": "Revoke"})
+    assert bare["refused"] and "reason" in bare["note"], bare
+    assert conn.execute("select 2").fetchone() == (2,)
+    revoked = browser.ok("row_action", **{"as": "bob", "table": "grants-active",
+                                          "id": grant["id"], "reason": "incident closed",
+                                          "button": "Revoke"})
+    assert not revoked["refused"] and "Revoked" in revoked["note"], revoked
+    ended = until_ended(conn)
+    assert ended.sqlstate == "57P01", (ended.sqlstate, str(ended))
+    conn.close()
+    row = browser.ok("wait_row", **{"as": "bob", "table": "grants-ended", "id": grant["id"]})
+    assert "revoked" in row["text"] and "incident closed" in row["text"], row
+    # Both actions are in the audit log with the signed-in person's identity, as from the CLI.
+    me = json.loads(browser.ok("fetch", **{"as": "bob", "path": "/console/api/me"})["body"])
+    for action, key in (("review.approved", review["id"]), ("grant.revoked", grant["id"])):
+        record = wait_access_record(gw, lambda r: r.get("action") == action and
+                                    key in (r.get("review"), r.get("grant")))
+        assert record["actor"] == "bob@corp.example" and record["actor_sub"] == me["subject"]
+    signed_in = wait_access_record(gw, lambda r: r.get("action") == "console.signed_in" and
+                                   r.get("actor_sub") == me["subject"])
+    assert signed_in["actor"] == "bob@corp.example" and "web console" in signed_in["comment"]
+
+
+def test_live_session_is_listed_and_ended_from_the_sessions_page(gw, browser, idp):
+    erin = idp.token(user="erin", groups=["eng"], email="erin@corp.example")
+    bob = idp.token(user="bob", groups=["data-owners"], email="bob@corp.example")
+    conn = psycopg.connect(gw.dsn(db="kb", password=erin), autocommit=True)
+    conn.execute("select count(*) from documents")
+    [live] = [s for s in gw.admin("GET", "/api/v1/sessions", bob)[1]["sessions"]
+              if s["user"] == "erin@corp.example"]
+    assert live["statements"] >= 1, live
+    browser.ok("login", **{"as": "bob"})
+    browser.ok("goto", **{"as": "bob", "page": "sessions"})
+    row = browser.ok("wait_row", **{"as": "bob", "table": "live", "id": live["id"]})["text"]
+    assert "erin@corp.example" in row and "kb" in row and "127.0.0.1" in row, row
+    # Bob approves access but is no auditor: the search is refused with the reason.
+    refusal = browser.ok("text", **{"as": "bob", "selector": "#search-refused"})["text"]
+    assert "not an auditor" in refusal and "auditors" in refusal, refusal
+    browser.ok("screenshot", **{"as": "bob", "name": "console-sessions"})
+    ended = browser.ok("row_action", **{"as": "bob", "table": "live", "id": live["id"],
+                                        "reason": "end of shift", "button": "End session"})
+    assert not ended["refused"] and "Ended" in ended["note"], ended
+    error = until_ended(conn)
+    assert error.sqlstate == "57P01" and "bob@corp.example" in str(error), str(error)
+    assert "end of shift" in str(error)
+    conn.close()
+    browser.ok("wait_row_gone", **{"as": "bob", "table": "live", "id": live["id"]})
+    me = json.loads(browser.ok("fetch", **{"as": "bob", "path": "/console/api/me"})["body"])
+    record = wait_access_record(gw, lambda r: r.get("action") == "session.ended",
+                                session=live["id"])
+    assert record["requester"] == "erin@corp.example" and record["actor"] == "bob@corp.example"
+    assert record["actor_sub"] == me["subject"] and "end of shift" in record["comment"]
+
+
+def test_auditor_searches_recorded_statements_by_user_with_paging(gw, browser, idp):
+    fay = idp.token(user="fay", groups=["eng"], email="fay@corp.example")
+    dana = idp.token(user="dana", groups=["auditors"], email="dana@corp.example")
+    with psycopg.connect(gw.dsn(db="kb", password=fay), autocommit=True) as conn:
+        for n in range(27):
+            conn.execute(f"select doc_id from documents where doc_id = {n}")
+    deadline = time.time() + 15
+    while len(gw.admin("GET", "/api/v1/audit/statements", dana, user="fay@corp.example")[1]) < 27:
+        assert time.time() < deadline, "the statements were not indexed"
+        time.sleep(0.3)
+    browser.ok("login", **{"as": "dana"})
+    browser.ok("goto", **{"as": "dana", "page": "sessions"})
+    refusal = browser.ok("text", **{"as": "dana", "selector": "#live-refused"})["text"]
+    assert "may not see or end live sessions" in refusal, refusal
+    first = browser.ok("search", **{"as": "dana", "fields": {
+        "user": "fay@corp.example", "table": "documents", "decision": "allow"}})
+    assert first["status"].startswith("Showing 1–25"), first
+    assert len(first["rows"]) == 25 and "fay@corp.example" in first["rows"][0]
+    assert "select doc_id from documents where doc_id = 26" in first["rows"][0], first["rows"][0]
+    browser.ok("screenshot", **{"as": "dana", "name": "console-search"})
+    second = browser.ok("click", **{"as": "dana", "name": "Next page"})
+    assert second["status"].startswith("Showing 26–27") and len(second["rows"]) == 2, second
+    assert "doc_id = 0" in second["rows"][-1]
+    none = browser.ok("search", **{"as": "dana", "fields": {"user": "nobody@corp.example"}})
+    assert none["rows"] == [] and "Nothing recorded matches" in none["status"], none
+
+
+def test_person_neither_approver_nor_auditor_gets_a_refusal_page(gw, browser, tokens):
+    browser.ok("login", **{"as": "alice"})
+    page = browser.ok("goto", **{"as": "alice", "page": "sessions"})
+    deadline = time.time() + 10
+    while time.time() < deadline and not (
+            "not an auditor" in page["text"] and "may not see" in page["text"]):
+        time.sleep(0.2)
+        page = browser.ok("goto", **{"as": "alice", "page": "sessions"})
+    assert "not an auditor" in page["text"] and "may not see or end live sessions" in page["text"]
+    # Only the refusals are shown: no table, no search form.
+    assert "Search recorded" not in page["text"] and "Statements" not in page["text"], page
+    browser.ok("screenshot", **{"as": "alice", "name": "console-refused"})
+    refused = browser.ok("fetch", **{"as": "alice", "path": "/api/v1/sessions"})
+    assert refused["status"] == 403
+    grants = browser.ok("goto", **{"as": "alice", "page": "grants"})
+    assert "No grant is active" in grants["text"], grants
