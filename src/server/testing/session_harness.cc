@@ -453,6 +453,10 @@ void SessionHarness::terminate(std::string sqlstate, std::string message) {
   }
 }
 
+Session::Summary SessionHarness::summary() const {
+  return session_ ? session_->summary() : Session::Summary{};
+}
+
 void SessionHarness::drain() {
   if (session_) {
     session_->drain();
