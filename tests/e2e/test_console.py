@@ -212,6 +212,12 @@ def test_sign_in_sets_a_strict_host_cookie_and_sign_out_ends_the_session(gw, bro
     assert browser.ok("logout", **{"as": "bob"})["cookies"] == []
     status, _, body = get(gw, "/api/v1/reviews", {"Cookie": session})
     assert status == 401 and b"sign in again" in body
+    subject = json.loads(me["body"])["subject"]
+    for action in ("console.signed_in", "console.signed_out"):
+        record = wait_access_record(gw, lambda r: r.get("action") == action and
+                                    r.get("actor_sub") == subject)
+        assert record["actor"] == "bob@corp.example" and "web console from 127.0.0.1" in \
+            record["comment"], record
 
 
 def test_state_change_without_the_csrf_token_is_refused(gw, browser, tokens):
