@@ -409,6 +409,9 @@ def test_revoking_a_grant_in_the_console_ends_its_session_and_is_recorded(
     assert "dave@corp.example" in row["text"] and "vault-session" in row["text"]
     assert review["id"] in row["text"] and re.search(r"\(UTC[+-]\d\d:\d\d\)", row["text"])
     browser.ok("screenshot", **{"as": "bob", "name": "console-grants"})
+    phone = browser.ok("layout", **{"as": "bob", "width": 390})
+    assert phone["scrollWidth"] <= phone["clientWidth"], phone  # the table scrolls, not the page
+    browser.ok("layout", **{"as": "bob", "width": 1100, "height": 900})
     # A revocation says why: without a reason the page asks for one and sends nothing.
     bare = browser.ok("row_action", **{"as": "bob", "table": "grants-active", "id": grant["id"],
                                        "reason": "", "button": "Revoke"})
