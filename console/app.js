@@ -1,6 +1,7 @@
-// The jitgate console: the reviews inbox. Plain DOM, no framework, nothing from the network
-// except this gateway's own admin API. Data from the API is only ever set as text
-// (textContent / text nodes), never parsed as HTML.
+// The jitgate console: the page shell (sign-in, navigation between pages by the URL's hash) and
+// the reviews inbox; grants.js and sessions.js add their pages through PAGES. Plain DOM, no
+// framework, nothing from the network except this gateway's own admin API. Data from the API is
+// only ever set as text (textContent / text nodes), never parsed as HTML.
 'use strict';
 
 const POLL_MS = 3000;
@@ -12,7 +13,9 @@ const SQL_KEYWORDS = new Set((
 ).split(' '));
 const HTTP_METHODS = /^(GET|HEAD|POST|PUT|PATCH|DELETE|OPTIONS) (\S+)/;
 
-const state = { me: null, etag: null, reviews: [], timer: null, busy: new Set() };
+const state = { me: null, etag: null, reviews: [], timer: null, busy: new Set(), page: null };
+// Pages by the id of their <section>: { show(), hide() }, the hash that opens them is in the nav.
+const PAGES = { inbox: { show() {}, hide() {} } };
 
 function $(id) { return document.getElementById(id); }
 
@@ -224,10 +227,35 @@ function showError(text) {
 
 function signedOut() {
   clearTimeout(state.timer);
+  if (state.page) PAGES[state.page].hide();
   state.me = null;
+  state.page = null;
   $('who').hidden = true;
-  $('inbox').hidden = true;
+  for (const id of Object.keys(PAGES)) $(id).hidden = true;
   $('signed-out').hidden = false;
+}
+
+// The page the hash names (#reviews, #grants, #sessions); the inbox when it names none.
+function route() {
+  if (!state.me) return;
+  const link = document.querySelector(`nav a[href="${location.hash}"]`);
+  const page = link?.dataset.page || 'inbox';
+  if (state.page && state.page !== page) PAGES[state.page].hide();
+  for (const a of document.querySelectorAll('nav a[data-page]')) {
+    if (a.dataset.page === page) a.setAttribute('aria-current', 'page');
+    else a.removeAttribute('aria-current');
+  }
+  for (const id of Object.keys(PAGES)) $(id).hidden = id !== page;
+  if (state.page !== page) {
+    state.page = page;
+    PAGES[page].show();
+  }
+}
+
+// "refused": the API's own words for a 401/403, shown where the page's content would be.
+async function refusalOf(res) {
+  const body = await res.json().catch(() => ({}));
+  return body.message || body.error || `HTTP ${res.status}`;
 }
 
 async function signOut() {
@@ -243,7 +271,8 @@ async function start() {
   $('who-name').textContent = `Signed in as ${state.me.display}`;
   $('who').hidden = false;
   $('signed-out').hidden = true;
-  $('inbox').hidden = false;
+  window.addEventListener('hashchange', route);
+  route();
   poll();
 }
 

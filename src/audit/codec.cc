@@ -230,6 +230,7 @@ struct Encoder {
     w.fieldIfSet("requester", e.requester);
     w.fieldIfSet("actor", e.actor);
     w.fieldIfSet("comment", e.comment);
+    w.fieldIfSet("actor_sub", e.actor_subject);
   }
 };
 
@@ -415,9 +416,9 @@ Result<Event> decodeEvent(const json::object& o) {
     ev.body = ReplayEvent{getStr(o, "session"), raw && raw->is_bool() && raw->as_bool(),
                           getStr(o, "actor")};
   } else if (type == "access") {
-    ev.body = AccessEvent{getStr(o, "action"),   getStr(o, "review"), getStr(o, "grant"),
-                          getStr(o, "resource"), getStr(o, "rule"),   getStr(o, "requester"),
-                          getStr(o, "actor"),    getStr(o, "comment")};
+    ev.body = AccessEvent{getStr(o, "action"),   getStr(o, "review"),  getStr(o, "grant"),
+                          getStr(o, "resource"), getStr(o, "rule"),    getStr(o, "requester"),
+                          getStr(o, "actor"),    getStr(o, "comment"), getStr(o, "actor_sub")};
   } else if (auto http = http_codec::decode(type, o)) {
     ev.body = std::move(*http);
   } else {

@@ -52,6 +52,37 @@ TEST(Codec, StatementRoundTripsWithSealedParameters) {
   EXPECT_EQ((*rows)[0][1], std::nullopt);
 }
 
+TEST(Codec, AccessRecordKeepsTheActorsSubjectBesideTheirEmail) {
+  AccessEvent e;
+  e.action = "console.signed_in";
+  e.requester = "bob@corp.example";
+  e.actor = "bob@corp.example";
+  e.comment = "web console from 127.0.0.1:5000";
+  e.actor_subject = "sub-bob";
+  auto rec = encodeEvent(Event{"access", fromMicros(1), e}, RawSealer(std::nullopt), scrubSecrets);
+  ASSERT_TRUE(rec.isOk());
+  EXPECT_NE(rec->find(R"("actor_sub":"sub-bob")"), std::string::npos) << *rec;
+  auto back = decodeEvent(boost::json::parse(*rec).as_object());
+  ASSERT_TRUE(back.isOk());
+  const auto& a = std::get<AccessEvent>(back->body);
+  EXPECT_EQ(a.action, "console.signed_in");
+  EXPECT_EQ(a.actor, "bob@corp.example");
+  EXPECT_EQ(a.actor_subject, "sub-bob");
+}
+
+TEST(Codec, AccessRecordWithoutAnActorHasNoSubjectField) {
+  AccessEvent e;
+  e.action = "grant.expired";
+  e.grant_id = "g-1";
+  e.requester = "alice";
+  auto rec = encodeEvent(Event{"access", fromMicros(1), e}, RawSealer(std::nullopt), scrubSecrets);
+  ASSERT_TRUE(rec.isOk());
+  EXPECT_EQ(rec->find("actor_sub"), std::string::npos) << *rec;
+  auto back = decodeEvent(boost::json::parse(*rec).as_object());
+  ASSERT_TRUE(back.isOk());
+  EXPECT_EQ(std::get<AccessEvent>(back->body).actor_subject, "");
+}
+
 TEST(Codec, RawPayloadsAreNotStoredWhenOff) {
   RawSealer off(std::nullopt);
   ResultRowsEvent rows;

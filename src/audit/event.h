@@ -208,6 +208,7 @@ struct AccessEvent {
   std::string requester;  // email or subject
   std::string actor;      // who decided or revoked; empty for timers
   std::string comment;
+  std::string actor_subject{};  // the actor's `sub` (the actor field names them by email)
 };
 
 using Headers = std::vector<std::pair<std::string, std::string>>;

@@ -72,11 +72,12 @@ Result<identity::Settings> idTokenSettings(const console::Settings& console,
 }  // namespace
 
 Console::Console(console::Settings settings, std::unique_ptr<identity::Verifier> id_verifier,
-                 Authenticator verify_access)
+                 Authenticator verify_access, ConsoleAudit audit)
     : settings_(std::move(settings)),
       id_verifier_(std::move(id_verifier)),
       sessions_(Clock::system(), settings_.session_ttl, settings_.max_sessions),
-      logins_(Clock::system(), settings_.login_ttl, kMaxPendingLogins) {
+      logins_(Clock::system(), settings_.login_ttl, kMaxPendingLogins),
+      audit_(std::move(audit)) {
   auto client = std::make_shared<net::HttpClient>();
   oidc_ = std::make_unique<console::OidcClient>(console::OidcClientOptions{
       .settings = settings_,
@@ -91,7 +92,7 @@ Console::~Console() = default;
 
 Result<std::shared_ptr<Console>> Console::create(const console::Settings& console,
                                                  const identity::Settings& identity,
-                                                 Authenticator verify_access) {
+                                                 Authenticator verify_access, ConsoleAudit audit) {
   auto settings = idTokenSettings(console, identity);
   if (!settings) {
     return settings.status();
@@ -102,7 +103,7 @@ Result<std::shared_ptr<Console>> Console::create(const console::Settings& consol
     return Status::error(verifier.status().code(), "console: " + verifier.status().message());
   }
   return std::shared_ptr<Console>(
-      new Console(console, std::move(*verifier), std::move(verify_access)));
+      new Console(console, std::move(*verifier), std::move(verify_access), std::move(audit)));
 }
 
 std::optional<Result<identity::Identity>> Console::authenticate(const AdminRequest& req) const {
@@ -175,6 +176,9 @@ AdminResponse Console::callback(const AdminRequest& req) {
     return textPage(503, session.status().message());
   }
   log::info("", "console: {} signed in", session->who.display());
+  if (audit_) {
+    audit_("console.signed_in", session->who, req.client_addr);
+  }
   AdminResponse res = redirect("/console/");
   res.headers.emplace_back("Set-Cookie",
                            console::sessionCookie(session->id, settings_.session_ttl));
@@ -206,6 +210,9 @@ AdminResponse Console::logout(const AdminRequest& req) {
   const std::string id = console::cookieValue(req.cookie, console::kSessionCookie);
   if (!id.empty() && sessions_.remove(id) && req.caller) {
     log::info("", "console: {} signed out", req.caller->display());
+    if (audit_) {
+      audit_("console.signed_out", *req.caller, req.client_addr);
+    }
   }
   AdminResponse res{204, "text/plain; charset=utf-8", "", {}};
   res.headers.emplace_back("Set-Cookie", console::clearedSessionCookie());

@@ -12,12 +12,18 @@
 // session's X-CSRF-Token header and, when sent, the console's own Origin. Every console answer
 // carries the strict security headers (console/web.h).
 //
+// Sign-in and sign-out are recorded through the ConsoleAudit sink as access events
+// (`console.signed_in`, `console.signed_out`) with the person's email and subject; everything
+// else a person does here goes through the admin API, which records it as for the CLI.
+//
 // Thread-safe: the stores lock; the OIDC client may block, and AdminApi runs handlers off the
 // I/O thread.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <optional>
+#include <string_view>
 
 #include "console/oidc.h"
 #include "console/sessions.h"
@@ -31,13 +37,19 @@ class Verifier;
 
 namespace jg::server {
 
+// Where the console's own actions go (the gateway appends them to the audit log); may be empty.
+// `action` is "console.signed_in" or "console.signed_out"; `client` the browser's address.
+using ConsoleAudit = std::function<void(std::string_view action, const identity::Identity& who,
+                                        std::string_view client)>;
+
 class Console : public std::enable_shared_from_this<Console> {
  public:
   // `identity` holds the issuer to sign in with; `verify_access` is the admin API's bearer
   // token verification.
   static Result<std::shared_ptr<Console>> create(const console::Settings& settings,
                                                  const identity::Settings& identity,
-                                                 Authenticator verify_access);
+                                                 Authenticator verify_access,
+                                                 ConsoleAudit audit = {});
   ~Console();
 
   // The routes hold the Console (shared) for as long as the AdminApi lives.
@@ -47,7 +59,7 @@ class Console : public std::enable_shared_from_this<Console> {
 
  private:
   Console(console::Settings settings, std::unique_ptr<identity::Verifier> id_verifier,
-          Authenticator verify_access);
+          Authenticator verify_access, ConsoleAudit audit);
   AdminResponse login();
   AdminResponse callback(const AdminRequest& req);
   AdminResponse me(const AdminRequest& req) const;
@@ -58,6 +70,7 @@ class Console : public std::enable_shared_from_this<Console> {
   std::unique_ptr<console::OidcClient> oidc_;
   console::SessionStore sessions_;
   console::LoginStore logins_;
+  ConsoleAudit audit_;
 };
 
 }  // namespace jg::server

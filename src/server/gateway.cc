@@ -219,9 +219,27 @@ audit::AccessEvent accessRecord(const access::AccessEvent& e) {
   }
   if (e.actor) {
     r.actor = personName(*e.actor);
+    r.actor_subject = e.actor->subject;
   }
   r.comment = audit::toValidUtf8(e.comment);
   return r;
+}
+
+// Console sign-in and sign-out, recorded like the access events (pseudo-session "access").
+ConsoleAudit consoleAudit(std::shared_ptr<audit::Recorder> recorder) {
+  if (!recorder) {
+    return {};
+  }
+  return
+      [recorder](std::string_view action, const identity::Identity& who, std::string_view client) {
+        audit::AccessEvent r;
+        r.action = std::string(action);
+        r.requester = who.display();
+        r.actor = who.display();
+        r.actor_subject = who.subject;
+        r.comment = audit::toValidUtf8("web console from " + std::string(client));
+        recorder->appendAsync(audit::Event{"access", {}, std::move(r)}, {});
+      };
 }
 
 }  // namespace
@@ -296,7 +314,8 @@ Status Gateway::startAdmin() {
   }
   std::shared_ptr<Console> console;  // kept alive by the admin listener's routes
   if (admin.console && cfg.identity) {
-    auto created = Console::create(*admin.console, *cfg.identity, ao.authenticate);
+    auto created =
+        Console::create(*admin.console, *cfg.identity, ao.authenticate, consoleAudit(recorder_));
     if (!created) {
       return created.status();
     }

@@ -69,6 +69,7 @@ json::object sessionJson(const Session::Summary& s) {
       {"auth_method", s.auth_method},
       {"state", s.state},
       {"started", formatUtc(s.started)},
+      {"statements", s.statements},
       {"age_seconds", std::chrono::duration_cast<std::chrono::seconds>(
                           std::chrono::system_clock::now() - s.started)
                           .count()},
@@ -156,6 +157,7 @@ AdminResponse Gateway::endSession(const AdminRequest& req) {
     e.requester = s.user;
     e.actor = by;
     e.comment = message;
+    e.actor_subject = req.caller->subject;
     recorder_->appendAsync(audit::Event{id, {}, std::move(e)}, {});
   }
   json::object body = sessionJson(s);

@@ -63,7 +63,9 @@ Session::~Session() = default;
 
 Session::Summary Session::summary() const {
   std::lock_guard lock(summary_mu_);
-  return summary_;
+  Summary s = summary_;
+  s.statements = statements_decided_.load(std::memory_order_relaxed);
+  return s;
 }
 
 void Session::publishSummary(std::string_view state) {

@@ -22,6 +22,7 @@
 // it posts to that executor.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <functional>
 #include <map>
@@ -92,6 +93,7 @@ class Session : public std::enable_shared_from_this<Session> {
     std::string auth_method{};  // oidc, static, oidc-mcp; empty before authentication
     std::string state{};        // startup, authenticated, active
     std::chrono::system_clock::time_point started{};
+    uint64_t statements = 0;  // Query and Parse messages the gate has decided so far
   };
   Summary summary() const;
 
@@ -299,6 +301,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::chrono::steady_clock::time_point last_activity_;
   std::chrono::system_clock::time_point started_ = std::chrono::system_clock::now();
   uint64_t statements_refused_ = 0;
+  std::atomic<uint64_t> statements_decided_{0};  // read by summary() on other threads
   uint64_t bytes_from_client_ = 0;
   uint64_t bytes_from_server_ = 0;
   uint64_t messages_from_server_ = 0;

@@ -51,6 +51,7 @@ Session::Gated Session::gateMessage(const pg::Frame& frame) {
 
 Session::Gated Session::decideStatement(const pg::Frame& frame) {
   Gated g;
+  statements_decided_.fetch_add(1, std::memory_order_relaxed);
   if (frame.type == pg::fe::kFunctionCall) {
     // The fast-path call names a function by OID with no SQL to classify: policy cannot see
     // what it does, so it is refused (SELECT fn(...) goes through policy instead). The server

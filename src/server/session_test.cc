@@ -74,6 +74,16 @@ TEST_F(SessionTest, AnAllowedQueryReachesTheUpstreamAndItsRowsTheClient) {
   EXPECT_TRUE(upstream().ran("SELECT title FROM docs"));
 }
 
+TEST_F(SessionTest, TheSummaryCountsTheStatementsTheGateDecided) {
+  run([&](Client& c) -> asio::awaitable<void> {
+    co_await c.connect();
+    EXPECT_EQ(h().statementsDecided(), 0u);
+    auto first = co_await c.query("SELECT title FROM docs");
+    auto second = co_await c.query("SELECT 1");
+    EXPECT_EQ(h().statementsDecided(), 2u);
+  });
+}
+
 TEST_F(SessionTest, ATransactionBlockReportsItsStatusInReadyForQuery) {
   run([&](Client& c) -> asio::awaitable<void> {
     co_await c.connect();

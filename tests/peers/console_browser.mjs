@@ -14,6 +14,18 @@
 //   {"op":"decide","as":"bob","id":"r-..","verdict":"approve","comment":"..."}
 //                                                types the reason, presses the button with the
 //                                                keyboard, answers the status note
+//   {"op":"goto","as":"bob","page":"grants"}     opens a page by its hash (#reviews, #grants,
+//                                                #sessions); answers the section's text
+//   {"op":"wait_row","as":"bob","table":"grants-active","id":"g-.."}
+//                                                waits until the table lists the row (by data-id)
+//   {"op":"wait_row_gone","as":"bob","table":"live","id":".."}   waits until it does not
+//   {"op":"row_action","as":"bob","table":"live","id":"..","reason":"..","button":"End session"}
+//                                                types the row's reason, presses its button with
+//                                                the keyboard, answers the status note
+//   {"op":"search","as":"dana","fields":{"user":"alice@corp.example"}}
+//                                                fills the search form, submits it, answers the
+//                                                status line and the rows' text
+//   {"op":"click","as":"dana","name":"Next page"} presses a button by its accessible name
 //   {"op":"text","as":"bob","selector":"#x"}     the text of an element
 //   {"op":"fetch","as":"bob","path":"/api/..","method":"POST","headers":{},"body":"..."}
 //                                                a request from the page (the session's cookie)
@@ -60,6 +72,15 @@ async function person(name) {
 
 async function cookies(p) {
   return (await p.context.cookies()).filter((c) => c.name.startsWith('__Host-'));
+}
+
+// The search's status line once it is final, and the result rows' text.
+async function searchAnswer(p) {
+  const status = p.page.locator('#search-status');
+  await p.page.waitForFunction(
+    (el) => el.textContent && !el.textContent.endsWith('…'), await status.elementHandle());
+  const rows = await p.page.locator('#hits tbody tr').allInnerTexts();
+  return { status: await status.textContent(), rows };
 }
 
 const ops = {
@@ -110,6 +131,47 @@ const ops = {
     await p.page.waitForFunction(
       (el) => el && el.textContent && !el.textContent.endsWith('…'), await note.elementHandle());
     return { note: await note.textContent(), refused: (await note.getAttribute('class')).includes('bad') };
+  },
+  async goto(cmd, p) {
+    await p.page.getByRole('link', { name: new RegExp(`^${cmd.page}$`, 'i') }).click();
+    const id = cmd.page === 'reviews' ? 'inbox' : cmd.page;
+    await p.page.locator(`#${id}`).waitFor({ state: 'visible' });
+    return { text: await p.page.locator(`#${id}`).innerText(), url: p.page.url() };
+  },
+  async wait_row(cmd, p) {
+    const row = p.page.locator(`#${cmd.table} tr[data-id="${cmd.id}"]`);
+    await row.waitFor({ state: 'visible' });
+    return { text: await row.innerText() };
+  },
+  async wait_row_gone(cmd, p) {
+    await p.page.locator(`#${cmd.table} tr[data-id="${cmd.id}"]`).waitFor({ state: 'detached' });
+    return { gone: cmd.id };
+  },
+  async row_action(cmd, p) {
+    const row = p.page.locator(`#${cmd.table} tr[data-id="${cmd.id}"]`);
+    await row.getByLabel(/^Reason/).fill(cmd.reason || '');
+    const note = row.locator('.note');
+    await note.evaluate((el) => { el.textContent = ''; });  // the answer to this press only
+    await row.getByRole('button', { name: cmd.button }).focus();
+    await p.page.keyboard.press('Enter');
+    await p.page.waitForFunction(
+      (el) => el && el.textContent && !el.textContent.endsWith('…'), await note.elementHandle());
+    return { note: await note.textContent(),
+      refused: (await note.getAttribute('class')).includes('bad') };
+  },
+  async search(cmd, p) {
+    const form = p.page.locator('#search');
+    for (const [name, value] of Object.entries(cmd.fields || {})) {
+      const field = form.locator(`[name="${name}"]`);
+      if (await field.evaluate((e) => e.tagName === 'SELECT')) await field.selectOption(value);
+      else await field.fill(value);
+    }
+    await form.getByRole('button', { name: 'Search' }).click();
+    return searchAnswer(p);
+  },
+  async click(cmd, p) {
+    await p.page.getByRole('button', { name: cmd.name }).click();
+    return searchAnswer(p);
   },
   async text(cmd, p) {
     return { text: await p.page.locator(cmd.selector).textContent() };

@@ -453,6 +453,10 @@ void SessionHarness::terminate(std::string sqlstate, std::string message) {
   }
 }
 
+uint64_t SessionHarness::statementsDecided() const {
+  return session_ ? session_->summary().statements : 0;
+}
+
 void SessionHarness::drain() {
   if (session_) {
     session_->drain();

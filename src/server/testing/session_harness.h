@@ -159,6 +159,8 @@ class SessionHarness : public SessionServices {
   // Ends the session at its next idle point (as SIGTERM does).
   void drain();
   bool sessionEnded() const { return ended_; }
+  // The running session's summary().statements (as the admin API lists it); 0 outside run().
+  uint64_t statementsDecided() const;
   const std::string& configError() const { return config_error_; }
 
   // SessionServices
