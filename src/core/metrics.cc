@@ -193,6 +193,14 @@ CounterFamily& reviewEvents() {
   return f;
 }
 
+CounterFamily& cancelRelays() {
+  static CounterFamily f("jitgate_cancel_relays_total",
+                         "CancelRequests for another replica's session: relayed through the store, "
+                         "dropped (rate limit or store error), or served here for another replica.",
+                         {"result"});
+  return f;
+}
+
 CounterFamily& storeEventsReceived() {
   static CounterFamily f("jitgate_store_events_received_total",
                          "State store events received from the PostgreSQL store's notification "
@@ -239,6 +247,7 @@ std::string renderAll() {
   sessionsEndedByAdmin().render(out);
   storeEventsReceived().render(out);
   storeListenReconnects().render(out);
+  cancelRelays().render(out);
   auditFsyncSeconds().render(out);
   upstreamConnectSeconds().render(out);
   return out;

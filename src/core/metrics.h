@@ -89,6 +89,7 @@ CounterFamily& reviewEvents();           // jitgate_review_events_total{event}
 CounterFamily& sessionsEndedByAdmin();   // jitgate_sessions_ended_by_admin_total{resource}
 CounterFamily& storeEventsReceived();    // jitgate_store_events_received_total{kind}
 CounterFamily& storeListenReconnects();  // jitgate_store_listen_reconnects_total
+CounterFamily& cancelRelays();           // jitgate_cancel_relays_total{result}
 Histogram& auditFsyncSeconds();          // jitgate_audit_fsync_seconds
 Histogram& upstreamConnectSeconds();     // jitgate_upstream_connect_seconds
 

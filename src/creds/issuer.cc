@@ -255,7 +255,7 @@ void Issuer::release(const Lease& lease) {
   (void)dropRole(*it->second, lease.role_name, "session ended");
 }
 
-size_t Issuer::reapResource(Resource& r) {
+size_t Issuer::reapResource(Resource& r, const std::set<std::string>& dead) {
   std::vector<std::pair<std::string, std::string>> victims;  // role, why
   {
     auto conn = r.pool->acquire();
@@ -283,6 +283,8 @@ size_t Issuer::reapResource(Resource& r) {
       const bool mine = marker->instance == instance_;
       if (mine && !live_.contains(role)) {
         victims.emplace_back(role, "orphaned by an earlier run of this gateway");
+      } else if (!mine && dead.contains(marker->instance)) {
+        victims.emplace_back(role, "orphaned by gateway " + marker->instance + ", which stopped");
       } else if (marker->expires_unix + (mine ? 0 : kForeignGrace.count()) < now) {
         victims.emplace_back(role, "expired");
       }
@@ -299,11 +301,20 @@ size_t Issuer::reapResource(Resource& r) {
   return dropped;
 }
 
+void Issuer::setDeadInstances(std::function<std::set<std::string>()> dead) {
+  dead_instances_ = std::move(dead);
+}
+
 size_t Issuer::reap() {
+  std::set<std::string> dead;
+  if (dead_instances_) {
+    dead = dead_instances_();
+    dead.erase(instance_);
+  }
   size_t n = 0;
   for (auto& [name, r] : resources_) {
     if (r->pool) {
-      n += reapResource(*r);
+      n += reapResource(*r, dead);
     }
   }
   return n;

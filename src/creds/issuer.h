@@ -5,9 +5,10 @@
 // LIMIT 1, VALID UNTIL the earliest of the caller's deadline and the resource's max_ttl, member
 // of exactly the upstream role mapped from the policy role, and marked with a comment naming this
 // gateway instance. release() ends the role's backends and drops it. reap() drops roles of this
-// instance that no live lease accounts for (left by a crash) and expired roles of any jitgate
-// instance, ending their backends; it touches only roles with the prefix AND the marker.
-// For a `static` resource, issue() returns the fixed login and release() does nothing.
+// instance that no live lease accounts for (left by a crash), roles of other instances known to be
+// gone (setDeadInstances: replicas that stopped beating in the shared store) and expired roles of
+// any jitgate instance, ending their backends; it touches only roles with the prefix AND the
+// marker. For a `static` resource, issue() returns the fixed login and release() does nothing.
 //
 // Thread-safe; one Issuer per gateway. Every call may block on the network (libpq): call it from
 // a worker thread, not an I/O thread. Errors carry a SQLSTATE (08001 cannot set up the upstream
@@ -18,6 +19,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -63,6 +65,11 @@ class Issuer {
   // retries, since the role no longer counts as live). No-op for static leases.
   void release(const Lease& lease);
 
+  // Names other gateway instances that are gone (they stopped beating in a shared store); their
+  // session roles are orphans this gateway reaps. Asked once per reap() pass, on the reaper's
+  // thread; set it before startReaper(). Unset: no other instance is known to be gone.
+  void setDeadInstances(std::function<std::set<std::string>()> dead);
+
   // Drops orphaned and expired session roles on every ephemeral resource; returns how many.
   size_t reap();
   // Runs reap() now in a background thread and then every `every`. stop() joins it.
@@ -85,7 +92,7 @@ class Issuer {
                                std::string_view session_id,
                                std::chrono::system_clock::time_point not_after);
   bool dropRole(Resource& r, const std::string& role, std::string_view why);
-  size_t reapResource(Resource& r);
+  size_t reapResource(Resource& r, const std::set<std::string>& dead);
 
   std::map<std::string, std::unique_ptr<Resource>, std::less<>> resources_;
   const std::string instance_;
@@ -94,6 +101,7 @@ class Issuer {
   mutable std::mutex live_mu_;
   std::set<std::string> live_;  // roles being created or in use by this process
 
+  std::function<std::set<std::string>()> dead_instances_;  // set before the reaper starts
   std::mutex reaper_mu_;
   std::condition_variable reaper_cv_;
   bool stopping_ = false;

@@ -232,6 +232,27 @@ TEST_F(IssuerTest, ReapAfterARestartDropsLeftoversAndEndsTheirBackends) {
   pg_->sql("DROP ROLE jg_not_ours");
 }
 
+TEST_F(IssuerTest, ReapDropsTheRolesOfAnInstanceNamedDeadAndNoOthers) {
+  auto dead = issuer("gw-dead");
+  auto orphan = dead->issue("kb", "reader", "s11", clock_.now() + seconds(600));
+  ASSERT_TRUE(orphan);
+  PgConnPtr c = login(*orphan);
+  ASSERT_TRUE(c);
+  auto alive = issuer("gw-alive");
+  auto kept = alive->issue("kb", "reader", "s12", clock_.now() + seconds(600));
+  ASSERT_TRUE(kept);
+  auto survivor = issuer("gw-survivor");
+  EXPECT_EQ(survivor->reap(), 0u);  // nothing is known to be dead yet
+  survivor->setDeadInstances([] { return std::set<std::string>{"gw-dead", "gw-survivor"}; });
+  EXPECT_EQ(survivor->reap(), 1u);
+  EXPECT_FALSE(execSql(c.get(), "SELECT 1").ok);  // its backend ended too
+  EXPECT_EQ(pg_->sql("SELECT count(*) FROM pg_roles WHERE rolname = '" + orphan->role_name + "'"),
+            "0");
+  EXPECT_EQ(pg_->sql("SELECT count(*) FROM pg_roles WHERE rolname = '" + kept->role_name + "'"),
+            "1");
+  alive->release(*kept);
+}
+
 TEST_F(IssuerTest, ReapDropsExpiredRolesOfAnyInstanceAfterAGracePeriod) {
   auto a = issuer("gw-a");
   auto lease = a->issue("kb", "reader", "s9", clock_.now() + seconds(30));

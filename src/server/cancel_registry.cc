@@ -37,6 +37,16 @@ std::optional<CancelTarget> CancelRegistry::lookup(int32_t process_id, int32_t s
   return it->second.second;
 }
 
+std::optional<CancelTarget> CancelRegistry::lookupIf(
+    int32_t process_id, const std::function<bool(int32_t)>& matches) const {
+  std::lock_guard lock(mu_);
+  auto it = entries_.find(process_id);
+  if (it == entries_.end() || !matches(it->second.first)) {
+    return std::nullopt;
+  }
+  return it->second.second;
+}
+
 size_t CancelRegistry::size() const {
   std::lock_guard lock(mu_);
   return entries_.size();

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <unordered_map>
@@ -18,6 +19,10 @@ class CancelRegistry {
   pg::BackendKeyData add(CancelTarget target);
   void remove(int32_t process_id);
   std::optional<CancelTarget> lookup(int32_t process_id, int32_t secret_key) const;
+  // The target of `process_id` when `matches` accepts its secret (a cancel relayed by another
+  // replica names a digest of the secret, not the secret).
+  std::optional<CancelTarget> lookupIf(int32_t process_id,
+                                       const std::function<bool(int32_t)>& matches) const;
   size_t size() const;
 
  private:

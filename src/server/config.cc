@@ -219,6 +219,17 @@ void parseLimitsAndTimeouts(const Node& root, Errors& errors, GatewayConfig& cfg
       t["upstream_connect"].duration(errors, cfg.timeouts.upstream_connect);
   cfg.timeouts.idle = t["idle"].duration(errors, cfg.timeouts.idle);
   cfg.timeouts.shutdown_grace = t["shutdown_grace"].duration(errors, cfg.timeouts.shutdown_grace);
+  Node r = root["replicas"];
+  r.checkKeys(errors, {"heartbeat", "dead_after", "reap_every"});
+  cfg.replicas.heartbeat = r["heartbeat"].duration(errors, cfg.replicas.heartbeat);
+  cfg.replicas.dead_after = r["dead_after"].duration(errors, cfg.replicas.dead_after);
+  cfg.replicas.reap_every = r["reap_every"].duration(errors, cfg.replicas.reap_every);
+  if (cfg.replicas.dead_after < 3 * cfg.replicas.heartbeat) {
+    errors.add(r["dead_after"], "must be at least three heartbeats, or a slow beat reads as death");
+  }
+  if (cfg.replicas.heartbeat.count() <= 0 || cfg.replicas.reap_every.count() <= 0) {
+    errors.add(r, "heartbeat and reap_every must be positive durations");
+  }
 }
 
 // The front-end authenticator: OIDC (identity) or the static development password.
@@ -310,7 +321,7 @@ Result<ConfigPtr> build(const Node& root, const std::string& file) {
   }
   root.checkKeys(errors, {"listen", "threads", "tls", "auth", "limits", "timeouts", "resources",
                           "identity", "policies", "masking", "audit", "store", "access", "instance",
-                          "upstream_tokens", "mcp", "console"});
+                          "upstream_tokens", "mcp", "console", "replicas"});
   Node listen = root["listen"];
   listen.checkKeys(errors, {"postgres", "admin", "http"});
   cfg->listen_postgres = parseEndpoint(listen["postgres"], errors, cfg->listen_postgres);

@@ -99,10 +99,17 @@ struct TimeoutsConfig {
   std::chrono::milliseconds shutdown_grace{30'000};
 };
 
+// `replicas:`: coordination of gateway replicas on one state store (replica_coordinator.h).
+struct ReplicasConfig {
+  std::chrono::milliseconds heartbeat{5'000};
+  std::chrono::milliseconds dead_after{30'000};
+  std::chrono::milliseconds reap_every{60'000};  // the credential reaper, replicas or not
+};
+
 struct AdminConfig;  // server/admin_config.h: the admin listener's TLS and the web console
 
 struct GatewayConfig {
-  std::string file;  // where it was loaded from
+  std::string file;                          // where it was loaded from
   std::shared_ptr<const AdminConfig> admin;  // null for a configuration built in code
   Endpoint listen_postgres{"127.0.0.1", 6432};
   Endpoint listen_admin{"127.0.0.1", 0};  // port 0 = admin listener off
@@ -127,6 +134,7 @@ struct GatewayConfig {
   std::string instance;
   LimitsConfig limits;
   TimeoutsConfig timeouts;
+  ReplicasConfig replicas;
   std::vector<ResourceConfig> resources;
   std::optional<McpConfig> mcp;  // jitgate's own MCP server; set when `mcp` exists
 

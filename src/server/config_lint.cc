@@ -202,6 +202,9 @@ std::vector<std::string> restartOnlyChanges(const GatewayConfig& before,
     differ("audit.dir", before.audit->dir, after.audit->dir);
   }
   differ("instance", before.instance, after.instance);
+  differ("replicas.heartbeat", before.replicas.heartbeat, after.replicas.heartbeat);
+  differ("replicas.dead_after", before.replicas.dead_after, after.replicas.dead_after);
+  differ("replicas.reap_every", before.replicas.reap_every, after.replicas.reap_every);
   differ("upstream_tokens.key_file", before.upstream_token_key_file, after.upstream_token_key_file);
   differ("upstream_tokens.issuer", before.upstream_token_issuer, after.upstream_token_issuer);
   // Minted credentials: the issuer is built at startup with each resource's admin and roles.

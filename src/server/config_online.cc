@@ -19,9 +19,11 @@ bool hasGlob(std::string_view s) {
 
 // One object to look up: a role, a schema, a table or a column ("*" schema = any schema).
 struct Lookup {
-  std::string what;  // "role", "schema", "table", "column"
-  std::string schema, table, column;
-  std::string named_by;  // "policies[read] (gw.yaml:12)"
+  std::string what{};  // "role", "schema", "table", "column"
+  std::string schema{};
+  std::string table{};
+  std::string column{};
+  std::string named_by{};  // "policies[read] (gw.yaml:12)"
 
   std::string name() const {
     std::string s = schema == "*" ? "" : schema;

@@ -154,10 +154,13 @@ Status Gateway::start() {
     return issuer.status();
   }
   issuer_ = std::move(*issuer);
-  issuer_->startReaper(std::chrono::seconds(60));
   if (auto st = startAccess(); !st) {
     return st;
   }
+  if (coordinator_) {
+    issuer_->setDeadInstances([c = coordinator_.get()] { return c->deadInstances(); });
+  }
+  issuer_->startReaper(std::chrono::duration_cast<std::chrono::seconds>(cfg.replicas.reap_every));
   http_ = std::make_unique<HttpFrontEnd>(
       *this, [this]() -> asio::io_context& { return nextContext(); }, token_issuer_,
       [this] { httpConnectionEnded(); });
@@ -252,6 +255,15 @@ Status Gateway::startAccess() {
       return store.status();
     }
     store_ = std::move(*store);
+    cancel_relay_ = std::make_unique<CancelRelay>(*store_, cancels_, contexts_[0]->get_executor());
+    if (auto st = cancel_relay_->start(); !st) {
+      return st;
+    }
+    auto coordinator = ReplicaCoordinator::start(*store_, cfg.instance, cfg.replicas);
+    if (!coordinator) {
+      return coordinator.status();
+    }
+    coordinator_ = std::move(*coordinator);
   }
   if (auto st = startRecorder(); !st) {
     return st;

@@ -22,7 +22,9 @@
 
 #include "server/admin_request.h"
 #include "server/cancel_registry.h"
+#include "server/cancel_relay.h"
 #include "server/config.h"
+#include "server/replica_coordinator.h"
 #include "server/services.h"
 #include "server/stream.h"
 #include "sql/classifier.h"
@@ -81,6 +83,7 @@ class Gateway : public SessionServices {
 
   std::shared_ptr<const Runtime> runtime() const override { return std::atomic_load(&runtime_); }
   CancelRegistry& cancels() override { return cancels_; }
+  CancelRelay* cancelRelay() override { return cancel_relay_.get(); }
   sql::Classifier& classifier() override { return classifier_; }
   // Mints session roles. One per process (it tracks live roles): created at start() from the
   // initial configuration; credential settings change only on restart.
@@ -146,6 +149,8 @@ class Gateway : public SessionServices {
   CancelRegistry cancels_;
   std::shared_ptr<creds::Issuer> issuer_;
   std::unique_ptr<store::Store> store_;
+  std::unique_ptr<CancelRelay> cancel_relay_;  // follows the store's events; before store_ dies
+  std::unique_ptr<ReplicaCoordinator> coordinator_;  // heartbeat and leases; before store_ dies
   std::shared_ptr<access::Notifier> notifier_;
   std::shared_ptr<access::Broker> broker_;
   std::unique_ptr<class AdminApi> admin_;

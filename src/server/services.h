@@ -30,6 +30,8 @@ class Recorder;
 
 namespace jg::server {
 
+class CancelRelay;
+
 struct Runtime;
 class Session;
 
@@ -51,6 +53,8 @@ class SessionServices {
   // For blocking work (signature checks, store calls, admin SQL) off the I/O threads.
   virtual asio::thread_pool& blockingPool() = 0;
   virtual CancelRegistry& cancels() = 0;
+  // CancelRequests for keys of other replicas go through it; null without a shared store.
+  virtual CancelRelay* cancelRelay() { return nullptr; }
   // True when the client listener is bound to a loopback address.
   virtual bool listenerIsLoopback() const = 0;
   // Connects and authenticates to a resource's upstream (upstream.h, connectUpstream).

@@ -149,6 +149,7 @@ class Session : public std::enable_shared_from_this<Session> {
   asio::awaitable<Status> acceptInProcessCaller();
   asio::awaitable<Status> connectToUpstream(const pg::StartupMessage& startup);
   asio::awaitable<void> handleCancel(const pg::CancelRequest& req);
+  asio::awaitable<void> relayCancel(const pg::CancelRequest& req);
 
   // -- access (session_access.cc) -------------------------------------------------------------
   asio::awaitable<Status> authorizeSession();

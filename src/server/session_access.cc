@@ -13,8 +13,10 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "core/log_fields.h"
+#include "core/metrics.h"
 #include "proto/pg/encode.h"
 #include "server/broker_approvals.h"
+#include "server/cancel_relay.h"
 #include "server/gateway.h"
 #include "server/session.h"
 
@@ -282,6 +284,23 @@ asio::awaitable<Status> Session::writeNotice(const std::string& message) {
     co_return Status::error(Code::kUnavailable, "client disconnected");
   }
   co_return Status::ok();
+}
+
+// A key this replica did not hand out: another replica's, through the shared store, if any.
+asio::awaitable<void> Session::relayCancel(const pg::CancelRequest& req) {
+  CancelRelay* relay = services_.cancelRelay();
+  if (relay == nullptr || !relay->active()) {
+    log::warn(id_, "cancel request for unknown backend {} ignored", req.process_id);
+    co_return;
+  }
+  auto forward = [relay, req] { return relay->forward(req.process_id, req.secret_key); };
+  Status st = co_await offThread<Status>(forward);
+  metrics::cancelRelays().add({st ? "relayed" : "dropped"});
+  if (!st) {
+    log::warn(id_, "cancel request for backend {} not relayed: {}", req.process_id, st.message());
+    co_return;
+  }
+  log::info(id_, "cancel request for backend {} relayed to the other replicas", req.process_id);
 }
 
 void Session::cancelHold() {

@@ -446,7 +446,7 @@ asio::awaitable<Status> Session::connectToUpstream(const pg::StartupMessage& sta
 asio::awaitable<void> Session::handleCancel(const pg::CancelRequest& req) {
   auto target = services_.cancels().lookup(req.process_id, req.secret_key);
   if (!target) {
-    log::warn(id_, "cancel request for unknown backend {} ignored", req.process_id);
+    co_await relayCancel(req);
     co_return;
   }
   log::info(id_, "forwarding cancel request for backend {}", req.process_id);

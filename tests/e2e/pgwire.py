@@ -1,11 +1,38 @@
 """A minimal raw PostgreSQL wire client for sending malformed or unusual packets."""
 import socket
+import ssl
 import struct
 
 
 def connect(port):
     s = socket.create_connection(("127.0.0.1", port), timeout=10)
     return s
+
+
+def tls_connect(port):
+    """A raw socket to a gateway after SSLRequest, wrapped in TLS (certificate unchecked)."""
+    sock = connect(port)
+    sock.sendall(struct.pack("!II", 8, 80877103))
+    assert sock.recv(1) == b"S"
+    return ssl._create_unverified_context().wrap_socket(sock)
+
+
+def cancel_request(port, process_id, secret_key):
+    """Sends a CancelRequest (unencrypted, as libpq does without SSL) and waits for the close."""
+    sock = connect(port)
+    try:
+        sock.sendall(struct.pack("!IIii", 16, 80877102, process_id, secret_key))
+        sock.recv(1)
+    finally:
+        sock.close()
+
+
+def backend_key(messages):
+    """(process id, secret key) of the BackendKeyData among login messages."""
+    for kind, payload in messages:
+        if kind == b"K":
+            return struct.unpack("!ii", payload[:8])
+    raise AssertionError(f"no BackendKeyData in {messages}")
 
 
 def startup_packet(params, version=196608):

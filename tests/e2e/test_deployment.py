@@ -5,9 +5,11 @@ mode for the admin API that approvers call.
 What this shows through real parts: sessions spread over both replicas; a review requested
 through one replica is approved through the load-balanced admin API and the client gets in on
 either replica; `kill -9` of a replica under load costs its clients one error each, they
-reconnect through HAProxy and go on while the other replica never stops serving, and after a
-restart the killed replica's audit log verifies and holds every statement a client saw
-acknowledged.
+reconnect through HAProxy and go on while the other replica never stops serving, the surviving
+replica reaps the session roles the killed one left (it holds the reaping lease once the other
+stops beating), and after a restart the killed replica's audit log verifies and holds every
+statement a client saw acknowledged; a cancel that lands on the other replica reaches the query.
+Sessions log in upstream as ephemeral roles, as a production deployment would.
 """
 import json
 import os
@@ -21,7 +23,9 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from harness import JITGATE, Gateway, free_port, make_keys, wait_port
+import pgwire
+from harness import JITGATE, free_port, wait_port
+from replicas import Replica, shared_store, wait_until
 
 STORE_DB = "jitgate_deploy_state"
 STORE_ROLE = "jitgate_deploy"
@@ -69,21 +73,33 @@ backend jitgate_admin
 """
 
 
-class Replica(Gateway):
-    """One replica: its own ports and audit directory, the shared PostgreSQL store."""
+ADMIN_PASSWORD = "deploy-admin-pw-3c7e"
+# Short intervals, so that a dead replica is found in seconds, not in half a minute.
+REPLICAS_YAML = "replicas: { heartbeat: 500ms, dead_after: 2s, reap_every: 1s }\n"
 
-    def __init__(self, pg, idp, name, store_url, keys):
-        super().__init__(pg, static_auth=False, policies=POLICIES, admin=True)
-        self.name = name
-        self.extra_yaml = (idp.identity_yaml() + f'store: "{store_url}"\n' +
-                           f"audit: {{ dir: {self.dir}/log, durability: strict, "
-                           f"key_file: {keys}/raw.key, signing_key_file: {keys}/sign.pem, "
-                           f"auditor_groups: [auditors] }}\n")
+
+class DeployReplica(Replica):
+    """A replica whose sessions log in upstream as ephemeral roles (one per session)."""
 
     def write_config(self):
         super().write_config()
-        text = self.config.read_text().replace("threads: 2", "threads: 1")
-        self.config.write_text(text)
+        (self.dir / "admin_password").write_text(ADMIN_PASSWORD + "\n")
+        os.chmod(self.dir / "admin_password", 0o600)
+        creds = ["    credentials: ephemeral", "    max_ttl: 1h",
+                 "    admin: { user: deploy_admin, password_file: admin_password }",
+                 "    roles: { reader: deploy_reader }"]
+        out = []
+        for line in self.config.read_text().split("\n"):
+            out.append(line)
+            if line.startswith("    upstream:"):
+                out += creds
+        self.config.write_text("\n".join(out) + REPLICAS_YAML)
+
+    def session_roles(self):
+        """Session roles whose marker names this replica's instance (`<host>-<port>`)."""
+        return int(self.pg.sql(
+            "SELECT count(*) FROM pg_roles WHERE shobj_description(oid, 'pg_authid') "
+            f"LIKE 'jitgate:v1:%-{self.port}:%'"))
 
     def kill9(self):
         self.proc.send_signal(signal.SIGKILL)
@@ -133,37 +149,28 @@ def served_sessions(replica):
     return len(re.findall(r"\] authenticated ", replica.log_text()))
 
 
-def wait_for(predicate, timeout, what):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if predicate():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-
-
 @pytest.fixture(scope="module")
 def cluster(pg, idp, tmp_path_factory):
-    pg.sql(f"CREATE ROLE {STORE_ROLE} LOGIN PASSWORD '{STORE_PASSWORD}'")
-    pg.sql(f"CREATE DATABASE {STORE_DB} OWNER {STORE_ROLE}")
-    base = tmp_path_factory.mktemp("deploy")
-    keys = make_keys(base / "keys")
-    password_file = base / "store_password"
-    password_file.write_text(STORE_PASSWORD + "\n")
-    os.chmod(password_file, 0o600)
-    ca = pg.dir / "data" / "server.crt"
-    store_url = (f"postgresql://{STORE_ROLE}@localhost:{pg.port}/{STORE_DB}"
-                 f"?sslrootcert={ca}&password_file={password_file}&pool_size=2")
-    replicas = [Replica(pg, idp, name, store_url, keys) for name in ("a", "b")]
-    for r in replicas:
-        r.start()
-    lb = HaProxy(base, replicas).start()
-    yield {"replicas": replicas, "lb": lb, "store_url": store_url}
-    lb.stop()
-    for r in replicas:
-        r.cleanup()
-    pg.sql(f"DROP DATABASE IF EXISTS {STORE_DB} WITH (FORCE)")
-    pg.sql(f"DROP ROLE IF EXISTS {STORE_ROLE}")
+    pg.sql(f"""
+        DO $$BEGIN
+          IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'deploy_admin') THEN
+            CREATE ROLE deploy_admin LOGIN CREATEROLE PASSWORD '{ADMIN_PASSWORD}';
+            CREATE ROLE deploy_reader NOLOGIN;
+          END IF;
+        END$$;
+        GRANT pg_signal_backend TO deploy_admin;
+    """)
+    pg.sql("GRANT SELECT ON ALL TABLES IN SCHEMA public TO deploy_reader", db="kb")
+    with shared_store(pg, STORE_DB, STORE_ROLE, STORE_PASSWORD) as store:
+        replicas = [DeployReplica(pg, idp, name, store, POLICIES, durability="strict", threads=1)
+                    for name in ("a", "b")]
+        for r in replicas:
+            r.start()
+        lb = HaProxy(tmp_path_factory.mktemp("haproxy"), replicas).start()
+        yield {"replicas": replicas, "lb": lb}
+        lb.stop()
+        for r in replicas:
+            r.cleanup()
 
 
 @pytest.fixture(scope="module")
@@ -185,7 +192,7 @@ def wait_all_up(lb, replicas, token):
             except psycopg.OperationalError:
                 pass
         return all(served_sessions(r) > b for r, b in zip(replicas, before))
-    wait_for(every_replica_served, 20, "HAProxy to send sessions to every replica")
+    wait_until(every_replica_served, 20, "HAProxy to send sessions to every replica", 0.1)
 
 
 def test_haproxy_spreads_sessions_over_both_replicas(cluster, people):
@@ -252,6 +259,7 @@ def test_kill_9_of_a_replica_under_load_loses_nothing_acknowledged(cluster, peop
     for c in clients:
         c.start()
     time.sleep(2)
+    assert a.session_roles() >= 1, "no session was on replica a when it was killed"
     killed_at = time.time()
     a.kill9()
     time.sleep(4)
@@ -264,6 +272,11 @@ def test_kill_9_of_a_replica_under_load_loses_nothing_acknowledged(cluster, peop
         assert any(t > killed_at + 1 for _, t in c.acked), \
             f"client {c.n} made no progress after the kill (errors {len(c.errors)})"
     assert sum(len(c.errors) for c in clients) >= 1, "no client was on the killed replica"
+    # The killed replica's session roles are orphans; the surviving replica reaps them once a
+    # has been silent for dead_after, without waiting for a to come back.
+    wait_until(lambda: a.session_roles() == 0, 20, "the surviving replica to reap a's roles",
+               0.2)
+    assert re.search(r"orphaned by gateway \S+-%d, which stopped" % a.port, b.log_text())
     # The killed replica restarts on its own audit directory and verifies.
     try:
         a.start()
@@ -304,3 +317,44 @@ def search_markers(replica):
             if m:
                 found.add(m.group(0))
     return found
+
+
+def test_a_cancel_that_lands_on_the_other_replica_reaches_the_query(cluster, people):
+    lb, (a, b) = cluster["lb"], cluster["replicas"]
+    wait_all_up(lb, [a, b], people["alice"])
+    sock = pgwire.tls_connect(b.port)
+    try:
+        login = pgwire.password_login(sock, {"user": "alice", "database": "kb"},
+                                      people["alice"])
+        assert login[-1][0] == b"Z", login
+        pid, secret = pgwire.backend_key(login)
+        sock.sendall(pgwire.query(b"select pg_sleep(60)"))
+        time.sleep(0.5)  # the query is running upstream
+        started = time.time()
+        pgwire.cancel_request(a.port, pid, secret)  # to the replica that does not hold it
+        msgs = pgwire.read_messages(sock, until={b"E", b"Z"})
+        elapsed = time.time() - started
+    finally:
+        sock.close()
+    errors = [pgwire.error_fields(p) for k, p in msgs if k == b"E"]
+    assert errors and errors[0]["C"] == "57014", msgs  # query_canceled
+    assert elapsed < 5, f"the cancel took {elapsed:.1f} s"
+    assert "relayed to the other replicas" in a.log_text()
+    assert "relayed by another replica" in b.log_text()
+
+
+def test_a_cancel_with_a_wrong_secret_cancels_nothing_anywhere(cluster, people):
+    a, b = cluster["replicas"]
+    sock = pgwire.tls_connect(b.port)
+    try:
+        login = pgwire.password_login(sock, {"user": "alice", "database": "kb"},
+                                      people["alice"])
+        pid, secret = pgwire.backend_key(login)
+        sock.sendall(pgwire.query(b"select pg_sleep(2), 'survived'"))
+        time.sleep(0.3)
+        pgwire.cancel_request(a.port, pid, secret ^ 1)
+        msgs = pgwire.read_messages(sock, until={b"E", b"Z"})
+    finally:
+        sock.close()
+    assert not [m for m in msgs if m[0] == b"E"], msgs
+    assert any(k == b"D" and b"survived" in p for k, p in msgs), msgs

@@ -6,12 +6,7 @@ Both replicas use the same store URL except application_name (jitgate-a, jitgate
 listening connection of B is `jitgate-b-listen` in pg_stat_activity. Each has its own ports and
 audit directory. One pair is started per module.
 """
-import json
-import os
 import re
-import ssl
-import struct
-import subprocess
 import threading
 import time
 
@@ -19,7 +14,8 @@ import psycopg
 import pytest
 
 import pgwire
-from harness import JITGATE, Gateway, make_keys, scrape_metrics
+from harness import scrape_metrics
+from replicas import Replica, shared_store, wait_until
 
 STORE_DB = "jitgate_replicas"
 STORE_ROLE = "jitgate_replicas"
@@ -41,66 +37,23 @@ POLICIES = """policies:
 CROSS_REPLICA_SECONDS = 2.0
 
 
-class Replica(Gateway):
-    def __init__(self, pg, idp, name):
-        super().__init__(pg, static_auth=False, policies=POLICIES, admin=True,
-                         resources=[{"name": "kb", "database": "kb"},
-                                    {"name": "ops", "database": "kb"}])
-        keys = make_keys(self.dir / "keys")
-        password_file = self.dir / "store_password"
-        password_file.write_text(STORE_PASSWORD + "\n")
-        os.chmod(password_file, 0o600)
-        ca = pg.dir / "data" / "server.crt"
-        self.name = name
-        store_url = (f"postgresql://{STORE_ROLE}@localhost:{pg.port}/{STORE_DB}"
-                     f"?sslrootcert={ca}&password_file={password_file}&pool_size=3"
-                     f"&application_name=jitgate-{name}")
-        self.extra_yaml = (idp.identity_yaml() + f'store: "{store_url}"\n' +
-                           "access: { pending_expiry: 10m, wait_timeout: 60s }\n" +
-                           f"audit: {{ dir: {self.dir}/log, durability: batched, "
-                           f"key_file: {keys}/raw.key, signing_key_file: {keys}/sign.pem }}\n")
-
-    def review(self, token, *args):
-        r = subprocess.run([str(JITGATE), "review", *args, "--gateway", self.admin_url,
-                            "--token", token, "--json"], capture_output=True, text=True,
-                           timeout=30)
-        assert r.returncode == 0, r.stderr + r.stdout
-        return json.loads(r.stdout) if r.stdout.strip() else None
-
-    def api(self, method, path, token, body=None):
-        status, result = self.admin(method, path, token, body)
-        assert status < 300, (status, result)
-        return result
-
-
 @pytest.fixture(scope="module")
 def replicas(pg, idp):
-    pg.sql(f"CREATE ROLE {STORE_ROLE} LOGIN PASSWORD '{STORE_PASSWORD}'")
-    pg.sql(f"CREATE DATABASE {STORE_DB} OWNER {STORE_ROLE}")
     pg.sql("CREATE TABLE IF NOT EXISTS replica_held (id int);"
            "ALTER TABLE replica_held OWNER TO app", db="kb")
-    a = Replica(pg, idp, "a").start()
-    b = Replica(pg, idp, "b").start()
-    yield a, b
-    for g in (a, b):
-        g.cleanup()
-    pg.sql(f"DROP DATABASE IF EXISTS {STORE_DB} WITH (FORCE)")
-    pg.sql(f"DROP ROLE IF EXISTS {STORE_ROLE}")
+    with shared_store(pg, STORE_DB, STORE_ROLE, STORE_PASSWORD) as store:
+        kw = {"resources": [{"name": "kb", "database": "kb"}, {"name": "ops", "database": "kb"}],
+              "access_yaml": "access: { pending_expiry: 10m, wait_timeout: 60s }\n"}
+        a = Replica(pg, idp, "a", store, POLICIES, **kw).start()
+        b = Replica(pg, idp, "b", store, POLICIES, **kw).start()
+        yield a, b
+        for g in (a, b):
+            g.cleanup()
 
 
 @pytest.fixture(scope="module")
 def bob(idp):
     return idp.token(user="bob", groups=["data-owners"], email="bob@corp.example")
-
-
-def wait_until(predicate, timeout, what):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
 def pending_review(gw, token, requester):
@@ -144,14 +97,6 @@ def approve_on_a_and_time_b(a, b, bob, requester, token, row):
         conn.close()
 
 
-def tls_connect(port):
-    """A raw socket to the gateway after SSLRequest, wrapped in TLS (certificate unchecked)."""
-    sock = pgwire.connect(port)
-    sock.sendall(struct.pack("!II", 8, 80877103))
-    assert sock.recv(1) == b"S"
-    return ssl._create_unverified_context().wrap_socket(sock)
-
-
 def test_statement_held_on_b_runs_once_approved_on_a(replicas, pg, idp, bob):
     a, b = replicas
     pg.sql("INSERT INTO replica_held VALUES (1)", db="kb")
@@ -172,7 +117,7 @@ def test_grant_revoked_on_a_ends_the_session_on_b(replicas, idp, bob):
     a.review(bob, "approve", review_id)
     # A raw wire client reads the ErrorResponse itself: libpq reports a FATAL that arrives on
     # an idle connection as a lost connection, without its SQLSTATE.
-    sock = tls_connect(b.port)
+    sock = pgwire.tls_connect(b.port)
     try:
         login = pgwire.password_login(sock, {"user": "frank", "database": "kb"}, frank)
         assert login[-1][0] == b"Z", login  # admitted under the grant, idle
@@ -196,7 +141,8 @@ def test_b_reconnects_its_listener_and_still_wakes(replicas, pg, idp, bob):
     pg.sql("INSERT INTO replica_held VALUES (2)", db="kb")
     killed = pg.sql("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
                     "WHERE application_name = 'jitgate-b-listen'", db=STORE_DB)
-    assert killed.strip() == "1", killed
+    # Two listeners: the broker's (reviews, grants) and the cancel relay's.
+    assert killed.strip() == "2", killed
     ivan = idp.token(user="ivan", groups=["eng"], email="ivan@corp.example")
     elapsed = approve_on_a_and_time_b(a, b, bob, "ivan", ivan, 2)
     assert elapsed < CROSS_REPLICA_SECONDS, f"B woke {elapsed:.2f}s after the approval on A"
