@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 
+#include "core/log.h"
 #include "core/random.h"
 
 namespace jg::gate {
@@ -98,8 +99,14 @@ Verdict settleStatement(Verdict v, std::string_view text, Approvals& approvals) 
   draft.key = v.key;
   auto created = approvals.create(draft);
   if (!created) {
+    // The client learns that the store failed, not where it is or how it failed: that goes
+    // to the gateway's log.
+    log::warn("", "cannot create a review for rule {}: {}", v.decision.rule_id,
+              created.status().message());
     v.outcome = Outcome::kDeny;
-    v.message = "cannot create a review: " + created.status().message();
+    v.message =
+        "cannot create a review: the gateway's state store is unavailable (the cause is in the "
+        "gateway's log); try again later";
     return v;
   }
   v.review_id = created->id;

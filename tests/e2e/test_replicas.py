@@ -150,3 +150,46 @@ def test_b_reconnects_its_listener_and_still_wakes(replicas, pg, idp, bob):
                "B's listener to count its reconnect")
     assert "event listener connection lost" in b.log_text()
     assert STORE_PASSWORD not in a.log_text() + b.log_text()
+
+
+def readyz(gw):
+    import urllib.error
+    import urllib.request
+    try:
+        with urllib.request.urlopen(gw.admin_url + "/readyz", timeout=5) as res:
+            return res.status
+    except urllib.error.HTTPError as err:
+        return err.code
+
+
+def test_a_store_outage_fails_closed_and_everything_catches_up(replicas, pg, idp, bob):
+    """The store refuses connections for 10 s: readiness drops, a statement that needs a review
+    is refused (never run unreviewed), a session under an allow rule is still served; once the
+    store is back both replicas turn ready, and a decision on A reaches B again."""
+    a, b = replicas
+    grace = idp.token(user="grace", groups=["eng"], email="grace@corp.example")
+    reconnects = scrape_metrics(b).get("jitgate_store_listen_reconnects_total", 0)
+    pg.sql("INSERT INTO replica_held VALUES (3)", db="kb")
+    pg.sql(f"ALTER DATABASE {STORE_DB} ALLOW_CONNECTIONS false")
+    pg.sql(f"SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+           f"WHERE datname = '{STORE_DB}'")
+    cut_at = time.time()
+    try:
+        wait_until(lambda: readyz(b) == 503 and readyz(a) == 503, 8, "both replicas unready")
+        with psycopg.connect(b.dsn(db="ops", password=grace), autocommit=True) as conn:
+            assert conn.execute("select count(*) from replica_held").fetchone()[0] >= 1
+            with pytest.raises(psycopg.Error) as refused:
+                conn.execute("delete from replica_held where id = 3")
+        assert pg.sql("select count(*) from replica_held where id = 3", db="kb").strip() == "1"
+        # Refused, not run unreviewed, and the client is not told where the store is.
+        assert refused.value.sqlstate == "42501", refused.value
+        assert "state store is unavailable" in str(refused.value), refused.value
+        assert STORE_DB not in str(refused.value), refused.value
+        time.sleep(max(0.0, 10 - (time.time() - cut_at)))
+    finally:
+        pg.sql(f"ALTER DATABASE {STORE_DB} ALLOW_CONNECTIONS true")
+    wait_until(lambda: readyz(a) == 200 and readyz(b) == 200, 20, "both replicas ready again")
+    wait_until(lambda: scrape_metrics(b).get("jitgate_store_listen_reconnects_total", 0)
+               > reconnects, 20, "B's listener to reconnect")
+    elapsed = approve_on_a_and_time_b(a, b, bob, "grace", grace, 3)
+    assert elapsed < CROSS_REPLICA_SECONDS, f"B woke {elapsed:.2f}s after the approval on A"
