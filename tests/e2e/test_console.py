@@ -32,6 +32,9 @@ POLICIES = """policies:
   - { id: kb-update, reason: changing documents needs a data owner,
       match: { groups: [eng], resource: kb, kinds: [update] }, action: review,
       scope: statement, mode: wait, approvers: { groups: [data-owners], count: 1 } }
+  - { id: kb-insert, reason: adding documents needs two data owners,
+      match: { groups: [eng], resource: kb, kinds: [insert] }, action: review,
+      scope: statement, mode: wait, approvers: { groups: [data-owners], count: 2 } }
   - { id: vault-read, match: { groups: [contractors], resource: vault }, allow: [read, session] }
   - { id: vault-session, reason: a data owner approves access to the vault,
       match: { groups: [contractors], resource: vault }, action: review, scope: session,
@@ -278,6 +281,34 @@ def test_statement_held_in_wait_mode_runs_once_approved_in_the_console(gw, brows
             break
         time.sleep(0.3)
     assert f"review.approved {review['id']}" in r.stdout and "by bob@corp.example" in r.stdout
+
+
+def test_two_of_two_needs_both_approvers_and_the_statement_waits_for_the_second(
+        gw, browser, tokens):
+    sql = "insert into documents select * from documents where false"
+    result = {}
+    t = held(gw, tokens["alice"], sql, result)
+    review = pending_review(gw, tokens["bob"], sql)
+    browser.ok("login", **{"as": "bob"})
+    shown = browser.ok("wait_review", **{"as": "bob", "id": review["id"]})["text"]
+    assert "0 of 2 approvals" in shown and "kb-insert" in shown, shown
+    first = browser.ok("decide", **{"as": "bob", "id": review["id"], "verdict": "approve",
+                                    "comment": "first"})
+    assert "1 of 2" in first["note"] and "pending" in first["note"], first
+    time.sleep(0.5)
+    assert t.is_alive(), "one approval of two must not release the statement"
+    browser.ok("login", **{"as": "carol"})
+    shown = browser.ok("wait_review", **{"as": "carol", "id": review["id"]})["text"]
+    assert "1 of 2 approvals" in shown, shown
+    second = browser.ok("decide", **{"as": "carol", "id": review["id"], "verdict": "approve",
+                                     "comment": "second"})
+    assert "2 of 2" in second["note"] and "approved" in second["note"], second
+    t.join(timeout=20)
+    assert result.get("status") == "INSERT 0 0", result
+    status, body = gw.admin("GET", f"/api/v1/reviews/{review['id']}", tokens["bob"])
+    assert body["state"] == "approved"
+    assert [d["approver"]["display"] for d in body["decisions"]] == \
+        ["bob@corp.example", "carol@corp.example"]
 
 
 def test_rejection_with_a_reason_reaches_the_waiting_client(gw, browser, tokens):
