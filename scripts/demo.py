@@ -5,7 +5,8 @@ A throwaway PostgreSQL with a sample knowledge base (documents with PII), a vect
 the same documents (a Qdrant-compatible service), a real OIDC provider, and jitgate with its
 SQLite store in front of both. A RAG retriever authenticates with a service-account token, gets
 masked chunks over SQL and over HTTP (the official Qdrant client, the token as its API key), is
-refused customer records and over-broad searches, waits for a data owner's approval, and the
+refused customer records and over-broad searches, waits for a data owner's approval (given in
+jitgate's web console, in headless Chromium; screenshots in .demo/screenshots), and the
 retrievals of one document are then found together in the audit log and replayed. Then the
 same pipeline, as an AI agent on the official MCP SDK, discovers jitgate's authorization server
 from a 401, lists its tools, queries the knowledge base (masked), waits for a data owner to
@@ -17,6 +18,7 @@ end.
 import json
 import os
 import re
+import ssl
 import subprocess
 import sys
 import textwrap
@@ -25,11 +27,14 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+# Screenshots of the web console (the .demo/ folder is ignored by git).
+SHOTS = ROOT / ".demo" / "screenshots"
 sys.path.insert(0, str(ROOT / "tests" / "e2e"))
 sys.path.insert(0, str(ROOT / "examples"))
 
 import psycopg  # noqa: E402
 
+from console_browser import Browser  # noqa: E402
 from harness import JITGATE, PSQL, Gateway, PgServer, make_keys  # noqa: E402
 from oidc_provider import OidcProvider  # noqa: E402
 import rag_retriever  # noqa: E402
@@ -100,18 +105,25 @@ class DemoGateway(Gateway):
             '    documents: { json_paths: ["$.result[*].id"] }',
             "  - name: everything", "    kind: mcp", "    mount: /tools",
             f"    upstream: {{ url: {tools.url.rsplit('/mcp', 1)[0]} }}"]
-        super().__init__(pg, static_auth=False, policies=POLICIES, admin=True, http=True,
+        super().__init__(pg, static_auth=False, policies=POLICIES, admin_tls=True, http=True,
                          resources=[{"name": "kb", "database": "kb",
                                      "documents": "{ table: public.documents, id_column: doc_id }"}],
                          extra_resources=search)
         self.mcp_url = f"https://127.0.0.1:{self.http_port}/mcp"
+        # The web console signs people in at the provider with the authorization code flow.
+        redirect = f"https://127.0.0.1:{self.admin_port}/console/callback"
+        (state / "console_secret").write_text(idp.add_code_client("jitgate-console", redirect))
+        (state / "console_secret").chmod(0o600)
+        console = (f"console: {{ client_id: jitgate-console, client_secret_file: "
+                   f"{state}/console_secret, redirect_url: {redirect}, "
+                   f"resource: {OidcProvider.AUDIENCE}, scopes: [openid, db.read] }}\n")
         (state / "mcp.key").write_bytes(os.urandom(32))
         (state / "mcp.key").chmod(0o600)
         audiences = {"audiences": [OidcProvider.AUDIENCE, self.mcp_url]}
         self.extra_yaml = idp.identity_yaml(issuer_extra=audiences) + f"""store: sqlite://{state}/state.db
 mcp: {{ path: /mcp, resources: [kb], session_key_file: {state}/mcp.key, max_rows: 20 }}
 access: {{ pending_expiry: 10m }}
-masking:
+{console}masking:
   key_file: {state}/mask.key
   columns:
     - {{ table: crm.customers, column: email, strategy: tokenize }}
@@ -125,6 +137,27 @@ audit:
   signing_key_file: {state}/sign.pem
 """
 
+
+
+def approve_in_console(gw, idp, review_id):
+    """Dana signs in to the web console (headless Chromium) and approves the review there."""
+    step(f"Dana (data owner) approves {review_id} in the web console (headless Chromium)")
+    idp.add_user("dana", ["data-owners"], email="dana@corp.example")
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    browser = Browser(gw.admin_url, SHOTS)
+    try:
+        browser.ok("login", **{"as": "dana"})
+        shown = browser.ok("wait_review", **{"as": "dana", "id": review_id})["text"]
+        show("\n".join(line for line in shown.splitlines() if line.strip())[:900])
+        browser.ok("screenshot", **{"as": "dana", "name": "demo-inbox"})
+        decided = browser.ok("decide", **{"as": "dana", "id": review_id, "verdict": "approve",
+                                          "comment": "refund dispute #4411"})
+        show(decided["note"])
+        browser.ok("goto", **{"as": "dana", "page": "grants"})
+        browser.ok("screenshot", **{"as": "dana", "name": "demo-grants"})
+    finally:
+        browser.close()
+    print(f"    screenshots: {SHOTS / 'demo-inbox.png'}, {SHOTS / 'demo-grants.png'}")
 
 
 def http_retrieval(gw, idp, token):
@@ -151,7 +184,7 @@ def http_retrieval(gw, idp, token):
                              "protected", "--text", "refund dispute", "--limit", "1"],
                             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     owner = idp.token(user="dana", groups=["data-owners"], email="dana@corp.example")
-    admin = f"http://127.0.0.1:{gw.admin_port}"
+    admin = gw.admin_url
     review_id = None
     for _ in range(100):
         listing = run("review", "list", "--gateway", admin, "--token", owner)
@@ -221,7 +254,7 @@ def agent_over_mcp(gw, idp, oauth):
                             env=dict(os.environ,
                                      NODE_EXTRA_CA_CERTS=str(gw.dir / "server.crt")))
     owner = idp.token(user="dana", groups=["data-owners"], email="dana@corp.example")
-    admin = f"http://127.0.0.1:{gw.admin_port}"
+    admin = gw.admin_url
     review_id = None
     for line in held.stderr:  # the agent names the review it waits for
         if line.startswith("{") and "review_id" in line:
@@ -284,10 +317,12 @@ def main():
 
         step("jitgate in front of both: OIDC tokens, policy, masking, approvals, strict audit")
         gw = DemoGateway(pg, idp, state, store, tools).start()
+        os.environ["JITGATE_ADMIN_CA"] = str(gw.dir / "server.crt")  # the CLI trusts the admin TLS
         try:
             print(f"    PostgreSQL clients: 127.0.0.1:{gw.port} (TLS)   HTTP clients: "
                   f"https://127.0.0.1:{gw.http_port}/kb-search   admin API: "
-                  f"127.0.0.1:{gw.admin_port}\n    config: {gw.config}")
+                  f"{gw.admin_url}\n    web console: {gw.admin_url}/console/\n"
+                  f"    config: {gw.config}")
 
             step("The RAG pipeline gets a token by client credentials (no database password)")
             token = idp.token(client="rag-pipeline", groups=["rag"])
@@ -319,12 +354,7 @@ def main():
                     show(str(e))
                     review_id = re.search(r"review (r-[a-z0-9]+)", str(e)).group(1)
 
-                owner = idp.token(user="dana", groups=["data-owners"], email="dana@corp.example")
-                admin = f"http://127.0.0.1:{gw.admin_port}"
-                step(f"Dana (data owner) reviews and approves {review_id}")
-                show(run("review", "list", "--gateway", admin, "--token", owner))
-                show(run("review", "approve", review_id, "--comment", "refund dispute #4411",
-                         "--gateway", admin, "--token", owner))
+                approve_in_console(gw, idp, review_id)
 
                 step("The same statement now runs once, with column masking applied")
                 row = conn.execute(sql).fetchone()
@@ -340,7 +370,8 @@ def main():
             agent_over_mcp(gw, idp, ("rag-pipeline", secret))
 
             step("Gateway metrics (GET /metrics on the admin listener)")
-            with urllib.request.urlopen(f"http://127.0.0.1:{gw.admin_port}/metrics") as res:
+            admin_tls = ssl.create_default_context(cafile=os.environ["JITGATE_ADMIN_CA"])
+            with urllib.request.urlopen(f"{gw.admin_url}/metrics", context=admin_tls) as res:
                 show("\n".join(line for line in res.read().decode().splitlines()
                                if not line.startswith("#")))
 

@@ -22,7 +22,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from harness import JITGATE, ROOT, Gateway, make_keys
+from console_browser import Browser
+from harness import JITGATE, Gateway, make_keys
 
 POLICIES = """policies:
   - { id: kb-use, match: { groups: [eng], resource: kb }, allow: [read, session, write] }
@@ -66,37 +67,6 @@ class ConsoleGateway(Gateway):
             f"scopes: [openid, db.read] }}\n")
 
 
-class Browser:
-    """tests/peers/console_browser.mjs: one JSON command per line, one JSON answer per line."""
-
-    def __init__(self, base):
-        self.proc = subprocess.Popen(
-            ["node", str(ROOT / "tests" / "peers" / "console_browser.mjs"), "--base", base,
-             "--shots", str(SHOTS)], cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            text=True)
-
-    def __call__(self, op, **args):
-        self.proc.stdin.write(json.dumps({"op": op, **args}) + "\n")
-        self.proc.stdin.flush()
-        line = self.proc.stdout.readline()
-        assert line, "the browser driver exited"
-        return json.loads(line)
-
-    def ok(self, op, **args):
-        answer = self(op, **args)
-        assert "error" not in answer, answer
-        return answer
-
-    def close(self):
-        if self.proc.poll() is None:
-            self.proc.stdin.write(json.dumps({"op": "quit"}) + "\n")
-            self.proc.stdin.close()
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-
-
 @pytest.fixture(scope="module")
 def gw(pg, idp):
     for user, groups in (("bob", ["data-owners"]), ("carol", ["data-owners", "eng"]),
@@ -109,7 +79,7 @@ def gw(pg, idp):
 
 @pytest.fixture(scope="module")
 def browser(gw):
-    b = Browser(gw.admin_url)
+    b = Browser(gw.admin_url, SHOTS)
     yield b
     b.close()
 
