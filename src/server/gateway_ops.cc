@@ -146,10 +146,11 @@ AdminResponse Gateway::endSession(const AdminRequest& req) {
   if (reason != req.query.end() && !reason->second.empty()) {
     message += ": " + reason->second.substr(0, 200);
   }
-  found->terminate("57P01", message);
-  metrics::sessionsEndedByAdmin().add({s.resource.empty() ? "-" : s.resource});
+  // Logged before the session is told, so the session's own "session ended:" line follows it.
   log::infoWith(id, {{"user", s.user}, {"resource", s.resource}, {"actor", by}},
                 "session ended by administrator {}", by);
+  found->terminate("57P01", message);
+  metrics::sessionsEndedByAdmin().add({s.resource.empty() ? "-" : s.resource});
   if (recorder_) {
     audit::AccessEvent e;
     e.action = "session.ended";

@@ -229,7 +229,7 @@ def test_admin_lists_live_sessions_and_ends_one_with_57p01_naming_who(gw, tokens
                                                       tokens["bob"])[1]["sessions"]
                                  if s["id"] == mine[0]["id"]])
     lines = gw.log_lines()
-    end = [x for x in lines if x.get("sid") == mine[0]["id"] and "session ended" in x["msg"]]
+    end = [x for x in lines if x.get("sid") == mine[0]["id"] and x["msg"].startswith("session ended:")]
     assert end and end[-1]["sqlstate"] == "57P01"
     assert scrape_metrics(gw)['jitgate_sessions_ended_by_admin_total{resource="kb"}'] == 1
 
