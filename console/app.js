@@ -101,6 +101,34 @@ function renderRequest(review) {
   return box;
 }
 
+// The requester's recent reviews (an approver's view of their history), fetched once for each
+// pending review when it is first shown, under it.
+const histories = new Map();
+
+function historyLine(r) {
+  const what = r.statement?.text ? r.statement.text.split('\n')[0].slice(0, 120) :
+    `session access for ${Math.round((r.grant_duration_seconds || 0) / 360) / 10} h`;
+  const by = (r.decisions || []).map((d) => d.approver?.display || d.approver?.subject)
+    .filter(Boolean).join(', ');
+  return `${formatTime(r.created_at)} · ${r.resource} · ${r.state}${by ? ` by ${by}` : ''}` +
+    ` · ${what}`;
+}
+
+async function loadHistory(review, list) {
+  const sub = review.requester?.subject;
+  if (!sub) return;
+  if (!histories.has(review.id)) {
+    const url = `/api/v1/reviews?requester=${encodeURIComponent(sub)}&limit=6`;
+    histories.set(review.id, fetch(url, { credentials: 'same-origin', cache: 'no-store',
+      headers: { Accept: 'application/json' } })
+      .then((res) => (res.ok ? res.json() : { reviews: [] })).then((b) => b.reviews || []));
+  }
+  const all = await histories.get(review.id);
+  const earlier = all.filter((r) => r.id !== review.id).slice(0, 5);
+  list.replaceChildren(...(earlier.length ? earlier.map((r) => el('li', { textContent:
+    historyLine(r) })) : [el('li', { textContent: 'No earlier request by this person.' })]));
+}
+
 function mayDecide(review) {
   const groups = new Set(state.me?.groups || []);
   return (review.approvers?.groups || []).some((g) => groups.has(g));
@@ -122,6 +150,7 @@ function renderReview(review) {
   q('.created').textContent = formatTime(review.created_at);
   q('.expires').textContent = formatTime(review.expires_at);
   q('.request').append(renderRequest(review));
+  loadHistory(review, q('.history-list')).catch(() => {});
   const form = q('form');
   const input = form.querySelector('input');
   input.id = `comment-${review.id}`;
@@ -235,18 +264,25 @@ function signedOut() {
   $('signed-out').hidden = false;
 }
 
-// The page the hash names (#reviews, #grants, #sessions); the inbox when it names none.
+// The page the hash names (#reviews, #grants, ...; #session/<id> is a session's detail); the
+// inbox when it names none.
+function pageOf(hash) {
+  if (hash.startsWith('#session/')) return 'detail';
+  const link = [...document.querySelectorAll('nav a[data-page]')]
+    .find((a) => a.getAttribute('href') === hash);
+  return link?.dataset.page || 'inbox';
+}
+
 function route() {
   if (!state.me) return;
-  const link = document.querySelector(`nav a[href="${location.hash}"]`);
-  const page = link?.dataset.page || 'inbox';
+  const page = pageOf(location.hash);
   if (state.page && state.page !== page) PAGES[state.page].hide();
   for (const a of document.querySelectorAll('nav a[data-page]')) {
     if (a.dataset.page === page) a.setAttribute('aria-current', 'page');
     else a.removeAttribute('aria-current');
   }
   for (const id of Object.keys(PAGES)) $(id).hidden = id !== page;
-  if (state.page !== page) {
+  if (state.page !== page || page === 'detail') {
     state.page = page;
     PAGES[page].show();
   }

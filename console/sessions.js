@@ -105,7 +105,7 @@ function utcParam(local) {
 
 function searchQuery(form) {
   const q = new URLSearchParams();
-  for (const name of ['user', 'resource', 'table', 'document', 'decision']) {
+  for (const name of ['user', 'resource', 'table', 'document', 'path', 'tool', 'decision']) {
     const v = form.elements[name].value.trim();
     if (v) q.set(name, v);
   }
@@ -122,13 +122,20 @@ function hitText(h) {
   return h.text || '';
 }
 
-function hitRow(h) {
+// One search hit; `protocol` adds the session's protocol (the lineage page). The session cell
+// opens the session's replay.
+function hitRow(h, protocol) {
   const tr = el('tr');
   const decision = h.decision + (h.rule ? ` (${h.rule})` : '') + (h.error ? ` · ${h.error}` : '');
-  const cells = [formatTime(h.time), h.email || h.subject, h.resource, decision];
+  const cells = [formatTime(h.time), h.email || h.subject];
+  if (protocol) cells.push(h.protocol || 'postgres');
+  cells.push(h.resource, decision);
   for (const text of cells) tr.append(el('td', { textContent: text }));
   tr.append(el('td', {}, el('code', { className: 'hit', textContent: hitText(h) })));
-  tr.append(el('td', { textContent: `${h.session}#${h.statement}` }));
+  const link = el('a', { href: `#session/${encodeURIComponent(h.session)}`,
+    textContent: `${h.session} #${h.statement}` });
+  link.setAttribute('aria-label', `Open session ${h.session} (statement ${h.statement})`);
+  tr.append(el('td', {}, link));
   return tr;
 }
 

@@ -135,6 +135,8 @@ audit:
   raw_payloads: encrypted
   key_file: {state}/raw.key
   signing_key_file: {state}/sign.pem
+  auditor_groups: [auditors]
+  reveal_groups: [auditors]
 """
 
 
@@ -158,6 +160,28 @@ def approve_in_console(gw, idp, review_id):
     finally:
         browser.close()
     print(f"    screenshots: {SHOTS / 'demo-inbox.png'}, {SHOTS / 'demo-grants.png'}")
+
+
+def replay_in_console(gw, idp, session):
+    """Ida (auditor) opens the customer lookup's replay in the console and reveals it."""
+    step(f"Ida (auditor) opens session {session} in the web console and reveals the values "
+         "before masking, giving a reason (the reveal is recorded first)")
+    idp.add_user("ida", ["auditors"], email="ida@corp.example")
+    browser = Browser(gw.admin_url, SHOTS)
+    try:
+        browser.ok("login", **{"as": "ida"})
+        browser.ok("goto", **{"as": "ida", "page": "sessions"})
+        browser.ok("search", **{"as": "ida", "fields": {"table": "crm.customers"}})
+        page = browser.ok("open_session", **{"as": "ida", "table": "hits", "session": session})
+        browser.ok("screenshot", **{"as": "ida", "name": "demo-replay"})
+        shown = browser.ok("reveal", **{"as": "ida", "reason": "refund dispute #4411 audit"})
+        browser.ok("screenshot", **{"as": "ida", "name": "demo-reveal"})
+    finally:
+        browser.close()
+    show(page["status"] + "\n" + page["facts"])
+    show(shown["banner"])
+    print(f"    cells masking changed: {', '.join(shown['marked']) or 'none'}")
+    print(f"    screenshots: {SHOTS / 'demo-replay.png'}, {SHOTS / 'demo-reveal.png'}")
 
 
 def http_retrieval(gw, idp, token):
@@ -392,9 +416,11 @@ def main():
             step(f"Replay of session {session} (as the pipeline saw it)")
             show(run("replay", session, "--config", str(gw.config)))
             step("Raw replay with the key (pre-masking values; the replay itself is recorded)")
-            raw = run("replay", session, "--config", str(gw.config), "--raw", "--key-file",
+            raw = run("replay", session, "--config", str(gw.config), "--raw", "--reason",
+                      "refund dispute #4411", "--key-file",
                       str(state / "raw.key"))
             show("\n".join(l for l in raw.splitlines() if "customers" in l or "@" in l)[:1500])
+            replay_in_console(gw, idp, session)
             step("The log verifies: hash chain, Ed25519 signatures, the anchored checkpoint")
             show(run("audit", "verify", "--live", "--config", str(gw.config), "--public-key",
                      str(state / "sign.pub")))

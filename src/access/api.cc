@@ -156,8 +156,11 @@ ApiReply Api::listReviews(const ApiRequest& req, const identity::Identity& calle
       return error(400, "bad_request", "unknown state '" + s + "'");
     }
   }
-  if (!isApprover(caller) || queryParam(req, "mine") == "true") {
+  const bool own = !isApprover(caller) || queryParam(req, "mine") == "true";
+  if (own) {
     f.requester_subject = caller.subject;
+  } else {
+    f.requester_subject = queryParam(req, "requester");  // an approver's look at one person
   }
   auto list = broker_->listReviews(f);
   if (!list) {
@@ -165,7 +168,7 @@ ApiReply Api::listReviews(const ApiRequest& req, const identity::Identity& calle
   }
   json::array items;
   for (const auto& r : *list) {
-    if (f.requester_subject.empty() || r.requester.issuer == caller.issuer) {
+    if (!own || r.requester.issuer == caller.issuer) {
       items.push_back(toJson(r));
     }
   }

@@ -73,6 +73,20 @@ TEST_F(ApiTest, AskAheadUsesTheSessionReviewRuleOfThePolicy) {
   EXPECT_NE(str(r.body, "hint").find("jitgate review approve"), std::string::npos);
 }
 
+TEST_F(ApiTest, AnApproverListsOnePersonsReviewsAndOthersOnlyTheirOwn) {
+  ASSERT_EQ(call("POST", "/api/v1/reviews", alice_, R"({"resource":"kb","reason":"a"})").status,
+            201);
+  ASSERT_EQ(call("POST", "/api/v1/reviews", eve_, R"({"resource":"kb","reason":"e"})").status, 201);
+  auto alices = call("GET", "/api/v1/reviews", olga_, {}, {{"requester", alice_.subject}});
+  ASSERT_EQ(alices.body.at("reviews").as_array().size(), 1u) << json::serialize(alices.body);
+  EXPECT_EQ(alices.body.at("reviews").at(0).at("reason").as_string(), "a");
+  EXPECT_EQ(call("GET", "/api/v1/reviews", olga_).body.at("reviews").as_array().size(), 2u);
+  // Not an approver: the requester filter cannot widen the list beyond their own.
+  auto eves = call("GET", "/api/v1/reviews", eve_, {}, {{"requester", alice_.subject}});
+  ASSERT_EQ(eves.body.at("reviews").as_array().size(), 1u);
+  EXPECT_EQ(eves.body.at("reviews").at(0).at("reason").as_string(), "e");
+}
+
 TEST_F(ApiTest, AskAheadRefusals) {
   EXPECT_EQ(call("POST", "/api/v1/reviews", alice_, "not json").status, 400);
   EXPECT_EQ(call("POST", "/api/v1/reviews", alice_, R"({"resource":"kb"})").status, 400);

@@ -220,6 +220,7 @@ struct Encoder {
     w.key("raw");
     w.boolean(e.raw);
     w.fieldIfSet("actor", e.actor);
+    w.fieldIfSet("reason", e.reason);
   }
   void operator()(const AccessEvent& e) {
     w.fieldIfSet("action", e.action);
@@ -414,7 +415,7 @@ Result<Event> decodeEvent(const json::object& o) {
   } else if (type == "replay") {
     auto* raw = o.if_contains("raw");
     ev.body = ReplayEvent{getStr(o, "session"), raw && raw->is_bool() && raw->as_bool(),
-                          getStr(o, "actor")};
+                          getStr(o, "actor"), getStr(o, "reason")};
   } else if (type == "access") {
     ev.body = AccessEvent{getStr(o, "action"),   getStr(o, "review"),  getStr(o, "grant"),
                           getStr(o, "resource"), getStr(o, "rule"),    getStr(o, "requester"),

@@ -70,6 +70,23 @@ TEST(Codec, AccessRecordKeepsTheActorsSubjectBesideTheirEmail) {
   EXPECT_EQ(a.actor_subject, "sub-bob");
 }
 
+TEST(Codec, ReplayRecordKeepsTheRevealReasonAndOmitsAnEmptyOne) {
+  ReplayEvent e{"s-42", true, "rita@corp.example", "ticket SEC-7"};
+  auto rec =
+      encodeEvent(Event{"replay-1", fromMicros(1), e}, RawSealer(std::nullopt), scrubSecrets);
+  ASSERT_TRUE(rec.isOk());
+  auto back = decodeEvent(boost::json::parse(*rec).as_object());
+  ASSERT_TRUE(back.isOk());
+  const auto& r = std::get<ReplayEvent>(back->body);
+  EXPECT_EQ(r.replayed_session, "s-42");
+  EXPECT_TRUE(r.raw);
+  EXPECT_EQ(r.reason, "ticket SEC-7");
+  auto cli = encodeEvent(Event{"replay-2", fromMicros(1), ReplayEvent{"s-42", false, "root"}},
+                         RawSealer(std::nullopt), scrubSecrets);
+  ASSERT_TRUE(cli.isOk());
+  EXPECT_EQ(cli->find("reason"), std::string::npos) << *cli;
+}
+
 TEST(Codec, AccessRecordWithoutAnActorHasNoSubjectField) {
   AccessEvent e;
   e.action = "grant.expired";

@@ -195,6 +195,7 @@ struct ReplayEvent {
   std::string replayed_session;
   bool raw = false;
   std::string actor;  // OS user or identity that ran the replay
+  std::string reason{};  // why raw data was opened (the console asks for it; the CLI may not)
 };
 
 // A just-in-time access event: a review created or decided, a grant created, expired or revoked,

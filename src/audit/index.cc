@@ -218,7 +218,8 @@ struct RowWriter {
     StatementEvent st;
     st.kind = "replay";
     st.decision = "allow";
-    st.text = "replay " + e.replayed_session + (e.raw ? " --raw" : "");
+    st.text = "replay " + e.replayed_session + (e.raw ? " --raw" : "") +
+              (e.reason.empty() ? "" : " (reason: " + e.reason + ")");
     return insertStatement(1, st);
   }
 };

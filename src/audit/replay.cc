@@ -256,7 +256,7 @@ struct TextRenderer {
   }
   void operator()(const ReplayEvent& e) {
     out << "replay    of " << e.replayed_session << (e.raw ? " with raw data" : "") << " by "
-        << e.actor << "\n";
+        << e.actor << (e.reason.empty() ? "" : " (reason: " + e.reason + ")") << "\n";
   }
   void operator()(const ResultEvent& e) {
     // forEachSessionRecord splits `result` records; this is for callers that did not.
@@ -426,6 +426,58 @@ Status forEachSessionRecord(const std::string& dir, const std::string& session_i
                : Status::error(Code::kNotFound, "no records for session " + session_id);
 }
 
+json::object recordJson(ReplayedRecord&& r, double offset_s, const RawOpener* opener) {
+  const std::string session_id = r.event.session_id;
+  json::object o = std::move(r.record);
+  o["offset_s"] = offset_s;
+  o["seq"] = r.seq;
+  o["instance"] = r.instance;
+  o.erase("params");
+  o.erase("raw_rows");
+  o.erase("raw_body");
+  if (opener == nullptr) {
+    return o;
+  }
+  auto open = [&](const RawBytes& raw, std::string_view type, std::string_view field,
+                  std::string_view key, const std::vector<Row>* sent) {
+    auto plain = opener->open(raw, r.raw_key_id, rawAad(session_id, type, field));
+    if (plain) {
+      auto rows = sent != nullptr ? rawRowsView(*plain, *sent) : rowsFromJson(*plain);
+      if (rows) {
+        o[key] = rowsJson(*rows);
+      }
+    }
+  };
+  if (auto* s = std::get_if<StatementEvent>(&r.event.body); s && !s->params.empty()) {
+    open(s->params, "statement", "params", "params_raw", nullptr);
+  }
+  if (auto* rr = std::get_if<ResultRowsEvent>(&r.event.body); rr && !rr->raw_rows.empty()) {
+    open(rr->raw_rows, "result_rows", "raw_rows", "rows_raw", &rr->rows);
+  }
+  openRawBody(*opener, r, o);
+  return o;
+}
+
+Result<SessionJson> sessionRecordsJson(const std::string& dir, const std::string& session_id,
+                                       const std::optional<SessionLocation>& hint,
+                                       const RawOpener* opener, size_t limit) {
+  SessionJson out;
+  std::optional<std::chrono::system_clock::time_point> start;
+  Status st = forEachSessionRecord(dir, session_id, hint, [&](ReplayedRecord&& r) {
+    if (out.records.size() >= limit) {
+      out.truncated = true;
+      return;
+    }
+    start = start.value_or(r.event.time);
+    double offset = std::chrono::duration<double>(r.event.time - *start).count();
+    out.records.push_back(recordJson(std::move(r), offset, opener));
+  });
+  if (!st) {
+    return st;
+  }
+  return out;
+}
+
 Result<uint64_t> renderSession(const std::string& dir, const std::string& session_id,
                                const std::optional<SessionLocation>& hint, ReplayFormat format,
                                const RawOpener* opener, std::ostream& out, uint64_t only) {
@@ -450,32 +502,7 @@ Result<uint64_t> renderSession(const std::string& dir, const std::string& sessio
     double offset = std::chrono::duration<double>(r.event.time - *start).count();
     ++n;
     if (format == ReplayFormat::kJson) {
-      json::object o = std::move(r.record);
-      o["offset_s"] = offset;
-      o["seq"] = r.seq;
-      o["instance"] = r.instance;
-      o.erase("params");
-      o.erase("raw_rows");
-      o.erase("raw_body");
-      if (opener != nullptr) {
-        auto open = [&](const RawBytes& raw, std::string_view type, std::string_view field,
-                        std::string_view key, const std::vector<Row>* sent) {
-          auto plain = opener->open(raw, r.raw_key_id, rawAad(session_id, type, field));
-          if (plain) {
-            auto rows = sent != nullptr ? rawRowsView(*plain, *sent) : rowsFromJson(*plain);
-            if (rows) {
-              o[key] = rowsJson(*rows);
-            }
-          }
-        };
-        if (auto* s = std::get_if<StatementEvent>(&r.event.body); s && !s->params.empty()) {
-          open(s->params, "statement", "params", "params_raw", nullptr);
-        }
-        if (auto* rr = std::get_if<ResultRowsEvent>(&r.event.body); rr && !rr->raw_rows.empty()) {
-          open(rr->raw_rows, "result_rows", "raw_rows", "rows_raw", &rr->rows);
-        }
-        openRawBody(*opener, r, o);
-      }
+      json::object o = recordJson(std::move(r), offset, opener);
       out << json::serialize(o) << "\n";
       return;
     }

@@ -42,6 +42,22 @@ Result<std::vector<Row>> openSealedRows(const RawOpener& opener, const ReplayedR
                                         std::string_view field,
                                         const std::vector<Row>* sent = nullptr);
 
+// One record as JSON: the record as stored with offset_s (seconds since the session's first
+// record), seq and instance; sealed fields (params, raw_rows, raw_body) removed and, with
+// `opener`, opened into params_raw, rows_raw and body_raw (body_raw_b64 when not UTF-8).
+boost::json::object recordJson(ReplayedRecord&& r, double offset_s, const RawOpener* opener);
+
+struct SessionJson {
+  boost::json::array records;
+  bool truncated = false;  // the session has more than `limit` records
+};
+
+// The first `limit` records of a session as recordJson() objects, in log order. kNotFound when
+// the session has no records.
+Result<SessionJson> sessionRecordsJson(const std::string& dir, const std::string& session_id,
+                                       const std::optional<SessionLocation>& hint,
+                                       const RawOpener* opener, size_t limit);
+
 enum class ReplayFormat { kText, kJson };
 
 // Renders a session to `out`. `opener` null means no raw data. With `only` nonzero, renders

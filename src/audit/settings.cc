@@ -44,6 +44,21 @@ std::string defaultInstanceFor(const std::string& dir, std::string_view gateway_
   return name;
 }
 
+namespace {
+
+// A list of group names (none empty).
+std::vector<std::string> groups(const config::Node& node, config::Errors& errors) {
+  std::vector<std::string> out = node.strings(errors);
+  for (const auto& g : out) {
+    if (g.empty()) {
+      errors.add(node, "must not contain an empty group name");
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
 Settings parseSettings(const config::Node& section, config::Errors& errors) {
   Settings s;
   if (section.defined() && !section.isMap()) {
@@ -51,10 +66,10 @@ Settings parseSettings(const config::Node& section, config::Errors& errors) {
     return s;
   }
   section.checkKeys(
-      errors,
-      {"dir", "instance", "durability", "batch_delay", "checkpoint_every", "checkpoint_interval",
-       "retry_interval", "witness", "segment_max_bytes", "retention", "raw_payloads", "key_file",
-       "signing_key_file", "zstd_level", "queue_limit", "queue_limit_bytes", "auditor_groups"});
+      errors, {"dir", "instance", "durability", "batch_delay", "checkpoint_every",
+               "checkpoint_interval", "retry_interval", "witness", "segment_max_bytes", "retention",
+               "raw_payloads", "key_file", "signing_key_file", "zstd_level", "queue_limit",
+               "queue_limit_bytes", "auditor_groups", "reveal_groups", "verify_interval"});
   s.dir = section["dir"].requiredPath(errors);
   s.instance_defaulted = !section["instance"].defined();
   s.instance = section["instance"].str(errors, defaultInstance());
@@ -85,12 +100,9 @@ Settings parseSettings(const config::Node& section, config::Errors& errors) {
       static_cast<size_t>(section["queue_limit"].integer(errors, 65536, 16, 10'000'000));
   s.queue_limit_bytes = static_cast<size_t>(
       section["queue_limit_bytes"].integer(errors, 32ll << 20, 1ll << 20, 16ll << 30));
-  s.auditor_groups = section["auditor_groups"].strings(errors);
-  for (const auto& g : s.auditor_groups) {
-    if (g.empty()) {
-      errors.add(section["auditor_groups"], "must not contain an empty group name");
-    }
-  }
+  s.auditor_groups = groups(section["auditor_groups"], errors);
+  s.reveal_groups = groups(section["reveal_groups"], errors);
+  s.verify_interval = section["verify_interval"].duration(errors, s.verify_interval);
   if (s.raw_payloads && s.key_file.empty()) {
     errors.add(section["key_file"], "is required when raw_payloads is encrypted");
   }

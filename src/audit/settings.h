@@ -16,6 +16,8 @@
 //     signing_key_file: secrets/audit-signing.pem   # Ed25519 private key, PEM
 //     zstd_level: 1
 //     auditor_groups: [auditors]        # who may use the audit HTTP API (default: nobody)
+//     reveal_groups: [auditors-raw]     # auditors who may reveal raw values (default: nobody)
+//     verify_interval: 6h               # the gateway re-verifies its own chain (0: on demand)
 //
 // Plain value; parsed once at startup.
 #pragma once
@@ -58,6 +60,12 @@ struct Settings {
   size_t queue_limit_bytes = 32u << 20;
   // Identity groups allowed to read the audit HTTP API (/api/v1/audit/...). Empty: nobody.
   std::vector<std::string> auditor_groups;
+  // Auditors also in one of these groups may reveal a session's raw (pre-masking) values through
+  // the audit HTTP API, giving a reason; each reveal is recorded. Empty: nobody.
+  std::vector<std::string> reveal_groups;
+  // The gateway verifies its own hash chain this often (and at start and on demand), for
+  // /api/v1/health. 0: only at start and on demand.
+  std::chrono::milliseconds verify_interval{6ll * 3600 * 1000};
 };
 
 // Parses the `audit:` mapping. `section` may be undefined (defaults; dir and keys then missing

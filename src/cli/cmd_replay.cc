@@ -29,6 +29,7 @@ struct ReplayOpts {
   std::string session;
   std::string format = "text";
   bool raw = false;
+  std::string reason;       // why raw data is opened (recorded with the replay)
   std::string sandbox;      // DSN of the sandbox database
   std::string sandbox_url;  // base URL of the sandbox HTTP service
   std::string statement_timeout = "30s";
@@ -64,7 +65,7 @@ Status recordReplay(const Loaded& l, const ReplayOpts& o, bool raw) {
     return rec.status();
   }
   Status st = (*rec)->append(
-      audit::Event{"replay-" + randomId(12), {}, audit::ReplayEvent{o.session, raw, actor()}});
+      audit::Event{"replay-" + randomId(12), {}, audit::ReplayEvent{o.session, raw, actor(), raw ? o.reason : ""}});
   Status closed = (*rec)->close();
   if (indexer) {
     (void)indexer->flush();
@@ -231,6 +232,8 @@ void addReplay(CLI::App& app) {
   cmd->add_flag("--raw", o->raw,
                 "Show pre-masking rows, parameters and HTTP bodies (needs the key; recorded)");
   cmd->add_option("--key-file", o->c.key_files, "Raw payload key file(s); repeatable");
+  cmd->add_option("--reason", o->reason,
+                  "Why raw data is opened: recorded with the replay (as the console asks)");
   cmd->add_option("--sandbox", o->sandbox,
                   "Re-run the read-only statements on this PostgreSQL database (libpq DSN) in a "
                   "read-only transaction and compare rows; exit 0 all match, 1 differ, 2 error");

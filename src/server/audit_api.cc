@@ -1,12 +1,15 @@
 #include "server/audit_api.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
+#include <algorithm>
 #include <boost/json.hpp>
 #include <charconv>
 #include <ctime>
 
 #include "audit/codec.h"
+#include "audit/crypto.h"
 #include "audit/index.h"
 #include "audit/replay.h"
 #include "audit/verify.h"
@@ -170,13 +173,100 @@ AdminResponse handleAuditStatements(const AdminRequest& req, store::Store* store
   return jsonOk(out);
 }
 
+namespace {
+
+// The session id of /api/v1/audit/sessions/{id}[/reveal], or nullopt when it is not valid.
+std::optional<std::string> sessionIdOf(const std::string& path, std::string_view suffix) {
+  std::string id = path.substr(std::min(path.size(), kSessionsPrefix.size()));
+  if (!id.ends_with(suffix)) {
+    return std::nullopt;
+  }
+  id.resize(id.size() - suffix.size());
+  return validSessionId(id) ? std::optional<std::string>(id) : std::nullopt;
+}
+
+// The session's records, raw values opened when `opener` is given; 404 for an unknown session.
+AdminResponse sessionRecords(const std::string& id, int limit, store::Store* store,
+                             const audit::Settings& settings, const audit::RawOpener* opener) {
+  if (settings.dir.empty()) {
+    return jsonError(503, "unavailable", "session recording is not configured");
+  }
+  std::optional<audit::SessionLocation> hint;
+  if (store != nullptr) {
+    if (auto loc = audit::findSession(*store, id); loc && loc->has_value()) {
+      hint = **loc;
+    }
+  }
+  auto got = audit::sessionRecordsJson(settings.dir, id, hint, opener, static_cast<size_t>(limit));
+  if (!got) {
+    if (got.status().code() == Code::kNotFound) {
+      return jsonError(404, "not_found", "no recorded session " + id);
+    }
+    return jsonError(503, "unavailable", "cannot read the audit log: " + got.status().message());
+  }
+  return jsonOk(json::object{{"session", id},
+                             {"records", std::move(got->records)},
+                             {"truncated", got->truncated},
+                             {"raw", opener != nullptr}});
+}
+
+bool memberOfAny(const identity::Identity& who, const std::vector<std::string>& groups) {
+  for (const auto& g : who.groups) {
+    if (std::find(groups.begin(), groups.end(), g) != groups.end()) {
+      return true;
+    }
+  }
+  return false;
+}
+
+// 403 unless the caller may reveal raw values; 503 when none are recorded.
+std::optional<AdminResponse> requireRevealer(const AdminRequest& req,
+                                             const audit::Settings& settings) {
+  if (settings.reveal_groups.empty()) {
+    return jsonError(403, "forbidden",
+                     "revealing raw values is closed: no reveal groups are configured "
+                     "(audit.reveal_groups)");
+  }
+  if (!memberOfAny(*req.caller, settings.reveal_groups)) {
+    return jsonError(403, "forbidden",
+                     fmt::format("{} may not reveal raw values: that is for members of {}",
+                                 req.caller->display(), fmt::join(settings.reveal_groups, ", ")));
+  }
+  if (!settings.raw_payloads || settings.key_file.empty()) {
+    return jsonError(503, "unavailable",
+                     "raw values are not recorded here (audit.raw_payloads: off)");
+  }
+  return std::nullopt;
+}
+
+// The reason of a reveal request's JSON body: 1 to 500 characters after trimming.
+Result<std::string> revealReason(const std::string& body) {
+  json::error_code ec;
+  json::value v = json::parse(body, ec);
+  const json::object* o = ec ? nullptr : v.if_object();
+  const json::value* r = o != nullptr ? o->if_contains("reason") : nullptr;
+  std::string reason = r != nullptr && r->is_string() ? std::string(r->as_string()) : "";
+  while (!reason.empty() && std::isspace(static_cast<unsigned char>(reason.back()))) {
+    reason.pop_back();
+  }
+  reason.erase(0, reason.find_first_not_of(" \t\r\n"));
+  if (reason.empty() || reason.size() > 500) {
+    return invalidArgument(
+        "give the reason for revealing raw values: a JSON body {\"reason\": \"...\"} of 1 to "
+        "500 characters (it is recorded with your name)");
+  }
+  return reason;
+}
+
+}  // namespace
+
 AdminResponse handleAuditSession(const AdminRequest& req, store::Store* store,
                                  const audit::Settings& settings) {
   if (auto refused = requireAuditor(req, settings)) {
     return *refused;
   }
-  std::string id = req.path.substr(std::min(req.path.size(), kSessionsPrefix.size()));
-  if (!validSessionId(id)) {
+  auto id = sessionIdOf(req.path, "");
+  if (!id) {
     return jsonError(400, "bad_request", "bad session id");
   }
   int limit = kDefaultSessionRecords;
@@ -191,38 +281,44 @@ AdminResponse handleAuditSession(const AdminRequest& req, store::Store* store,
     }
     limit = *l;
   }
-  if (settings.dir.empty()) {
-    return jsonError(503, "unavailable", "session recording is not configured");
+  return sessionRecords(*id, limit, store, settings, nullptr);
+}
+
+AdminResponse handleAuditReveal(const AdminRequest& req, store::Store* store,
+                                const audit::Settings& settings, const RevealRecorder& record) {
+  if (auto refused = requireAuditor(req, settings)) {
+    return *refused;
   }
-  std::optional<audit::SessionLocation> hint;
-  if (store != nullptr) {
-    if (auto loc = audit::findSession(*store, id); loc && loc->has_value()) {
-      hint = **loc;
-    }
+  if (!req.path.ends_with(kRevealSuffix)) {
+    return jsonError(404, "not_found", "no such route: POST " + req.path);
   }
-  json::array records;
-  bool truncated = false;
-  Status st = audit::forEachSessionRecord(settings.dir, id, hint, [&](audit::ReplayedRecord&& r) {
-    if (records.size() >= static_cast<size_t>(limit)) {
-      truncated = true;
-      return;
-    }
-    json::object o = std::move(r.record);
-    o.erase("params");  // sealed values: never served here
-    o.erase("raw_rows");
-    o.erase("raw_body");
-    o["seq"] = r.seq;
-    o["instance"] = r.instance;
-    records.push_back(std::move(o));
-  });
-  if (!st) {
-    if (st.code() == Code::kNotFound) {
-      return jsonError(404, "not_found", "no recorded session " + id);
-    }
-    return jsonError(503, "unavailable", "cannot read the audit log: " + st.message());
+  auto id = sessionIdOf(req.path, kRevealSuffix);
+  if (!id) {
+    return jsonError(400, "bad_request", "bad session id");
   }
-  return jsonOk(
-      json::object{{"session", id}, {"records", std::move(records)}, {"truncated", truncated}});
+  if (auto refused = requireRevealer(req, settings)) {
+    return *refused;
+  }
+  auto reason = revealReason(req.body);
+  if (!reason) {
+    return jsonError(400, "bad_request", reason.status().message());
+  }
+  audit::RawOpener opener;
+  auto key = audit::AeadKey::loadFile(settings.key_file);
+  if (!key) {
+    log::warn("", "audit API: cannot load the raw payload key: {}", key.status().message());
+    return jsonError(503, "unavailable", "the raw payload key cannot be loaded");
+  }
+  opener.addKey(std::move(*key));
+  // Recorded before anything is shown; nothing is shown when it cannot be recorded.
+  audit::ReplayEvent e{*id, true, req.caller->display(), *reason};
+  if (Status st = record(std::move(e)); !st) {
+    log::warn("", "audit API: a reveal of {} could not be recorded: {}", *id, st.message());
+    return jsonError(503, "unavailable", "the reveal cannot be recorded, so nothing is shown");
+  }
+  log::infoWith("", {{"actor", req.caller->display()}, {"session", *id}},
+                "raw values of session {} revealed to {}", *id, req.caller->display());
+  return sessionRecords(*id, kMaxSessionRecords, store, settings, &opener);
 }
 
 }  // namespace jg::server

@@ -4,10 +4,13 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <set>
+#include <sstream>
 
 #include <fmt/format.h>
 
+#include "audit/event.h"
 #include "config/node.h"
 #include "policy/policy.h"
 #include "server/admin_config.h"
@@ -311,11 +314,12 @@ void parseMcp(const Node& root, Errors& errors, GatewayConfig& cfg) {
   }
 }
 
-Result<ConfigPtr> build(const Node& root, const std::string& file) {
+Result<ConfigPtr> build(const Node& root, const std::string& file, std::string_view text) {
   Errors errors;
   auto cfg = std::make_shared<GatewayConfig>();
   AdminConfig admin;
   cfg->file = file;
+  cfg->checksum = "sha256:" + audit::sha256Hex(text);
   if (!root.isMap()) {
     return invalidArgument(fmt::format("{}:1: expected a mapping at the top level", file));
   }
@@ -362,15 +366,17 @@ Result<ConfigPtr> parseConfig(std::string_view yaml, const std::string& file_nam
   if (!root) {
     return root.status();
   }
-  return build(*root, file_name);
+  return build(*root, file_name, yaml);
 }
 
 Result<ConfigPtr> loadConfig(const std::string& path) {
-  auto root = Node::loadFile(path);
-  if (!root) {
-    return root.status();
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return invalidArgument(fmt::format("{}: cannot open configuration file", path));
   }
-  return build(*root, path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return parseConfig(text.str(), path);
 }
 
 const char* sslModeName(SslMode m) {

@@ -110,6 +110,7 @@ struct AdminConfig;  // server/admin_config.h: the admin listener's TLS and the 
 
 struct GatewayConfig {
   std::string file;                          // where it was loaded from
+  std::string checksum;  // "sha256:<hex>" of the file's bytes as loaded ("" when built in code)
   std::shared_ptr<const AdminConfig> admin;  // null for a configuration built in code
   Endpoint listen_postgres{"127.0.0.1", 6432};
   Endpoint listen_admin{"127.0.0.1", 0};  // port 0 = admin listener off

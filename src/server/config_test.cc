@@ -31,6 +31,35 @@ TEST(GatewayConfig, MinimalConfigLoads) {
   EXPECT_EQ((*cfg)->static_auth.password, "pw");
 }
 
+TEST(GatewayConfig, ChecksumIsTheSha256OfTheTextAsLoaded) {
+  setenv("JG_TEST_PW", "pw", 1);
+  auto a = parseConfig(kMinimal, "gw.yaml");
+  auto b = parseConfig(std::string(kMinimal) + "# a comment changes the checksum\n", "gw.yaml");
+  ASSERT_TRUE(a.isOk() && b.isOk());
+  EXPECT_EQ((*a)->checksum.rfind("sha256:", 0), 0u);
+  EXPECT_EQ((*a)->checksum.size(), 7u + 64u);
+  EXPECT_NE((*a)->checksum, (*b)->checksum);
+  EXPECT_EQ((*a)->checksum, (*parseConfig(kMinimal, "other.yaml"))->checksum);
+}
+
+TEST(GatewayConfig, AuditRevealGroupsAndVerifyIntervalAreRead) {
+  setenv("JG_TEST_PW", "pw", 1);
+  std::string yaml = std::string(kMinimal) +
+                     "audit: { dir: /tmp/a, raw_payloads: off, signing_key_file: /tmp/k.pem, "
+                     "auditor_groups: [auditors], reveal_groups: [auditors-raw], "
+                     "verify_interval: 30m }\n";
+  auto cfg = parseConfig(yaml, "gw.yaml");
+  ASSERT_TRUE(cfg.isOk()) << cfg.status().message();
+  EXPECT_EQ((*cfg)->audit->reveal_groups, std::vector<std::string>{"auditors-raw"});
+  EXPECT_EQ((*cfg)->audit->verify_interval, std::chrono::minutes(30));
+  auto bad = parseConfig(std::string(kMinimal) +
+                             "audit: { dir: /tmp/a, raw_payloads: off, signing_key_file: "
+                             "/tmp/k.pem, reveal_groups: [\"\"] }\n",
+                         "gw.yaml");
+  ASSERT_FALSE(bad.isOk());
+  EXPECT_NE(bad.status().message().find("empty group name"), std::string::npos);
+}
+
 TEST(GatewayConfig, EveryErrorNamesFileLineAndKey) {
   setenv("JG_TEST_PW", "pw", 1);
   std::string yaml =

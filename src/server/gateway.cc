@@ -25,6 +25,7 @@
 #include "server/admin_config.h"
 #include "server/audit_api.h"
 #include "server/catalog.h"
+#include "server/chain_check.h"
 #include "server/config_lint.h"
 #include "server/console_routes.h"
 #include "server/server_tls.h"
@@ -85,6 +86,7 @@ Result<std::shared_ptr<const Runtime>> makeRuntime(ConfigPtr config, const Runti
 }
 
 Gateway::Gateway(std::shared_ptr<const Runtime> runtime) : runtime_(std::move(runtime)) {
+  config_loaded_us_.store(audit::toMicros(std::chrono::system_clock::now()));
   int n = runtime_->config->threads;
   if (n <= 0) {
     n = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
@@ -104,6 +106,7 @@ Gateway::~Gateway() {
   // that order. Sessions may still hold the recorder: close it here, so its closing checkpoint
   // is written and anchored while the index and the anchors are alive.
   admin_.reset();
+  chain_check_.reset();  // reads the recorder's instance and the store
   if (broker_) {
     broker_->stop();
   }
@@ -351,6 +354,7 @@ void Gateway::reload() {
     log::warn("", "configuration: {}", w);
   }
   std::atomic_store(&runtime_, *rt);
+  config_loaded_us_.store(audit::toMicros(std::chrono::system_clock::now()));
   if (http_) {
     if (Status st = http_->reload(); !st) {
       log::error("", "HTTP resources keep their previous configuration: {}", st.message());

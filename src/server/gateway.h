@@ -118,6 +118,11 @@ class Gateway : public SessionServices {
   // GET /api/v1/sessions and DELETE /api/v1/sessions/{id} (approvers, as for revoking grants).
   AdminResponse listSessions(const AdminRequest& req) const;
   AdminResponse endSession(const AdminRequest& req);
+  // GET /api/v1/health (approvers and auditors): the configuration's checksum, the store, the
+  // recorder's backlog and the latest check of the audit chain. Blocks on the store.
+  AdminResponse health(const AdminRequest& req) const;
+  // POST /api/v1/audit/verify (auditors): verifies the audit chain now, in the background.
+  AdminResponse verifyChain(const AdminRequest& req);
 
  private:
   asio::awaitable<void> acceptLoop();
@@ -158,6 +163,9 @@ class Gateway : public SessionServices {
   std::unique_ptr<audit::Indexer> indexer_;
   std::unique_ptr<audit::StoreAnchors> anchors_;
   std::shared_ptr<audit::Recorder> recorder_;
+  std::unique_ptr<class ChainCheck> chain_check_;  // null when recording is off
+  // When the running configuration was loaded (µs since the epoch; set at start and reload).
+  std::atomic<int64_t> config_loaded_us_{0};
   std::atomic<uint64_t> audit_refused_sessions_{0};
   std::atomic<uint64_t> audit_refused_statements_{0};
   std::atomic<uint64_t> reloads_{0};

@@ -11,11 +11,13 @@
 #include "audit/recorder.h"
 #include "core/log.h"
 #include "core/metrics.h"
+#include "core/random.h"
 #include "creds/token_issuer.h"
 #include "identity/verifier.h"
 #include "server/admin_api.h"
 #include "server/admin_config.h"
 #include "server/audit_api.h"
+#include "server/chain_check.h"
 #include "server/console_routes.h"
 #include "server/gateway.h"
 #include "server/server_tls.h"
@@ -179,8 +181,15 @@ Status Gateway::startAdmin() {
       },
       /*authenticated=*/false);
   if (cfg.audit) {
-    registerAuditRoutes(*admin_, store_.get(),
-                        [this] { return runtime()->config->audit.value_or(audit::Settings{}); });
+    registerAuditRoutes(
+        *admin_, store_.get(),
+        [this] { return runtime()->config->audit.value_or(audit::Settings{}); },
+        [this](audit::ReplayEvent e) {
+          if (!recorder_) {
+            return Status::error(Code::kUnavailable, "recording is off");
+          }
+          return recorder_->append(audit::Event{"replay-" + randomId(12), {}, std::move(e)});
+        });
   }
   return Status::ok();
 }
@@ -238,6 +247,14 @@ Status Gateway::startRecorder() {
   recorder_ = std::move(*recorder);
   log::info("", "recording sessions to {} ({} durability)", cfg.audit->dir,
             audit::durabilityName(cfg.audit->durability));
+  auto target = [this]() -> std::optional<ChainCheck::Target> {
+    const auto& a = runtime()->config->audit;
+    if (!a || !recorder_) {
+      return std::nullopt;
+    }
+    return ChainCheck::Target{a->dir, recorder_->instance(), a->signing_key_file};
+  };
+  chain_check_ = std::make_unique<ChainCheck>(target, store_.get(), cfg.audit->verify_interval);
   return Status::ok();
 }
 

@@ -1,10 +1,12 @@
-// Operations on the admin listener: readiness (GET /readyz) and live sessions
-// (GET /api/v1/sessions, DELETE /api/v1/sessions/{id}), like pgbouncer's SHOW CLIENTS and KILL.
+// Operations on the admin listener: readiness (GET /readyz), live sessions (GET
+// /api/v1/sessions, DELETE /api/v1/sessions/{id}, like pgbouncer's SHOW CLIENTS and KILL) and
+// health (GET /api/v1/health, POST /api/v1/audit/verify).
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 #include <boost/json.hpp>
 
 #include "access/broker.h"
+#include "audit/codec.h"
 #include "audit/recorder.h"
 #include "core/clock.h"
 #include "core/log.h"
@@ -14,6 +16,7 @@
 #include "policy/policy.h"
 #include "policy/rule.h"
 #include "server/admin_api.h"
+#include "server/chain_check.h"
 #include "server/gateway.h"
 #include "server/session.h"
 #include "store/store.h"
@@ -76,7 +79,88 @@ json::object sessionJson(const Session::Summary& s) {
   };
 }
 
+bool auditor(const identity::Identity& who, const GatewayConfig& cfg) {
+  if (!cfg.audit) {
+    return false;
+  }
+  const auto& allowed = cfg.audit->auditor_groups;
+  return std::any_of(who.groups.begin(), who.groups.end(), [&](const std::string& g) {
+    return std::find(allowed.begin(), allowed.end(), g) != allowed.end();
+  });
+}
+
+// "postgresql" or "sqlite": the store's kind, never its URL (which may hold a password).
+std::string storeKind(const std::string& url) {
+  return url.starts_with("postgres") ? "postgresql" : "sqlite";
+}
+
+json::object recorderJson(const audit::Recorder& r) {
+  const audit::RecorderStats st = r.stats();
+  const Status health = r.health();
+  json::object o{{"ok", health.isOk()},
+                 {"instance", r.instance()},
+                 {"durability", audit::durabilityName(r.durability())},
+                 {"records", st.records},
+                 {"last_seq", st.last_seq},
+                 {"queued", st.queued},
+                 {"durable_upto", r.durableUpto()},
+                 {"segment", st.segment},
+                 {"write_failures", st.write_failures},
+                 {"recoveries", st.recoveries}};
+  if (!health) {
+    o["error"] = health.message();
+  }
+  return o;
+}
+
 }  // namespace
+
+AdminResponse Gateway::health(const AdminRequest& req) const {
+  const auto rt = runtime();
+  const GatewayConfig& cfg = *rt->config;
+  if (!req.caller || !auditor(*req.caller, cfg)) {
+    if (auto refused = requireAdmin(req, cfg)) {
+      return *refused;
+    }
+  }
+  json::object body{{"instance", cfg.instance},
+                    {"config",
+                     {{"file", cfg.file},
+                      {"checksum", cfg.checksum},
+                      {"loaded_at", formatUtc(audit::fromMicros(config_loaded_us_.load()))}}},
+                    {"live_sessions", liveSessions().size()},
+                    {"http_connections", static_cast<uint64_t>(httpConnections())}};
+  if (store_) {
+    Result<int> version = store_->schemaVersion("access");
+    json::object st{{"kind", storeKind(cfg.store_url)}, {"ok", version.isOk()}};
+    if (!version) {
+      st["error"] = version.status().message();
+    }
+    body["store"] = std::move(st);
+  }
+  if (recorder_) {
+    body["recorder"] = recorderJson(*recorder_);
+  }
+  if (chain_check_) {
+    body["audit_chain"] = chain_check_->status();
+  }
+  return AdminResponse{200, "application/json", json::serialize(body), {}};
+}
+
+AdminResponse Gateway::verifyChain(const AdminRequest& req) {
+  const auto rt = runtime();
+  if (!req.caller || !auditor(*req.caller, *rt->config)) {
+    return jsonError(403, "forbidden", "verifying the audit chain is for the auditor groups");
+  }
+  if (!chain_check_) {
+    return jsonError(503, "unavailable", "recording is off: there is no chain to verify");
+  }
+  const bool started = chain_check_->request();
+  log::infoWith("", {{"actor", req.caller->display()}}, "audit chain verification {} by {}",
+                started ? "requested" : "already under way, asked again", req.caller->display());
+  json::object body{{"requested", started}, {"audit_chain", chain_check_->status()}};
+  return AdminResponse{202, "application/json", json::serialize(body), {}};
+}
 
 AdminResponse Gateway::readiness() const {
   json::array checks;
@@ -174,6 +258,10 @@ void Gateway::registerOpsRoutes() {
                    [this](const AdminRequest& req) { return listSessions(req); });
   admin_->addPrefixRoute(http::verb::delete_, std::string(kSessionsPath) + "/",
                          [this](const AdminRequest& req) { return endSession(req); });
+  admin_->addRoute(http::verb::get, "/api/v1/health",
+                   [this](const AdminRequest& req) { return health(req); });
+  admin_->addRoute(http::verb::post, "/api/v1/audit/verify",
+                   [this](const AdminRequest& req) { return verifyChain(req); });
 }
 
 }  // namespace jg::server

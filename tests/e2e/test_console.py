@@ -288,6 +288,10 @@ def test_rejection_with_a_reason_reaches_the_waiting_client(gw, browser, tokens)
     t = held(gw, tokens["alice"], sql, result)
     review = pending_review(gw, tokens["bob"], sql)
     browser.ok("wait_review", **{"as": "bob", "id": review["id"]})
+    # Alice's earlier requests (decided in the tests before this one) are listed under it.
+    history = wait_text(browser, "bob", f'li[data-id="{review["id"]}"] .history-list',
+                        " · kb · ")
+    assert "approved by bob@corp.example" in history and review["id"] not in history, history
     decided = browser.ok("decide", **{"as": "bob", "id": review["id"], "verdict": "reject",
                                       "comment": "not during the freeze"})
     assert "Rejected" in decided["note"], decided

@@ -32,6 +32,18 @@
 //   {"op":"cookies","as":"bob"}                  the __Host- cookies of the context
 //   {"op":"layout","as":"bob","width":390}       resizes the page; answers its scroll and
 //                                                client widths (no sideways scrolling on a phone)
+//   {"op":"open_session","as":"dana","table":"hits","session":"s-.."}
+//                                                follows the session link of a hit row (the
+//                                                search's or the lineage's); answers the detail
+//                                                page's facts, status and timeline text
+//   {"op":"reveal","as":"dana","reason":".."}    types the reason on the detail page and presses
+//                                                "Reveal raw values"; answers the note, the banner
+//                                                and the timeline's text and marked cells
+//   {"op":"lineage","as":"dana","document":"3"}  fills the lineage form, answers status and rows
+//   {"op":"health","as":"dana","state":"ok","verify":true}
+//                                                opens Health, presses "Verify the chain now"
+//                                                (with verify), waits until the chain's state is
+//                                                `state` (when given); answers the page's text
 //   {"op":"screenshot","as":"bob","name":"inbox"}  DIR/<name>.png
 //   {"op":"logout","as":"bob"}                   presses "Sign out"; answers the cookies
 //   {"op":"quit"}
@@ -81,6 +93,21 @@ async function searchAnswer(p) {
     (el) => el.textContent && !el.textContent.endsWith('…'), await status.elementHandle());
   const rows = await p.page.locator('#hits tbody tr').allInnerTexts();
   return { status: await status.textContent(), rows };
+}
+
+// The detail page once its records are shown (or refused).
+async function detailAnswer(p) {
+  const status = p.page.locator('#detail-status');
+  await p.page.locator('#detail').waitFor({ state: 'visible' });
+  await p.page.waitForFunction(() => {
+    const s = document.getElementById('detail-status').textContent;
+    return (s && !s.endsWith('…')) || !document.getElementById('detail-refused').hidden;
+  });
+  return { url: p.page.url(), status: await status.textContent(),
+    refused: await p.page.locator('#detail-refused').isVisible() ?
+      await p.page.locator('#detail-refused').textContent() : '',
+    facts: await p.page.locator('#detail-facts').innerText(),
+    timeline: await p.page.locator('#timeline').innerText() };
 }
 
 const ops = {
@@ -190,6 +217,55 @@ const ops = {
       scrollWidth: document.documentElement.scrollWidth,
       clientWidth: document.documentElement.clientWidth,
     }));
+  },
+  async open_session(cmd, p) {
+    const row = p.page.locator(`#${cmd.table} tbody tr`).filter({ hasText: cmd.session }).first();
+    await row.getByRole('link', { name: new RegExp(`Open session ${cmd.session}`) }).click();
+    return detailAnswer(p);
+  },
+  async reveal(cmd, p) {
+    const form = p.page.locator('#reveal');
+    await form.getByLabel('Reason for revealing').fill(cmd.reason || '');
+    const note = form.locator('.note');
+    await note.evaluate((el) => { el.textContent = ''; });
+    await form.getByRole('button', { name: 'Reveal raw values' }).click();
+    const banner = p.page.locator('#revealed-banner');
+    await banner.or(note.filter({ hasText: /\S/ })).first().waitFor({ state: 'visible' });
+    return { note: await note.textContent(), banner: await banner.isVisible() ?
+      await banner.textContent() : '', marked: await p.page.locator('#timeline mark').allInnerTexts(),
+      ...(await detailAnswer(p)) };
+  },
+  async lineage(cmd, p) {
+    const form = p.page.locator('#lineage');
+    await form.getByLabel('Document id').fill(cmd.document);
+    const status = p.page.locator('#lineage-status');
+    await status.evaluate((el) => { el.textContent = ''; });
+    await form.getByRole('button', { name: 'Show retrievals' }).click();
+    await p.page.waitForFunction(
+      (el) => el.textContent && !el.textContent.endsWith('…'), await status.elementHandle());
+    return { status: await status.textContent(),
+      rows: await p.page.locator('#lineage-hits tbody tr').allInnerTexts() };
+  },
+  async health(cmd, p) {
+    if (!(await p.page.locator('#health').isVisible())) {
+      await p.page.getByRole('link', { name: /^health$/i }).click();
+    }
+    const section = p.page.locator('#health');
+    await section.waitFor({ state: 'visible' });
+    const note = p.page.locator('#verify-note');
+    if (cmd.verify) {
+      await note.evaluate((el) => { el.textContent = ''; });
+      await section.getByRole('button', { name: 'Verify the chain now' }).click();
+      await p.page.waitForFunction(
+        (el) => el.textContent && !el.textContent.endsWith('…'), await note.elementHandle());
+    }
+    if (cmd.state) {
+      await p.page.locator(`#chain-state.${cmd.state}`).waitFor({ state: 'visible' });
+    } else {
+      await p.page.locator('#health-status, #health-refused').filter({ hasText: /\S/ }).first()
+        .waitFor({ state: 'visible' });
+    }
+    return { text: await section.innerText(), note: await note.textContent() };
   },
   async screenshot(cmd, p) {
     if (!opts.shots) return { skipped: true };
