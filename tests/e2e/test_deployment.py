@@ -24,8 +24,9 @@ import psycopg
 import pytest
 
 import pgwire
-from harness import JITGATE, free_port, wait_port
-from replicas import Replica, shared_store, wait_until
+from harness import JITGATE
+from replicas import (HaProxy, Replica, served_sessions, shared_store, wait_all_up,
+                      wait_until)
 
 STORE_DB = "jitgate_deploy_state"
 STORE_ROLE = "jitgate_deploy"
@@ -40,38 +41,6 @@ POLICIES = """policies:
       match: { groups: [contractors], resource: kb }, action: review, scope: session,
       mode: fail_fast, approvers: { groups: [data-owners], count: 1 }, grant: 1h }
 """
-
-HAPROXY_CFG = """global
-  maxconn 256
-defaults
-  timeout connect 2s
-  timeout client 60s
-  timeout server 60s
-  timeout check 2s
-frontend postgres
-  mode tcp
-  bind 127.0.0.1:{pg_port}
-  default_backend jitgate_postgres
-backend jitgate_postgres
-  mode tcp
-  balance roundrobin
-  option httpchk GET /readyz
-  http-check expect status 200
-  default-server inter 300ms fall 2 rise 2
-{pg_servers}
-frontend admin
-  mode http
-  bind 127.0.0.1:{admin_port}
-  default_backend jitgate_admin
-backend jitgate_admin
-  mode http
-  balance roundrobin
-  option httpchk GET /readyz
-  http-check expect status 200
-  default-server inter 300ms fall 2 rise 2
-{admin_servers}
-"""
-
 
 ADMIN_PASSWORD = "deploy-admin-pw-3c7e"
 # Short intervals, so that a dead replica is found in seconds, not in half a minute.
@@ -106,49 +75,6 @@ class DeployReplica(Replica):
         self.proc.wait(timeout=10)
 
 
-class HaProxy:
-    def __init__(self, directory, replicas):
-        self.dir = Path(directory)
-        self.pg_port, self.admin_port = free_port(), free_port()
-        pg_servers = "\n".join(f"  server {r.name} 127.0.0.1:{r.port} check port {r.admin_port}"
-                               for r in replicas)
-        admin_servers = "\n".join(f"  server {r.name} 127.0.0.1:{r.admin_port} check"
-                                  for r in replicas)
-        self.cfg = self.dir / "haproxy.cfg"
-        self.cfg.write_text(HAPROXY_CFG.format(pg_port=self.pg_port, admin_port=self.admin_port,
-                                               pg_servers=pg_servers,
-                                               admin_servers=admin_servers))
-        self.log = self.dir / "haproxy.log"
-        self.proc = None
-
-    def start(self):
-        check = subprocess.run(["haproxy", "-c", "-f", str(self.cfg)], capture_output=True,
-                               text=True)
-        assert check.returncode == 0, check.stdout + check.stderr
-        self.proc = subprocess.Popen(["haproxy", "-db", "-f", str(self.cfg)],
-                                     stdout=open(self.log, "w"), stderr=subprocess.STDOUT)
-        wait_port(self.pg_port, proc=self.proc)
-        wait_port(self.admin_port, proc=self.proc)
-        return self
-
-    def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(timeout=10)
-
-    def dsn(self, password):
-        return (f"host=127.0.0.1 port={self.pg_port} dbname=kb user=alice sslmode=require "
-                f"password={password} connect_timeout=5")
-
-    @property
-    def admin_url(self):
-        return f"http://127.0.0.1:{self.admin_port}"
-
-
-def served_sessions(replica):
-    return len(re.findall(r"\] authenticated ", replica.log_text()))
-
-
 @pytest.fixture(scope="module")
 def cluster(pg, idp, tmp_path_factory):
     pg.sql(f"""
@@ -180,19 +106,6 @@ def people(idp):
         "carol": idp.token(user="carol", groups=["contractors"], ttl=900),
         "bob": idp.token(user="bob", groups=["data-owners"], ttl=900),
     }
-
-
-def wait_all_up(lb, replicas, token):
-    """Waits until HAProxy sends sessions to every replica (its health checks mark all up)."""
-    def every_replica_served():
-        before = [served_sessions(r) for r in replicas]
-        for _ in range(2 * len(replicas)):
-            try:
-                psycopg.connect(lb.dsn(token)).close()
-            except psycopg.OperationalError:
-                pass
-        return all(served_sessions(r) > b for r, b in zip(replicas, before))
-    wait_until(every_replica_served, 20, "HAProxy to send sessions to every replica", 0.1)
 
 
 def test_haproxy_spreads_sessions_over_both_replicas(cluster, people):
