@@ -95,11 +95,11 @@ frontend postgres
 backend jitgate_postgres
   mode tcp
   balance roundrobin
-  option httpchk GET /readyz
-  http-check expect status 200
-  default-server inter 300ms fall 2 rise 2
+{pg_check}  default-server inter 300ms fall 2 rise 2
 {pg_servers}
-frontend admin
+"""
+
+HAPROXY_ADMIN_CFG = """frontend admin
   mode http
   bind 127.0.0.1:{admin_port}
   default_backend jitgate_admin
@@ -131,18 +131,25 @@ backend jitgate_http
 class HaProxy:
     """HAProxy in front of replicas: TCP mode for PostgreSQL clients, HTTP mode for the admin
     API and (with `http=True`, for replicas that have listen.http) the HTTP listener; every
-    server is health-checked on the replica's `/readyz`."""
+    server is health-checked on the replica's `/readyz`. Servers without an `admin_port`
+    (pgbouncer, in bench/replicas.py) get a TCP check and no admin frontend."""
 
     def __init__(self, directory, replicas, http=False):
         self.dir = Path(directory)
-        self.pg_port, self.admin_port = free_port(), free_port()
+        admin = all(r.admin_port for r in replicas)
+        self.pg_port = free_port()
+        self.admin_port = free_port() if admin else None
         self.http_port = free_port() if http else None
-        pg_servers = "\n".join(f"  server {r.name} 127.0.0.1:{r.port} check port {r.admin_port}"
-                               for r in replicas)
-        admin_servers = "\n".join(f"  server {r.name} 127.0.0.1:{r.admin_port} check"
-                                  for r in replicas)
-        text = HAPROXY_CFG.format(pg_port=self.pg_port, admin_port=self.admin_port,
-                                  pg_servers=pg_servers, admin_servers=admin_servers)
+        pg_check = "  option httpchk GET /readyz\n  http-check expect status 200\n"
+        pg_servers = "\n".join(f"  server {r.name} 127.0.0.1:{r.port} check" +
+                               (f" port {r.admin_port}" if admin else "") for r in replicas)
+        text = HAPROXY_CFG.format(pg_port=self.pg_port, pg_check=pg_check if admin else "",
+                                  pg_servers=pg_servers)
+        if admin:
+            admin_servers = "\n".join(f"  server {r.name} 127.0.0.1:{r.admin_port} check"
+                                      for r in replicas)
+            text += HAPROXY_ADMIN_CFG.format(admin_port=self.admin_port,
+                                             admin_servers=admin_servers)
         self.ca = None
         if http:
             cert, key = make_cert(self.dir)
