@@ -181,7 +181,9 @@ def main():
         md = replicas.render(results["replicas"], P)
         cmd = "bench/run.sh --only replicas" + (" --quick" if args.quick else "")
         md += (f"\n{meta['date']}, commit {meta['commit']}, {meta['nproc']} cores "
-               f"({meta['cpu']}); `{cmd}`, {results['replicas']['minutes']:.1f} min.\n")
+               f"({meta['cpu']}); `{cmd}`, {results['replicas']['minutes']:.1f} min; load "
+               "average (1 min) {:.1f} at the start, {:.1f} at the end.\n".format(
+                   *results["replicas"]["load"]))
         print("\n" + md)
         if not args.no_docs:
             report.write_docs(args.docs, md, REPLICAS_BEGIN, REPLICAS_END)

@@ -12,6 +12,7 @@ The replicas are tests/e2e/replicas.py's (OIDC, a three-rule policy, batched aud
 over TLS), as test_deployment.py and `make demo-ha` run them.
 """
 import importlib.util
+import os
 import re
 import shutil
 import statistics
@@ -79,18 +80,23 @@ def connect_setup(env, store, n, owned, log):
         _admit(gw, env.idp.token(user="carol", groups=["contractors"]), owner)
     tokens = [env.idp.token(user="carol", groups=["contractors"]) for _ in range(n)]
     direct, bouncer = env.targets["direct"], env.targets["pgbouncer"]
-    plans = {name: (gw.port, "carol", None) for name, gw in gws.items()}
-    plans["pgbouncer"] = (bouncer.port, bouncer.user, bouncer.password())
-    plans["direct"] = (direct.port, direct.user, direct.password())
+    plans = {name: (gw.port, "carol", None, gw.proc.pid) for name, gw in gws.items()}
+    plans["pgbouncer"] = (bouncer.port, bouncer.user, bouncer.password(), bouncer.pid())
+    plans["direct"] = (direct.port, direct.user, direct.password(), None)
     times = {name: [] for name in plans}
+    cpu = {name: 0.0 for name in plans}
     for i in range(n):
-        for name, (port, user, password) in plans.items():
+        for name, (port, user, password, pid) in plans.items():
+            before = workloads.cpu_seconds(pid)
             times[name].append(pgclient.connect_time(port, user, password or tokens[i], "bench"))
+            after = workloads.cpu_seconds(pid)
+            cpu[name] = None if before is None or after is None else cpu[name] + after - before
     out = {}
     for name, ts in times.items():
         ts.sort()
         out[name] = {"n": len(ts), "p50_ms": 1e3 * workloads._percentile(ts, 0.5),
-                     "p99_ms": 1e3 * workloads._percentile(ts, 0.99)}
+                     "p99_ms": 1e3 * workloads._percentile(ts, 0.99),
+                     "cpu_ms": None if cpu[name] is None else 1e3 * cpu[name] / len(ts)}
         log(f"  connect {name}: p50 {out[name]['p50_ms']:.2f} ms, "
             f"p99 {out[name]['p99_ms']:.2f} ms")
     for gw in gws.values():
@@ -126,6 +132,7 @@ def _balanced(servers, tmp, owned):
 def throughput(env, store, seconds, reps, owned, log):
     """{name: {tps, cpu_us, lb_cpu_us, runs, errors}}, medians over reps, interleaved."""
     replicas = [_replica(env, f"r{i}", store, owned) for i in range(1, 4)]
+    alone = _replica(env, "r1-sqlite", store, owned, sqlite=True)
     token = env.token
     tmp = tempfile.mkdtemp(prefix="jg-bench-replicas-")
     owned.append(lambda: shutil.rmtree(tmp, ignore_errors=True))
@@ -136,6 +143,11 @@ def throughput(env, store, seconds, reps, owned, log):
     plans["pgbouncer behind HAProxy"] = (
         benchenv.Target("pgbouncer/haproxy", lb.pg_port, bouncer.user, bouncer.password, True),
         [bouncer.pid()], lb.proc.pid)
+    lb = _balanced([alone], tmp, owned)
+    e2e.wait_all_up(lb, [alone], token(), user="bench", db="bench")
+    plans["jitgate ×1, SQLite store, behind HAProxy"] = (
+        benchenv.Target("jitgate x1 sqlite", lb.pg_port, "bench", token, True),
+        [alone.proc.pid], lb.proc.pid)
     for k in (1, 2, 3):
         lb = _balanced(replicas[:k], tmp, owned)
         e2e.wait_all_up(lb, replicas[:k], token(), user="bench", db="bench")
@@ -162,7 +174,7 @@ def throughput(env, store, seconds, reps, owned, log):
 
 def run(env, P, log):
     """Both parts on a started environment (bench/env.py start_base, pgbench data loaded)."""
-    started = time.time()
+    started, load_before = time.time(), os.getloadavg()[0]
     owned = []  # replicas and balancers, stopped before the store is dropped
     with e2e.shared_store(env.pg, STORE["db"], STORE["role"], STORE["password"]) as store:
         try:
@@ -171,7 +183,8 @@ def run(env, P, log):
         finally:
             for fn in reversed(owned):
                 fn()
-    return {"connect": connect, "pgbench": tput, "minutes": (time.time() - started) / 60}
+    return {"connect": connect, "pgbench": tput, "minutes": (time.time() - started) / 60,
+            "load": (load_before, os.getloadavg()[0])}
 
 
 def _fmt(v, fmt="{:,.0f}"):
@@ -184,9 +197,9 @@ def render(res, P):
     lines = [f"#### (a) Connection setup with a session grant ({P['connects']} sequential "
              "connects per configuration, interleaved; TCP → TLS → token → grant lookup → "
              "ReadyForQuery)", "",
-             report._table(["configuration", "p50 ms", "p99 ms"],
-                           [(n, _fmt(r["p50_ms"], "{:.2f}"), _fmt(r["p99_ms"], "{:.2f}"))
-                            for n, r in c.items()]), "",
+             report._table(["configuration", "p50 ms", "p99 ms", "proxy CPU ms/connect"],
+                           [(n, _fmt(r["p50_ms"], "{:.2f}"), _fmt(r["p99_ms"], "{:.2f}"),
+                             _fmt(r["cpu_ms"], "{:.2f}")) for n, r in c.items()]), "",
              f"#### (b) pgbench -S -M simple -c {CLIENTS}, scale 10, through HAProxy 2.6 "
              f"(TCP mode) ({P['reps']} interleaved runs of {P['seconds']} s, medians)", "",
              report._table(
