@@ -21,7 +21,6 @@ import signal
 import subprocess
 import threading
 import time
-from pathlib import Path
 
 import psycopg
 import pytest
