@@ -46,14 +46,18 @@ STORE = {"db": "jitgate_bench_state", "role": "jitgate_bench", "password": "benc
 CLIENTS = 8
 
 
-def _replica(env, name, store, owned, sqlite=False):
+def _replica(env, name, store, owned, sqlite=False, record=True):
     """A replica on the shared store (or, with `sqlite`, the same gateway on a SQLite store of
-    its own); stopped through `owned` before the store is dropped."""
+    its own; without `record`, with no audit section); stopped through `owned` before the store
+    is dropped."""
     r = e2e.Replica(env.pg, env.idp, name, store, POLICIES,
                     resources=[{"name": "bench", "database": "bench"}])
     if sqlite:
         r.extra_yaml = r.extra_yaml.replace(f'store: "{r.store_url}"',
                                             f"store: sqlite://{r.dir}/state.db")
+    if not record:
+        r.extra_yaml = "".join(line for line in r.extra_yaml.splitlines(keepends=True)
+                               if not line.startswith("audit:"))
     owned.append(r.cleanup)
     return r.start()
 
@@ -133,6 +137,7 @@ def throughput(env, store, seconds, reps, owned, log):
     """{name: {tps, cpu_us, lb_cpu_us, runs, errors}}, medians over reps, interleaved."""
     replicas = [_replica(env, f"r{i}", store, owned) for i in range(1, 4)]
     alone = _replica(env, "r1-sqlite", store, owned, sqlite=True)
+    quiet = _replica(env, "r1-unrecorded", store, owned, record=False)
     token = env.token
     tmp = tempfile.mkdtemp(prefix="jg-bench-replicas-")
     owned.append(lambda: shutil.rmtree(tmp, ignore_errors=True))
@@ -148,10 +153,15 @@ def throughput(env, store, seconds, reps, owned, log):
     plans["jitgate ×1, SQLite store, behind HAProxy"] = (
         benchenv.Target("jitgate x1 sqlite", lb.pg_port, "bench", token, True),
         [alone.proc.pid], lb.proc.pid)
+    lb = _balanced([quiet], tmp, owned)
+    e2e.wait_all_up(lb, [quiet], token(), user="bench", db="bench")
+    plans["jitgate ×1, PostgreSQL store, no recording, behind HAProxy"] = (
+        benchenv.Target("jitgate x1 unrecorded", lb.pg_port, "bench", token, True),
+        [quiet.proc.pid], lb.proc.pid)
     for k in (1, 2, 3):
         lb = _balanced(replicas[:k], tmp, owned)
         e2e.wait_all_up(lb, replicas[:k], token(), user="bench", db="bench")
-        plans[f"jitgate ×{k} behind HAProxy"] = (
+        plans[f"jitgate ×{k}, PostgreSQL store, behind HAProxy"] = (
             benchenv.Target(f"jitgate x{k}", lb.pg_port, "bench", token, True),
             [r.proc.pid for r in replicas[:k]], lb.proc.pid)
     raw = {name: [] for name in plans}
