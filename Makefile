@@ -10,7 +10,7 @@ PREFIX   ?= /usr/local
 DESTDIR  ?=
 RELEASE_BUILD ?= build-release
 
-.PHONY: all deps build test unit e2e demo bench fuzz format clean install release
+.PHONY: all deps build test unit e2e demo demo-ha bench fuzz format clean install release
 
 all: build
 
@@ -49,6 +49,10 @@ release: deps
 
 demo: build
 	/usr/bin/python3 scripts/demo.py
+
+# The demo's story on two replicas on one PostgreSQL store behind HAProxy (docs/deployment.md).
+demo-ha: build
+	/usr/bin/python3 scripts/demo_ha.py
 
 bench: build
 	cmake --build $(BUILD) -j $(JOBS) --target bench_kernels

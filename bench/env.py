@@ -201,6 +201,15 @@ class Environment:
     # -- setup -----------------------------------------------------------------------------
 
     def start(self, log=print):
+        self.start_base(log)
+        self._start_passthrough(log)
+        self._start_oidc_gateways(log)
+        if BASELINE:
+            self._start_baselines(log)
+        return self
+
+    def start_base(self, log=print):
+        """PostgreSQL (the `direct` target), the OIDC provider and pgbouncer; no gateway."""
         log("starting PostgreSQL 15")
         self.pg = PgServer().start()
         self.cleanups.append(self.pg.cleanup)
@@ -223,10 +232,6 @@ class Environment:
         self.idp = OidcProvider().start()
         self.cleanups.append(self.idp.cleanup)
         self._start_pgbouncer(log)
-        self._start_passthrough(log)
-        self._start_oidc_gateways(log)
-        if BASELINE:
-            self._start_baselines(log)
         return self
 
     def _start_baselines(self, log):

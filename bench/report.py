@@ -150,12 +150,12 @@ def kernels_table(kernels):
     return _table(["binary", "benchmark", "CPU ns/op", "rate"], rows)
 
 
-def write_docs(path, section):
+def write_docs(path, section, begin=BEGIN, end=END):
     """Replaces the generated section between the markers, keeping everything else."""
     p = Path(path)
     text = p.read_text() if p.exists() else "# Benchmarks\n\n"
-    block = f"{BEGIN}\n{section.rstrip()}\n{END}"
-    pattern = re.compile(re.escape(BEGIN.split(" (")[0]) + r".*?" + re.escape(END), re.S)
+    block = f"{begin}\n{section.rstrip()}\n{end}"
+    pattern = re.compile(re.escape(begin.split(" (")[0]) + r".*?" + re.escape(end), re.S)
     if pattern.search(text):
         text = pattern.sub(lambda _: block, text, count=1)
     else:

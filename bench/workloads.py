@@ -109,7 +109,8 @@ def pgbench_once(target, mode, clients, seconds):
         lat.sort()
         return {"tps": float(m.group(1)), "avg_us": sum(lat) / len(lat),
                 "p50_us": _percentile(lat, 0.5), "p99_us": _percentile(lat, 0.99),
-                "cpu_us": cpu_us, "args": " ".join(args[1:-2])}
+                "cpu_us": cpu_us, "tx": int(n.group(1)) if n else None,
+                "args": " ".join(args[1:-2])}
     finally:
         shutil.rmtree(logdir, ignore_errors=True)
 

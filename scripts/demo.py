@@ -91,24 +91,56 @@ def run(*args):
     return r.stdout
 
 
+# The knowledge base resource: documents are tracked for "who read which document".
+KB_RESOURCE = {"name": "kb", "database": "kb",
+               "documents": "{ table: public.documents, id_column: doc_id }"}
+
+
+def search_resource(state, store):
+    """The vector store as resource kb-search: jitgate holds its API key (in `state`), masks the
+    owner of each hit and records the documents returned."""
+    (state / "qdrant.key").write_text(store.api_key + "\n")
+    (state / "qdrant.key").chmod(0o600)
+    return [
+        "  - name: kb-search", "    kind: http",
+        f"    upstream: {{ url: {store.url}, ca_file: {store.ca} }}",
+        f"    credential: {{ header: {{ name: api-key, value_file: {state}/qdrant.key }} }}",
+        "    token: { header: api-key }",
+        '    masking: { json_paths: [{ path: "$.result[*].payload.owner", strategy: '
+        'tokenize }] }',
+        '    documents: { json_paths: ["$.result[*].id"] }']
+
+
+def masking_yaml(state):
+    """Column masking of customer records, keyed by `state`/mask.key."""
+    return f"""masking:
+  key_file: {state}/mask.key
+  columns:
+    - {{ table: crm.customers, column: email, strategy: tokenize }}
+    - {{ table: crm.customers, column: card, strategy: partial, keep_last: 4 }}
+    - {{ table: crm.customers, column: ssn, strategy: "null" }}
+"""
+
+
+def load_knowledge_base(pg):
+    """The sample knowledge base (examples/kb/schema.sql: documents with PII) in database kb."""
+    pg.create_db("kb")
+    pg.sql("GRANT CREATE ON DATABASE kb TO app", db="postgres")
+    subprocess.run([PSQL, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", str(pg.dir), "-p",
+                    str(pg.port), "-U", "app", "-d", "kb", "-f",
+                    str(ROOT / "examples" / "kb" / "schema.sql")], check=True)
+    print(f"    PostgreSQL 15 on 127.0.0.1:{pg.port}; "
+          + pg.sql("select count(*) || ' chunks, ' || (select count(*) from crm.customers)"
+                   " || ' customers' from chunks", db="kb").strip())
+
+
 class DemoGateway(Gateway):
     def __init__(self, pg, idp, state, store, tools):
-        (state / "qdrant.key").write_text(store.api_key + "\n")
-        (state / "qdrant.key").chmod(0o600)
-        search = [
-            "  - name: kb-search", "    kind: http",
-            f"    upstream: {{ url: {store.url}, ca_file: {store.ca} }}",
-            f"    credential: {{ header: {{ name: api-key, value_file: {state}/qdrant.key }} }}",
-            "    token: { header: api-key }",
-            '    masking: { json_paths: [{ path: "$.result[*].payload.owner", strategy: '
-            'tokenize }] }',
-            '    documents: { json_paths: ["$.result[*].id"] }',
+        search = search_resource(state, store) + [
             "  - name: everything", "    kind: mcp", "    mount: /tools",
             f"    upstream: {{ url: {tools.url.rsplit('/mcp', 1)[0]} }}"]
         super().__init__(pg, static_auth=False, policies=POLICIES, admin_tls=True, http=True,
-                         resources=[{"name": "kb", "database": "kb",
-                                     "documents": "{ table: public.documents, id_column: doc_id }"}],
-                         extra_resources=search)
+                         resources=[KB_RESOURCE], extra_resources=search)
         self.mcp_url = f"https://127.0.0.1:{self.http_port}/mcp"
         # The web console signs people in at the provider with the authorization code flow.
         redirect = f"https://127.0.0.1:{self.admin_port}/console/callback"
@@ -123,13 +155,7 @@ class DemoGateway(Gateway):
         self.extra_yaml = idp.identity_yaml(issuer_extra=audiences) + f"""store: sqlite://{state}/state.db
 mcp: {{ path: /mcp, resources: [kb], session_key_file: {state}/mcp.key, max_rows: 20 }}
 access: {{ pending_expiry: 10m }}
-{console}masking:
-  key_file: {state}/mask.key
-  columns:
-    - {{ table: crm.customers, column: email, strategy: tokenize }}
-    - {{ table: crm.customers, column: card, strategy: partial, keep_last: 4 }}
-    - {{ table: crm.customers, column: ssn, strategy: "null" }}
-audit:
+{console}{masking_yaml(state)}audit:
   dir: {state}/audit
   durability: strict
   raw_payloads: encrypted
@@ -323,14 +349,7 @@ def agent_over_mcp(gw, idp, oauth):
 def main():
     step("A throwaway PostgreSQL with a sample knowledge base (documents containing PII)")
     with PgServer() as pg, OidcProvider() as idp:
-        pg.create_db("kb")
-        pg.sql("GRANT CREATE ON DATABASE kb TO app", db="postgres")
-        subprocess.run([PSQL, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", str(pg.dir), "-p",
-                        str(pg.port), "-U", "app", "-d", "kb", "-f",
-                        str(ROOT / "examples" / "kb" / "schema.sql")], check=True)
-        print(f"    PostgreSQL 15 on 127.0.0.1:{pg.port}; "
-              + pg.sql("select count(*) || ' chunks, ' || (select count(*) from crm.customers)"
-                       " || ' customers' from chunks", db="kb").strip())
+        load_knowledge_base(pg)
         print(f"    OIDC provider (oidc-provider) at {idp.issuer}")
 
         state = make_keys(Path(pg.dir) / "jitgate-state")

@@ -12,6 +12,7 @@
 #include "audit/codec.h"
 #include "audit/index.h"
 #include "audit/verify.h"
+#include "audit/verify_replicas.h"
 #include "cli/audit_common.h"
 #include "cli/command.h"
 #include "cli/time_arg.h"
@@ -30,6 +31,7 @@ struct VerifyFlags {
   bool no_anchor = false;
   std::vector<std::string> anchors;  // INSTANCE:SEQ:HASH from a witness
   std::vector<std::string> instances;
+  std::vector<std::string> replica_dirs;  // other replicas' audit directories, mounted here
 };
 
 // Progress of a long walk over the segments, on stderr: a line rewritten in place on a
@@ -167,62 +169,97 @@ Result<audit::VerifyOptions> verifyOptions(const Loaded& l, const VerifyFlags& f
   return o;
 }
 
-void printVerifyJson(const audit::VerifyReport& r, const audit::VerifyOptions& o) {
-  boost::json::object out{{"ok", r.ok}, {"live", o.live}, {"anchors_checked", o.anchors_given}};
+boost::json::object summaryJson(const audit::InstanceSummary& s) {
+  return {{"instance", s.instance},
+          {"first_segment", s.first_segment},
+          {"last_segment", s.last_segment},
+          {"first_seq", s.first_seq},
+          {"last_seq", s.last_seq},
+          {"last_signed_seq", s.last_signed_seq},
+          {"records", s.records},
+          {"checkpoints", s.checkpoints},
+          {"unsigned_tail", s.unsigned_tail},
+          {"removed_upto", s.removed_upto},
+          {"anchored_seq", s.anchored_seq},
+          {"torn_tail", s.torn_tail}};
+}
+
+boost::json::object problemJson(const audit::Problem& p) {
+  return {{"instance", p.instance}, {"segment", p.segment}, {"path", p.path},
+          {"offset", p.offset},     {"seq", p.seq},         {"what", p.what}};
+}
+
+// One object per instance (replica) in `instances`, each with its `state`.
+void printVerifyJson(const audit::ReplicasReport& r, const audit::VerifyOptions& o) {
+  boost::json::object out{{"ok", r.ok()},
+                          {"live", o.live},
+                          {"anchors_checked", o.anchors_given},
+                          {"absent", r.count(audit::ChainState::kAbsent)}};
   boost::json::array insts;
-  for (const auto& s : r.instances) {
-    insts.push_back({{"instance", s.instance},
-                     {"first_segment", s.first_segment},
-                     {"last_segment", s.last_segment},
-                     {"first_seq", s.first_seq},
-                     {"last_seq", s.last_seq},
-                     {"last_signed_seq", s.last_signed_seq},
-                     {"records", s.records},
-                     {"checkpoints", s.checkpoints},
-                     {"unsigned_tail", s.unsigned_tail},
-                     {"removed_upto", s.removed_upto},
-                     {"anchored_seq", s.anchored_seq},
-                     {"torn_tail", s.torn_tail}});
+  for (const auto& c : r.chains) {
+    boost::json::object inst = summaryJson(c.summary);
+    inst["state"] = audit::chainStateName(c.state);
+    inst["dir"] = c.dir;
+    if (c.problem) {
+      inst["problem"] = problemJson(*c.problem);
+    }
+    insts.push_back(std::move(inst));
   }
   out["instances"] = std::move(insts);
-  if (r.first_bad) {
-    const auto& p = *r.first_bad;
-    out["first_bad"] = {{"instance", p.instance}, {"segment", p.segment}, {"path", p.path},
-                        {"offset", p.offset},     {"seq", p.seq},         {"what", p.what}};
+  if (const auto* bad = r.firstNotIntact(); bad != nullptr && bad->problem) {
+    out["first_bad"] = problemJson(*bad->problem);
   }
   std::cout << boost::json::serialize(out) << "\n";
 }
 
-void printVerifyText(const audit::VerifyReport& r, const audit::VerifyOptions& o) {
-  for (const auto& s : r.instances) {
-    std::cout << s.instance << ": segments " << s.first_segment << ".." << s.last_segment
-              << ", records " << s.first_seq << ".." << s.last_seq << " (" << s.records
-              << " checked, " << s.checkpoints << " checkpoints, signed up to seq "
-              << s.last_signed_seq << ")\n";
-    if (s.removed_upto > 0) {
-      std::cout << "  segments up to " << s.removed_upto
-                << " were removed by retention (signed record)\n";
+void printChainNotes(const audit::ChainOutcome& c) {
+  const auto& s = c.summary;
+  if (s.removed_upto > 0) {
+    std::cout << "  segments up to " << s.removed_upto
+              << " were removed by retention (signed record)\n";
+  }
+  if (s.anchored_seq > 0) {
+    std::cout << "  the anchored checkpoint (seq " << s.anchored_seq << ") is in the log\n";
+  }
+  if (c.state == audit::ChainState::kIntact && s.unsigned_tail > 0) {
+    std::cout << "  note: " << s.unsigned_tail
+              << " newest record(s) are chained but not yet covered by a checkpoint (--live: "
+                 "not anchored yet)\n";
+  }
+  if (s.torn_tail) {
+    std::cout << "  note: segment " << s.last_segment << " ends in a frame being written\n";
+  }
+}
+
+// One line per instance (replica): intact, FAILED or NOT CHECKED; then its notes.
+void printVerifyText(const audit::ReplicasReport& r, const audit::VerifyOptions& o) {
+  for (const auto& c : r.chains) {
+    const auto& s = c.summary;
+    if (c.state == audit::ChainState::kAbsent) {
+      std::cout << s.instance << ": NOT CHECKED: " << c.problem->what << "\n";
+      continue;
     }
-    if (s.anchored_seq > 0) {
-      std::cout << "  the anchored checkpoint (seq " << s.anchored_seq << ") is in the log\n";
-    }
-    if (r.ok && s.unsigned_tail > 0) {
-      std::cout << "  note: " << s.unsigned_tail
-                << " newest record(s) are chained but not yet covered by a checkpoint (--live: "
-                   "not anchored yet)\n";
-    }
-    if (s.torn_tail) {
-      std::cout << "  note: segment " << s.last_segment << " ends in a frame being written\n";
-    }
+    std::cout << s.instance << ": " << (c.state == audit::ChainState::kIntact ? "intact" : "FAILED")
+              << ", segments " << s.first_segment << ".." << s.last_segment << ", records "
+              << s.first_seq << ".." << s.last_seq << " (" << s.records << " checked, "
+              << s.checkpoints << " checkpoints, signed up to seq " << s.last_signed_seq << ") in "
+              << c.dir << "\n";
+    printChainNotes(c);
   }
   if (!o.anchors_given) {
     std::cout << "note: --no-anchor: the end of the log was not checked against an anchor; "
                  "records cut from the end would not be noticed\n";
   }
-  if (r.ok) {
+  const auto* bad = r.firstNotIntact();
+  if (bad == nullptr) {
     std::cout << "audit log OK\n";
+  } else if (bad->state == audit::ChainState::kFailed) {
+    std::cout << "audit log FAILED: first bad record: " << bad->problem->describe() << "\n";
   } else {
-    std::cout << "audit log FAILED: first bad record: " << r.first_bad->describe() << "\n";
+    std::cout << "audit log NOT FULLY CHECKED: " << r.count(audit::ChainState::kAbsent)
+              << " instance(s) known to the store have no log directory here; verify each "
+                 "on its replica's host (--instance NAME) or pass its audit directory with "
+                 "--replica-dir DIR\n";
   }
 }
 
@@ -239,18 +276,20 @@ int runVerify(const Common& c, const VerifyFlags& f) {
   if (!opts) {
     return fail(opts.status());
   }
-  audit::VerifyReport r;
+  std::vector<std::string> dirs{l->settings.dir};
+  dirs.insert(dirs.end(), f.replica_dirs.begin(), f.replica_dirs.end());
+  audit::ReplicasReport r;
   {
     ProgressPrinter progress("verify", f.progress);
     opts->progress = progress.fn();
-    r = audit::verifyDir(l->settings.dir, *keys, *opts);
+    r = audit::verifyReplicas(dirs, *keys, *opts);
   }
   if (f.json) {
     printVerifyJson(r, *opts);
   } else {
     printVerifyText(r, *opts);
   }
-  return r.ok ? 0 : 1;
+  return r.ok() ? 0 : 1;
 }
 
 void addVerify(CLI::App& audit_cmd) {
@@ -272,6 +311,10 @@ void addVerify(CLI::App& audit_cmd) {
   cmd->add_option("--instance", f->instances,
                   "Check only this instance (default: every instance in the directory or the "
                   "store); repeatable");
+  cmd->add_option("--replica-dir", f->replica_dirs,
+                  "Another replica's audit directory (copied or mounted here), checked with this "
+                  "one; repeatable. An instance anchored in the store whose directory is in none "
+                  "of them is reported as not checked (exit 1)");
   cmd->add_flag("--progress", f->progress,
                 "Report segments and records checked on stderr (always on a terminal)");
   cmd->add_flag("--no-anchor", f->no_anchor,

@@ -1,14 +1,17 @@
-"""Two gateway replicas on one PostgreSQL state store behind a real HAProxy (Debian), as
+"""Three gateway replicas on one PostgreSQL state store behind a real HAProxy (Debian), as
 docs/deployment.md describes: TCP mode for PostgreSQL clients with `/readyz` health checks, HTTP
 mode for the admin API that approvers call.
 
-What this shows through real parts: sessions spread over both replicas; a review requested
+What this shows through real parts: sessions spread over all three replicas; a review requested
 through one replica is approved through the load-balanced admin API and the client gets in on
-either replica; `kill -9` of a replica under load costs its clients one error each, they
+every replica; a statement held for review on the first replica runs once approved on the
+third; `kill -9` of a replica under load costs its clients one error each, they
 reconnect through HAProxy and go on while the other replica never stops serving, the surviving
 replica reaps the session roles the killed one left (it holds the reaping lease once the other
 stops beating), and after a restart the killed replica's audit log verifies and holds every
-statement a client saw acknowledged; a cancel that lands on the other replica reaches the query.
+statement a client saw acknowledged; a cancel that lands on the other replica reaches the query;
+`jitgate audit verify` on one replica's host reports every replica's chain, the others' as not
+checked, and all three intact given their directories.
 Sessions log in upstream as ephemeral roles, as a production deployment would.
 """
 import json
@@ -18,14 +21,14 @@ import signal
 import subprocess
 import threading
 import time
-from pathlib import Path
 
 import psycopg
 import pytest
 
 import pgwire
-from harness import JITGATE, free_port, wait_port
-from replicas import Replica, shared_store, wait_until
+from harness import JITGATE
+from replicas import (HaProxy, Replica, served_sessions, shared_store, wait_all_up,
+                      wait_until)
 
 STORE_DB = "jitgate_deploy_state"
 STORE_ROLE = "jitgate_deploy"
@@ -39,39 +42,10 @@ POLICIES = """policies:
   - { id: kb-contractor-session, reason: a data owner approves contractors,
       match: { groups: [contractors], resource: kb }, action: review, scope: session,
       mode: fail_fast, approvers: { groups: [data-owners], count: 1 }, grant: 1h }
+  - { id: kb-customers-review, reason: customer records wait for a data owner,
+      match: { groups: [eng], resource: kb, tables: [public.customers] }, action: review,
+      scope: statement, mode: wait, approvers: { groups: [data-owners], count: 1 } }
 """
-
-HAPROXY_CFG = """global
-  maxconn 256
-defaults
-  timeout connect 2s
-  timeout client 60s
-  timeout server 60s
-  timeout check 2s
-frontend postgres
-  mode tcp
-  bind 127.0.0.1:{pg_port}
-  default_backend jitgate_postgres
-backend jitgate_postgres
-  mode tcp
-  balance roundrobin
-  option httpchk GET /readyz
-  http-check expect status 200
-  default-server inter 300ms fall 2 rise 2
-{pg_servers}
-frontend admin
-  mode http
-  bind 127.0.0.1:{admin_port}
-  default_backend jitgate_admin
-backend jitgate_admin
-  mode http
-  balance roundrobin
-  option httpchk GET /readyz
-  http-check expect status 200
-  default-server inter 300ms fall 2 rise 2
-{admin_servers}
-"""
-
 
 ADMIN_PASSWORD = "deploy-admin-pw-3c7e"
 # Short intervals, so that a dead replica is found in seconds, not in half a minute.
@@ -106,49 +80,6 @@ class DeployReplica(Replica):
         self.proc.wait(timeout=10)
 
 
-class HaProxy:
-    def __init__(self, directory, replicas):
-        self.dir = Path(directory)
-        self.pg_port, self.admin_port = free_port(), free_port()
-        pg_servers = "\n".join(f"  server {r.name} 127.0.0.1:{r.port} check port {r.admin_port}"
-                               for r in replicas)
-        admin_servers = "\n".join(f"  server {r.name} 127.0.0.1:{r.admin_port} check"
-                                  for r in replicas)
-        self.cfg = self.dir / "haproxy.cfg"
-        self.cfg.write_text(HAPROXY_CFG.format(pg_port=self.pg_port, admin_port=self.admin_port,
-                                               pg_servers=pg_servers,
-                                               admin_servers=admin_servers))
-        self.log = self.dir / "haproxy.log"
-        self.proc = None
-
-    def start(self):
-        check = subprocess.run(["haproxy", "-c", "-f", str(self.cfg)], capture_output=True,
-                               text=True)
-        assert check.returncode == 0, check.stdout + check.stderr
-        self.proc = subprocess.Popen(["haproxy", "-db", "-f", str(self.cfg)],
-                                     stdout=open(self.log, "w"), stderr=subprocess.STDOUT)
-        wait_port(self.pg_port, proc=self.proc)
-        wait_port(self.admin_port, proc=self.proc)
-        return self
-
-    def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(timeout=10)
-
-    def dsn(self, password):
-        return (f"host=127.0.0.1 port={self.pg_port} dbname=kb user=alice sslmode=require "
-                f"password={password} connect_timeout=5")
-
-    @property
-    def admin_url(self):
-        return f"http://127.0.0.1:{self.admin_port}"
-
-
-def served_sessions(replica):
-    return len(re.findall(r"\] authenticated ", replica.log_text()))
-
-
 @pytest.fixture(scope="module")
 def cluster(pg, idp, tmp_path_factory):
     pg.sql(f"""
@@ -162,8 +93,10 @@ def cluster(pg, idp, tmp_path_factory):
     """)
     pg.sql("GRANT SELECT ON ALL TABLES IN SCHEMA public TO deploy_reader", db="kb")
     with shared_store(pg, STORE_DB, STORE_ROLE, STORE_PASSWORD) as store:
-        replicas = [DeployReplica(pg, idp, name, store, POLICIES, durability="strict", threads=1)
-                    for name in ("a", "b")]
+        # A checkpoint (anchored in the store) within a second of a replica's newest records.
+        replicas = [DeployReplica(pg, idp, name, store, POLICIES, durability="strict", threads=1,
+                                  audit_options=", checkpoint_interval: 1s")
+                    for name in ("a", "b", "c")]
         for r in replicas:
             r.start()
         lb = HaProxy(tmp_path_factory.mktemp("haproxy"), replicas).start()
@@ -182,24 +115,11 @@ def people(idp):
     }
 
 
-def wait_all_up(lb, replicas, token):
-    """Waits until HAProxy sends sessions to every replica (its health checks mark all up)."""
-    def every_replica_served():
-        before = [served_sessions(r) for r in replicas]
-        for _ in range(2 * len(replicas)):
-            try:
-                psycopg.connect(lb.dsn(token)).close()
-            except psycopg.OperationalError:
-                pass
-        return all(served_sessions(r) > b for r, b in zip(replicas, before))
-    wait_until(every_replica_served, 20, "HAProxy to send sessions to every replica", 0.1)
-
-
-def test_haproxy_spreads_sessions_over_both_replicas(cluster, people):
+def test_haproxy_spreads_sessions_over_all_three_replicas(cluster, people):
     lb, replicas = cluster["lb"], cluster["replicas"]
     wait_all_up(lb, replicas, people["alice"])
     before = [served_sessions(r) for r in replicas]
-    for _ in range(6):
+    for _ in range(9):
         with psycopg.connect(lb.dsn(people["alice"])) as conn:
             assert conn.execute("select count(*) from documents").fetchone() == (100,)
     after = [served_sessions(r) for r in replicas]
@@ -217,7 +137,7 @@ def test_a_review_requested_on_one_replica_is_approved_through_the_balancer(clus
                         "--json"], capture_output=True, text=True, timeout=30)
     assert r.returncode == 0, r.stderr + r.stdout
     assert json.loads(r.stdout)["state"] == "approved", r.stdout
-    # Round robin: four sessions land on both replicas; each admits carol under the grant.
+    # Round robin: four sessions land on every replica; each admits carol under the grant.
     before = [served_sessions(x) for x in replicas]
     for _ in range(4):
         with psycopg.connect(lb.dsn(people["carol"])) as conn:
@@ -226,6 +146,35 @@ def test_a_review_requested_on_one_replica_is_approved_through_the_balancer(clus
     assert all(a > b for a, b in zip(after, before)), (before, after)
     for x in replicas:
         assert "under grant" in x.log_text(), x.name
+
+
+def test_a_statement_held_on_the_first_replica_runs_once_approved_on_the_third(cluster,
+                                                                              people):
+    a, c = cluster["replicas"][0], cluster["replicas"][2]
+    result = {}
+
+    def lookup():
+        try:
+            with psycopg.connect(a.dsn(password=people["alice"]), autocommit=True) as conn:
+                result["rows"] = conn.execute(
+                    "select name from public.customers order by id").fetchall()
+        except psycopg.Error as e:  # reported below
+            result["error"] = e
+        result["at"] = time.time()
+
+    held = threading.Thread(target=lookup)
+    held.start()
+
+    def alices_pending_review():
+        reviews = c.api("GET", "/api/v1/reviews?state=pending", people["bob"])["reviews"]
+        return [r for r in reviews if r["requester"]["subject"] == "alice"]
+    review = wait_until(alices_pending_review, 15, "the review, listed by the third replica")[0]
+    assert held.is_alive(), f"the statement was not held: {result}"
+    c.review(people["bob"], "approve", review["id"], "--comment", "via the third replica")
+    approved_at = time.time()
+    held.join(timeout=20)
+    assert result.get("rows") == [("Ada",), ("Linus",)], result
+    assert result["at"] - approved_at < 2.0, f"woke {result['at'] - approved_at:.2f} s later"
 
 
 class Client(threading.Thread):
@@ -254,7 +203,8 @@ class Client(threading.Thread):
 
 
 def test_kill_9_of_a_replica_under_load_loses_nothing_acknowledged(cluster, people):
-    lb, (a, b) = cluster["lb"], cluster["replicas"]
+    lb, replicas = cluster["lb"], cluster["replicas"]
+    a, survivors = replicas[0], replicas[1:]
     clients = [Client(lb, people["alice"], n) for n in range(4)]
     for c in clients:
         c.start()
@@ -267,28 +217,30 @@ def test_kill_9_of_a_replica_under_load_loses_nothing_acknowledged(cluster, peop
         c.stop.set()
     for c in clients:
         c.join(timeout=15)
-    assert b.proc.poll() is None, "the surviving replica stopped"
+    for s in survivors:
+        assert s.proc.poll() is None, f"the surviving replica {s.name} stopped"
     for c in clients:
         assert any(t > killed_at + 1 for _, t in c.acked), \
             f"client {c.n} made no progress after the kill (errors {len(c.errors)})"
     assert sum(len(c.errors) for c in clients) >= 1, "no client was on the killed replica"
-    # The killed replica's session roles are orphans; the surviving replica reaps them once a
-    # has been silent for dead_after, without waiting for a to come back.
-    wait_until(lambda: a.session_roles() == 0, 20, "the surviving replica to reap a's roles",
+    # The killed replica's session roles are orphans; a surviving replica (the one holding the
+    # reaping lease) reaps them once a has been silent for dead_after, without waiting for a.
+    wait_until(lambda: a.session_roles() == 0, 20, "a surviving replica to reap a's roles",
                0.2)
-    assert re.search(r"orphaned by gateway \S+-%d, which stopped" % a.port, b.log_text())
+    reaped = r"orphaned by gateway \S+-%d, which stopped" % a.port
+    assert [s for s in survivors if re.search(reaped, s.log_text())], "no survivor reaped"
     # The killed replica restarts on its own audit directory and verifies.
     try:
         a.start()
     except RuntimeError as err:
         raise AssertionError(f"the killed replica did not restart: {err}\n{a.log_text()[-3000:]}")
-    wait_all_up(lb, [a, b], people["alice"])
+    wait_all_up(lb, replicas, people["alice"])
     verify = subprocess.run([str(JITGATE), "audit", "verify", "--config", str(a.config),
                              "--instance", instance_of(a), "--live", "--json"],
                             capture_output=True, text=True, timeout=120)
     assert verify.returncode == 0, verify.stdout + verify.stderr
     # Every acknowledged statement is in one replica's log (reindexed into the shared store).
-    for r in (a, b):
+    for r in replicas:
         rx = subprocess.run([str(JITGATE), "audit", "reindex", "--config", str(r.config)],
                             capture_output=True, text=True, timeout=120)
         assert rx.returncode == 0, rx.stderr
@@ -320,8 +272,8 @@ def search_markers(replica):
 
 
 def test_a_cancel_that_lands_on_the_other_replica_reaches_the_query(cluster, people):
-    lb, (a, b) = cluster["lb"], cluster["replicas"]
-    wait_all_up(lb, [a, b], people["alice"])
+    lb, (a, b, _) = cluster["lb"], cluster["replicas"]
+    wait_all_up(lb, cluster["replicas"], people["alice"])
     sock = pgwire.tls_connect(b.port)
     try:
         login = pgwire.password_login(sock, {"user": "alice", "database": "kb"},
@@ -344,7 +296,7 @@ def test_a_cancel_that_lands_on_the_other_replica_reaches_the_query(cluster, peo
 
 
 def test_a_cancel_with_a_wrong_secret_cancels_nothing_anywhere(cluster, people):
-    a, b = cluster["replicas"]
+    a, b, _ = cluster["replicas"]
     sock = pgwire.tls_connect(b.port)
     try:
         login = pgwire.password_login(sock, {"user": "alice", "database": "kb"},
@@ -358,3 +310,48 @@ def test_a_cancel_with_a_wrong_secret_cancels_nothing_anywhere(cluster, people):
         sock.close()
     assert not [m for m in msgs if m[0] == b"E"], msgs
     assert any(k == b"D" and b"survived" in p for k, p in msgs), msgs
+
+
+def verify(replica, *args):
+    r = subprocess.run([str(JITGATE), "audit", "verify", "--config", str(replica.config),
+                        "--live", *args], capture_output=True, text=True, timeout=120)
+    assert r.returncode in (0, 1), r.stdout + r.stderr
+    return r
+
+
+def test_audit_verify_reports_every_replicas_chain_and_the_ones_not_here_as_not_checked(
+        cluster, pg):
+    replicas = cluster["replicas"]
+    a = replicas[0]
+    names = {r.name: instance_of(r) for r in replicas}
+
+    def anchored():
+        return set(pg.sql("SELECT instance FROM audit_anchors", db=STORE_DB).split())
+    wait_until(lambda: set(names.values()) <= anchored(), 15,
+               "every replica to anchor a checkpoint in the store", 0.2)
+    # On a's host: a's chain is checked; b's and c's are known to the store but not here.
+    alone = verify(a, "--json")
+    assert alone.returncode == 1, alone.stdout
+    report = json.loads(alone.stdout)
+    states = {i["instance"]: i["state"] for i in report["instances"]}
+    assert states[names["a"]] == "intact", report
+    assert states[names["b"]] == states[names["c"]] == "absent", report
+    assert report["absent"] == 2 and not report["ok"], report
+    text = verify(a).stdout
+    for r in replicas:
+        lines = [line for line in text.splitlines() if line.startswith(names[r.name] + ": ")]
+        assert len(lines) == 1, text
+        assert ("NOT CHECKED" in lines[0]) == (r is not a), lines[0]
+    assert "audit log NOT FULLY CHECKED" in text, text
+    # From one place, with every replica's directory and public key: all three intact.
+    args = ["--json"]
+    for r in replicas:
+        args += ["--public-key", str(r.dir / "keys" / "sign.pub")]
+        if r is not a:
+            args += ["--replica-dir", str(r.dir / "log")]
+    together = verify(a, *args)
+    assert together.returncode == 0, together.stdout
+    report = json.loads(together.stdout)
+    assert {i["instance"]: (i["state"], i["dir"]) for i in report["instances"]
+            if i["instance"] in names.values()} == {
+        names[r.name]: ("intact", str(r.dir / "log")) for r in replicas}, report
