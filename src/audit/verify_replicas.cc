@@ -120,4 +120,47 @@ ReplicasReport verifyReplicas(const std::vector<std::string>& dirs, const KeyRin
   return report;
 }
 
+namespace {
+
+boost::json::object summaryJson(const InstanceSummary& s) {
+  return {{"instance", s.instance},
+          {"first_segment", s.first_segment},
+          {"last_segment", s.last_segment},
+          {"first_seq", s.first_seq},
+          {"last_seq", s.last_seq},
+          {"last_signed_seq", s.last_signed_seq},
+          {"records", s.records},
+          {"checkpoints", s.checkpoints},
+          {"unsigned_tail", s.unsigned_tail},
+          {"removed_upto", s.removed_upto},
+          {"anchored_seq", s.anchored_seq},
+          {"torn_tail", s.torn_tail}};
+}
+
+boost::json::object problemJson(const Problem& p) {
+  return {{"instance", p.instance}, {"segment", p.segment}, {"path", p.path},
+          {"offset", p.offset},     {"seq", p.seq},         {"what", p.what}};
+}
+
+}  // namespace
+
+boost::json::object toJson(const ReplicasReport& r) {
+  boost::json::object out{{"ok", r.ok()}, {"absent", r.count(ChainState::kAbsent)}};
+  boost::json::array insts;
+  for (const auto& c : r.chains) {
+    boost::json::object inst = summaryJson(c.summary);
+    inst["state"] = chainStateName(c.state);
+    inst["dir"] = c.dir;
+    if (c.problem) {
+      inst["problem"] = problemJson(*c.problem);
+    }
+    insts.push_back(std::move(inst));
+  }
+  out["instances"] = std::move(insts);
+  if (const auto* bad = r.firstNotIntact(); bad != nullptr && bad->problem) {
+    out["first_bad"] = problemJson(*bad->problem);
+  }
+  return out;
+}
+
 }  // namespace jg::audit

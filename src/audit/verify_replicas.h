@@ -8,6 +8,7 @@
 // functions; thread-safe.
 #pragma once
 
+#include <boost/json.hpp>
 #include <cstddef>
 #include <optional>
 #include <string>
@@ -50,5 +51,10 @@ struct ReplicasReport {
 // REQUIRES: `dirs` is not empty.
 ReplicasReport verifyReplicas(const std::vector<std::string>& dirs, const KeyRing& keys,
                               const VerifyOptions& options);
+
+// {"ok", "absent": n, "instances": [{instance, first_segment, .., state, dir, problem}],
+// "first_bad": {instance, segment, path, offset, seq, what}}: `jitgate audit verify --json` and
+// the gateway's check of its own chain (GET /api/v1/health) report in this form.
+boost::json::object toJson(const ReplicasReport& r);
 
 }  // namespace jg::audit

@@ -169,46 +169,11 @@ Result<audit::VerifyOptions> verifyOptions(const Loaded& l, const VerifyFlags& f
   return o;
 }
 
-boost::json::object summaryJson(const audit::InstanceSummary& s) {
-  return {{"instance", s.instance},
-          {"first_segment", s.first_segment},
-          {"last_segment", s.last_segment},
-          {"first_seq", s.first_seq},
-          {"last_seq", s.last_seq},
-          {"last_signed_seq", s.last_signed_seq},
-          {"records", s.records},
-          {"checkpoints", s.checkpoints},
-          {"unsigned_tail", s.unsigned_tail},
-          {"removed_upto", s.removed_upto},
-          {"anchored_seq", s.anchored_seq},
-          {"torn_tail", s.torn_tail}};
-}
-
-boost::json::object problemJson(const audit::Problem& p) {
-  return {{"instance", p.instance}, {"segment", p.segment}, {"path", p.path},
-          {"offset", p.offset},     {"seq", p.seq},         {"what", p.what}};
-}
-
 // One object per instance (replica) in `instances`, each with its `state`.
 void printVerifyJson(const audit::ReplicasReport& r, const audit::VerifyOptions& o) {
-  boost::json::object out{{"ok", r.ok()},
-                          {"live", o.live},
-                          {"anchors_checked", o.anchors_given},
-                          {"absent", r.count(audit::ChainState::kAbsent)}};
-  boost::json::array insts;
-  for (const auto& c : r.chains) {
-    boost::json::object inst = summaryJson(c.summary);
-    inst["state"] = audit::chainStateName(c.state);
-    inst["dir"] = c.dir;
-    if (c.problem) {
-      inst["problem"] = problemJson(*c.problem);
-    }
-    insts.push_back(std::move(inst));
-  }
-  out["instances"] = std::move(insts);
-  if (const auto* bad = r.firstNotIntact(); bad != nullptr && bad->problem) {
-    out["first_bad"] = problemJson(*bad->problem);
-  }
+  boost::json::object out = audit::toJson(r);
+  out["live"] = o.live;
+  out["anchors_checked"] = o.anchors_given;
   std::cout << boost::json::serialize(out) << "\n";
 }
 

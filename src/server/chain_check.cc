@@ -2,37 +2,13 @@
 
 #include "audit/anchor.h"
 #include "audit/crypto.h"
+#include "audit/verify_replicas.h"
 #include "core/clock.h"
 #include "core/log.h"
 
 namespace jg::server {
 
 namespace json = boost::json;
-
-json::object verifyReportJson(const audit::VerifyReport& r) {
-  json::array insts;
-  for (const auto& s : r.instances) {
-    insts.push_back({{"instance", s.instance},
-                     {"first_segment", s.first_segment},
-                     {"last_segment", s.last_segment},
-                     {"first_seq", s.first_seq},
-                     {"last_seq", s.last_seq},
-                     {"last_signed_seq", s.last_signed_seq},
-                     {"records", s.records},
-                     {"checkpoints", s.checkpoints},
-                     {"unsigned_tail", s.unsigned_tail},
-                     {"removed_upto", s.removed_upto},
-                     {"anchored_seq", s.anchored_seq},
-                     {"torn_tail", s.torn_tail}});
-  }
-  json::object out{{"ok", r.ok}, {"instances", std::move(insts)}};
-  if (r.first_bad) {
-    const auto& p = *r.first_bad;
-    out["first_bad"] = {{"instance", p.instance}, {"segment", p.segment}, {"path", p.path},
-                        {"offset", p.offset},     {"seq", p.seq},         {"what", p.what}};
-  }
-  return out;
-}
 
 ChainCheck::ChainCheck(TargetSource target, store::Store* store, std::chrono::milliseconds interval)
     : target_(std::move(target)), store_(store), interval_(interval) {
@@ -120,18 +96,19 @@ json::object ChainCheck::verifyOnce(const Target& t) const {
     opts.anchors = std::move(*anchors);
     opts.anchors_given = true;
   }
-  audit::VerifyReport r = audit::verifyDir(t.dir, keys, opts);
-  for (auto& [k, v] : verifyReportJson(r)) {
+  audit::ReplicasReport r = audit::verifyReplicas({t.dir}, keys, opts);
+  for (auto& [k, v] : audit::toJson(r)) {
     out[k] = v;
   }
-  out["state"] = r.ok ? "ok" : "failed";
+  out["state"] = r.ok() ? "ok" : "failed";
   out["anchors_checked"] = opts.anchors_given;
   out["finished_at"] = formatUtc(std::chrono::system_clock::now());
   out["duration_ms"] =
       std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0)
           .count();
-  if (!r.ok) {
-    log::warn("", "audit chain check FAILED: {}", r.first_bad ? r.first_bad->describe() : "?");
+  if (const auto* bad = r.firstNotIntact(); bad != nullptr) {
+    log::warn("", "audit chain check FAILED: {}",
+              bad->problem ? bad->problem->describe() : "not checked");
   }
   return out;
 }

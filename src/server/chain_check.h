@@ -1,5 +1,5 @@
 // ChainCheck: the gateway's check of its own audit hash chain, reported by GET /api/v1/health.
-// A thread verifies this replica's chain (`<dir>/<instance>`, audit::verifyDir in live mode)
+// A thread verifies this replica's chain (`<dir>/<instance>`, audit::verifyReplicas, live)
 // against the state store's anchors: at start, every `interval` (0: not again) and when asked
 // (POST /api/v1/audit/verify). It keeps the latest report; a verification runs at most once at
 // a time and a request made while one runs is served by the next.
@@ -61,8 +61,5 @@ class ChainCheck {
   boost::json::object last_;
   std::thread thread_;
 };
-
-// The JSON form of a verification report (as `jitgate audit verify --json` prints it).
-boost::json::object verifyReportJson(const audit::VerifyReport& r);
 
 }  // namespace jg::server
