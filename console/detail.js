@@ -48,7 +48,8 @@ function bodyBlock(title, r, key) {
 function decisionText(r) {
   if (!r.decision) return '';
   const words = { allow: 'allowed', deny: 'denied', review: 'held for review' };
-  return [words[r.decision] || r.decision, r.rule && `rule ${r.rule}`, r.reason,
+  const reason = r.reason === `rule ${r.rule}` ? '' : r.reason;  // the default says no more
+  return [words[r.decision] || r.decision, r.rule && `rule ${r.rule}`, reason,
     r.review && `review ${r.review}`, r.grant && `grant ${r.grant}`].filter(Boolean).join(' · ');
 }
 

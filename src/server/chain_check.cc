@@ -38,8 +38,8 @@ bool ChainCheck::request() {
 json::object ChainCheck::status() const {
   std::lock_guard lock(mu_);
   json::object out = last_;
-  if (running_) {
-    out["state"] = "running";
+  if (running_ || (asked_ && out["state"] != "pending")) {
+    out["state"] = "running";  // asked for or under way: the fields are the previous result's
   }
   return out;
 }

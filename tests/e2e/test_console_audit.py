@@ -237,11 +237,20 @@ def test_a_tampered_audit_log_shows_as_failed_after_verify_now(gw, browser, toke
     segments = sorted(gw.audit_dir.glob("*/*.seg"))
     assert segments, list(gw.audit_dir.rglob("*"))
     data = bytearray(segments[0].read_bytes())
-    middle = len(data) // 2
-    data[middle] ^= 0x20
+    written = len(bytes(data).rstrip(b"\0"))  # the segment is preallocated with zeros
+    data[written // 3] ^= 0x20  # inside an early frame
     segments[0].write_bytes(bytes(data))
+    # Records written after it: the altered frame is not the one being written at the end (which
+    # a live check must take for a torn write).
+    with psycopg.connect(gw.dsn(db="kb", password=tokens["hugo"]), autocommit=True) as conn:
+        for _ in range(3):
+            conn.execute("select 1").fetchall()
     status, body = api_post(gw, "/api/v1/audit/verify", tokens["rita"], {})
     assert status == 202, body
+    deadline = time.time() + 20
+    while gw.admin("GET", "/api/v1/health", tokens["rita"])[1]["audit_chain"]["state"] != "failed":
+        assert time.time() < deadline, json.dumps(gw.admin("GET", "/api/v1/health", tokens["rita"])[1]["audit_chain"])
+        time.sleep(0.3)
     page = browser.ok("health", **{"as": "rita", "state": "failed"})
     assert "chain FAILED" in page["text"] and "First bad record" in page["text"], page
 

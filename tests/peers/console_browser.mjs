@@ -230,7 +230,10 @@ const ops = {
     await note.evaluate((el) => { el.textContent = ''; });
     await form.getByRole('button', { name: 'Reveal raw values' }).click();
     const banner = p.page.locator('#revealed-banner');
-    await banner.or(note.filter({ hasText: /\S/ })).first().waitFor({ state: 'visible' });
+    await p.page.waitForFunction(() => {
+      const n = document.getElementById('reveal-note').textContent;
+      return !document.getElementById('revealed-banner').hidden || (n && !n.endsWith('…'));
+    });
     return { note: await note.textContent(), banner: await banner.isVisible() ?
       await banner.textContent() : '', marked: await p.page.locator('#timeline mark').allInnerTexts(),
       ...(await detailAnswer(p)) };
