@@ -16,6 +16,7 @@
 #include "config/node.h"
 #include "core/clock.h"
 #include "core/log.h"
+#include "core/log_fields.h"
 
 namespace jg::server {
 namespace {
