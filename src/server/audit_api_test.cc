@@ -125,8 +125,13 @@ TEST_F(AuditApiTest, ANonAuditorIsRefusedBeforeTheRevealGroupsAreLookedAt) {
 }
 
 TEST_F(AuditApiTest, RevealWithoutAReasonIsABadRequest) {
-  for (std::string body : {"", "{}", R"({"reason": "   "})", R"({"reason": 5})", "[1]",
-                           R"({"reason": ")" + std::string(501, 'x') + "\"}"}) {
+  const std::vector<std::string> bodies = {"",
+                                           "{}",
+                                           R"({"reason": "   "})",
+                                           R"({"reason": 5})",
+                                           "[1]",
+                                           R"({"reason": ")" + std::string(501, 'x') + "\"}"};
+  for (const std::string& body : bodies) {
     AdminResponse r = run(reveal("s1", kRita, body));
     EXPECT_EQ(r.status, 400) << body;
   }
