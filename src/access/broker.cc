@@ -308,7 +308,9 @@ Subscription Broker::watchGrant(const std::string& grant_id, GrantEndCallback on
   } else if ((*g)->state != GrantState::kActive) {
     endGrant(grant_id, endedWhy(**g));
   } else if ((*g)->expires_at <= now()) {
-    sweep();  // past its window: expire it (and everything watching it) now
+    // Past its window: expire it (and everything watching it) now, without waiting for the
+    // replica whose turn it is to expire.
+    expireDue(now());
   }
   return Subscription(std::move(s));
 }
@@ -454,6 +456,22 @@ void Broker::sweep() {
 
 void Broker::sweepPass(bool poll_remote) {
   const TimePoint t = now();
+  // Another replica's turn: its expiries reach the reviews waited on and the grants watched
+  // here as store events (or through the poll below), as its decisions do.
+  const bool turn = !options_.expiry_turn || options_.expiry_turn();
+  expiry_turn_ = turn;
+  if (turn) {
+    expireDue(t);
+  }
+  if (poll_remote) {
+    pollRemoteChanges();
+  }
+  timeoutWaiters(t);
+}
+
+// Conditional updates: when two replicas expire at once (a lease that changed hands in between),
+// each review and grant still expires once, with one event.
+void Broker::expireDue(TimePoint t) {
   if (auto reviews = repo_->expirePending(t); reviews) {
     for (const auto& r : *reviews) {
       emit(AccessEvent{AccessEvent::Type::kReviewExpired, t, std::nullopt, {}, r, std::nullopt});
@@ -471,10 +489,6 @@ void Broker::sweepPass(bool poll_remote) {
   } else {
     log::error("", "access: cannot expire grants: {}", grants.status().message());
   }
-  if (poll_remote) {
-    pollRemoteChanges();
-  }
-  timeoutWaiters(t);
 }
 
 bool Broker::isWaitedOn(const std::string& review_id) {
@@ -566,27 +580,34 @@ void Broker::wakeSweeper() {
   cv_.notify_all();
 }
 
+// Until the earliest local deadline, but at most sweep_interval (store deadlines and other
+// replicas' decisions are found by polling). A watched grant past its window is no deadline when
+// expiring is another replica's turn: its expiry arrives as an event. Called with mu_ held.
+std::chrono::milliseconds Broker::nextWait(TimePoint t) const {
+  using std::chrono::milliseconds;
+  auto wait = std::chrono::duration_cast<milliseconds>(options_.settings.sweep_interval);
+  auto consider = [&](TimePoint deadline) {
+    auto d = std::chrono::duration_cast<milliseconds>(deadline - t);
+    wait = std::clamp(d, milliseconds(5), wait);
+  };
+  const bool turn = expiry_turn_;
+  for (const auto& [id, end] : watched_expiry_) {
+    if (turn || end > t) {
+      consider(end);
+    }
+  }
+  for (const auto& [id, list] : waiters_) {
+    for (const auto& w : list) {
+      consider(w->deadline);
+    }
+  }
+  return wait;
+}
+
 void Broker::sweeperLoop() {
   std::unique_lock lk(mu_);
   while (!stopping_) {
-    // Sleep until the earliest local deadline, but at most sweep_interval (store deadlines
-    // and other replicas' decisions are found by polling).
-    auto wait =
-        std::chrono::duration_cast<std::chrono::milliseconds>(options_.settings.sweep_interval);
-    const TimePoint t = now();
-    auto consider = [&](TimePoint deadline) {
-      auto d = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - t);
-      wait = std::clamp(d, std::chrono::milliseconds(5), wait);
-    };
-    for (const auto& [id, end] : watched_expiry_) {
-      consider(end);
-    }
-    for (const auto& [id, list] : waiters_) {
-      for (const auto& w : list) {
-        consider(w->deadline);
-      }
-    }
-    cv_.wait_for(lk, wait, [&] { return stopping_ || wake_; });
+    cv_.wait_for(lk, nextWait(now()), [&] { return stopping_ || wake_; });
     wake_ = false;
     if (stopping_) {
       break;

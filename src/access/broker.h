@@ -13,7 +13,11 @@
 // the reviews and grants it waits on.
 //
 // A timer thread (the sweeper) expires pending reviews and grants, times out waiters, and ends
-// watched grants at their window's end (it wakes up at the earliest deadline it knows of). Tests
+// watched grants at their window's end (it wakes up at the earliest deadline it knows of). With
+// several replicas on one store, only the replica whose turn it is (BrokerOptions::expiry_turn:
+// the holder of the "expire-access" lease) expires reviews and grants in its passes; the others
+// learn of each expiry as a store event, like any other decision. A grant watched here that is
+// already past its window when the watch starts is expired at once, whoever's turn it is. Tests
 // pass `start_sweeper = false` and a ManualClock, and call sweep() themselves.
 //
 // Events (review created, each approval, approved, rejected, expired; grant created, expired,
@@ -60,6 +64,11 @@ struct BrokerOptions {
   EventSink notify;                       // may be empty (webhooks: Notifier::sink())
   bool start_sweeper = true;
   bool follow_store_events = true;  // hear other replicas' decisions (no-op on SQLite)
+  // Asked before each sweeper pass: true when this replica is to expire pending reviews and
+  // grants now (it holds the replicas' expiry lease). Empty: always (one process, SQLite, tests).
+  // Called on the sweeper's thread, or on the caller's for sweep(); must stay callable until
+  // stop() has returned, and may block on the store (it never runs on an I/O thread).
+  std::function<bool()> expiry_turn;
 };
 
 // With a live event feed the sweeper still polls the store this often, as a safety net.
@@ -150,7 +159,8 @@ class Broker : public std::enable_shared_from_this<Broker> {
   std::string approvalHint(const std::string& review_id) const;
   const Settings& settings() const { return options_.settings; }
 
-  // One sweeper pass: expiries, waiter timeouts, decisions and revocations made elsewhere.
+  // One sweeper pass: expiries (when expiry_turn allows), waiter timeouts, decisions and
+  // revocations made elsewhere.
   void sweep();
 
  private:
@@ -165,7 +175,9 @@ class Broker : public std::enable_shared_from_this<Broker> {
   bool isWaitedOn(const std::string& review_id);
   bool isWatched(const std::string& grant_id);
   void sweepPass(bool poll_remote);
+  void expireDue(TimePoint t);
   void timeoutWaiters(TimePoint now);
+  std::chrono::milliseconds nextWait(TimePoint t) const;
   void sweeperLoop();
   void wakeSweeper();
   TimePoint now() const { return options_.clock->now(); }
@@ -187,6 +199,9 @@ class Broker : public std::enable_shared_from_this<Broker> {
   // Set in create(), destroyed in stop() after the sweeper is joined; its handler uses `this`.
   std::unique_ptr<store::EventFeed> feed_;
   std::chrono::steady_clock::time_point last_remote_poll_{};  // sweeper thread only
+  // Whether the last pass was this replica's turn to expire; when it was not, the sweeper does
+  // not wake for watched grants already past their window (the holder's expiry ends them).
+  std::atomic<bool> expiry_turn_{true};
 };
 
 // "approved by alice@x, bob@y", "rejected by carol@x: not during the freeze", ...

@@ -121,6 +121,13 @@ Status Gateway::startBroker() {
       recorder->appendAsync(audit::Event{"access", {}, accessRecord(e)}, {});
     };
   }
+  if (coordinator_) {
+    // One replica at a time expires reviews and grants. The gateway stops the broker (joining
+    // its sweeper) before coordinator_ is destroyed.
+    options.expiry_turn = [c = coordinator_.get(), every = cfg.access.sweep_interval] {
+      return c->expiryTurn(every);
+    };
+  }
   auto broker = access::Broker::create(*store_, std::move(options));
   if (!broker) {
     return broker.status();

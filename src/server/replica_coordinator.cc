@@ -48,6 +48,7 @@ ReplicaCoordinator::~ReplicaCoordinator() {
     thread_.join();
   }
   (void)store::releaseLease(store_, kReapTask, instance_);
+  (void)store::releaseLease(store_, kExpireTask, instance_);
 }
 
 void ReplicaCoordinator::run() {
@@ -89,6 +90,25 @@ std::set<std::string> ReplicaCoordinator::deadInstances() {
               fmt::join(dead, ", "));
   }
   return dead;
+}
+
+bool ReplicaCoordinator::expiryTurn(std::chrono::milliseconds sweep_interval) {
+  const auto ttl = std::chrono::duration_cast<std::chrono::microseconds>(2 * sweep_interval +
+                                                                         config_.dead_after);
+  auto held = store::tryLease(store_, kExpireTask, instance_, nowMicros(), ttl);
+  const bool turn = held && *held;
+  std::lock_guard lk(mu_);
+  if (turn != expiry_held_) {
+    if (turn) {
+      log::info("", "this replica expires pending reviews and grants now (lease {})", kExpireTask);
+    } else if (!held) {
+      log::warn("", "cannot renew the lease {}: {}", kExpireTask, held.status().message());
+    } else {
+      log::info("", "another replica holds the lease {} now", kExpireTask);
+    }
+    expiry_held_ = turn;
+  }
+  return turn;
 }
 
 }  // namespace jg::server

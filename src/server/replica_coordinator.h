@@ -8,8 +8,13 @@
 // `dead_after` the others reap its roles, which ends its sessions — it fails /readyz meanwhile,
 // so a load balancer has already stopped sending it clients.
 //
-// Thread-safe. The destructor stops the thread and releases the lease. Store calls block: they
-// run on the coordinator's thread or the reaper's, never on an I/O thread.
+// expiryTurn(), asked by the access broker's sweeper before each pass, answers whether this
+// replica holds the "expire-access" lease (taking or renewing it): exactly one replica at a time
+// expires pending reviews and grants, and a dead holder's lease (ttl: twice the sweep interval
+// plus `dead_after`) passes to a surviving replica.
+//
+// Thread-safe. The destructor stops the thread and releases both leases. Store calls block: they
+// run on the coordinator's thread, the reaper's or the sweeper's, never on an I/O thread.
 #pragma once
 
 #include <chrono>
@@ -29,6 +34,7 @@ namespace jg::server {
 class ReplicaCoordinator {
  public:
   static constexpr std::string_view kReapTask = "reap-orphans";
+  static constexpr std::string_view kExpireTask = "expire-access";
 
   // Migrates the lease tables, records a first beat and starts the heartbeat thread.
   static Result<std::unique_ptr<ReplicaCoordinator>> start(store::Store& store,
@@ -42,6 +48,11 @@ class ReplicaCoordinator {
   // empty otherwise (or when the store cannot be read: never reap on a guess).
   std::set<std::string> deadInstances();
 
+  // True when this replica holds the expiry lease now (taken or renewed by this call, for twice
+  // `sweep_interval` plus dead_after); false when another replica holds it or the store cannot
+  // be reached (never expire on a guess: the holder, or this replica later, does it).
+  bool expiryTurn(std::chrono::milliseconds sweep_interval);
+
  private:
   ReplicaCoordinator(store::Store& store, std::string instance, ReplicasConfig config);
   void run();
@@ -53,6 +64,7 @@ class ReplicaCoordinator {
   std::condition_variable cv_;
   bool stopping_ = false;
   bool beat_failed_ = false;  // the last beat failed (logged once per outage)
+  bool expiry_held_ = false;  // the last expiryTurn() answer (a change is logged)
   std::thread thread_;
 };
 

@@ -11,7 +11,9 @@ replica reaps the session roles the killed one left (it holds the reaping lease 
 stops beating), and after a restart the killed replica's audit log verifies and holds every
 statement a client saw acknowledged; a cancel that lands on the other replica reaches the query;
 `jitgate audit verify` on one replica's host reports every replica's chain, the others' as not
-checked, and all three intact given their directories.
+checked, and all three intact given their directories; exactly one replica holds the
+`expire-access` lease and a review past its window is expired (and recorded) once, by it, and
+after `kill -9` of that holder a survivor takes the lease over and expires the next one.
 Sessions log in upstream as ephemeral roles, as a production deployment would.
 """
 import json
@@ -355,3 +357,87 @@ def test_audit_verify_reports_every_replicas_chain_and_the_ones_not_here_as_not_
     assert {i["instance"]: (i["state"], i["dir"]) for i in report["instances"]
             if i["instance"] in names.values()} == {
         names[r.name]: ("intact", str(r.dir / "log")) for r in replicas}, report
+
+
+def expiry_lease_holder(pg):
+    """The instance holding the `expire-access` lease now (None when nobody does)."""
+    rows = pg.sql("SELECT holder FROM store_leases WHERE task = 'expire-access' AND until_us > "
+                  "(extract(epoch FROM clock_timestamp()) * 1000000)::bigint", db=STORE_DB)
+    holders = rows.split()
+    assert len(holders) <= 1, holders
+    return holders[0] if holders else None
+
+
+def replica_named(replicas, instance):
+    return next(r for r in replicas if instance.endswith(f"-{r.port}"))
+
+
+def past_window_review(replica, idp, user):
+    """A review requested through `replica` whose window the store says has already ended."""
+    token = idp.token(user=user, groups=["contractors"], ttl=900)
+    with pytest.raises(psycopg.OperationalError) as refused:
+        psycopg.connect(replica.dsn(password=token))
+    review = re.search(r"review (r-[a-z0-9]+)", str(refused.value))
+    assert review, str(refused.value)
+    pg = replica.pg
+    pg.sql("UPDATE access_reviews SET expires_at = "
+           "(extract(epoch FROM clock_timestamp()) * 1000)::bigint "
+           f"WHERE id = '{review.group(1)}' AND state = 'pending'", db=STORE_DB)
+    return review.group(1)
+
+
+def expired_records(replica, review_id):
+    """The `review.expired` records of `review_id` in the replica's log (`jitgate replay`)."""
+    # A replay records itself as instance replay-<host>, anchored in the shared store; here the
+    # three replicas share one host, so each replay starts that log afresh in its own directory.
+    replica.pg.sql("DELETE FROM audit_anchors WHERE instance LIKE 'replay-%'", db=STORE_DB)
+    r = subprocess.run([str(JITGATE), "replay", "access", "--config", str(replica.config),
+                        "--json"], capture_output=True, text=True, timeout=30)
+    if r.returncode == 1 and "no records for session access" in r.stderr:
+        return []
+    assert r.returncode == 0, r.stderr
+    records = [json.loads(line) for line in r.stdout.splitlines() if line.strip()]
+    return [x for x in records
+            if x.get("action") == "review.expired" and x.get("review") == review_id]
+
+
+def assert_expired_once_by(pg, replicas, holder, review_id):
+    """The review expires, and its one `review.expired` record is in the holder's log."""
+    state = lambda: pg.sql(f"SELECT state FROM access_reviews WHERE id = '{review_id}'",
+                           db=STORE_DB).strip()
+    wait_until(lambda: state() == "expired", 10, f"review {review_id} to expire", 0.1)
+    live = [r for r in replicas if r.proc.poll() is None]
+    counts = lambda: {r.name: len(expired_records(r, review_id)) for r in live}
+    recorded = wait_until(lambda: (c := counts()) and sum(c.values()) and c, 10,
+                          f"a record of the expiry of {review_id}", 0.2)
+    assert recorded == {r.name: int(r is holder) for r in live}, (holder.name, recorded)
+
+
+def test_one_replica_holds_the_expiry_lease_and_expires_a_review_once(cluster, pg, idp):
+    replicas = cluster["replicas"]
+    holder = wait_until(lambda: expiry_lease_holder(pg), 10, "a holder of expire-access")
+    h = replica_named(replicas, holder)
+    other = next(r for r in replicas if r is not h)
+    review_id = past_window_review(other, idp, "erin")
+    assert_expired_once_by(pg, replicas, h, review_id)
+    assert expiry_lease_holder(pg) == holder
+
+
+def test_when_the_expiry_lease_holder_dies_a_survivor_takes_over(cluster, pg, idp, people):
+    lb, replicas = cluster["lb"], cluster["replicas"]
+    wait_all_up(lb, replicas, people["alice"])
+    dead = replica_named(replicas, wait_until(lambda: expiry_lease_holder(pg), 10,
+                                              "a holder of expire-access"))
+    dead.kill9()
+    try:
+        # The lease runs out after twice the sweep interval plus dead_after (2 s).
+        holder = wait_until(lambda: (h := expiry_lease_holder(pg)) and
+                            not h.endswith(f"-{dead.port}") and h, 15,
+                            "a surviving replica to take expire-access", 0.2)
+        h = replica_named(replicas, holder)
+        survivor = next(r for r in replicas if r is not dead and r is not h)
+        review_id = past_window_review(survivor, idp, "frank")
+        assert_expired_once_by(pg, replicas, h, review_id)
+    finally:
+        dead.start()
+        wait_all_up(lb, replicas, people["alice"])
