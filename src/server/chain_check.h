@@ -41,8 +41,9 @@ class ChainCheck {
 
   // Asks for a verification now. False when one is running or already asked for.
   bool request();
-  // {"state": "pending"|"running"|"ok"|"failed", "requested_by", "started_at", "finished_at",
-  //  "duration_ms", "anchors_checked", "instances": [...], "first_bad": {...}, "error"}.
+  // {"state": "pending"|"running"|"ok"|"failed", "started_at", "finished_at", "duration_ms",
+  //  "anchors_checked", "ok", "absent", "instances": [...], "first_bad": {...}, "error"}
+  // ("running" while a check is asked for or under way, with the previous check's fields).
   boost::json::object status() const;
 
  private:
