@@ -356,7 +356,7 @@ def ended_error(gw, t, result, session_id):
     assert not t.is_alive() and "error" in result, result
     deadline = time.time() + 10
     while True:
-        end = [x for x in gw.log_text().splitlines() if f"[{session_id}] session ended" in x]
+        end = [x for x in gw.log_text().splitlines() if f"[{session_id}] session ended:" in x]
         if end or time.time() > deadline:
             break
         time.sleep(0.2)

@@ -173,7 +173,7 @@ def test_json_log_lines_carry_structured_fields(gw, traffic):
     assert refused[0]["resource"] == "kb"
     assert refused[0]["sqlstate"] == "42501"
     assert refused[0]["sid"].startswith("s-")
-    ended = [x for x in lines if x["msg"].startswith("session ended") and x.get("user")]
+    ended = [x for x in lines if x["msg"].startswith("session ended:") and x.get("user")]
     assert ended and ended[0]["user"] == "alice@corp.example" and ended[0]["resource"] == "kb"
     assert ended[0]["statements_refused"] == "1"
     assert "EMAIL=1" in ended[0]["masked"]
