@@ -253,6 +253,95 @@ bool emailIn(std::string_view t) {
   return false;
 }
 
+bool isHex(char c) {
+  return isDigit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+// The bytes the user information of a URI cannot hold (`[^\s:/?#"'<>]`, `[^\s/?#"'<>]`):
+// a walk back from an `@` stops there. Only some of `\s`, which makes the walk longer, never
+// shorter, than the expression's.
+bool endsUserinfo(char c) {
+  switch (c) {
+    case '/':
+    case ' ':
+    case '\t':
+    case '\n':
+    case '\r':
+    case '?':
+    case '#':
+    case '"':
+    case '\'':
+    case '<':
+    case '>':
+      return true;
+    default:
+      return false;
+  }
+}
+
+// `://` or the JSON-escaped `:\/\/` ends at `slash`.
+bool schemeEndsAt(std::string_view t, size_t slash) {
+  return (slash >= 2 && t.substr(slash - 2, 3) == "://") ||
+         (slash >= 4 && t.substr(slash - 4, 5) == ":\\/\\/");
+}
+
+// (://|:\\/\\/)[^\s:/?#"'<>]*:[^\s/?#"'<>]+@: an `@` whose run of userinfo bytes (back to a
+// `/` or a space) holds a `:` and follows a `://`. The walk from an `@` stops at the previous
+// one: the run goes on through it, so it begins where that one's began (its colons do not
+// matter: had it held one after a `://`, the scan would have stopped there). Each byte is walked
+// once.
+bool urlPasswordIn(std::string_view t) {
+  size_t prev = std::string_view::npos;
+  bool prev_scheme = false;
+  for (size_t at = t.find('@'); at != std::string_view::npos; at = t.find('@', at + 1)) {
+    size_t floor = prev == std::string_view::npos ? 0 : prev + 1;
+    size_t i = at;
+    bool colon = false;
+    while (i > floor && !endsUserinfo(t[i - 1])) {
+      colon = colon || t[i - 1] == ':';
+      --i;
+    }
+    bool scheme = i > floor ? t[i - 1] == '/' && schemeEndsAt(t, i - 1)  // the run ends here
+                            : prev != std::string_view::npos && prev_scheme;
+    if (scheme && colon) {
+      return true;
+    }
+    prev = at;
+    prev_scheme = scheme;
+  }
+  return false;
+}
+
+// A valid address in a match of \b[0-9a-fA-F]{1,4}(:[0-9a-fA-F]{0,4}){2,7} (what validateIpv6
+// accepts: inet_pton, with no `.` in reach) is either compressed, and holds `[hex]::` (its first
+// `::` follows a hex digit), or full, and holds `[hex](:[hex]{1,4}){7}`. A clock time (`10:23:45`)
+// is neither.
+bool ipv6In(std::string_view t) {
+  for (size_t c = t.find(':'); c != std::string_view::npos; c = t.find(':', c + 1)) {
+    if (c == 0 || !isHex(t[c - 1])) {
+      continue;
+    }
+    if (c + 1 < t.size() && t[c + 1] == ':') {
+      return true;
+    }
+    int groups = 0;
+    for (size_t i = c; groups < 7 && i < t.size() && t[i] == ':'; ++groups) {
+      size_t j = i + 1;
+      while (j < t.size() && j - i <= 4 && isHex(t[j])) {
+        ++j;
+      }
+      if (j == i + 1) {
+        break;  // an empty group: `::`, found above when it follows a hex digit
+      }
+      i = j;
+    }
+    if (groups == 7) {
+      return true;
+    }
+  }
+  return false;
+}
+
 // 64 bytes at a time, as bit masks (bit i for byte i; GCC vector extensions: SSE2 on x86-64,
 // NEON on arm64). A candidate is a digit (or two capitals) whose previous byte is not a word
 // byte. Digit candidates are then thinned with the masks of the chunk and the next one, which
@@ -398,6 +487,12 @@ bool scanBoundaries(std::string_view t, uint32_t shapes) {
 
 bool hasShape(std::string_view text, uint32_t shapes) {
   if ((shapes & kShapeEmail) && emailIn(text)) {
+    return true;
+  }
+  if ((shapes & kShapeUrlPassword) && urlPasswordIn(text)) {
+    return true;
+  }
+  if ((shapes & kShapeIpv6) && ipv6In(text)) {
     return true;
   }
   bool digits = (shapes & kDigitShapes) != 0, caps = (shapes & kShapeIban) != 0;
