@@ -442,6 +442,15 @@ uint64_t numberStarts(std::string_view t, size_t base, const Chunk& c) {
 // figures, not on prose or JSON with a number here and there.
 constexpr int kThinAbove = 4;
 
+// popcount(x) > kThinAbove. x86-64's baseline has no popcount instruction, and GCC turns
+// __builtin_popcountll into a library call there; clearing the lowest bits is a few cycles.
+bool manyBits(uint64_t x) {
+  for (int i = 0; i < kThinAbove; ++i) {
+    x &= x - 1;
+  }
+  return x != 0;
+}
+
 template <bool kDigits, bool kCaps>
 bool scanBoundaries(std::string_view t, uint32_t shapes) {
   uint64_t word_before = 0;  // bit 0: the byte before the chunk is a word byte
@@ -451,7 +460,7 @@ bool scanBoundaries(std::string_view t, uint32_t shapes) {
     word_before = cur.word >> 63;
     if constexpr (kDigits) {
       uint64_t cand = cur.digit & boundary;
-      if (__builtin_popcountll(cand) > kThinAbove) {
+      if (manyBits(cand)) {
         cand &= numberStarts(t, base, cur);
       }
       for (; cand != 0; cand &= cand - 1) {
