@@ -2,6 +2,7 @@
 
 #include <array>
 #include <cstring>
+#include <utility>
 
 namespace jg::mask {
 namespace {
@@ -420,9 +421,21 @@ uint64_t ahead(uint64_t a, uint64_t b, int k) {
 // The digits of chunk `c` at `base` that may pass the first test of digitShapeAt: a run of at
 // most five digits followed by a separator, `ddd)`, 13 digits or more from [2-6], or a `+`
 // before. The masks of the next chunk (`_n`) are exact in the low bits used here.
-uint64_t numberStarts(std::string_view t, size_t base, const Chunk& c) {
-  Chunk n = withChunk(t, base + 64, chunkOf);
-  NumberBits a = withChunk(t, base, numberBitsOf), b = withChunk(t, base + 64, numberBitsOf);
+// The masks of the chunk at `base`.
+[[gnu::always_inline]] inline Chunk chunkAt(std::string_view t, size_t base) {
+  return base + 64 <= t.size() ? chunkOf(t.data() + base) : withChunk(t, base, chunkOf);
+}
+
+// The masks of a chunk and of the next one (`n`, `b`) that the thinning test reads. The scan
+// keeps those of the next chunk for its next step.
+struct Thinning {
+  Chunk n;
+  NumberBits a, b;
+};
+
+uint64_t numberStarts(std::string_view t, size_t base, const Chunk& c, const Thinning& m) {
+  const Chunk& n = m.n;
+  const NumberBits &a = m.a, &b = m.b;
   bool plus_before = base > 0 && t[base - 1] == '+';
   uint64_t d = c.digit, dn = n.digit;
   uint64_t end = d & ~ahead(d, dn, 1), end_n = dn & ~(dn >> 1);  // the last digit of a run
@@ -454,14 +467,29 @@ bool manyBits(uint64_t x) {
 template <bool kDigits, bool kCaps>
 bool scanBoundaries(std::string_view t, uint32_t shapes) {
   uint64_t word_before = 0;  // bit 0: the byte before the chunk is a word byte
+  Chunk cur = chunkAt(t, 0);
+  Thinning m;
+  bool have_next = false, have_bits = false;  // m holds the next chunk's masks, this one's bits
   for (size_t base = 0; base < t.size(); base += 64) {
-    Chunk cur = base + 64 <= t.size() ? chunkOf(t.data() + base) : withChunk(t, base, chunkOf);
+    if (base > 0) {
+      cur = have_next ? m.n : chunkAt(t, base);
+      if (have_next) {
+        m.a = m.b;
+      }
+      have_bits = std::exchange(have_next, false);
+    }
     uint64_t boundary = ~((cur.word << 1) | word_before);
     word_before = cur.word >> 63;
     if constexpr (kDigits) {
       uint64_t cand = cur.digit & boundary;
       if (manyBits(cand)) {
-        cand &= numberStarts(t, base, cur);
+        if (!have_bits) {
+          m.a = withChunk(t, base, numberBitsOf);
+        }
+        m.n = chunkAt(t, base + 64);
+        m.b = withChunk(t, base + 64, numberBitsOf);
+        have_next = true;
+        cand &= numberStarts(t, base, cur, m);
       }
       for (; cand != 0; cand &= cand - 1) {
         int k = __builtin_ctzll(cand);
