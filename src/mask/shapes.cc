@@ -188,6 +188,14 @@ bool ipv4At(const Groups& g) {
          within(g.len[3], 1, 3) && g.sepsIn(3, kDotBit) && g.boundary(3);
 }
 
+size_t digitRun(std::string_view t, size_t p) {
+  size_t i = p;
+  while (i < t.size() && isDigit(t[i])) {
+    ++i;
+  }
+  return i - p;
+}
+
 // REQUIRES: t[p] is a digit at a word boundary and t[p, p + len) is its run of digits.
 bool digitShapeAt(std::string_view t, size_t p, size_t len, uint32_t shapes) {
   if ((shapes & kShapePhoneE164) && e164At(t, p)) {
@@ -201,6 +209,14 @@ bool digitShapeAt(std::string_view t, size_t p, size_t len, uint32_t shapes) {
   bool card = len >= 13 && len <= 19 && t[p] >= '2' && t[p] <= '6';
   if (!((sep && len <= 5) || paren || card)) {
     return false;
+  }
+  if (!paren && !card) {
+    // The others have three groups or more, and most numbers with a separator (`12.50,`) have
+    // two: the second group must end in a separator too.
+    size_t end = i + 1 + digitRun(t, i + 1);
+    if (end == i + 1 || end >= t.size() || (cls(t[end]) & kAnySep) == 0) {
+      return false;
+    }
   }
   Groups g = groupsAt(t, p);
   if (g.n < 3 && !paren && !card) {
@@ -227,14 +243,6 @@ bool ibanAt(std::string_view t, size_t p) {
     }
   }
   return alnum >= 8;
-}
-
-size_t digitRun(std::string_view t, size_t p) {
-  size_t i = p;
-  while (i < t.size() && isDigit(t[i])) {
-    ++i;
-  }
-  return i - p;
 }
 
 // [A-Za-z0-9._%+\-]@[A-Za-z0-9\-]+\.[A-Za-z0-9\-]
