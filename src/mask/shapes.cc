@@ -2,6 +2,7 @@
 
 #include <array>
 #include <cstring>
+#include <utility>
 
 namespace jg::mask {
 namespace {
@@ -187,6 +188,14 @@ bool ipv4At(const Groups& g) {
          within(g.len[3], 1, 3) && g.sepsIn(3, kDotBit) && g.boundary(3);
 }
 
+size_t digitRun(std::string_view t, size_t p) {
+  size_t i = p;
+  while (i < t.size() && isDigit(t[i])) {
+    ++i;
+  }
+  return i - p;
+}
+
 // REQUIRES: t[p] is a digit at a word boundary and t[p, p + len) is its run of digits.
 bool digitShapeAt(std::string_view t, size_t p, size_t len, uint32_t shapes) {
   if ((shapes & kShapePhoneE164) && e164At(t, p)) {
@@ -200,6 +209,14 @@ bool digitShapeAt(std::string_view t, size_t p, size_t len, uint32_t shapes) {
   bool card = len >= 13 && len <= 19 && t[p] >= '2' && t[p] <= '6';
   if (!((sep && len <= 5) || paren || card)) {
     return false;
+  }
+  if (!paren && !card) {
+    // The others have three groups or more, and most numbers with a separator (`12.50,`) have
+    // two: the second group must end in a separator too.
+    size_t end = i + 1 + digitRun(t, i + 1);
+    if (end == i + 1 || end >= t.size() || (cls(t[end]) & kAnySep) == 0) {
+      return false;
+    }
   }
   Groups g = groupsAt(t, p);
   if (g.n < 3 && !paren && !card) {
@@ -228,14 +245,6 @@ bool ibanAt(std::string_view t, size_t p) {
   return alnum >= 8;
 }
 
-size_t digitRun(std::string_view t, size_t p) {
-  size_t i = p;
-  while (i < t.size() && isDigit(t[i])) {
-    ++i;
-  }
-  return i - p;
-}
-
 // [A-Za-z0-9._%+\-]@[A-Za-z0-9\-]+\.[A-Za-z0-9\-]
 bool emailIn(std::string_view t) {
   for (size_t at = t.find('@'); at != std::string_view::npos; at = t.find('@', at + 1)) {
@@ -247,6 +256,95 @@ bool emailIn(std::string_view t) {
       ++i;
     }
     if (i > at + 1 && i + 1 < t.size() && t[i] == '.' && (cls(t[i + 1]) & kEmailDomainBit) != 0) {
+      return true;
+    }
+  }
+  return false;
+}
+
+bool isHex(char c) {
+  return isDigit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+// The bytes the user information of a URI cannot hold (`[^\s:/?#"'<>]`, `[^\s/?#"'<>]`):
+// a walk back from an `@` stops there. Only some of `\s`, which makes the walk longer, never
+// shorter, than the expression's.
+bool endsUserinfo(char c) {
+  switch (c) {
+    case '/':
+    case ' ':
+    case '\t':
+    case '\n':
+    case '\r':
+    case '?':
+    case '#':
+    case '"':
+    case '\'':
+    case '<':
+    case '>':
+      return true;
+    default:
+      return false;
+  }
+}
+
+// `://` or the JSON-escaped `:\/\/` ends at `slash`.
+bool schemeEndsAt(std::string_view t, size_t slash) {
+  return (slash >= 2 && t.substr(slash - 2, 3) == "://") ||
+         (slash >= 4 && t.substr(slash - 4, 5) == ":\\/\\/");
+}
+
+// (://|:\\/\\/)[^\s:/?#"'<>]*:[^\s/?#"'<>]+@: an `@` whose run of userinfo bytes (back to a
+// `/` or a space) holds a `:` and follows a `://`. The walk from an `@` stops at the previous
+// one: the run goes on through it, so it begins where that one's began (its colons do not
+// matter: had it held one after a `://`, the scan would have stopped there). Each byte is walked
+// once.
+bool urlPasswordIn(std::string_view t) {
+  size_t prev = std::string_view::npos;
+  bool prev_scheme = false;
+  for (size_t at = t.find('@'); at != std::string_view::npos; at = t.find('@', at + 1)) {
+    size_t floor = prev == std::string_view::npos ? 0 : prev + 1;
+    size_t i = at;
+    bool colon = false;
+    while (i > floor && !endsUserinfo(t[i - 1])) {
+      colon = colon || t[i - 1] == ':';
+      --i;
+    }
+    bool scheme = i > floor ? t[i - 1] == '/' && schemeEndsAt(t, i - 1)  // the run ends here
+                            : prev != std::string_view::npos && prev_scheme;
+    if (scheme && colon) {
+      return true;
+    }
+    prev = at;
+    prev_scheme = scheme;
+  }
+  return false;
+}
+
+// A valid address in a match of \b[0-9a-fA-F]{1,4}(:[0-9a-fA-F]{0,4}){2,7} (what validateIpv6
+// accepts: inet_pton, with no `.` in reach) is either compressed, and holds `[hex]::` (its first
+// `::` follows a hex digit), or full, and holds `[hex](:[hex]{1,4}){7}`. A clock time (`10:23:45`)
+// is neither.
+bool ipv6In(std::string_view t) {
+  for (size_t c = t.find(':'); c != std::string_view::npos; c = t.find(':', c + 1)) {
+    if (c == 0 || !isHex(t[c - 1])) {
+      continue;
+    }
+    if (c + 1 < t.size() && t[c + 1] == ':') {
+      return true;
+    }
+    int groups = 0;
+    for (size_t i = c; groups < 7 && i < t.size() && t[i] == ':'; ++groups) {
+      size_t j = i + 1;
+      while (j < t.size() && j - i <= 4 && isHex(t[j])) {
+        ++j;
+      }
+      if (j == i + 1) {
+        break;  // an empty group: `::`, found above when it follows a hex digit
+      }
+      i = j;
+    }
+    if (groups == 7) {
       return true;
     }
   }
@@ -331,9 +429,21 @@ uint64_t ahead(uint64_t a, uint64_t b, int k) {
 // The digits of chunk `c` at `base` that may pass the first test of digitShapeAt: a run of at
 // most five digits followed by a separator, `ddd)`, 13 digits or more from [2-6], or a `+`
 // before. The masks of the next chunk (`_n`) are exact in the low bits used here.
-uint64_t numberStarts(std::string_view t, size_t base, const Chunk& c) {
-  Chunk n = withChunk(t, base + 64, chunkOf);
-  NumberBits a = withChunk(t, base, numberBitsOf), b = withChunk(t, base + 64, numberBitsOf);
+// The masks of the chunk at `base`.
+[[gnu::always_inline]] inline Chunk chunkAt(std::string_view t, size_t base) {
+  return base + 64 <= t.size() ? chunkOf(t.data() + base) : withChunk(t, base, chunkOf);
+}
+
+// The masks of a chunk and of the next one (`n`, `b`) that the thinning test reads. The scan
+// keeps those of the next chunk for its next step.
+struct Thinning {
+  Chunk n;
+  NumberBits a, b;
+};
+
+uint64_t numberStarts(std::string_view t, size_t base, const Chunk& c, const Thinning& m) {
+  const Chunk& n = m.n;
+  const NumberBits &a = m.a, &b = m.b;
   bool plus_before = base > 0 && t[base - 1] == '+';
   uint64_t d = c.digit, dn = n.digit;
   uint64_t end = d & ~ahead(d, dn, 1), end_n = dn & ~(dn >> 1);  // the last digit of a run
@@ -353,17 +463,41 @@ uint64_t numberStarts(std::string_view t, size_t base, const Chunk& c) {
 // figures, not on prose or JSON with a number here and there.
 constexpr int kThinAbove = 4;
 
+// popcount(x) > kThinAbove. x86-64's baseline has no popcount instruction, and GCC turns
+// __builtin_popcountll into a library call there; clearing the lowest bits is a few cycles.
+bool manyBits(uint64_t x) {
+  for (int i = 0; i < kThinAbove; ++i) {
+    x &= x - 1;
+  }
+  return x != 0;
+}
+
 template <bool kDigits, bool kCaps>
 bool scanBoundaries(std::string_view t, uint32_t shapes) {
   uint64_t word_before = 0;  // bit 0: the byte before the chunk is a word byte
+  Chunk cur = chunkAt(t, 0);
+  Thinning m;
+  bool have_next = false, have_bits = false;  // m holds the next chunk's masks, this one's bits
   for (size_t base = 0; base < t.size(); base += 64) {
-    Chunk cur = base + 64 <= t.size() ? chunkOf(t.data() + base) : withChunk(t, base, chunkOf);
+    if (base > 0) {
+      cur = have_next ? m.n : chunkAt(t, base);
+      if (have_next) {
+        m.a = m.b;
+      }
+      have_bits = std::exchange(have_next, false);
+    }
     uint64_t boundary = ~((cur.word << 1) | word_before);
     word_before = cur.word >> 63;
     if constexpr (kDigits) {
       uint64_t cand = cur.digit & boundary;
-      if (__builtin_popcountll(cand) > kThinAbove) {
-        cand &= numberStarts(t, base, cur);
+      if (manyBits(cand)) {
+        if (!have_bits) {
+          m.a = withChunk(t, base, numberBitsOf);
+        }
+        m.n = chunkAt(t, base + 64);
+        m.b = withChunk(t, base + 64, numberBitsOf);
+        have_next = true;
+        cand &= numberStarts(t, base, cur, m);
       }
       for (; cand != 0; cand &= cand - 1) {
         int k = __builtin_ctzll(cand);
@@ -398,6 +532,12 @@ bool scanBoundaries(std::string_view t, uint32_t shapes) {
 
 bool hasShape(std::string_view text, uint32_t shapes) {
   if ((shapes & kShapeEmail) && emailIn(text)) {
+    return true;
+  }
+  if ((shapes & kShapeUrlPassword) && urlPasswordIn(text)) {
+    return true;
+  }
+  if ((shapes & kShapeIpv6) && ipv6In(text)) {
     return true;
   }
   bool digits = (shapes & kDigitShapes) != 0, caps = (shapes & kShapeIban) != 0;

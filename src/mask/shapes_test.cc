@@ -2,11 +2,14 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <map>
 #include <random>
 #include <regex>
+#include <vector>
 
 #include "mask/detectors.h"
+#include "mask/hs_runtime.h"
 #include "mask/test_util.h"
 
 namespace jg::mask {
@@ -178,7 +181,8 @@ TEST(ShapeTest, EveryExactMatchOfAShapedPatternIsACandidate) {
   for (const DetectorSpec& d : builtinDetectors()) {
     for (size_t i = 0; i < d.patterns.size(); ++i) {
       const PatternSpec& p = d.patterns[i];
-      if (p.shape != 0) {
+      // URI passwords and IPv6 addresses have their own generator (below).
+      if (p.shape != 0 && (p.shape & (kShapeUrlPassword | kShapeIpv6)) == 0) {
         ASSERT_EQ(p.flags, 0u) << d.name;  // std::regex below is case-sensitive
         shaped.push_back({d.name + "#" + std::to_string(i), std::regex(p.exact), p.shape});
       }
@@ -211,6 +215,175 @@ TEST(ShapeTest, EveryExactMatchOfAShapedPatternIsACandidate) {
   for (const Shaped& p : shaped) {
     EXPECT_GE(matched[p.name], 20) << p.name;
   }
+}
+
+TEST(ShapeTest, UriPasswordNeedsAnAtAfterAColonInTheAuthority) {
+  for (const char* s :
+       {"postgres://bob:hunter2@db", "x redis://:pw@cache:6379",
+        R"({"url":"postgres:\/\/bob:pw@db"})", "amqp://bob:p@ss@mq", "http://u@x:p@h", "ssh://a:b@",
+        "FTP://U:P@H", "mail a@b.c then http://u:p@h", "http://u:p@a@b"}) {
+    EXPECT_TRUE(hasShape(s, kShapeUrlPassword)) << s;
+  }
+  for (const char* s : {"http://orders.internal:8080/v1", "http://bob@host:5432/db",
+                        "https://host/a:b@c", "http://u:p /x@y", "http://u:p\n@h",
+                        "postgres:/bob:pw@db", "bob:pw@db", "user@example.com: hi", "@:://",
+                        "http://u:p?q@h", "http://u:p#f@h", "http://\"u:p\"@h", "://@", ""}) {
+    EXPECT_FALSE(hasShape(s, kShapeUrlPassword)) << s;
+  }
+}
+
+// The walk back from an `@` stops at the previous `@` and takes over its run: a `://` that
+// begins the run still counts; a space or `/` between cuts it.
+TEST(ShapeTest, UriPasswordRunsThroughEarlierAts) {
+  EXPECT_TRUE(hasShape("redis://a:b@c@d@e", kShapeUrlPassword));
+  EXPECT_TRUE(hasShape("redis://a@b@c:d@e", kShapeUrlPassword));
+  EXPECT_TRUE(hasShape("redis://@@:@", kShapeUrlPassword));
+  EXPECT_FALSE(hasShape("redis://a@b@c@d", kShapeUrlPassword));
+  EXPECT_FALSE(hasShape("redis://a:b c@d@e", kShapeUrlPassword));
+  EXPECT_FALSE(hasShape("redis://a:b/c@d@e", kShapeUrlPassword));
+  EXPECT_TRUE(hasShape("x@y redis://a:b@c", kShapeUrlPassword));
+  EXPECT_TRUE(hasShape("x@y://a:b@c", kShapeUrlPassword));
+  EXPECT_FALSE(hasShape("x:y@z://a@c", kShapeUrlPassword));
+}
+
+TEST(ShapeTest, Ipv6NeedsADoubleColonOrEightGroups) {
+  for (const char* s :
+       {"addr 2001:db8::8a2e:370:7334", "fe80:0:0:0:200:f8ff:fe21:67cf", "FE80::1",
+        "a::", "[2001:DB8::1]:443", "1:2:3:4:5:6:7:8", "x 1:22:333:4444:a:bb:ccc:dddd y"}) {
+    EXPECT_TRUE(hasShape(s, kShapeIpv6)) << s;
+  }
+  for (const char* s : {"at 10:20:30", "2024-03-05T10:23:45Z", "mac 00:1a:2b:3c:4d:5e",
+                        "1:2:3:4:5:6:7", "1:2:3:4:5:6:7:", "1:2:3:4:5:6:g:8", "::1", ":: 1",
+                        "1:2:3:4:5:6:7 :8", "x:12345:2:3:4:5:6:7", ""}) {
+    EXPECT_FALSE(hasShape(s, kShapeIpv6)) << s;
+  }
+}
+
+TEST(ShapeTest, UriPasswordsAndIpv6AreFoundAtEveryOffset) {
+  const std::pair<const char*, uint32_t> values[] = {{"postgres://bob:pw@db", kShapeUrlPassword},
+                                                     {"2001:db8::1", kShapeIpv6},
+                                                     {"fe80:0:0:0:200:f8ff:fe21:67cf", kShapeIpv6}};
+  for (const auto& [value, shape] : values) {
+    for (size_t n = 0; n < 200; ++n) {
+      std::string pad(n, 'a'), gaps;
+      for (size_t k = 0; k < n; ++k) {
+        gaps += k % 3 == 0 ? "10:20:30 " : k % 3 == 1 ? "x@y " : "http://h:1/ ";
+      }
+      EXPECT_TRUE(hasShape(pad + " " + value + " " + pad, shape)) << n << " " << value;
+      EXPECT_TRUE(hasShape(gaps + value, shape)) << n << " " << value;
+      EXPECT_FALSE(hasShape(gaps, kShapeUrlPassword | kShapeIpv6)) << n;
+    }
+  }
+}
+
+// Every match of `re` (a Vectorscan expression) in `text` that `check` accepts, as Scanner finds
+// them: start of match, every end.
+class ExactMatches {
+ public:
+  ExactMatches(const std::string& re, Validator check) : check_(check) {
+    const HsRuntime& rt = *hsRuntime();
+    hs_compile_error_t* err = nullptr;
+    EXPECT_EQ(hs_compile(re.c_str(), HS_FLAG_SOM_LEFTMOST, HS_MODE_BLOCK, rt.platform, &db_, &err),
+              HS_SUCCESS);
+    EXPECT_EQ(hs_alloc_scratch(db_, &scratch_), HS_SUCCESS);
+    scan_ = rt.scan;
+  }
+  ~ExactMatches() {
+    hs_free_scratch(scratch_);
+    hs_free_database(db_);
+  }
+  bool anyIn(std::string_view text) {
+    found_.clear();
+    scan_(db_, text.data(), static_cast<unsigned>(text.size()), 0, scratch_, onMatch, this);
+    return std::any_of(found_.begin(), found_.end(), [&](std::pair<size_t, size_t> m) {
+      return check_ == nullptr || check_(text, m.first, m.second);
+    });
+  }
+
+ private:
+  static int onMatch(unsigned, unsigned long long from, unsigned long long to, unsigned,
+                     void* self) {
+    static_cast<ExactMatches*>(self)->found_.emplace_back(from, to);
+    return 0;
+  }
+  Validator check_;
+  hs_database_t* db_ = nullptr;
+  hs_scratch_t* scratch_ = nullptr;
+  HsScanFn scan_ = nullptr;
+  std::vector<std::pair<size_t, size_t>> found_;
+};
+
+// Near-misses and hits of URIs with credentials and of IPv6 addresses: schemes, colons, `@`s,
+// hex groups, clock times and the bytes that end a URI's authority.
+class UriGen : public testing::RandomText {
+ public:
+  using RandomText::RandomText;
+  std::string text() {
+    static constexpr std::string_view kHex = "0123456789abcdefABCDEF",
+                                      kGlue = " :@/.?#\"'<>\t\n\\xZ_-[]%";
+    std::string s;
+    for (int k = in(1, 8); k > 0; --k) {
+      switch (in(0, 7)) {
+        case 0:
+          s += in(0, 3) == 0 ? ":\\/\\/" : "://";
+          break;
+        case 1:
+          s += run("abz", in(0, 3)) + (in(0, 1) ? ":" : "") + run("pw@:", in(0, 3)) + "@";
+          break;
+        case 2:
+        case 3: {  // hex groups, sometimes compressed
+          s += run(kHex, in(1, 4));
+          for (int n = in(1, 8); n > 0; --n) {
+            s += in(0, 5) == 0 ? "::" : ":";
+            s += run(kHex, in(0, 6) == 0 ? in(0, 5) : in(1, 4));
+          }
+          break;
+        }
+        case 4:
+          s += std::to_string(in(0, 23)) + ":" + std::to_string(in(10, 59));
+          break;
+        default:
+          s.push_back(pick(kGlue));
+      }
+    }
+    return s;
+  }
+};
+
+// The contract of shapes.h for the two shapes: wherever the exact expression matches (for
+// IPv6: a span that validateIpv6 accepts), the shape is found. The matches come from Vectorscan
+// itself, as the exact scan finds them.
+TEST(ShapeTest, EveryValidatedUriPasswordAndIpv6MatchIsACandidate) {
+  const DetectorSpec* url = findBuiltinDetector("url_password");
+  const DetectorSpec* ipv6 = findBuiltinDetector("ipv6");
+  ASSERT_TRUE(url != nullptr && ipv6 != nullptr);
+  ASSERT_EQ(url->patterns[0].shape, kShapeUrlPassword);
+  ASSERT_EQ(ipv6->patterns[0].shape, kShapeIpv6);
+  // The URI pattern without its validator: the shape covers every match of the expression.
+  ExactMatches url_matches(url->patterns[0].exact, nullptr);
+  ExactMatches ipv6_matches(ipv6->patterns[0].exact, ipv6->patterns[0].validator);
+  int url_hits = 0, ipv6_hits = 0, ipv6_times = 0;
+  UriGen g(20261207);
+  for (int iter = 0; iter < 40000; ++iter) {
+    std::string s = g.text();
+    std::string pad = g.run("ab@:", g.in(0, 70)) + " ";
+    for (const std::string& text : {s, pad + s, s + " " + pad}) {
+      if (url_matches.anyIn(text)) {
+        ++url_hits;
+        ASSERT_TRUE(hasShape(text, kShapeUrlPassword)) << "[" << text << "]";
+      }
+      if (ipv6_matches.anyIn(text)) {
+        ++ipv6_hits;
+        ASSERT_TRUE(hasShape(text, kShapeIpv6)) << "[" << text << "]";
+      } else if (!hasShape(text, kShapeIpv6)) {
+        ++ipv6_times;  // no address, and no candidate either
+      }
+    }
+  }
+  // The generator must reach both patterns, and the IPv6 shape must rule text out.
+  EXPECT_GE(url_hits, 1000);
+  EXPECT_GE(ipv6_hits, 1000);
+  EXPECT_GE(ipv6_times, 1000);
 }
 
 }  // namespace
