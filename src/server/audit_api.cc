@@ -285,10 +285,37 @@ AdminResponse handleAuditSession(const AdminRequest& req, store::Store* store,
   return sessionRecords(*id, limit, store, settings, nullptr);
 }
 
+namespace {
+
+// Records a refused reveal (an `access` record, action reveal.refused, with the refusal's
+// message) and answers the refusal. A refusal that cannot be recorded is still refused.
+AdminResponse refuseReveal(const AdminRequest& req, const std::string& session,
+                           AdminResponse refusal, const RevealRecorder& record) {
+  json::error_code ec;
+  json::value body = json::parse(refusal.body, ec);
+  const json::value* msg =
+      ec || !body.is_object() ? nullptr : body.as_object().if_contains("message");
+  audit::AccessEvent e;
+  e.action = "reveal.refused";
+  e.requester = req.caller->display();
+  e.actor = req.caller->display();
+  e.actor_subject = req.caller->subject;
+  e.comment = "session " + session + ": " +
+              (msg != nullptr && msg->is_string() ? std::string(msg->as_string()) : "refused");
+  if (Status st = record(std::move(e)); !st) {
+    log::warn("", "audit API: a refused reveal could not be recorded: {}", st.message());
+  }
+  log::infoWith("", {{"actor", req.caller->display()}, {"session", session}},
+                "reveal of session {} refused to {}", session, req.caller->display());
+  return refusal;
+}
+
+}  // namespace
+
 AdminResponse handleAuditReveal(const AdminRequest& req, store::Store* store,
                                 const audit::Settings& settings, const RevealRecorder& record) {
-  if (auto refused = requireAuditor(req, settings)) {
-    return *refused;
+  if (!req.caller) {
+    return jsonError(401, "unauthorized", "an OIDC access token is required");
   }
   if (!req.path.ends_with(kRevealSuffix)) {
     return jsonError(404, "not_found", "no such route: POST " + req.path);
@@ -297,12 +324,15 @@ AdminResponse handleAuditReveal(const AdminRequest& req, store::Store* store,
   if (!id) {
     return jsonError(400, "bad_request", "bad session id");
   }
+  if (auto refused = requireAuditor(req, settings)) {
+    return refuseReveal(req, *id, std::move(*refused), record);
+  }
   if (auto refused = requireRevealer(req, settings)) {
-    return *refused;
+    return refused->status == 403 ? refuseReveal(req, *id, std::move(*refused), record) : *refused;
   }
   auto reason = revealReason(req.body);
   if (!reason) {
-    return jsonError(400, "bad_request", reason.status().message());
+    return refuseReveal(req, *id, jsonError(400, "bad_request", reason.status().message()), record);
   }
   audit::RawOpener opener;
   auto key = audit::AeadKey::loadFile(settings.key_file);

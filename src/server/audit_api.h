@@ -12,7 +12,8 @@
 //       the same with the raw (pre-masking) values opened (params_raw, rows_raw, body_raw), for
 //       auditors also in `audit.reveal_groups`; the reveal is recorded (a `replay` record with
 //       raw, the actor and the reason) before anything is shown, and refused (503) when it
-//       cannot be recorded
+//       cannot be recorded; a reveal refused (403, or 400 without a reason) is recorded as an
+//       `access` record, action reveal.refused
 //
 // Callers authenticate with an OIDC bearer token (the admin API answers 401 without one) and
 // must belong to one of `audit.auditor_groups` (403 otherwise; an empty list admits nobody).
@@ -38,8 +39,9 @@ inline constexpr std::string_view kStatementsPath = "/api/v1/audit/statements";
 inline constexpr std::string_view kSessionsPrefix = "/api/v1/audit/sessions/";
 inline constexpr std::string_view kRevealSuffix = "/reveal";
 
-// Records a reveal durably (the gateway's own recorder); an error refuses the reveal.
-using RevealRecorder = std::function<Status(audit::ReplayEvent)>;
+// Records, durably, a reveal (a ReplayEvent: an error refuses the reveal) or a refused one (an
+// AccessEvent, action reveal.refused), in the gateway's own log.
+using RevealRecorder = std::function<Status(audit::EventBody)>;
 
 // The handlers, exposed for tests. REQUIRES: req.caller is set (authenticated routes).
 AdminResponse handleAuditStatements(const AdminRequest& req, store::Store* store,

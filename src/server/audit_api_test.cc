@@ -60,15 +60,20 @@ class AuditApiTest : public ::testing::Test {
   }
 
   AdminResponse run(const AdminRequest& req) {
-    return handleAuditReveal(req, nullptr, settings_, [this](audit::ReplayEvent e) {
-      recorded_.push_back(e);
-      return record_status_;
+    return handleAuditReveal(req, nullptr, settings_, [this](audit::EventBody e) {
+      if (auto* r = std::get_if<audit::ReplayEvent>(&e)) {
+        recorded_.push_back(*r);
+        return record_status_;
+      }
+      refusals_.push_back(std::get<audit::AccessEvent>(e));
+      return Status::ok();
     });
   }
 
   TempAuditDir dir_;
   audit::Settings settings_;
-  std::vector<audit::ReplayEvent> recorded_;
+  std::vector<audit::ReplayEvent> recorded_;  // reveals
+  std::vector<audit::AccessEvent> refusals_;
   Status record_status_ = Status::ok();
 };
 
@@ -108,6 +113,11 @@ TEST_F(AuditApiTest, AnAuditorOutsideTheRevealGroupsIsRefusedAndNothingIsRecorde
   EXPECT_EQ(r.status, 403);
   EXPECT_NE(r.body.find("members of auditors-raw"), std::string::npos) << r.body;
   EXPECT_TRUE(recorded_.empty());
+  ASSERT_EQ(refusals_.size(), 1u);
+  EXPECT_EQ(refusals_[0].action, "reveal.refused");
+  EXPECT_EQ(refusals_[0].actor, "otto@corp.example");
+  EXPECT_NE(refusals_[0].comment.find("session s1: "), std::string::npos) << refusals_[0].comment;
+  EXPECT_NE(refusals_[0].comment.find("may not reveal"), std::string::npos);
 }
 
 TEST_F(AuditApiTest, RevealIsClosedWhenNoRevealGroupsAreConfigured) {
@@ -122,6 +132,8 @@ TEST_F(AuditApiTest, ANonAuditorIsRefusedBeforeTheRevealGroupsAreLookedAt) {
   AdminResponse r = run(reveal("s1", person("hugo@corp.example", {"auditors-raw"}), "{}"));
   EXPECT_EQ(r.status, 403);
   EXPECT_NE(r.body.find("not an auditor"), std::string::npos) << r.body;
+  ASSERT_EQ(refusals_.size(), 1u);
+  EXPECT_EQ(refusals_[0].actor, "hugo@corp.example");
 }
 
 TEST_F(AuditApiTest, RevealWithoutAReasonIsABadRequest) {
@@ -136,6 +148,7 @@ TEST_F(AuditApiTest, RevealWithoutAReasonIsABadRequest) {
     EXPECT_EQ(r.status, 400) << body;
   }
   EXPECT_TRUE(recorded_.empty());
+  EXPECT_EQ(refusals_.size(), bodies.size());
 }
 
 TEST_F(AuditApiTest, NothingIsShownWhenTheRevealCannotBeRecorded) {
@@ -151,6 +164,7 @@ TEST_F(AuditApiTest, UnknownSessionsBadIdsAndOtherPathsAreTold) {
   AdminRequest other = reveal("s1", kRita, R"({"reason":"x"})");
   other.path = std::string(kSessionsPrefix) + "s1/unmask";
   EXPECT_EQ(run(other).status, 404);
+  EXPECT_TRUE(refusals_.empty());  // not refusals of a person: nothing to record
 }
 
 TEST_F(AuditApiTest, RevealIsUnavailableWhenRawPayloadsAreOff) {

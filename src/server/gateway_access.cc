@@ -191,11 +191,14 @@ Status Gateway::startAdmin() {
     registerAuditRoutes(
         *admin_, store_.get(),
         [this] { return runtime()->config->audit.value_or(audit::Settings{}); },
-        [this](audit::ReplayEvent e) {
+        [this](audit::EventBody e) {
           if (!recorder_) {
             return Status::error(Code::kUnavailable, "recording is off");
           }
-          return recorder_->append(audit::Event{"replay-" + randomId(12), {}, std::move(e)});
+          std::string sid = std::holds_alternative<audit::AccessEvent>(e)
+                                ? std::string("access")
+                                : "replay-" + randomId(12);
+          return recorder_->append(audit::Event{std::move(sid), {}, std::move(e)});
         });
   }
   return Status::ok();

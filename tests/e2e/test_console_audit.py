@@ -10,6 +10,7 @@ import hashlib
 import json
 import os
 import ssl
+import subprocess
 import tempfile
 import time
 import urllib.request
@@ -19,7 +20,7 @@ import psycopg
 import pytest
 
 from console_browser import Browser
-from harness import Gateway, make_keys
+from harness import JITGATE, Gateway, make_keys
 from http_peers import JsonServer
 
 POLICIES = """policies:
@@ -189,6 +190,19 @@ def test_reveal_is_refused_outside_the_reveal_groups_and_without_a_reason(
     status, hits = gw.admin("GET", "/api/v1/audit/statements", tokens["rita"], kind="replay",
                             user="otto@corp.example")
     assert status == 200 and hits == [], hits  # a refused reveal showed nothing
+    # ... and each refusal of a person is an access record naming them and why.
+    deadline = time.time() + 15
+    while True:
+        out = subprocess.run([str(JITGATE), "replay", "access", "--config", str(gw.config),
+                              "--json"], capture_output=True, text=True, timeout=30).stdout
+        refused = [json.loads(x) for x in out.splitlines() if '"reveal.refused"' in x]
+        if len(refused) >= 3 or time.time() > deadline:
+            break
+        time.sleep(0.3)
+    by = {(r["actor"], sid in r["comment"]) for r in refused}
+    assert by == {("otto@corp.example", True), ("rita@corp.example", True),
+                  ("hugo@corp.example", True)}, refused
+    assert any("may not reveal raw values" in r["comment"] for r in refused), refused
 
 
 def test_document_lineage_lists_its_sql_and_http_retrievals(gw, browser, tokens, hugo_session):
@@ -234,7 +248,8 @@ def test_health_shows_the_configuration_checksum_store_recorder_and_verified_cha
 
 
 def test_a_tampered_audit_log_shows_as_failed_after_verify_now(gw, browser, tokens):
-    segments = sorted(gw.audit_dir.glob("*/*.seg"))
+    instance = gw.admin("GET", "/api/v1/health", tokens["rita"])[1]["recorder"]["instance"]
+    segments = sorted((gw.audit_dir / instance).glob("*.seg"))  # the gateway's own chain
     assert segments, list(gw.audit_dir.rglob("*"))
     data = bytearray(segments[0].read_bytes())
     written = len(bytes(data).rstrip(b"\0"))  # the segment is preallocated with zeros
