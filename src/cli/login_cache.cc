@@ -1,5 +1,7 @@
 #include "cli/login_cache.h"
 
+#include <cmath>
+
 #include <boost/json/parse.hpp>
 #include <filesystem>
 #include <fstream>
@@ -26,7 +28,7 @@ std::optional<int64_t> seconds(const json::object& o, std::string_view key) {
   if (v != nullptr && v->is_uint64() && v->get_uint64() < (uint64_t{1} << 40)) {
     return static_cast<int64_t>(v->get_uint64());
   }
-  if (v != nullptr && v->is_double()) {
+  if (v != nullptr && v->is_double() && std::abs(v->get_double()) < 1e15) {  // NaN fails too
     return static_cast<int64_t>(v->get_double());
   }
   return std::nullopt;

@@ -6,6 +6,7 @@
 #include <charconv>
 #include <cmath>
 #include <cstdint>
+#include <limits>
 #include <string_view>
 #include <utility>
 
@@ -164,7 +165,13 @@ bool readCount(const json::object& s, std::string_view key, std::optional<uint64
   if (!v->is_number() || !isIntegral(*v) || asDouble(*v) < 0) {
     return false;
   }
-  out = v->is_double() ? static_cast<uint64_t>(v->get_double()) : v->to_number<uint64_t>();
+  if (!v->is_double()) {
+    out = v->to_number<uint64_t>();
+  } else if (v->get_double() >= 18446744073709551616.0) {  // 2^64: beyond any count
+    out = std::numeric_limits<uint64_t>::max();
+  } else {
+    out = static_cast<uint64_t>(v->get_double());
+  }
   return true;
 }
 

@@ -52,6 +52,13 @@ TEST(Schema, ExclusiveBoundsRefuseTheBoundItself) {
   EXPECT_EQ(violation(schema, "0.5"), "");
 }
 
+TEST(Schema, CountsBeyondTheRangeOfAnIntegerAreUnreachableBounds) {
+  const char* items = R"({"type":"array","minItems":77777777777777777777})";
+  EXPECT_NE(violation(items, "[1, 2, 3]"), "");
+  const char* length = R"({"type":"string","maxLength":1e30})";
+  EXPECT_EQ(violation(length, R"("any string at all")"), "");
+}
+
 TEST(Schema, FractionIsNotAnInteger) {
   EXPECT_EQ(violation(kSearch, R"({"query":"x","limit":2.5})"),
             "/limit: expected integer, got number");
