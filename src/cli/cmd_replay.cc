@@ -65,7 +65,9 @@ Status recordReplay(const Loaded& l, const ReplayOpts& o, bool raw) {
     return rec.status();
   }
   Status st = (*rec)->append(
-      audit::Event{"replay-" + randomId(12), {}, audit::ReplayEvent{o.session, raw, actor(), raw ? o.reason : ""}});
+      audit::Event{"replay-" + randomId(12),
+                   {},
+                   audit::ReplayEvent{o.session, raw, actor(), raw ? o.reason : ""}});
   Status closed = (*rec)->close();
   if (indexer) {
     (void)indexer->flush();

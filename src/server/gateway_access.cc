@@ -55,6 +55,19 @@ audit::AccessEvent accessRecord(const access::AccessEvent& e) {
 }
 
 // Console sign-in and sign-out, recorded like the access events (pseudo-session "access").
+// Reveals of raw values (a replay record of its own) and refused reveals (an access record),
+// written durably into the gateway's log.
+RevealRecorder revealRecorder(std::shared_ptr<audit::Recorder> recorder) {
+  return [recorder](audit::EventBody e) {
+    if (!recorder) {
+      return Status::error(Code::kUnavailable, "recording is off");
+    }
+    std::string sid = std::holds_alternative<audit::AccessEvent>(e) ? std::string("access")
+                                                                    : "replay-" + randomId(12);
+    return recorder->append(audit::Event{std::move(sid), {}, std::move(e)});
+  };
+}
+
 ConsoleAudit consoleAudit(std::shared_ptr<audit::Recorder> recorder) {
   if (!recorder) {
     return {};
@@ -191,15 +204,7 @@ Status Gateway::startAdmin() {
     registerAuditRoutes(
         *admin_, store_.get(),
         [this] { return runtime()->config->audit.value_or(audit::Settings{}); },
-        [this](audit::EventBody e) {
-          if (!recorder_) {
-            return Status::error(Code::kUnavailable, "recording is off");
-          }
-          std::string sid = std::holds_alternative<audit::AccessEvent>(e)
-                                ? std::string("access")
-                                : "replay-" + randomId(12);
-          return recorder_->append(audit::Event{std::move(sid), {}, std::move(e)});
-        });
+        revealRecorder(recorder_));
   }
   return Status::ok();
 }
