@@ -73,10 +73,15 @@ def test_search_verify_and_replay(audit_gw):
     assert "ada@example.com" not in r.stdout  # masked as the client saw it
     assert "no_such_table" in r.stdout
     # Raw replay with the key shows what came back before masking, and is itself recorded.
-    r = cli(audit_gw, "replay", sid, "--raw", "--key-file", str(audit_gw.keys / "raw.key"))
+    r = cli(audit_gw, "replay", sid, "--raw", "--reason", "incident 12", "--key-file",
+            str(audit_gw.keys / "raw.key"))
     assert r.returncode == 0, r.stderr
     assert "ada@example.com" in r.stdout
     assert "42" in r.stdout
+    # The raw replay is a search hit of kind replay that carries its reason.
+    r = cli(audit_gw, "audit", "search", "--kind", "replay", "--json")
+    replays = [json.loads(l)["text"] for l in r.stdout.splitlines() if l.strip()]
+    assert f"replay {sid} --raw (reason: incident 12)" in replays, r.stdout + r.stderr
 
 
 def test_mcp_search_flags_leave_sql_statements_out(audit_gw):
