@@ -340,7 +340,8 @@ server_tls_sslmode = require
                 continue
             snippet = feat.snippet(files)
             lines = feat.resource_lines(files) if feat.resource_lines else []
-            probe = Gateway(self.pg, resources=[{"name": "kb", "extra": lines}],
+            probe = Gateway(self.pg, resources=[{"name": "bench", "extra": list(lines)},
+                                                {"name": "kb", "extra": list(lines)}],
                             static_auth=False, policies=POLICIES, extra_yaml=base + snippet)
             probe.write_config()
             ok, msg = check_config(probe.config)
