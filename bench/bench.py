@@ -159,9 +159,11 @@ def main():
             results["connect"] = workloads.connect_suite(e, names, P["connects"], log)
         if "many" in only:
             log(f"5. many clients ({P['many']})")
-            best = "jitgate full" if "jitgate full" in names else "jitgate oidc+policy"
-            results["many"] = workloads.many_clients(e, ["direct", best], P["many"],
-                                                     P["many_tx"], log)
+            # pgbouncer last: it keeps its server connections a few seconds after the clients
+            # leave (server_idle_timeout), which would crowd PostgreSQL's max_connections.
+            many = ["direct"] + [n for n in gw_names if "pass-through" not in n
+                                 and "batched" not in n] + ["pgbouncer"]
+            results["many"] = workloads.many_clients(e, many, P["many"], P["many_tx"], log)
         if "replicas" in only:
             log("9. replicas behind HAProxy (bench/replicas.py)")
             results["replicas"] = replicas.run(e, P, log)

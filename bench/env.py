@@ -266,7 +266,9 @@ auth_type = scram-sha-256
 auth_file = {d}/userlist.txt
 pool_mode = session
 max_client_conn = 5000
-default_pool_size = 100
+# Session mode holds one server connection per client: the many-clients section opens 2,000.
+default_pool_size = 2500
+server_idle_timeout = 5
 logfile = {d}/pgbouncer.log
 pidfile = {d}/pgbouncer.pid
 ignore_startup_parameters = extra_float_digits,options

@@ -132,9 +132,9 @@ def many_table(results, n):
                                                 if res.get("active_error") else ""),
             _num(res.get("active_avg_ms"), "{:.1f}"),
             _num(res.get("active_peak_rss_mb"), "{:.0f}")])
-    return _table(["configuration", "idle sessions opened", "gateway RSS idle",
+    return _table(["configuration", "idle sessions opened", "proxy RSS idle",
                    f"active TPS, {n} clients (× direct)", "avg latency ms",
-                   "gateway peak RSS MB (active)"], rows)
+                   "proxy peak RSS MB (active)"], rows)
 
 
 def kernels_table(kernels):

@@ -340,9 +340,9 @@ def many_clients(env, targets, n, tx_per_client, log=print):
     out = {}
     for name in targets:
         t = env.targets[name]
-        pid = t.gateway.proc.pid if t.gateway else None
+        pid = t.proxy_pid()
         res = {}
-        time.sleep(1)
+        time.sleep(6 if name == "pgbouncer" else 1)  # earlier sessions' backends exit
         base_kb = _status_kb(pid, "VmRSS") if pid else None
         live, errors, opened, idle_kb = asyncio.run(
             _hold_idle(t, n, lambda: _status_kb(pid, "VmRSS") if pid else None))

@@ -2,6 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <mutex>
+#include <thread>
+#include <vector>
+
 #include "audit/redact.h"
 #include "audit/test_util.h"
 
@@ -65,6 +70,31 @@ TEST(AeadKey, SealedValuesOpenOnlyWithSameKeyAndAad) {
   AeadKey other = AeadKey::fromBytes(std::string(32, 'k'));
   EXPECT_NE(other.id(), key->id());
   EXPECT_FALSE(other.open(*sealed, "s1\0rows").isOk());
+}
+
+// Nonces come from a per-thread prefix and counter: no two seals share one (in one thread or
+// across threads), and each still opens.
+TEST(AeadKey, EverySealHasItsOwnNonceInEveryThread) {
+  AeadKey key = AeadKey::fromBytes(std::string(32, 'k'));
+  std::vector<std::string> nonces;
+  std::mutex mu;
+  auto seal = [&] {
+    for (int i = 0; i < 500; ++i) {
+      auto sealed = key.seal("same text", "s1");
+      ASSERT_TRUE(sealed.isOk());
+      ASSERT_TRUE(key.open(*sealed, "s1").isOk());
+      std::lock_guard lk(mu);
+      nonces.push_back(sealed->substr(0, 12));
+    }
+  };
+  std::thread a(seal);
+  std::thread b(seal);
+  seal();
+  a.join();
+  b.join();
+  std::sort(nonces.begin(), nonces.end());
+  EXPECT_EQ(nonces.size(), 1500u);
+  EXPECT_EQ(std::adjacent_find(nonces.begin(), nonces.end()), nonces.end());
 }
 
 TEST(ScrubSecrets, RemovesPasswordLiteralsTokensAndKeys) {

@@ -6,12 +6,18 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstring>
 
 namespace jg::server {
 
 namespace {
 
 constexpr size_t kRecordBytes = 16 * 1024;  // the TLS maximum record payload
+// Ciphertext input buffer: an idle session holds the small size, a stream of large records
+// grows it up to the large one (several records per read), and a run of small reads shrinks it.
+constexpr size_t kInSmall = 1024;
+constexpr size_t kInLarge = 64 * 1024;
+constexpr unsigned kShrinkAfter = 8;
 
 error_code sslError(unsigned long code) {
   return error_code(static_cast<int>(code), asio::error::get_ssl_category());
@@ -19,17 +25,116 @@ error_code sslError(unsigned long code) {
 
 }  // namespace
 
+// The read BIO: hands OpenSSL the bytes asio read into Stream::in_; "retry" when there are none
+// (OpenSSL reports WANT_READ, and the stream fills), EOF once the peer closed and all is read.
+struct StreamInput {
+  static int read(BIO* bio, char* out, size_t len, size_t* got) {
+    auto* s = static_cast<Stream*>(BIO_get_data(bio));
+    BIO_clear_retry_flags(bio);
+    size_t avail = s->in_end_ - s->in_pos_;
+    if (avail == 0) {
+      if (!s->in_eof_) {
+        BIO_set_retry_read(bio);
+      }
+      *got = 0;
+      return 0;
+    }
+    size_t n = std::min(avail, len);
+    std::memcpy(out, s->in_.data() + s->in_pos_, n);
+    s->in_pos_ += n;
+    *got = n;
+    return 1;
+  }
+
+  static long ctrl(BIO* bio, int cmd, long /*num*/, void* /*ptr*/) {
+    auto* s = static_cast<Stream*>(BIO_get_data(bio));
+    switch (cmd) {
+      case BIO_CTRL_PENDING:
+        return static_cast<long>(s->in_end_ - s->in_pos_);
+      case BIO_CTRL_EOF:
+        return s->in_eof_ && s->in_pos_ == s->in_end_ ? 1 : 0;
+      case BIO_CTRL_FLUSH:
+        return 1;
+      default:
+        return 0;
+    }
+  }
+
+  static int create(BIO* bio) {
+    BIO_set_init(bio, 1);
+    return 1;
+  }
+
+  static const BIO_METHOD* method() {
+    static BIO_METHOD* m = [] {
+      BIO_METHOD* meth = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "jitgate-in");
+      BIO_meth_set_read_ex(meth, &StreamInput::read);
+      BIO_meth_set_ctrl(meth, &StreamInput::ctrl);
+      BIO_meth_set_create(meth, &StreamInput::create);
+      return meth;
+    }();
+    return m;
+  }
+};
+
 Stream::~Stream() {
   if (ssl_ != nullptr) {
     SSL_free(ssl_);
   }
 }
 
+asio::awaitable<error_code> Stream::fill() {
+  if (in_pos_ == in_end_) {
+    in_pos_ = in_end_ = 0;
+  }
+  size_t want = in_.empty() ? kInSmall : in_.size();
+  if (small_reads_ >= kShrinkAfter && in_.size() > kInSmall && in_pos_ == in_end_) {
+    want = kInSmall;
+  }
+  if (want != in_.size()) {
+    std::vector<char> next(want);
+    std::copy(in_.begin() + in_pos_, in_.begin() + in_end_, next.begin());
+    in_end_ -= in_pos_;
+    in_pos_ = 0;
+    in_.swap(next);
+    small_reads_ = 0;
+  }
+  filling_ = true;
+  auto [ec, n] = co_await socket_.async_read_some(
+      asio::buffer(in_.data() + in_end_, in_.size() - in_end_), kNoThrow);
+  filling_ = false;
+  if (ec == asio::error::eof) {
+    in_eof_ = true;  // OpenSSL reads the end through the BIO, after what it has
+    co_return error_code();
+  }
+  if (ec) {
+    co_return ec;
+  }
+  bool full = in_end_ + n == in_.size();
+  in_end_ += n;
+  small_reads_ = n * 4 < in_.size() ? small_reads_ + 1 : 0;
+  if (full && in_.size() < kInLarge) {
+    std::vector<char> next(std::min(in_.size() * 4, kInLarge));
+    std::copy(in_.begin() + in_pos_, in_.begin() + in_end_, next.begin());
+    in_end_ -= in_pos_;
+    in_pos_ = 0;
+    in_.swap(next);
+  }
+  co_return error_code();
+}
+
 asio::awaitable<error_code> Stream::await(int ssl_result, int ssl_error) {
   switch (ssl_error) {
     case SSL_ERROR_WANT_READ: {
-      auto [ec] = co_await socket_.async_wait(tcp::socket::wait_read, kNoThrow);
-      co_return ec;
+      if (!filling_) {
+        co_return co_await fill();
+      }
+      // The other direction is already reading (a write that needs the peer's bytes while the
+      // reader waits for them; with renegotiation off only a handshake message can cause it):
+      // let that read land, then retry.
+      asio::steady_timer pause(socket_.get_executor(), std::chrono::milliseconds(1));
+      co_await pause.async_wait(kNoThrow);
+      co_return error_code();
     }
     case SSL_ERROR_WANT_WRITE: {
       auto [ec] = co_await socket_.async_wait(tcp::socket::wait_write, kNoThrow);
@@ -61,10 +166,22 @@ asio::awaitable<error_code> Stream::handshake(ssl::context& ctx,
     co_return ec;
   }
   ssl_ = SSL_new(ctx.native_handle());
-  if (ssl_ == nullptr || SSL_set_fd(ssl_, static_cast<int>(socket_.native_handle())) != 1) {
+  if (ssl_ == nullptr) {
     co_return sslError(ERR_get_error());
   }
+  BIO* in = BIO_new(StreamInput::method());
+  BIO* out = BIO_new_socket(static_cast<int>(socket_.native_handle()), BIO_NOCLOSE);
+  if (in == nullptr || out == nullptr) {
+    BIO_free(in);
+    BIO_free(out);
+    co_return sslError(ERR_get_error());
+  }
+  BIO_set_data(in, this);
+  SSL_set_bio(ssl_, in, out);
   SSL_set_mode(ssl_, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
+  // Records come out of `in_` whole where they can (one BIO call for several records).
+  SSL_set_read_ahead(ssl_, 1);
+  SSL_set_options(ssl_, SSL_OP_NO_RENEGOTIATION);
   // A peer that closes the TCP connection without close_notify ends the stream like EOF; the
   // PostgreSQL protocol frames every message and ends with Terminate, so truncation is seen
   // there.

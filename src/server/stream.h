@@ -85,12 +85,25 @@ class Stream : public ByteStream {
   // Waits until the socket is ready for what OpenSSL asked (`ssl_error`: WANT_READ/WANT_WRITE);
   // any other result becomes the error to report.
   asio::awaitable<error_code> await(int ssl_result, int ssl_error);
+  // Reads what the socket has into `in_` for OpenSSL (see below).
+  asio::awaitable<error_code> fill();
+  friend struct StreamInput;
 
   tcp::socket socket_;
-  // TLS runs directly on the socket (OpenSSL's socket BIO, non-blocking): no intermediate
-  // buffers or copies between the TLS engine and the kernel, and an idle session holds no
-  // record buffers (SSL_MODE_RELEASE_BUFFERS on the contexts).
+  // TLS writes go straight to the socket (OpenSSL's socket BIO, non-blocking). Reads go through
+  // asio into `in_`, which OpenSSL drains through a BIO over it: asio skips the read that would
+  // fail with EAGAIN after one that drained the socket, and waits for the next readiness edge
+  // without re-arming epoll, so a message costs one read() and no epoll_ctl. `in_` starts small
+  // (an idle session holds ~1 KiB per side), grows while reads fill it and shrinks back after a
+  // run of small reads; OpenSSL releases its own record buffers when idle
+  // (SSL_MODE_RELEASE_BUFFERS).
   SSL* ssl_ = nullptr;
+  std::vector<char> in_;
+  size_t in_pos_ = 0;
+  size_t in_end_ = 0;
+  unsigned small_reads_ = 0;
+  bool in_eof_ = false;
+  bool filling_ = false;
   std::string gather_;  // small buffers of one write(), collected into one record
 };
 

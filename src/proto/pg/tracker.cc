@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "proto/pg/decode.h"
 
 namespace jg::pg {
@@ -71,6 +73,23 @@ ColumnsPtr textFormats(const ColumnsPtr& cols) {
     c.format = 0;
   }
   return out;
+}
+
+// `known` when it describes exactly the fields of `rd`, else new columns from `rd`. A statement
+// or portal described again (libpq describes every portal it executes) keeps its columns, and
+// with them the masking plans the session cached for them. Only for the same statement: two
+// statements with the same fields may mask differently (the plans follow their lineage).
+ColumnsPtr sameOrNew(const ColumnsPtr& known, const RowDescription& rd) {
+  auto same = [](const Column& c, const FieldDescription& f) {
+    return c.name == f.name && c.table_oid == f.table_oid && c.column == f.column &&
+           c.type_oid == f.type_oid && c.type_size == f.type_size &&
+           c.type_modifier == f.type_modifier && c.format == f.format;
+  };
+  if (known && known->size() == rd.fields.size() &&
+      std::equal(known->begin(), known->end(), rd.fields.begin(), same)) {
+    return known;
+  }
+  return toColumns(rd);
 }
 
 }  // namespace
@@ -456,7 +475,7 @@ Status Tracker::onRowDescription(std::string_view payload) {
   }
   if (front.kind == Pending::kDescribeStatement) {
     if (auto it = statements_.find(front.name); it != statements_.end()) {
-      it->second.columns = toColumns(rd);
+      it->second.columns = sameOrNew(it->second.columns, rd);
       it->second.described = true;
     }
     pop();
@@ -464,7 +483,7 @@ Status Tracker::onRowDescription(std::string_view payload) {
   }
   if (front.kind == Pending::kDescribePortal) {
     if (auto it = portals_.find(front.name); it != portals_.end()) {
-      it->second.columns = toColumns(rd);
+      it->second.columns = sameOrNew(it->second.columns, rd);
       it->second.described = true;
       teachStatement(it->second);
     }

@@ -485,6 +485,47 @@ TEST(Tracker, APortalDescribeTeachesItsStatementTheColumnsForLaterBindsWithoutDe
   EXPECT_EQ(t.currentColumns()->at(1).format, 1);  // the Bind's format
 }
 
+// libpq describes the portal of every PQexecPrepared: the same fields again keep the same
+// columns (and so the masking plans cached for them); other fields get new ones.
+TEST(Tracker, APortalDescribedAgainWithTheSameFieldsKeepsItsColumns) {
+  // Runs Bind/Describe/Execute/Sync (after a Parse when `sql` is given) and returns the
+  // portal's columns as the RowDescription left them.
+  auto execute = [](Tracker& t, std::string_view sql,
+                    std::vector<std::pair<std::string, uint32_t>> fields) {
+    std::string fe;
+    if (!sql.empty()) {
+      encodeParse(fe, Parse{"s", sql, {}});
+    }
+    encodeBind(fe, Bind{"", "s", {}, {}, {}});
+    encodeDescribe(fe, Describe{'P', ""});
+    encodeExecute(fe, Execute{"", 0});
+    fe += empty(fe::kSync);
+    EXPECT_TRUE(feed(t, fe, true));
+    std::string be;
+    if (!sql.empty()) {
+      encodeEmpty(be, be::kParseComplete);
+    }
+    encodeEmpty(be, be::kBindComplete);
+    be += rowDescription(std::move(fields));
+    EXPECT_TRUE(feed(t, be, false));
+    const Portal* p = t.portal("");
+    ColumnsPtr cols = p != nullptr ? p->columns : nullptr;
+    std::string end;
+    encodeCommandComplete(end, "SELECT 0");
+    encodeReadyForQuery(end, 'I');
+    EXPECT_TRUE(feed(t, end, false));
+    return cols;
+  };
+  Tracker t;
+  ColumnsPtr first = execute(t, "select email from docs", {{"email", 25}});
+  ASSERT_TRUE(first);
+  EXPECT_EQ(execute(t, "", {{"email", 25}}).get(), first.get());
+  ColumnsPtr other = execute(t, "", {{"email", 1043}});
+  ASSERT_TRUE(other);
+  EXPECT_EQ(other->at(0).type_oid, 1043u);  // other fields: new columns, not the kept ones
+  EXPECT_EQ(first->at(0).type_oid, 25u);
+}
+
 TEST(Tracker, AnUnnamedStatementParsedAgainIsNotTaughtByAPortalOfTheOldOne) {
   Tracker t;
   std::string fe;
