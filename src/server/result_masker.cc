@@ -105,7 +105,8 @@ Status ResultMasker::setProfile(std::string_view name) {
   }
   if (p != profile_) {
     profile_ = p;
-    plans_.clear();
+    plans_[0].clear();
+    plans_[1].clear();
   }
   return Status::ok();
 }
@@ -211,12 +212,13 @@ const sql::Lineage* ResultMasker::lineage() const {
 
 const ResultMasker::Plans& ResultMasker::plansFor(const pg::ColumnsPtr& cols, bool values) {
   uint64_t generation = ctx_ != nullptr ? ctx_->generation() : 0;
-  auto it = plans_.find(cols.get());
-  if (it != plans_.end() && it->second.generation == generation) {
+  auto& plans = plans_[values ? 1 : 0];
+  auto it = plans.find(cols.get());
+  if (it != plans.end() && it->second.generation == generation) {
     return it->second;
   }
-  if (plans_.size() >= kMaxCachedPlans) {
-    plans_.clear();
+  if (plans.size() >= kMaxCachedPlans) {
+    plans.clear();
   }
   Plans p;
   p.keep = cols;
@@ -233,7 +235,7 @@ const ResultMasker::Plans& ResultMasker::plansFor(const pg::ColumnsPtr& cols, bo
     p.plans.push_back(planOne((*cols)[i], i, follow ? &from : nullptr, plain, p.refusal));
     p.any = p.any || p.plans.back().action != mask::Action::kNone;
   }
-  return plans_.insert_or_assign(cols.get(), std::move(p)).first->second;
+  return plans.insert_or_assign(cols.get(), std::move(p)).first->second;
 }
 
 // A column PostgreSQL names (table OID, attribute number) as a plain column gets that column's

@@ -128,7 +128,10 @@ class ResultMasker {
   const sql::SessionContext* ctx_ = nullptr;
   mask::Scanner scanner_;
   const mask::Profile* profile_;
-  std::unordered_map<const pg::Columns*, Plans> plans_;
+  // By the columns' identity (the tracker keeps a statement's columns while they do not change),
+  // one map for RowDescriptions and one for rows: the two are planned differently
+  // (plansFor's `values`), and share their columns.
+  std::unordered_map<const pg::Columns*, Plans> plans_[2];
   mask::Counters counters_;
   // The statement the server is answering: its text as last seen (identity only), its
   // classification, and the statement of it (for EXECUTE / FETCH: the one defining the rows).

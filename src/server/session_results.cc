@@ -220,7 +220,12 @@ asio::awaitable<Result<bool>> Session::maskRowDescription(const pg::Frame& frame
   if (!pg::decodeRowDescription(frame.payload, rd)) {
     co_return protocolError("upstream sent a malformed RowDescription");
   }
-  pg::ColumnsPtr cols = pg::toColumns(rd);
+  // The tracker has just seen this RowDescription: its columns are the statement's or portal's
+  // own, kept while they do not change, so the masking plans cached for them are reused.
+  pg::ColumnsPtr cols = tracker_.describedColumns();
+  if (!cols || cols->size() != rd.fields.size()) {
+    cols = pg::toColumns(rd);
+  }
   std::vector<uint32_t> missing = masker_->tablesToLoad(*cols);
   if (!missing.empty()) {
     if (Status st = co_await loadCatalog(missing); !st) {

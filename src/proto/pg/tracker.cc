@@ -468,6 +468,7 @@ Status Tracker::onRowDescription(std::string_view payload) {
   auto& front = pending_.front();
   if (front.kind == Pending::kQuery) {
     current_ = toColumns(rd);
+    described_ = current_;
     row_limit_ = front.row_limit;
     row_limit_by_ = &front.row_limit_by;
     rows_ = 0;  // each statement of the query has its own result
@@ -477,6 +478,9 @@ Status Tracker::onRowDescription(std::string_view payload) {
     if (auto it = statements_.find(front.name); it != statements_.end()) {
       it->second.columns = sameOrNew(it->second.columns, rd);
       it->second.described = true;
+      described_ = it->second.columns;
+    } else {
+      described_ = toColumns(rd);
     }
     pop();
     return Status::ok();
@@ -485,7 +489,10 @@ Status Tracker::onRowDescription(std::string_view payload) {
     if (auto it = portals_.find(front.name); it != portals_.end()) {
       it->second.columns = sameOrNew(it->second.columns, rd);
       it->second.described = true;
+      described_ = it->second.columns;
       teachStatement(it->second);
+    } else {
+      described_ = toColumns(rd);
     }
     pop();
     return Status::ok();

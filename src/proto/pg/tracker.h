@@ -96,6 +96,10 @@ class Tracker {
 
   // For the DataRow just passed to onBackend: its columns, or null when unknown.
   const ColumnsPtr& currentColumns() const { return current_; }
+  // For the RowDescription just passed to onBackend: its columns. A statement or portal
+  // described again with the same fields keeps the same columns (and so the masking plans
+  // cached for them).
+  const ColumnsPtr& describedColumns() const { return described_; }
 
   // Row limits. limitLastRows(n) caps the results of the request just passed to onFrontend: for
   // a Query, each result of its statements; for a Parse, every portal bound to the statement
@@ -235,6 +239,7 @@ class Tracker {
   // pop_front); an entry leaves when its item is answered.
   std::unordered_map<std::string, const PendingItem*> newest_parse_, newest_bind_;
   ColumnsPtr current_;
+  ColumnsPtr described_;  // of the last RowDescription
   int64_t row_limit_ = 0;  // of the current result
   int64_t rows_ = 0;       // DataRows of the current result (of its portal, over Executes)
   const std::string* row_limit_by_ = &kNoOne;

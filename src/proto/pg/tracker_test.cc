@@ -510,6 +510,7 @@ TEST(Tracker, APortalDescribedAgainWithTheSameFieldsKeepsItsColumns) {
     EXPECT_TRUE(feed(t, be, false));
     const Portal* p = t.portal("");
     ColumnsPtr cols = p != nullptr ? p->columns : nullptr;
+    EXPECT_EQ(t.describedColumns().get(), cols.get());  // what the masker plans for
     std::string end;
     encodeCommandComplete(end, "SELECT 0");
     encodeReadyForQuery(end, 'I');
