@@ -280,12 +280,15 @@ server_tls_sslmode = require
         for p in d.iterdir():
             os.chown(p, pw.pw_uid, pw.pw_gid)
         os.chown(d, pw.pw_uid, pw.pw_gid)
-        proc = subprocess.Popen(["runuser", "-u", "postgres", "--", PGBOUNCER,
-                                 str(d / "pgbouncer.ini")], stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL, start_new_session=True)
+        # setpriv, not runuser: runuser's PAM session would apply the login limits (1,024 open
+        # files), and session mode holds two descriptors per client (2,000 in section 5).
+        proc = subprocess.Popen(["setpriv", f"--reuid={pw.pw_uid}", f"--regid={pw.pw_gid}",
+                                 "--init-groups", PGBOUNCER, str(d / "pgbouncer.ini")],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                start_new_session=True)
 
         def stop():
-            # pgbouncer runs as a child of runuser: signal pgbouncer itself (its pidfile).
+            # Signal pgbouncer itself (its pidfile names it).
             pidfile = d / "pgbouncer.pid"
             if pidfile.exists():
                 try:

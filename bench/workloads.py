@@ -223,10 +223,15 @@ def _reset_peak_rss(pid):
 
 
 def _status_kb(pid, field):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
+    """A /proc/<pid>/status figure in KB; None once the process is gone (a proxy that died is
+    reported in its row, not a crash of the whole run)."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        return None
     return 0
 
 
@@ -330,7 +335,7 @@ class _RssSampler(threading.Thread):
     def run(self):
         while not self.stop.is_set():
             try:
-                self.peak_kb = max(self.peak_kb, _status_kb(self.pid, "VmRSS"))
+                self.peak_kb = max(self.peak_kb, _status_kb(self.pid, "VmRSS") or 0)
             except OSError:
                 return
             self.stop.wait(self.every)
@@ -349,7 +354,7 @@ def many_clients(env, targets, n, tx_per_client, log=print):
         res["idle_open_s"] = opened
         res["idle_sessions"] = live
         res["idle_errors"] = (str(errors[0])[:160] if errors else None)
-        if pid:
+        if pid and base_kb and idle_kb:
             res["base_rss_mb"] = base_kb / 1024
             res["idle_rss_mb"] = idle_kb / 1024
             res["kb_per_session"] = (idle_kb - base_kb) / max(1, live)

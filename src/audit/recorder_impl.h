@@ -24,7 +24,7 @@ namespace jg::audit {
 namespace recorder_detail {
 
 constexpr size_t kMaxBatchRecords = 16384;
-constexpr size_t kMaxBatchBytes = 8u << 20;
+constexpr size_t kMaxBatchBytes = 4u << 20;  // of encoded records per frame
 constexpr auto kRetentionEvery = std::chrono::hours(1);
 // While failed, a retry that fails again is logged only every this many attempts.
 constexpr uint64_t kLogRetryEvery = 60;

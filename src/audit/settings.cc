@@ -99,7 +99,7 @@ Settings parseSettings(const config::Node& section, config::Errors& errors) {
   s.queue_limit =
       static_cast<size_t>(section["queue_limit"].integer(errors, 65536, 16, 10'000'000));
   s.queue_limit_bytes = static_cast<size_t>(
-      section["queue_limit_bytes"].integer(errors, 32ll << 20, 1ll << 20, 16ll << 30));
+      section["queue_limit_bytes"].integer(errors, 8ll << 20, 1ll << 20, 16ll << 30));
   s.auditor_groups = groups(section["auditor_groups"], errors);
   s.reveal_groups = groups(section["reveal_groups"], errors);
   s.verify_interval = section["verify_interval"].duration(errors, s.verify_interval);

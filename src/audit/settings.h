@@ -56,8 +56,10 @@ struct Settings {
   int zstd_level = 1;  // level 1 compresses records as well as 3 (3.86x vs 3.90x), ~1.4x faster
   size_t queue_limit = 65536;  // events waiting for the writer; appends block beyond it
   // Bytes of encoded records waiting for the writer; appends block beyond it (a streamed body
-  // that arrives faster than the log is written waits instead of growing the queue).
-  size_t queue_limit_bytes = 32u << 20;
+  // that arrives faster than the log is written waits instead of growing the queue). 8 MiB is
+  // ~40 ms of the writer's pace: enough for bursts, and a 1 GB result streamed through masking
+  // and recording stays under 64 MB of gateway memory.
+  size_t queue_limit_bytes = 8u << 20;
   // Identity groups allowed to read the audit HTTP API (/api/v1/audit/...). Empty: nobody.
   std::vector<std::string> auditor_groups;
   // Auditors also in one of these groups may reveal a session's raw (pre-masking) values through

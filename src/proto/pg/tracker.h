@@ -239,7 +239,7 @@ class Tracker {
   // pop_front); an entry leaves when its item is answered.
   std::unordered_map<std::string, const PendingItem*> newest_parse_, newest_bind_;
   ColumnsPtr current_;
-  ColumnsPtr described_;  // of the last RowDescription
+  ColumnsPtr described_;   // of the last RowDescription
   int64_t row_limit_ = 0;  // of the current result
   int64_t rows_ = 0;       // DataRows of the current result (of its portal, over Executes)
   const std::string* row_limit_by_ = &kNoOne;
