@@ -8,7 +8,9 @@
 namespace jg::server {
 namespace {
 
-constexpr size_t kMinChunk = 8 * 1024;
+// An idle session holds two buffers of the minimum (client and upstream side); a read that
+// fills its room doubles the room for the next, so a large result reaches kMaxChunk in 7 reads.
+constexpr size_t kMinChunk = 2 * 1024;
 constexpr size_t kMaxChunk = 256 * 1024;
 constexpr size_t kShrinkAbove = 1 << 20;
 
