@@ -98,14 +98,8 @@ bool validSessionId(std::string_view id) {
   return true;
 }
 
-}  // namespace
-
-AdminResponse handleAuditStatements(const AdminRequest& req, store::Store* store,
-                                    const audit::Settings& settings) {
-  if (auto refused = requireAuditor(req, settings)) {
-    return *refused;
-  }
-  audit::SearchQuery q;
+// The search filters of GET /api/v1/audit/statements; a 400 answer when one is bad.
+std::optional<AdminResponse> parseStatementsQuery(const AdminRequest& req, audit::SearchQuery& q) {
   std::map<std::string_view, std::string*> text_filters = {{"user", &q.user},
                                                            {"group", &q.group},
                                                            {"resource", &q.resource},
@@ -158,6 +152,20 @@ AdminResponse handleAuditStatements(const AdminRequest& req, store::Store* store
   if (!q.protocol.empty() && q.protocol != "postgres" && q.protocol != "http" &&
       q.protocol != "mcp") {
     return jsonError(400, "bad_request", "protocol must be postgres, http or mcp");
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+AdminResponse handleAuditStatements(const AdminRequest& req, store::Store* store,
+                                    const audit::Settings& settings) {
+  if (auto refused = requireAuditor(req, settings)) {
+    return *refused;
+  }
+  audit::SearchQuery q;
+  if (auto bad = parseStatementsQuery(req, q)) {
+    return *bad;
   }
   if (store == nullptr) {
     return jsonError(503, "unavailable", "no state store is configured: the audit index is off");
