@@ -23,6 +23,15 @@ error_code sslError(unsigned long code) {
   return error_code(static_cast<int>(code), asio::error::get_ssl_category());
 }
 
+// `buf` resized to `size`, with its unread bytes [pos, end) moved to the front.
+void resizeInput(std::vector<char>& buf, size_t& pos, size_t& end, size_t size) {
+  std::vector<char> next(size);
+  std::copy(buf.begin() + pos, buf.begin() + end, next.begin());
+  end -= pos;
+  pos = 0;
+  buf.swap(next);
+}
+
 }  // namespace
 
 // The read BIO: hands OpenSSL the bytes asio read into Stream::in_; "retry" when there are none
@@ -92,11 +101,7 @@ asio::awaitable<error_code> Stream::fill() {
     want = kInSmall;
   }
   if (want != in_.size()) {
-    std::vector<char> next(want);
-    std::copy(in_.begin() + in_pos_, in_.begin() + in_end_, next.begin());
-    in_end_ -= in_pos_;
-    in_pos_ = 0;
-    in_.swap(next);
+    resizeInput(in_, in_pos_, in_end_, want);
     small_reads_ = 0;
   }
   filling_ = true;
@@ -114,11 +119,7 @@ asio::awaitable<error_code> Stream::fill() {
   in_end_ += n;
   small_reads_ = n * 4 < in_.size() ? small_reads_ + 1 : 0;
   if (full && in_.size() < kInLarge) {
-    std::vector<char> next(std::min(in_.size() * 4, kInLarge));
-    std::copy(in_.begin() + in_pos_, in_.begin() + in_end_, next.begin());
-    in_end_ -= in_pos_;
-    in_pos_ = 0;
-    in_.swap(next);
+    resizeInput(in_, in_pos_, in_end_, std::min(in_.size() * 4, kInLarge));
   }
   co_return error_code();
 }
