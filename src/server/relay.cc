@@ -142,6 +142,11 @@ void Session::takeHeldInput(ReadBuffer& in) {
 // Statements before this one in the batch go on first.
 asio::awaitable<Status> Session::awaitGate(const pg::Frame& frame, Gated& g, Batch& batch,
                                            ReadBuffer& in, bool& recorded) {
+  struct Gating {
+    Session& s;
+    explicit Gating(Session& session) : s(session) { s.gating_ = true, s.gate_cancelled_ = false; }
+    ~Gating() { s.gating_ = false; }
+  } gating{*this};
   if (g.step == Gated::Step::kSettle) {
     co_await settle(g);
     finishStatement(frame, g);

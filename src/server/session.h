@@ -271,6 +271,10 @@ class Session : public std::enable_shared_from_this<Session> {
   std::string deadline_reason_;
   std::optional<creds::Lease> lease_;  // the session role minted for this session
   std::function<void()> hold_cancel_;  // ends a statement's wait for approval
+  // A cancel request that came while a statement was being gated, before its hold began: the
+  // hold ends as soon as it starts, so a client that cancels early is not left waiting.
+  bool gating_ = false;
+  bool gate_cancelled_ = false;
   // What the client sent while its connection or a statement was held, not yet framed.
   std::string held_input_;
 

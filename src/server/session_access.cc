@@ -308,6 +308,8 @@ void Session::cancelHold() {
   asio::post(ex_, [self] {
     if (self->hold_cancel_) {
       self->hold_cancel_();
+    } else if (self->gating_) {
+      self->gate_cancelled_ = true;
     }
   });
 }
@@ -329,6 +331,9 @@ asio::awaitable<Status> Session::holdForApproval(const gate::Verdict& held) {
     }
     timer->cancel();
   };
+  if (gate_cancelled_) {
+    hold_cancel_();  // cancelled while the review was being asked for
+  }
   // The client may go on sending (kept for the client pump), or go away: that ends the wait.
   Watched watched = co_await waitWatchingClient(*client_, *timer, *outcome, held_input_);
   hold_cancel_ = nullptr;

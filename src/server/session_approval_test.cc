@@ -82,6 +82,27 @@ TEST_F(SessionTest, ACancelRequestWhileHeldCancelsTheStatementWith57014) {
   EXPECT_FALSE(upstream().ran(kHeld));
 }
 
+// The client cancels as soon as its review exists, before the session has begun to hold the
+// statement (the review is asked for off the session's thread): the cancel is not lost.
+TEST_F(SessionTest, ACancelRequestBeforeTheHoldBeginsCancelsTheStatementWith57014) {
+  pg::BackendKeyData key{};
+  h().onAccessEvent([&](const access::AccessEvent& e) {
+    if (e.type == access::AccessEvent::Type::kReviewCreated) {
+      EXPECT_TRUE(h().cancelRequest(key));
+    }
+  });
+  run([&](Client& c) -> asio::awaitable<void> {
+    auto startup = co_await c.connect();
+    EXPECT_TRUE(pg::decodeBackendKeyData(first(startup, 'K').payload, key));
+    co_await c.send(Q(kHeld));
+    auto m = co_await c.untilReady();
+    EXPECT_THAT(errorCodes(m), ElementsAre("57014"));
+    EXPECT_EQ(readyStatus(m), 'I');
+    EXPECT_EQ(kinds(co_await c.query("SELECT 1")), "TDCZ");
+  });
+  EXPECT_FALSE(upstream().ran(kHeld));
+}
+
 TEST_F(SessionTest, ACancelRequestWithAWrongKeyReachesNoSession) {
   run([&](Client& c) -> asio::awaitable<void> {
     auto startup = co_await c.connect();

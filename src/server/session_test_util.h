@@ -107,7 +107,10 @@ class SessionTest : public ::testing::Test {
     return pending.empty() ? std::string() : pending[0];
   }
   FakeUpstream& upstream() { return h_->upstream; }
-  void run(const Script& s) { h_->run(s); }
+  void run(const Script& s) {
+    h_->run(s);
+    EXPECT_TRUE(h_->scriptFinished()) << "the script was still waiting after 30 s";
+  }
 
   std::unique_ptr<SessionHarness> h_;
 };

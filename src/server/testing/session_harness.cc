@@ -311,6 +311,11 @@ SessionHarness::SessionHarness(std::string policies, std::string extra,
   options.settings = runtime_->config->access;
   options.start_sweeper = false;
   options.clock = &clock_;
+  options.notify = [this](const access::AccessEvent& e) {
+    if (on_event_) {
+      on_event_(e);
+    }
+  };
   auto broker = access::Broker::create(*store_, std::move(options));
   if (broker) {
     broker_ = *broker;
@@ -364,6 +369,7 @@ void SessionHarness::run(const std::function<asio::awaitable<void>(Client&)>& sc
       io_.restart();
     }
   }
+  script_finished_ = done;
   // What the session's end has made ready (the upstream sees its connection closed).
   io_.restart();
   io_.poll();

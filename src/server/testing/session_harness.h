@@ -130,6 +130,8 @@ class SessionHarness : public SessionServices {
   // Runs a session with `script` as its client, until the script returns and the session has
   // ended (the harness closes the client's end if the script left it open).
   void run(const std::function<asio::awaitable<void>(Client&)>& script);
+  // Whether the last run's script got to its end (false: it waited past the 30 s deadline).
+  bool scriptFinished() const { return script_finished_; }
   // Runs `fn` on the harness's executor while a script is running (e.g. an approver's action
   // after a delay).
   asio::io_context& io() { return io_; }
@@ -143,6 +145,9 @@ class SessionHarness : public SessionServices {
   // A CancelRequest with `key` (the client's BackendKeyData), routed as the gateway routes it:
   // through the cancel registry to the session. False when the registry knows no such key.
   bool cancelRequest(const pg::BackendKeyData& key);
+  // Called with each access event the broker emits (a review asked for, decided...), on the
+  // thread that emits it.
+  void onAccessEvent(access::EventSink sink) { on_event_ = std::move(sink); }
   // One pass of the broker's sweeper (expiries and wait timeouts at clock()'s time).
   void sweep() { broker_->sweep(); }
   // Records the session in an audit log under the harness's directory (call before run()),
@@ -193,6 +198,8 @@ class SessionHarness : public SessionServices {
   sql::Classifier classifier_{1000};
   std::unique_ptr<store::Store> store_;
   std::shared_ptr<access::Broker> broker_;
+  access::EventSink on_event_;
+  bool script_finished_ = false;
   std::shared_ptr<creds::Issuer> issuer_;
   std::shared_ptr<audit::Recorder> recorder_;
   CancelRegistry cancels_;
