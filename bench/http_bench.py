@@ -461,7 +461,7 @@ class Suite:
             return "the probe's e-mail addresses came back unmasked"
         return None
 
-    def run(self):
+    def run(self, profile=None):
         try:
             up_port, ca = self.start_nginx()
             self.start_jitgates(up_port, ca)
@@ -475,6 +475,8 @@ class Suite:
                     self.log(f"  {target.name}: {problem}")
                     continue
                 ready.append(target)
+            if profile:
+                return self.profile(next(t for t in ready if t.name == profile))
             return self.measure(ready)
         finally:
             for stop in reversed(self.stoppers):
@@ -509,8 +511,30 @@ class Suite:
         return out
 
 
-def run(seconds=5, reps=3, connections=8, threads=1, log=log):
-    return Suite(seconds, reps, connections, threads, log).run()
+    def profile(self, t, out="/tmp/jitgate-http-perf.data"):
+        """Records the proxy's on-CPU call graphs with `perf` during one wrk run; returns
+        perf's symbol tables (self, then inclusive)."""
+        wrk_once(t.url, t.script, 1, self.connections, None)
+        pid = t.proxy.pids()[0]
+        load = subprocess.Popen([WRK, "-t1", f"-c{self.connections}", f"-d{self.seconds}s",
+                                 "-s", str(t.script), t.url], stdout=subprocess.PIPE, text=True)
+        subprocess.run(["perf", "record", "-F", "999", "-g", "--call-graph", "dwarf,16384",
+                        "-o", out, "-p", str(pid), "--", "sleep", str(max(1, self.seconds - 2))],
+                       capture_output=True)
+        self.log(load.communicate()[0])
+        tables = []
+        for children in ("--no-children", "--children"):
+            r = subprocess.run(["perf", "report", "-i", out, "--stdio", children,
+                                "--percent-limit", "0.7", "-g", "none", "--sort", "symbol"],
+                               capture_output=True, text=True)
+            lines = [re.sub(r"\s+", " ", l).strip()[:160] for l in r.stdout.splitlines()
+                     if l.strip() and not l.startswith("#")]
+            tables.append(f"== {t.name} {children}\n" + "\n".join(lines[:50]))
+        return "\n\n".join(tables)
+
+
+def run(seconds=5, reps=3, connections=8, threads=1, log=log, profile=None):
+    return Suite(seconds, reps, connections, threads, log).run(profile)
 
 
 # -- the report ------------------------------------------------------------------------------------
@@ -551,11 +575,18 @@ def main():
     ap.add_argument("--connections", type=int, default=8)
     ap.add_argument("--proxy-threads", type=int, default=1)
     ap.add_argument("--json", help="also write the raw results to this file")
+    ap.add_argument("--profile", metavar="CONFIGURATION",
+                    help="instead of the table, profile one configuration (e.g. \"jitgate "
+                         "policy\") with perf during one wrk run and print its hottest symbols")
     args = ap.parse_args()
     for tool in (NGINX, WRK):
         if not Path(tool).exists():
             sys.exit(f"http_bench: {tool} is missing (scripts/deps.sh installs nginx and wrk)")
-    res = run(args.seconds, args.reps, args.connections, args.proxy_threads)
+    res = run(args.seconds, args.reps, args.connections, args.proxy_threads,
+              profile=args.profile)
+    if args.profile:
+        print(res)
+        return
     if args.json:
         Path(args.json).write_text(json.dumps(res, indent=1))
     print("\n" + table(res))

@@ -122,8 +122,9 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
   asio::awaitable<bool> relayBody(Relay& r, boost::beast::flat_buffer& upbuf);
   Status prepareMasking(Relay& r, const std::string& content_type);
   asio::awaitable<Status> pushBody(Relay& r, std::string_view raw);
-  asio::awaitable<error_code> commit(Relay& r, bool whole);
-  asio::awaitable<error_code> writeRaw(std::string_view bytes);
+  void commit(Relay& r, bool whole);
+  // Sends the head if it is still pending, then `bytes`, in one write.
+  asio::awaitable<error_code> send(Relay& r, std::string_view bytes);
   // Records the failure; true when a problem reply was prepared (the response had not started),
   // false when the connection must be cut.
   bool failRelay(Relay& r, std::string_view outcome, const Status& why);

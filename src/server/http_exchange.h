@@ -107,11 +107,12 @@ struct HttpConnection::Relay {
   std::optional<http::Inflater> inflater{};
   mask::BodyKind kind = mask::BodyKind::kJson;
   bool unmasked_binary = false;
-  bool committed = false;  // the status line went to the client
+  bool committed = false;  // the status line is decided (in `head` until it is sent)
   bool chunked = false;
   size_t limit_bytes = 0;  // of the (decoded) upstream body; 0 = none
   size_t upstream_bytes = 0;
   std::string pending{};  // masked bytes not yet sent
+  std::string head{};     // the status line and headers, not yet sent: they go with the body
 };
 
 }  // namespace jg::server

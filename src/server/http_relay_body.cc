@@ -145,18 +145,26 @@ Status HttpConnection::prepareMasking(Relay& r, const std::string& content_type)
   return Status::ok();
 }
 
-asio::awaitable<error_code> HttpConnection::writeRaw(std::string_view bytes) {
+asio::awaitable<error_code> HttpConnection::send(Relay& r, std::string_view bytes) {
+  // Beast's TLS stream joins the two into one record when they fit one; an empty first buffer
+  // would make it write nothing, so a body alone goes as one buffer.
+  std::array<asio::const_buffer, 2> parts{asio::buffer(r.head), asio::buffer(bytes)};
+  std::span<const asio::const_buffer> out(parts);
+  if (r.head.empty()) {
+    out = out.subspan(1);
+  }
   stream_->tcp().expires_after(rt_->runtime->config->http_limits.idle);
-  auto op = [&](auto& s) { return asio::async_write(s, asio::buffer(bytes), kAwait); };
+  auto op = [&](auto& s) { return asio::async_write(s, out, kAwait); };
   auto [ec, n] = co_await stream_->visit(op);
   stream_->tcp().expires_never();
+  r.head.clear();
   co_return ec;
 }
 
-// Sends the status line and headers: with the length of the whole body when it is known
-// (`whole`: everything is in `pending`, or the body passes untouched with its own length),
-// chunked otherwise.
-asio::awaitable<error_code> HttpConnection::commit(Relay& r, bool whole) {
+// Decides the status line and headers, kept in r.head for the first write: with the length of
+// the whole body when it is known (`whole`: everything is in `pending`, or the body passes
+// untouched with its own length), chunked otherwise.
+void HttpConnection::commit(Relay& r, bool whole) {
   const auto& up = r.parser.get();
   bool rewritten = r.masker || r.inflater;
   bhttp::response<bhttp::empty_body> head{up.result(), 11};
@@ -172,11 +180,15 @@ asio::awaitable<error_code> HttpConnection::commit(Relay& r, bool whole) {
   head.keep_alive(r.x.req.keep_alive());
   r.committed = true;
   bhttp::response_serializer<bhttp::empty_body> sr{head};
-  stream_->tcp().expires_after(rt_->runtime->config->http_limits.idle);
-  auto op = [&](auto& s) { return bhttp::async_write_header(s, sr, kAwait); };
-  auto [ec, n] = co_await stream_->visit(op);
-  stream_->tcp().expires_never();
-  co_return ec;
+  error_code ec;
+  while (!ec && !sr.is_header_done()) {
+    sr.next(ec, [&](error_code&, const auto& buffers) {
+      for (asio::const_buffer b : beast::buffers_range_ref(buffers)) {
+        r.head.append(static_cast<const char*>(b.data()), b.size());
+      }
+      sr.consume(beast::buffer_bytes(buffers));
+    });
+  }
 }
 
 // One piece of the upstream body: decoded, checked against the size limit, masked, recorded,
@@ -217,15 +229,13 @@ asio::awaitable<Status> HttpConnection::pushBody(Relay& r, std::string_view raw)
   if (!r.committed &&
       (r.kind == mask::BodyKind::kSse || !r.masker ||
        r.pending.size() > rt_->runtime->config->http_limits.buffer_response_bytes)) {
-    if (error_code ec = co_await commit(r, false); ec) {
-      co_return Status::error(Code::kUnavailable, "client: " + ec.message());
-    }
+    commit(r, false);
   }
   if (r.committed && !r.pending.empty()) {
     std::string frame = r.chunked ? fmt::format("{:x}\r\n{}\r\n", r.pending.size(), r.pending)
                                   : std::move(r.pending);
     r.pending.clear();
-    if (error_code ec = co_await writeRaw(frame); ec) {
+    if (error_code ec = co_await send(r, frame); ec) {
       co_return Status::error(Code::kUnavailable, "client: " + ec.message());
     }
   }
@@ -254,9 +264,7 @@ asio::awaitable<bool> HttpConnection::relayResponse(Relay& r, beast::flat_buffer
     }
   }
   if (no_body || (!r.masker && !r.inflater)) {
-    if (error_code ec = co_await commit(r, no_body); ec) {
-      co_return false;
-    }
+    commit(r, no_body);  // sent with the first piece of the body
   }
   co_return co_await relayBody(r, upbuf);
 }
@@ -273,6 +281,13 @@ asio::awaitable<bool> HttpConnection::relayBody(Relay& r, beast::flat_buffer& up
   // whole piece makes each read take what the stream has.
   upbuf.reserve(kReadChunk);
   while (!r.parser.is_done()) {
+    if (!r.head.empty() && upbuf.size() == 0 && readableNow(*r.up) == 0) {
+      // The body is not there yet (a stream that starts later): the head goes now.
+      if (error_code ec = co_await send(r, {}); ec) {
+        failRelay(r, "client-closed", Status::error(Code::kUnavailable, ec.message()));
+        co_return false;
+      }
+    }
     auto [ec, got] = co_await readPiece(*r.up, r.parser, upbuf, buf, timeout);
     if (got > 0) {
       Status st = co_await pushBody(r, std::string_view(buf, got));
@@ -337,9 +352,7 @@ asio::awaitable<bool> HttpConnection::finishRelay(Relay& r) {
     co_return co_await sendReply();
   }
   if (!r.committed) {
-    if (error_code ec = co_await commit(r, true); ec) {
-      co_return false;
-    }
+    commit(r, true);
   }
   std::string frame = std::move(r.pending);
   if (r.chunked) {
@@ -353,7 +366,7 @@ asio::awaitable<bool> HttpConnection::finishRelay(Relay& r) {
       co_return false;  // the end of the response is not sent unrecorded
     }
   }
-  error_code ec = co_await writeRaw(frame);
+  error_code ec = co_await send(r, frame);
   recordEnd(r);  // (already recorded in strict mode: finish() records once)
   if (r.masker) {
     r.x.masked = r.masker->counters().values_masked;
@@ -375,9 +388,10 @@ bool HttpConnection::failRelay(Relay& r, std::string_view outcome, const Status&
     r.record->finish(std::string(outcome), maskedByLabel(r.masker.get()), r.unmasked_binary);
   }
   r.up.reset();  // never reused: its state is unknown
-  if (r.committed || outcome == "client-closed") {
-    return false;
+  if ((r.committed && r.head.empty()) || outcome == "client-closed") {
+    return false;  // the status line went out
   }
+  r.head.clear();  // decided but never sent: the problem goes in its place
   bool too_large = why.code() == Code::kResourceExhausted;
   prepareProblem(&r.x,
                  http::Problem{.status = 502,
