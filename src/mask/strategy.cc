@@ -65,21 +65,60 @@ bool validUtf8(std::string_view s) {
   return true;
 }
 
+// SHA256_* are deprecated in OpenSSL 3 in favour of EVP, whose contexts cannot be copied
+// without an allocation; these are the same routines EVP's default provider runs.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+void Keyer::Mac::init(const unsigned char key[32]) {
+  unsigned char ipad[SHA256_CBLOCK];
+  unsigned char opad[SHA256_CBLOCK];
+  std::memset(ipad, 0x36, sizeof(ipad));
+  std::memset(opad, 0x5c, sizeof(opad));
+  for (int i = 0; i < 32; ++i) {
+    ipad[i] ^= key[i];
+    opad[i] ^= key[i];
+  }
+  SHA256_Init(&inner);
+  SHA256_Update(&inner, ipad, sizeof(ipad));
+  SHA256_Init(&outer);
+  SHA256_Update(&outer, opad, sizeof(opad));
+  OPENSSL_cleanse(ipad, sizeof(ipad));
+  OPENSSL_cleanse(opad, sizeof(opad));
+}
+
+void Keyer::Mac::sign(std::string_view data, unsigned char out[32]) const {
+  SHA256_CTX c = inner;
+  SHA256_Update(&c, data.data(), data.size());
+  SHA256_Final(out, &c);
+  c = outer;
+  SHA256_Update(&c, out, 32);
+  SHA256_Final(out, &c);
+  OPENSSL_cleanse(&c, sizeof(c));
+}
+#pragma GCC diagnostic pop
+
 Keyer::Keyer(std::string_view key) {
-  std::memset(hash_key_, 0, sizeof(hash_key_));
-  std::memset(token_key_, 0, sizeof(token_key_));
   if (key.empty()) {
     return;
   }
-  has_key_ = hmacSha256(key.data(), key.size(), "jitgate mask hash v1", hash_key_) &&
-             hmacSha256(key.data(), key.size(), "jitgate mask token v1", token_key_);
+  unsigned char hash_key[32];
+  unsigned char token_key[32];
+  has_key_ = hmacSha256(key.data(), key.size(), "jitgate mask hash v1", hash_key) &&
+             hmacSha256(key.data(), key.size(), "jitgate mask token v1", token_key);
+  if (has_key_) {
+    hash_mac_.init(hash_key);
+    token_mac_.init(token_key);
+  }
+  OPENSSL_cleanse(hash_key, sizeof(hash_key));
+  OPENSSL_cleanse(token_key, sizeof(token_key));
 }
 
 Status Keyer::hash(std::string_view value, std::string& out) const {
   unsigned char mac[32];
-  if (!has_key_ || !hmacSha256(hash_key_, sizeof(hash_key_), value, mac)) {
+  if (!has_key_) {
     return internalError("masking key unavailable for hash");
   }
+  hash_mac_.sign(value, mac);
   static constexpr char kHex[] = "0123456789abcdef";
   for (int i = 0; i < 8; ++i) {
     out.push_back(kHex[mac[i] >> 4]);
@@ -90,9 +129,10 @@ Status Keyer::hash(std::string_view value, std::string& out) const {
 
 Status Keyer::token(std::string_view value, std::string& out) const {
   unsigned char mac[32];
-  if (!has_key_ || !hmacSha256(token_key_, sizeof(token_key_), value, mac)) {
+  if (!has_key_) {
     return internalError("masking key unavailable for tokenize");
   }
+  token_mac_.sign(value, mac);
   static constexpr char kBase32[] = "abcdefghijklmnopqrstuvwxyz234567";
   out.append("tok_");
   // 20 characters x 5 bits = the first 100 bits of the MAC.

@@ -7,6 +7,8 @@
 // from the configured one, so a hash never equals a token. Keyer is immutable; thread-safe.
 #pragma once
 
+#include <openssl/sha.h>
+
 #include <string>
 #include <string_view>
 
@@ -27,9 +29,18 @@ class Keyer {
   [[nodiscard]] Status token(std::string_view value, std::string& out) const;
 
  private:
+  // HMAC-SHA256 under one key, with the key's two padded blocks hashed once: a value costs
+  // its own blocks and one more, with no allocation and no algorithm lookup.
+  struct Mac {
+    SHA256_CTX inner;
+    SHA256_CTX outer;
+    void init(const unsigned char key[32]);
+    void sign(std::string_view data, unsigned char out[32]) const;
+  };
+
   bool has_key_ = false;
-  unsigned char hash_key_[32];
-  unsigned char token_key_[32];
+  Mac hash_mac_{};
+  Mac token_mac_{};
 };
 
 // Appends the masked form of `value` to `out`. `label` names what was found ("EMAIL").

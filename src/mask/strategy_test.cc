@@ -57,6 +57,27 @@ TEST(Strategy, TokenizeIsStableAcrossKeyersWithTheSameKey) {
   EXPECT_NE(t.substr(4), apply(Strategy::kHash, "alice@example.com"));
 }
 
+// The values a key gives must never change: stored tokens join with new ones across releases.
+TEST(Strategy, HashAndTokenizeGiveTheSameValuesAsEver) {
+  Keyer k("0123456789abcdef0123456789abcdef");
+  struct Known {
+    std::string_view value, hash, token;
+  };
+  const Known known[] = {
+      {"", "51a70c121222348d", "tok_igessizjufhepw4jqh7a"},
+      {"alice@example.com", "f1c37e22c07c775b", "tok_kbzykuahcimymmcsnq6q"},
+      {"a value longer than one sixty-four byte SHA-256 block, to cross the boundary....",
+       "b87112b3b3a703f6", "tok_snklmlhjjanhuadmf4ld"},
+  };
+  for (const auto& [value, hash, token] : known) {
+    std::string h, t;
+    ASSERT_TRUE(k.hash(value, h).isOk());
+    ASSERT_TRUE(k.token(value, t).isOk());
+    EXPECT_EQ(h, hash) << value;
+    EXPECT_EQ(t, token) << value;
+  }
+}
+
 TEST(Strategy, HashAndTokenizeFailWithoutAKey) {
   Keyer k("");
   std::string out;
