@@ -8,6 +8,8 @@ Configurations, run interleaved in one process (each repetition visits every con
   jitgate pass-through    the HTTP front end with the credential swap only
   jitgate policy          + OIDC token verification and a method/path policy
   jitgate mask+record     + JSON-path masking of the response and the audit recording
+With JITGATE_BASELINE_BIN set, the three jitgate rows are measured for that build too
+("baseline ..."), interleaved in the same run: a before/after on one machine state.
 The jitgate rows need a binary with HTTP support: when `jitgate check-config` refuses the
 configuration (say, `listen.http` is unknown) the row is skipped with that message.
 
@@ -224,7 +226,8 @@ ALLOW_RESOURCE = "policies:\n  - { id: all, match: { resource: kb-search }, acti
 class Jitgate:
     """jitgate serving one HTTP resource (the upstream nginx) at /kb-search."""
 
-    def __init__(self, directory, name, level, upstream_port, ca, threads, idp):
+    def __init__(self, directory, name, level, upstream_port, ca, threads, idp, binary=None):
+        self.binary = Path(binary or JITGATE)
         self.dir = Path(directory) / name.replace(" ", "-").replace("+", "-")
         self.dir.mkdir()
         self.port = free_port()
@@ -271,13 +274,13 @@ class Jitgate:
     def configure(self):
         """None when `jitgate check-config` accepts a configuration, else why not. Pass-through
         tries without an identity section first, then with one and an allow rule."""
-        if not JITGATE.exists():
-            return f"{JITGATE} does not exist"
+        if not self.binary.exists():
+            return f"{self.binary} does not exist"
         attempts = [False, True] if self.level == 0 else [True]
         message = ""
         for with_identity in attempts:
             self.config.write_text(self.yaml(with_identity))
-            r = subprocess.run([str(JITGATE), "check-config", str(self.config)],
+            r = subprocess.run([str(self.binary), "check-config", str(self.config)],
                                capture_output=True, text=True, timeout=30)
             if r.returncode == 0:
                 if self.level == 0 and with_identity:
@@ -288,7 +291,7 @@ class Jitgate:
         return f"check-config: {message}"
 
     def start(self):
-        self.proc = subprocess.Popen([str(JITGATE), "serve", "--config", str(self.config)],
+        self.proc = subprocess.Popen([str(self.binary), "serve", "--config", str(self.config)],
                                      stdout=open(self.dir / "jitgate.log", "ab"),
                                      stderr=subprocess.STDOUT)
         wait_port(self.port, timeout=20, proc=self.proc)
@@ -435,8 +438,13 @@ class Suite:
         script = Path(self.dir) / "token"
         script.mkdir()
         script = wrk_script(script, token)
-        for name, what, level in JITGATE_LEVELS:
-            gw = Jitgate(self.dir, name, level, up_port, ca, self.threads, idp)
+        levels = [(name, what, level, None) for name, what, level in JITGATE_LEVELS]
+        baseline = os.environ.get("JITGATE_BASELINE_BIN")
+        if baseline:  # the same rows for another build, in the same run (before/after)
+            levels += [(name.replace("jitgate", "baseline"), what + f" ({baseline})", level,
+                        baseline) for name, what, level in JITGATE_LEVELS]
+        for name, what, level, binary in levels:
+            gw = Jitgate(self.dir, name, level, up_port, ca, self.threads, idp, binary)
             why = gw.configure()
             if why:
                 self.unavailable[name] = "skipped: " + why
@@ -457,7 +465,7 @@ class Suite:
         if status != 200:
             return f"a probe request got {status}: {str(body)[:160]}"
         unmasked = emails_of(body) == emails_of(json.loads(self.response))
-        if target.name == "jitgate mask+record" and unmasked:
+        if target.name.endswith("mask+record") and unmasked:
             return "the probe's e-mail addresses came back unmasked"
         return None
 
@@ -468,7 +476,7 @@ class Suite:
             ready = []
             for target in self.targets:
                 problem = self.check(target)
-                if problem and not target.name.startswith("jitgate"):
+                if problem and (target.proxy is None or isinstance(target.proxy, Nginx)):
                     raise RuntimeError(f"{target.name}: {problem}")
                 if problem:
                     self.unavailable[target.name] = "skipped: " + problem
