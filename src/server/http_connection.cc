@@ -144,9 +144,12 @@ asio::awaitable<std::optional<HttpRequestMsg>> HttpConnection::readRequest(bool 
   bhttp::request_parser<bhttp::string_body> parser;
   parser.header_limit(static_cast<std::uint32_t>(limits.max_header_bytes));
   parser.body_limit(limits.max_body_bytes);
-  stream_->tcp().expires_after(limits.first_byte);
-  auto read_header = [&](auto& s) { return bhttp::async_read_header(s, buffer_, parser, kAwait); };
-  auto [ec, n] = co_await stream_->visit(read_header);
+  // The whole head is in the buffer (readHead): it is parsed from there, with no I/O.
+  error_code ec;
+  buffer_.consume(parser.put(buffer_.data(), ec));
+  if (!ec && !parser.is_header_done()) {
+    ec = bhttp::error::partial_message;  // cannot happen after readHead; never read past it
+  }
   if (ec == bhttp::error::body_limit) {  // a Content-Length over the limit: refused unread
     http::Problem p = bodyProblem(ec, limits.max_body_bytes);
     co_await refuseRequest("body-too-large", p);
@@ -166,7 +169,19 @@ asio::awaitable<std::optional<HttpRequestMsg>> HttpConnection::readRequest(bool 
   co_return co_await readBody(parser);
 }
 
-asio::awaitable<std::optional<HttpRequestMsg>> HttpConnection::readBody(
+// What the buffer already holds of the body, parsed without I/O (a small body usually comes in
+// the same read as its head). Wanting more is not an error.
+error_code HttpConnection::takeBufferedBody(bhttp::request_parser<bhttp::string_body>& parser) {
+  error_code ec;
+  if (!parser.is_done() && buffer_.size() > 0) {
+    parser.eager(true);
+    buffer_.consume(parser.put(buffer_.data(), ec));
+  }
+  return ec == bhttp::error::need_more ? error_code{} : ec;
+}
+
+// Reads the rest of the body within the first-byte timeout.
+asio::awaitable<error_code> HttpConnection::awaitBody(
     bhttp::request_parser<bhttp::string_body>& parser) {
   const auto& limits = rt_->runtime->config->http_limits;
   if (parser.get()[bhttp::field::expect] == "100-continue") {
@@ -189,11 +204,17 @@ asio::awaitable<std::optional<HttpRequestMsg>> HttpConnection::readBody(
   auto read_body = [&](auto& s) { return bhttp::async_read(s, buffer_, parser, kAwait); };
   auto [ec, n] = co_await stream_->visit(read_body);
   timer.cancel();
-  if (*expired) {
-    ec = beast::error::timeout;
+  co_return *expired ? beast::error::timeout : ec;
+}
+
+asio::awaitable<std::optional<HttpRequestMsg>> HttpConnection::readBody(
+    bhttp::request_parser<bhttp::string_body>& parser) {
+  error_code ec = takeBufferedBody(parser);
+  if (!ec && !parser.is_done()) {
+    ec = co_await awaitBody(parser);
   }
   if (ec) {
-    http::Problem p = bodyProblem(ec, limits.max_body_bytes);
+    http::Problem p = bodyProblem(ec, rt_->runtime->config->http_limits.max_body_bytes);
     co_await refuseRequest(p.status == 413 ? "body-too-large" : "malformed", p);
     co_return std::nullopt;
   }

@@ -65,6 +65,8 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
   asio::awaitable<HeadRead> readHead(bool first);
   asio::awaitable<std::optional<HttpRequestMsg>> readBody(
       bhttp::request_parser<bhttp::string_body>& parser);
+  error_code takeBufferedBody(bhttp::request_parser<bhttp::string_body>& parser);
+  asio::awaitable<error_code> awaitBody(bhttp::request_parser<bhttp::string_body>& parser);
   // Answers a request the connection cannot go on after (and counts it by `cause`).
   asio::awaitable<void> refuseRequest(std::string_view cause, const http::Problem& p);
   // Reads one request; false when the connection should end (answered or closed).
