@@ -78,8 +78,8 @@ size_t readableNow(HttpStream& up) {
 // relay runs one decode → mask → record → write cycle per piece, not per record.
 using BodyParser = bhttp::response_parser<bhttp::buffer_body>;
 asio::awaitable<std::pair<error_code, size_t>> readPiece(HttpStream& up, BodyParser& parser,
-                                                          beast::flat_buffer& upbuf, char* buf,
-                                                          std::chrono::milliseconds timeout) {
+                                                         beast::flat_buffer& upbuf, char* buf,
+                                                         std::chrono::milliseconds timeout) {
   constexpr size_t kMinRoom = 16 * 1024;
   size_t got = 0;
   error_code ec;

@@ -144,7 +144,10 @@ asio::awaitable<Status> Session::awaitGate(const pg::Frame& frame, Gated& g, Bat
                                            ReadBuffer& in, bool& recorded) {
   struct Gating {
     Session& s;
-    explicit Gating(Session& session) : s(session) { s.gating_ = true, s.gate_cancelled_ = false; }
+    explicit Gating(Session& session) : s(session) {
+      s.gating_ = true;
+      s.gate_cancelled_ = false;
+    }
     ~Gating() { s.gating_ = false; }
   } gating{*this};
   if (g.step == Gated::Step::kSettle) {
