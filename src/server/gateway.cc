@@ -2,6 +2,8 @@
 
 #include <malloc.h>
 
+#include <csignal>
+
 #include "server/http_front.h"
 
 #include <fmt/format.h>
@@ -132,6 +134,10 @@ asio::io_context& Gateway::nextContext() {
 }
 
 Status Gateway::start() {
+  // TLS writes go through OpenSSL's socket BIO, which uses write(2): a write to a connection the
+  // peer has reset raises SIGPIPE, whose default action would end the process. The write's
+  // EPIPE ends that one connection instead.
+  std::signal(SIGPIPE, SIG_IGN);
   const auto& cfg = *runtime()->config;
   auto& ctx = *contexts_[0];
   error_code ec;

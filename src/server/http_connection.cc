@@ -8,33 +8,31 @@
 #include "server/http_exchange.h"
 
 namespace jg::server {
-namespace {
-
-constexpr auto kAwait = asio::as_tuple(asio::use_awaitable);
-
-}  // namespace
-
 HttpConnection::HttpConnection(HttpFrontEnd& front, std::unique_ptr<HttpStream> stream,
-                               std::string id, std::string peer)
-    : front_(front), stream_(std::move(stream)), id_(std::move(id)), peer_(std::move(peer)) {}
+                               std::shared_ptr<ssl::context> tls, std::string id, std::string peer)
+    : front_(front),
+      stream_(std::move(stream)),
+      tls_(std::move(tls)),
+      id_(std::move(id)),
+      peer_(std::move(peer)) {}
 
 HttpConnection::~HttpConnection() = default;
 
 void HttpConnection::closeIfIdle() {
   auto self = shared_from_this();
-  asio::post(stream_->tcp().get_executor(), [self] {
+  asio::post(stream_->executor(), [self] {
     if (self->idle_) {
-      self->stream_->tcp().cancel();
+      self->stream_->cancel();
     }
   });
 }
 
 template <class Msg>
 asio::awaitable<error_code> HttpConnection::write(Msg& msg) {
-  stream_->tcp().expires_after(front_.httpRuntime()->runtime->config->http_limits.idle);
-  auto op = [&](auto& s) { return bhttp::async_write(s, msg, kAwait); };
-  auto [ec, n] = co_await stream_->visit(op);
-  stream_->tcp().expires_never();
+  stream_->expiresAfter(front_.httpRuntime()->runtime->config->http_limits.idle);
+  std::string bytes = serialize(msg);
+  error_code ec = co_await stream_->write(bytes);
+  stream_->expiresNever();
   co_return ec;
 }
 template asio::awaitable<error_code> HttpConnection::write(bhttp::response<bhttp::string_body>&);
@@ -59,19 +57,12 @@ asio::awaitable<void> HttpConnection::run(std::shared_ptr<HttpConnection> self) 
 }
 
 asio::awaitable<bool> HttpConnection::handshake() {
-  if (!stream_->tls()) {
+  if (!tls_) {
     co_return true;
   }
-  stream_->tcp().expires_after(rt_->runtime->config->http_limits.first_byte);
-  auto op = [&](auto& s) -> asio::awaitable<std::tuple<error_code>> {
-    if constexpr (std::is_same_v<std::decay_t<decltype(s)>, TlsHttpStream>) {
-      co_return co_await s.async_handshake(ssl::stream_base::server, kAwait);
-    } else {
-      co_return std::make_tuple(error_code());
-    }
-  };
-  auto [ec] = co_await stream_->visit(op);
-  stream_->tcp().expires_never();
+  stream_->expiresAfter(rt_->runtime->config->http_limits.first_byte);
+  error_code ec = co_await stream_->handshake(*tls_, ssl::stream_base::server);
+  stream_->expiresNever();
   if (ec) {
     log::info(id_, "TLS handshake with {} failed: {}", peer_, ec.message());
     front_.metrics().refused("tls");
@@ -185,26 +176,14 @@ asio::awaitable<error_code> HttpConnection::awaitBody(
     bhttp::request_parser<bhttp::string_body>& parser) {
   const auto& limits = rt_->runtime->config->http_limits;
   if (parser.get()[bhttp::field::expect] == "100-continue") {
-    bhttp::response<bhttp::empty_body> cont{bhttp::status::continue_, parser.get().version()};
-    auto op = [&](auto& s) { return bhttp::async_write(s, cont, kAwait); };
-    co_await stream_->visit(op);
+    stream_->expiresAfter(limits.idle);
+    co_await stream_->write("HTTP/1.1 100 Continue\r\n\r\n");
   }
-  // One deadline for the whole body, kept by a timer that cancels the read (the stream's own
-  // timeout would close the socket before the 408 could be sent).
-  stream_->tcp().expires_never();
-  auto expired = std::make_shared<bool>(false);
-  asio::steady_timer timer(stream_->tcp().get_executor(), limits.first_byte);
-  timer.async_wait([this, expired](const error_code& e) {
-    if (!e) {
-      *expired = true;
-      error_code ignored;
-      stream_->tcp().socket().cancel(ignored);
-    }
-  });
-  auto read_body = [&](auto& s) { return bhttp::async_read(s, buffer_, parser, kAwait); };
-  auto [ec, n] = co_await stream_->visit(read_body);
-  timer.cancel();
-  co_return *expired ? beast::error::timeout : ec;
+  // One deadline for the whole body.
+  stream_->expiresAfter(limits.first_byte);
+  error_code ec = co_await readMessageParsed(*stream_, buffer_, parser);
+  stream_->expiresNever();
+  co_return ec;
 }
 
 asio::awaitable<std::optional<HttpRequestMsg>> HttpConnection::readBody(
@@ -226,45 +205,35 @@ asio::awaitable<std::optional<HttpRequestMsg>> HttpConnection::readBody(
 // request, first-byte timeout for the first request and once a head has begun.
 asio::awaitable<HttpConnection::HeadRead> HttpConnection::readHead(bool first) {
   const auto& limits = rt_->runtime->config->http_limits;
-  // One deadline for the whole head (a client sending a byte at a time gets no more time). A
-  // timer cancels the read rather than the stream's own timeout, which would close the socket
-  // before the 408 could be sent.
-  auto now = std::chrono::steady_clock::now();
+  // One deadline for the whole head: a client sending a byte at a time gets no more time.
   bool begun = first || buffer_.size() > 0;
-  asio::steady_timer timer(stream_->tcp().get_executor(),
-                           now + (begun ? limits.first_byte : limits.idle));
-  bool expired = false;
+  stream_->expiresAfter(begun ? limits.first_byte : limits.idle);
   for (;;) {
     auto data = buffer_.data();
     std::string_view have(static_cast<const char*>(data.data()), data.size());
     if (have.find("\r\n\r\n") != std::string_view::npos) {
+      stream_->expiresNever();
       co_return HeadRead::kComplete;
     }
     if (have.size() > limits.max_header_bytes) {
+      stream_->expiresNever();
       co_return HeadRead::kTooLarge;
     }
     if (!begun && !have.empty()) {
       begun = true;
-      timer.expires_after(limits.first_byte);
+      stream_->expiresAfter(limits.first_byte);
     }
-    timer.async_wait([this, &expired](const error_code& ec) {
-      if (!ec) {
-        expired = true;
-        error_code ignored;
-        stream_->tcp().socket().cancel(ignored);
-      }
-    });
     idle_ = have.empty();
     auto space = buffer_.prepare(std::min<size_t>(16 * 1024, limits.max_header_bytes + 4));
-    auto read = [&](auto& s) { return s.async_read_some(space, kAwait); };
-    auto [ec, n] = co_await stream_->visit(read);
+    auto [ec, n] = co_await stream_->readSome(space);
     idle_ = false;
     buffer_.commit(n);
-    timer.cancel();  // re-armed, with the same expiry, on the next turn
-    if (expired) {
+    if (ec == beast::error::timeout) {
+      stream_->expiresNever();
       co_return buffer_.size() > 0 ? HeadRead::kTimeout : HeadRead::kClosed;
     }
     if (ec) {
+      stream_->expiresNever();
       co_return HeadRead::kClosed;
     }
   }
@@ -344,20 +313,14 @@ HttpAudit* HttpConnection::auditFor(std::string_view resource, std::string_view 
   }
   endAudit("resource-changed");
   std::string sid = audit_sessions_++ == 0 ? id_ : fmt::format("{}.{}", id_, audit_sessions_);
-  audit_.emplace(recorder, std::move(sid), stream_->tcp().get_executor(), std::string(protocol));
+  audit_.emplace(recorder, std::move(sid), stream_->executor(), std::string(protocol));
   audit_resource_ = std::string(resource);
   audit_requests_ = 0;
   audit::ConnectEvent c;
   c.client_addr = peer_;
   c.resource = audit_resource_;
   c.protocol = audit_->protocol();
-  if (stream_->tls()) {
-    SSL* ssl = nullptr;
-    stream_->visit([&](auto& s) {
-      if constexpr (std::is_same_v<std::decay_t<decltype(s)>, TlsHttpStream>) {
-        ssl = s.native_handle();
-      }
-    });
+  if (SSL* ssl = stream_->nativeTls()) {
     c.tls_version = SSL_get_version(ssl);
     c.tls_cipher = SSL_get_cipher_name(ssl);
   }

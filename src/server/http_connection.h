@@ -48,8 +48,9 @@ struct McpTool;
 
 class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
  public:
-  HttpConnection(HttpFrontEnd& front, std::unique_ptr<HttpStream> stream, std::string id,
-                 std::string peer);
+  // `tls`: the server context of the listener, or null for plain HTTP.
+  HttpConnection(HttpFrontEnd& front, std::unique_ptr<HttpStream> stream,
+                 std::shared_ptr<ssl::context> tls, std::string id, std::string peer);
   ~HttpConnection();
 
   static asio::awaitable<void> run(std::shared_ptr<HttpConnection> self);
@@ -156,6 +157,7 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
 
   HttpFrontEnd& front_;
   std::unique_ptr<HttpStream> stream_;
+  std::shared_ptr<ssl::context> tls_;
   std::string id_;
   std::string peer_;
   std::shared_ptr<const HttpRuntime> rt_;

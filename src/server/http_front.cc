@@ -218,16 +218,10 @@ asio::awaitable<void> HttpFrontEnd::acceptLoop() {
     socket.set_option(asio::ip::tcp::no_delay(true), ec);
     auto remote = socket.remote_endpoint(ec);
     std::string peer = ec ? "?" : fmt::format("{}:{}", remote.address().to_string(), remote.port());
-    auto rt = httpRuntime()->runtime;
-    std::unique_ptr<HttpStream> stream;
-    if (rt->client_tls) {
-      stream = std::make_unique<HttpStream>(
-          TlsHttpStream(beast::tcp_stream(std::move(socket)), *rt->client_tls));
-    } else {
-      stream = std::make_unique<HttpStream>(beast::tcp_stream(std::move(socket)));
-    }
+    auto stream = std::make_unique<HttpStream>(std::move(socket));
     auto conn = std::make_shared<HttpConnection>(
-        *this, std::move(stream), fmt::format("h{}", next_id_.fetch_add(1)), std::move(peer));
+        *this, std::move(stream), httpRuntime()->runtime->client_tls,
+        fmt::format("h{}", next_id_.fetch_add(1)), std::move(peer));
     {
       std::lock_guard lock(mu_);
       live_.insert(conn);

@@ -359,18 +359,16 @@ asio::awaitable<void> postUpstream(std::shared_ptr<const HttpResourceRuntime> re
     co_return;
   }
   auto& s = **conn;
-  s.tcp().expires_after(up.response_timeout);
-  constexpr auto kAwait = asio::as_tuple(asio::use_awaitable);
-  auto write = [&](auto& st) { return bhttp::async_write(st, out, kAwait); };
-  auto [wec, wn] = co_await s.visit(write);
-  if (wec) {
+  s.expiresAfter(up.response_timeout);
+  std::string request_bytes = serialize(out);
+  if (error_code wec = co_await s.write(request_bytes)) {
     co_return;
   }
   beast::flat_buffer buf;
   bhttp::response_parser<bhttp::string_body> parser;
   parser.body_limit(64 * 1024);
-  auto read = [&](auto& st) { return bhttp::async_read(st, buf, parser, kAwait); };
-  auto [rec, rn] = co_await s.visit(read);
+  error_code rec = co_await readMessageParsed(s, buf, parser);
+  s.expiresNever();
   if (!rec && parser.keep_alive()) {
     res->pool->release(std::move(*conn));
   }
@@ -388,7 +386,7 @@ void HttpConnection::answerUpstream(Exchange& x, std::string body) {
     }
   }
   std::string target = x.res->pool->config().base_path + x.route;
-  asio::co_spawn(stream_->tcp().get_executor(),
+  asio::co_spawn(stream_->executor(),
                  postUpstream(it->second, x.who, std::move(target), std::move(headers),
                               std::move(body), front_.services().blockingPool()),
                  asio::detached);

@@ -15,7 +15,6 @@
 namespace jg::server {
 namespace {
 
-constexpr auto kAwait = asio::as_tuple(asio::use_awaitable);
 constexpr size_t kUpstreamReadBytes = 64 * 1024;
 
 // The path the upstream gets: the base path and the decided route, percent-encoded again.
@@ -86,6 +85,7 @@ asio::awaitable<bool> HttpConnection::exchangeUpstream(Exchange& x,
                                                        bhttp::request<bhttp::string_body>& out) {
   const auto& up = x.res->pool->config();
   Relay r{.x = x};
+  std::string request_bytes;
   for (int attempt = 0;; ++attempt) {
     auto conn = co_await x.res->pool->acquire();
     if (!conn) {
@@ -96,9 +96,11 @@ asio::awaitable<bool> HttpConnection::exchangeUpstream(Exchange& x,
       co_return co_await sendReply();
     }
     r.up = std::move(*conn);
-    r.up->tcp().expires_after(up.response_timeout);
-    auto write = [&](auto& s) { return bhttp::async_write(s, out, kAwait); };
-    auto [wec, wn] = co_await r.up->visit(write);
+    r.up->expiresAfter(up.response_timeout);
+    if (request_bytes.empty()) {
+      request_bytes = serialize(out);
+    }
+    error_code wec = co_await r.up->write(request_bytes);
     if (!wec) {
       break;
     }
@@ -116,11 +118,10 @@ asio::awaitable<bool> HttpConnection::exchangeUpstream(Exchange& x,
   r.parser.skip(x.req.method() == bhttp::verb::head);  // a HEAD response has no body
   beast::flat_buffer& upbuf = upstream_buffer_;
   upbuf.clear();
-  // Beast reads at most the buffer's free capacity, 512 bytes when it is empty: with room for
+  // A read takes at most the buffer's free capacity, 512 bytes when it is empty: with room for
   // 64 KB the head and a small body come in one read instead of one per 512 bytes.
   upbuf.reserve(kUpstreamReadBytes);
-  auto read_header = [&](auto& s) { return bhttp::async_read_header(s, upbuf, r.parser, kAwait); };
-  auto [hec, hn] = co_await r.up->visit(read_header);
+  error_code hec = co_await readHeaderParsed(*r.up, upbuf, r.parser);
   if (hec) {
     bool timeout = hec == beast::error::timeout;
     prepareProblem(&x, http::Problem{.status = timeout ? 504 : 502,

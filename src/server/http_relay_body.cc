@@ -11,7 +11,6 @@
 namespace jg::server {
 namespace {
 
-constexpr auto kAwait = asio::as_tuple(asio::use_awaitable);
 constexpr size_t kReadChunk = 64 * 1024;
 
 // Media type without parameters, lower case.
@@ -51,27 +50,6 @@ std::map<std::string, uint64_t> maskedByLabel(const mask::BodyMasker* m) {
   return out;
 }
 
-// Bytes a read of `up` returns without waiting: decrypted bytes OpenSSL holds plus what the
-// kernel has queued on the socket. (Ciphertext already inside the TLS engine is not counted, so
-// this can say 0 when a read would not wait; it never says more than is there.)
-size_t readableNow(HttpStream& up) {
-  error_code ec;
-  size_t n = up.tcp().socket().available(ec);
-  if (ec) {
-    return 0;
-  }
-  if (up.tls()) {
-    n += up.visit([](auto& s) -> size_t {
-      if constexpr (requires { s.native_handle(); }) {
-        return static_cast<size_t>(SSL_pending(s.native_handle()));
-      } else {
-        return 0;
-      }
-    });
-  }
-  return n;
-}
-
 // One piece of the response body, up to kReadChunk bytes into `buf`: waits (with the response
 // timeout) for the first bytes, then takes what is already readable without waiting. One read of
 // a TLS stream returns at most one record (16 KB), so a piece gathers several records and the
@@ -83,16 +61,15 @@ asio::awaitable<std::pair<error_code, size_t>> readPiece(HttpStream& up, BodyPar
   constexpr size_t kMinRoom = 16 * 1024;
   size_t got = 0;
   error_code ec;
-  up.tcp().expires_after(timeout);
+  up.expiresAfter(timeout);
   do {
     parser.get().body().data = buf + got;
     parser.get().body().size = kReadChunk - got;
-    auto read = [&](auto& s) { return bhttp::async_read_some(s, upbuf, parser, kAwait); };
-    auto [rec, n] = co_await up.visit(read);
+    auto [rec, n] = co_await readSomeParsed(up, upbuf, parser);
     got = kReadChunk - parser.get().body().size;
     ec = rec == bhttp::error::need_buffer ? error_code{} : rec;
   } while (!ec && !parser.is_done() && kReadChunk - got >= kMinRoom &&
-           (upbuf.size() > 0 || readableNow(up) > 0));
+           (upbuf.size() > 0 || up.readableNow() > 0));
   co_return std::pair{ec, got};
 }
 
@@ -146,17 +123,9 @@ Status HttpConnection::prepareMasking(Relay& r, const std::string& content_type)
 }
 
 asio::awaitable<error_code> HttpConnection::send(Relay& r, std::string_view bytes) {
-  // Beast's TLS stream joins the two into one record when they fit one; an empty first buffer
-  // would make it write nothing, so a body alone goes as one buffer.
-  std::array<asio::const_buffer, 2> parts{asio::buffer(r.head), asio::buffer(bytes)};
-  std::span<const asio::const_buffer> out(parts);
-  if (r.head.empty()) {
-    out = out.subspan(1);
-  }
-  stream_->tcp().expires_after(rt_->runtime->config->http_limits.idle);
-  auto op = [&](auto& s) { return asio::async_write(s, out, kAwait); };
-  auto [ec, n] = co_await stream_->visit(op);
-  stream_->tcp().expires_never();
+  stream_->expiresAfter(rt_->runtime->config->http_limits.idle);
+  error_code ec = co_await stream_->write(r.head, bytes);
+  stream_->expiresNever();
   r.head.clear();
   co_return ec;
 }
@@ -277,11 +246,11 @@ asio::awaitable<bool> HttpConnection::relayBody(Relay& r, beast::flat_buffer& up
   }
   char* buf = read_chunk_.get();
   const auto timeout = r.x.res->pool->config().response_timeout;
-  // Beast reads at most the buffer's free capacity (512 bytes after a small header): room for a
+  // A read takes at most the buffer's free capacity (512 bytes after a small header): room for a
   // whole piece makes each read take what the stream has.
   upbuf.reserve(kReadChunk);
   while (!r.parser.is_done()) {
-    if (!r.head.empty() && upbuf.size() == 0 && readableNow(*r.up) == 0) {
+    if (!r.head.empty() && upbuf.size() == 0 && r.up->readableNow() == 0) {
       // The body is not there yet (a stream that starts later): the head goes now.
       if (error_code ec = co_await send(r, {}); ec) {
         failRelay(r, "client-closed", Status::error(Code::kUnavailable, ec.message()));

@@ -33,23 +33,6 @@ std::string formComponent(std::string_view s) {
 
 }  // namespace
 
-beast::tcp_stream& HttpStream::tcp() {
-  if (auto* plain = std::get_if<PlainHttpStream>(&s_)) {
-    return *plain;
-  }
-  return beast::get_lowest_layer(std::get<TlsHttpStream>(s_));
-}
-
-asio::awaitable<void> HttpStream::close() {
-  if (auto* t = std::get_if<TlsHttpStream>(&s_)) {
-    beast::get_lowest_layer(*t).expires_after(std::chrono::milliseconds(500));
-    co_await t->async_shutdown(kAwait);
-  }
-  error_code ec;
-  tcp().socket().shutdown(asio::ip::tcp::socket::shutdown_both, ec);
-  tcp().close();
-}
-
 Result<std::shared_ptr<ssl::context>> makeHttpUpstreamTls(const HttpUpstreamConfig& u) {
   auto ctx = std::make_shared<ssl::context>(ssl::context::tls_client);
   ctx->set_options(ssl::context::no_sslv2 | ssl::context::no_sslv3 | ssl::context::no_tlsv1 |
@@ -70,6 +53,7 @@ Result<std::shared_ptr<ssl::context>> makeHttpUpstreamTls(const HttpUpstreamConf
                                        u.ca_file.empty() ? "(system)" : u.ca_file, ec.message()));
   }
   ctx->set_verify_mode(ssl::verify_peer);
+  ctx->set_verify_callback(ssl::host_name_verification(u.host));
   return ctx;
 }
 
@@ -89,7 +73,7 @@ asio::awaitable<Result<std::unique_ptr<HttpStream>>> HttpPool::acquire() {
     }
     // A connection the upstream closed while idle reads as ready with EOF: skip it.
     char probe;
-    ssize_t n = ::recv(s->tcp().socket().native_handle(), &probe, 1, MSG_PEEK | MSG_DONTWAIT);
+    ssize_t n = ::recv(s->socket().native_handle(), &probe, 1, MSG_PEEK | MSG_DONTWAIT);
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
       co_return std::move(s);
     }
@@ -110,34 +94,25 @@ asio::awaitable<Result<std::unique_ptr<HttpStream>>> HttpPool::connect() {
   if (rec) {
     co_return unavailable("cannot resolve the host", rec);
   }
-  beast::tcp_stream tcp(ex);
-  tcp.expires_after(config_.connect_timeout);
-  auto [cec, ep] = co_await tcp.async_connect(results, kAwait);
-  if (cec) {
+  auto s = std::make_unique<HttpStream>(tcp::socket(ex));
+  s->expiresAfter(config_.connect_timeout);
+  if (auto cec = co_await s->connect(results)) {
     co_return unavailable("cannot connect", cec);
   }
-  tcp.socket().set_option(asio::ip::tcp::no_delay(true));
-  if (!config_.tls) {
-    tcp.expires_never();
-    co_return std::make_unique<HttpStream>(std::move(tcp));
+  error_code ec;
+  s->socket().set_option(asio::ip::tcp::no_delay(true), ec);
+  if (config_.tls) {
+    if (auto hec = co_await s->handshake(*tls_, ssl::stream_base::client, config_.host)) {
+      co_return unavailable("TLS handshake failed", hec);
+    }
   }
-  TlsHttpStream tls(std::move(tcp), *tls_);
-  if (!SSL_set_tlsext_host_name(tls.native_handle(), config_.host.c_str())) {
-    co_return Status::error(Code::kUnavailable, "cannot set the TLS server name");
-  }
-  if (config_.verify) {
-    tls.set_verify_callback(ssl::host_name_verification(config_.host));
-  }
-  auto [hec] = co_await tls.async_handshake(ssl::stream_base::client, kAwait);
-  if (hec) {
-    co_return unavailable("TLS handshake failed", hec);
-  }
-  beast::get_lowest_layer(tls).expires_never();
-  co_return std::make_unique<HttpStream>(std::move(tls));
+  s->expiresNever();
+  co_return std::move(s);
 }
 
 void HttpPool::release(std::unique_ptr<HttpStream> s) {
-  const void* key = &asio::query(s->tcp().get_executor(), asio::execution::context);
+  s->expiresNever();
+  const void* key = &asio::query(s->executor(), asio::execution::context);
   std::lock_guard lock(mu_);
   auto& list = idle_[key];
   if (list.size() < config_.max_idle_connections) {

@@ -1,5 +1,5 @@
-// The upstream side of the HTTP front end: byte streams (TCP or TLS) that Beast reads and writes,
-// a pool of idle keep-alive connections per resource, and the credential the upstream sees.
+// The upstream side of the HTTP front end: a pool of idle keep-alive connections per resource, and
+// the credential the upstream sees.
 //
 // HttpPool keeps idle connections per I/O context, so a connection is only ever used from the
 // thread it was created on; acquire() returns an idle one or connects (TCP, then TLS with SNI and
@@ -13,8 +13,6 @@
 
 #include <boost/asio.hpp>
 #include <boost/asio/ssl.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/ssl.hpp>
 
 #include <chrono>
 #include <map>
@@ -29,6 +27,7 @@
 #include "core/status.h"
 #include "identity/identity.h"
 #include "server/http_config.h"
+#include "server/http_stream.h"
 
 namespace jg::creds {
 class TokenIssuer;
@@ -38,34 +37,10 @@ namespace jg::server {
 
 namespace asio = boost::asio;
 namespace ssl = boost::asio::ssl;
-namespace beast = boost::beast;
 using boost::system::error_code;
 
-using PlainHttpStream = beast::tcp_stream;
-using TlsHttpStream = beast::ssl_stream<beast::tcp_stream>;
-
-// A client or upstream connection as Beast sees it. Used from one executor at a time.
-class HttpStream {
- public:
-  explicit HttpStream(PlainHttpStream s) : s_(std::move(s)) {}
-  explicit HttpStream(TlsHttpStream s) : s_(std::move(s)) {}
-
-  beast::tcp_stream& tcp();
-  bool tls() const { return s_.index() == 1; }
-  // Calls f(stream) with the concrete stream type.
-  template <class F>
-  decltype(auto) visit(F&& f) {
-    return std::visit(std::forward<F>(f), s_);
-  }
-  // TLS close_notify (bounded by a short timeout) and close.
-  asio::awaitable<void> close();
-
- private:
-  std::variant<PlainHttpStream, TlsHttpStream> s_;
-};
-
 // A TLS client context for an https upstream (CA file or the system store; verification on
-// unless the resource says `verify: false`).
+// unless the resource says `verify: false`; the certificate must name the upstream's host).
 Result<std::shared_ptr<ssl::context>> makeHttpUpstreamTls(const HttpUpstreamConfig& u);
 
 class HttpPool {

@@ -15,7 +15,6 @@ namespace {
 constexpr size_t kRecordBytes = 16 * 1024;  // the TLS maximum record payload
 // Ciphertext input buffer: an idle session holds the small size, a stream of large records
 // grows it up to the large one (several records per read), and a run of small reads shrinks it.
-constexpr size_t kInSmall = 1024;
 constexpr size_t kInLarge = 64 * 1024;
 constexpr unsigned kShrinkAfter = 8;
 
@@ -96,15 +95,18 @@ asio::awaitable<error_code> Stream::fill() {
   if (in_pos_ == in_end_) {
     in_pos_ = in_end_ = 0;
   }
-  size_t want = in_.empty() ? kInSmall : in_.size();
-  if (small_reads_ >= kShrinkAfter && in_.size() > kInSmall && in_pos_ == in_end_) {
-    want = kInSmall;
+  size_t want = in_.empty() ? in_min_ : in_.size();
+  if (small_reads_ >= kShrinkAfter && in_.size() > in_min_ && in_pos_ == in_end_) {
+    want = in_min_;
   }
   if (want != in_.size()) {
     resizeInput(in_, in_pos_, in_end_, want);
     small_reads_ = 0;
   }
   filling_ = true;
+  if (yield_before_read_) {
+    co_await asio::post(socket_.get_executor(), asio::use_awaitable);
+  }
   auto [ec, n] = co_await socket_.async_read_some(
       asio::buffer(in_.data() + in_end_, in_.size() - in_end_), kNoThrow);
   filling_ = false;
@@ -183,10 +185,12 @@ asio::awaitable<error_code> Stream::handshake(ssl::context& ctx,
   // Records come out of `in_` whole where they can (one BIO call for several records).
   SSL_set_read_ahead(ssl_, 1);
   SSL_set_options(ssl_, SSL_OP_NO_RENEGOTIATION);
-  // A peer that closes the TCP connection without close_notify ends the stream like EOF; the
-  // PostgreSQL protocol frames every message and ends with Terminate, so truncation is seen
-  // there.
-  SSL_set_options(ssl_, SSL_OP_IGNORE_UNEXPECTED_EOF);
+  // Unless the protocol needs it, a peer that closes the TCP connection without close_notify
+  // ends the stream like EOF; the PostgreSQL protocol frames every message and ends with
+  // Terminate, so truncation is seen there.
+  if (!require_close_notify_) {
+    SSL_set_options(ssl_, SSL_OP_IGNORE_UNEXPECTED_EOF);
+  }
   if (type == ssl::stream_base::client) {
     if (!sni.empty()) {
       SSL_set_tlsext_host_name(ssl_, sni.c_str());
@@ -211,6 +215,9 @@ asio::awaitable<error_code> Stream::handshake(ssl::context& ctx,
 
 asio::awaitable<std::tuple<error_code, size_t>> Stream::readSome(asio::mutable_buffer buf) {
   if (ssl_ == nullptr) {
+    if (yield_before_read_) {
+      co_await asio::post(socket_.get_executor(), asio::use_awaitable);
+    }
     co_return co_await socket_.async_read_some(buf, kNoThrow);
   }
   for (;;) {
@@ -303,6 +310,23 @@ asio::awaitable<std::tuple<error_code, size_t>> Stream::write(
 asio::awaitable<error_code> ByteStream::writeAll(std::string_view bytes) {
   auto result = co_await write(asio::buffer(bytes.data(), bytes.size()));
   co_return std::get<0>(result);
+}
+
+void Stream::sendCloseNotify() {
+  if (ssl_ != nullptr && SSL_is_init_finished(ssl_) == 1) {
+    ERR_clear_error();
+    (void)SSL_shutdown(ssl_);  // one non-blocking attempt: the peer's answer is not awaited
+    ERR_clear_error();
+  }
+}
+
+size_t Stream::buffered() const {
+  size_t n = in_end_ - in_pos_;
+  if (ssl_ != nullptr) {
+    n += static_cast<size_t>(SSL_pending(ssl_));
+    n += SSL_has_pending(ssl_) == 1 && SSL_pending(ssl_) == 0 ? 1 : 0;
+  }
+  return n;
 }
 
 void Stream::cancel() {

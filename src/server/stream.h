@@ -53,7 +53,10 @@ class ByteStream {
 
 class Stream : public ByteStream {
  public:
-  explicit Stream(tcp::socket socket) : socket_(std::move(socket)) {}
+  // The TLS input buffer never shrinks below `min_input` bytes (see in_ below).
+  static constexpr size_t kSmallInput = 1024;
+  explicit Stream(tcp::socket socket, size_t min_input = kSmallInput)
+      : socket_(std::move(socket)), in_min_(min_input) {}
   ~Stream() override;
   Stream(const Stream&) = delete;
   Stream& operator=(const Stream&) = delete;
@@ -75,6 +78,19 @@ class Stream : public ByteStream {
   void close() override;
   bool isTls() const override { return ssl_ != nullptr; }
   SSL* nativeTls() override { return ssl_; }
+  // Call before handshake(): a peer that closes the TCP connection without close_notify is then
+  // an error (a truncated stream), not an end. For protocols that may end a message by closing.
+  void requireCloseNotify() { require_close_notify_ = true; }
+  // Sends TLS close_notify without waiting for the peer's (nothing on a plain stream).
+  void sendCloseNotify();
+  // Lets the executor's other work run before each read that goes to the socket. asio tries a
+  // read at once, before waiting, and a read issued right after a write (which completes at
+  // once here) usually finds nothing yet: a wasted system call per exchange. A request/response
+  // protocol under load has the answer by the time the other connections have had their turn.
+  void yieldBeforeReads() { yield_before_read_ = true; }
+  // Bytes a read may return without waiting on the socket: received, not yet read (plaintext
+  // OpenSSL holds, ciphertext in its or this stream's buffers; a partial record counts too).
+  size_t buffered() const;
   bool peerIsLoopback() const override;
   std::string peer() const override;
   tcp::socket& socket() { return socket_; }
@@ -95,15 +111,19 @@ class Stream : public ByteStream {
   // fail with EAGAIN after one that drained the socket, and waits for the next readiness edge
   // without re-arming epoll, so a message costs one read() and no epoll_ctl. `in_` starts small
   // (an idle session holds ~1 KiB per side), grows while reads fill it and shrinks back after a
-  // run of small reads; OpenSSL releases its own record buffers when idle
+  // run of small reads (a stream that expects messages of several KiB starts with room for a
+  // whole record instead); OpenSSL releases its own record buffers when idle
   // (SSL_MODE_RELEASE_BUFFERS).
   SSL* ssl_ = nullptr;
   std::vector<char> in_;
+  size_t in_min_;
   size_t in_pos_ = 0;
   size_t in_end_ = 0;
   unsigned small_reads_ = 0;
   bool in_eof_ = false;
   bool filling_ = false;
+  bool require_close_notify_ = false;
+  bool yield_before_read_ = false;
   std::string gather_;  // small buffers of one write(), collected into one record
 };
 

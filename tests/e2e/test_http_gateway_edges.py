@@ -309,3 +309,45 @@ def test_sighup_reload_and_sigterm_drain_cover_http(idp, nginx, token):
         assert time.time() - started < 10
     finally:
         g.cleanup()
+
+
+def _client_hello():
+    """The first flight of a TLS client, as bytes (Python's TLS over memory, nothing sent)."""
+    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+    tls = ssl.create_default_context().wrap_bio(incoming, outgoing, server_hostname="localhost")
+    with pytest.raises(ssl.SSLWantReadError):
+        tls.do_handshake()
+    return outgoing.read()
+
+
+def _reset(sock):
+    """Closes with a TCP reset (SO_LINGER 0) instead of a FIN."""
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+    sock.close()
+
+
+def test_clients_that_reset_mid_handshake_or_mid_response_do_not_stop_the_gateway(gw, token):
+    """Writing to a connection the client has reset fails with EPIPE: that is the connection's
+    end, never a signal that ends the gateway."""
+    hello = _client_hello()
+    for _ in range(40):
+        s = socket.create_connection(("127.0.0.1", gw.http_port), timeout=10)
+        s.sendall(hello)
+        _reset(s)
+    ctx = ssl.create_default_context(cafile=gw.ca)
+    request = (b"GET /echo/big HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + token.encode()
+               + b"\r\n\r\n")
+    for _ in range(10):
+        s = socket.create_connection(("127.0.0.1", gw.http_port), timeout=10)
+        t = ctx.wrap_socket(s, server_hostname="localhost")
+        t.sendall(request)
+        assert t.recv(1024).startswith(b"HTTP/1.1 200")
+        _reset(t)
+    for _ in range(20):  # gone before its answer: the answer and the close_notify hit a reset
+        s = socket.create_connection(("127.0.0.1", gw.http_port), timeout=10)
+        t = ctx.wrap_socket(s, server_hostname="localhost")
+        t.sendall(request.replace(b"/big", b"/echo-auth"))
+        t.close()
+    time.sleep(0.5)
+    assert gw.proc.poll() is None, "the gateway exited"
+    assert get(gw, "echo", "/echo-auth", token).status_code == 200
