@@ -208,16 +208,17 @@ asio::awaitable<HttpConnection::HeadRead> HttpConnection::readHead(bool first) {
   // One deadline for the whole head: a client sending a byte at a time gets no more time.
   bool begun = first || buffer_.size() > 0;
   stream_->expiresAfter(begun ? limits.first_byte : limits.idle);
+  HeadRead result = HeadRead::kClosed;
   for (;;) {
     auto data = buffer_.data();
     std::string_view have(static_cast<const char*>(data.data()), data.size());
     if (have.find("\r\n\r\n") != std::string_view::npos) {
-      stream_->expiresNever();
-      co_return HeadRead::kComplete;
+      result = HeadRead::kComplete;
+      break;
     }
     if (have.size() > limits.max_header_bytes) {
-      stream_->expiresNever();
-      co_return HeadRead::kTooLarge;
+      result = HeadRead::kTooLarge;
+      break;
     }
     if (!begun && !have.empty()) {
       begun = true;
@@ -228,15 +229,14 @@ asio::awaitable<HttpConnection::HeadRead> HttpConnection::readHead(bool first) {
     auto [ec, n] = co_await stream_->readSome(space);
     idle_ = false;
     buffer_.commit(n);
-    if (ec == beast::error::timeout) {
-      stream_->expiresNever();
-      co_return buffer_.size() > 0 ? HeadRead::kTimeout : HeadRead::kClosed;
-    }
-    if (ec) {
-      stream_->expiresNever();
-      co_return HeadRead::kClosed;
+    if (ec) {  // closed, cancelled, or timed out (408 only once the head has begun)
+      bool timeout = ec == beast::error::timeout && buffer_.size() > 0;
+      result = timeout ? HeadRead::kTimeout : HeadRead::kClosed;
+      break;
     }
   }
+  stream_->expiresNever();
+  co_return result;
 }
 
 asio::awaitable<bool> HttpConnection::serve(HttpRequestMsg& req) {

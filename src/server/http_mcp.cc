@@ -259,6 +259,28 @@ void HttpConnection::prepareRpcReply(Exchange& x, int status, std::string body) 
 }  // namespace jg::server
 
 namespace jg::server {
+namespace {
+
+// The policy's decision on one MCP method (and its tool; `listing`: offered in tools/list) for
+// a caller bound by `binding` with the grants `granted`.
+auto mcpJudge(std::shared_ptr<const HttpRuntime> rt, const policy::Binding& binding,
+              const std::vector<std::string>& granted) {
+  return [rt = std::move(rt), &binding, &granted](std::string_view method, std::string_view tool,
+                                                  bool listing) {
+    std::string path = "/" + std::string(method) + (tool.empty() ? "" : "/" + std::string(tool));
+    policy::HttpFacts f{.method = "MCP",
+                        .path = path,
+                        .mcp = true,
+                        .rpc_method = method,
+                        .tool = tool,
+                        .tool_listing = listing};
+    auto now = std::chrono::system_clock::now();
+    return rt->runtime->config->policy->evaluateHttp(
+        binding, policy::HttpRequest{.facts = f, .now = now, .granted = granted});
+  };
+}
+
+}  // namespace
 
 // The filter the upstream's answer goes through: JSON or an event stream, judged message by
 // message for this caller (policy on tools and server requests) and this session (pins,
@@ -293,19 +315,7 @@ Status HttpConnection::prepareMcpFilter(Relay& r, const std::string& content_typ
       scanner_ = std::make_unique<mask::Scanner>(rt_->engine);
     }
   }
-  auto rt = rt_;
-  auto judge = [rt, &x](std::string_view method, std::string_view tool, bool listing) {
-    std::string path = "/" + std::string(method) + (tool.empty() ? "" : "/" + std::string(tool));
-    policy::HttpFacts f{.method = "MCP",
-                        .path = path,
-                        .mcp = true,
-                        .rpc_method = method,
-                        .tool = tool,
-                        .tool_listing = listing};
-    auto now = std::chrono::system_clock::now();
-    return rt->runtime->config->policy->evaluateHttp(
-        *x.binding, policy::HttpRequest{.facts = f, .now = now, .granted = x.granted});
-  };
+  auto judge = mcpJudge(rt_, *x.binding, x.granted);
   auto filter = std::make_unique<McpResponseFilter>(
       McpFilterOptions{.config = &*x.res->resource->http->mcp,
                        .session = x.mcp_session,

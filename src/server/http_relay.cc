@@ -85,7 +85,7 @@ asio::awaitable<bool> HttpConnection::exchangeUpstream(Exchange& x,
                                                        bhttp::request<bhttp::string_body>& out) {
   const auto& up = x.res->pool->config();
   Relay r{.x = x};
-  std::string request_bytes;
+  const std::string request_bytes = serialize(out);
   for (int attempt = 0;; ++attempt) {
     auto conn = co_await x.res->pool->acquire();
     if (!conn) {
@@ -97,9 +97,6 @@ asio::awaitable<bool> HttpConnection::exchangeUpstream(Exchange& x,
     }
     r.up = std::move(*conn);
     r.up->expiresAfter(up.response_timeout);
-    if (request_bytes.empty()) {
-      request_bytes = serialize(out);
-    }
     error_code wec = co_await r.up->write(request_bytes);
     if (!wec) {
       break;

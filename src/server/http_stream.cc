@@ -158,22 +158,23 @@ asio::awaitable<std::tuple<error_code, size_t>> readSomeParsed(HttpStream& s,
                                                                bhttp::basic_parser<isRequest>& p) {
   using Out = std::tuple<error_code, size_t>;
   size_t used = 0;
-  error_code ec;
-  if (buf.size() > 0) {
-    used = p.put(buf.data(), ec);
-    buf.consume(used);
-    if (ec != bhttp::error::need_more) {
-      co_return Out{ec, used};
-    }
-  }
   for (;;) {
+    if (buf.size() > 0) {
+      error_code ec;
+      size_t n = p.put(buf.data(), ec);
+      buf.consume(n);
+      used += n;
+      if (ec != bhttp::error::need_more) {
+        co_return Out{ec, used};
+      }
+    }
     size_t room = beast::read_size(buf, 64 * 1024);
     if (room == 0) {
       co_return Out{bhttp::error::buffer_overflow, used};
     }
-    auto [rec, n] = co_await s.readSome(buf.prepare(room));
+    auto [ec, n] = co_await s.readSome(buf.prepare(room));
     buf.commit(n);
-    if (rec == asio::error::eof) {
+    if (ec == asio::error::eof) {
       if (!p.got_some()) {
         co_return Out{bhttp::error::end_of_stream, used};
       }
@@ -181,24 +182,20 @@ asio::awaitable<std::tuple<error_code, size_t>> readSomeParsed(HttpStream& s,
       p.put_eof(eof_ec);  // completes a body that ends with the connection, else partial
       co_return Out{eof_ec, used};
     }
-    if (rec) {
-      co_return Out{rec, used};
-    }
-    ec = {};
-    size_t more = p.put(buf.data(), ec);
-    buf.consume(more);
-    used += more;
-    if (ec != bhttp::error::need_more) {
+    if (ec) {
       co_return Out{ec, used};
     }
   }
 }
 
+namespace {
+
+// Parses until the head (`whole` = false) or the whole message is done.
 template <bool isRequest>
-asio::awaitable<error_code> readHeaderParsed(HttpStream& s, beast::flat_buffer& buf,
-                                             bhttp::basic_parser<isRequest>& p) {
-  p.eager(false);
-  while (!p.is_header_done()) {
+asio::awaitable<error_code> readParsedUntil(HttpStream& s, beast::flat_buffer& buf,
+                                            bhttp::basic_parser<isRequest>& p, bool whole) {
+  p.eager(whole);
+  while (whole ? !p.is_done() : !p.is_header_done()) {
     auto [ec, n] = co_await readSomeParsed(s, buf, p);
     if (ec) {
       co_return ec;
@@ -207,17 +204,18 @@ asio::awaitable<error_code> readHeaderParsed(HttpStream& s, beast::flat_buffer& 
   co_return error_code();
 }
 
+}  // namespace
+
+template <bool isRequest>
+asio::awaitable<error_code> readHeaderParsed(HttpStream& s, beast::flat_buffer& buf,
+                                             bhttp::basic_parser<isRequest>& p) {
+  return readParsedUntil(s, buf, p, false);
+}
+
 template <bool isRequest>
 asio::awaitable<error_code> readMessageParsed(HttpStream& s, beast::flat_buffer& buf,
                                               bhttp::basic_parser<isRequest>& p) {
-  p.eager(true);
-  while (!p.is_done()) {
-    auto [ec, n] = co_await readSomeParsed(s, buf, p);
-    if (ec) {
-      co_return ec;
-    }
-  }
-  co_return error_code();
+  return readParsedUntil(s, buf, p, true);
 }
 
 template <bool isRequest>

@@ -107,9 +107,10 @@ class Stream : public ByteStream {
 
   tcp::socket socket_;
   // TLS writes go straight to the socket (OpenSSL's socket BIO, non-blocking). Reads go through
-  // asio into `in_`, which OpenSSL drains through a BIO over it: asio skips the read that would
-  // fail with EAGAIN after one that drained the socket, and waits for the next readiness edge
-  // without re-arming epoll, so a message costs one read() and no epoll_ctl. `in_` starts small
+  // asio into `in_`, which OpenSSL drains through a BIO over it; asio waits for the next
+  // readiness edge without re-arming epoll, so a message costs one read() and no epoll_ctl,
+  // plus a failed read when it is issued before the bytes are there (asio tries every read at
+  // once; see yieldBeforeReads). `in_` starts small
   // (an idle session holds ~1 KiB per side), grows while reads fill it and shrinks back after a
   // run of small reads (a stream that expects messages of several KiB starts with room for a
   // whole record instead); OpenSSL releases its own record buffers when idle
