@@ -13,6 +13,7 @@ import socket
 import ssl
 import subprocess
 import tempfile
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -20,7 +21,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from harness import JITGATE, free_port, wait_port
+from harness import JITGATE, free_port, make_cert, wait_port
 from http_gateway import HttpGateway
 
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
@@ -351,3 +352,87 @@ def test_clients_that_reset_mid_handshake_or_mid_response_do_not_stop_the_gatewa
     time.sleep(0.5)
     assert gw.proc.poll() is None, "the gateway exited"
     assert get(gw, "echo", "/echo-auth", token).status_code == 200
+
+
+class _CuttingUpstream:
+    """A TLS upstream (Python's ssl, no HTTP library) that answers every request with a complete
+    JSON document whose end is the end of the connection (no Content-Length), then closes TCP:
+    with close_notify when the path contains "clean", with a bare FIN otherwise. Without
+    close_notify nobody can tell the document from one cut short on the path."""
+    BODY = b'{"items": [{"id": 1, "email": "ada@example.com"}]}'
+
+    def __init__(self, directory):
+        directory = Path(directory) / "upstream-tls"  # not the gateway's own server.crt
+        directory.mkdir()
+        cert, key = make_cert(directory)
+        self.ca = str(cert)
+        self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self.ctx.load_cert_chain(cert, key)
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self):
+        while True:
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return
+            try:
+                self._answer(self.ctx.wrap_socket(conn, server_side=True))
+            except (OSError, ssl.SSLError):
+                conn.close()
+
+    def _answer(self, tls):
+        request = b""
+        while b"\r\n\r\n" not in request:
+            chunk = tls.recv(4096)
+            if not chunk:
+                break
+            request += chunk
+        tls.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                    b"Connection: close\r\n\r\n" + self.BODY)
+        if b"clean" in request.split(b"\r\n", 1)[0]:
+            tls.unwrap().close()  # close_notify, then the TCP close
+        else:
+            tls.shutdown(socket.SHUT_RDWR)  # TCP only: the TLS layer never says it is done
+            tls.close()
+
+    def close(self):
+        self.listener.close()
+
+
+def test_upstream_body_ended_by_a_tls_close_without_close_notify_is_never_passed_as_whole(idp):
+    """A body that ends with the connection is complete only when the upstream's TLS says so
+    (close_notify). Cut without it, a masked response is a 502 problem and a pass-through one
+    never arrives whole; the same answer with close_notify is a 200."""
+    g = HttpGateway(idp, resources=[], policies="", masking=True, audit=True)
+    upstream = _CuttingUpstream(g.dir)
+    url = f"https://127.0.0.1:{upstream.port}, ca_file: {upstream.ca}"
+    g.resources = [{"name": "cut-masked", "url": url},
+                   {"name": "cut-plain", "url": url, "masking": "{ enabled: false }"}]
+    g.policies = ("policies:\n  - id: read\n    reason: the cut upstream\n"
+                  "    match: { groups: [rag], resource: [cut-masked, cut-plain], "
+                  "methods: [GET] }\n    action: allow\n")
+    token = idp.token(client="cut-tester", groups=["rag"], email="cut@svc.example")
+    g.start()
+    try:
+        ok = get(g, "cut-masked", "/clean", token)
+        assert ok.status_code == 200, ok.text
+        assert ok.json()["items"][0]["id"] == 1
+        assert "ada@example.com" not in ok.text
+
+        cut = get(g, "cut-masked", "/cut", token)
+        assert cut.status_code == 502, cut.text
+        assert cut.headers["content-type"] == "application/problem+json"
+        assert "ada@example.com" not in cut.text
+
+        assert get(g, "cut-plain", "/clean", token).content == _CuttingUpstream.BODY
+        try:
+            plain = get(g, "cut-plain", "/cut", token)
+        except requests.exceptions.RequestException:
+            plain = None  # the connection was cut before the end of the body: not whole
+        assert plain is None or plain.status_code == 502, plain.content
+    finally:
+        g.cleanup()
+        upstream.close()
